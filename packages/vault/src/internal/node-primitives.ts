@@ -1,0 +1,206 @@
+/**
+ * Primitives on `node:crypto` (OpenSSL): the fast backend, used on the data path.
+ *
+ * Raw 32-byte Ed25519 and X25519 secrets become KeyObjects by prefixing the fixed PKCS#8 DER
+ * header for their algorithm (RFC 8410 §7); raw public keys likewise get the fixed SPKI header.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from 'node:crypto';
+import type { AeadAlgorithm, SigningKeyType } from '@ockam/core';
+import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
+
+// RFC 8410 §7 PKCS#8 and SPKI headers for Ed25519 (OID 1.3.101.112) and X25519 (1.3.101.110).
+const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+// SPKI header for an uncompressed P-256 point (id-ecPublicKey, prime256v1), RFC 5480 §2.
+const P256_SPKI = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+const VERIFY_CACHE_LIMIT = 256;
+
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function toU8(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function base64url(bytes: Uint8Array): string {
+  return view(bytes).toString('base64url');
+}
+
+function derPrivateKey(header: Buffer, secret: Uint8Array): KeyObject {
+  const der = Buffer.concat([header, secret]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
+}
+
+function rawPublicFromPrivate(key: KeyObject): Uint8Array {
+  // The SPKI of an Ed25519/X25519 key ends with the 32-byte raw key.
+  const spki = key.type === 'private' ? createPublicKey(key).export({ format: 'der', type: 'spki' }) : key.export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+/** Public KeyObjects parsed from raw bytes, kept for repeated verification of the same keys. */
+const publicKeyCache = new Map<string, KeyObject | null>();
+
+function publicKeyObject(type: SigningKeyType | 'x25519', raw: Uint8Array): KeyObject | null {
+  const header = type === 'ed25519' ? ED25519_SPKI : type === 'p256' ? P256_SPKI : X25519_SPKI;
+  const expected = type === 'p256' ? 65 : 32;
+  if (raw.length !== expected) return null;
+  const cacheKey = type + view(raw).toString('hex');
+  const cached = publicKeyCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  let key: KeyObject | null;
+  try {
+    key = createPublicKey({ key: Buffer.concat([header, raw]), format: 'der', type: 'spki' });
+  } catch {
+    key = null;
+  }
+  if (publicKeyCache.size >= VERIFY_CACHE_LIMIT) {
+    const oldest = publicKeyCache.keys().next().value;
+    if (oldest !== undefined) publicKeyCache.delete(oldest);
+  }
+  publicKeyCache.set(cacheKey, key);
+  return key;
+}
+
+function ed25519Key(secret: Uint8Array): PreparedSigningKey {
+  const key = derPrivateKey(ED25519_PKCS8, secret);
+  return {
+    publicKey: rawPublicFromPrivate(key),
+    sign: (message) => toU8(nodeSign(null, message, key)),
+  };
+}
+
+function p256Key(secret: Uint8Array): PreparedSigningKey {
+  // ECDH.setPrivateKey validates the scalar (1 ≤ d < n) and derives the public point.
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(view(secret));
+  const publicKey = toU8(ecdh.getPublicKey(null, 'uncompressed'));
+  const key = createPrivateKey({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      d: base64url(secret),
+      x: base64url(publicKey.subarray(1, 33)),
+      y: base64url(publicKey.subarray(33, 65)),
+    },
+    format: 'jwk',
+  });
+  return {
+    publicKey,
+    sign: (message) => toU8(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' })),
+  };
+}
+
+const AES_BY_KEY_LENGTH: Record<number, string> = { 16: 'aes-128-gcm', 24: 'aes-192-gcm', 32: 'aes-256-gcm' };
+
+function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
+  const cipherName = algorithm === 'chacha20-poly1305' ? (raw.length === 32 ? 'chacha20-poly1305' : undefined) : AES_BY_KEY_LENGTH[raw.length];
+  if (cipherName === undefined) throw new RangeError(`${algorithm} does not take a ${raw.length}-byte key`);
+  const key = createSecretKey(view(raw));
+  const options = { authTagLength: 16 } as const;
+  return {
+    encrypt(nonce, plaintext, aad) {
+      const cipher = createCipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
+      cipher.setAAD(aad);
+      const body = cipher.update(plaintext);
+      cipher.final();
+      const tag = cipher.getAuthTag();
+      // One output buffer: ciphertext ‖ tag.
+      const out = new Uint8Array(body.length + 16);
+      out.set(body, 0);
+      out.set(tag, body.length);
+      return out;
+    },
+    decrypt(nonce, ciphertextAndTag, aad) {
+      if (ciphertextAndTag.length < 16) return undefined;
+      const split = ciphertextAndTag.length - 16;
+      try {
+        const decipher = createDecipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
+        decipher.setAAD(aad);
+        decipher.setAuthTag(ciphertextAndTag.subarray(split));
+        const body = decipher.update(ciphertextAndTag.subarray(0, split));
+        decipher.final();
+        return toU8(body);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return toU8(createHmac('sha256', key).update(data).digest());
+}
+
+/** RFC 5869 with HMAC-SHA256; Noise's HKDF (Noise spec §4.3) is this with an empty info. */
+function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
+  const prk = createHmac('sha256', salt).update(ikm).digest();
+  const out = new Uint8Array(length);
+  let previous: Buffer = Buffer.alloc(0);
+  const counter = new Uint8Array(1);
+  for (let offset = 0, i = 1; offset < length; i++, offset += 32) {
+    counter[0] = i;
+    const block = createHmac('sha256', prk).update(previous).update(info).update(counter).digest();
+    out.set(block.subarray(0, Math.min(32, length - offset)), offset);
+    previous.fill(0);
+    previous = block;
+  }
+  previous.fill(0);
+  prk.fill(0);
+  return out;
+}
+
+function x25519Key(secret: Uint8Array): PreparedX25519Key {
+  const privateKey = derPrivateKey(X25519_PKCS8, secret);
+  return {
+    publicKey: rawPublicFromPrivate(privateKey),
+    dh(peer) {
+      const publicKey = publicKeyObject('x25519', peer);
+      if (publicKey === null) throw new RangeError('invalid X25519 public key');
+      return toU8(diffieHellman({ privateKey, publicKey }));
+    },
+  };
+}
+
+export const nodePrimitives: Primitives = {
+  name: 'node',
+  sha256: (data) => toU8(createHash('sha256').update(data).digest()),
+  hmacSha256,
+  hkdfSha256,
+  signingKey: (type, secret) => (type === 'ed25519' ? ed25519Key(secret) : p256Key(secret)),
+  verify(type, publicKey, message, signature) {
+    if (signature.length !== 64) return false;
+    const key = publicKeyObject(type, publicKey);
+    if (key === null) return false;
+    try {
+      return type === 'ed25519'
+        ? nodeVerify(null, message, key, signature)
+        : nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    } catch {
+      return false;
+    }
+  },
+  x25519Key,
+  aead,
+};
