@@ -20,4 +20,5 @@ export type { VaultOptions } from './internal/software-vault.js';
 export { type KeyStore, MemoryKeyStore, type StoredKey } from './key-store.js';
 export { NobleVault } from './noble-vault.js';
 export { NodeVault } from './node-vault.js';
+export { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature.js';
 export { VaultError } from './vault-error.js';
