@@ -1,0 +1,108 @@
+/**
+ * Flow control (PROTOCOL.md §1.5): a fence that keeps messages coming from the network — out of a
+ * TCP connection, a secure channel, a relay — away from local workers that were not explicitly
+ * exposed to that source.
+ *
+ * - A *producer* is an address that emits untrusted messages (a connection's receiver, a channel's
+ *   decryptor). It has a flow-control id and, if a listener spawned it, the spawner's id.
+ * - A *consumer* of an id may receive messages from producers with that id (or that spawner id).
+ * - The router enforces it on every send from a producer: the destination must be a consumer.
+ *
+ * @example
+ * ```ts
+ * const listenerId = node.flowControls.generateId();
+ * node.flowControls.addSpawner(listenerAddress, listenerId);
+ * node.flowControls.addConsumer('echo', listenerId); // expose echo to everyone the listener accepts
+ * ```
+ */
+import { type Address, type AddressLike, toAddress } from './address.js';
+import { randomHex } from './hex.js';
+
+export type FlowControlId = string;
+
+export interface ProducerInfo {
+  readonly flowControlId: FlowControlId;
+  readonly spawnerId: FlowControlId | undefined;
+}
+
+export class FlowControls {
+  readonly #producers = new Map<string, ProducerInfo>();
+  readonly #spawners = new Map<string, FlowControlId>();
+  readonly #consumers = new Map<FlowControlId, Set<string>>();
+  readonly #consumerOf = new Map<string, Set<FlowControlId>>();
+
+  /** A new id: 16 random bytes as hex, as Ockam makes them. */
+  generateId(): FlowControlId {
+    return randomHex(16);
+  }
+
+  addProducer(address: AddressLike, flowControlId: FlowControlId, spawnerId?: FlowControlId): void {
+    this.#producers.set(toAddress(address).key, { flowControlId, spawnerId });
+  }
+
+  addSpawner(address: AddressLike, flowControlId: FlowControlId): void {
+    this.#spawners.set(toAddress(address).key, flowControlId);
+  }
+
+  /** Allows `address` to receive messages from producers of `flowControlId` (or spawned by it). */
+  addConsumer(address: AddressLike, flowControlId: FlowControlId): void {
+    const key = toAddress(address).key;
+    let set = this.#consumers.get(flowControlId);
+    if (!set) this.#consumers.set(flowControlId, (set = new Set()));
+    set.add(key);
+    let ids = this.#consumerOf.get(key);
+    if (!ids) this.#consumerOf.set(key, (ids = new Set()));
+    ids.add(flowControlId);
+  }
+
+  removeConsumer(address: AddressLike, flowControlId: FlowControlId): void {
+    const key = toAddress(address).key;
+    this.#consumers.get(flowControlId)?.delete(key);
+    this.#consumerOf.get(key)?.delete(flowControlId);
+  }
+
+  isConsumer(address: Address, flowControlId: FlowControlId): boolean {
+    return this.#consumers.get(flowControlId)?.has(address.key) ?? false;
+  }
+
+  producer(address: Address): ProducerInfo | undefined {
+    return this.#producers.get(address.key);
+  }
+
+  spawner(address: AddressLike): FlowControlId | undefined {
+    return this.#spawners.get(toAddress(address).key);
+  }
+
+  /** Whether a message from `source` may go to `destination`. Non-producers are not fenced. */
+  isAllowed(source: Address, destination: Address): boolean {
+    const p = this.#producers.get(source.key);
+    if (p === undefined) return true;
+    const ids = this.#consumerOf.get(destination.key);
+    if (ids === undefined) return false;
+    return ids.has(p.flowControlId) || (p.spawnerId !== undefined && ids.has(p.spawnerId));
+  }
+
+  /** Forgets everything about an address (called when its worker stops). */
+  cleanup(address: Address): void {
+    const key = address.key;
+    const p = this.#producers.get(key);
+    this.#producers.delete(key);
+    this.#spawners.delete(key);
+    const ids = this.#consumerOf.get(key);
+    if (ids) for (const id of ids) this.#consumers.get(id)?.delete(key);
+    this.#consumerOf.delete(key);
+    // A producer's id dies with it: nobody can send under it again.
+    if (p && ![...this.#producers.values()].some((q) => q.flowControlId === p.flowControlId)) {
+      const consumers = this.#consumers.get(p.flowControlId);
+      if (consumers) for (const c of consumers) this.#consumerOf.get(c)?.delete(p.flowControlId);
+      this.#consumers.delete(p.flowControlId);
+    }
+  }
+
+  /** Counts, for diagnostics and leak tests. */
+  get size(): { producers: number; spawners: number; consumers: number } {
+    let consumers = 0;
+    for (const s of this.#consumers.values()) consumers += s.size;
+    return { producers: this.#producers.size, spawners: this.#spawners.size, consumers };
+  }
+}

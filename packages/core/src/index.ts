@@ -1,0 +1,91 @@
+export { Address, type AddressLike, BLE, LOCAL, MAX_ADDRESS_LENGTH, TCP, toAddress, UDP, UDS, WS } from './address.js';
+export {
+  decodeBareBytes,
+  decodeBareString,
+  encodeBareBytes,
+  encodeBareString,
+  encodeUvarint,
+  readBareBytes,
+  readUvarint,
+  uvarintLength,
+  writeUvarint,
+} from './bare.js';
+export { type CborType, type CborValue, CborReader, CborWriter, decodeCbor, encodeCbor, MAX_CBOR_DEPTH } from './cbor.js';
+export {
+  CancelledError,
+  DecodeError,
+  type ErrorKind,
+  type ErrorOrigin,
+  OckamError,
+  type OckamErrorOptions,
+  RouteError,
+  TimeoutError,
+  throwIfAborted,
+} from './errors.js';
+export { bytesEqual, concatBytes, fromHex, fromUtf8, randomBytes, randomHex, toHex, utf8 } from './hex.js';
+export {
+  decodeLegacyTransportMessage,
+  decodeTransportMessage,
+  encodeLegacyTransportMessage,
+  encodeTransportMessage,
+  type LocalInfo,
+  LocalMessage,
+  readCborAddress,
+  readCborRoute,
+  writeCborAddress,
+  writeCborRoute,
+} from './message.js';
+export { Route, type RouteLike, toRoute } from './route.js';
+export type {
+  AeadAlgorithm,
+  AeadKeyHandle,
+  KeyHandle,
+  KeyType,
+  PublicKey,
+  SecretHandle,
+  SecureChannelVault,
+  SigningKeyType,
+  SigningVault,
+  Vault,
+} from './vault.js';
+export {
+  type AccessControl,
+  allOf,
+  allowAll,
+  allowOnwardAddresses,
+  allowSourceAddresses,
+  anyOf,
+  denyAll,
+  type IncomingAccessControl,
+  type OutgoingAccessControl,
+  type RelayMessage,
+} from './access-control.js';
+export { type FlowControlId, FlowControls, type ProducerInfo } from './flow-control.js';
+export {
+  consoleLogger,
+  createLogger,
+  LOG_LEVELS,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  levelEnabled,
+  noopLogger,
+} from './logger.js';
+export { MultiAddr, type MultiAddrComponent, PROTOCOL_CODES, type Protocol, parseHostPort } from './multiaddr.js';
+export {
+  type AddressMetadata,
+  Client,
+  DEFAULT_MAILBOX_CAPACITY,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type MailboxOptions,
+  type MailboxSpec,
+  Node,
+  type NodeOptions,
+  type RoutedMessage,
+  type SendOptions,
+  type Worker,
+  WorkerContext,
+  type WorkerOptions,
+} from './node.js';
+export { ECHO_SERVICE, HOP_SERVICE, startEcho, startHop, startUppercase, UPPERCASE_SERVICE } from './services.js';
+export type { Transport } from './transport.js';

@@ -1,0 +1,259 @@
+/**
+ * Messages (PROTOCOL.md §1.2): a `LocalMessage` has an onward route, a return route, payload bytes
+ * and local info that never leaves the node (who it came from, which secure channel).
+ *
+ * Wire codecs live here too, because several transports share them:
+ * - `encodeTransportMessage`/`decodeTransportMessage`: the CBOR array
+ *   `[onward, return, payload bstr, tracing_context?]` used by TCP (§2.1) and, as the routing
+ *   message, by UDP (§2.2);
+ * - `encodeLegacyTransportMessage`/`decodeLegacyTransportMessage`: the hand-rolled BARE
+ *   `TransportMessage` still used by WebSocket, BLE and UDS (§1.2).
+ *
+ * @example
+ * ```ts
+ * import { LocalMessage, Route, encodeTransportMessage, encodeBareString } from '@ockam/core';
+ * const m = new LocalMessage(Route.of('echo'), Route.of('app'), encodeBareString('hello'));
+ * encodeTransportMessage(m); // 83 81 82 00 44 6563686f 81 82 00 43 617070 46 0568656c6c6f
+ * ```
+ */
+import { Address, MAX_ADDRESS_LENGTH } from './address.js';
+import { readBareBytes, readUvarint, uvarintLength, writeUvarint } from './bare.js';
+import { CborReader, CborWriter } from './cbor.js';
+import { DecodeError } from './errors.js';
+import { type RouteLike, Route, toRoute } from './route.js';
+
+/** Facts a node attaches to a message it received; never serialized. */
+export interface LocalInfo {
+  /** The identifier (`I…`) of the peer of the secure channel that delivered this message. */
+  readonly secureChannelIdentifier?: string;
+  /** The local address of the encryptor of that secure channel. */
+  readonly secureChannelEncryptor?: string;
+  /** The flow-control id of the producer (connection, channel) that delivered this message. */
+  readonly flowControlId?: string;
+  readonly [key: string]: unknown;
+}
+
+const NO_INFO: LocalInfo = Object.freeze({});
+
+export class LocalMessage {
+  readonly onwardRoute: Route;
+  readonly returnRoute: Route;
+  readonly payload: Uint8Array;
+  readonly localInfo: LocalInfo;
+  /** Trace context carried by TCP as field 3 (an OpenTelemetry JSON map in Ockam Rust). */
+  readonly tracingContext: string | undefined;
+
+  constructor(onward: RouteLike, ret: RouteLike, payload: Uint8Array, localInfo: LocalInfo = NO_INFO, tracingContext?: string) {
+    this.onwardRoute = toRoute(onward);
+    this.returnRoute = toRoute(ret);
+    this.payload = payload;
+    this.localInfo = localInfo;
+    this.tracingContext = tracingContext;
+  }
+
+  /** Pops the first onward address and pushes `via` on the return route (Ockam's `step_forward`). */
+  stepForward(via: Address): LocalMessage {
+    return new LocalMessage(this.onwardRoute.popFront(), this.returnRoute.prepend(via), this.payload, this.localInfo, this.tracingContext);
+  }
+
+  withOnward(onward: RouteLike): LocalMessage {
+    return new LocalMessage(onward, this.returnRoute, this.payload, this.localInfo, this.tracingContext);
+  }
+
+  withReturn(ret: RouteLike): LocalMessage {
+    return new LocalMessage(this.onwardRoute, ret, this.payload, this.localInfo, this.tracingContext);
+  }
+
+  withPayload(payload: Uint8Array): LocalMessage {
+    return new LocalMessage(this.onwardRoute, this.returnRoute, payload, this.localInfo, this.tracingContext);
+  }
+
+  withLocalInfo(info: LocalInfo): LocalMessage {
+    return new LocalMessage(this.onwardRoute, this.returnRoute, this.payload, info, this.tracingContext);
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+
+// Encoded address values are cached: the same few addresses repeat on every message of a route.
+const encodedValues = new Map<string, Uint8Array>();
+function valueBytes(a: Address): Uint8Array {
+  let b = encodedValues.get(a.value);
+  if (b === undefined) {
+    b = utf8.encode(a.value);
+    if (encodedValues.size > 4096) encodedValues.clear();
+    encodedValues.set(a.value, b);
+  }
+  return b;
+}
+
+export function writeCborAddress(w: CborWriter, a: Address): void {
+  w.array(2).uint(a.type).bytes(valueBytes(a));
+}
+
+export function writeCborRoute(w: CborWriter, r: Route): void {
+  w.array(r.addresses.length);
+  for (const a of r.addresses) writeCborAddress(w, a);
+}
+
+export function readCborAddress(r: CborReader): Address {
+  r.arrayOf(2, 2, 'address');
+  const type = r.uintMax(255, 'transport type');
+  const raw = r.bytes();
+  if (raw.length > MAX_ADDRESS_LENGTH) r.fail(`address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
+  let value: string;
+  try {
+    value = utf8Fatal.decode(raw);
+  } catch (cause) {
+    throw new DecodeError(r.what, 'address value is not valid UTF-8', { cause });
+  }
+  return new Address(type, value);
+}
+
+export function readCborRoute(r: CborReader): Route {
+  const n = r.array();
+  const out: Address[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = readCborAddress(r);
+  return new Route(out);
+}
+
+/** Encodes `[onward, return, payload, tracing?]` as minicbor does for `TcpTransportMessage`. */
+export function encodeTransportMessage(m: LocalMessage, writer?: CborWriter): Uint8Array {
+  const w = writer ?? new CborWriter(m.payload.length + 64);
+  w.array(m.tracingContext === undefined ? 3 : 4);
+  writeCborRoute(w, m.onwardRoute);
+  writeCborRoute(w, m.returnRoute);
+  w.bytes(m.payload);
+  if (m.tracingContext !== undefined) w.text(m.tracingContext);
+  return w.finish();
+}
+
+/**
+ * Decodes a CBOR transport message strictly: an array of 3 or more fields (minicbor ignores
+ * unknown trailing fields), no trailing bytes. The payload is copied out of `bytes`.
+ */
+export function decodeTransportMessage(bytes: Uint8Array, what = 'transport message'): LocalMessage {
+  const r = new CborReader(bytes, what);
+  const n = r.array();
+  if (n < 3) r.fail(`expected at least 3 fields, found ${n}`);
+  const onward = readCborRoute(r);
+  const ret = readCborRoute(r);
+  const payload = r.bytes().slice();
+  let tracing: string | undefined;
+  if (n >= 4) {
+    if (r.nullable()) tracing = undefined;
+    else tracing = r.text();
+    r.skipRest(n - 4);
+  }
+  r.end();
+  return new LocalMessage(onward, ret, payload, undefined, tracing);
+}
+
+export const LEGACY_PROTOCOL_VERSION_V1 = 1;
+export const LEGACY_PROTOCOL_VERSION_LATEST = 2;
+
+function legacyRouteSize(route: Route): number {
+  let n = uvarintLength(route.length);
+  for (const a of route.addresses) {
+    const v = valueBytes(a);
+    n += 1 + uvarintLength(v.length) + v.length;
+  }
+  return n;
+}
+
+function writeLegacyRoute(out: Uint8Array, o: number, route: Route): number {
+  o = writeUvarint(out, o, route.length);
+  for (const a of route.addresses) {
+    out[o++] = a.type;
+    const v = valueBytes(a);
+    o = writeUvarint(out, o, v.length);
+    out.set(v, o);
+    o += v.length;
+  }
+  return o;
+}
+
+/**
+ * The legacy BARE `TransportMessage`: `version u8 | onward | return | payload | tracing flag [+ string]`.
+ * Ockam emits version 1 with the tracing flag; we do the same.
+ */
+export function encodeLegacyTransportMessage(m: LocalMessage): Uint8Array {
+  const tracing = m.tracingContext === undefined ? undefined : utf8.encode(m.tracingContext);
+  const size =
+    1 +
+    legacyRouteSize(m.onwardRoute) +
+    legacyRouteSize(m.returnRoute) +
+    uvarintLength(m.payload.length) +
+    m.payload.length +
+    1 +
+    (tracing ? uvarintLength(tracing.length) + tracing.length : 0);
+  const out = new Uint8Array(size);
+  let o = 0;
+  out[o++] = LEGACY_PROTOCOL_VERSION_V1;
+  o = writeLegacyRoute(out, o, m.onwardRoute);
+  o = writeLegacyRoute(out, o, m.returnRoute);
+  o = writeUvarint(out, o, m.payload.length);
+  out.set(m.payload, o);
+  o += m.payload.length;
+  if (tracing) {
+    out[o++] = 1;
+    o = writeUvarint(out, o, tracing.length);
+    out.set(tracing, o);
+  } else out[o++] = 0;
+  return out;
+}
+
+function readLegacyRoute(bytes: Uint8Array, o: number, what: string): [Route, number] {
+  const [count, start] = readUvarint(bytes, o, what);
+  o = start;
+  // Each address takes at least two bytes (type and length), so a count past that is a lie.
+  if (count * 2 > bytes.length - o) throw new DecodeError(what, `route of ${count} addresses cannot fit in ${bytes.length - o} bytes`);
+  const addrs: Address[] = [];
+  for (let i = 0; i < count; i++) {
+    if (o >= bytes.length) throw new DecodeError(what, 'truncated address');
+    const type = bytes[o++]!;
+    const [raw, next] = readBareBytes(bytes, o, what);
+    if (raw.length > MAX_ADDRESS_LENGTH) throw new DecodeError(what, `address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
+    o = next;
+    let value: string;
+    try {
+      value = utf8Fatal.decode(raw);
+    } catch (cause) {
+      throw new DecodeError(what, 'address value is not valid UTF-8', { cause });
+    }
+    addrs.push(new Address(type, value));
+  }
+  return [new Route(addrs), o];
+}
+
+/** Decodes the legacy BARE `TransportMessage`, versions 1 and 2 (v1 ignores trailing bytes, as Ockam does). */
+export function decodeLegacyTransportMessage(bytes: Uint8Array, what = 'legacy transport message'): LocalMessage {
+  if (bytes.length < 1) throw new DecodeError(what, 'empty input');
+  const version = bytes[0]!;
+  if (version !== LEGACY_PROTOCOL_VERSION_V1 && version !== LEGACY_PROTOCOL_VERSION_LATEST) {
+    throw new DecodeError(what, `unsupported protocol version ${version}`);
+  }
+  let [onward, o] = readLegacyRoute(bytes, 1, what);
+  let ret: Route;
+  [ret, o] = readLegacyRoute(bytes, o, what);
+  const [payload, afterPayload] = readBareBytes(bytes, o, what);
+  o = afterPayload;
+  let tracing: string | undefined;
+  if (o < bytes.length) {
+    const flag = bytes[o++]!;
+    if (flag === 1) {
+      const [t, end] = readBareBytes(bytes, o, what);
+      try {
+        tracing = utf8Fatal.decode(t);
+      } catch (cause) {
+        throw new DecodeError(what, 'tracing context is not valid UTF-8', { cause });
+      }
+      o = end;
+    } else if (flag !== 0) throw new DecodeError(what, `invalid tracing flag ${flag}`);
+  }
+  if (o !== bytes.length && version !== LEGACY_PROTOCOL_VERSION_V1) {
+    throw new DecodeError(what, `${bytes.length - o} trailing bytes`);
+  }
+  return new LocalMessage(onward, ret, payload.slice(), undefined, tracing);
+}

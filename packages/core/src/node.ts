@@ -1,0 +1,435 @@
+/**
+ * The router of one node (PROTOCOL.md §1.3). Workers own addresses and bounded mailboxes; a send
+ * to a full mailbox waits (back-pressure) instead of growing memory. Every send runs, in order:
+ * flow control (messages from a network producer reach only its consumers), the sender address's
+ * outgoing access control, then the destination address's incoming access control.
+ *
+ * @example
+ * ```ts
+ * import { Node, encodeBareString, startUppercase } from '@ockam/core';
+ * const node = new Node({ name: 'n1' });
+ * startUppercase(node);
+ * const client = node.client();
+ * const reply = await client.request(['uppercase'], encodeBareString('hello'));
+ * // decodeBareString(reply.payload) === 'HELLO'
+ * await node.stop();
+ * ```
+ */
+import { allowAll, type IncomingAccessControl, type OutgoingAccessControl, type RelayMessage } from './access-control.js';
+import { Address, type AddressLike, toAddress } from './address.js';
+import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
+import { FlowControls } from './flow-control.js';
+import { Mailbox } from './internal/mailbox.js';
+import { type Logger, noopLogger } from './logger.js';
+import { type LocalInfo, LocalMessage } from './message.js';
+import { type RouteLike, Route, toRoute } from './route.js';
+import type { Transport } from './transport.js';
+
+/** Ockam's worker mailboxes hold 8; we default to 64, still bounded, for throughput. */
+export const DEFAULT_MAILBOX_CAPACITY = 64;
+/** Default timeout of `Client.request` (Ockam's `DEFAULT_TIMEOUT` for send_and_receive). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** A message as a worker receives it. */
+export interface RoutedMessage extends RelayMessage {}
+
+export interface Worker {
+  /** Handles one message; messages to one worker are handled one at a time, in order. */
+  handleMessage(ctx: WorkerContext, message: RoutedMessage): void | Promise<void>;
+  /** Called once when the worker stops. */
+  shutdown?(ctx: WorkerContext): void | Promise<void>;
+}
+
+/** Facts about an address used by policies: a terminal address ends a route segment (a channel's encryptor). */
+export interface AddressMetadata {
+  readonly terminal?: boolean;
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+export interface MailboxOptions {
+  incoming?: IncomingAccessControl;
+  outgoing?: OutgoingAccessControl;
+  metadata?: AddressMetadata;
+}
+
+export interface MailboxSpec extends MailboxOptions {
+  address: AddressLike;
+}
+
+export interface WorkerOptions extends MailboxOptions {
+  /** Mailbox capacity (messages). */
+  capacity?: number;
+}
+
+interface MailboxEntry {
+  readonly address: Address;
+  readonly entry: WorkerEntry;
+  incoming: IncomingAccessControl;
+  outgoing: OutgoingAccessControl;
+  metadata: AddressMetadata | undefined;
+}
+
+interface WorkerEntry {
+  readonly addresses: Address[];
+  readonly worker: Worker | undefined;
+  readonly mailbox: Mailbox<RoutedMessage>;
+  readonly ctx: WorkerContext;
+  stopping: boolean;
+  done: Promise<void> | undefined;
+}
+
+export interface NodeOptions {
+  name?: string;
+  logger?: Logger;
+  mailboxCapacity?: number;
+}
+
+export interface SendOptions {
+  /** Which of the worker's addresses to send from (default: its main address). */
+  from?: AddressLike;
+  /** The return route (default: the sending address). */
+  returnRoute?: RouteLike;
+  localInfo?: LocalInfo;
+  signal?: AbortSignal;
+}
+
+export class Node {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly flowControls = new FlowControls();
+  readonly #mailboxes = new Map<string, MailboxEntry>();
+  readonly #transports = new Map<number, Transport>();
+  readonly #capacity: number;
+  #stopped = false;
+
+  constructor(options: NodeOptions = {}) {
+    this.name = options.name ?? 'node';
+    this.logger = options.logger ?? noopLogger;
+    this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Starts a worker at one or more addresses. Throws `already-exists` if an address is taken.
+   * Returns the worker's context.
+   */
+  startWorker(addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>, worker: Worker, options: WorkerOptions = {}): WorkerContext {
+    return this.#register(addresses, worker, options);
+  }
+
+  /**
+   * Registers addresses that only send (a connection's receiver, a client's reply address): messages
+   * sent to them are refused unless `incoming` says otherwise; nothing handles them.
+   */
+  startProcessor(addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>, options: WorkerOptions = {}): WorkerContext {
+    return this.#register(addresses, undefined, { incoming: { isAuthorized: () => false }, ...options });
+  }
+
+  #register(
+    addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>,
+    worker: Worker | undefined,
+    options: WorkerOptions,
+    manual = false,
+  ): WorkerContext {
+    if (this.#stopped) throw new OckamError('node', 'shutdown', `Node ${this.name} is stopped`);
+    const specs = (Array.isArray(addresses) ? addresses : [addresses]).map((a): MailboxSpec =>
+      typeof a === 'string' || a instanceof Address ? { address: a } : a,
+    );
+    if (specs.length === 0) throw new RangeError('A worker needs at least one address');
+    const addrs = specs.map((s) => toAddress(s.address));
+    for (const a of addrs) {
+      if (!a.isLocal) throw new RouteError('invalid', `Worker addresses must be LOCAL, got ${a}`);
+      if (this.#mailboxes.has(a.key)) throw new RouteError('already-exists', `Address ${a.value} is already in use`);
+    }
+    const mailbox = new Mailbox<RoutedMessage>(options.capacity ?? this.#capacity);
+    const ctx = new WorkerContext(this, addrs);
+    const entry: WorkerEntry = { addresses: addrs, worker, mailbox, ctx, stopping: false, done: undefined };
+    specs.forEach((s, i) => {
+      this.#mailboxes.set(addrs[i]!.key, {
+        address: addrs[i]!,
+        entry,
+        incoming: s.incoming ?? options.incoming ?? allowAll,
+        outgoing: s.outgoing ?? options.outgoing ?? allowAll,
+        metadata: s.metadata ?? options.metadata,
+      });
+    });
+    if (worker !== undefined && !manual) entry.done = this.#run(entry);
+    return ctx;
+  }
+
+  async #run(entry: WorkerEntry): Promise<void> {
+    const worker = entry.worker!;
+    for (;;) {
+      let item = entry.mailbox.take();
+      if (item instanceof Promise) item = await item;
+      if (item === undefined) break;
+      try {
+        const r = worker.handleMessage(entry.ctx, item);
+        if (r !== undefined) await r;
+      } catch (e) {
+        this.logger.warn('worker failed to handle a message', {
+          address: item.destination.value,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    }
+  }
+
+  /** Whether a worker owns this address. */
+  has(address: AddressLike): boolean {
+    return this.#mailboxes.has(toAddress(address).key);
+  }
+
+  /** Metadata registered for an address. */
+  metadata(address: AddressLike): AddressMetadata | undefined {
+    return this.#mailboxes.get(toAddress(address).key)?.metadata;
+  }
+
+  /** Changes an address's incoming access control (policies changing at run time). */
+  setIncomingAccessControl(address: AddressLike, ac: IncomingAccessControl): void {
+    const m = this.#mailboxes.get(toAddress(address).key);
+    if (!m) throw new RouteError('not-found', `No worker at address ${toAddress(address).value}`);
+    m.incoming = ac;
+  }
+
+  /** Every registered address (main and extra), for `worker list`. */
+  addresses(): Address[] {
+    return [...this.#mailboxes.values()].map((m) => m.address);
+  }
+
+  /** Stops the worker that owns `address` (all its addresses); resolves when it has shut down. */
+  async stopWorker(address: AddressLike): Promise<boolean> {
+    const m = this.#mailboxes.get(toAddress(address).key);
+    if (!m) return false;
+    const entry = m.entry;
+    if (entry.stopping) return true;
+    entry.stopping = true;
+    for (const a of entry.addresses) {
+      this.#mailboxes.delete(a.key);
+      this.flowControls.cleanup(a);
+    }
+    entry.mailbox.close();
+    await entry.done;
+    try {
+      await entry.worker?.shutdown?.(entry.ctx);
+    } catch (e) {
+      this.logger.warn('worker failed to shut down cleanly', { address: entry.addresses[0]!.value, error: String(e) });
+    }
+    return true;
+  }
+
+  /**
+   * Routes a message sent from `source`. Throws `RouteError` if the onward route is empty, starts
+   * with an unresolved transport address, or names no worker. A message refused by flow control or
+   * access control is dropped (and logged); the promise still resolves, as in Ockam.
+   */
+  async route(source: Address, message: LocalMessage): Promise<void> {
+    const dest = message.onwardRoute.addresses[0];
+    if (dest === undefined) throw new RouteError('invalid', 'Cannot send a message with an empty onward route');
+    if (!dest.isLocal) {
+      throw new RouteError('invalid', `Transport address ${dest} must be resolved before sending (use node.resolveRoute)`);
+    }
+    const target = this.#mailboxes.get(dest.key);
+    if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
+    if (!this.flowControls.isAllowed(source, dest)) {
+      this.logger.warn('flow control dropped a message', { from: source.value, to: dest.value });
+      return;
+    }
+    const relay: RoutedMessage = { source, destination: dest, message };
+    const src = this.#mailboxes.get(source.key);
+    if (src !== undefined && src.outgoing !== allowAll) {
+      let ok = src.outgoing.isAuthorized(relay);
+      if (typeof ok !== 'boolean') ok = await ok;
+      if (!ok) {
+        this.logger.debug('outgoing access control dropped a message', { from: source.value, to: dest.value });
+        return;
+      }
+    }
+    if (target.incoming !== allowAll) {
+      let ok: boolean | Promise<boolean>;
+      try {
+        ok = target.incoming.isAuthorized(relay);
+        if (typeof ok !== 'boolean') ok = await ok;
+      } catch (e) {
+        this.logger.warn('incoming access control failed; denying', { to: dest.value, error: String(e) });
+        ok = false;
+      }
+      if (!ok) {
+        this.logger.warn('incoming access control denied a message', { from: source.value, to: dest.value });
+        return;
+      }
+    }
+    const wait = target.entry.mailbox.push(relay);
+    if (wait !== undefined) await wait;
+  }
+
+  /** Registers a transport for its type (TCP, UDP, …). */
+  registerTransport(transport: Transport): void {
+    this.#transports.set(transport.type, transport);
+  }
+
+  transport(type: number): Transport | undefined {
+    return this.#transports.get(type);
+  }
+
+  /**
+   * Replaces the transport address in a route with the local address of a connection's sender,
+   * connecting if needed. Like Ockam, at most one transport hop per route.
+   */
+  async resolveRoute(route: RouteLike, options: { signal?: AbortSignal } = {}): Promise<Route> {
+    const r = toRoute(route);
+    const remote = r.addresses.filter((a) => !a.isLocal);
+    if (remote.length === 0) return r;
+    if (remote.length > 1) throw new RouteError('unsupported', `Only one transport hop per route is allowed: ${r}`);
+    const hop = remote[0]!;
+    const t = this.#transports.get(hop.type);
+    if (!t) throw new RouteError('unsupported', `No transport registered for type ${hop.type} (address ${hop})`);
+    const local = await t.resolve(hop, options);
+    return new Route(r.addresses.map((a) => (a === hop ? local : a)));
+  }
+
+  /** A detached context for application code: its own reply address, `request` and `receive`. */
+  client(options: { address?: AddressLike; capacity?: number } = {}): Client {
+    const address = options.address ?? Address.random('client_');
+    const ctx = this.#register(address, { handleMessage() {} }, { capacity: options.capacity ?? 16 }, true);
+    return new Client(this, ctx);
+  }
+
+  /** @internal: the mailbox behind a manual (client) context. */
+  mailboxOf(address: Address): Mailbox<RoutedMessage> | undefined {
+    return this.#mailboxes.get(address.key)?.entry.mailbox;
+  }
+
+  /** Stops every transport and worker. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#transports.values()) {
+      try {
+        await t.stop();
+      } catch (e) {
+        this.logger.warn('transport failed to stop', { error: String(e) });
+      }
+    }
+    const entries = new Set([...this.#mailboxes.values()].map((m) => m.entry));
+    await Promise.all([...entries].map((e) => this.stopWorker(e.addresses[0]!)));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** What a worker uses to send and to stop itself. */
+export class WorkerContext {
+  readonly node: Node;
+  readonly addresses: readonly Address[];
+
+  constructor(node: Node, addresses: Address[]) {
+    this.node = node;
+    this.addresses = addresses;
+  }
+
+  /** The worker's main address. */
+  get address(): Address {
+    return this.addresses[0]!;
+  }
+
+  get logger(): Logger {
+    return this.node.logger;
+  }
+
+  #from(from: AddressLike | undefined): Address {
+    if (from === undefined) return this.address;
+    const a = toAddress(from);
+    if (!this.addresses.some((x) => x.equals(a))) throw new RouteError('invalid', `Address ${a.value} does not belong to this worker`);
+    return a;
+  }
+
+  /** Sends `payload` along `route`, with return route `[from]` unless given. */
+  send(route: RouteLike, payload: Uint8Array, options: SendOptions = {}): Promise<void> {
+    const from = this.#from(options.from);
+    const msg = new LocalMessage(route, options.returnRoute ?? [from], payload, options.localInfo);
+    return this.node.route(from, msg);
+  }
+
+  /** Sends an existing message unchanged (routes are the caller's business). */
+  forward(message: LocalMessage, options: { from?: AddressLike } = {}): Promise<void> {
+    return this.node.route(this.#from(options.from), message);
+  }
+
+  /** Stops this worker. */
+  stop(): Promise<boolean> {
+    return this.node.stopWorker(this.address);
+  }
+}
+
+/** A detached context: application code sending requests and waiting for replies. */
+export class Client {
+  readonly node: Node;
+  readonly #ctx: WorkerContext;
+
+  constructor(node: Node, ctx: WorkerContext) {
+    this.node = node;
+    this.#ctx = ctx;
+  }
+
+  get address(): Address {
+    return this.#ctx.address;
+  }
+
+  /** Sends from this client's address (the route must already be resolved). */
+  send(route: RouteLike, payload: Uint8Array, options: SendOptions = {}): Promise<void> {
+    return this.#ctx.send(route, payload, options);
+  }
+
+  /** Waits for the next message sent to this client. */
+  async receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LocalMessage> {
+    const mailbox = this.node.mailboxOf(this.address);
+    if (!mailbox) throw new OckamError('node', 'shutdown', 'Client is stopped');
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const first = mailbox.take();
+    if (!(first instanceof Promise)) {
+      if (first === undefined) throw new OckamError('node', 'shutdown', 'Client is stopped');
+      return first.message;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const item = await Promise.race([
+        first,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TimeoutError(`No reply within ${timeoutMs} ms`)), timeoutMs);
+          if (options.signal) {
+            onAbort = () => reject(new CancelledError('Receive cancelled', 'node', { cause: options.signal?.reason }));
+            if (options.signal.aborted) onAbort();
+            else options.signal.addEventListener('abort', onAbort, { once: true });
+          }
+        }),
+      ]);
+      if (item === undefined) throw new OckamError('node', 'shutdown', 'Client is stopped');
+      return item.message;
+    } catch (e) {
+      // The pending take must not swallow a later message: stop the client.
+      await this.stop();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Resolves the route, sends, and waits for one reply. */
+  async request(route: RouteLike, payload: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LocalMessage> {
+    const resolved = await this.node.resolveRoute(route, options);
+    await this.send(resolved, payload);
+    return this.receive(options);
+  }
+
+  stop(): Promise<boolean> {
+    return this.node.stopWorker(this.address);
+  }
+}
