@@ -1,0 +1,104 @@
+/**
+ * The data-phase decryptor (PROTOCOL.md §3.3): reads the explicit 8-byte nonce, checks it
+ * against the 32-message replay/reorder window, picks the key for its interval (the current
+ * key, the previous one, or the next one derived on demand by REKEY), and authenticates. State —
+ * the window and the key rotation — changes only after a frame authenticated, so a forged frame
+ * cannot disturb the channel.
+ *
+ * @example
+ * ```ts
+ * import { Decryptor } from '@ockam/secure-channel';
+ * const dec = new Decryptor(vault, receiveKey);
+ * const plaintext = dec.decrypt(frame); // throws SecureChannelError 'protocol' on replay or forgery
+ * ```
+ */
+import type { AeadKeyHandle, SecureChannelVault } from '@ockam/core';
+import { KEY_RENEWAL_INTERVAL, NONCE_PREFIX_LENGTH, TAG_LENGTH } from './encryptor.js';
+import { SecureChannelError } from './errors.js';
+import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
+import { NonceWindow } from './internal/nonce-window.js';
+
+const EMPTY = new Uint8Array(0);
+
+export class Decryptor {
+  readonly #vault: SecureChannelVault;
+  #current: AeadKeyHandle | undefined;
+  #previous: AeadKeyHandle | undefined;
+  /** The interval (nonce / 32) of `#current`. */
+  #epoch = 0n;
+  readonly #window = new NonceWindow();
+  readonly #aeadNonce = new Uint8Array(12);
+  readonly #aeadNonceView = new DataView(this.#aeadNonce.buffer);
+
+  /** Takes ownership of `key` (the key for nonces 0…31), which `destroy()` deletes. */
+  constructor(vault: SecureChannelVault, key: AeadKeyHandle) {
+    this.#vault = vault;
+    this.#current = key;
+  }
+
+  /** The highest nonce accepted so far. */
+  get highestNonce(): bigint {
+    return this.#window.highest;
+  }
+
+  /** The nonce a frame carries, without decrypting it (undefined if the frame is too short). */
+  static nonceOf(frame: Uint8Array): bigint | undefined {
+    if (frame.length < NONCE_PREFIX_LENGTH) return undefined;
+    return new DataView(frame.buffer, frame.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
+  }
+
+  /**
+   * Decrypts one frame and returns the plaintext together with its nonce. Throws a
+   * SecureChannelError of kind `protocol` for a short frame, a nonce outside the window or seen
+   * before, or a frame that does not authenticate; nothing changes in that case.
+   */
+  decryptFrame(frame: Uint8Array): { plaintext: Uint8Array; nonce: bigint } {
+    const current = this.#current;
+    if (current === undefined) throw new SecureChannelError('shutdown', 'Decryptor is destroyed');
+    if (frame.length < NONCE_PREFIX_LENGTH + TAG_LENGTH) {
+      throw new SecureChannelError('protocol', `Encrypted frame of ${frame.length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`);
+    }
+    const n = new DataView(frame.buffer, frame.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
+    if (n === MAX_NONCE) throw new SecureChannelError('protocol', 'Encrypted frame uses the reserved nonce 2^64 - 1');
+    const refused = this.#window.check(n);
+    if (refused !== undefined) throw new SecureChannelError('protocol', `Encrypted frame refused: ${refused}`);
+
+    const epoch = n / KEY_RENEWAL_INTERVAL;
+    let key: AeadKeyHandle;
+    let derived: AeadKeyHandle | undefined;
+    if (epoch === this.#epoch) key = current;
+    else if (epoch + 1n === this.#epoch && this.#previous !== undefined) key = this.#previous;
+    else if (epoch === this.#epoch + 1n) key = derived = rekeyAead(this.#vault, current);
+    else throw new SecureChannelError('protocol', `Encrypted frame refused: no key for nonce ${n}`);
+
+    this.#aeadNonceView.setBigUint64(4, n);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, frame.subarray(NONCE_PREFIX_LENGTH), EMPTY);
+    } catch (cause) {
+      if (derived !== undefined) this.#vault.deleteSecret(derived);
+      throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, { cause });
+    }
+    // Commit: the frame is authentic.
+    this.#window.mark(n);
+    if (derived !== undefined) {
+      if (this.#previous !== undefined) this.#vault.deleteSecret(this.#previous);
+      this.#previous = current;
+      this.#current = derived;
+      this.#epoch++;
+    }
+    return { plaintext, nonce: n };
+  }
+
+  /** Decrypts one frame; see `decryptFrame`. */
+  decrypt(frame: Uint8Array): Uint8Array {
+    return this.decryptFrame(frame).plaintext;
+  }
+
+  /** Deletes the current and previous keys. */
+  destroy(): void {
+    if (this.#current !== undefined) this.#vault.deleteSecret(this.#current);
+    if (this.#previous !== undefined) this.#vault.deleteSecret(this.#previous);
+    this.#current = this.#previous = undefined;
+  }
+}

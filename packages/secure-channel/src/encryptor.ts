@@ -1,0 +1,85 @@
+/**
+ * The data-phase encryptor (PROTOCOL.md §3.3): every frame is `nonce (8 bytes, big-endian) ‖
+ * AES-GCM(plaintext) ‖ tag`, with AES nonce `00000000 ‖ nonce_be` and empty associated data.
+ * Before the frame with nonce n (n > 0, n % 32 == 0) the key is replaced by Noise REKEY, so
+ * nonces 32i … 32i+31 use the i-th key. Nonce 2^64 − 1 is reserved for REKEY and never sent; the
+ * encryptor refuses to go past it rather than wrap.
+ *
+ * @example
+ * ```ts
+ * import { Encryptor, Decryptor } from '@ockam/secure-channel';
+ * const enc = new Encryptor(vault, sendKey);
+ * const frame = enc.encrypt(plaintext); // frame.subarray(0, 8) is the nonce
+ * ```
+ */
+import type { AeadKeyHandle, SecureChannelVault } from '@ockam/core';
+import { SecureChannelError } from './errors.js';
+import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
+
+/** Nonces per key: the encryptor rekeys every 32 messages. */
+export const KEY_RENEWAL_INTERVAL = 32n;
+/** Bytes of the explicit nonce that prefixes every encrypted frame. */
+export const NONCE_PREFIX_LENGTH = 8;
+/** Bytes of the AES-GCM tag. */
+export const TAG_LENGTH = 16;
+
+const EMPTY = new Uint8Array(0);
+
+export interface EncryptorOptions {
+  /** The first nonce to use (default 0). The key given is the key for this nonce's interval. */
+  nonce?: bigint;
+}
+
+export class Encryptor {
+  readonly #vault: SecureChannelVault;
+  #key: AeadKeyHandle | undefined;
+  #nonce: bigint;
+  /** The interval (nonce / 32) that `#key` belongs to. */
+  #epoch: bigint;
+  readonly #aeadNonce = new Uint8Array(12);
+  readonly #aeadNonceView = new DataView(this.#aeadNonce.buffer);
+
+  /** Takes ownership of `key`, which `destroy()` deletes. */
+  constructor(vault: SecureChannelVault, key: AeadKeyHandle, options: EncryptorOptions = {}) {
+    const nonce = options.nonce ?? 0n;
+    if (nonce < 0n || nonce > MAX_NONCE) throw new RangeError(`nonce out of range: ${nonce}`);
+    this.#vault = vault;
+    this.#key = key;
+    this.#nonce = nonce;
+    this.#epoch = nonce / KEY_RENEWAL_INTERVAL;
+  }
+
+  /** The nonce the next frame will carry. */
+  get nonce(): bigint {
+    return this.#nonce;
+  }
+
+  /** Encrypts one frame. Throws `resource` once the nonce space is exhausted, `shutdown` after destroy. */
+  encrypt(plaintext: Uint8Array): Uint8Array {
+    let key = this.#key;
+    if (key === undefined) throw new SecureChannelError('shutdown', 'Encryptor is destroyed');
+    const n = this.#nonce;
+    if (n >= MAX_NONCE) throw new SecureChannelError('resource', 'Secure channel nonce space exhausted; create a new channel');
+    const epoch = n / KEY_RENEWAL_INTERVAL;
+    // Loop rather than test n % 32 == 0, so state stays right even if an encryption failed midway.
+    while (this.#epoch < epoch) {
+      const next = rekeyAead(this.#vault, key);
+      this.#vault.deleteSecret(key);
+      this.#key = key = next;
+      this.#epoch++;
+    }
+    this.#aeadNonceView.setBigUint64(4, n);
+    const sealed = this.#vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY);
+    const frame = new Uint8Array(NONCE_PREFIX_LENGTH + sealed.length);
+    new DataView(frame.buffer).setBigUint64(0, n);
+    frame.set(sealed, NONCE_PREFIX_LENGTH);
+    this.#nonce = n + 1n;
+    return frame;
+  }
+
+  /** Deletes the current key. */
+  destroy(): void {
+    if (this.#key !== undefined) this.#vault.deleteSecret(this.#key);
+    this.#key = undefined;
+  }
+}

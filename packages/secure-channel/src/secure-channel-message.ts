@@ -1,0 +1,131 @@
+/**
+ * The plaintext of every data-phase frame (PROTOCOL.md §3.3, Ockam's `message.rs`): a CBOR
+ * `SecureChannelPaddedMessage` `[message, padding bstr]` where message is one of
+ * - `Payload`            `[0, [[onward Route, return Route, payload bstr]]]`
+ * - `RefreshCredentials` `[1, [[ChangeHistory, [CredentialAndPurposeKey…]]]]`
+ * - `Close`              `[2, []]`
+ *
+ * Padding is written empty (as Ockam does) and ignored on read. Identity and credential
+ * structures are carried as their CBOR encoding (validated as well-formed CBOR of the right
+ * major type) and left for `@ockam/identity` to verify.
+ *
+ * @example
+ * ```ts
+ * import { Route, toHex } from '@ockam/core';
+ * import { encodeSecureChannelMessage } from '@ockam/secure-channel';
+ * toHex(encodeSecureChannelMessage({ kind: 'close' })); // '8282028040'
+ * ```
+ */
+import { CborReader, CborWriter, DecodeError, readCborRoute, type Route, writeCborRoute } from '@ockam/core';
+
+export interface PayloadMessage {
+  readonly kind: 'payload';
+  readonly onwardRoute: Route;
+  readonly returnRoute: Route;
+  readonly payload: Uint8Array;
+}
+
+export interface RefreshCredentialsMessage {
+  readonly kind: 'refresh-credentials';
+  /** The sender's change history, as CBOR (the bytes of an exported identity). */
+  readonly changeHistory: Uint8Array;
+  /** Each `CredentialAndPurposeKey`, as CBOR. */
+  readonly credentials: readonly Uint8Array[];
+}
+
+export interface CloseMessage {
+  readonly kind: 'close';
+}
+
+export type SecureChannelMessage = PayloadMessage | RefreshCredentialsMessage | CloseMessage;
+
+const PAYLOAD = 0;
+const REFRESH_CREDENTIALS = 1;
+const CLOSE = 2;
+const WHAT = 'secure channel message';
+
+/** Encodes a message with empty padding. */
+export function encodeSecureChannelMessage(message: SecureChannelMessage, writer?: CborWriter): Uint8Array {
+  switch (message.kind) {
+    case 'payload': {
+      const w = writer ?? new CborWriter(message.payload.length + 64 + 16 * (message.onwardRoute.length + message.returnRoute.length));
+      w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
+      writeCborRoute(w, message.onwardRoute);
+      writeCborRoute(w, message.returnRoute);
+      w.bytes(message.payload);
+      return w.bytes(EMPTY).finish();
+    }
+    case 'refresh-credentials': {
+      const w = writer ?? new CborWriter(message.changeHistory.length + 64);
+      w.array(2).array(2).uint(REFRESH_CREDENTIALS).array(1).array(2).raw(message.changeHistory);
+      w.array(message.credentials.length);
+      for (const c of message.credentials) w.raw(c);
+      return w.bytes(EMPTY).finish();
+    }
+    case 'close':
+      return (writer ?? new CborWriter(8)).array(2).array(2).uint(CLOSE).array(0).bytes(EMPTY).finish();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Reads one CBOR item that must be of `type`, returning its encoding (a view into the input). */
+function rawOf(r: CborReader, type: 'array', name: string): Uint8Array {
+  const t = r.peekType();
+  if (t !== type) r.fail(`${name} must be a CBOR ${type}, found ${t ?? 'nothing'}`);
+  return r.rawItem();
+}
+
+/**
+ * Decodes strictly: known structure, no trailing bytes, unknown extra struct fields skipped (as
+ * minicbor does). Byte strings in the result are views into `bytes`.
+ */
+export function decodeSecureChannelMessage(bytes: Uint8Array): SecureChannelMessage {
+  const r = new CborReader(bytes, WHAT);
+  const outer = r.array();
+  if (outer < 2) r.fail(`padded message must have 2 fields, found ${outer}`);
+  r.arrayOf(2, 2, 'message enum');
+  const variant = r.uint();
+  let message: SecureChannelMessage;
+  switch (variant) {
+    case PAYLOAD: {
+      const fields = r.array();
+      if (fields < 1) r.fail('Payload variant has no fields');
+      const n = r.array();
+      if (n < 3) r.fail(`Payload must have 3 fields, found ${n}`);
+      const onwardRoute = readCborRoute(r);
+      const returnRoute = readCborRoute(r);
+      const payload = r.bytes();
+      r.skipRest(n - 3);
+      r.skipRest(fields - 1);
+      message = { kind: 'payload', onwardRoute, returnRoute, payload };
+      break;
+    }
+    case REFRESH_CREDENTIALS: {
+      const fields = r.array();
+      if (fields < 1) r.fail('RefreshCredentials variant has no fields');
+      const n = r.array();
+      if (n < 2) r.fail(`RefreshCredentials must have 2 fields, found ${n}`);
+      const changeHistory = rawOf(r, 'array', 'change history');
+      const count = r.array();
+      const credentials: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) credentials.push(rawOf(r, 'array', 'credential'));
+      r.skipRest(n - 2);
+      r.skipRest(fields - 1);
+      message = { kind: 'refresh-credentials', changeHistory, credentials };
+      break;
+    }
+    case CLOSE: {
+      r.skip();
+      message = { kind: 'close' };
+      break;
+    }
+    default:
+      throw new DecodeError(WHAT, `unknown message variant ${variant}`);
+  }
+  if (r.peekType() !== 'bytes') r.fail('padding must be a byte string');
+  r.bytes();
+  r.skipRest(outer - 2);
+  r.end();
+  return message;
+}
