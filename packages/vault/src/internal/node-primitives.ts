@@ -12,7 +12,6 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  createSecretKey,
   diffieHellman,
   type KeyObject,
   sign as nodeSign,
@@ -116,12 +115,15 @@ const AES_BY_KEY_LENGTH: Record<number, string> = { 16: 'aes-128-gcm', 24: 'aes-
 function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
   const cipherName = algorithm === 'chacha20-poly1305' ? (raw.length === 32 ? 'chacha20-poly1305' : undefined) : AES_BY_KEY_LENGTH[raw.length];
   if (cipherName === undefined) throw new RangeError(`${algorithm} does not take a ${raw.length}-byte key`);
-  const key = createSecretKey(view(raw));
+  // The raw key is a view on the vault's own copy, so deleting the key wipes what OpenSSL reads.
+  // (A KeyObject measured no faster and cannot be wiped.)
+  const key = view(raw);
   const options = { authTagLength: 16 } as const;
   return {
     encrypt(nonce, plaintext, aad) {
       const cipher = createCipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
-      cipher.setAAD(aad);
+      // Ockam's data phase uses an empty AAD; skipping the call saves a native round trip.
+      if (aad.length > 0) cipher.setAAD(aad);
       const body = cipher.update(plaintext);
       cipher.final();
       const tag = cipher.getAuthTag();
@@ -136,7 +138,7 @@ function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
       const split = ciphertextAndTag.length - 16;
       try {
         const decipher = createDecipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
-        decipher.setAAD(aad);
+        if (aad.length > 0) decipher.setAAD(aad);
         decipher.setAuthTag(ciphertextAndTag.subarray(split));
         const body = decipher.update(ciphertextAndTag.subarray(0, split));
         decipher.final();
