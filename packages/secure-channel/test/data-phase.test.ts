@@ -1,0 +1,146 @@
+import { createCipheriv } from 'node:crypto';
+import { fromHex, OckamError, toHex, type Vault } from '@ockam/core';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Decryptor } from '../src/decryptor.js';
+import { Encryptor } from '../src/encryptor.js';
+import { BACKENDS, vaultFor } from './helpers.js';
+
+const K0 = fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+
+/** Independent model of PROTOCOL.md §3.3 on node:crypto. */
+function aesGcm(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const c = createCipheriv('aes-256-gcm', key, nonce);
+  const out = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+  return new Uint8Array(out);
+}
+function referenceRekey(k: Uint8Array): Uint8Array {
+  return aesGcm(k, fromHex('00000000ffffffffffffffff'), new Uint8Array(32)).subarray(0, 32);
+}
+function referenceFrame(keys: Uint8Array[], n: number, plaintext: Uint8Array): Uint8Array {
+  const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setBigUint64(4, BigInt(n));
+  return new Uint8Array([...nonce.subarray(4), ...aesGcm(keys[Math.floor(n / 32)]!, nonce, plaintext)]);
+}
+
+function isProtocolError(e: unknown): boolean {
+  return OckamError.isKind(e, 'protocol', 'channel');
+}
+
+for (const backend of BACKENDS) {
+  describe(`data phase on the ${backend} vault`, () => {
+    let vault: Vault;
+    const key = () => vault.aeadKey(vault.importSecret(K0));
+    beforeEach(() => {
+      vault = vaultFor(backend);
+    });
+
+    it('frames carry the 8-byte big-endian nonce and match an independent AES-GCM computation, rekeying every 32', () => {
+      const keys = [K0];
+      for (let i = 1; i < 5; i++) keys.push(referenceRekey(keys[i - 1]!));
+      const enc = new Encryptor(vault, key());
+      for (let n = 0; n < 150; n++) {
+        const pt = new TextEncoder().encode(`message ${n}`);
+        const frame = enc.encrypt(pt);
+        expect(toHex(frame.subarray(0, 8))).toBe(n.toString(16).padStart(16, '0'));
+        expect(toHex(frame)).toBe(toHex(referenceFrame(keys, n, pt)));
+      }
+      expect(enc.nonce).toBe(150n);
+    });
+
+    it('decrypts in order across many rekeys', () => {
+      const enc = new Encryptor(vault, key());
+      const dec = new Decryptor(vault, key());
+      for (let n = 0; n < 300; n++) {
+        const pt = new Uint8Array([n & 0xff, n >> 8]);
+        expect(dec.decrypt(enc.encrypt(pt))).toEqual(pt);
+      }
+      expect(dec.highestNonce).toBe(299n);
+    });
+
+    function frames(count: number): Uint8Array[] {
+      const enc = new Encryptor(vault, key());
+      return Array.from({ length: count }, (_, n) => enc.encrypt(new Uint8Array([n])));
+    }
+
+    it('enforces the window: 31 and 32 behind accepted, 33 behind refused; 32 ahead accepted, 33 ahead refused; duplicates refused', () => {
+      const f = frames(100);
+      const dec = new Decryptor(vault, key());
+      const refused = (n: number) => {
+        let error: unknown;
+        try {
+          dec.decrypt(f[n]!);
+        } catch (e) {
+          error = e;
+        }
+        expect(isProtocolError(error), `frame ${n} should be refused`).toBe(true);
+      };
+      dec.decrypt(f[0]!);
+      refused(33); // 33 ahead of 0
+      dec.decrypt(f[32]!); // 32 ahead of 0, first frame of the second key
+      dec.decrypt(f[63]!); // highest is now 63
+      refused(63); // duplicate
+      refused(32); // 31 behind but already seen
+      dec.decrypt(f[31]!); // 32 behind, previous key
+      refused(31); // and only once
+      refused(30); // 33 behind
+      dec.decrypt(f[33]!); // 30 behind
+      dec.decrypt(f[62]!); // 1 behind
+      refused(96); // 33 ahead of 63
+      dec.decrypt(f[95]!); // 32 ahead, third key derived on demand
+      dec.decrypt(f[64]!); // 31 behind, previous key
+      expect(dec.highestNonce).toBe(95n);
+    });
+
+    it('commits window and key state only after a frame authenticates', () => {
+      const f = frames(70);
+      const dec = new Decryptor(vault, key());
+      dec.decrypt(f[0]!);
+      dec.decrypt(f[32]!);
+      dec.decrypt(f[40]!); // current key is the second, previous the first
+      const forged = f[64]!.slice();
+      forged[forged.length - 1]! ^= 1; // flip a bit of the tag
+      expect(() => dec.decrypt(forged)).toThrow(/failed authentication/);
+      expect(dec.highestNonce).toBe(40n);
+      // Keys did not rotate: a first-key frame still decrypts, and the genuine frame 64 is still fresh.
+      dec.decrypt(f[10]!);
+      dec.decrypt(f[64]!);
+      // A forged nonce prefix fails authentication too, and does not burn that nonce.
+      const renumbered = f[65]!.slice();
+      renumbered[7] = 66;
+      expect(() => dec.decrypt(renumbered)).toThrow(/failed authentication/);
+      dec.decrypt(f[66]!);
+      dec.decrypt(f[65]!);
+    });
+
+    it('refuses truncated frames, replays and the reserved nonce', () => {
+      const f = frames(2);
+      const dec = new Decryptor(vault, key());
+      expect(() => dec.decrypt(f[0]!.subarray(0, 23))).toThrow(/shorter than nonce and tag/);
+      expect(() => dec.decrypt(f[0]!.subarray(0, 24))).toThrow(/failed authentication/);
+      expect(dec.decrypt(f[0]!)).toEqual(new Uint8Array([0]));
+      expect(() => dec.decrypt(f[0]!)).toThrow(/already received/);
+      const reserved = f[1]!.slice();
+      reserved.fill(0xff, 0, 8);
+      expect(() => dec.decrypt(reserved)).toThrow(/reserved nonce/);
+    });
+
+    it('refuses to wrap the nonce past 2^64 - 1', () => {
+      const enc = new Encryptor(vault, key(), { nonce: 0xfffffffffffffffen });
+      const frame = enc.encrypt(new Uint8Array(1));
+      expect(toHex(frame.subarray(0, 8))).toBe('fffffffffffffffe');
+      let error: unknown;
+      try {
+        enc.encrypt(new Uint8Array(1));
+      } catch (e) {
+        error = e;
+      }
+      expect(OckamError.isKind(error, 'resource', 'channel')).toBe(true);
+    });
+
+    it('refuses to work after destroy', () => {
+      const enc = new Encryptor(vault, key());
+      enc.destroy();
+      expect(() => enc.encrypt(new Uint8Array(1))).toThrow(/destroyed/);
+    });
+  });
+}
