@@ -1,0 +1,374 @@
+/**
+ * One TCP connection: a socket, its sender worker and its receiver processor (PROTOCOL.md §1.3,
+ * §2.1), wired for back-pressure both ways:
+ *
+ * - outbound, frames written in one tick are corked into one `writev`; when `socket.write`
+ *   returns false the sender worker waits for `drain` before it takes its next message, so the
+ *   node's bounded mailboxes push back on whoever is sending;
+ * - inbound, frames are routed one after another; while a `node.route()` waits on a full mailbox
+ *   and more than `receiveBufferBytes` are buffered, the socket is paused (TCP flow control then
+ *   pushes back on the peer), and resumed once every whole frame has been routed.
+ */
+import type { Socket } from 'node:net';
+import {
+  Address,
+  decodeTransportMessage,
+  type FlowControlId,
+  type LocalInfo,
+  LocalMessage,
+  type Logger,
+  type Node,
+  OckamError,
+  type Route,
+  type RoutedMessage,
+} from '@ockam/core';
+import { encodeFrame, FrameDecoder, TCP_PROTOCOL_VERSION } from '../framing.js';
+import type {
+  TcpCloseCause,
+  TcpCloseInfo,
+  TcpConnection,
+  TcpConnectionMode,
+  TcpConnectionStats,
+  TcpPeer,
+} from '../tcp-connection.js';
+
+/** How long a graceful close waits for the peer to take our last bytes before destroying the socket. */
+const CLOSE_GRACE_MS = 2_000;
+const VERSION_BYTE = Uint8Array.of(TCP_PROTOCOL_VERSION);
+
+export interface ConnectionInit {
+  readonly node: Node;
+  readonly logger: Logger;
+  readonly socket: Socket;
+  readonly mode: TcpConnectionMode;
+  readonly peer: TcpPeer;
+  readonly flowControlId: FlowControlId;
+  readonly spawnerFlowControlId?: FlowControlId;
+  readonly exposeTo?: readonly FlowControlId[];
+  readonly receiveBufferBytes: number;
+  readonly idleTimeoutMs?: number;
+  /** Called once, synchronously, when closing begins (the transport forgets the connection). */
+  readonly onClosing: (connection: Connection) => void;
+  /** Called once when the connection is fully closed. */
+  readonly onClosed: (connection: Connection, info: TcpCloseInfo) => void;
+}
+
+export class Connection implements TcpConnection {
+  readonly mode: TcpConnectionMode;
+  readonly peer: TcpPeer;
+  readonly peerAddress: string;
+  readonly senderAddress: Address;
+  readonly receiverAddress: Address;
+  readonly flowControlId: FlowControlId;
+  readonly spawnerFlowControlId: FlowControlId | undefined;
+  readonly closed: Promise<TcpCloseInfo>;
+
+  readonly #node: Node;
+  readonly #logger: Logger;
+  readonly #socket: Socket;
+  readonly #decoder = new FrameDecoder();
+  readonly #receiveBufferBytes: number;
+  readonly #localInfo: LocalInfo;
+  readonly #init: ConnectionInit;
+
+  #closing = false;
+  #done: Promise<TcpCloseInfo> | undefined;
+  #resolveClosed!: (info: TcpCloseInfo) => void;
+  #socketClosed: Promise<void>;
+  #lastError: Error | undefined;
+
+  #corked = false;
+  #drainWaiter: (() => void) | undefined;
+  #routing = false;
+  #paused = false;
+  #bytesRead = 0;
+  #messagesIn = 0;
+  #messagesOut = 0;
+
+  constructor(init: ConnectionInit) {
+    this.#init = init;
+    this.#node = init.node;
+    this.#socket = init.socket;
+    this.mode = init.mode;
+    this.peer = init.peer;
+    this.peerAddress = formatHostPort(init.peer);
+    this.#logger = init.logger;
+    this.flowControlId = init.flowControlId;
+    this.spawnerFlowControlId = init.spawnerFlowControlId;
+    this.#receiveBufferBytes = init.receiveBufferBytes;
+    this.#localInfo = Object.freeze({ flowControlId: init.flowControlId });
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+
+    const socket = init.socket;
+    this.#socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onSocketClose);
+
+    this.senderAddress = Address.random('tcp_sender_');
+    this.receiverAddress = Address.random('tcp_receiver_');
+    const node = init.node;
+    try {
+      node.startWorker(this.senderAddress, {
+        handleMessage: (_ctx, routed) => this.#send(routed),
+        shutdown: () => {
+          // Someone stopped the sender directly (`node.stopWorker`): the connection goes with it.
+          if (!this.#closing) void this.#shutdown({ cause: 'local', reason: 'sender worker stopped' }, true);
+        },
+      });
+      node.startProcessor(this.receiverAddress);
+    } catch (e) {
+      // Half-built: nothing to report as a closed connection, just release what we took.
+      this.#closing = true;
+      this.#done = Promise.resolve({ cause: 'local', reason: 'could not start workers', error: e });
+      socket.destroy();
+      void node.stopWorker(this.senderAddress).catch(() => {});
+      throw e;
+    }
+    node.flowControls.addProducer(this.receiverAddress, init.flowControlId, init.spawnerFlowControlId);
+    for (const id of init.exposeTo ?? []) node.flowControls.addConsumer(this.senderAddress, id);
+
+    socket.setNoDelay(true);
+    if (init.idleTimeoutMs !== undefined && init.idleTimeoutMs > 0) {
+      socket.setTimeout(init.idleTimeoutMs, this.#onTimeout);
+    }
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    // §2.1: the sender writes the protocol version byte first.
+    socket.write(VERSION_BYTE);
+  }
+
+  get isOpen(): boolean {
+    return !this.#closing;
+  }
+
+  stats(): TcpConnectionStats {
+    return {
+      bytesRead: this.#bytesRead,
+      bytesWritten: this.#socket.bytesWritten,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut,
+      inboundBufferedBytes: this.#decoder.buffered,
+      outboundBufferedBytes: this.#socket.writableLength,
+      readPaused: this.#paused,
+    };
+  }
+
+  close(options: { signal?: AbortSignal } = {}): Promise<TcpCloseInfo> {
+    const { signal } = options;
+    const onAbort = (): void => {
+      this.#socket.destroy();
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const done = this.#shutdown({ cause: 'local', reason: 'closed locally' }, true);
+    return done.finally(() => signal?.removeEventListener('abort', onAbort));
+  }
+
+  // ---- outbound ----
+
+  #send(routed: RoutedMessage): void | Promise<void> {
+    const socket = this.#socket;
+    if (this.#closing || socket.destroyed || socket.writableEnded) {
+      this.#logger.debug('tcp connection is closing; message dropped', { peer: this.peerAddress });
+      return;
+    }
+    const message = routed.message;
+    // §1.3: the sender pops its own address and sends the rest.
+    const onward = message.onwardRoute.popFront();
+    if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(new LocalMessage(onward, message.returnRoute, message.payload, undefined, message.tracingContext));
+    } catch (e) {
+      this.#logger.warn('tcp message dropped: it cannot be sent', { peer: this.peerAddress, reason: errorMessage(e) });
+      return;
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.#messagesOut++;
+    if (!socket.write(frame)) return this.#waitDrain();
+  }
+
+  /**
+   * §1.5: replies that come back through an outgoing connection may reach whoever sent through it.
+   * The first address of the return route, if it is a local worker, becomes a consumer of this
+   * connection's flow-control id (Ockam does the same for `send_and_receive`).
+   */
+  #allowReplies(returnRoute: Route): void {
+    const first = returnRoute.addresses[0];
+    if (first === undefined || !first.isLocal) return;
+    const fc = this.#node.flowControls;
+    if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
+    fc.addConsumer(first, this.flowControlId);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
+
+  #waitDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#drainWaiter = resolve;
+    });
+  }
+
+  readonly #onDrain = (): void => {
+    const w = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    w?.();
+  };
+
+  // ---- inbound ----
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#closing) return;
+    this.#bytesRead += chunk.length;
+    this.#decoder.push(chunk);
+    if (this.#routing) {
+      if (!this.#paused && this.#decoder.buffered >= this.#receiveBufferBytes) {
+        this.#paused = true;
+        this.#socket.pause();
+      }
+      return;
+    }
+    this.#routeFrames().catch((e: unknown) => this.#fail('routing', `internal error: ${errorMessage(e)}`, e));
+  };
+
+  /** Routes every whole frame buffered, one at a time, in order. */
+  async #routeFrames(): Promise<void> {
+    this.#routing = true;
+    try {
+      for (;;) {
+        if (this.#closing) return;
+        let message: LocalMessage;
+        try {
+          const frame = this.#decoder.next();
+          if (frame === undefined) return;
+          message = decodeTransportMessage(frame, 'TCP transport message');
+        } catch (e) {
+          this.#fail('protocol', errorMessage(e), e);
+          return;
+        }
+        this.#messagesIn++;
+        // §2.1: an empty onward route is a heartbeat.
+        if (message.onwardRoute.isEmpty) continue;
+        // §1.3: push the paired sender so that replies go back through this connection.
+        const routed = new LocalMessage(
+          message.onwardRoute,
+          message.returnRoute.prepend(this.senderAddress),
+          message.payload,
+          this.#localInfo,
+          message.tracingContext,
+        );
+        try {
+          await this.#node.route(this.receiverAddress, routed);
+        } catch (e) {
+          this.#fail('routing', errorMessage(e), e);
+          return;
+        }
+      }
+    } finally {
+      this.#routing = false;
+      if (this.#paused && !this.#closing) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+    }
+  }
+
+  // ---- closing ----
+
+  /** A peer broke the protocol or the socket failed: log why and drop only this connection. */
+  #fail(cause: TcpCloseCause, reason: string, error?: unknown): void {
+    if (this.#closing) return;
+    this.#logger.warn('tcp connection closed', { peer: this.peerAddress, mode: this.mode, cause, reason });
+    void this.#shutdown({ cause, reason, error }, false);
+  }
+
+  readonly #onError = (e: Error): void => {
+    this.#lastError = e;
+    this.#logger.debug('tcp socket error', { peer: this.peerAddress, error: e.message });
+  };
+
+  readonly #onTimeout = (): void => {
+    this.#fail('timeout', `no traffic for ${this.#init.idleTimeoutMs} ms`);
+  };
+
+  readonly #onSocketClose = (): void => {
+    if (this.#closing) return;
+    const e = this.#lastError;
+    if (e !== undefined) this.#fail('io', e.message, e);
+    else {
+      this.#logger.info('tcp connection closed', { peer: this.peerAddress, mode: this.mode, cause: 'peer', reason: 'closed by peer' });
+      void this.#shutdown({ cause: 'peer', reason: 'closed by peer' }, false);
+    }
+  };
+
+  #shutdown(info: TcpCloseInfo, graceful: boolean): Promise<TcpCloseInfo> {
+    if (this.#done !== undefined) return this.#done;
+    this.#closing = true;
+    // Release a sender waiting for 'drain' that may never come; later messages are dropped.
+    this.#onDrain();
+    try {
+      this.#init.onClosing(this);
+    } catch (e) {
+      this.#logger.warn('tcp transport failed to forget a connection', { peer: this.peerAddress, error: errorMessage(e) });
+    }
+    this.#done = this.#finish(info, graceful);
+    return this.#done;
+  }
+
+  async #finish(info: TcpCloseInfo, graceful: boolean): Promise<TcpCloseInfo> {
+    const socket = this.#socket;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // Stop routing first: once the receiver is gone the router no longer fences its address.
+      await this.#stopWorker(this.receiverAddress);
+      await this.#stopWorker(this.senderAddress);
+      socket.off('data', this.#onData);
+      // A paused socket would never see the peer's FIN; flowing with no 'data' listener discards.
+      socket.resume();
+      if (graceful && !socket.destroyed) {
+        if (this.#corked) this.#uncork();
+        socket.end();
+        timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+      } else {
+        socket.destroy();
+      }
+      await this.#socketClosed;
+    } catch (e) {
+      this.#logger.warn('tcp connection failed to close cleanly', { peer: this.peerAddress, error: errorMessage(e) });
+      socket.destroy();
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#resolveClosed(info);
+    try {
+      this.#init.onClosed(this, info);
+    } catch (e) {
+      this.#logger.warn('tcp close listener failed', { peer: this.peerAddress, error: errorMessage(e) });
+    }
+    return info;
+  }
+
+  async #stopWorker(address: Address): Promise<void> {
+    try {
+      await this.#node.stopWorker(address);
+    } catch (e) {
+      this.#logger.warn('tcp worker failed to stop', { address: address.value, error: errorMessage(e) });
+    }
+  }
+}
+
+export function formatHostPort(peer: TcpPeer): string {
+  return peer.host.includes(':') ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
+}
+
+export function errorMessage(e: unknown): string {
+  if (OckamError.is(e) || e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,425 @@
+/**
+ * The TCP transport of a node (PROTOCOL.md §2.1): listeners, outgoing connections, and resolution
+ * of `1#host:port` route hops into the local address of a connection's sender.
+ *
+ * @example
+ * ```ts
+ * import { Node, startEcho } from '@ockam/core';
+ * import { TcpTransport } from '@ockam/transport-tcp';
+ *
+ * const server = new Node({ name: 'server' });
+ * const serverTcp = new TcpTransport(server);
+ * server.registerTransport(serverTcp);
+ * const listener = await serverTcp.listen('127.0.0.1:0');
+ * startEcho(server);
+ * server.flowControls.addConsumer('echo', listener.flowControlId); // expose echo to clients
+ *
+ * const client = new Node({ name: 'client' });
+ * client.registerTransport(new TcpTransport(client));
+ * const reply = await client.client().request([`1#127.0.0.1:${listener.address.port}`, 'echo'], new Uint8Array([1, 2, 3]));
+ * // reply.payload: 01 02 03
+ * await client.stop();
+ * await server.stop();
+ * ```
+ */
+import { type AddressInfo, connect as netConnect, createServer, type Socket } from 'node:net';
+import {
+  Address,
+  type AddressLike,
+  CancelledError,
+  type FlowControlId,
+  type Logger,
+  type Node,
+  parseHostPort,
+  TCP,
+  type Transport,
+  toAddress,
+} from '@ockam/core';
+import { TransportError } from './errors.js';
+import { Connection, errorMessage, formatHostPort } from './internal/connection.js';
+import { Listener } from './internal/listener.js';
+import type { TcpCloseInfo, TcpConnection, TcpPeer } from './tcp-connection.js';
+import type { TcpListener } from './tcp-listener.js';
+
+/** Ockam sets SO_KEEPALIVE with 300 s idle on outgoing sockets (§2.1). */
+export const DEFAULT_KEEPALIVE_MS = 300_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Inbound bytes buffered while the node is busy before reading pauses. */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 256 * 1024;
+
+export interface TcpTransportOptions {
+  /** Where connection events and refused peers are logged (default: the node's logger). */
+  logger?: Logger;
+  /** SO_KEEPALIVE idle time for outgoing sockets in ms, or false to leave keepalive off (default 300 000). */
+  keepAliveMs?: number | false;
+  /** How long `connect` waits for the TCP handshake (default 10 000 ms). */
+  connectTimeoutMs?: number;
+  /** Close a connection that sees no traffic for this long (default: never, as in Ockam). */
+  idleTimeoutMs?: number;
+  /** Inbound bytes to buffer while routing waits before pausing the socket (default 256 KiB). */
+  receiveBufferBytes?: number;
+}
+
+export interface TcpConnectOptions {
+  /**
+   * Flow-control ids whose producers may send through this connection: its sender becomes a
+   * consumer of each. A node uses it for multi-hop routes, passing its listener's id so that its
+   * clients can reach the peer of this connection.
+   */
+  exposeTo?: readonly FlowControlId[];
+  /** Overrides the transport's `connectTimeoutMs`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface TcpListenOptions {
+  signal?: AbortSignal;
+}
+
+/** Accepts `'host:port'`, `'port'`, `{ host, port }`, or a `1#host:port` address. */
+export type TcpAddressLike = string | { host?: string; port: number } | Address;
+
+export interface TcpTransportEvents {
+  /** A connection was opened (outgoing) or accepted (incoming). */
+  connection: (connection: TcpConnection) => void;
+  /** A connection closed; `info.reason` says why. */
+  close: (connection: TcpConnection, info: TcpCloseInfo) => void;
+}
+
+type Handlers = { [E in keyof TcpTransportEvents]: Set<TcpTransportEvents[E]> };
+
+export class TcpTransport implements Transport {
+  readonly type = TCP;
+  readonly node: Node;
+  readonly #logger: Logger;
+  readonly #keepAliveMs: number | false;
+  readonly #connectTimeoutMs: number;
+  readonly #idleTimeoutMs: number | undefined;
+  readonly #receiveBufferBytes: number;
+  readonly #connections = new Set<Connection>();
+  /** The outgoing connection `resolve` reuses for each `host:port`. */
+  readonly #outgoing = new Map<string, Connection>();
+  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #listeners = new Set<Listener>();
+  readonly #dialing = new Set<Socket>();
+  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
+  #stopping: Promise<void> | undefined;
+
+  constructor(node: Node, options: TcpTransportOptions = {}) {
+    this.node = node;
+    this.#logger = options.logger ?? node.logger;
+    this.#keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
+    if (this.#keepAliveMs !== false && !(this.#keepAliveMs >= 0)) throw new RangeError(`keepAliveMs must be ≥ 0, got ${this.#keepAliveMs}`);
+    if (!(this.#connectTimeoutMs > 0)) throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
+    if (!(this.#receiveBufferBytes > 0)) throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
+  }
+
+  /** Subscribes to connection events; returns a function that unsubscribes. */
+  on<E extends keyof TcpTransportEvents>(event: E, listener: TcpTransportEvents[E]): () => void {
+    const set = this.#handlers[event] as Set<TcpTransportEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * Listens on `host:port` (port 0 picks a free port; `listener.address.port` tells which).
+   * Expose services to its clients with `node.flowControls.addConsumer(service, listener.flowControlId)`.
+   */
+  async listen(address: TcpAddressLike, options: TcpListenOptions = {}): Promise<TcpListener> {
+    this.#checkRunning();
+    const { host, port } = toPeer(address);
+    const { signal } = options;
+    if (signal?.aborted) throw new CancelledError('TCP listen cancelled', 'transport', { cause: signal.reason });
+    const server = createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        server.off('listening', onListening);
+        server.off('error', onError);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onListening = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        server.close();
+        reject(new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, { cause: e }));
+      };
+      const onAbort = (): void => {
+        cleanup();
+        server.close();
+        reject(new CancelledError('TCP listen cancelled', 'transport', { cause: signal?.reason }));
+      };
+      server.once('listening', onListening);
+      server.once('error', onError);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      server.listen({ host, port });
+    });
+    if (this.#stopping !== undefined) {
+      server.close();
+      throw new TransportError('shutdown', 'TCP transport is stopped');
+    }
+    const bound = server.address() as AddressInfo;
+    const flowControlId = this.node.flowControls.generateId();
+    const processorAddress = Address.random('tcp_listener_');
+    try {
+      this.node.startProcessor(processorAddress);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+    this.node.flowControls.addSpawner(processorAddress, flowControlId);
+    const listener = new Listener({
+      node: this.node,
+      logger: this.#logger,
+      server,
+      address: { host: bound.address, port: bound.port },
+      flowControlId,
+      processorAddress,
+      onClosed: (l) => this.#listeners.delete(l),
+    });
+    this.#listeners.add(listener);
+    server.on('connection', (socket) => this.#accept(listener, socket));
+    server.on('error', (e) => this.#logger.warn('tcp listener error', { address: formatHostPort(listener.address), error: e.message }));
+    this.#logger.info('tcp listener started', { address: formatHostPort(listener.address), flowControlId });
+    return listener;
+  }
+
+  /**
+   * Opens a new connection to `host:port`. The first open connection to a peer is also the one
+   * `resolve` reuses for it.
+   */
+  async connect(address: TcpAddressLike, options: TcpConnectOptions = {}): Promise<TcpConnection> {
+    this.#checkRunning();
+    const peer = toPeer(address);
+    const connection = await this.#open(peer, options);
+    const key = formatHostPort(peer);
+    if (!this.#outgoing.get(key)?.isOpen) this.#outgoing.set(key, connection);
+    return connection;
+  }
+
+  /**
+   * `Transport.resolve`: the sender address of the open connection to `address` (`1#host:port`),
+   * connecting first if there is none. Concurrent calls for one peer share one connection attempt.
+   */
+  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    this.#checkRunning();
+    if (address.type !== TCP) throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
+    const peer = toPeer(address.value);
+    const key = formatHostPort(peer);
+    const existing = this.#outgoing.get(key);
+    if (existing?.isOpen) return existing.senderAddress;
+    let pending = this.#pending.get(key);
+    if (pending === undefined) {
+      // Shared by every caller, so no single caller's signal may cancel it.
+      pending = this.#open(peer, {}).then(
+        (c) => {
+          this.#pending.delete(key);
+          if (!this.#outgoing.get(key)?.isOpen) this.#outgoing.set(key, c);
+          return c;
+        },
+        (e: unknown) => {
+          this.#pending.delete(key);
+          throw e;
+        },
+      );
+      this.#pending.set(key, pending);
+    }
+    const connection = await raceSignal(pending, options.signal, `Connecting to ${key} cancelled`);
+    return connection.senderAddress;
+  }
+
+  /** Every open connection, outgoing and accepted. */
+  connections(): TcpConnection[] {
+    return [...this.#connections];
+  }
+
+  /** Every open listener. */
+  listeners(): TcpListener[] {
+    return [...this.#listeners];
+  }
+
+  /** The open connection whose sender or receiver has this address. */
+  connection(address: AddressLike): TcpConnection | undefined {
+    const a = toAddress(address);
+    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
+    return undefined;
+  }
+
+  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet flushed). */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) {
+      const s = c.stats();
+      n += s.inboundBufferedBytes + s.outboundBufferedBytes;
+    }
+    return n;
+  }
+
+  /** Closes every listener and connection and cancels connection attempts. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(): Promise<void> {
+    for (const s of this.#dialing) s.destroy(new TransportError('shutdown', 'TCP transport stopped'));
+    this.#dialing.clear();
+    await Promise.all([...this.#listeners].map((l) => l.close()));
+    await Promise.all([...this.#connections].map((c) => c.close()));
+  }
+
+  #checkRunning(): void {
+    if (this.#stopping !== undefined) throw new TransportError('shutdown', 'TCP transport is stopped');
+  }
+
+  async #open(peer: TcpPeer, options: TcpConnectOptions): Promise<Connection> {
+    const socket = await this.#dial(peer, options.timeoutMs ?? this.#connectTimeoutMs, options.signal);
+    if (this.#stopping !== undefined) {
+      socket.destroy();
+      throw new TransportError('shutdown', 'TCP transport is stopped');
+    }
+    if (this.#keepAliveMs !== false) socket.setKeepAlive(true, this.#keepAliveMs);
+    const connection = this.#adopt(socket, {
+      mode: 'outgoing',
+      peer,
+      flowControlId: this.node.flowControls.generateId(),
+      exposeTo: options.exposeTo,
+    });
+    this.#logger.info('tcp connection opened', { peer: connection.peerAddress, sender: connection.senderAddress.value });
+    return connection;
+  }
+
+  #dial(peer: TcpPeer, timeoutMs: number, signal: AbortSignal | undefined): Promise<Socket> {
+    const target = formatHostPort(peer);
+    if (signal?.aborted) return Promise.reject(new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal.reason }));
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: peer.host, port: peer.port });
+      this.#dialing.add(socket);
+      const settle = (error: Error | undefined): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        this.#dialing.delete(socket);
+        if (error === undefined) resolve(socket);
+        else {
+          socket.destroy();
+          reject(error);
+        }
+      };
+      const onConnect = (): void => settle(undefined);
+      const onError = (e: Error): void =>
+        settle(e instanceof TransportError ? e : new TransportError('io', `Cannot connect to ${target}: ${e.message}`, { cause: e }));
+      const onAbort = (): void => settle(new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal?.reason }));
+      const timer = setTimeout(() => settle(new TransportError('timeout', `Cannot connect to ${target}: no answer within ${timeoutMs} ms`)), timeoutMs);
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #accept(listener: Listener, socket: Socket): void {
+    if (this.#stopping !== undefined || !listener.isOpen) {
+      socket.destroy();
+      return;
+    }
+    const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    let connection: Connection;
+    try {
+      connection = this.#adopt(
+        socket,
+        { mode: 'incoming', peer, flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
+        listener,
+      );
+    } catch (e) {
+      this.#logger.warn('tcp connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
+      return;
+    }
+    this.#logger.debug('tcp connection accepted', { peer: connection.peerAddress, listener: formatHostPort(listener.address) });
+  }
+
+  #adopt(
+    socket: Socket,
+    init: {
+      mode: 'incoming' | 'outgoing';
+      peer: TcpPeer;
+      flowControlId: FlowControlId;
+      spawnerFlowControlId?: FlowControlId;
+      exposeTo?: readonly FlowControlId[] | undefined;
+    },
+    listener?: Listener,
+  ): Connection {
+    const connection = new Connection({
+      node: this.node,
+      logger: this.#logger,
+      socket,
+      ...init,
+      exposeTo: init.exposeTo ?? [],
+      receiveBufferBytes: this.#receiveBufferBytes,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      onClosing: (c) => {
+        this.#connections.delete(c);
+        listener?.remove(c);
+        const key = c.peerAddress;
+        if (this.#outgoing.get(key) === c) this.#outgoing.delete(key);
+      },
+      onClosed: (c, info) => this.#emit('close', c, info),
+    });
+    this.#connections.add(connection);
+    listener?.add(connection);
+    this.#emit('connection', connection);
+    return connection;
+  }
+
+  #emit<E extends keyof TcpTransportEvents>(event: E, ...args: Parameters<TcpTransportEvents[E]>): void {
+    for (const h of this.#handlers[event]) {
+      try {
+        (h as (...a: Parameters<TcpTransportEvents[E]>) => void)(...args);
+      } catch (e) {
+        this.#logger.warn(`tcp '${event}' listener threw`, { error: errorMessage(e) });
+      }
+    }
+  }
+}
+
+function toPeer(address: TcpAddressLike): TcpPeer {
+  if (address instanceof Address) {
+    if (address.type !== TCP) throw new TransportError('invalid', `Not a TCP address: ${address}`);
+    return parseHostPort(address.value);
+  }
+  if (typeof address === 'string') {
+    return parseHostPort(address.startsWith(`${TCP}#`) ? address.slice(2) : address);
+  }
+  const { host = '127.0.0.1', port } = address;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TransportError('invalid', `Invalid port ${port}: expected 0-65535`);
+  return { host, port };
+}
+
+/** Waits for `promise` unless `signal` aborts first (the promise keeps running for others). */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
