@@ -18,6 +18,7 @@
  * ```
  */
 import { DecodeError } from './errors.js';
+import { copyBytes } from './hex.js';
 
 const MAJOR_UINT = 0;
 const MAJOR_NINT = 1;
@@ -514,7 +515,7 @@ function readValue(r: CborReader, depth: number): CborValue {
     case 'nint':
       return r.int();
     case 'bytes':
-      return r.bytes().slice();
+      return copyBytes(r.bytes());
     case 'text':
       return r.text();
     case 'array': {

@@ -22,7 +22,7 @@ export {
   TimeoutError,
   throwIfAborted,
 } from './errors.js';
-export { bytesEqual, concatBytes, fromHex, fromUtf8, randomBytes, randomHex, toHex, utf8 } from './hex.js';
+export { bytesEqual, concatBytes, copyBytes, fromHex, fromUtf8, randomBytes, randomHex, toHex, utf8 } from './hex.js';
 export {
   decodeLegacyTransportMessage,
   decodeTransportMessage,

@@ -20,6 +20,7 @@ import { Address, MAX_ADDRESS_LENGTH } from './address.js';
 import { readBareBytes, readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { CborReader, CborWriter } from './cbor.js';
 import { DecodeError } from './errors.js';
+import { copyBytes } from './hex.js';
 import { type RouteLike, Route, toRoute } from './route.js';
 
 /** Facts a node attaches to a message it received; never serialized. */
@@ -139,7 +140,7 @@ export function decodeTransportMessage(bytes: Uint8Array, what = 'transport mess
   if (n < 3) r.fail(`expected at least 3 fields, found ${n}`);
   const onward = readCborRoute(r);
   const ret = readCborRoute(r);
-  const payload = r.bytes().slice();
+  const payload = copyBytes(r.bytes());
   let tracing: string | undefined;
   if (n >= 4) {
     if (r.nullable()) tracing = undefined;
@@ -255,5 +256,5 @@ export function decodeLegacyTransportMessage(bytes: Uint8Array, what = 'legacy t
   if (o !== bytes.length && version !== LEGACY_PROTOCOL_VERSION_V1) {
     throw new DecodeError(what, `${bytes.length - o} trailing bytes`);
   }
-  return new LocalMessage(onward, ret, payload.slice(), undefined, tracing);
+  return new LocalMessage(onward, ret, copyBytes(payload), undefined, tracing);
 }

@@ -203,3 +203,17 @@ describe('addresses and routes (PROTOCOL.md §1.1)', () => {
     expect(m.returnRoute.toString()).toBe('0#hop => 0#app');
   });
 });
+
+describe('decoded payloads own their memory', () => {
+  it('copies the payload even when the input is a Buffer (whose slice() is a view)', () => {
+    const frame = Buffer.from(encodeTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([1, 2, 3]))));
+    const m = decodeTransportMessage(frame);
+    frame.fill(0);
+    expect(m.payload).toEqual(new Uint8Array([1, 2, 3]));
+    expect(Buffer.isBuffer(m.payload)).toBe(false);
+    const legacy = Buffer.from(encodeLegacyTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([4]))));
+    const l = decodeLegacyTransportMessage(legacy);
+    legacy.fill(0);
+    expect(l.payload).toEqual(new Uint8Array([4]));
+  });
+});

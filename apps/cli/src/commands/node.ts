@@ -1,0 +1,210 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { OckamError, parseHostPort } from '@ockam/core';
+import { isNodeProcess, isNodeRunning, type NodeRecord, type NodeStatus, parseLogLevel, runDaemon, spawnNode, stopNodeProcess, validateNodeName } from '@ockam/node';
+import type { CliContext } from '../context.js';
+import { table } from '../output.js';
+
+type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
+
+function randomName(): string {
+  return `node-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+async function describe(ctx: CliContext, n: NodeRecord) {
+  const running = await isNodeRunning(ctx.home, n);
+  return {
+    name: n.name,
+    status: running ? 'running' : 'stopped',
+    pid: running ? n.pid : null,
+    tcpListenerAddress: n.tcpListenerAddress,
+    default: n.isDefault,
+  };
+}
+
+export function registerNodeCommands(program: Command, run: Run): void {
+  const node = program.command('node').description('Create and manage Ockam nodes');
+
+  node
+    .command('create')
+    .description('Create a node and start it in the background, with a TCP listener and the standard services (echo, uppercase, hop)')
+    .argument('[name]', 'node name (random if omitted)')
+    .addOption(new Option('-t, --tcp-listener-address <host:port>', 'address of the TCP listener').default('127.0.0.1:0'))
+    .option('-f, --foreground', 'run the node in this process, logging to stderr, until Ctrl-C')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or off')
+    .addHelpText('after', '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground')
+    .action((name: string | undefined, opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string }) =>
+      run(async (ctx) => {
+        const nodeName = validateNodeName(name ?? randomName());
+        parseHostPort(opts.tcpListenerAddress);
+        if (opts.logLevel) parseLogLevel(opts.logLevel, 'info');
+        const existing = ctx.state.getNode(nodeName);
+        if (existing && (await isNodeRunning(ctx.home, existing))) {
+          throw new OckamError('node', 'already-exists', `Node ${nodeName} already exists and is running on ${existing.tcpListenerAddress}`);
+        }
+        if (existing) throw new OckamError('node', 'already-exists', `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`);
+        ctx.state.createNode(nodeName, opts.logLevel ? { logLevel: opts.logLevel } : {});
+        if (opts.foreground) {
+          ctx.close();
+          const args = ['--name', nodeName, '--home', ctx.home.root, '--foreground', '--tcp-listener-address', opts.tcpListenerAddress];
+          if (opts.logLevel) args.push('--log-level', opts.logLevel);
+          await runDaemon(args);
+          await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
+        }
+        try {
+          const ready = await spawnNode(ctx.home, nodeName, {
+            tcpListenerAddress: opts.tcpListenerAddress,
+            ...(opts.logLevel ? { logLevel: parseLogLevel(opts.logLevel, 'info') } : {}),
+          });
+          ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
+            name: nodeName,
+            status: 'running',
+            pid: ready.pid,
+            tcpListenerAddress: ready.tcpListenerAddress,
+          });
+        } catch (e) {
+          ctx.state.deleteNode(nodeName);
+          throw e;
+        }
+      }),
+    );
+
+  node
+    .command('list')
+    .description('List nodes')
+    .addHelpText('after', '\nExamples:\n  $ ockam node list\n  $ ockam node list --output json')
+    .action(() =>
+      run(async (ctx) => {
+        const nodes = await Promise.all(ctx.state.listNodes().map((n) => describe(ctx, n)));
+        ctx.out.result(
+          () =>
+            nodes.length === 0
+              ? 'No nodes. Create one with: ockam node create n1'
+              : table(
+                  ['NAME', 'STATUS', 'PID', 'TCP LISTENER', 'DEFAULT'],
+                  nodes.map((n) => [n.name, n.status, n.pid ? String(n.pid) : '-', n.tcpListenerAddress ?? '-', n.default ? 'yes' : '']),
+                ),
+          nodes,
+        );
+      }),
+    );
+
+  node
+    .command('show')
+    .description('Show a node: status, listener, services and connections')
+    .argument('[name]', 'node name (default node if omitted)')
+    .addHelpText('after', '\nExamples:\n  $ ockam node show n1\n  $ ockam node show n1 --output json')
+    .action((name: string | undefined) =>
+      run(async (ctx) => {
+        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        if (!record) throw new OckamError('node', 'not-found', "There is no default node; create one with 'ockam node create'");
+        const d = await describe(ctx, record);
+        let status: NodeStatus | undefined;
+        if (d.status === 'running') status = await ctx.client(record.name).get<NodeStatus>('/node');
+        const json = { ...d, services: status?.services ?? [], tcpConnections: status?.tcpConnections ?? [], logPath: ctx.home.logPath(record.name) };
+        ctx.out.result(
+          () =>
+            [
+              `Node:         ${d.name}${d.default ? ' (default)' : ''}`,
+              `Status:       ${d.status}${d.pid ? ` (pid ${d.pid})` : ''}`,
+              `TCP listener: ${d.tcpListenerAddress ?? '-'}`,
+              `Services:     ${json.services.join(', ') || '-'}`,
+              `Connections:  ${json.tcpConnections.map((c) => `${c.peer} via ${c.senderAddress}`).join(', ') || '-'}`,
+              `Logs:         ${json.logPath}`,
+            ].join('\n'),
+          json,
+        );
+      }),
+    );
+
+  node
+    .command('stop')
+    .description('Stop a running node (its state is kept; start it again with `node start`)')
+    .argument('[name]', 'node name (default node if omitted)')
+    .addHelpText('after', '\nExamples:\n  $ ockam node stop n1')
+    .action((name: string | undefined) =>
+      run(async (ctx) => {
+        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
+        if (!record.pid || !(await isNodeRunning(ctx.home, record))) throw new OckamError('node', 'invalid', `Node ${record.name} is not running`);
+        const how = await stopNodeProcess(record.pid);
+        ctx.out.result(`Node ${record.name} stopped`, { name: record.name, status: 'stopped', how });
+      }),
+    );
+
+  node
+    .command('start')
+    .description('Start a stopped node again, on the TCP listener address it had')
+    .argument('[name]', 'node name (default node if omitted)')
+    .addHelpText('after', '\nExamples:\n  $ ockam node start n1')
+    .action((name: string | undefined) =>
+      run(async (ctx) => {
+        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
+        if (await isNodeRunning(ctx.home, record)) throw new OckamError('node', 'invalid', `Node ${record.name} is already running on ${record.tcpListenerAddress}`);
+        const logLevel = typeof record.options.logLevel === 'string' ? parseLogLevel(record.options.logLevel, 'info') : undefined;
+        const ready = await spawnNode(ctx.home, record.name, {
+          ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
+          ...(logLevel ? { logLevel } : {}),
+        });
+        ctx.out.result(`Node ${record.name} started on ${ready.tcpListenerAddress}`, { name: record.name, status: 'running', pid: ready.pid, tcpListenerAddress: ready.tcpListenerAddress });
+      }),
+    );
+
+  node
+    .command('delete')
+    .description('Stop and delete a node and its state')
+    .argument('[name]', 'node name (default node if omitted)')
+    .option('-a, --all', 'delete every node')
+    .option('-y, --yes', 'do not ask for confirmation (deleting never asks when stdin is not a terminal)')
+    .addHelpText('after', '\nExamples:\n  $ ockam node delete n1\n  $ ockam node delete --all')
+    .action((name: string | undefined, opts: { all?: boolean }) =>
+      run(async (ctx) => {
+        let targets: NodeRecord[];
+        if (opts.all) targets = ctx.state.listNodes();
+        else {
+          const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+          if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
+          targets = [record];
+        }
+        for (const t of targets) {
+          if (t.pid && isNodeProcess(t.pid, t.name)) await stopNodeProcess(t.pid);
+          ctx.state.deleteNode(t.name);
+          rmSync(ctx.home.nodeDir(t.name), { recursive: true, force: true });
+        }
+        const names = targets.map((t) => t.name);
+        ctx.out.result(names.length ? `Deleted ${names.map((n) => `node ${n}`).join(', ')}` : 'No nodes to delete', { deleted: names });
+      }),
+    );
+
+  node
+    .command('logs')
+    .description("Print a node's log file")
+    .argument('[name]', 'node name (default node if omitted)')
+    .option('-n, --lines <n>', 'only the last N lines')
+    .addHelpText('after', '\nExamples:\n  $ ockam node logs n1\n  $ ockam node logs n1 -n 20')
+    .action((name: string | undefined, opts: { lines?: string }) =>
+      run(async (ctx) => {
+        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
+        const path = ctx.home.logPath(record.name);
+        const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+        let lines = text.split('\n').filter((l) => l !== '');
+        if (opts.lines) lines = lines.slice(-Number(opts.lines));
+        ctx.out.result(lines.join('\n'), { path, lines });
+      }),
+    );
+
+  node
+    .command('default')
+    .description('Show the default node, or make NAME the default')
+    .argument('[name]', 'node to make the default')
+    .addHelpText('after', '\nExamples:\n  $ ockam node default\n  $ ockam node default n2')
+    .action((name: string | undefined) =>
+      run(async (ctx) => {
+        if (name) ctx.state.setDefaultNode(name);
+        const d = ctx.state.defaultNode();
+        ctx.out.result(d ? `The default node is ${d.name}` : 'There is no default node', { default: d?.name ?? null });
+      }),
+    );
+}

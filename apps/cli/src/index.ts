@@ -1,0 +1,2 @@
+export { buildProgram, main, VERSION } from './main.js';
+export { parseDuration } from './output.js';

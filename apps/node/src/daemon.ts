@@ -1,0 +1,89 @@
+/**
+ * The node daemon's entry point: `ockam-node --name NAME [--tcp-listener-address HOST:PORT]
+ * [--log-level LEVEL] [--foreground]`. The `ockam` command starts it in the background; it reports
+ * readiness over the IPC channel when it has one, then runs until SIGTERM/SIGINT or
+ * `POST /stop`.
+ */
+import { parseArgs } from 'node:util';
+import { OckamHome, validateNodeName } from './home.js';
+import { fileLogSink, parseLogLevel, type LogSink, stderrLogSink } from './log-sink.js';
+import { startNodeRuntime } from './runtime.js';
+import { State } from './state.js';
+
+export interface DaemonReady {
+  type: 'ready';
+  pid: number;
+  tcpListenerAddress: string;
+}
+
+export interface DaemonFailed {
+  type: 'error';
+  message: string;
+}
+
+export async function runDaemon(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      name: { type: 'string' },
+      'tcp-listener-address': { type: 'string' },
+      'log-level': { type: 'string' },
+      foreground: { type: 'boolean', default: false },
+      home: { type: 'string' },
+    },
+    strict: true,
+  });
+  const report = (msg: DaemonReady | DaemonFailed) => {
+    if (process.send) process.send(msg);
+  };
+  const home = new OckamHome(values.home);
+  const name = validateNodeName(values.name ?? '');
+  const level = parseLogLevel(values['log-level'] ?? process.env.OCKAM_LOG_LEVEL, 'info');
+  home.ensureNodeDir(name);
+  const sink: LogSink = values.foreground ? stderrLogSink(level, { node: name }) : fileLogSink(home.logPath(name), level, { node: name });
+  const logger = sink.logger;
+
+  let state: State | undefined;
+  try {
+    state = new State(home);
+    if (!state.getNode(name)) state.createNode(name);
+    let stop: (() => Promise<void>) | undefined;
+    const requestStop = () => {
+      void (async () => {
+        await stop?.();
+        state?.markStopped(name, process.pid);
+        state?.close();
+        await sink.close();
+        process.exit(0);
+      })();
+    };
+    const runtime = await startNodeRuntime({
+      home,
+      name,
+      logger,
+      onStopRequested: requestStop,
+      ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
+    });
+    stop = () => runtime.stop();
+    state.markStarted(name, process.pid, runtime.tcpListenerAddress);
+    process.on('SIGTERM', requestStop);
+    process.on('SIGINT', requestStop);
+    process.on('uncaughtException', (e) => {
+      logger.error('uncaught exception; stopping', { error: e.stack ?? String(e) });
+      requestStop();
+    });
+    process.on('unhandledRejection', (e) => {
+      logger.error('unhandled promise rejection', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    });
+    report({ type: 'ready', pid: process.pid, tcpListenerAddress: runtime.tcpListenerAddress });
+    if (values.foreground) process.stderr.write(`Node ${name} is running on ${runtime.tcpListenerAddress} (Ctrl-C to stop)\n`);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    logger.error('node failed to start', { error: message });
+    report({ type: 'error', message });
+    state?.close();
+    await sink.close();
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 50).unref();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Starting and stopping background node processes, for the `ockam` command.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { OckamError, type LogLevel } from '@ockam/core';
+import type { DaemonFailed, DaemonReady } from './daemon.js';
+import type { OckamHome } from './home.js';
+import { socketAnswers } from './control-server.js';
+import type { NodeRecord } from './state.js';
+
+export const DAEMON_PATH = fileURLToPath(new URL('../bin/ockam-node.js', import.meta.url));
+
+export interface SpawnNodeOptions {
+  tcpListenerAddress?: string;
+  logLevel?: LogLevel;
+  timeoutMs?: number;
+}
+
+/** Starts `ockam-node` detached in the background and waits until it is ready (or failed). */
+export function spawnNode(home: OckamHome, name: string, options: SpawnNodeOptions = {}): Promise<DaemonReady> {
+  home.ensureNodeDir(name);
+  const out = openSync(home.logPath(name), 'a', 0o600);
+  const args = [DAEMON_PATH, '--name', name, '--home', home.root];
+  if (options.tcpListenerAddress) args.push('--tcp-listener-address', options.tcpListenerAddress);
+  if (options.logLevel) args.push('--log-level', options.logLevel);
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+    env: { ...process.env, OCKAM_HOME: home.root },
+  });
+  closeSync(out);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new Promise<DaemonReady>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      finish();
+      child.kill('SIGKILL');
+      reject(new OckamError('node', 'timeout', `Node ${name} did not start within ${timeoutMs} ms (see 'ockam node logs ${name}')`));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      child.removeAllListeners();
+      if (child.connected) child.disconnect();
+      child.unref();
+    };
+    child.on('message', (m: DaemonReady | DaemonFailed) => {
+      finish();
+      if (m.type === 'ready') resolve(m);
+      else reject(new OckamError('node', 'invalid', `Node ${name} failed to start: ${m.message}`));
+    });
+    child.on('exit', (code) => {
+      finish();
+      reject(new OckamError('node', 'internal', `Node ${name} exited with code ${code} before it was ready (see 'ockam node logs ${name}')`));
+    });
+    child.on('error', (e) => {
+      finish();
+      reject(new OckamError('node', 'io', `Cannot start node ${name}: ${e.message}`, { cause: e }));
+    });
+  });
+}
+
+/** Whether a process exists and is not a zombie (an exited child nobody has reaped yet). */
+export function pidAlive(pid: number | null): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) S ..." — the state letter follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): trust kill(0)
+  }
+}
+
+/**
+ * Whether `pid` is the daemon of node `name` — not some other process that reused the pid after
+ * the node died. Checked before we signal a recorded pid.
+ */
+export function isNodeProcess(pid: number | null, name: string): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = args.indexOf('--name');
+    return args.some((a) => a.endsWith('ockam-node.js')) && i >= 0 && args[i + 1] === name;
+  } catch {
+    return true; // no /proc: fall back to pid liveness
+  }
+}
+
+/** Running means: its recorded process is alive and its control socket answers. */
+export async function isNodeRunning(home: OckamHome, record: NodeRecord): Promise<boolean> {
+  return isNodeProcess(record.pid, record.name) && (await socketAnswers(home.socketPath(record.name)));
+}
+
+/** Stops a node process: SIGTERM, then SIGKILL after `graceMs`. Resolves once it is gone. */
+export async function stopNodeProcess(pid: number, graceMs = 10_000): Promise<'stopped' | 'killed' | 'not-running'> {
+  if (!pidAlive(pid)) return 'not-running';
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!pidAlive(pid)) return 'stopped';
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {}
+  while (pidAlive(pid)) await new Promise((r) => setTimeout(r, 25));
+  return 'killed';
+}

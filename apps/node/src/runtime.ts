@@ -1,0 +1,176 @@
+/**
+ * One running Ockam node: the router, the TCP transport and listener, the standard services
+ * exposed to the listener, and the control API. `startNodeRuntime` is what the daemon process
+ * runs; tests call it directly too.
+ *
+ * @example
+ * ```ts
+ * import { OckamHome, startNodeRuntime } from '@ockam/node';
+ * const rt = await startNodeRuntime({ home: new OckamHome('/tmp/ockam'), name: 'n1' });
+ * console.log(rt.tcpListenerAddress); // 127.0.0.1:PORT
+ * await rt.stop();
+ * ```
+ */
+import {
+  Address,
+  fromHex,
+  HOP_SERVICE,
+  type Logger,
+  Node,
+  OckamError,
+  Route,
+  startEcho,
+  startHop,
+  startUppercase,
+  toHex,
+  ECHO_SERVICE,
+  UPPERCASE_SERVICE,
+} from '@ockam/core';
+import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
+import type { CreateTcpConnectionRequest, NodeStatus, SendMessageRequest, SendMessageResponse, TcpConnectionInfo } from './control-protocol.js';
+import { ControlServer, HttpError } from './control-server.js';
+import type { OckamHome } from './home.js';
+
+export interface NodeRuntimeOptions {
+  home: OckamHome;
+  name: string;
+  /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
+  tcpListenerAddress?: string;
+  logger?: Logger;
+  /** Called once the node asks to be stopped through its control API. */
+  onStopRequested?: () => void;
+}
+
+export interface NodeRuntime {
+  readonly name: string;
+  readonly node: Node;
+  readonly tcp: TcpTransport;
+  readonly listener: TcpListener;
+  readonly tcpListenerAddress: string;
+  readonly socketPath: string;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE, HOP_SERVICE];
+
+function str(body: unknown, key: string, required = true): string | undefined {
+  const v = (body as Record<string, unknown> | null)?.[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '') throw new HttpError(400, `Field '${key}' must be a non-empty string`);
+  return v;
+}
+
+export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
+  const { home, name } = options;
+  const logger = options.logger;
+  const node = new Node({ name, ...(logger ? { logger } : {}) });
+  const tcp = new TcpTransport(node, logger ? { logger } : {});
+  node.registerTransport(tcp);
+  const started = Date.now();
+  let listener: TcpListener;
+  try {
+    listener = await tcp.listen(options.tcpListenerAddress ?? '127.0.0.1:0');
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+  const listenerId = listener.flowControlId;
+  startEcho(node);
+  startUppercase(node);
+  startHop(node);
+  for (const s of DEFAULT_SERVICES) node.flowControls.addConsumer(s, listenerId);
+
+  const tcpListenerAddress = `${listener.address.host}:${listener.address.port}`;
+  const connections = new Map<string, { conn: TcpConnection; exposed: boolean }>();
+
+  const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
+    senderAddress: c.conn.senderAddress.value,
+    peer: c.conn.peerAddress,
+    flowControlId: c.conn.flowControlId,
+    exposed: c.exposed,
+  });
+
+  const api = new ControlServer()
+    .on('GET', '/node', (): NodeStatus => ({
+      name,
+      pid: process.pid,
+      tcpListenerAddress,
+      uptimeMs: Date.now() - started,
+      services: DEFAULT_SERVICES,
+      tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
+    }))
+    .on('GET', '/workers', () => ({ workers: node.addresses().map((a) => a.value).sort() }))
+    .on('POST', '/tcp-connections', async (body): Promise<TcpConnectionInfo> => {
+      const req = body as CreateTcpConnectionRequest;
+      const to = str(req, 'to')!;
+      const exposed = req.expose === true;
+      // Reuse an open connection to the same peer with the same exposure.
+      for (const c of connections.values()) {
+        if (c.conn.isOpen && c.exposed === exposed && c.conn.peerAddress === to) return connectionInfo(c);
+      }
+      const conn = await tcp.connect(to, exposed ? { exposeTo: [listenerId] } : {});
+      const entry = { conn, exposed };
+      const key = conn.senderAddress.value;
+      connections.set(key, entry);
+      void conn.closed.then((info) => {
+        connections.delete(key);
+        logger?.info('tcp connection closed', { peer: conn.peerAddress, cause: info.cause, reason: info.reason });
+      });
+      return connectionInfo(entry);
+    })
+    .on('GET', '/tcp-connections', () => ({ connections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo) }))
+    .on('DELETE', '/tcp-connections/:address', async (_b, p) => {
+      const c = connections.get(p.address!);
+      if (!c) throw new HttpError(404, `No TCP connection with sender address ${p.address}`, 'not-found');
+      await c.conn.close();
+      connections.delete(p.address!);
+      return { deleted: p.address };
+    })
+    .on('POST', '/messages', async (body): Promise<SendMessageResponse> => {
+      const req = body as SendMessageRequest;
+      if (!Array.isArray(req.route) || req.route.length === 0 || !req.route.every((a) => typeof a === 'string')) {
+        throw new HttpError(400, "Field 'route' must be a non-empty list of addresses");
+      }
+      const payload = fromHex(str(req, 'payloadHex', false) ?? '', 'payloadHex');
+      const route = new Route(req.route.map((a) => Address.parse(a)));
+      const client = node.client();
+      try {
+        const reply = await client.request(route, payload, { timeoutMs: req.timeoutMs ?? 10_000 });
+        return { payloadHex: toHex(reply.payload), returnRoute: reply.returnRoute.addresses.map((a) => a.toString()) };
+      } finally {
+        await client.stop();
+      }
+    })
+    .on('POST', '/stop', () => {
+      setImmediate(() => options.onStopRequested?.());
+      return { stopping: name };
+    });
+
+  const socketPath = home.socketPath(name);
+  try {
+    home.ensureNodeDir(name);
+    await api.listen(socketPath);
+  } catch (e) {
+    await node.stop();
+    throw OckamError.is(e) ? e : new OckamError('node', 'io', `Cannot serve the control API on ${socketPath}: ${(e as Error).message}`, { cause: e });
+  }
+  logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    node,
+    tcp,
+    listener,
+    tcpListenerAddress,
+    socketPath,
+    stop() {
+      stopping ??= (async () => {
+        await api.close();
+        await node.stop();
+        logger?.info('node stopped', { name });
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * Durable state in SQLite (PROTOCOL.md §10.1: WAL mode, busy timeout 10 s). WAL with
+ * `synchronous = FULL` means a committed row survives SIGKILL of any process and a power cut.
+ * Every write is one transaction; readers never see half a change.
+ */
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { OckamError } from '@ockam/core';
+import type { OckamHome } from './home.js';
+
+export interface NodeRecord {
+  name: string;
+  tcpListenerAddress: string | null;
+  pid: number | null;
+  isDefault: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  stoppedAt: number | null;
+  /** JSON of options the node was created with (log level, identity, …). */
+  options: Record<string, unknown>;
+}
+
+interface NodeRow {
+  name: string;
+  tcp_listener_address: string | null;
+  pid: number | null;
+  is_default: number;
+  created_at: number;
+  started_at: number | null;
+  stopped_at: number | null;
+  options: string;
+}
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE node (
+     name TEXT PRIMARY KEY,
+     tcp_listener_address TEXT,
+     pid INTEGER,
+     is_default INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     stopped_at INTEGER,
+     options TEXT NOT NULL DEFAULT '{}'
+   )`,
+];
+
+export class StateError extends OckamError {
+  constructor(kind: 'not-found' | 'already-exists' | 'invalid' | 'io', message: string, options?: { cause?: unknown }) {
+    super('node', kind, message, options);
+  }
+}
+
+function toRecord(r: NodeRow): NodeRecord {
+  return {
+    name: r.name,
+    tcpListenerAddress: r.tcp_listener_address,
+    pid: r.pid,
+    isDefault: r.is_default === 1,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    stoppedAt: r.stopped_at,
+    options: JSON.parse(r.options) as Record<string, unknown>,
+  };
+}
+
+/** The state database of one `$OCKAM_HOME`. Cheap to open; close it when done. */
+export class State {
+  readonly home: OckamHome;
+  readonly db: Database.Database;
+
+  constructor(home: OckamHome) {
+    this.home = home;
+    home.ensure();
+    const path = home.databasePath;
+    const fresh = !existsSync(path);
+    try {
+      this.db = new Database(path, { timeout: 10_000 });
+      if (fresh) this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.#migrate();
+    } catch (cause) {
+      throw new StateError('io', `Cannot open the state database ${path}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  #migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const row = this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new StateError('invalid', `State database version ${current} is newer than this ockam (${MIGRATIONS.length})`);
+    }
+    if (current === MIGRATIONS.length) return;
+    this.db.transaction(() => {
+      for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+      this.db.prepare('DELETE FROM schema_version').run();
+      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+    }).immediate();
+  }
+
+  /** Registers a schema for another component (vault, identities): applied once, idempotent. */
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  createNode(name: string, options: Record<string, unknown> = {}): NodeRecord {
+    const tx = this.db.transaction(() => {
+      if (this.getNode(name)) throw new StateError('already-exists', `Node ${name} already exists`);
+      const hasDefault = this.db.prepare('SELECT 1 FROM node WHERE is_default = 1').get() !== undefined;
+      this.db
+        .prepare('INSERT INTO node (name, is_default, created_at, options) VALUES (?, ?, ?, ?)')
+        .run(name, hasDefault ? 0 : 1, Date.now(), JSON.stringify(options));
+    });
+    tx.immediate();
+    return this.getNode(name)!;
+  }
+
+  getNode(name: string): NodeRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM node WHERE name = ?').get(name) as NodeRow | undefined;
+    return r && toRecord(r);
+  }
+
+  requireNode(name: string): NodeRecord {
+    const n = this.getNode(name);
+    if (!n) throw new StateError('not-found', `Node ${name} does not exist (see 'ockam node list')`);
+    return n;
+  }
+
+  listNodes(): NodeRecord[] {
+    return (this.db.prepare('SELECT * FROM node ORDER BY created_at, name').all() as NodeRow[]).map(toRecord);
+  }
+
+  defaultNode(): NodeRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM node WHERE is_default = 1').get() as NodeRow | undefined;
+    return r && toRecord(r);
+  }
+
+  setDefaultNode(name: string): void {
+    this.db.transaction(() => {
+      this.requireNode(name);
+      this.db.prepare('UPDATE node SET is_default = 0').run();
+      this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(name);
+    }).immediate();
+  }
+
+  markStarted(name: string, pid: number, tcpListenerAddress: string): void {
+    this.db.prepare('UPDATE node SET pid = ?, tcp_listener_address = ?, started_at = ?, stopped_at = NULL WHERE name = ?').run(pid, tcpListenerAddress, Date.now(), name);
+  }
+
+  markStopped(name: string, pid: number): void {
+    this.db.prepare('UPDATE node SET pid = NULL, stopped_at = ? WHERE name = ? AND pid = ?').run(Date.now(), name, pid);
+  }
+
+  deleteNode(name: string): void {
+    this.db.transaction(() => {
+      const n = this.requireNode(name);
+      this.db.prepare('DELETE FROM node WHERE name = ?').run(name);
+      if (n.isDefault) {
+        const next = this.db.prepare('SELECT name FROM node ORDER BY created_at LIMIT 1').get() as { name: string } | undefined;
+        if (next) this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(next.name);
+      }
+    }).immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

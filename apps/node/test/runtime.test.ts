@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, decodeTransportMessage, encodeBareString, encodeTransportMessage, LocalMessage, Route } from '@ockam/core';
+import { ControlClient, OckamHome, type NodeRuntime, type NodeStatus, startNodeRuntime } from '../src/index.js';
+
+function frame(m: LocalMessage): Buffer {
+  const body = encodeTransportMessage(m);
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, 4);
+  return out;
+}
+
+/** A raw Ockam TCP peer: sends the version byte, then frames; collects decoded replies. */
+async function rawPeer(address: string): Promise<{ socket: Socket; replies: LocalMessage[]; closed: Promise<void> }> {
+  const [host, port] = address.split(':');
+  const socket = connect(Number(port), host);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write(Buffer.from([1]));
+  const replies: LocalMessage[] = [];
+  let buf = Buffer.alloc(0);
+  let versionSeen = false;
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (!versionSeen && buf.length >= 1) {
+      versionSeen = true;
+      buf = buf.subarray(1);
+    }
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const n = buf.readUInt32BE(0);
+      replies.push(decodeTransportMessage(buf.subarray(4, 4 + n)));
+      buf = buf.subarray(4 + n);
+    }
+  });
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  return { socket, replies, closed };
+}
+
+describe('node runtime', () => {
+  let dir: string;
+  let rt: NodeRuntime;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ockrt-'));
+    const logger = createLogger('debug', (_l, message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`));
+    rt = await startNodeRuntime({ home: new OckamHome(dir), name: 'rt', logger });
+  });
+  afterAll(async () => {
+    await rt.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves its status over the control socket', async () => {
+    const s = await new ControlClient(rt.socketPath, 'rt').get<NodeStatus>('/node');
+    expect(s).toMatchObject({ name: 'rt', tcpListenerAddress: rt.tcpListenerAddress, services: ['echo', 'uppercase', 'hop'] });
+  });
+
+  it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
+    const peer = await rawPeer(rt.tcpListenerAddress);
+    peer.socket.write(frame(new LocalMessage(Route.of('uppercase'), Route.of('app'), encodeBareString('raw'))));
+    await expect.poll(() => peer.replies.length).toBe(1);
+    expect(peer.replies[0]!.onwardRoute.toString()).toBe('0#app');
+    expect(peer.replies[0]!.payload).toEqual(encodeBareString('RAW'));
+    peer.socket.destroy();
+  });
+
+  it('never opens a TCP connection because a remote peer asked it to', async () => {
+    let trapped = 0;
+    const trap = createServer((s) => {
+      trapped++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const port = (trap.address() as { port: number }).port;
+    const peer = await rawPeer(rt.tcpListenerAddress);
+    // Straight to a TCP address, and through the hop service: neither may make the node connect.
+    peer.socket.write(frame(new LocalMessage(Route.of(`1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))));
+    const peer2 = await rawPeer(rt.tcpListenerAddress);
+    peer2.socket.write(frame(new LocalMessage(Route.of('hop', `1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))));
+    await peer.closed;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(trapped).toBe(0);
+    trap.close();
+    peer2.socket.destroy();
+  });
+
+  it('does not let a network peer reach a local worker that is not exposed to the listener', async () => {
+    let reached = 0;
+    rt.node.startWorker('private', { handleMessage: () => void reached++ });
+    const peer = await rawPeer(rt.tcpListenerAddress);
+    peer.socket.write(frame(new LocalMessage(Route.of('private'), Route.of('app'), new Uint8Array([1]))));
+    peer.socket.write(frame(new LocalMessage(Route.of('echo'), Route.of('app'), new Uint8Array([2]))));
+    await expect.poll(() => peer.replies.length).toBe(1);
+    expect(reached).toBe(0);
+    expect(lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"to":"private"'))).toBe(true);
+    peer.socket.destroy();
+    await rt.node.stopWorker('private');
+  });
+
+  it('rejects a second node on the same control socket', async () => {
+    await expect(startNodeRuntime({ home: new OckamHome(dir), name: 'rt' })).rejects.toThrow(/Another node is already serving/);
+  });
+});
