@@ -1,0 +1,112 @@
+/**
+ * @ockam/identity: Ockam identities, wire-compatible with Ockam Rust (PROTOCOL.md §4).
+ *
+ * An identity is a change history: each change holds a primary public key and is signed by it and,
+ * after the first, by the previous key. The identifier is SHA-256 of the first change's data.
+ * Purpose keys (a secure-channel X25519 key, a credential-signing key) are attested by the current
+ * primary key.
+ *
+ * @example
+ * ```ts
+ * import { createVault } from '@ockam/vault';
+ * import { createIdentity, createPurposeKey, importIdentity, rotateIdentity, verifyPurposeKeyAttestation } from '@ockam/identity';
+ *
+ * const vault = createVault();
+ * const alice = await createIdentity(vault);                  // Ed25519 by default
+ * const rotated = await rotateIdentity(vault, alice);         // same identifier, new key
+ * const copy = importIdentity(rotated.export());              // verifies every change
+ * const sc = await createPurposeKey(vault, rotated, 'secure-channel');
+ * verifyPurposeKeyAttestation(sc.encoded, copy, { expectedPurpose: 'secure-channel' });
+ * ```
+ */
+export {
+  type Change,
+  type ChangeData,
+  type ChangeSignature,
+  decodeChange,
+  decodeChangeData,
+  decodeChangeHistory,
+  encodeChange,
+  encodeChangeData,
+  encodeChangeHistory,
+  type PrimaryPublicKey,
+  readChange,
+  readChangeData,
+  readChangeHistory,
+  writeChange,
+  writeChangeData,
+  writeChangeHistory,
+} from './change-history.js';
+export { type CreateIdentityOptions, createIdentity, type RotateIdentityOptions, rotateIdentity } from './create-identity.js';
+export {
+  type Attributes,
+  attributesFromStrings,
+  attributesToStrings,
+  type Credential,
+  type CredentialAndPurposeKey,
+  type CredentialData,
+  decodeAttributes,
+  decodeCredential,
+  decodeCredentialAndPurposeKey,
+  decodeCredentialData,
+  encodeAttributes,
+  encodeCredential,
+  encodeCredentialAndPurposeKey,
+  encodeCredentialData,
+  PROJECT_MEMBER_SCHEMA,
+  readAttributes,
+  readCredential,
+  readCredentialAndPurposeKey,
+  readCredentialData,
+  writeAttributes,
+  writeCredential,
+  writeCredentialAndPurposeKey,
+  writeCredentialData,
+} from './credential.js';
+export { IDENTIFIER_LENGTH, type Identifier, identifierFromBytes, identifierToBytes, isIdentifier, parseIdentifier } from './identifier.js';
+export {
+  Identity,
+  identityFromChanges,
+  type ImportIdentityOptions,
+  importIdentity,
+  type SignatureVerifier,
+  type VerifiedChange,
+  verifyChanges,
+} from './identity.js';
+export { IdentityError, type IdentityErrorReason } from './identity-error.js';
+export type { Signature, SignatureAlgorithm, SigningPublicKey } from './internal/cbor-helpers.js';
+export { DEFAULT_IDENTITY_TTL, DEFAULT_PURPOSE_KEY_TTL, MAX_ALLOWED_TIME_DRIFT } from './internal/time.js';
+export {
+  type CreatePurposeKeyOptions,
+  createPurposeKey,
+  type PurposeKey,
+  type VerifyPurposeKeyOptions,
+  verifyPurposeKeyAttestation,
+} from './purpose-key.js';
+export {
+  decodePurposeKeyAttestation,
+  decodePurposeKeyAttestationData,
+  encodePurposeKeyAttestation,
+  encodePurposeKeyAttestationData,
+  type Purpose,
+  type PurposeKeyAttestation,
+  type PurposeKeyAttestationData,
+  type PurposePublicKey,
+  readPurposeKeyAttestation,
+  readPurposeKeyAttestationData,
+  readPurposePublicKey,
+  writePurposeKeyAttestation,
+  writePurposeKeyAttestationData,
+  writePurposePublicKey,
+} from './purpose-key-attestation.js';
+export {
+  CHANGE_DATA_TYPE,
+  CREDENTIAL_DATA_TYPE,
+  decodeVersionedData,
+  encodeVersionedData,
+  PURPOSE_KEY_DATA_TYPE,
+  readVersionedData,
+  VERSIONED_DATA_VERSION,
+  type VersionedData,
+  writeVersionedData,
+} from './versioned-data.js';
