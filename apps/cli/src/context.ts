@@ -2,8 +2,17 @@
  * What every command needs: the state directory, the database, and the nodes in it, including
  * the default node that is created (or started) on demand.
  */
-import { ControlClient, isNodeRunning, type NodeRecord, OckamHome, spawnNode, State, validateNodeName } from '@ockam/node';
+
 import { OckamError } from '@ockam/core';
+import {
+  ControlClient,
+  isNodeRunning,
+  type NodeRecord,
+  OckamHome,
+  State,
+  spawnNode,
+  validateNodeName,
+} from '@ockam/node';
 import type { Output } from './output.js';
 
 export const DEFAULT_NODE_NAME = 'default';
@@ -37,7 +46,11 @@ export class CliContext {
     if (name !== undefined) {
       const record = this.state.requireNode(validateNodeName(name));
       if (!(await isNodeRunning(this.home, record))) {
-        throw new OckamError('node', 'not-found', `Node ${name} is not running (start it with 'ockam node start ${name}')`);
+        throw new OckamError(
+          'node',
+          'not-found',
+          `Node ${name} is not running (start it with 'ockam node start ${name}')`,
+        );
       }
       return record;
     }
@@ -48,7 +61,11 @@ export class CliContext {
       record = this.state.requireNode(DEFAULT_NODE_NAME);
     }
     if (!(await isNodeRunning(this.home, record))) {
-      await spawnNode(this.home, record.name, record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {});
+      await spawnNode(
+        this.home,
+        record.name,
+        record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {},
+      );
       record = this.state.requireNode(record.name);
     }
     return record;

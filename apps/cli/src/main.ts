@@ -2,8 +2,9 @@
  * The `ockam` command. Every command accepts `--output json` and `--quiet`; it exits 0 on success
  * and 1 with a one-line reason on stderr otherwise (2 for usage errors).
  */
-import { Command, CommanderError, Option } from 'commander';
+
 import { OckamError } from '@ockam/core';
+import { Command, CommanderError, Option } from 'commander';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
 import { CliContext } from './context.js';
@@ -46,7 +47,12 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return 0;
       return e.exitCode === 0 ? 0 : 2;
     }
     const message = e instanceof Error ? e.message : String(e);

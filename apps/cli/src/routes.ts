@@ -22,7 +22,8 @@ export async function resolveRoute(ctx: CliContext, fromNode: string, text: stri
       case 'node': {
         if (i === 0 && value === fromNode) break;
         const target = ctx.state.requireNode(value);
-        if (!target.tcpListenerAddress) throw new OckamError('node', 'not-found', `Node ${value} has no TCP listener (is it running?)`);
+        if (!target.tcpListenerAddress)
+          throw new OckamError('node', 'not-found', `Node ${value} has no TCP listener (is it running?)`);
         route.push(await connect(ctx, current, fromNode, target.tcpListenerAddress));
         current = value;
         break;
@@ -41,10 +42,18 @@ export async function resolveRoute(ctx: CliContext, fromNode: string, text: stri
         route.push(`0#${value}`);
         break;
       case 'secure':
-        throw new OckamError('node', 'unsupported', `'/secure/${value}' (a secure channel on the way) is not supported yet by this ockam`);
+        throw new OckamError(
+          'node',
+          'unsupported',
+          `'/secure/${value}' (a secure channel on the way) is not supported yet by this ockam`,
+        );
       case 'project':
       case 'space':
-        throw new OckamError('node', 'unsupported', `'/${protocol}/${value}' needs a project; run 'ockam enroll' first (not supported yet by this ockam)`);
+        throw new OckamError(
+          'node',
+          'unsupported',
+          `'/${protocol}/${value}' needs a project; run 'ockam enroll' first (not supported yet by this ockam)`,
+        );
       case 'tcp':
         throw new OckamError('node', 'invalid', `'/tcp' must follow a host in ${text}`);
     }
@@ -56,8 +65,14 @@ export async function resolveRoute(ctx: CliContext, fromNode: string, text: stri
 async function connect(ctx: CliContext, current: string, fromNode: string, to: string): Promise<string> {
   // Only nodes we run locally can be asked to connect onwards.
   if (ctx.state.getNode(current) === undefined) {
-    throw new OckamError('node', 'unsupported', `Cannot ask ${current} to connect to ${to}: only local nodes can create hops`);
+    throw new OckamError(
+      'node',
+      'unsupported',
+      `Cannot ask ${current} to connect to ${to}: only local nodes can create hops`,
+    );
   }
-  const conn = await ctx.client(current).post<TcpConnectionInfo>('/tcp-connections', { to, expose: current !== fromNode });
+  const conn = await ctx
+    .client(current)
+    .post<TcpConnectionInfo>('/tcp-connections', { to, expose: current !== fromNode });
   return `0#${conn.senderAddress}`;
 }

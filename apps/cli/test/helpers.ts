@@ -25,7 +25,11 @@ export function tempHome(): { home: string; cleanup: () => Promise<void> } {
 }
 
 /** Runs the built `ockam` command with OCKAM_HOME set. */
-export function ockam(home: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function ockam(
+  home: string,
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,

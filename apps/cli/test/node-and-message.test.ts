@@ -21,22 +21,67 @@ describe('ockam node and ockam message send, against real node processes', () =>
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Node ${n} created and running on 127\\.0\\.0\\.1:\\d+\\n$`));
     }
-    const r = await ockam(home, ['message', 'send', 'hello ockam!', '--from', 'n1', '--to', '/node/n1/node/n2/node/n3/service/uppercase']);
+    const r = await ockam(home, [
+      'message',
+      'send',
+      'hello ockam!',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n1/node/n2/node/n3/service/uppercase',
+    ]);
     expect(r).toMatchObject({ code: 0, stdout: 'HELLO OCKAM!\n' });
   });
 
   it('sends to a service of one node, with hex and JSON output', async () => {
-    expect((await ockam(home, ['message', 'send', 'hello', '--to', '/node/n1/service/uppercase', '--from', 'n2'])).stdout).toBe('HELLO\n');
-    expect((await ockam(home, ['message', 'send', 'cafe00ff', '--hex', '--from', 'n1', '--to', '/node/n2/service/echo'])).stdout).toBe('cafe00ff\n');
-    const j = await ockam(home, ['--output', 'json', 'message', 'send', 'x', '--from', 'n3', '--to', '/node/n1/service/echo']);
+    expect(
+      (await ockam(home, ['message', 'send', 'hello', '--to', '/node/n1/service/uppercase', '--from', 'n2']))
+        .stdout,
+    ).toBe('HELLO\n');
+    expect(
+      (
+        await ockam(home, [
+          'message',
+          'send',
+          'cafe00ff',
+          '--hex',
+          '--from',
+          'n1',
+          '--to',
+          '/node/n2/service/echo',
+        ])
+      ).stdout,
+    ).toBe('cafe00ff\n');
+    const j = await ockam(home, [
+      '--output',
+      'json',
+      'message',
+      'send',
+      'x',
+      '--from',
+      'n3',
+      '--to',
+      '/node/n1/service/echo',
+    ]);
     expect(JSON.parse(j.stdout).reply).toBe('x');
   });
 
   it('reaches a node by its TCP address and through the hop service', async () => {
-    const list = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'list'])).stdout) as Array<{ name: string; tcpListenerAddress: string }>;
+    const list = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'list'])).stdout) as Array<{
+      name: string;
+      tcpListenerAddress: string;
+    }>;
     const n3 = list.find((n) => n.name === 'n3')!.tcpListenerAddress;
     const [host, port] = n3.split(':');
-    const r = await ockam(home, ['message', 'send', 'via ip', '--from', 'n1', '--to', `/ip4/${host}/tcp/${port}/service/hop/service/uppercase`]);
+    const r = await ockam(home, [
+      'message',
+      'send',
+      'via ip',
+      '--from',
+      'n1',
+      '--to',
+      `/ip4/${host}/tcp/${port}/service/hop/service/uppercase`,
+    ]);
     expect(r).toMatchObject({ code: 0, stdout: 'VIA IP\n' });
   });
 
@@ -58,12 +103,30 @@ describe('ockam node and ockam message send, against real node processes', () =>
 
   it('fails with a one-line reason and a non-zero exit code', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['message', 'send', 'x', '--from', 'n1', '--to', '/node/nope/service/echo'], /^Error: Node nope does not exist \(see 'ockam node list'\)\n$/],
-      [['message', 'send', 'x', '--from', 'n1', '--to', '/ip4/1.2.3/tcp/1'], /^Error: Invalid multiaddr '\/ip4\/1\.2\.3\/tcp\/1': '1\.2\.3' is not an IPv4 address\n$/],
-      [['message', 'send', 'x', '--from', 'n1', '--to', '/node/n1/service/nothing-here'], /^Error: No worker at address nothing-here\n$/],
-      [['message', 'send', 'x', '--from', 'n1', '--to', '/node/n2/service/nothing-here', '--timeout', '1s'], /^Error: No reply within 1000 ms\n$/],
-      [['message', 'send', 'x', '--from', 'n1', '--to', '/node/n1/service/echo', '--timeout', 'soon'], /^Error: Invalid duration 'soon'/],
-      [['message', 'send', 'zz', '--hex', '--from', 'n1', '--to', '/node/n1/service/echo'], /^Error: Cannot decode message: expected an even number of hex digits\n$/],
+      [
+        ['message', 'send', 'x', '--from', 'n1', '--to', '/node/nope/service/echo'],
+        /^Error: Node nope does not exist \(see 'ockam node list'\)\n$/,
+      ],
+      [
+        ['message', 'send', 'x', '--from', 'n1', '--to', '/ip4/1.2.3/tcp/1'],
+        /^Error: Invalid multiaddr '\/ip4\/1\.2\.3\/tcp\/1': '1\.2\.3' is not an IPv4 address\n$/,
+      ],
+      [
+        ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n1/service/nothing-here'],
+        /^Error: No worker at address nothing-here\n$/,
+      ],
+      [
+        ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n2/service/nothing-here', '--timeout', '1s'],
+        /^Error: No reply within 1000 ms\n$/,
+      ],
+      [
+        ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n1/service/echo', '--timeout', 'soon'],
+        /^Error: Invalid duration 'soon'/,
+      ],
+      [
+        ['message', 'send', 'zz', '--hex', '--from', 'n1', '--to', '/node/n1/service/echo'],
+        /^Error: Cannot decode message: expected an even number of hex digits\n$/,
+      ],
       [['node', 'create', 'n1'], /^Error: Node n1 already exists and is running on 127\.0\.0\.1:\d+\n$/],
       [['node', 'create', 'bad/name'], /^Error: Invalid node name 'bad\/name'/],
       [['node', 'show', 'ghost'], /^Error: Node ghost does not exist/],
@@ -78,7 +141,10 @@ describe('ockam node and ockam message send, against real node processes', () =>
   });
 
   it('a node started on a taken port fails clearly and leaves no record behind', async () => {
-    const list = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'list'])).stdout) as Array<{ name: string; tcpListenerAddress: string }>;
+    const list = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'list'])).stdout) as Array<{
+      name: string;
+      tcpListenerAddress: string;
+    }>;
     const taken = list.find((n) => n.name === 'n1')!.tcpListenerAddress;
     const r = await ockam(home, ['node', 'create', 'clash', '--tcp-listener-address', taken]);
     expect(r.code).toBe(1);
@@ -90,10 +156,20 @@ describe('ockam node and ockam message send, against real node processes', () =>
     const before = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'show', 'n3'])).stdout);
     process.kill(before.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
-    expect(JSON.parse((await ockam(home, ['--output', 'json', 'node', 'show', 'n3'])).stdout).status).toBe('stopped');
+    expect(JSON.parse((await ockam(home, ['--output', 'json', 'node', 'show', 'n3'])).stdout).status).toBe(
+      'stopped',
+    );
     const started = await ockam(home, ['node', 'start', 'n3']);
     expect(started).toMatchObject({ code: 0, stdout: `Node n3 started on ${before.tcpListenerAddress}\n` });
-    const r = await ockam(home, ['message', 'send', 'back', '--from', 'n1', '--to', '/node/n1/node/n2/node/n3/service/uppercase']);
+    const r = await ockam(home, [
+      'message',
+      'send',
+      'back',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n1/node/n2/node/n3/service/uppercase',
+    ]);
     expect(r).toMatchObject({ code: 0, stdout: 'BACK\n' });
   });
 
@@ -113,14 +189,27 @@ describe('ockam node and ockam message send, against real node processes', () =>
       const r = await ockam(h2, ['message', 'send', 'auto', '--to', '/service/uppercase']);
       expect(r).toMatchObject({ code: 0, stdout: 'AUTO\n' });
       expect(r.stderr).toMatch(/Creating the default node 'default'/);
-      expect(JSON.parse((await ockam(h2, ['--output', 'json', 'node', 'list'])).stdout)[0]).toMatchObject({ name: 'default', default: true, status: 'running' });
+      expect(JSON.parse((await ockam(h2, ['--output', 'json', 'node', 'list'])).stdout)[0]).toMatchObject({
+        name: 'default',
+        default: true,
+        status: 'running',
+      });
     } finally {
       await c2();
     }
   });
 
   it('prints help with examples for every command', async () => {
-    for (const cmd of [['node', 'create'], ['node', 'list'], ['node', 'show'], ['node', 'stop'], ['node', 'start'], ['node', 'delete'], ['node', 'logs'], ['message', 'send']]) {
+    for (const cmd of [
+      ['node', 'create'],
+      ['node', 'list'],
+      ['node', 'show'],
+      ['node', 'stop'],
+      ['node', 'start'],
+      ['node', 'delete'],
+      ['node', 'logs'],
+      ['message', 'send'],
+    ]) {
       const r = await ockam(home, [...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout, cmd.join(' ')).toMatch(/Examples:\n {2}\$ ockam /);
@@ -130,14 +219,19 @@ describe('ockam node and ockam message send, against real node processes', () =>
   it('deletes every node and its state', async () => {
     const r = await ockam(home, ['node', 'delete', '--all']);
     expect(r.stdout).toMatch(/^Deleted node n1, node n2, node n3/);
-    expect((await ockam(home, ['node', 'list'])).stdout).toBe('No nodes. Create one with: ockam node create n1\n');
+    expect((await ockam(home, ['node', 'list'])).stdout).toBe(
+      'No nodes. Create one with: ockam node create n1\n',
+    );
     expect(() => readFileSync(join(home, 'nodes', 'n1', 'node.log'))).toThrow();
   });
 
   it('runs the piped form from the docs once a route comes from stdin', async () => {
     const { home: h3, cleanup: c3 } = tempHome();
     try {
-      const r = await shell(h3, 'ockam node create a >/dev/null && echo /service/uppercase | ockam message send hi --from a --to -');
+      const r = await shell(
+        h3,
+        'ockam node create a >/dev/null && echo /service/uppercase | ockam message send hi --from a --to -',
+      );
       expect(r).toMatchObject({ code: 0, stdout: 'HI\n' });
     } finally {
       await c3();

@@ -8,7 +8,7 @@
  * ```
  */
 import { request } from 'node:http';
-import { OckamError, type ErrorKind } from '@ockam/core';
+import { type ErrorKind, OckamError } from '@ockam/core';
 
 export class ControlApiError extends OckamError {
   readonly status: number;
@@ -44,7 +44,12 @@ export class ControlClient {
     const timeoutMs = options.timeoutMs ?? 60_000;
     return new Promise<T>((resolve, reject) => {
       const req = request(
-        { socketPath: this.socketPath, method, path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } },
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -54,17 +59,34 @@ export class ControlClient {
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
             } catch (cause) {
-              reject(new ControlApiError(res.statusCode ?? 500, 'serialization', `Node ${this.nodeName} sent an invalid response`, { cause }));
+              reject(
+                new ControlApiError(
+                  res.statusCode ?? 500,
+                  'serialization',
+                  `Node ${this.nodeName} sent an invalid response`,
+                  { cause },
+                ),
+              );
               return;
             }
             if ((res.statusCode ?? 500) >= 400) {
               const err = (parsed as { error?: { kind?: string; message?: string } }).error;
-              reject(new ControlApiError(res.statusCode ?? 500, (err?.kind ?? 'internal') as ErrorKind, err?.message ?? `HTTP ${res.statusCode}`));
+              reject(
+                new ControlApiError(
+                  res.statusCode ?? 500,
+                  (err?.kind ?? 'internal') as ErrorKind,
+                  err?.message ?? `HTTP ${res.statusCode}`,
+                ),
+              );
             } else resolve(parsed as T);
           });
         },
       );
-      req.setTimeout(timeoutMs, () => req.destroy(new ControlApiError(504, 'timeout', `Node ${this.nodeName} did not answer within ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(
+          new ControlApiError(504, 'timeout', `Node ${this.nodeName} did not answer within ${timeoutMs} ms`),
+        ),
+      );
       req.on('error', (e) => {
         if (OckamError.is(e)) reject(e);
         else {
@@ -74,7 +96,9 @@ export class ControlClient {
             new ControlApiError(
               503,
               notRunning ? 'not-found' : 'io',
-              notRunning ? `Node ${this.nodeName} is not running (start it with 'ockam node start ${this.nodeName}')` : `Cannot reach node ${this.nodeName}: ${e.message}`,
+              notRunning
+                ? `Node ${this.nodeName} is not running (start it with 'ockam node start ${this.nodeName}')`
+                : `Cannot reach node ${this.nodeName}: ${e.message}`,
               { cause: e },
             ),
           );

@@ -78,11 +78,15 @@ export class ControlServer {
       const pathMatches = this.#routes.filter((r) => r.pattern.test(url.pathname));
       const route = pathMatches.find((r) => r.method === req.method);
       if (!route) {
-        throw pathMatches.length ? new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}`) : new HttpError(404, `No such endpoint ${url.pathname}`, 'not-found');
+        throw pathMatches.length
+          ? new HttpError(405, `Method ${req.method} not allowed on ${url.pathname}`)
+          : new HttpError(404, `No such endpoint ${url.pathname}`, 'not-found');
       }
       const m = route.pattern.exec(url.pathname)!;
       const params: Record<string, string> = {};
-      route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+      route.keys.forEach((k, i) => {
+        params[k] = decodeURIComponent(m[i + 1]!);
+      });
       for (const [k, v] of url.searchParams) params[k] ??= v;
       payload = (await route.handler(body, params)) ?? {};
     } catch (e) {
@@ -104,7 +108,8 @@ export class ControlServer {
 
   async listen(socketPath: string): Promise<void> {
     if (existsSync(socketPath)) {
-      if (await socketAnswers(socketPath)) throw new OckamError('node', 'already-exists', `Another node is already serving ${socketPath}`);
+      if (await socketAnswers(socketPath))
+        throw new OckamError('node', 'already-exists', `Another node is already serving ${socketPath}`);
       unlinkSync(socketPath);
     }
     const server = createServer((req, res) => {

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { OckamHome, validateNodeName } from './home.js';
-import { fileLogSink, parseLogLevel, type LogSink, stderrLogSink } from './log-sink.js';
+import { fileLogSink, type LogSink, parseLogLevel, stderrLogSink } from './log-sink.js';
 import { startNodeRuntime } from './runtime.js';
 import { State } from './state.js';
 
@@ -40,7 +40,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const name = validateNodeName(values.name ?? '');
   const level = parseLogLevel(values['log-level'] ?? process.env.OCKAM_LOG_LEVEL, 'info');
   home.ensureNodeDir(name);
-  const sink: LogSink = values.foreground ? stderrLogSink(level, { node: name }) : fileLogSink(home.logPath(name), level, { node: name });
+  const sink: LogSink = values.foreground
+    ? stderrLogSink(level, { node: name })
+    : fileLogSink(home.logPath(name), level, { node: name });
   const logger = sink.logger;
 
   let state: State | undefined;
@@ -73,10 +75,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
       requestStop();
     });
     process.on('unhandledRejection', (e) => {
-      logger.error('unhandled promise rejection', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      logger.error('unhandled promise rejection', {
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
     });
     report({ type: 'ready', pid: process.pid, tcpListenerAddress: runtime.tcpListenerAddress });
-    if (values.foreground) process.stderr.write(`Node ${name} is running on ${runtime.tcpListenerAddress} (Ctrl-C to stop)\n`);
+    if (values.foreground)
+      process.stderr.write(`Node ${name} is running on ${runtime.tcpListenerAddress} (Ctrl-C to stop)\n`);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     logger.error('node failed to start', { error: message });

@@ -53,7 +53,9 @@ export function ensurePrivateDir(path: string): string {
 
 export function validateNodeName(name: string): string {
   if (!NODE_NAME_PATTERN.test(name)) {
-    throw new Error(`Invalid node name '${name}': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+    throw new Error(
+      `Invalid node name '${name}': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
   }
   return name;
 }

@@ -11,6 +11,14 @@ export { ControlServer, HttpError, socketAnswers } from './control-server.js';
 export { type DaemonFailed, type DaemonReady, runDaemon } from './daemon.js';
 export { ensurePrivateDir, NODE_NAME_PATTERN, OckamHome, validateNodeName } from './home.js';
 export { fileLogSink, type LogSink, parseLogLevel, redact, stderrLogSink } from './log-sink.js';
-export { DAEMON_PATH, isNodeProcess, isNodeRunning, pidAlive, type SpawnNodeOptions, spawnNode, stopNodeProcess } from './processes.js';
+export {
+  DAEMON_PATH,
+  isNodeProcess,
+  isNodeRunning,
+  pidAlive,
+  type SpawnNodeOptions,
+  spawnNode,
+  stopNodeProcess,
+} from './processes.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type NodeRecord, State, StateError } from './state.js';

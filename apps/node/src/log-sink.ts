@@ -24,7 +24,9 @@ export function fileLogSink(path: string, level: LogLevel, base: LogFields = {})
   const logger = createLogger(
     level,
     (lvl, message, fields) => {
-      stream.write(`${JSON.stringify({ ts: new Date().toISOString(), level: lvl, message, ...redact(fields) })}\n`);
+      stream.write(
+        `${JSON.stringify({ ts: new Date().toISOString(), level: lvl, message, ...redact(fields) })}\n`,
+      );
     },
     base,
   );

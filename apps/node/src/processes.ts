@@ -4,10 +4,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { OckamError, type LogLevel } from '@ockam/core';
+import { type LogLevel, OckamError } from '@ockam/core';
+import { socketAnswers } from './control-server.js';
 import type { DaemonFailed, DaemonReady } from './daemon.js';
 import type { OckamHome } from './home.js';
-import { socketAnswers } from './control-server.js';
 import type { NodeRecord } from './state.js';
 
 export const DAEMON_PATH = fileURLToPath(new URL('../bin/ockam-node.js', import.meta.url));
@@ -19,7 +19,11 @@ export interface SpawnNodeOptions {
 }
 
 /** Starts `ockam-node` detached in the background and waits until it is ready (or failed). */
-export function spawnNode(home: OckamHome, name: string, options: SpawnNodeOptions = {}): Promise<DaemonReady> {
+export function spawnNode(
+  home: OckamHome,
+  name: string,
+  options: SpawnNodeOptions = {},
+): Promise<DaemonReady> {
   home.ensureNodeDir(name);
   const out = openSync(home.logPath(name), 'a', 0o600);
   const args = [DAEMON_PATH, '--name', name, '--home', home.root];
@@ -36,7 +40,13 @@ export function spawnNode(home: OckamHome, name: string, options: SpawnNodeOptio
     const timer = setTimeout(() => {
       finish();
       child.kill('SIGKILL');
-      reject(new OckamError('node', 'timeout', `Node ${name} did not start within ${timeoutMs} ms (see 'ockam node logs ${name}')`));
+      reject(
+        new OckamError(
+          'node',
+          'timeout',
+          `Node ${name} did not start within ${timeoutMs} ms (see 'ockam node logs ${name}')`,
+        ),
+      );
     }, timeoutMs);
     const finish = () => {
       clearTimeout(timer);
@@ -51,7 +61,13 @@ export function spawnNode(home: OckamHome, name: string, options: SpawnNodeOptio
     });
     child.on('exit', (code) => {
       finish();
-      reject(new OckamError('node', 'internal', `Node ${name} exited with code ${code} before it was ready (see 'ockam node logs ${name}')`));
+      reject(
+        new OckamError(
+          'node',
+          'internal',
+          `Node ${name} exited with code ${code} before it was ready (see 'ockam node logs ${name}')`,
+        ),
+      );
     });
     child.on('error', (e) => {
       finish();
@@ -98,7 +114,10 @@ export async function isNodeRunning(home: OckamHome, record: NodeRecord): Promis
 }
 
 /** Stops a node process: SIGTERM, then SIGKILL after `graceMs`. Resolves once it is gone. */
-export async function stopNodeProcess(pid: number, graceMs = 10_000): Promise<'stopped' | 'killed' | 'not-running'> {
+export async function stopNodeProcess(
+  pid: number,
+  graceMs = 10_000,
+): Promise<'stopped' | 'killed' | 'not-running'> {
   if (!pidAlive(pid)) return 'not-running';
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;

@@ -13,6 +13,7 @@
  */
 import {
   Address,
+  ECHO_SERVICE,
   fromHex,
   HOP_SERVICE,
   type Logger,
@@ -23,11 +24,16 @@ import {
   startHop,
   startUppercase,
   toHex,
-  ECHO_SERVICE,
   UPPERCASE_SERVICE,
 } from '@ockam/core';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
-import type { CreateTcpConnectionRequest, NodeStatus, SendMessageRequest, SendMessageResponse, TcpConnectionInfo } from './control-protocol.js';
+import type {
+  CreateTcpConnectionRequest,
+  NodeStatus,
+  SendMessageRequest,
+  SendMessageResponse,
+  TcpConnectionInfo,
+} from './control-protocol.js';
 import { ControlServer, HttpError } from './control-server.js';
 import type { OckamHome } from './home.js';
 
@@ -56,7 +62,8 @@ const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE, HOP_SERVICE];
 function str(body: unknown, key: string, required = true): string | undefined {
   const v = (body as Record<string, unknown> | null)?.[key];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v === '') throw new HttpError(400, `Field '${key}' must be a non-empty string`);
+  if (typeof v !== 'string' || v === '')
+    throw new HttpError(400, `Field '${key}' must be a non-empty string`);
   return v;
 }
 
@@ -91,15 +98,24 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   });
 
   const api = new ControlServer()
-    .on('GET', '/node', (): NodeStatus => ({
-      name,
-      pid: process.pid,
-      tcpListenerAddress,
-      uptimeMs: Date.now() - started,
-      services: DEFAULT_SERVICES,
-      tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
+    .on(
+      'GET',
+      '/node',
+      (): NodeStatus => ({
+        name,
+        pid: process.pid,
+        tcpListenerAddress,
+        uptimeMs: Date.now() - started,
+        services: DEFAULT_SERVICES,
+        tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
+      }),
+    )
+    .on('GET', '/workers', () => ({
+      workers: node
+        .addresses()
+        .map((a) => a.value)
+        .sort(),
     }))
-    .on('GET', '/workers', () => ({ workers: node.addresses().map((a) => a.value).sort() }))
     .on('POST', '/tcp-connections', async (body): Promise<TcpConnectionInfo> => {
       const req = body as CreateTcpConnectionRequest;
       const to = str(req, 'to')!;
@@ -114,11 +130,17 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       connections.set(key, entry);
       void conn.closed.then((info) => {
         connections.delete(key);
-        logger?.info('tcp connection closed', { peer: conn.peerAddress, cause: info.cause, reason: info.reason });
+        logger?.info('tcp connection closed', {
+          peer: conn.peerAddress,
+          cause: info.cause,
+          reason: info.reason,
+        });
       });
       return connectionInfo(entry);
     })
-    .on('GET', '/tcp-connections', () => ({ connections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo) }))
+    .on('GET', '/tcp-connections', () => ({
+      connections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
+    }))
     .on('DELETE', '/tcp-connections/:address', async (_b, p) => {
       const c = connections.get(p.address!);
       if (!c) throw new HttpError(404, `No TCP connection with sender address ${p.address}`, 'not-found');
@@ -128,7 +150,11 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     })
     .on('POST', '/messages', async (body): Promise<SendMessageResponse> => {
       const req = body as SendMessageRequest;
-      if (!Array.isArray(req.route) || req.route.length === 0 || !req.route.every((a) => typeof a === 'string')) {
+      if (
+        !Array.isArray(req.route) ||
+        req.route.length === 0 ||
+        !req.route.every((a) => typeof a === 'string')
+      ) {
         throw new HttpError(400, "Field 'route' must be a non-empty list of addresses");
       }
       const payload = fromHex(str(req, 'payloadHex', false) ?? '', 'payloadHex');
@@ -136,7 +162,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       const client = node.client();
       try {
         const reply = await client.request(route, payload, { timeoutMs: req.timeoutMs ?? 10_000 });
-        return { payloadHex: toHex(reply.payload), returnRoute: reply.returnRoute.addresses.map((a) => a.toString()) };
+        return {
+          payloadHex: toHex(reply.payload),
+          returnRoute: reply.returnRoute.addresses.map((a) => a.toString()),
+        };
       } finally {
         await client.stop();
       }
@@ -152,7 +181,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     await api.listen(socketPath);
   } catch (e) {
     await node.stop();
-    throw OckamError.is(e) ? e : new OckamError('node', 'io', `Cannot serve the control API on ${socketPath}: ${(e as Error).message}`, { cause: e });
+    throw OckamError.is(e)
+      ? e
+      : new OckamError(
+          'node',
+          'io',
+          `Cannot serve the control API on ${socketPath}: ${(e as Error).message}`,
+          { cause: e },
+        );
   }
   logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
 

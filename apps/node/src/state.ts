@@ -4,8 +4,8 @@
  * Every write is one transaction; readers never see half a change.
  */
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { OckamError } from '@ockam/core';
+import Database from 'better-sqlite3';
 import type { OckamHome } from './home.js';
 
 export interface NodeRecord {
@@ -45,7 +45,11 @@ const MIGRATIONS: string[] = [
 ];
 
 export class StateError extends OckamError {
-  constructor(kind: 'not-found' | 'already-exists' | 'invalid' | 'io', message: string, options?: { cause?: unknown }) {
+  constructor(
+    kind: 'not-found' | 'already-exists' | 'invalid' | 'io',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('node', kind, message, options);
   }
 }
@@ -80,23 +84,32 @@ export class State {
       this.db.pragma('foreign_keys = ON');
       this.#migrate();
     } catch (cause) {
-      throw new StateError('io', `Cannot open the state database ${path}: ${(cause as Error).message}`, { cause });
+      throw new StateError('io', `Cannot open the state database ${path}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 
   #migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const row = this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    const row = this.db.prepare('SELECT version FROM schema_version').get() as
+      | { version: number }
+      | undefined;
     const current = row?.version ?? 0;
     if (current > MIGRATIONS.length) {
-      throw new StateError('invalid', `State database version ${current} is newer than this ockam (${MIGRATIONS.length})`);
+      throw new StateError(
+        'invalid',
+        `State database version ${current} is newer than this ockam (${MIGRATIONS.length})`,
+      );
     }
     if (current === MIGRATIONS.length) return;
-    this.db.transaction(() => {
-      for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.prepare('DELETE FROM schema_version').run();
-      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+        this.db.prepare('DELETE FROM schema_version').run();
+        this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+      })
+      .immediate();
   }
 
   /** Registers a schema for another component (vault, identities): applied once, idempotent. */
@@ -137,30 +150,42 @@ export class State {
   }
 
   setDefaultNode(name: string): void {
-    this.db.transaction(() => {
-      this.requireNode(name);
-      this.db.prepare('UPDATE node SET is_default = 0').run();
-      this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(name);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.requireNode(name);
+        this.db.prepare('UPDATE node SET is_default = 0').run();
+        this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(name);
+      })
+      .immediate();
   }
 
   markStarted(name: string, pid: number, tcpListenerAddress: string): void {
-    this.db.prepare('UPDATE node SET pid = ?, tcp_listener_address = ?, started_at = ?, stopped_at = NULL WHERE name = ?').run(pid, tcpListenerAddress, Date.now(), name);
+    this.db
+      .prepare(
+        'UPDATE node SET pid = ?, tcp_listener_address = ?, started_at = ?, stopped_at = NULL WHERE name = ?',
+      )
+      .run(pid, tcpListenerAddress, Date.now(), name);
   }
 
   markStopped(name: string, pid: number): void {
-    this.db.prepare('UPDATE node SET pid = NULL, stopped_at = ? WHERE name = ? AND pid = ?').run(Date.now(), name, pid);
+    this.db
+      .prepare('UPDATE node SET pid = NULL, stopped_at = ? WHERE name = ? AND pid = ?')
+      .run(Date.now(), name, pid);
   }
 
   deleteNode(name: string): void {
-    this.db.transaction(() => {
-      const n = this.requireNode(name);
-      this.db.prepare('DELETE FROM node WHERE name = ?').run(name);
-      if (n.isDefault) {
-        const next = this.db.prepare('SELECT name FROM node ORDER BY created_at LIMIT 1').get() as { name: string } | undefined;
-        if (next) this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(next.name);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const n = this.requireNode(name);
+        this.db.prepare('DELETE FROM node WHERE name = ?').run(name);
+        if (n.isDefault) {
+          const next = this.db.prepare('SELECT name FROM node ORDER BY created_at LIMIT 1').get() as
+            | { name: string }
+            | undefined;
+          if (next) this.db.prepare('UPDATE node SET is_default = 1 WHERE name = ?').run(next.name);
+        }
+      })
+      .immediate();
   }
 
   close(): void {

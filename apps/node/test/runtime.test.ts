@@ -2,9 +2,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  createLogger,
+  decodeTransportMessage,
+  encodeBareString,
+  encodeTransportMessage,
+  LocalMessage,
+  Route,
+} from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, decodeTransportMessage, encodeBareString, encodeTransportMessage, LocalMessage, Route } from '@ockam/core';
-import { ControlClient, OckamHome, type NodeRuntime, type NodeStatus, startNodeRuntime } from '../src/index.js';
+import {
+  ControlClient,
+  type NodeRuntime,
+  type NodeStatus,
+  OckamHome,
+  startNodeRuntime,
+} from '../src/index.js';
 
 function frame(m: LocalMessage): Buffer {
   const body = encodeTransportMessage(m);
@@ -15,7 +28,9 @@ function frame(m: LocalMessage): Buffer {
 }
 
 /** A raw Ockam TCP peer: sends the version byte, then frames; collects decoded replies. */
-async function rawPeer(address: string): Promise<{ socket: Socket; replies: LocalMessage[]; closed: Promise<void> }> {
+async function rawPeer(
+  address: string,
+): Promise<{ socket: Socket; replies: LocalMessage[]; closed: Promise<void> }> {
   const [host, port] = address.split(':');
   const socket = connect(Number(port), host);
   await new Promise<void>((r) => socket.once('connect', () => r()));
@@ -46,7 +61,9 @@ describe('node runtime', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ockrt-'));
-    const logger = createLogger('debug', (_l, message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`));
+    const logger = createLogger('debug', (_l, message, fields) =>
+      lines.push(`${message} ${JSON.stringify(fields)}`),
+    );
     rt = await startNodeRuntime({ home: new OckamHome(dir), name: 'rt', logger });
   });
   afterAll(async () => {
@@ -56,12 +73,18 @@ describe('node runtime', () => {
 
   it('serves its status over the control socket', async () => {
     const s = await new ControlClient(rt.socketPath, 'rt').get<NodeStatus>('/node');
-    expect(s).toMatchObject({ name: 'rt', tcpListenerAddress: rt.tcpListenerAddress, services: ['echo', 'uppercase', 'hop'] });
+    expect(s).toMatchObject({
+      name: 'rt',
+      tcpListenerAddress: rt.tcpListenerAddress,
+      services: ['echo', 'uppercase', 'hop'],
+    });
   });
 
   it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
     const peer = await rawPeer(rt.tcpListenerAddress);
-    peer.socket.write(frame(new LocalMessage(Route.of('uppercase'), Route.of('app'), encodeBareString('raw'))));
+    peer.socket.write(
+      frame(new LocalMessage(Route.of('uppercase'), Route.of('app'), encodeBareString('raw'))),
+    );
     await expect.poll(() => peer.replies.length).toBe(1);
     expect(peer.replies[0]!.onwardRoute.toString()).toBe('0#app');
     expect(peer.replies[0]!.payload).toEqual(encodeBareString('RAW'));
@@ -78,9 +101,19 @@ describe('node runtime', () => {
     const port = (trap.address() as { port: number }).port;
     const peer = await rawPeer(rt.tcpListenerAddress);
     // Straight to a TCP address, and through the hop service: neither may make the node connect.
-    peer.socket.write(frame(new LocalMessage(Route.of(`1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))));
+    peer.socket.write(
+      frame(new LocalMessage(Route.of(`1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))),
+    );
     const peer2 = await rawPeer(rt.tcpListenerAddress);
-    peer2.socket.write(frame(new LocalMessage(Route.of('hop', `1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))));
+    peer2.socket.write(
+      frame(
+        new LocalMessage(
+          Route.of('hop', `1#127.0.0.1:${port}`, 'echo'),
+          Route.of('app'),
+          new Uint8Array([1]),
+        ),
+      ),
+    );
     await peer.closed;
     await new Promise((r) => setTimeout(r, 200));
     expect(trapped).toBe(0);
@@ -96,12 +129,16 @@ describe('node runtime', () => {
     peer.socket.write(frame(new LocalMessage(Route.of('echo'), Route.of('app'), new Uint8Array([2]))));
     await expect.poll(() => peer.replies.length).toBe(1);
     expect(reached).toBe(0);
-    expect(lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"to":"private"'))).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"to":"private"')),
+    ).toBe(true);
     peer.socket.destroy();
     await rt.node.stopWorker('private');
   });
 
   it('rejects a second node on the same control socket', async () => {
-    await expect(startNodeRuntime({ home: new OckamHome(dir), name: 'rt' })).rejects.toThrow(/Another node is already serving/);
+    await expect(startNodeRuntime({ home: new OckamHome(dir), name: 'rt' })).rejects.toThrow(
+      /Another node is already serving/,
+    );
   });
 });

@@ -29,7 +29,8 @@ export class Address {
   readonly #key: string;
 
   constructor(type: number, value: string) {
-    if (!Number.isInteger(type) || type < 0 || type > 255) throw new RangeError(`Transport type must be a u8, got ${type}`);
+    if (!Number.isInteger(type) || type < 0 || type > 255)
+      throw new RangeError(`Transport type must be a u8, got ${type}`);
     this.type = type;
     this.value = value;
     this.#key = type === LOCAL ? value : `${type}#${value}`;
@@ -50,7 +51,8 @@ export class Address {
     if (parts.length === 1) return new Address(LOCAL, text);
     if (parts.length > 2) throw new RouteError('invalid', `Invalid address '${text}': more than one '#'`);
     const [t, v] = parts as [string, string];
-    if (!/^\d{1,3}$/.test(t) || Number(t) > 255) throw new RouteError('invalid', `Invalid address '${text}': transport type must be 0-255`);
+    if (!/^\d{1,3}$/.test(t) || Number(t) > 255)
+      throw new RouteError('invalid', `Invalid address '${text}': transport type must be 0-255`);
     return new Address(Number(t), v);
   }
 

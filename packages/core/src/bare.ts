@@ -75,7 +75,10 @@ export function encodeBareString(s: string): Uint8Array {
 export function readBareBytes(bytes: Uint8Array, offset: number, what = 'BARE bytes'): [Uint8Array, number] {
   const [len, start] = readUvarint(bytes, offset, what);
   if (len > bytes.length - start) {
-    throw new DecodeError(what, `declared length ${len} exceeds the ${bytes.length - start} bytes that remain`);
+    throw new DecodeError(
+      what,
+      `declared length ${len} exceeds the ${bytes.length - start} bytes that remain`,
+    );
   }
   return [bytes.subarray(start, start + len), start + len];
 }

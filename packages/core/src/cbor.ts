@@ -27,7 +27,6 @@ const MAJOR_TEXT = 3;
 const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
 const MAJOR_TAG = 6;
-const MAJOR_SIMPLE = 7;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -56,7 +55,8 @@ export class CborWriter {
 
   #head(major: number, value: number | bigint): this {
     if (typeof value === 'bigint') {
-      if (value < 0n || value > 0xffffffffffffffffn) throw new RangeError(`CBOR integer out of range: ${value}`);
+      if (value < 0n || value > 0xffffffffffffffffn)
+        throw new RangeError(`CBOR integer out of range: ${value}`);
       if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return this.#head(major, Number(value));
       this.#reserve(9);
       this.#buf[this.#len++] = (major << 5) | 27;
@@ -64,7 +64,8 @@ export class CborWriter {
       this.#len += 8;
       return this;
     }
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`CBOR length or integer out of range: ${value}`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`CBOR length or integer out of range: ${value}`);
     this.#reserve(9);
     const m = major << 5;
     if (value < 24) {
@@ -95,7 +96,8 @@ export class CborWriter {
 
   /** Any integer: negative values use major type 1. */
   int(value: number | bigint): this {
-    if (typeof value === 'bigint') return value < 0n ? this.#head(MAJOR_NINT, -1n - value) : this.#head(MAJOR_UINT, value);
+    if (typeof value === 'bigint')
+      return value < 0n ? this.#head(MAJOR_NINT, -1n - value) : this.#head(MAJOR_UINT, value);
     return value < 0 ? this.#head(MAJOR_NINT, -1 - value) : this.#head(MAJOR_UINT, value);
   }
 
@@ -179,7 +181,18 @@ export class CborWriter {
 export const MAX_CBOR_DEPTH = 64;
 
 /** The kinds of CBOR item a reader can find next. */
-export type CborType = 'uint' | 'nint' | 'bytes' | 'text' | 'array' | 'map' | 'tag' | 'bool' | 'null' | 'undefined' | 'float';
+export type CborType =
+  | 'uint'
+  | 'nint'
+  | 'bytes'
+  | 'text'
+  | 'array'
+  | 'map'
+  | 'tag'
+  | 'bool'
+  | 'null'
+  | 'undefined'
+  | 'float';
 
 /**
  * Reads CBOR items one at a time from untrusted bytes. Every method throws `DecodeError` on a
@@ -213,7 +226,8 @@ export class CborReader {
   }
 
   #need(n: number): void {
-    if (this.#end - this.#pos < n) this.fail(`truncated input (need ${n} more bytes, have ${this.#end - this.#pos})`);
+    if (this.#end - this.#pos < n)
+      this.fail(`truncated input (need ${n} more bytes, have ${this.#end - this.#pos})`);
   }
 
   /** The type of the next item, without consuming it; undefined at the end. */
@@ -349,7 +363,8 @@ export class CborReader {
   /** An array header with a length in [min, max]. */
   arrayOf(min: number, max: number, name = 'array'): number {
     const n = this.array();
-    if (n < min || n > max) this.fail(`${name} must have ${min === max ? min : `${min}..${max}`} items, found ${n}`);
+    if (n < min || n > max)
+      this.fail(`${name} must have ${min === max ? min : `${min}..${max}`} items, found ${n}`);
     return n;
   }
 
@@ -411,7 +426,8 @@ export class CborReader {
     const t = this.peekType();
     switch (t) {
       case undefined:
-        return this.fail('truncated input (expected an item)');
+        this.fail('truncated input (expected an item)');
+        return;
       case 'uint':
         this.#headArg(MAJOR_UINT, 'unsigned integer', true);
         return;
@@ -547,7 +563,10 @@ function readValue(r: CborReader, depth: number): CborValue {
 }
 
 /** Encodes a CborValue (integers as ints, other numbers as float64, Map or plain object as map). */
-export function encodeCbor(value: CborValue | Record<string, unknown>, writer = new CborWriter()): Uint8Array {
+export function encodeCbor(
+  value: CborValue | Record<string, unknown>,
+  writer = new CborWriter(),
+): Uint8Array {
   writeValue(writer, value, 0);
   return writer.finish();
 }

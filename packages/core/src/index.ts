@@ -1,53 +1,3 @@
-export { Address, type AddressLike, BLE, LOCAL, MAX_ADDRESS_LENGTH, TCP, toAddress, UDP, UDS, WS } from './address.js';
-export {
-  decodeBareBytes,
-  decodeBareString,
-  encodeBareBytes,
-  encodeBareString,
-  encodeUvarint,
-  readBareBytes,
-  readUvarint,
-  uvarintLength,
-  writeUvarint,
-} from './bare.js';
-export { type CborType, type CborValue, CborReader, CborWriter, decodeCbor, encodeCbor, MAX_CBOR_DEPTH } from './cbor.js';
-export {
-  CancelledError,
-  DecodeError,
-  type ErrorKind,
-  type ErrorOrigin,
-  OckamError,
-  type OckamErrorOptions,
-  RouteError,
-  TimeoutError,
-  throwIfAborted,
-} from './errors.js';
-export { bytesEqual, concatBytes, copyBytes, fromHex, fromUtf8, randomBytes, randomHex, toHex, utf8 } from './hex.js';
-export {
-  decodeLegacyTransportMessage,
-  decodeTransportMessage,
-  encodeLegacyTransportMessage,
-  encodeTransportMessage,
-  type LocalInfo,
-  LocalMessage,
-  readCborAddress,
-  readCborRoute,
-  writeCborAddress,
-  writeCborRoute,
-} from './message.js';
-export { Route, type RouteLike, toRoute } from './route.js';
-export type {
-  AeadAlgorithm,
-  AeadKeyHandle,
-  KeyHandle,
-  KeyType,
-  PublicKey,
-  SecretHandle,
-  SecureChannelVault,
-  SigningKeyType,
-  SigningVault,
-  Vault,
-} from './vault.js';
 export {
   type AccessControl,
   allOf,
@@ -60,7 +10,61 @@ export {
   type OutgoingAccessControl,
   type RelayMessage,
 } from './access-control.js';
+export {
+  Address,
+  type AddressLike,
+  BLE,
+  LOCAL,
+  MAX_ADDRESS_LENGTH,
+  TCP,
+  toAddress,
+  UDP,
+  UDS,
+  WS,
+} from './address.js';
+export {
+  decodeBareBytes,
+  decodeBareString,
+  encodeBareBytes,
+  encodeBareString,
+  encodeUvarint,
+  readBareBytes,
+  readUvarint,
+  uvarintLength,
+  writeUvarint,
+} from './bare.js';
+export {
+  CborReader,
+  type CborType,
+  type CborValue,
+  CborWriter,
+  decodeCbor,
+  encodeCbor,
+  MAX_CBOR_DEPTH,
+} from './cbor.js';
+export {
+  CancelledError,
+  DecodeError,
+  type ErrorKind,
+  type ErrorOrigin,
+  OckamError,
+  type OckamErrorOptions,
+  RouteError,
+  TimeoutError,
+  throwIfAborted,
+} from './errors.js';
 export { type FlowControlId, FlowControls, type ProducerInfo } from './flow-control.js';
+export {
+  bytesEqual,
+  concatBytes,
+  copyBytes,
+  fromHex,
+  fromUtf8,
+  randomBytes,
+  randomHex,
+  toHex,
+  utf8,
+} from './hex.js';
 export {
   consoleLogger,
   createLogger,
@@ -71,7 +75,25 @@ export {
   levelEnabled,
   noopLogger,
 } from './logger.js';
-export { MultiAddr, type MultiAddrComponent, PROTOCOL_CODES, type Protocol, parseHostPort } from './multiaddr.js';
+export {
+  decodeLegacyTransportMessage,
+  decodeTransportMessage,
+  encodeLegacyTransportMessage,
+  encodeTransportMessage,
+  type LocalInfo,
+  LocalMessage,
+  readCborAddress,
+  readCborRoute,
+  writeCborAddress,
+  writeCborRoute,
+} from './message.js';
+export {
+  MultiAddr,
+  type MultiAddrComponent,
+  PROTOCOL_CODES,
+  type Protocol,
+  parseHostPort,
+} from './multiaddr.js';
 export {
   type AddressMetadata,
   Client,
@@ -87,5 +109,25 @@ export {
   WorkerContext,
   type WorkerOptions,
 } from './node.js';
-export { ECHO_SERVICE, HOP_SERVICE, startEcho, startHop, startUppercase, UPPERCASE_SERVICE } from './services.js';
+export { Route, type RouteLike, toRoute } from './route.js';
+export {
+  ECHO_SERVICE,
+  HOP_SERVICE,
+  startEcho,
+  startHop,
+  startUppercase,
+  UPPERCASE_SERVICE,
+} from './services.js';
 export type { Transport } from './transport.js';
+export type {
+  AeadAlgorithm,
+  AeadKeyHandle,
+  KeyHandle,
+  KeyType,
+  PublicKey,
+  SecretHandle,
+  SecureChannelVault,
+  SigningKeyType,
+  SigningVault,
+  Vault,
+} from './vault.js';

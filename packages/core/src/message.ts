@@ -21,7 +21,7 @@ import { readBareBytes, readUvarint, uvarintLength, writeUvarint } from './bare.
 import { CborReader, CborWriter } from './cbor.js';
 import { DecodeError } from './errors.js';
 import { copyBytes } from './hex.js';
-import { type RouteLike, Route, toRoute } from './route.js';
+import { Route, type RouteLike, toRoute } from './route.js';
 
 /** Facts a node attaches to a message it received; never serialized. */
 export interface LocalInfo {
@@ -44,7 +44,13 @@ export class LocalMessage {
   /** Trace context carried by TCP as field 3 (an OpenTelemetry JSON map in Ockam Rust). */
   readonly tracingContext: string | undefined;
 
-  constructor(onward: RouteLike, ret: RouteLike, payload: Uint8Array, localInfo: LocalInfo = NO_INFO, tracingContext?: string) {
+  constructor(
+    onward: RouteLike,
+    ret: RouteLike,
+    payload: Uint8Array,
+    localInfo: LocalInfo = NO_INFO,
+    tracingContext?: string,
+  ) {
     this.onwardRoute = toRoute(onward);
     this.returnRoute = toRoute(ret);
     this.payload = payload;
@@ -54,7 +60,13 @@ export class LocalMessage {
 
   /** Pops the first onward address and pushes `via` on the return route (Ockam's `step_forward`). */
   stepForward(via: Address): LocalMessage {
-    return new LocalMessage(this.onwardRoute.popFront(), this.returnRoute.prepend(via), this.payload, this.localInfo, this.tracingContext);
+    return new LocalMessage(
+      this.onwardRoute.popFront(),
+      this.returnRoute.prepend(via),
+      this.payload,
+      this.localInfo,
+      this.tracingContext,
+    );
   }
 
   withOnward(onward: RouteLike): LocalMessage {
@@ -102,7 +114,8 @@ export function readCborAddress(r: CborReader): Address {
   r.arrayOf(2, 2, 'address');
   const type = r.uintMax(255, 'transport type');
   const raw = r.bytes();
-  if (raw.length > MAX_ADDRESS_LENGTH) r.fail(`address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
+  if (raw.length > MAX_ADDRESS_LENGTH)
+    r.fail(`address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
   let value: string;
   try {
     value = utf8Fatal.decode(raw);
@@ -209,13 +222,15 @@ function readLegacyRoute(bytes: Uint8Array, o: number, what: string): [Route, nu
   const [count, start] = readUvarint(bytes, o, what);
   o = start;
   // Each address takes at least two bytes (type and length), so a count past that is a lie.
-  if (count * 2 > bytes.length - o) throw new DecodeError(what, `route of ${count} addresses cannot fit in ${bytes.length - o} bytes`);
+  if (count * 2 > bytes.length - o)
+    throw new DecodeError(what, `route of ${count} addresses cannot fit in ${bytes.length - o} bytes`);
   const addrs: Address[] = [];
   for (let i = 0; i < count; i++) {
     if (o >= bytes.length) throw new DecodeError(what, 'truncated address');
     const type = bytes[o++]!;
     const [raw, next] = readBareBytes(bytes, o, what);
-    if (raw.length > MAX_ADDRESS_LENGTH) throw new DecodeError(what, `address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
+    if (raw.length > MAX_ADDRESS_LENGTH)
+      throw new DecodeError(what, `address value of ${raw.length} bytes exceeds ${MAX_ADDRESS_LENGTH}`);
     o = next;
     let value: string;
     try {
@@ -229,15 +244,18 @@ function readLegacyRoute(bytes: Uint8Array, o: number, what: string): [Route, nu
 }
 
 /** Decodes the legacy BARE `TransportMessage`, versions 1 and 2 (v1 ignores trailing bytes, as Ockam does). */
-export function decodeLegacyTransportMessage(bytes: Uint8Array, what = 'legacy transport message'): LocalMessage {
+export function decodeLegacyTransportMessage(
+  bytes: Uint8Array,
+  what = 'legacy transport message',
+): LocalMessage {
   if (bytes.length < 1) throw new DecodeError(what, 'empty input');
   const version = bytes[0]!;
   if (version !== LEGACY_PROTOCOL_VERSION_V1 && version !== LEGACY_PROTOCOL_VERSION_LATEST) {
     throw new DecodeError(what, `unsupported protocol version ${version}`);
   }
-  let [onward, o] = readLegacyRoute(bytes, 1, what);
-  let ret: Route;
-  [ret, o] = readLegacyRoute(bytes, o, what);
+  const [onward, afterOnward] = readLegacyRoute(bytes, 1, what);
+  const [ret, afterReturn] = readLegacyRoute(bytes, afterOnward, what);
+  let o = afterReturn;
   const [payload, afterPayload] = readBareBytes(bytes, o, what);
   o = afterPayload;
   let tracing: string | undefined;

@@ -19,7 +19,17 @@ import { readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { DecodeError, RouteError } from './errors.js';
 import { Route } from './route.js';
 
-export type Protocol = 'ip4' | 'ip6' | 'tcp' | 'dnsaddr' | 'service' | 'node' | 'project' | 'space' | 'secure' | 'worker';
+export type Protocol =
+  | 'ip4'
+  | 'ip6'
+  | 'tcp'
+  | 'dnsaddr'
+  | 'service'
+  | 'node'
+  | 'project'
+  | 'space'
+  | 'secure'
+  | 'worker';
 
 export const PROTOCOL_CODES: Readonly<Record<Protocol, number>> = {
   ip4: 4,
@@ -100,7 +110,8 @@ function formatIp6(b: Uint8Array): string {
   return groups.join(':');
 }
 
-const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 const NAME = /^[^/\s]{1,255}$/;
 
 export class MultiAddr {
@@ -121,7 +132,10 @@ export class MultiAddr {
       const value = parts[i + 1];
       if (name === '') throw invalid(text, `empty protocol name at component ${i / 2 + 1}`);
       if (!(name in PROTOCOL_CODES)) {
-        throw invalid(text, `unknown protocol '${name}' (expected one of ${Object.keys(PROTOCOL_CODES).join(', ')})`);
+        throw invalid(
+          text,
+          `unknown protocol '${name}' (expected one of ${Object.keys(PROTOCOL_CODES).join(', ')})`,
+        );
       }
       const protocol = name as Protocol;
       if (value === undefined || value === '') throw invalid(text, `'/${name}' needs a value`);
@@ -136,8 +150,10 @@ export class MultiAddr {
     const c = this.components;
     for (let i = 0; i < c.length; i++) {
       const p = c[i]!.protocol;
-      if (HOSTS.has(p) && c[i + 1]?.protocol !== 'tcp') throw invalid(text, `'/${p}/${c[i]!.value}' must be followed by '/tcp/PORT'`);
-      if (p === 'tcp' && !HOSTS.has(c[i - 1]?.protocol as Protocol)) throw invalid(text, "'/tcp' must follow '/ip4', '/ip6' or '/dnsaddr'");
+      if (HOSTS.has(p) && c[i + 1]?.protocol !== 'tcp')
+        throw invalid(text, `'/${p}/${c[i]!.value}' must be followed by '/tcp/PORT'`);
+      if (p === 'tcp' && !HOSTS.has(c[i - 1]?.protocol as Protocol))
+        throw invalid(text, "'/tcp' must follow '/ip4', '/ip6' or '/dnsaddr'");
     }
   }
 
@@ -234,7 +250,9 @@ export class MultiAddr {
 
   /** True if it mentions `/node`, `/project` or `/space`, which need a node manager to resolve. */
   get needsResolution(): boolean {
-    return this.components.some((c) => c.protocol === 'node' || c.protocol === 'project' || c.protocol === 'space');
+    return this.components.some(
+      (c) => c.protocol === 'node' || c.protocol === 'project' || c.protocol === 'space',
+    );
   }
 
   /**
@@ -264,7 +282,10 @@ export class MultiAddr {
         case 'node':
         case 'project':
         case 'space':
-          throw new RouteError('unsupported', `'/${protocol}/${value}' in ${this} must be resolved by a node manager first`);
+          throw new RouteError(
+            'unsupported',
+            `'/${protocol}/${value}' in ${this} must be resolved by a node manager first`,
+          );
       }
     }
     return new Route(out);
@@ -280,13 +301,15 @@ function validateValue(text: string, protocol: Protocol, value: string): string 
       if (!parseIp6(value)) throw invalid(text, `'${value}' is not an IPv6 address`);
       return value;
     case 'tcp':
-      if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw invalid(text, `'${value}' is not a TCP port (0-65535)`);
+      if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
+        throw invalid(text, `'${value}' is not a TCP port (0-65535)`);
       return String(Number(value));
     case 'dnsaddr':
       if (!HOSTNAME.test(value)) throw invalid(text, `'${value}' is not a host name`);
       return value;
     default:
-      if (!NAMED.has(protocol) || !NAME.test(value)) throw invalid(text, `'${value}' is not a valid ${protocol} name`);
+      if (!NAMED.has(protocol) || !NAME.test(value))
+        throw invalid(text, `'${value}' is not a valid ${protocol} name`);
       return value;
   }
 }
@@ -307,6 +330,7 @@ export function parseHostPort(text: string, defaultHost = '127.0.0.1'): { host: 
     host = t.slice(0, i);
     port = t.slice(i + 1);
   }
-  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new RouteError('invalid', `Invalid address '${text}': '${port}' is not a port (0-65535)`);
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+    throw new RouteError('invalid', `Invalid address '${text}': '${port}' is not a port (0-65535)`);
   return { host, port: Number(port) };
 }

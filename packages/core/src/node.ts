@@ -15,14 +15,19 @@
  * await node.stop();
  * ```
  */
-import { allowAll, type IncomingAccessControl, type OutgoingAccessControl, type RelayMessage } from './access-control.js';
+import {
+  allowAll,
+  type IncomingAccessControl,
+  type OutgoingAccessControl,
+  type RelayMessage,
+} from './access-control.js';
 import { Address, type AddressLike, toAddress } from './address.js';
 import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
 import { FlowControls } from './flow-control.js';
 import { Mailbox } from './internal/mailbox.js';
 import { type Logger, noopLogger } from './logger.js';
 import { type LocalInfo, LocalMessage } from './message.js';
-import { type RouteLike, Route, toRoute } from './route.js';
+import { Route, type RouteLike, toRoute } from './route.js';
 import type { Transport } from './transport.js';
 
 /** Ockam's worker mailboxes hold 8; we default to 64, still bounded, for throughput. */
@@ -116,7 +121,11 @@ export class Node {
    * Starts a worker at one or more addresses. Throws `already-exists` if an address is taken.
    * Returns the worker's context.
    */
-  startWorker(addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>, worker: Worker, options: WorkerOptions = {}): WorkerContext {
+  startWorker(
+    addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>,
+    worker: Worker,
+    options: WorkerOptions = {},
+  ): WorkerContext {
     return this.#register(addresses, worker, options);
   }
 
@@ -124,7 +133,10 @@ export class Node {
    * Registers addresses that only send (a connection's receiver, a client's reply address): messages
    * sent to them are refused unless `incoming` says otherwise; nothing handles them.
    */
-  startProcessor(addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>, options: WorkerOptions = {}): WorkerContext {
+  startProcessor(
+    addresses: AddressLike | MailboxSpec | Array<AddressLike | MailboxSpec>,
+    options: WorkerOptions = {},
+  ): WorkerContext {
     return this.#register(addresses, undefined, { incoming: { isAuthorized: () => false }, ...options });
   }
 
@@ -135,14 +147,15 @@ export class Node {
     manual = false,
   ): WorkerContext {
     if (this.#stopped) throw new OckamError('node', 'shutdown', `Node ${this.name} is stopped`);
-    const specs = (Array.isArray(addresses) ? addresses : [addresses]).map((a): MailboxSpec =>
-      typeof a === 'string' || a instanceof Address ? { address: a } : a,
+    const specs = (Array.isArray(addresses) ? addresses : [addresses]).map(
+      (a): MailboxSpec => (typeof a === 'string' || a instanceof Address ? { address: a } : a),
     );
     if (specs.length === 0) throw new RangeError('A worker needs at least one address');
     const addrs = specs.map((s) => toAddress(s.address));
     for (const a of addrs) {
       if (!a.isLocal) throw new RouteError('invalid', `Worker addresses must be LOCAL, got ${a}`);
-      if (this.#mailboxes.has(a.key)) throw new RouteError('already-exists', `Address ${a.value} is already in use`);
+      if (this.#mailboxes.has(a.key))
+        throw new RouteError('already-exists', `Address ${a.value} is already in use`);
     }
     const mailbox = new Mailbox<RoutedMessage>(options.capacity ?? this.#capacity);
     const ctx = new WorkerContext(this, addrs);
@@ -216,7 +229,10 @@ export class Node {
     try {
       await entry.worker?.shutdown?.(entry.ctx);
     } catch (e) {
-      this.logger.warn('worker failed to shut down cleanly', { address: entry.addresses[0]!.value, error: String(e) });
+      this.logger.warn('worker failed to shut down cleanly', {
+        address: entry.addresses[0]!.value,
+        error: String(e),
+      });
     }
     return true;
   }
@@ -228,9 +244,13 @@ export class Node {
    */
   async route(source: Address, message: LocalMessage): Promise<void> {
     const dest = message.onwardRoute.addresses[0];
-    if (dest === undefined) throw new RouteError('invalid', 'Cannot send a message with an empty onward route');
+    if (dest === undefined)
+      throw new RouteError('invalid', 'Cannot send a message with an empty onward route');
     if (!dest.isLocal) {
-      throw new RouteError('invalid', `Transport address ${dest} must be resolved before sending (use node.resolveRoute)`);
+      throw new RouteError(
+        'invalid',
+        `Transport address ${dest} must be resolved before sending (use node.resolveRoute)`,
+      );
     }
     const target = this.#mailboxes.get(dest.key);
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
@@ -244,7 +264,10 @@ export class Node {
       let ok = src.outgoing.isAuthorized(relay);
       if (typeof ok !== 'boolean') ok = await ok;
       if (!ok) {
-        this.logger.debug('outgoing access control dropped a message', { from: source.value, to: dest.value });
+        this.logger.debug('outgoing access control dropped a message', {
+          from: source.value,
+          to: dest.value,
+        });
         return;
       }
     }
@@ -283,10 +306,12 @@ export class Node {
     const r = toRoute(route);
     const remote = r.addresses.filter((a) => !a.isLocal);
     if (remote.length === 0) return r;
-    if (remote.length > 1) throw new RouteError('unsupported', `Only one transport hop per route is allowed: ${r}`);
+    if (remote.length > 1)
+      throw new RouteError('unsupported', `Only one transport hop per route is allowed: ${r}`);
     const hop = remote[0]!;
     const t = this.#transports.get(hop.type);
-    if (!t) throw new RouteError('unsupported', `No transport registered for type ${hop.type} (address ${hop})`);
+    if (!t)
+      throw new RouteError('unsupported', `No transport registered for type ${hop.type} (address ${hop})`);
     const local = await t.resolve(hop, options);
     return new Route(r.addresses.map((a) => (a === hop ? local : a)));
   }
@@ -345,7 +370,8 @@ export class WorkerContext {
   #from(from: AddressLike | undefined): Address {
     if (from === undefined) return this.address;
     const a = toAddress(from);
-    if (!this.addresses.some((x) => x.equals(a))) throw new RouteError('invalid', `Address ${a.value} does not belong to this worker`);
+    if (!this.addresses.some((x) => x.equals(a)))
+      throw new RouteError('invalid', `Address ${a.value} does not belong to this worker`);
     return a;
   }
 
@@ -404,7 +430,8 @@ export class Client {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new TimeoutError(`No reply within ${timeoutMs} ms`)), timeoutMs);
           if (options.signal) {
-            onAbort = () => reject(new CancelledError('Receive cancelled', 'node', { cause: options.signal?.reason }));
+            onAbort = () =>
+              reject(new CancelledError('Receive cancelled', 'node', { cause: options.signal?.reason }));
             if (options.signal.aborted) onAbort();
             else options.signal.addEventListener('abort', onAbort, { once: true });
           }
@@ -423,7 +450,11 @@ export class Client {
   }
 
   /** Resolves the route, sends, and waits for one reply. */
-  async request(route: RouteLike, payload: Uint8Array, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LocalMessage> {
+  async request(
+    route: RouteLike,
+    payload: Uint8Array,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<LocalMessage> {
     const resolved = await this.node.resolveRoute(route, options);
     await this.send(resolved, payload);
     return this.receive(options);

@@ -95,7 +95,10 @@ export class Route {
   }
 
   equals(other: Route): boolean {
-    return this.addresses.length === other.addresses.length && this.addresses.every((a, i) => a.equals(other.addresses[i]!));
+    return (
+      this.addresses.length === other.addresses.length &&
+      this.addresses.every((a, i) => a.equals(other.addresses[i]!))
+    );
   }
 
   toString(): string {

@@ -13,13 +13,17 @@
  */
 import type { AddressLike } from './address.js';
 import { decodeBareString, encodeBareString } from './bare.js';
-import { type Node, type WorkerContext, type WorkerOptions } from './node.js';
+import type { Node, WorkerContext, WorkerOptions } from './node.js';
 
 export const ECHO_SERVICE = 'echo';
 export const UPPERCASE_SERVICE = 'uppercase';
 export const HOP_SERVICE = 'hop';
 
-export function startEcho(node: Node, address: AddressLike = ECHO_SERVICE, options?: WorkerOptions): WorkerContext {
+export function startEcho(
+  node: Node,
+  address: AddressLike = ECHO_SERVICE,
+  options?: WorkerOptions,
+): WorkerContext {
   return node.startWorker(
     address,
     {
@@ -32,7 +36,11 @@ export function startEcho(node: Node, address: AddressLike = ECHO_SERVICE, optio
   );
 }
 
-export function startUppercase(node: Node, address: AddressLike = UPPERCASE_SERVICE, options?: WorkerOptions): WorkerContext {
+export function startUppercase(
+  node: Node,
+  address: AddressLike = UPPERCASE_SERVICE,
+  options?: WorkerOptions,
+): WorkerContext {
   return node.startWorker(
     address,
     {
@@ -52,7 +60,11 @@ export function startUppercase(node: Node, address: AddressLike = UPPERCASE_SERV
   );
 }
 
-export function startHop(node: Node, address: AddressLike = HOP_SERVICE, options?: WorkerOptions): WorkerContext {
+export function startHop(
+  node: Node,
+  address: AddressLike = HOP_SERVICE,
+  options?: WorkerOptions,
+): WorkerContext {
   return node.startWorker(
     address,
     {

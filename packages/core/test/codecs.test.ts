@@ -46,15 +46,27 @@ describe('BARE encodings (PROTOCOL.md §0)', () => {
   });
 
   it('round-trips any string', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => decodeBareString(encodeBareString(s)) === s));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (s) => decodeBareString(encodeBareString(s)) === s),
+    );
   });
 });
 
 describe('CBOR as minicbor writes it', () => {
   it('uses the shortest head for every integer', () => {
     const w = new CborWriter();
-    w.uint(23).uint(24).uint(255).uint(256).uint(65535).uint(65536).uint(2 ** 32).int(-1).int(-25);
-    expect(toHex(w.finish())).toBe('171818' + '18ff' + '190100' + '19ffff' + '1a00010000' + '1b0000000100000000' + '20' + '3818');
+    w.uint(23)
+      .uint(24)
+      .uint(255)
+      .uint(256)
+      .uint(65535)
+      .uint(65536)
+      .uint(2 ** 32)
+      .int(-1)
+      .int(-25);
+    expect(toHex(w.finish())).toBe(
+      '171818' + '18ff' + '190100' + '19ffff' + '1a00010000' + '1b0000000100000000' + '20' + '3818',
+    );
   });
 
   it('decodes Close as [[2, []], h""] (PROTOCOL.md §0)', () => {
@@ -107,7 +119,9 @@ describe('CBOR as minicbor writes it', () => {
 
   it('reads byte strings of exact sizes and reports where a mismatch is', () => {
     const r = new CborReader(fromHex('43010203'), 'key');
-    expect(() => r.bytesExact(32, 'public key')).toThrow('Cannot decode key: public key must be 32 bytes, found 3 at byte 4');
+    expect(() => r.bytesExact(32, 'public key')).toThrow(
+      'Cannot decode key: public key must be 32 bytes, found 3 at byte 4',
+    );
   });
 });
 
@@ -115,7 +129,9 @@ describe('transport messages', () => {
   const hello = new LocalMessage(Route.of('echo'), Route.of('app'), encodeBareString('hello'));
 
   it('encodes the TCP example frame body of PROTOCOL.md §2.1 byte for byte', () => {
-    expect(toHex(encodeTransportMessage(hello))).toBe('838182004465636' + '86f8182004361707046' + '0568656c6c6f');
+    expect(toHex(encodeTransportMessage(hello))).toBe(
+      '838182004465636' + '86f8182004361707046' + '0568656c6c6f',
+    );
   });
 
   it('decodes 3- and 4-field messages, with a tracing context', () => {
@@ -123,7 +139,13 @@ describe('transport messages', () => {
     expect(m.onwardRoute.toString()).toBe('0#echo');
     expect(m.returnRoute.toString()).toBe('0#app');
     expect(decodeBareString(m.payload)).toBe('hello');
-    const withTrace = new LocalMessage(Route.of('1#127.0.0.1:4000', 'echo'), Route.empty(), new Uint8Array([1]), {}, '{}');
+    const withTrace = new LocalMessage(
+      Route.of('1#127.0.0.1:4000', 'echo'),
+      Route.empty(),
+      new Uint8Array([1]),
+      {},
+      '{}',
+    );
     const back = decodeTransportMessage(encodeTransportMessage(withTrace));
     expect(back.tracingContext).toBe('{}');
     expect(back.onwardRoute.next().type).toBe(TCP);
@@ -136,7 +158,9 @@ describe('transport messages', () => {
     }
     expect(() => decodeTransportMessage(new Uint8Array([...good, 0]))).toThrow(/trailing/);
     expect(() => decodeTransportMessage(fromHex('82' + '80' + '80'))).toThrow(/at least 3 fields/);
-    expect(() => decodeTransportMessage(fromHex('83' + '81' + '8219010041' + '61' + '80' + '40'))).toThrow(/exceeds 255/);
+    expect(() => decodeTransportMessage(fromHex('83' + '81' + '8219010041' + '61' + '80' + '40'))).toThrow(
+      /exceeds 255/,
+    );
     expect(() => decodeTransportMessage(fromHex('83' + '81' + '820042c328' + '80' + '40'))).toThrow(/UTF-8/);
   });
 
@@ -145,7 +169,12 @@ describe('transport messages', () => {
       .tuple(fc.integer({ min: 0, max: 255 }), fc.string({ maxLength: 20 }))
       .map(([t, v]) => new Address(t, v));
     const msg = fc
-      .tuple(fc.array(addr, { maxLength: 5 }), fc.array(addr, { maxLength: 5 }), fc.uint8Array({ maxLength: 100 }), fc.option(fc.string(), { nil: undefined }))
+      .tuple(
+        fc.array(addr, { maxLength: 5 }),
+        fc.array(addr, { maxLength: 5 }),
+        fc.uint8Array({ maxLength: 100 }),
+        fc.option(fc.string(), { nil: undefined }),
+      )
       .map(([o, r, p, t]) => new LocalMessage(new Route(o), new Route(r), p, {}, t));
     fc.assert(
       fc.property(msg, (m) => {
@@ -164,7 +193,9 @@ describe('transport messages', () => {
   });
 
   it('encodes the legacy BARE message with version 1 and the tracing flag', () => {
-    expect(toHex(encodeLegacyTransportMessage(hello))).toBe('01' + '01000465636' + '86f' + '0100036170' + '70' + '060568656c6c6f' + '00');
+    expect(toHex(encodeLegacyTransportMessage(hello))).toBe(
+      '01' + '01000465636' + '86f' + '0100036170' + '70' + '060568656c6c6f' + '00',
+    );
     expect(() => decodeLegacyTransportMessage(fromHex('03'))).toThrow(/unsupported protocol version 3/);
   });
 
@@ -198,7 +229,9 @@ describe('addresses and routes (PROTOCOL.md §1.1)', () => {
   });
 
   it('steps a message forward: pops onward, pushes on return', () => {
-    const m = new LocalMessage(Route.of('hop', 'echo'), Route.of('app'), new Uint8Array()).stepForward(Address.local('hop'));
+    const m = new LocalMessage(Route.of('hop', 'echo'), Route.of('app'), new Uint8Array()).stepForward(
+      Address.local('hop'),
+    );
     expect(m.onwardRoute.toString()).toBe('0#echo');
     expect(m.returnRoute.toString()).toBe('0#hop => 0#app');
   });
@@ -206,12 +239,16 @@ describe('addresses and routes (PROTOCOL.md §1.1)', () => {
 
 describe('decoded payloads own their memory', () => {
   it('copies the payload even when the input is a Buffer (whose slice() is a view)', () => {
-    const frame = Buffer.from(encodeTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([1, 2, 3]))));
+    const frame = Buffer.from(
+      encodeTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([1, 2, 3]))),
+    );
     const m = decodeTransportMessage(frame);
     frame.fill(0);
     expect(m.payload).toEqual(new Uint8Array([1, 2, 3]));
     expect(Buffer.isBuffer(m.payload)).toBe(false);
-    const legacy = Buffer.from(encodeLegacyTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([4]))));
+    const legacy = Buffer.from(
+      encodeLegacyTransportMessage(new LocalMessage(Route.of('a'), Route.empty(), new Uint8Array([4]))),
+    );
     const l = decodeLegacyTransportMessage(legacy);
     legacy.fill(0);
     expect(l.payload).toEqual(new Uint8Array([4]));

@@ -3,7 +3,9 @@ import { MultiAddr, parseHostPort, toHex } from '../src/index.js';
 
 describe('multiaddr (PROTOCOL.md §12)', () => {
   it('converts typical routes to Ockam routes', () => {
-    expect(MultiAddr.parse('/ip4/127.0.0.1/tcp/4000/service/uppercase').toRoute().toString()).toBe('1#127.0.0.1:4000 => 0#uppercase');
+    expect(MultiAddr.parse('/ip4/127.0.0.1/tcp/4000/service/uppercase').toRoute().toString()).toBe(
+      '1#127.0.0.1:4000 => 0#uppercase',
+    );
     expect(MultiAddr.parse('/dnsaddr/localhost/tcp/4000/secure/api/service/echo').toRoute().toString()).toBe(
       '1#localhost:4000 => 0#api => 0#echo',
     );
@@ -14,7 +16,9 @@ describe('multiaddr (PROTOCOL.md §12)', () => {
   it('knows which parts need a node manager', () => {
     const ma = MultiAddr.parse('/node/n1/service/echo');
     expect(ma.needsResolution).toBe(true);
-    expect(() => ma.toRoute()).toThrow("'/node/n1' in /node/n1/service/echo must be resolved by a node manager first");
+    expect(() => ma.toRoute()).toThrow(
+      "'/node/n1' in /node/n1/service/echo must be resolved by a node manager first",
+    );
   });
 
   it('gives precise errors for bad multiaddrs', () => {
@@ -38,9 +42,9 @@ describe('multiaddr (PROTOCOL.md §12)', () => {
     // ip4 = 4, tcp = 6, service = 62526 (uvarint be e8 03)
     expect(toHex(ma.encode())).toBe('047f000001060fa0' + 'bee803' + '04' + '6563686f');
     expect(MultiAddr.decode(ma.encode()).toString()).toBe(ma.toString());
-    expect(MultiAddr.decode(MultiAddr.parse('/node/n1/secure/api/ip6/fe80::1/tcp/1').encode()).toString()).toBe(
-      '/node/n1/secure/api/ip6/fe80:0:0:0:0:0:0:1/tcp/1',
-    );
+    expect(
+      MultiAddr.decode(MultiAddr.parse('/node/n1/secure/api/ip6/fe80::1/tcp/1').encode()).toString(),
+    ).toBe('/node/n1/secure/api/ip6/fe80:0:0:0:0:0:0:1/tcp/1');
   });
 
   it('parses HOST:PORT forms', () => {

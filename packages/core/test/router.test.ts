@@ -5,8 +5,8 @@ import {
   createLogger,
   decodeBareString,
   encodeBareString,
-  type LogFields,
   LocalMessage,
+  type LogFields,
   Node,
   OckamError,
   Route,
@@ -58,8 +58,12 @@ describe('router', () => {
   it('refuses to resolve a transport address that no transport handles', async () => {
     const node = new Node();
     const client = node.client();
-    await expect(client.request(['1#127.0.0.1:1', 'echo'], new Uint8Array())).rejects.toThrow(/No transport registered for type 1/);
-    await expect(client.send(['1#127.0.0.1:1', 'echo'], new Uint8Array())).rejects.toThrow(/must be resolved/);
+    await expect(client.request(['1#127.0.0.1:1', 'echo'], new Uint8Array())).rejects.toThrow(
+      /No transport registered for type 1/,
+    );
+    await expect(client.send(['1#127.0.0.1:1', 'echo'], new Uint8Array())).rejects.toThrow(
+      /must be resolved/,
+    );
     await node.stop();
   });
 
@@ -68,11 +72,21 @@ describe('router', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let handled = 0;
-    node.startWorker('slow', { handleMessage: async () => { await gate; handled++; } }, { capacity: 4 });
+    node.startWorker(
+      'slow',
+      {
+        handleMessage: async () => {
+          await gate;
+          handled++;
+        },
+      },
+      { capacity: 4 },
+    );
     const client = node.client();
     const sends: Array<Promise<void>> = [];
     let settled = 0;
-    for (let i = 0; i < 10; i++) sends.push(client.send(['slow'], new Uint8Array([i])).then(() => void settled++));
+    for (let i = 0; i < 10; i++)
+      sends.push(client.send(['slow'], new Uint8Array([i])).then(() => void settled++));
     await new Promise((r) => setTimeout(r, 20));
     // One message is being handled, four wait in the mailbox, the other five senders are blocked.
     expect(settled).toBe(5);
@@ -88,14 +102,22 @@ describe('router', () => {
     const { logger, lines } = capturingLogger();
     const node = new Node({ logger });
     const got: RoutedMessage[] = [];
-    node.startWorker('guarded', { handleMessage: (_c, m) => void got.push(m) }, { incoming: allowSourceAddresses(['friend']) });
+    node.startWorker(
+      'guarded',
+      { handleMessage: (_c, m) => void got.push(m) },
+      { incoming: allowSourceAddresses(['friend']) },
+    );
     const friend = node.client({ address: 'friend' });
     const stranger = node.client({ address: 'stranger' });
     await stranger.send(['guarded'], new Uint8Array([1]));
     await friend.send(['guarded'], new Uint8Array([2]));
     await new Promise((r) => setTimeout(r, 10));
     expect(got.map((m) => m.message.payload[0])).toEqual([2]);
-    expect(lines.some((l) => l.message === 'incoming access control denied a message' && l.fields.from === 'stranger')).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.message === 'incoming access control denied a message' && l.fields.from === 'stranger',
+      ),
+    ).toBe(true);
     await node.stop();
   });
 
@@ -103,7 +125,11 @@ describe('router', () => {
     const node = new Node();
     const got: number[] = [];
     node.startWorker('sink', { handleMessage: (_c, m) => void got.push(m.message.payload[0]!) });
-    const ctx = node.startWorker('muted', { handleMessage() {} }, { outgoing: { isAuthorized: () => false } });
+    const ctx = node.startWorker(
+      'muted',
+      { handleMessage() {} },
+      { outgoing: { isAuthorized: () => false } },
+    );
     await ctx.send(['sink'], new Uint8Array([9]));
     await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual([]);
@@ -113,7 +139,17 @@ describe('router', () => {
   it('denies when an access control throws', async () => {
     const node = new Node();
     const got: number[] = [];
-    node.startWorker('sink', { handleMessage: (_c, m) => void got.push(1) }, { incoming: { isAuthorized: () => { throw new Error('boom'); } } });
+    node.startWorker(
+      'sink',
+      { handleMessage: () => void got.push(1) },
+      {
+        incoming: {
+          isAuthorized: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    );
     await node.client().send(['sink'], new Uint8Array());
     await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual([]);
@@ -135,7 +171,9 @@ describe('router', () => {
     await receiver.send(['private'], new Uint8Array());
     await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual(['exposed']);
-    expect(lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'private')).toBe(true);
+    expect(
+      lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'private'),
+    ).toBe(true);
     // A processor receives nothing.
     const other = node.client();
     await other.send(['receiver'], new Uint8Array());
@@ -174,7 +212,9 @@ describe('router', () => {
   it('times out a request with a typed error', async () => {
     const node = new Node();
     node.startWorker('silent', { handleMessage() {} });
-    await expect(node.client().request(['silent'], new Uint8Array(), { timeoutMs: 30 })).rejects.toSatisfy((e) => OckamError.isKind(e, 'timeout'));
+    await expect(node.client().request(['silent'], new Uint8Array(), { timeoutMs: 30 })).rejects.toSatisfy(
+      (e) => OckamError.isKind(e, 'timeout'),
+    );
     await node.stop();
   });
 
@@ -188,8 +228,13 @@ describe('router', () => {
   it('carries local info only inside the node', async () => {
     const node = new Node();
     let seen: unknown;
-    node.startWorker('w', { handleMessage: (_c, m) => void (seen = m.message.localInfo.secureChannelIdentifier) });
-    await node.route(Address.local('x'), new LocalMessage(Route.of('w'), Route.empty(), new Uint8Array(), { secureChannelIdentifier: 'I00' }));
+    node.startWorker('w', {
+      handleMessage: (_c, m) => void (seen = m.message.localInfo.secureChannelIdentifier),
+    });
+    await node.route(
+      Address.local('x'),
+      new LocalMessage(Route.of('w'), Route.empty(), new Uint8Array(), { secureChannelIdentifier: 'I00' }),
+    );
     await new Promise((r) => setTimeout(r, 5));
     expect(seen).toBe('I00');
     await node.stop();

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
 import { decodeBareBytes, encodeBareBytes, fromHex, OckamError, toHex, utf8 } from '@ockam/core';
 import type { SendMessageResponse } from '@ockam/node';
+import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../output.js';
 import { resolveRoute } from '../routes.js';
@@ -14,7 +14,10 @@ export function registerMessageCommands(program: Command, run: Run): void {
     .command('send')
     .description('Send a message along a route and print the reply')
     .argument('<message>', 'the message (text, or hex with --hex)')
-    .requiredOption('--to <route>', "where to send it, e.g. /node/n1/service/uppercase; a leading '-' is replaced by a route read from stdin")
+    .requiredOption(
+      '--to <route>',
+      "where to send it, e.g. /node/n1/service/uppercase; a leading '-' is replaced by a route read from stdin",
+    )
     .option('--from <node>', 'the node that sends it (default node if omitted)')
     .option('--timeout <duration>', 'how long to wait for the reply', '10s')
     .option('--hex', 'the message is hex, and the reply is printed as hex')
@@ -32,13 +35,22 @@ export function registerMessageCommands(program: Command, run: Run): void {
         const route = await resolveRoute(ctx, from.name, to);
         const reply = await ctx
           .client(from.name)
-          .post<SendMessageResponse>('/messages', { route, payloadHex: toHex(encodeBareBytes(payload)), timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
+          .post<SendMessageResponse>(
+            '/messages',
+            { route, payloadHex: toHex(encodeBareBytes(payload)), timeoutMs },
+            { timeoutMs: timeoutMs + 5_000 },
+          );
         const raw = fromHex(reply.payloadHex);
         let body: Uint8Array;
         try {
           body = decodeBareBytes(raw, 'reply');
         } catch (e) {
-          throw new OckamError('application', 'serialization', `The reply is not a BARE byte vector (${raw.length} bytes: ${toHex(raw.subarray(0, 32))}…)`, { cause: e });
+          throw new OckamError(
+            'application',
+            'serialization',
+            `The reply is not a BARE byte vector (${raw.length} bytes: ${toHex(raw.subarray(0, 32))}…)`,
+            { cause: e },
+          );
         }
         let shown: string;
         if (opts.hex) shown = toHex(body);
@@ -46,7 +58,12 @@ export function registerMessageCommands(program: Command, run: Run): void {
           try {
             shown = new TextDecoder('utf-8', { fatal: true }).decode(body);
           } catch (e) {
-            throw new OckamError('application', 'serialization', 'The reply is not valid UTF-8; use --hex to print it', { cause: e });
+            throw new OckamError(
+              'application',
+              'serialization',
+              'The reply is not valid UTF-8; use --hex to print it',
+              { cause: e },
+            );
           }
         }
         ctx.out.result(shown, { reply: shown, returnRoute: reply.returnRoute });

@@ -1,7 +1,17 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { type Command, Option } from 'commander';
 import { OckamError, parseHostPort } from '@ockam/core';
-import { isNodeProcess, isNodeRunning, type NodeRecord, type NodeStatus, parseLogLevel, runDaemon, spawnNode, stopNodeProcess, validateNodeName } from '@ockam/node';
+import {
+  isNodeProcess,
+  isNodeRunning,
+  type NodeRecord,
+  type NodeStatus,
+  parseLogLevel,
+  runDaemon,
+  spawnNode,
+  stopNodeProcess,
+  validateNodeName,
+} from '@ockam/node';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
 
@@ -27,46 +37,76 @@ export function registerNodeCommands(program: Command, run: Run): void {
 
   node
     .command('create')
-    .description('Create a node and start it in the background, with a TCP listener and the standard services (echo, uppercase, hop)')
+    .description(
+      'Create a node and start it in the background, with a TCP listener and the standard services (echo, uppercase, hop)',
+    )
     .argument('[name]', 'node name (random if omitted)')
-    .addOption(new Option('-t, --tcp-listener-address <host:port>', 'address of the TCP listener').default('127.0.0.1:0'))
+    .addOption(
+      new Option('-t, --tcp-listener-address <host:port>', 'address of the TCP listener').default(
+        '127.0.0.1:0',
+      ),
+    )
     .option('-f, --foreground', 'run the node in this process, logging to stderr, until Ctrl-C')
     .option('--log-level <level>', 'trace, debug, info, warn, error or off')
-    .addHelpText('after', '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground')
-    .action((name: string | undefined, opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string }) =>
-      run(async (ctx) => {
-        const nodeName = validateNodeName(name ?? randomName());
-        parseHostPort(opts.tcpListenerAddress);
-        if (opts.logLevel) parseLogLevel(opts.logLevel, 'info');
-        const existing = ctx.state.getNode(nodeName);
-        if (existing && (await isNodeRunning(ctx.home, existing))) {
-          throw new OckamError('node', 'already-exists', `Node ${nodeName} already exists and is running on ${existing.tcpListenerAddress}`);
-        }
-        if (existing) throw new OckamError('node', 'already-exists', `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`);
-        ctx.state.createNode(nodeName, opts.logLevel ? { logLevel: opts.logLevel } : {});
-        if (opts.foreground) {
-          ctx.close();
-          const args = ['--name', nodeName, '--home', ctx.home.root, '--foreground', '--tcp-listener-address', opts.tcpListenerAddress];
-          if (opts.logLevel) args.push('--log-level', opts.logLevel);
-          await runDaemon(args);
-          await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
-        }
-        try {
-          const ready = await spawnNode(ctx.home, nodeName, {
-            tcpListenerAddress: opts.tcpListenerAddress,
-            ...(opts.logLevel ? { logLevel: parseLogLevel(opts.logLevel, 'info') } : {}),
-          });
-          ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
-            name: nodeName,
-            status: 'running',
-            pid: ready.pid,
-            tcpListenerAddress: ready.tcpListenerAddress,
-          });
-        } catch (e) {
-          ctx.state.deleteNode(nodeName);
-          throw e;
-        }
-      }),
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
+    )
+    .action(
+      (
+        name: string | undefined,
+        opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string },
+      ) =>
+        run(async (ctx) => {
+          const nodeName = validateNodeName(name ?? randomName());
+          parseHostPort(opts.tcpListenerAddress);
+          if (opts.logLevel) parseLogLevel(opts.logLevel, 'info');
+          const existing = ctx.state.getNode(nodeName);
+          if (existing && (await isNodeRunning(ctx.home, existing))) {
+            throw new OckamError(
+              'node',
+              'already-exists',
+              `Node ${nodeName} already exists and is running on ${existing.tcpListenerAddress}`,
+            );
+          }
+          if (existing)
+            throw new OckamError(
+              'node',
+              'already-exists',
+              `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`,
+            );
+          ctx.state.createNode(nodeName, opts.logLevel ? { logLevel: opts.logLevel } : {});
+          if (opts.foreground) {
+            ctx.close();
+            const args = [
+              '--name',
+              nodeName,
+              '--home',
+              ctx.home.root,
+              '--foreground',
+              '--tcp-listener-address',
+              opts.tcpListenerAddress,
+            ];
+            if (opts.logLevel) args.push('--log-level', opts.logLevel);
+            await runDaemon(args);
+            await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
+          }
+          try {
+            const ready = await spawnNode(ctx.home, nodeName, {
+              tcpListenerAddress: opts.tcpListenerAddress,
+              ...(opts.logLevel ? { logLevel: parseLogLevel(opts.logLevel, 'info') } : {}),
+            });
+            ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
+              name: nodeName,
+              status: 'running',
+              pid: ready.pid,
+              tcpListenerAddress: ready.tcpListenerAddress,
+            });
+          } catch (e) {
+            ctx.state.deleteNode(nodeName);
+            throw e;
+          }
+        }),
     );
 
   node
@@ -82,7 +122,13 @@ export function registerNodeCommands(program: Command, run: Run): void {
               ? 'No nodes. Create one with: ockam node create n1'
               : table(
                   ['NAME', 'STATUS', 'PID', 'TCP LISTENER', 'DEFAULT'],
-                  nodes.map((n) => [n.name, n.status, n.pid ? String(n.pid) : '-', n.tcpListenerAddress ?? '-', n.default ? 'yes' : '']),
+                  nodes.map((n) => [
+                    n.name,
+                    n.status,
+                    n.pid ? String(n.pid) : '-',
+                    n.tcpListenerAddress ?? '-',
+                    n.default ? 'yes' : '',
+                  ]),
                 ),
           nodes,
         );
@@ -97,11 +143,21 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .action((name: string | undefined) =>
       run(async (ctx) => {
         const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
-        if (!record) throw new OckamError('node', 'not-found', "There is no default node; create one with 'ockam node create'");
+        if (!record)
+          throw new OckamError(
+            'node',
+            'not-found',
+            "There is no default node; create one with 'ockam node create'",
+          );
         const d = await describe(ctx, record);
         let status: NodeStatus | undefined;
         if (d.status === 'running') status = await ctx.client(record.name).get<NodeStatus>('/node');
-        const json = { ...d, services: status?.services ?? [], tcpConnections: status?.tcpConnections ?? [], logPath: ctx.home.logPath(record.name) };
+        const json = {
+          ...d,
+          services: status?.services ?? [],
+          tcpConnections: status?.tcpConnections ?? [],
+          logPath: ctx.home.logPath(record.name),
+        };
         ctx.out.result(
           () =>
             [
@@ -126,7 +182,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
-        if (!record.pid || !(await isNodeRunning(ctx.home, record))) throw new OckamError('node', 'invalid', `Node ${record.name} is not running`);
+        if (!record.pid || !(await isNodeRunning(ctx.home, record)))
+          throw new OckamError('node', 'invalid', `Node ${record.name} is not running`);
         const how = await stopNodeProcess(record.pid);
         ctx.out.result(`Node ${record.name} stopped`, { name: record.name, status: 'stopped', how });
       }),
@@ -141,13 +198,26 @@ export function registerNodeCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
-        if (await isNodeRunning(ctx.home, record)) throw new OckamError('node', 'invalid', `Node ${record.name} is already running on ${record.tcpListenerAddress}`);
-        const logLevel = typeof record.options.logLevel === 'string' ? parseLogLevel(record.options.logLevel, 'info') : undefined;
+        if (await isNodeRunning(ctx.home, record))
+          throw new OckamError(
+            'node',
+            'invalid',
+            `Node ${record.name} is already running on ${record.tcpListenerAddress}`,
+          );
+        const logLevel =
+          typeof record.options.logLevel === 'string'
+            ? parseLogLevel(record.options.logLevel, 'info')
+            : undefined;
         const ready = await spawnNode(ctx.home, record.name, {
           ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
           ...(logLevel ? { logLevel } : {}),
         });
-        ctx.out.result(`Node ${record.name} started on ${ready.tcpListenerAddress}`, { name: record.name, status: 'running', pid: ready.pid, tcpListenerAddress: ready.tcpListenerAddress });
+        ctx.out.result(`Node ${record.name} started on ${ready.tcpListenerAddress}`, {
+          name: record.name,
+          status: 'running',
+          pid: ready.pid,
+          tcpListenerAddress: ready.tcpListenerAddress,
+        });
       }),
     );
 
@@ -173,7 +243,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
           rmSync(ctx.home.nodeDir(t.name), { recursive: true, force: true });
         }
         const names = targets.map((t) => t.name);
-        ctx.out.result(names.length ? `Deleted ${names.map((n) => `node ${n}`).join(', ')}` : 'No nodes to delete', { deleted: names });
+        ctx.out.result(
+          names.length ? `Deleted ${names.map((n) => `node ${n}`).join(', ')}` : 'No nodes to delete',
+          { deleted: names },
+        );
       }),
     );
 
@@ -204,7 +277,9 @@ export function registerNodeCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         if (name) ctx.state.setDefaultNode(name);
         const d = ctx.state.defaultNode();
-        ctx.out.result(d ? `The default node is ${d.name}` : 'There is no default node', { default: d?.name ?? null });
+        ctx.out.result(d ? `The default node is ${d.name}` : 'There is no default node', {
+          default: d?.name ?? null,
+        });
       }),
     );
 }

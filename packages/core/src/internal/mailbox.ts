@@ -12,7 +12,8 @@ export class Mailbox<T> {
   #closed = false;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Mailbox capacity must be ≥ 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`Mailbox capacity must be ≥ 1, got ${capacity}`);
     this.capacity = capacity;
   }
 
