@@ -27,3 +27,19 @@ export {
   type RefreshCredentialsMessage,
   type SecureChannelMessage,
 } from './secure-channel-message.js';
+export { type CredentialsHook, IDENTITY_SECURE_CHANNEL_IDENTIFIER, type PeerVerifier, type SecureChannelIdentity, type VerifiedPeer } from './channel-identity.js';
+export { decodeIdentityAndCredentials, encodeIdentityAndCredentials, type IdentityAndCredentials } from './identity-and-credentials.js';
+export {
+  type IdentityVerifierOptions,
+  identityVerifier,
+  type SecureChannelIdentityOptions,
+  secureChannelIdentity,
+} from './identity-verifier.js';
+export { createSecureChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS, type SecureChannel, type SecureChannelOptions } from './secure-channel.js';
+export {
+  createSecureChannelListener,
+  DEFAULT_LISTENER_ADDRESS,
+  type SecureChannelListener,
+  type SecureChannelListenerOptions,
+} from './secure-channel-listener.js';
+export { and, or, type TrustContext, type TrustPolicy, trustEveryone, trustIdentifier, trustMultiIdentifiers } from './trust-policy.js';

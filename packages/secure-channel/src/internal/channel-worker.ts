@@ -1,0 +1,453 @@
+/**
+ * The two workers of one secure channel end (PROTOCOL.md §3.1 transport, §3.3, §3.4):
+ *
+ * - the *decryptor* owns `decryptor_remote` (where handshake messages and encrypted frames
+ *   arrive) and `decryptor_internal` (the producer address decrypted messages are forwarded
+ *   from). It runs the handshake first, then decrypts.
+ * - the *encryptor* owns `encryptor`: it pops itself from the onward route, wraps the rest and the
+ *   return route in a `Payload` plaintext, and sends the frame to the peer's decryptor with an
+ *   empty return route.
+ *
+ * Either worker stopping stops the other; the encryptor sends `Close` on its way out unless the
+ * peer closed first.
+ */
+import {
+  Address,
+  bytesEqual,
+  denyAll,
+  type FlowControlId,
+  LocalMessage,
+  type Logger,
+  type Node,
+  OckamError,
+  Route,
+  type RoutedMessage,
+  type Vault,
+  type Worker,
+  type WorkerContext,
+} from '@ockam/core';
+import { type CredentialsHook, IDENTITY_SECURE_CHANNEL_IDENTIFIER, type PeerVerifier, type SecureChannelIdentity } from '../channel-identity.js';
+import { Decryptor } from '../decryptor.js';
+import { Encryptor } from '../encryptor.js';
+import { SecureChannelError } from '../errors.js';
+import { decodeIdentityAndCredentials, encodeIdentityAndCredentials } from '../identity-and-credentials.js';
+import { HandshakeState } from '../noise-handshake-state.js';
+import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
+import { decodeSecureChannelMessage, encodeSecureChannelMessage } from '../secure-channel-message.js';
+import type { TrustPolicy } from '../trust-policy.js';
+
+
+const EMPTY = new Uint8Array(0);
+
+export type Role = 'initiator' | 'responder';
+
+/** Everything one channel end needs. */
+export interface ChannelParams {
+  readonly node: Node;
+  readonly vault: Vault;
+  readonly role: Role;
+  readonly identity: SecureChannelIdentity;
+  readonly verifier: PeerVerifier;
+  readonly trustPolicy: TrustPolicy;
+  readonly verifyCredentials?: CredentialsHook;
+  readonly timeoutMs: number;
+  /** Flow-control ids the decryptor_remote must accept messages from (the transport's). */
+  readonly consumerOf: readonly FlowControlId[];
+  /** The listener's id, for responders. */
+  readonly spawnerId?: FlowControlId;
+}
+
+
+/** What the handshake settles, shared by the two workers. */
+export interface ChannelInfo {
+  readonly peerIdentifier: string;
+  readonly encryptorAddress: Address;
+  readonly decryptorRemoteAddress: Address;
+  readonly flowControlId: FlowControlId;
+}
+
+type State = 'handshake' | 'open' | 'closed';
+
+/**
+ * One channel end. Owns the handshake, the data-phase ciphers and the two workers. `ready`
+ * settles when the handshake completes or fails.
+ */
+export class ChannelEnd {
+  readonly params: ChannelParams;
+  readonly decryptorRemote = Address.random();
+  readonly decryptorInternal = Address.random();
+  readonly encryptorAddress = Address.random();
+  readonly flowControlId: FlowControlId;
+  readonly ready: Promise<ChannelInfo>;
+  /** Settles once both workers have stopped. */
+  readonly closed: Promise<void>;
+  #closedResolve!: () => void;
+  readonly #logger: Logger;
+  #resolve!: (info: ChannelInfo) => void;
+  #reject!: (error: SecureChannelError) => void;
+  #state: State = 'handshake';
+  #handshake: HandshakeState | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #encryptor: Encryptor | undefined;
+  #decryptor: Decryptor | undefined;
+  #remoteRoute = Route.empty();
+  /** The peer's decryptor_remote: the last hop of every route to it. */
+  #theirDecryptor: Address | undefined;
+  #info: ChannelInfo | undefined;
+  #closedByPeer = false;
+  #stopping: Promise<void> | undefined;
+  #encryptorStarted = false;
+  #handshakeMessagesReceived = 0;
+  #peerCredentials: readonly Uint8Array[] = [];
+  #encryptorContext: WorkerContext | undefined;
+
+  constructor(params: ChannelParams) {
+    this.params = params;
+    this.#logger = params.node.logger;
+    this.flowControlId = params.node.flowControls.generateId();
+    this.ready = new Promise<ChannelInfo>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.closed = new Promise<void>((resolve) => {
+      this.#closedResolve = resolve;
+    });
+    // Callers that never await `ready` (responders) must not see an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  get role(): Role {
+    return this.params.role;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** Creates the handshake state and starts the decryptor worker; the handshake timer starts now. */
+  async start(): Promise<void> {
+    const { node, vault, identity } = this.params;
+    this.#handshake = await HandshakeState.initialize({
+      vault,
+      protocol: OCKAM_PROTOCOL_NAME,
+      initiator: this.role === 'initiator',
+      s: identity.secureChannelKey,
+    });
+    const worker: Worker = {
+      handleMessage: (ctx, message) => this.#onMessage(ctx, message),
+      shutdown: () => this.#onDecryptorShutdown(),
+    };
+    node.startWorker(
+      [
+        { address: this.decryptorRemote },
+        // Nothing may send to decryptor_internal: it only forwards decrypted messages.
+        { address: this.decryptorInternal, incoming: denyAll },
+      ],
+      worker,
+    );
+    for (const id of this.params.consumerOf) node.flowControls.addConsumer(this.decryptorRemote, id);
+    node.flowControls.addProducer(this.decryptorInternal, this.flowControlId, this.params.spawnerId);
+    this.#timer = setTimeout(() => {
+      this.#fail(new SecureChannelError('timeout', `Secure channel handshake did not complete within ${this.params.timeoutMs} ms`));
+    }, this.params.timeoutMs);
+  }
+
+  /** Initiator: sends msg1 (empty payload, PROTOCOL.md §3.1) along `route` from decryptor_remote. */
+  async initiate(route: Route): Promise<void> {
+    const msg1 = this.#handshake!.writeMessage(EMPTY);
+    await this.params.node.route(this.decryptorRemote, new LocalMessage(route, [this.decryptorRemote], msg1));
+  }
+
+  /** Fails the handshake from outside (abort signal). */
+  abort(error: SecureChannelError): void {
+    this.#fail(error);
+  }
+
+  async #onMessage(ctx: WorkerContext, routed: RoutedMessage): Promise<void> {
+    switch (this.#state) {
+      case 'handshake':
+        return this.#onHandshakeMessage(ctx, routed.message);
+      case 'open':
+        return this.#onFrame(ctx, routed.message);
+      case 'closed':
+        return;
+    }
+  }
+
+  // --- handshake ----------------------------------------------------------------------------
+
+  async #onHandshakeMessage(ctx: WorkerContext, message: LocalMessage): Promise<void> {
+    const hs = this.#handshake!;
+    try {
+      const ownPayload = (): Uint8Array =>
+        encodeIdentityAndCredentials({
+          changeHistory: this.params.identity.changeHistory,
+          purposeKeyAttestation: this.params.identity.purposeKeyAttestation,
+          credentials: this.params.identity.credentials ?? [],
+        });
+      this.#handshakeMessagesReceived++;
+      if (this.role === 'responder' && this.#handshakeMessagesReceived === 1) {
+        // msg1: e; its payload is empty in Ockam and is ignored.
+        hs.readMessage(message.payload);
+        const msg2 = hs.writeMessage(ownPayload());
+        this.#theirDecryptor = lastHop(message.returnRoute);
+        await ctx.send(message.returnRoute, msg2, { from: this.decryptorRemote });
+        return;
+      }
+      // Initiator: msg2; responder: msg3. Both carry the peer's identity.
+      const payload = hs.readMessage(message.payload);
+      const peer = await this.#verifyPeer(payload, hs);
+      if (this.#state !== 'handshake') return; // timed out or aborted while verifying
+      if (this.role === 'initiator') {
+        const msg3 = hs.writeMessage(ownPayload());
+        this.#theirDecryptor = lastHop(message.returnRoute);
+        this.#remoteRoute = message.returnRoute;
+        await ctx.send(message.returnRoute, msg3, { from: this.decryptorRemote });
+      } else {
+        this.#remoteRoute = message.returnRoute.isEmpty ? this.#remoteRoute : message.returnRoute;
+      }
+      this.#open(peer);
+    } catch (e) {
+      this.#fail(
+        OckamError.is(e) && e.origin === 'channel'
+          ? (e as SecureChannelError)
+          : new SecureChannelError('protocol', `Secure channel handshake failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+      );
+    }
+  }
+
+  async #verifyPeer(payload: Uint8Array, hs: HandshakeState): Promise<{ identifier: string; credentials: readonly Uint8Array[] }> {
+    let decoded: ReturnType<typeof decodeIdentityAndCredentials>;
+    try {
+      decoded = decodeIdentityAndCredentials(payload);
+    } catch (cause) {
+      throw new SecureChannelError('protocol', 'Secure channel handshake: the peer sent a malformed identity payload', { cause });
+    }
+    let verified: Awaited<ReturnType<PeerVerifier['verifyPeer']>>;
+    try {
+      verified = await this.params.verifier.verifyPeer(decoded.changeHistory, decoded.purposeKeyAttestation);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new SecureChannelError('protocol', `Secure channel handshake: the peer's identity or purpose key does not verify: ${reason}`, { cause });
+    }
+    const rs = hs.remoteStaticPublicKey;
+    if (rs === undefined || !bytesEqual(verified.secureChannelPublicKey, rs)) {
+      throw new SecureChannelError(
+        'protocol',
+        `Secure channel handshake: the Noise static key of ${verified.identifier} is not its attested secure-channel purpose key`,
+      );
+    }
+    const context = { peerIdentifier: verified.identifier, credentials: decoded.credentials };
+    let trusted: boolean;
+    try {
+      trusted = await this.params.trustPolicy(context);
+    } catch (cause) {
+      throw new SecureChannelError('permission', `Secure channel trust policy failed for ${verified.identifier}`, { cause });
+    }
+    if (!trusted) throw new SecureChannelError('permission', `Secure channel trust policy rejected ${verified.identifier}`);
+    if (this.params.verifyCredentials !== undefined) {
+      try {
+        await this.params.verifyCredentials(context);
+      } catch (e) {
+        // PROTOCOL.md §3.2 step 5: credential failures are logged and the channel still comes up.
+        this.#logger.warn('secure channel: peer credentials did not verify', {
+          peer: verified.identifier,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    }
+    return { identifier: verified.identifier, credentials: decoded.credentials };
+  }
+
+  #open(peer: { identifier: string; credentials: readonly Uint8Array[] }): void {
+    const hs = this.#handshake!;
+    this.#handshake = undefined;
+    clearTimeout(this.#timer);
+    // Ockam's reversed split is applied by HandshakeState for the Ockam protocol name.
+    const { send, receive } = hs.split();
+    const { vault, node } = this.params;
+    this.#encryptor = new Encryptor(vault, send.takeKey());
+    this.#decryptor = new Decryptor(vault, receive.takeKey());
+    this.#peerCredentials = peer.credentials;
+    this.#info = Object.freeze({
+      peerIdentifier: peer.identifier,
+      encryptorAddress: this.encryptorAddress,
+      decryptorRemoteAddress: this.decryptorRemote,
+      flowControlId: this.flowControlId,
+    });
+    this.#encryptorContext = node.startWorker(
+      this.encryptorAddress,
+      {
+        handleMessage: (ctx, message) => this.#onPlaintext(ctx, message),
+        shutdown: (ctx) => this.#onEncryptorShutdown(ctx),
+      },
+      { metadata: { terminal: true, attributes: { [IDENTITY_SECURE_CHANNEL_IDENTIFIER]: peer.identifier } } },
+    );
+    this.#encryptorStarted = true;
+    this.#state = 'open';
+    this.#logger.info('secure channel established', { role: this.role, peer: peer.identifier, encryptor: this.encryptorAddress.value });
+    this.#resolve(this.#info);
+  }
+
+  #fail(error: SecureChannelError): void {
+    if (this.#state !== 'handshake') return;
+    this.#state = 'closed';
+    clearTimeout(this.#timer);
+    this.#handshake?.destroy();
+    this.#handshake = undefined;
+    if (this.role === 'responder') {
+      this.#logger.warn('secure channel handshake failed', { role: this.role, error: error.message });
+    }
+    this.#reject(error);
+    // Detached: this may run inside the decryptor's own handler, which stopWorker would wait for.
+    this.stop().catch(() => {});
+  }
+
+  // --- data phase ---------------------------------------------------------------------------
+
+  async #onFrame(ctx: WorkerContext, message: LocalMessage): Promise<void> {
+    const decryptor = this.#decryptor!;
+    const highestBefore = decryptor.highestNonce;
+    let plaintext: Uint8Array;
+    let nonce: bigint;
+    try {
+      ({ plaintext, nonce } = decryptor.decryptFrame(message.payload));
+    } catch (e) {
+      this.#logger.warn('secure channel dropped a frame', { decryptor: this.decryptorRemote.value, error: (e as Error).message });
+      return;
+    }
+    // PROTOCOL.md §3.3: the responder follows the initiator's route whenever a newer frame arrives.
+    if (this.role === 'responder' && nonce > highestBefore && this.#theirDecryptor !== undefined) {
+      this.#remoteRoute = message.returnRoute.append(this.#theirDecryptor);
+    }
+    let decoded: ReturnType<typeof decodeSecureChannelMessage>;
+    try {
+      decoded = decodeSecureChannelMessage(plaintext);
+    } catch (e) {
+      this.#logger.warn('secure channel dropped an undecodable plaintext', { error: (e as Error).message });
+      return;
+    }
+    switch (decoded.kind) {
+      case 'payload': {
+        const info = this.#info!;
+        const inner = new LocalMessage(decoded.onwardRoute, decoded.returnRoute.prepend(this.encryptorAddress), decoded.payload, {
+          secureChannelIdentifier: info.peerIdentifier,
+          secureChannelEncryptor: this.encryptorAddress.value,
+          flowControlId: this.flowControlId,
+        });
+        if (inner.onwardRoute.isEmpty) return;
+        try {
+          await ctx.forward(inner, { from: this.decryptorInternal });
+        } catch (e) {
+          this.#logger.warn('secure channel could not deliver a decrypted message', {
+            to: inner.onwardRoute.toString(),
+            error: (e as Error).message,
+          });
+        }
+        return;
+      }
+      case 'close':
+        this.#closedByPeer = true;
+        this.#logger.info('secure channel closed by peer', { encryptor: this.encryptorAddress.value });
+        // Detached: stopping waits for this handler to return.
+        this.stop().catch(() => {});
+        return;
+      case 'refresh-credentials':
+        return this.#onRefreshCredentials(decoded.changeHistory, decoded.credentials);
+    }
+  }
+
+  async #onRefreshCredentials(changeHistory: Uint8Array, credentials: readonly Uint8Array[]): Promise<void> {
+    // PROTOCOL.md §3.3: re-verify the sender against the identifier the handshake established.
+    const peerIdentifier = this.#info!.peerIdentifier;
+    try {
+      const identifier = await this.params.verifier.verifyIdentity(changeHistory);
+      if (identifier !== peerIdentifier) throw new Error(`it proves ${identifier}, not ${peerIdentifier}`);
+    } catch (e) {
+      this.#logger.warn('secure channel ignored a credential refresh', { peer: peerIdentifier, error: (e as Error).message });
+      return;
+    }
+    this.#peerCredentials = credentials.map((c) => c.slice());
+    if (this.params.verifyCredentials === undefined) return;
+    try {
+      await this.params.verifyCredentials({ peerIdentifier, credentials: this.#peerCredentials });
+    } catch (e) {
+      this.#logger.warn('secure channel: refreshed credentials did not verify', { peer: peerIdentifier, error: (e as Error).message });
+    }
+  }
+
+  /** The peer's latest credentials (from the handshake or a refresh). */
+  get peerCredentials(): readonly Uint8Array[] {
+    return this.#peerCredentials;
+  }
+
+  /**
+   * Sends `RefreshCredentials` with our change history and `credentials` (PROTOCOL.md §3.3,
+   * credential refresh).
+   */
+  async refreshCredentials(credentials: readonly Uint8Array[]): Promise<void> {
+    if (this.#state !== 'open') throw new SecureChannelError('shutdown', 'Secure channel is not open');
+    const plaintext = encodeSecureChannelMessage({ kind: 'refresh-credentials', changeHistory: this.params.identity.changeHistory, credentials });
+    const ctx = this.#encryptorContext!;
+    await this.#sendFrame(ctx, plaintext);
+  }
+
+  async #onPlaintext(ctx: WorkerContext, routed: RoutedMessage): Promise<void> {
+    if (this.#state !== 'open') return;
+    const { message } = routed;
+    const plaintext = encodeSecureChannelMessage({
+      kind: 'payload',
+      onwardRoute: message.onwardRoute.popFront(),
+      returnRoute: message.returnRoute,
+      payload: message.payload,
+    });
+    await this.#sendFrame(ctx, plaintext);
+  }
+
+  async #sendFrame(ctx: WorkerContext, plaintext: Uint8Array): Promise<void> {
+    const frame = this.#encryptor!.encrypt(plaintext);
+    try {
+      await ctx.send(this.#remoteRoute, frame, { returnRoute: Route.empty() });
+    } catch (e) {
+      this.#logger.warn('secure channel could not send a frame', { to: this.#remoteRoute.toString(), error: (e as Error).message });
+    }
+  }
+
+  // --- shutdown -----------------------------------------------------------------------------
+
+  /** Stops both workers (sending Close first unless the peer closed). Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#state === 'handshake') this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
+      if (this.#encryptorStarted) await this.params.node.stopWorker(this.encryptorAddress);
+      await this.params.node.stopWorker(this.decryptorRemote);
+    })();
+    return this.#stopping;
+  }
+
+  async #onEncryptorShutdown(ctx: WorkerContext): Promise<void> {
+    if (this.#state === 'open' && !this.#closedByPeer) {
+      await this.#sendFrame(ctx, encodeSecureChannelMessage({ kind: 'close' }));
+    }
+    this.#state = 'closed';
+    this.#encryptor?.destroy();
+    this.#encryptor = undefined;
+    // Not awaited: the decryptor may be the one stopping us.
+    this.params.node.stopWorker(this.decryptorRemote).catch(() => {});
+  }
+
+  async #onDecryptorShutdown(): Promise<void> {
+    if (this.#state === 'handshake') this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
+    clearTimeout(this.#timer);
+    this.#handshake?.destroy();
+    this.#handshake = undefined;
+    this.#decryptor?.destroy();
+    this.#decryptor = undefined;
+    if (this.#encryptorStarted) await this.params.node.stopWorker(this.encryptorAddress).catch(() => {});
+    this.#closedResolve();
+  }
+}
+
+function lastHop(route: Route): Address | undefined {
+  return route.isEmpty ? undefined : route.recipient();
+}
