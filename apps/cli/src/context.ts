@@ -6,6 +6,7 @@
 import { OckamError } from '@ockam/core';
 import {
   ControlClient,
+  Identities,
   isNodeRunning,
   type NodeRecord,
   OckamHome,
@@ -30,6 +31,10 @@ export class CliContext {
   get state(): State {
     this.#state ??= new State(this.home);
     return this.#state;
+  }
+
+  get identities(): Identities {
+    return new Identities(this.state);
   }
 
   close(): void {

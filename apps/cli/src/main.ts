@@ -5,8 +5,10 @@
 
 import { OckamError } from '@ockam/core';
 import { Command, CommanderError, Option } from 'commander';
+import { registerIdentityCommands } from './commands/identity.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
+import { registerVaultCommands } from './commands/vault.js';
 import { CliContext } from './context.js';
 import { type GlobalOptions, Output } from './output.js';
 
@@ -35,6 +37,8 @@ export function buildProgram(onExit: (code: number) => void): Command {
   };
   registerNodeCommands(program, run);
   registerMessageCommands(program, run);
+  registerVaultCommands(program, run);
+  registerIdentityCommands(program, run);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

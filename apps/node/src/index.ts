@@ -10,6 +10,15 @@ export type {
 export { ControlServer, HttpError, socketAnswers } from './control-server.js';
 export { type DaemonFailed, type DaemonReady, runDaemon } from './daemon.js';
 export { ensurePrivateDir, NODE_NAME_PATTERN, OckamHome, validateNodeName } from './home.js';
+export {
+  DEFAULT_IDENTITY_NAME,
+  DEFAULT_VAULT_NAME,
+  Identities,
+  type IdentityRecord,
+  type OpenVault,
+  PASSPHRASE_ENV,
+  type VaultRecord,
+} from './identities.js';
 export { fileLogSink, type LogSink, parseLogLevel, redact, stderrLogSink } from './log-sink.js';
 export {
   DAEMON_PATH,

@@ -3,7 +3,7 @@
  * `synchronous = FULL` means a committed row survives SIGKILL of any process and a power cut.
  * Every write is one transaction; readers never see half a change.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { OckamError } from '@ockam/core';
 import Database from 'better-sqlite3';
 import type { OckamHome } from './home.js';
@@ -42,6 +42,30 @@ const MIGRATIONS: string[] = [
      stopped_at INTEGER,
      options TEXT NOT NULL DEFAULT '{}'
    )`,
+  `CREATE TABLE vault (
+     name TEXT PRIMARY KEY,
+     path TEXT NOT NULL,
+     master_key TEXT NOT NULL,
+     backend TEXT NOT NULL DEFAULT 'node',
+     is_default INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE identity (
+     name TEXT PRIMARY KEY,
+     identifier TEXT NOT NULL,
+     vault_name TEXT NOT NULL REFERENCES vault(name),
+     change_history BLOB NOT NULL,
+     is_default INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE purpose_key (
+     identifier TEXT NOT NULL,
+     purpose TEXT NOT NULL,
+     attestation BLOB NOT NULL,
+     key_id TEXT NOT NULL,
+     PRIMARY KEY (identifier, purpose)
+   );
+   ALTER TABLE node ADD COLUMN identity_name TEXT;`,
 ];
 
 export class StateError extends OckamError {
@@ -78,6 +102,9 @@ export class State {
     const path = home.databasePath;
     const fresh = !existsSync(path);
     try {
+      // SQLite gives its -wal and -shm files the database file's mode: make that owner-only.
+      if (fresh) closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
       this.db = new Database(path, { timeout: 10_000 });
       if (fresh) this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');

@@ -1,0 +1,363 @@
+/**
+ * Named vaults and identities of one `$OCKAM_HOME` (the `ockam vault` and `ockam identity`
+ * commands, and every node's identity).
+ *
+ * - A vault is an encrypted SQLite key store at `vaults/<name>.sqlite3`. Its master key is a file
+ *   `vaults/<name>.key` (0600) or, when `OCKAM_VAULT_PASSPHRASE` is set at creation, a passphrase
+ *   that must be in the environment whenever the vault is opened.
+ * - An identity is its change history (PROTOCOL.md §4), stored in the main database with the name
+ *   of the vault that holds its keys.
+ * - The first command that needs an identity creates the default vault and identity.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SigningKeyType, Vault } from '@ockam/core';
+import { createIdentity, type Identity, importIdentity, rotateIdentity } from '@ockam/identity';
+import { createVault } from '@ockam/vault';
+import { type MasterKeySource, SqliteKeyStore } from '@ockam/vault/sqlite';
+import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
+import { type State, StateError } from './state.js';
+
+export const PASSPHRASE_ENV = 'OCKAM_VAULT_PASSPHRASE';
+export const DEFAULT_VAULT_NAME = 'default';
+export const DEFAULT_IDENTITY_NAME = 'default';
+
+export interface VaultRecord {
+  name: string;
+  path: string;
+  masterKey: 'key-file' | 'passphrase';
+  backend: 'node' | 'noble';
+  isDefault: boolean;
+  createdAt: number;
+}
+
+export interface IdentityRecord {
+  name: string;
+  identifier: string;
+  vaultName: string;
+  changeHistory: Uint8Array;
+  isDefault: boolean;
+  createdAt: number;
+}
+
+interface VaultRow {
+  name: string;
+  path: string;
+  master_key: string;
+  backend: string;
+  is_default: number;
+  created_at: number;
+}
+
+interface IdentityRow {
+  name: string;
+  identifier: string;
+  vault_name: string;
+  change_history: Buffer;
+  is_default: number;
+  created_at: number;
+}
+
+function checkName(kind: string, name: string): string {
+  if (!NODE_NAME_PATTERN.test(name)) {
+    throw new StateError(
+      'invalid',
+      `Invalid ${kind} name '${name}': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+const vaultRecord = (r: VaultRow): VaultRecord => ({
+  name: r.name,
+  path: r.path,
+  masterKey: r.master_key as VaultRecord['masterKey'],
+  backend: r.backend as VaultRecord['backend'],
+  isDefault: r.is_default === 1,
+  createdAt: r.created_at,
+});
+
+const identityRecord = (r: IdentityRow): IdentityRecord => ({
+  name: r.name,
+  identifier: r.identifier,
+  vaultName: r.vault_name,
+  changeHistory: new Uint8Array(r.change_history),
+  isDefault: r.is_default === 1,
+  createdAt: r.created_at,
+});
+
+/** An opened vault; close it to release its database. */
+export interface OpenVault {
+  readonly record: VaultRecord;
+  readonly vault: Vault;
+  close(): void;
+}
+
+export class Identities {
+  readonly state: State;
+
+  constructor(state: State) {
+    this.state = state;
+  }
+
+  get #db() {
+    return this.state.db;
+  }
+
+  // ---- vaults ----
+
+  listVaults(): VaultRecord[] {
+    return (this.#db.prepare('SELECT * FROM vault ORDER BY created_at, name').all() as VaultRow[]).map(
+      vaultRecord,
+    );
+  }
+
+  getVault(name: string): VaultRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM vault WHERE name = ?').get(name) as VaultRow | undefined;
+    return r && vaultRecord(r);
+  }
+
+  requireVault(name: string): VaultRecord {
+    const v = this.getVault(name);
+    if (!v) throw new StateError('not-found', `Vault ${name} does not exist (see 'ockam vault list')`);
+    return v;
+  }
+
+  defaultVault(): VaultRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM vault WHERE is_default = 1').get() as VaultRow | undefined;
+    return r && vaultRecord(r);
+  }
+
+  /** Creates a vault: its key store file and its master key (file, or passphrase from the environment). */
+  createVault(name: string, options: { backend?: 'node' | 'noble' } = {}): VaultRecord {
+    checkName('vault', name);
+    if (this.getVault(name)) throw new StateError('already-exists', `Vault ${name} already exists`);
+    const dir = ensurePrivateDir(join(this.state.home.root, 'vaults'));
+    const path = join(dir, `${name}.sqlite3`);
+    const masterKey: VaultRecord['masterKey'] = process.env[PASSPHRASE_ENV] ? 'passphrase' : 'key-file';
+    // Creating the store creates the master key (file) or its salt, and the check value.
+    SqliteKeyStore.open({ database: path, masterKey: this.#masterKeySource(name, masterKey) }).close();
+    this.#db
+      .transaction(() => {
+        const hasDefault = this.#db.prepare('SELECT 1 FROM vault WHERE is_default = 1').get() !== undefined;
+        this.#db
+          .prepare(
+            'INSERT INTO vault (name, path, master_key, backend, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(name, path, masterKey, options.backend ?? 'node', hasDefault ? 0 : 1, Date.now());
+      })
+      .immediate();
+    return this.requireVault(name);
+  }
+
+  #masterKeySource(name: string, kind: VaultRecord['masterKey']): MasterKeySource {
+    if (kind === 'passphrase') {
+      if (!process.env[PASSPHRASE_ENV]) {
+        throw new StateError(
+          'invalid',
+          `Vault ${name} is protected by a passphrase: set ${PASSPHRASE_ENV} to open it`,
+        );
+      }
+      return { passphraseEnv: PASSPHRASE_ENV };
+    }
+    return { keyFile: join(this.state.home.root, 'vaults', `${name}.key`) };
+  }
+
+  /** Opens a vault (the default vault, created if missing, when no name is given). */
+  openVault(name?: string): OpenVault {
+    const record =
+      name === undefined
+        ? (this.defaultVault() ?? this.createVault(DEFAULT_VAULT_NAME))
+        : this.requireVault(name);
+    const store = SqliteKeyStore.open({
+      database: record.path,
+      masterKey: this.#masterKeySource(record.name, record.masterKey),
+    });
+    const vault = createVault(record.backend, { store });
+    return { record, vault, close: () => store.close() };
+  }
+
+  deleteVault(name: string): void {
+    const v = this.requireVault(name);
+    const users = this.#db.prepare('SELECT name FROM identity WHERE vault_name = ?').all(name) as Array<{
+      name: string;
+    }>;
+    if (users.length) {
+      throw new StateError(
+        'invalid',
+        `Vault ${name} holds the keys of identities ${users.map((u) => u.name).join(', ')}; delete them first`,
+      );
+    }
+    this.#db
+      .transaction(() => {
+        this.#db.prepare('DELETE FROM vault WHERE name = ?').run(name);
+        if (v.isDefault) {
+          const next = this.#db.prepare('SELECT name FROM vault ORDER BY created_at LIMIT 1').get() as
+            | { name: string }
+            | undefined;
+          if (next) this.#db.prepare('UPDATE vault SET is_default = 1 WHERE name = ?').run(next.name);
+        }
+      })
+      .immediate();
+    for (const f of [
+      v.path,
+      `${v.path}-wal`,
+      `${v.path}-shm`,
+      join(this.state.home.root, 'vaults', `${name}.key`),
+    ])
+      rmSync(f, { force: true });
+  }
+
+  // ---- identities ----
+
+  listIdentities(): IdentityRecord[] {
+    return (this.#db.prepare('SELECT * FROM identity ORDER BY created_at, name').all() as IdentityRow[]).map(
+      identityRecord,
+    );
+  }
+
+  getIdentity(name: string): IdentityRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM identity WHERE name = ?').get(name) as IdentityRow | undefined;
+    return r && identityRecord(r);
+  }
+
+  requireIdentity(name: string): IdentityRecord {
+    const i = this.getIdentity(name);
+    if (!i) throw new StateError('not-found', `Identity ${name} does not exist (see 'ockam identity list')`);
+    return i;
+  }
+
+  defaultIdentity(): IdentityRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM identity WHERE is_default = 1').get() as
+      | IdentityRow
+      | undefined;
+    return r && identityRecord(r);
+  }
+
+  setDefaultIdentity(name: string): void {
+    this.#db
+      .transaction(() => {
+        this.requireIdentity(name);
+        this.#db.prepare('UPDATE identity SET is_default = 0').run();
+        this.#db.prepare('UPDATE identity SET is_default = 1 WHERE name = ?').run(name);
+      })
+      .immediate();
+  }
+
+  async createIdentity(
+    name: string,
+    options: { vault?: string; keyType?: SigningKeyType } = {},
+  ): Promise<IdentityRecord> {
+    checkName('identity', name);
+    if (this.getIdentity(name)) throw new StateError('already-exists', `Identity ${name} already exists`);
+    const opened = this.openVault(options.vault);
+    try {
+      const identity = await createIdentity(opened.vault, { keyType: options.keyType ?? 'ed25519' });
+      this.#db
+        .transaction(() => {
+          const hasDefault =
+            this.#db.prepare('SELECT 1 FROM identity WHERE is_default = 1').get() !== undefined;
+          this.#db
+            .prepare(
+              'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+            )
+            .run(
+              name,
+              identity.identifier,
+              opened.record.name,
+              Buffer.from(identity.changeHistory),
+              hasDefault ? 0 : 1,
+              Date.now(),
+            );
+        })
+        .immediate();
+    } finally {
+      opened.close();
+    }
+    return this.requireIdentity(name);
+  }
+
+  /** The named identity, or the default one (created with the default vault if there is none). */
+  async ensureIdentity(name?: string): Promise<IdentityRecord> {
+    if (name !== undefined) return this.requireIdentity(name);
+    return this.defaultIdentity() ?? (await this.createIdentity(DEFAULT_IDENTITY_NAME));
+  }
+
+  /** Loads and re-verifies an identity, with its vault opened. */
+  async loadIdentity(
+    name?: string,
+  ): Promise<{ record: IdentityRecord; identity: Identity; vault: OpenVault }> {
+    const record = await this.ensureIdentity(name);
+    const identity = importIdentity(record.changeHistory);
+    if (identity.identifier !== record.identifier) {
+      throw new StateError(
+        'invalid',
+        `Identity ${record.name}: stored change history yields ${identity.identifier}, not ${record.identifier}`,
+      );
+    }
+    return { record, identity, vault: this.openVault(record.vaultName) };
+  }
+
+  /** Appends a change with a new primary key, signed by the new and the previous key (same identifier). */
+  async rotateIdentity(name: string): Promise<IdentityRecord> {
+    const { record, identity, vault } = await this.loadIdentity(name);
+    try {
+      const rotated = await rotateIdentity(vault.vault, identity);
+      const result = this.#db
+        .prepare('UPDATE identity SET change_history = ? WHERE name = ? AND change_history = ?')
+        .run(Buffer.from(rotated.changeHistory), name, Buffer.from(record.changeHistory));
+      if (result.changes !== 1)
+        throw new StateError('invalid', `Identity ${name} changed while it was being rotated; try again`);
+      // Purpose keys were attested by the previous key: make new ones on next use.
+      this.#db.prepare('DELETE FROM purpose_key WHERE identifier = ?').run(record.identifier);
+    } finally {
+      vault.close();
+    }
+    return this.requireIdentity(name);
+  }
+
+  deleteIdentity(name: string): void {
+    const i = this.requireIdentity(name);
+    const nodes = this.#db.prepare('SELECT name FROM node WHERE identity_name = ?').all(name) as Array<{
+      name: string;
+    }>;
+    if (nodes.length)
+      throw new StateError(
+        'invalid',
+        `Identity ${name} is used by nodes ${nodes.map((n) => n.name).join(', ')}; delete them first`,
+      );
+    this.#db
+      .transaction(() => {
+        this.#db.prepare('DELETE FROM identity WHERE name = ?').run(name);
+        this.#db
+          .prepare(
+            'DELETE FROM purpose_key WHERE identifier = ? AND NOT EXISTS (SELECT 1 FROM identity WHERE identifier = ?)',
+          )
+          .run(i.identifier, i.identifier);
+        if (i.isDefault) {
+          const next = this.#db.prepare('SELECT name FROM identity ORDER BY created_at LIMIT 1').get() as
+            | { name: string }
+            | undefined;
+          if (next) this.#db.prepare('UPDATE identity SET is_default = 1 WHERE name = ?').run(next.name);
+        }
+      })
+      .immediate();
+  }
+
+  // ---- purpose keys (a secure-channel listener reuses its identity's key across restarts) ----
+
+  getPurposeKey(identifier: string, purpose: string): { attestation: Uint8Array; keyId: string } | undefined {
+    const r = this.#db
+      .prepare('SELECT attestation, key_id FROM purpose_key WHERE identifier = ? AND purpose = ?')
+      .get(identifier, purpose) as { attestation: Buffer; key_id: string } | undefined;
+    return r && { attestation: new Uint8Array(r.attestation), keyId: r.key_id };
+  }
+
+  savePurposeKey(identifier: string, purpose: string, attestation: Uint8Array, keyId: string): void {
+    this.#db
+      .prepare(
+        'INSERT OR REPLACE INTO purpose_key (identifier, purpose, attestation, key_id) VALUES (?, ?, ?, ?)',
+      )
+      .run(identifier, purpose, Buffer.from(attestation), keyId);
+  }
+}
