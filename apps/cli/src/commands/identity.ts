@@ -148,7 +148,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
         let text = hex;
         if (hex === '-') text = readFileSync(0, 'utf8');
         else if (hex.startsWith('@')) text = readFileSync(hex.slice(1), 'utf8');
-        let verified;
+        let verified: ReturnType<typeof importIdentity>;
         try {
           verified = importIdentity(text.trim());
         } catch (e) {
