@@ -45,7 +45,10 @@ export interface PeerVerifier {
 }
 
 /** Called with the peer's credentials after the trust policy accepted it; failures are logged, not fatal (PROTOCOL.md §3.2). */
-export type CredentialsHook = (context: { peerIdentifier: string; credentials: readonly Uint8Array[] }) => Promise<void>;
+export type CredentialsHook = (context: {
+  peerIdentifier: string;
+  credentials: readonly Uint8Array[];
+}) => Promise<void>;
 
 /** The attribute Ockam puts on a channel's encryptor address, naming the peer identifier. */
 export const IDENTITY_SECURE_CHANNEL_IDENTIFIER = 'IDENTITY_SECURE_CHANNEL_IDENTIFIER';

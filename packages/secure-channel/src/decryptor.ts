@@ -56,12 +56,17 @@ export class Decryptor {
     const current = this.#current;
     if (current === undefined) throw new SecureChannelError('shutdown', 'Decryptor is destroyed');
     if (frame.length < NONCE_PREFIX_LENGTH + TAG_LENGTH) {
-      throw new SecureChannelError('protocol', `Encrypted frame of ${frame.length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`);
+      throw new SecureChannelError(
+        'protocol',
+        `Encrypted frame of ${frame.length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`,
+      );
     }
     const n = new DataView(frame.buffer, frame.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
-    if (n === MAX_NONCE) throw new SecureChannelError('protocol', 'Encrypted frame uses the reserved nonce 2^64 - 1');
+    if (n === MAX_NONCE)
+      throw new SecureChannelError('protocol', 'Encrypted frame uses the reserved nonce 2^64 - 1');
     const refused = this.#window.check(n);
-    if (refused !== undefined) throw new SecureChannelError('protocol', `Encrypted frame refused: ${refused}`);
+    if (refused !== undefined)
+      throw new SecureChannelError('protocol', `Encrypted frame refused: ${refused}`);
 
     const epoch = n / KEY_RENEWAL_INTERVAL;
     let key: AeadKeyHandle;
@@ -77,7 +82,9 @@ export class Decryptor {
       plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, frame.subarray(NONCE_PREFIX_LENGTH), EMPTY);
     } catch (cause) {
       if (derived !== undefined) this.#vault.deleteSecret(derived);
-      throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, { cause });
+      throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, {
+        cause,
+      });
     }
     // Commit: the frame is authentic.
     this.#window.mark(n);

@@ -59,7 +59,8 @@ export class Encryptor {
     let key = this.#key;
     if (key === undefined) throw new SecureChannelError('shutdown', 'Encryptor is destroyed');
     const n = this.#nonce;
-    if (n >= MAX_NONCE) throw new SecureChannelError('resource', 'Secure channel nonce space exhausted; create a new channel');
+    if (n >= MAX_NONCE)
+      throw new SecureChannelError('resource', 'Secure channel nonce space exhausted; create a new channel');
     const epoch = n / KEY_RENEWAL_INTERVAL;
     // Loop rather than test n % 32 == 0, so state stays right even if an encryption failed midway.
     while (this.#epoch < epoch) {

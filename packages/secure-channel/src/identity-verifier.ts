@@ -16,7 +16,14 @@
  * ```
  */
 import type { Vault } from '@ockam/core';
-import { createPurposeKey, type Identity, importIdentity, type PurposeKey, type SignatureVerifier, verifyPurposeKeyAttestation } from '@ockam/identity';
+import {
+  createPurposeKey,
+  type Identity,
+  importIdentity,
+  type PurposeKey,
+  type SignatureVerifier,
+  verifyPurposeKeyAttestation,
+} from '@ockam/identity';
 import type { PeerVerifier, SecureChannelIdentity, VerifiedPeer } from './channel-identity.js';
 
 export interface IdentityVerifierOptions {
@@ -56,7 +63,11 @@ export interface SecureChannelIdentityOptions {
 const purposeKeys = new WeakMap<Vault, Map<string, Promise<PurposeKey>>>();
 
 /** What a channel presents for `identity`, whose primary key `vault` must hold. */
-export async function secureChannelIdentity(vault: Vault, identity: Identity, options: SecureChannelIdentityOptions = {}): Promise<SecureChannelIdentity> {
+export async function secureChannelIdentity(
+  vault: Vault,
+  identity: Identity,
+  options: SecureChannelIdentityOptions = {},
+): Promise<SecureChannelIdentity> {
   let purposeKey = options.purposeKey;
   if (purposeKey === undefined) {
     let cache = purposeKeys.get(vault);
@@ -82,6 +93,9 @@ export async function secureChannelIdentity(vault: Vault, identity: Identity, op
 }
 
 /** Accepts either what a channel presents or an `Identity` (then the purpose key is created or reused). */
-export async function toSecureChannelIdentity(vault: Vault, identity: SecureChannelIdentity | Identity): Promise<SecureChannelIdentity> {
+export async function toSecureChannelIdentity(
+  vault: Vault,
+  identity: SecureChannelIdentity | Identity,
+): Promise<SecureChannelIdentity> {
   return 'secureChannelKey' in identity ? identity : secureChannelIdentity(vault, identity);
 }

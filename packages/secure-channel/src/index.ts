@@ -3,9 +3,34 @@
  * with 25519 / AESGCM or ChaChaPoly / SHA256, and Ockam's XX variant), the data-phase
  * encryptor and decryptor with rekeying and the replay window, and the plaintext codec.
  */
+
+export {
+  type CredentialsHook,
+  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
+  type PeerVerifier,
+  type SecureChannelIdentity,
+  type VerifiedPeer,
+} from './channel-identity.js';
 export { Decryptor } from './decryptor.js';
-export { Encryptor, type EncryptorOptions, KEY_RENEWAL_INTERVAL, NONCE_PREFIX_LENGTH, TAG_LENGTH } from './encryptor.js';
+export {
+  Encryptor,
+  type EncryptorOptions,
+  KEY_RENEWAL_INTERVAL,
+  NONCE_PREFIX_LENGTH,
+  TAG_LENGTH,
+} from './encryptor.js';
 export { SecureChannelError } from './errors.js';
+export {
+  decodeIdentityAndCredentials,
+  encodeIdentityAndCredentials,
+  type IdentityAndCredentials,
+} from './identity-and-credentials.js';
+export {
+  type IdentityVerifierOptions,
+  identityVerifier,
+  type SecureChannelIdentityOptions,
+  secureChannelIdentity,
+} from './identity-verifier.js';
 export { CipherState } from './noise-cipher-state.js';
 export {
   DHLEN,
@@ -15,10 +40,33 @@ export {
   NOISE_MAX_MESSAGE_SIZE,
   type TransportCipherStates,
 } from './noise-handshake-state.js';
-export { HANDSHAKE_PATTERN_NAMES, type HandshakePattern, handshakePattern, type MessageToken, type PreMessageToken } from './noise-pattern.js';
+export {
+  HANDSHAKE_PATTERN_NAMES,
+  type HandshakePattern,
+  handshakePattern,
+  type MessageToken,
+  type PreMessageToken,
+} from './noise-pattern.js';
 export { type NoiseProtocol, noiseProtocol, OCKAM_PROTOCOL_NAME } from './noise-protocol.js';
 export { HASHLEN, SymmetricState } from './noise-symmetric-state.js';
-export { type NoiseVector, type NoiseVectorResult, parseNoiseVectors, runNoiseVector } from './noise-vector.js';
+export {
+  type NoiseVector,
+  type NoiseVectorResult,
+  parseNoiseVectors,
+  runNoiseVector,
+} from './noise-vector.js';
+export {
+  createSecureChannel,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  type SecureChannel,
+  type SecureChannelOptions,
+} from './secure-channel.js';
+export {
+  createSecureChannelListener,
+  DEFAULT_LISTENER_ADDRESS,
+  type SecureChannelListener,
+  type SecureChannelListenerOptions,
+} from './secure-channel-listener.js';
 export {
   type CloseMessage,
   decodeSecureChannelMessage,
@@ -27,19 +75,12 @@ export {
   type RefreshCredentialsMessage,
   type SecureChannelMessage,
 } from './secure-channel-message.js';
-export { type CredentialsHook, IDENTITY_SECURE_CHANNEL_IDENTIFIER, type PeerVerifier, type SecureChannelIdentity, type VerifiedPeer } from './channel-identity.js';
-export { decodeIdentityAndCredentials, encodeIdentityAndCredentials, type IdentityAndCredentials } from './identity-and-credentials.js';
 export {
-  type IdentityVerifierOptions,
-  identityVerifier,
-  type SecureChannelIdentityOptions,
-  secureChannelIdentity,
-} from './identity-verifier.js';
-export { createSecureChannel, DEFAULT_HANDSHAKE_TIMEOUT_MS, type SecureChannel, type SecureChannelOptions } from './secure-channel.js';
-export {
-  createSecureChannelListener,
-  DEFAULT_LISTENER_ADDRESS,
-  type SecureChannelListener,
-  type SecureChannelListenerOptions,
-} from './secure-channel-listener.js';
-export { and, or, type TrustContext, type TrustPolicy, trustEveryone, trustIdentifier, trustMultiIdentifiers } from './trust-policy.js';
+  and,
+  or,
+  type TrustContext,
+  type TrustPolicy,
+  trustEveryone,
+  trustIdentifier,
+  trustMultiIdentifiers,
+} from './trust-policy.js';

@@ -83,7 +83,8 @@ export class CipherState {
 
   /** Rekey(): k = REKEY(k) (spec §4.2); n is unchanged. */
   rekey(): void {
-    if (this.#k === undefined) throw new SecureChannelError('invalid', 'Cannot rekey a CipherState without a key');
+    if (this.#k === undefined)
+      throw new SecureChannelError('invalid', 'Cannot rekey a CipherState without a key');
     const next = rekeyAead(this.#vault, this.#k);
     this.#vault.deleteSecret(this.#k);
     this.#k = next;

@@ -100,7 +100,12 @@ export class HandshakeState {
   #result: [CipherState, CipherState] | undefined;
   #finished = false;
 
-  private constructor(options: HandshakeOptions, protocol: NoiseProtocol, e: KeyHandle | undefined, ownsE: boolean) {
+  private constructor(
+    options: HandshakeOptions,
+    protocol: NoiseProtocol,
+    e: KeyHandle | undefined,
+    ownsE: boolean,
+  ) {
     this.protocol = protocol;
     this.initiator = options.initiator;
     this.#vault = options.vault;
@@ -129,7 +134,9 @@ export class HandshakeState {
               ? this.#e && this.#vault.x25519PublicKey(this.#e)
               : this.#re;
         if (key === undefined) {
-          throw new TypeError(`Noise ${pattern.name}: pre-message ${ours ? 'local' : 'remote'} ${token} key is required`);
+          throw new TypeError(
+            `Noise ${pattern.name}: pre-message ${ours ? 'local' : 'remote'} ${token} key is required`,
+          );
         }
         this.#ss.mixHash(key);
         if (token === 'e' && pattern.psk) this.#ss.mixKey(this.#vault.importSecret(key));
@@ -139,16 +146,21 @@ export class HandshakeState {
 
   /** Initialize(): checks that the keys the pattern needs are present, generating `e` if needed. */
   static async initialize(options: HandshakeOptions): Promise<HandshakeState> {
-    const protocol = typeof options.protocol === 'string' ? noiseProtocol(options.protocol) : options.protocol;
+    const protocol =
+      typeof options.protocol === 'string' ? noiseProtocol(options.protocol) : options.protocol;
     const { pattern } = protocol;
     const mine = pattern.messages.filter((_, i) => (i % 2 === 0) === options.initiator).flat();
     const myPre = options.initiator ? pattern.initiatorPreMessage : pattern.responderPreMessage;
     if ((mine.includes('s') || myPre.includes('s')) && options.s === undefined) {
-      throw new TypeError(`Noise ${pattern.name}: the ${options.initiator ? 'initiator' : 'responder'} needs a static key`);
+      throw new TypeError(
+        `Noise ${pattern.name}: the ${options.initiator ? 'initiator' : 'responder'} needs a static key`,
+      );
     }
     const needsPsks = pattern.messages.flat().filter((t) => t === 'psk').length;
-    if ((options.psks?.length ?? 0) < needsPsks) throw new TypeError(`Noise ${pattern.name}: ${needsPsks} psks are required`);
-    for (const psk of options.psks ?? []) if (psk.length !== 32) throw new TypeError('Noise psks must be 32 bytes');
+    if ((options.psks?.length ?? 0) < needsPsks)
+      throw new TypeError(`Noise ${pattern.name}: ${needsPsks} psks are required`);
+    for (const psk of options.psks ?? [])
+      if (psk.length !== 32) throw new TypeError('Noise psks must be 32 bytes');
     let e = options.e;
     let ownsE = false;
     if (e === undefined && (mine.includes('e') || myPre.includes('e'))) {
@@ -184,10 +196,14 @@ export class HandshakeState {
   }
 
   #checkUsable(write: boolean): readonly MessageToken[] {
-    if (this.#failed !== undefined) throw new SecureChannelError('invalid', 'Noise handshake already failed', { cause: this.#failed });
+    if (this.#failed !== undefined)
+      throw new SecureChannelError('invalid', 'Noise handshake already failed', { cause: this.#failed });
     if (this.isComplete) throw new SecureChannelError('invalid', 'Noise handshake is already complete');
     if (this.isMyTurn !== write) {
-      throw new SecureChannelError('invalid', `Noise handshake: it is not our turn to ${write ? 'write' : 'read'}`);
+      throw new SecureChannelError(
+        'invalid',
+        `Noise handshake: it is not our turn to ${write ? 'write' : 'read'}`,
+      );
     }
     return this.protocol.pattern.messages[this.#messageIndex]!;
   }
@@ -204,17 +220,24 @@ export class HandshakeState {
   }
 
   #dhToken(token: 'ee' | 'es' | 'se' | 'ss'): void {
+    // Spec §5.3: "es" is DH(e, rs) for the initiator and DH(s, re) for the responder; "se" mirrors it.
     const i = this.initiator;
+    let dh: SecretHandle;
     switch (token) {
       case 'ee':
-        return this.#ss.mixKey(this.#dh(this.#e, this.#re, 'ee'));
+        dh = this.#dh(this.#e, this.#re, 'ee');
+        break;
       case 'es':
-        return this.#ss.mixKey(i ? this.#dh(this.#e, this.#rs, 'es') : this.#dh(this.#s, this.#re, 'es'));
+        dh = i ? this.#dh(this.#e, this.#rs, 'es') : this.#dh(this.#s, this.#re, 'es');
+        break;
       case 'se':
-        return this.#ss.mixKey(i ? this.#dh(this.#s, this.#re, 'se') : this.#dh(this.#e, this.#rs, 'se'));
+        dh = i ? this.#dh(this.#s, this.#re, 'se') : this.#dh(this.#e, this.#rs, 'se');
+        break;
       case 'ss':
-        return this.#ss.mixKey(this.#dh(this.#s, this.#rs, 'ss'));
+        dh = this.#dh(this.#s, this.#rs, 'ss');
+        break;
     }
+    this.#ss.mixKey(dh);
   }
 
   #psk(): void {
@@ -252,7 +275,10 @@ export class HandshakeState {
       let size = 0;
       for (const p of parts) size += p.length;
       if (size > NOISE_MAX_MESSAGE_SIZE) {
-        throw new SecureChannelError('invalid', `Noise message of ${size} bytes exceeds ${NOISE_MAX_MESSAGE_SIZE}`);
+        throw new SecureChannelError(
+          'invalid',
+          `Noise message of ${size} bytes exceeds ${NOISE_MAX_MESSAGE_SIZE}`,
+        );
       }
       const out = new Uint8Array(size);
       let o = 0;
@@ -276,7 +302,10 @@ export class HandshakeState {
       }
       let o = 0;
       const take = (n: number, what: string): Uint8Array => {
-        if (message.length - o < n) throw protocolError(`Noise message truncated: ${what} needs ${n} bytes, ${message.length - o} left`);
+        if (message.length - o < n)
+          throw protocolError(
+            `Noise message truncated: ${what} needs ${n} bytes, ${message.length - o} left`,
+          );
         const part = message.subarray(o, o + n);
         o += n;
         return part;
@@ -303,7 +332,8 @@ export class HandshakeState {
         }
       }
       const rest = message.subarray(o);
-      if (this.#ss.hasKey() && rest.length < TAGLEN) throw protocolError('Noise message truncated: no room for the payload tag');
+      if (this.#ss.hasKey() && rest.length < TAGLEN)
+        throw protocolError('Noise message truncated: no room for the payload tag');
       const payload = this.#ss.decryptAndHash(rest);
       this.#advance();
       return payload;
@@ -322,7 +352,9 @@ export class HandshakeState {
 
   #fail(e: unknown): SecureChannelError {
     const error =
-      e instanceof SecureChannelError ? e : protocolError(`Noise handshake failed: ${e instanceof Error ? e.message : String(e)}`, e);
+      e instanceof SecureChannelError
+        ? e
+        : protocolError(`Noise handshake failed: ${e instanceof Error ? e.message : String(e)}`, e);
     this.#failed = error;
     this.destroy();
     return error;
@@ -343,7 +375,10 @@ export class HandshakeState {
    */
   split(): TransportCipherStates {
     if (this.#result === undefined || this.#finished) {
-      throw new SecureChannelError('invalid', this.#finished ? 'Noise split already taken' : 'Noise handshake is not complete');
+      throw new SecureChannelError(
+        'invalid',
+        this.#finished ? 'Noise split already taken' : 'Noise handshake is not complete',
+      );
     }
     this.#finished = true;
     const [c1, c2] = this.#result;

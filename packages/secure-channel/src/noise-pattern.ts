@@ -117,13 +117,18 @@ export function handshakePattern(name: string): HandshakePattern {
   const base = m?.[1];
   const text = base === undefined ? undefined : PATTERNS[base];
   if (m === null || base === undefined || text === undefined) {
-    throw new SecureChannelError('unsupported', `Unsupported Noise handshake pattern ${JSON.stringify(name)}`);
+    throw new SecureChannelError(
+      'unsupported',
+      `Unsupported Noise handshake pattern ${JSON.stringify(name)}`,
+    );
   }
   const [pre, body] = text.includes('...') ? text.split('...') : ['', text];
   const initiatorPreMessage: PreMessageToken[] = [];
   const responderPreMessage: PreMessageToken[] = [];
   for (const line of parseLines(pre ?? '')) {
-    (line.dir === '->' ? initiatorPreMessage : responderPreMessage).push(...(line.tokens as PreMessageToken[]));
+    (line.dir === '->' ? initiatorPreMessage : responderPreMessage).push(
+      ...(line.tokens as PreMessageToken[]),
+    );
   }
   const messages = parseLines(body ?? '').map((line, i) => {
     // The spec's patterns alternate strictly, starting with the initiator.
@@ -136,7 +141,10 @@ export function handshakePattern(name: string): HandshakePattern {
     for (const modifier of modifiers.split('+')) {
       const n = Number(modifier.slice(3));
       if (n > messages.length) {
-        throw new SecureChannelError('unsupported', `Noise pattern ${name}: ${modifier} is past the last message`);
+        throw new SecureChannelError(
+          'unsupported',
+          `Noise pattern ${name}: ${modifier} is past the last message`,
+        );
       }
       if (n === 0) messages[0]!.unshift('psk');
       else messages[n - 1]!.push('psk');

@@ -53,7 +53,8 @@ export function noiseProtocol(name: string): NoiseProtocol {
     });
   }
   const parts = name.split('_');
-  if (parts.length !== 5 || parts[0] !== 'Noise') unsupported(name, 'not of the form Noise_PATTERN_DH_CIPHER_HASH');
+  if (parts.length !== 5 || parts[0] !== 'Noise')
+    unsupported(name, 'not of the form Noise_PATTERN_DH_CIPHER_HASH');
   const [, patternName, dh, cipherName, hash] = parts as [string, string, string, string, string];
   const pattern = handshakePattern(patternName);
   if (dh !== '25519') unsupported(name, `DH function ${dh}`);

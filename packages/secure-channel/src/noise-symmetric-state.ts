@@ -61,7 +61,11 @@ export class SymmetricState {
 
   /** MixKeyAndHash(input_key_material) (spec §5.2, used for psk tokens): consumes `ikm`. */
   mixKeyAndHash(ikm: SecretHandle): void {
-    const [ck, tempH, tempK] = this.#vault.hkdf(this.#ck, ikm, EMPTY, 3) as [SecretHandle, SecretHandle, SecretHandle];
+    const [ck, tempH, tempK] = this.#vault.hkdf(this.#ck, ikm, EMPTY, 3) as [
+      SecretHandle,
+      SecretHandle,
+      SecretHandle,
+    ];
     this.#replaceCk(ck);
     this.#vault.deleteSecret(ikm);
     // temp_h only feeds the public transcript hash.

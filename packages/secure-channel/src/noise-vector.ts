@@ -48,9 +48,15 @@ export interface NoiseVectorResult {
 /** Extracts the vectors of a parsed JSON file: `{ vectors: [...] }` or a bare array. */
 export function parseNoiseVectors(json: unknown): NoiseVector[] {
   const list = Array.isArray(json) ? json : (json as { vectors?: unknown } | null)?.vectors;
-  if (!Array.isArray(list)) throw new TypeError('expected a JSON array of vectors or an object with a "vectors" array');
+  if (!Array.isArray(list))
+    throw new TypeError('expected a JSON array of vectors or an object with a "vectors" array');
   for (const [i, v] of list.entries()) {
-    if (typeof v !== 'object' || v === null || typeof v.protocol_name !== 'string' || !Array.isArray(v.messages)) {
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      typeof v.protocol_name !== 'string' ||
+      !Array.isArray(v.messages)
+    ) {
       throw new TypeError(`vector ${i} lacks protocol_name or messages`);
     }
   }
@@ -62,7 +68,8 @@ const hex = (s: string | undefined): Uint8Array | undefined => (s === undefined 
 class Mismatch extends Error {}
 
 function expectEqual(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  if (!bytesEqual(actual, expected)) throw new Mismatch(`${what}: expected ${toHex(expected)}, got ${toHex(actual)}`);
+  if (!bytesEqual(actual, expected))
+    throw new Mismatch(`${what}: expected ${toHex(expected)}, got ${toHex(actual)}`);
 }
 
 /** Plays one vector as initiator and responder. */
@@ -110,7 +117,10 @@ export async function runNoiseVector(vector: NoiseVector, vault: Vault): Promise
     });
     states.push(resp);
     const handshakeLength = protocol.pattern.messages.length;
-    if (vector.messages.length < handshakeLength) throw new Mismatch(`only ${vector.messages.length} messages for a ${handshakeLength}-message handshake`);
+    if (vector.messages.length < handshakeLength)
+      throw new Mismatch(
+        `only ${vector.messages.length} messages for a ${handshakeLength}-message handshake`,
+      );
     for (const [i, message] of vector.messages.entries()) {
       const payload = fromHex(message.payload);
       const ciphertext = fromHex(message.ciphertext);
@@ -141,11 +151,15 @@ export async function runNoiseVector(vector: NoiseVector, vault: Vault): Promise
     if (e instanceof Mismatch || e instanceof SecureChannelError || OckamError.is(e)) {
       return { status: 'failed', reason: `${step.where}: ${(e as Error).message}` };
     }
-    return { status: 'failed', reason: `${step.where}: unexpected ${e instanceof Error ? e.stack : String(e)}` };
+    return {
+      status: 'failed',
+      reason: `${step.where}: unexpected ${e instanceof Error ? e.stack : String(e)}`,
+    };
   } finally {
     for (const s of states) s.destroy();
     if (ciphers !== undefined) {
-      for (const c of [ciphers.init.send, ciphers.init.receive, ciphers.resp.send, ciphers.resp.receive]) c.destroy();
+      for (const c of [ciphers.init.send, ciphers.init.receive, ciphers.resp.send, ciphers.resp.receive])
+        c.destroy();
     }
     for (const k of keys) await vault.deleteKey(k);
   }

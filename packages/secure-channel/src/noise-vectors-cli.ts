@@ -37,7 +37,10 @@ export interface RunNoiseVectorFilesOptions {
 }
 
 /** Runs every vector of every file. Throws only for unreadable or malformed files. */
-export async function runNoiseVectorFiles(files: readonly string[], options: RunNoiseVectorFilesOptions = {}): Promise<NoiseVectorSummary> {
+export async function runNoiseVectorFiles(
+  files: readonly string[],
+  options: RunNoiseVectorFilesOptions = {},
+): Promise<NoiseVectorSummary> {
   const vault = options.vault ?? createVault(options.backend ?? 'node');
   const summary: NoiseVectorSummary = { passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
   for (const file of files) {

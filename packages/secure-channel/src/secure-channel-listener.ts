@@ -16,7 +16,14 @@
  * node.flowControls.addConsumer('echo', listener.flowControlId);
  * ```
  */
-import { type Address, type AddressLike, type FlowControlId, type Node, toAddress, type Vault } from '@ockam/core';
+import {
+  type Address,
+  type AddressLike,
+  type FlowControlId,
+  type Node,
+  toAddress,
+  type Vault,
+} from '@ockam/core';
 import type { Identity } from '@ockam/identity';
 import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from './channel-identity.js';
 import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.js';
@@ -57,7 +64,10 @@ export interface SecureChannelListener {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function createSecureChannelListener(node: Node, options: SecureChannelListenerOptions): Promise<SecureChannelListener> {
+export async function createSecureChannelListener(
+  node: Node,
+  options: SecureChannelListenerOptions,
+): Promise<SecureChannelListener> {
   const identity = await toSecureChannelIdentity(options.vault, options.identity);
   const verifier = options.verifier ?? identityVerifier();
   const address = toAddress(options.address ?? DEFAULT_LISTENER_ADDRESS);
@@ -91,7 +101,9 @@ export async function createSecureChannelListener(node: Node, options: SecureCha
       try {
         await ctx.forward(message.withOnward(message.onwardRoute.modifyNext(end.decryptorRemote)));
       } catch (e) {
-        ctx.logger.warn('secure channel listener could not hand msg1 to its responder', { error: (e as Error).message });
+        ctx.logger.warn('secure channel listener could not hand msg1 to its responder', {
+          error: (e as Error).message,
+        });
         await end.stop();
       }
     },

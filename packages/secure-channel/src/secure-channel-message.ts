@@ -16,7 +16,7 @@
  * toHex(encodeSecureChannelMessage({ kind: 'close' })); // '8282028040'
  * ```
  */
-import { CborReader, CborWriter, DecodeError, readCborRoute, type Route, writeCborRoute } from '@ockam/core';
+import { CborReader, CborWriter, DecodeError, type Route, readCborRoute, writeCborRoute } from '@ockam/core';
 
 export interface PayloadMessage {
   readonly kind: 'payload';
@@ -48,7 +48,11 @@ const WHAT = 'secure channel message';
 export function encodeSecureChannelMessage(message: SecureChannelMessage, writer?: CborWriter): Uint8Array {
   switch (message.kind) {
     case 'payload': {
-      const w = writer ?? new CborWriter(message.payload.length + 64 + 16 * (message.onwardRoute.length + message.returnRoute.length));
+      const w =
+        writer ??
+        new CborWriter(
+          message.payload.length + 64 + 16 * (message.onwardRoute.length + message.returnRoute.length),
+        );
       w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
       writeCborRoute(w, message.onwardRoute);
       writeCborRoute(w, message.returnRoute);

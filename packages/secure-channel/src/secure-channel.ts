@@ -13,7 +13,14 @@
  * await channel.close();
  * ```
  */
-import { type Address, CancelledError, type FlowControlId, type Node, type RouteLike, type Vault } from '@ockam/core';
+import {
+  type Address,
+  CancelledError,
+  type FlowControlId,
+  type Node,
+  type RouteLike,
+  type Vault,
+} from '@ockam/core';
 import type { Identity } from '@ockam/identity';
 import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from './channel-identity.js';
 import { SecureChannelError } from './errors.js';
@@ -95,9 +102,14 @@ export function channelHandle(end: ChannelEnd, info: Awaited<ChannelEnd['ready']
  * when our trust policy rejects the peer, `protocol` when its identity, purpose key or messages do
  * not verify, `timeout`, `cancelled` — leaving no workers behind.
  */
-export async function createSecureChannel(node: Node, route: RouteLike, options: SecureChannelOptions): Promise<SecureChannel> {
+export async function createSecureChannel(
+  node: Node,
+  route: RouteLike,
+  options: SecureChannelOptions,
+): Promise<SecureChannel> {
   const { signal } = options;
-  if (signal?.aborted) throw new CancelledError('Secure channel creation cancelled', 'channel', { cause: signal.reason });
+  if (signal?.aborted)
+    throw new CancelledError('Secure channel creation cancelled', 'channel', { cause: signal.reason });
   const resolved = await node.resolveRoute(route, { signal });
   const consumerOf = [...(options.consumerOf ?? [])];
   const first = resolved.addresses[0];
@@ -114,14 +126,21 @@ export async function createSecureChannel(node: Node, route: RouteLike, options:
     timeoutMs: options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     consumerOf,
   });
-  const onAbort = () => end.abort(new SecureChannelError('cancelled', 'Secure channel creation cancelled', { cause: signal?.reason }));
+  const onAbort = () =>
+    end.abort(
+      new SecureChannelError('cancelled', 'Secure channel creation cancelled', { cause: signal?.reason }),
+    );
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await end.start();
     try {
       await end.initiate(resolved);
     } catch (cause) {
-      end.abort(new SecureChannelError('protocol', `Cannot send the first handshake message along ${resolved}`, { cause }));
+      end.abort(
+        new SecureChannelError('protocol', `Cannot send the first handshake message along ${resolved}`, {
+          cause,
+        }),
+      );
     }
     const info = await end.ready;
     return channelHandle(end, info);

@@ -31,15 +31,20 @@ type Tap = (message: LocalMessage) => LocalMessage[];
 function connect(a: Node, b: Node, taps: { aToB?: Tap; bToA?: Tap } = {}) {
   const onA = Address.random('pipe_a_');
   const onB = Address.random('pipe_b_');
-  const deliver = (to: Node, via: Address, tap: Tap | undefined) => async (_: unknown, { message }: { message: LocalMessage }) => {
-    for (const m of tap ? tap(message) : [message]) {
-      await to.route(via, new LocalMessage(m.onwardRoute.popFront(), m.returnRoute.prepend(via), m.payload)).catch(() => {});
-    }
-  };
+  const deliver =
+    (to: Node, via: Address, tap: Tap | undefined) =>
+    async (_: unknown, { message }: { message: LocalMessage }) => {
+      for (const m of tap ? tap(message) : [message]) {
+        await to
+          .route(via, new LocalMessage(m.onwardRoute.popFront(), m.returnRoute.prepend(via), m.payload))
+          .catch(() => {});
+      }
+    };
   a.startWorker(onA, { handleMessage: deliver(b, onB, taps.aToB) });
   b.startWorker(onB, { handleMessage: deliver(a, onA, taps.bToA) });
   /** Sends raw bytes from A's side of the pipe to `route` on B, as if they came over the wire. */
-  const injectIntoB = (onward: Address[], payload: Uint8Array) => b.route(onB, new LocalMessage(onward, [onB], payload));
+  const injectIntoB = (onward: Address[], payload: Uint8Array) =>
+    b.route(onB, new LocalMessage(onward, [onB], payload));
   return { onA, onB, injectIntoB };
 }
 
@@ -55,9 +60,18 @@ function startRecorder(node: Node, address: string) {
   return received;
 }
 
+/** Keeps a message back (a tap that drops it for now). */
+function hold(held: LocalMessage[], m: LocalMessage): LocalMessage[] {
+  held.push(m);
+  return [];
+}
+
 function capturingLogger() {
   const lines: { level: string; message: string; fields: LogFields }[] = [];
-  return { lines, logger: createLogger('debug', (level, message, fields) => lines.push({ level, message, fields })) };
+  return {
+    lines,
+    logger: createLogger('debug', (level, message, fields) => lines.push({ level, message, fields })),
+  };
 }
 
 async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
@@ -79,7 +93,12 @@ afterEach(async () => {
 
 for (const backend of BACKENDS) {
   describe(`secure channel between two nodes (${backend} vault)`, () => {
-    async function setup(options: { taps?: { aToB?: Tap; bToA?: Tap }; listenerTrust?: (bob: Identity, alice: Identity) => ReturnType<typeof trustIdentifier> } = {}) {
+    async function setup(
+      options: {
+        taps?: { aToB?: Tap; bToA?: Tap };
+        listenerTrust?: (bob: Identity, alice: Identity) => ReturnType<typeof trustIdentifier>;
+      } = {},
+    ) {
       const logB = capturingLogger();
       const a = new Node({ name: 'alice' });
       const b = new Node({ name: 'bob', logger: logB.logger });
@@ -103,9 +122,17 @@ for (const backend of BACKENDS) {
       return { a, b, vaultA, vaultB, alice, bob, pipe, listener, recorded, logB, baseA, baseB };
     }
 
-    async function open(s: Awaited<ReturnType<typeof setup>>, extra: Partial<Parameters<typeof createSecureChannel>[2]> = {}, waitForResponder = true) {
+    async function open(
+      s: Awaited<ReturnType<typeof setup>>,
+      extra: Partial<Parameters<typeof createSecureChannel>[2]> = {},
+      waitForResponder = true,
+    ) {
       const before = s.listener.channels.size;
-      const channel = await createSecureChannel(s.a, [s.pipe.onA, 'api'], { identity: s.alice, vault: s.vaultA, ...extra });
+      const channel = await createSecureChannel(s.a, [s.pipe.onA, 'api'], {
+        identity: s.alice,
+        vault: s.vaultA,
+        ...extra,
+      });
       // The initiator is done once msg3 is sent; the responder opens when msg3 arrives.
       if (waitForResponder) await until(() => s.listener.channels.size > before);
       const client = s.a.client();
@@ -117,7 +144,9 @@ for (const backend of BACKENDS) {
       const s = await setup();
       const { channel, client } = await open(s);
       expect(channel.peerIdentifier).toBe(s.bob.identifier);
-      const reply = await client.request([channel.encryptorAddress, 'recorder'], encodeBareString('hello'), { timeoutMs: 2000 });
+      const reply = await client.request([channel.encryptorAddress, 'recorder'], encodeBareString('hello'), {
+        timeoutMs: 2000,
+      });
       expect(toHex(reply.payload)).toBe('0568656c6c6f');
       expect(reply.localInfo.secureChannelIdentifier).toBe(s.bob.identifier);
       expect(reply.localInfo.secureChannelEncryptor).toBe(channel.encryptorAddress.value);
@@ -125,7 +154,10 @@ for (const backend of BACKENDS) {
       expect(s.listener.channels.size).toBe(1);
       const [responder] = [...s.listener.channels];
       expect(responder!.peerIdentifier).toBe(s.alice.identifier);
-      expect(s.a.metadata(channel.encryptorAddress)).toEqual({ terminal: true, attributes: { IDENTITY_SECURE_CHANNEL_IDENTIFIER: s.bob.identifier } });
+      expect(s.a.metadata(channel.encryptorAddress)).toEqual({
+        terminal: true,
+        attributes: { IDENTITY_SECURE_CHANNEL_IDENTIFIER: s.bob.identifier },
+      });
     });
 
     it('carries hundreds of messages across many rekeys, in both directions', async () => {
@@ -137,7 +169,8 @@ for (const backend of BACKENDS) {
         expect(reply.payload).toEqual(payload);
       }
       // And a burst without waiting for replies.
-      for (let i = 0; i < 100; i++) await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
+      for (let i = 0; i < 100; i++)
+        await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
       await until(() => s.recorded.length === 100);
       expect(s.recorded.map((r) => r.payload[0])).toEqual(Array.from({ length: 100 }, (_, i) => i));
     });
@@ -163,11 +196,18 @@ for (const backend of BACKENDS) {
         },
       });
       const { channel, client } = await open(s);
-      for (let i = 0; i < 3; i++) await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
+      for (let i = 0; i < 3; i++)
+        await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
       await until(() => s.recorded.length === 2);
       await new Promise((r) => setTimeout(r, 20));
       expect(s.recorded.map((r) => r.payload[0])).toEqual([0, 2]);
-      expect(s.logB.lines.some((l) => l.message === 'secure channel dropped a frame' && /failed authentication/.test(String(l.fields.error)))).toBe(true);
+      expect(
+        s.logB.lines.some(
+          (l) =>
+            l.message === 'secure channel dropped a frame' &&
+            /failed authentication/.test(String(l.fields.error)),
+        ),
+      ).toBe(true);
     });
 
     it('delivers a replayed frame once', async () => {
@@ -183,9 +223,12 @@ for (const backend of BACKENDS) {
 
     it('accepts a frame delayed by 32 and drops one delayed by 33 (out of window)', async () => {
       const held: LocalMessage[] = [];
-      const s = await setup({ taps: { aToB: frameTap((m, i) => (i === 0 || i === 1 ? (held.push(m), []) : [m])) } });
+      const s = await setup({
+        taps: { aToB: frameTap((m, i) => (i === 0 || i === 1 ? hold(held, m) : [m])) },
+      });
       const { channel, client } = await open(s);
-      for (let i = 0; i < 35; i++) await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
+      for (let i = 0; i < 35; i++)
+        await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
       await until(() => s.recorded.length === 33);
       // Highest nonce seen is 34: nonce 1 is 33 behind (refused), nonce 2.. would be fine; replay held frames.
       const responder = [...s.listener.channels][0]!;
@@ -198,9 +241,12 @@ for (const backend of BACKENDS) {
 
     it('reorders within the window', async () => {
       const held: LocalMessage[] = [];
-      const s = await setup({ taps: { aToB: frameTap((m, i) => (i === 0 ? (held.push(m), []) : i === 32 ? [m, ...held] : [m])) } });
+      const s = await setup({
+        taps: { aToB: frameTap((m, i) => (i === 0 ? hold(held, m) : i === 32 ? [m, ...held] : [m])) },
+      });
       const { channel, client } = await open(s);
-      for (let i = 0; i < 33; i++) await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
+      for (let i = 0; i < 33; i++)
+        await client.send([channel.encryptorAddress, 'recorder'], new Uint8Array([i]));
       await until(() => s.recorded.length === 33);
       expect(s.recorded.map((r) => r.payload[0]).at(-1)).toBe(0);
     });
@@ -211,7 +257,9 @@ for (const backend of BACKENDS) {
       const responder = [...s.listener.channels][0]!;
       await s.pipe.injectIntoB([responder.decryptorAddress], new Uint8Array(10));
       await s.pipe.injectIntoB([responder.decryptorAddress], new Uint8Array(100));
-      const reply = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([5]), { timeoutMs: 2000 });
+      const reply = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([5]), {
+        timeoutMs: 2000,
+      });
       expect(reply.payload).toEqual(new Uint8Array([5]));
       expect(s.logB.lines.some((l) => /shorter than nonce and tag/.test(String(l.fields.error)))).toBe(true);
     });
@@ -242,7 +290,9 @@ for (const backend of BACKENDS) {
       const hidden = startRecorder(s.b, 'hidden');
       const { channel, client } = await open(s);
       await client.send([channel.encryptorAddress, 'hidden'], new Uint8Array([1]));
-      const reply = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([2]), { timeoutMs: 2000 });
+      const reply = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([2]), {
+        timeoutMs: 2000,
+      });
       expect(reply.payload).toEqual(new Uint8Array([2]));
       expect(hidden).toHaveLength(0);
     });
@@ -250,7 +300,9 @@ for (const backend of BACKENDS) {
     it('initiator trust policy rejection fails createSecureChannel and leaves no workers', async () => {
       const s = await setup();
       const other = await createIdentity(s.vaultA);
-      const error = await open(s, { trustPolicy: trustIdentifier(other.identifier) }).catch((e: unknown) => e);
+      const error = await open(s, { trustPolicy: trustIdentifier(other.identifier) }).catch(
+        (e: unknown) => e,
+      );
       expect(kindOf(error)).toBe('permission');
       expect(String(error)).toMatch(/trust policy rejected I[0-9a-f]{64}/);
       expect(s.a.addresses().length).toBe(s.baseA);
@@ -261,12 +313,20 @@ for (const backend of BACKENDS) {
       const s = await setup({ listenerTrust: () => trustIdentifier('I' + '00'.repeat(32)) });
       const { channel, client } = await open(s, {}, false); // the initiator cannot know: Ockam's XX sends nothing after msg3
       await until(() => s.b.addresses().length === s.baseB);
-      expect(s.logB.lines.some((l) => l.message === 'secure channel handshake failed' && /trust policy rejected/.test(String(l.fields.error)))).toBe(true);
-      const error = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([1]), { timeoutMs: 100 }).catch((e: unknown) => e);
+      expect(
+        s.logB.lines.some(
+          (l) =>
+            l.message === 'secure channel handshake failed' &&
+            /trust policy rejected/.test(String(l.fields.error)),
+        ),
+      ).toBe(true);
+      const error = await client
+        .request([channel.encryptorAddress, 'echo'], new Uint8Array([1]), { timeoutMs: 100 })
+        .catch((e: unknown) => e);
       expect(kindOf(error)).toBe('timeout');
     });
 
-    async function impostor(s: Awaited<ReturnType<typeof setup>>, vault: Vault, identity: Identity): Promise<SecureChannelIdentity> {
+    async function impostor(vault: Vault, identity: Identity): Promise<SecureChannelIdentity> {
       // A genuine attestation for one X25519 key, but the Noise static key is another one.
       const genuine = await secureChannelIdentity(vault, identity);
       return { ...genuine, secureChannelKey: await vault.generateX25519() };
@@ -275,7 +335,11 @@ for (const backend of BACKENDS) {
     it('rejects a responder whose Noise static key is not its attested purpose key', async () => {
       const s = await setup();
       await s.listener.stop();
-      await createSecureChannelListener(s.b, { identity: await impostor(s, s.vaultB, s.bob), vault: s.vaultB, address: 'api' });
+      await createSecureChannelListener(s.b, {
+        identity: await impostor(s.vaultB, s.bob),
+        vault: s.vaultB,
+        address: 'api',
+      });
       const error = await open(s).catch((e: unknown) => e);
       expect(kindOf(error)).toBe('protocol');
       expect(String(error)).toMatch(/is not its attested secure-channel purpose key/);
@@ -284,9 +348,13 @@ for (const backend of BACKENDS) {
 
     it('rejects an initiator whose Noise static key is not its attested purpose key', async () => {
       const s = await setup();
-      const identity = await impostor(s, s.vaultA, s.alice);
+      const identity = await impostor(s.vaultA, s.alice);
       await createSecureChannel(s.a, [s.pipe.onA, 'api'], { identity, vault: s.vaultA });
-      await until(() => s.logB.lines.some((l) => /is not its attested secure-channel purpose key/.test(String(l.fields.error))));
+      await until(() =>
+        s.logB.lines.some((l) =>
+          /is not its attested secure-channel purpose key/.test(String(l.fields.error)),
+        ),
+      );
       await until(() => s.b.addresses().length === s.baseB);
     });
 
@@ -295,14 +363,19 @@ for (const backend of BACKENDS) {
       const genuine = await secureChannelIdentity(s.vaultA, s.alice);
       const forged = genuine.purposeKeyAttestation.slice();
       forged[forged.length - 1]! ^= 1; // last byte of the signature
-      let error = await open(s, { identity: { ...genuine, purposeKeyAttestation: forged } }, false).catch((e: unknown) => e);
+      let error = await open(s, { identity: { ...genuine, purposeKeyAttestation: forged } }, false).catch(
+        (e: unknown) => e,
+      );
       // The responder rejects msg3; check what the initiator can check instead: the responder's attestation.
       await until(() => s.logB.lines.some((l) => /does not verify/.test(String(l.fields.error))));
       await s.listener.stop();
       const bobGenuine = await secureChannelIdentity(s.vaultB, s.bob);
       const bf = bobGenuine.purposeKeyAttestation.slice();
       bf[bf.length - 1]! ^= 1;
-      await createSecureChannelListener(s.b, { identity: { ...bobGenuine, purposeKeyAttestation: bf }, vault: s.vaultB });
+      await createSecureChannelListener(s.b, {
+        identity: { ...bobGenuine, purposeKeyAttestation: bf },
+        vault: s.vaultB,
+      });
       error = await open(s).catch((e: unknown) => e);
       expect(kindOf(error)).toBe('protocol');
       expect(String(error)).toMatch(/does not verify/);
@@ -310,7 +383,10 @@ for (const backend of BACKENDS) {
       await s.b.stopWorker('api');
       const carol = await createIdentity(s.vaultB);
       const carolKey = await createPurposeKey(s.vaultB, carol, 'secure-channel');
-      await createSecureChannelListener(s.b, { identity: { ...bobGenuine, purposeKeyAttestation: carolKey.encoded, secureChannelKey: carolKey.key }, vault: s.vaultB });
+      await createSecureChannelListener(s.b, {
+        identity: { ...bobGenuine, purposeKeyAttestation: carolKey.encoded, secureChannelKey: carolKey.key },
+        vault: s.vaultB,
+      });
       error = await open(s).catch((e: unknown) => e);
       expect(kindOf(error)).toBe('protocol');
       expect(String(error)).toMatch(/not I[0-9a-f]{64}|subject/);
@@ -319,7 +395,11 @@ for (const backend of BACKENDS) {
     it('times out when nobody answers, leaving no workers', async () => {
       const s = await setup();
       s.a.startWorker('void', { handleMessage() {} });
-      const error = await createSecureChannel(s.a, ['void'], { identity: s.alice, vault: s.vaultA, timeoutMs: 50 }).catch((e: unknown) => e);
+      const error = await createSecureChannel(s.a, ['void'], {
+        identity: s.alice,
+        vault: s.vaultA,
+        timeoutMs: 50,
+      }).catch((e: unknown) => e);
       expect(kindOf(error)).toBe('timeout');
       expect(s.a.addresses().length).toBe(s.baseA + 1);
     });
@@ -333,14 +413,20 @@ for (const backend of BACKENDS) {
       await s.pipe.injectIntoB([Address.local('api')], s.vaultA.x25519PublicKey(e));
       await until(() => s.b.addresses().length === s.baseB + 2); // decryptor_remote and decryptor_internal
       await until(() => s.b.addresses().length === s.baseB);
-      expect(s.logB.lines.some((l) => /did not complete within 50 ms/.test(String(l.fields.error)))).toBe(true);
+      expect(s.logB.lines.some((l) => /did not complete within 50 ms/.test(String(l.fields.error)))).toBe(
+        true,
+      );
     });
 
     it('can be cancelled through its signal', async () => {
       const s = await setup();
       s.a.startWorker('void', { handleMessage() {} });
       const controller = new AbortController();
-      const pending = createSecureChannel(s.a, ['void'], { identity: s.alice, vault: s.vaultA, signal: controller.signal });
+      const pending = createSecureChannel(s.a, ['void'], {
+        identity: s.alice,
+        vault: s.vaultA,
+        signal: controller.signal,
+      });
       setTimeout(() => controller.abort(), 10);
       expect(kindOf(await pending.catch((e: unknown) => e))).toBe('cancelled');
       expect(s.a.addresses().length).toBe(s.baseA + 1);
@@ -348,11 +434,18 @@ for (const backend of BACKENDS) {
 
     it('follows the initiator when its route changes (responder route update on a higher nonce)', async () => {
       const held: LocalMessage[] = [];
-      const s = await setup({ taps: { aToB: frameTap((m, i) => (i === 1 ? (held.push(m), []) : [m])) } });
+      const s = await setup({ taps: { aToB: frameTap((m, i) => (i === 1 ? hold(held, m) : [m])) } });
       const { channel, client } = await open(s);
       let viaSecond = 0;
-      const second = connect(s.a, s.b, { bToA: (m) => (viaSecond++, [m]) });
-      const first = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([1]), { timeoutMs: 2000 });
+      const second = connect(s.a, s.b, {
+        bToA: (m) => {
+          viaSecond++;
+          return [m];
+        },
+      });
+      const first = await client.request([channel.encryptorAddress, 'echo'], new Uint8Array([1]), {
+        timeoutMs: 2000,
+      });
       expect(first.payload).toEqual(new Uint8Array([1]));
       expect(viaSecond).toBe(0);
       // The next frame (nonce 1) takes another path; the reply must follow it.

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fromHex, toHex } from '@ockam/core';
 import { describe, expect, it } from 'vitest';
 import { HandshakeState, NOISE_MAX_MESSAGE_SIZE } from '../src/noise-handshake-state.js';
@@ -56,7 +56,10 @@ for (const backend of BACKENDS) {
       const standard = await handshake('Noise_XX_25519_AESGCM_SHA256');
       expect(toHex(standard.messages[0]!)).toBe(fixture.vectors[0].messages[0].ciphertext);
       expect(toHex(vault.exportSecret(standard.init.send.takeKey()))).toBe(k1);
-      const reversed = await handshake({ ...noiseProtocol('Noise_XX_25519_AESGCM_SHA256'), reversedSplit: true });
+      const reversed = await handshake({
+        ...noiseProtocol('Noise_XX_25519_AESGCM_SHA256'),
+        reversedSplit: true,
+      });
       expect(toHex(vault.exportSecret(reversed.init.send.takeKey()))).toBe(k2);
       expect(toHex(vault.exportSecret(reversed.init.receive.takeKey()))).toBe(k1);
       expect(toHex(vault.exportSecret(reversed.resp.send.takeKey()))).toBe(k1);
@@ -71,15 +74,40 @@ for (const backend of BACKENDS) {
     });
 
     it('refuses handshake messages over 65535 bytes and dies on a bad message', async () => {
-      const init = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: true, s: await vault.generateX25519() });
+      const init = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: true,
+        s: await vault.generateX25519(),
+      });
       expect(() => init.writeMessage(new Uint8Array(NOISE_MAX_MESSAGE_SIZE))).toThrow(/exceeds 65535/);
-      const resp = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: await vault.generateX25519() });
+      const resp = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: false,
+        s: await vault.generateX25519(),
+      });
       expect(() => resp.readMessage(new Uint8Array(NOISE_MAX_MESSAGE_SIZE + 1))).toThrow(/exceeds 65535/);
       expect(() => resp.writeMessage(EMPTY)).toThrow(/already failed/);
-      const r2 = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: await vault.generateX25519() });
+      const r2 = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: false,
+        s: await vault.generateX25519(),
+      });
       expect(() => r2.readMessage(new Uint8Array(31))).toThrow(/truncated/);
-      const i2 = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: true, s: await vault.generateX25519() });
-      const r3 = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: await vault.generateX25519() });
+      const i2 = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: true,
+        s: await vault.generateX25519(),
+      });
+      const r3 = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: false,
+        s: await vault.generateX25519(),
+      });
       r3.readMessage(i2.writeMessage(EMPTY));
       const msg2 = r3.writeMessage(new TextEncoder().encode('identity'));
       msg2[40]! ^= 0x80; // inside the encrypted static key
@@ -88,7 +116,12 @@ for (const backend of BACKENDS) {
     });
 
     it('refuses low-order public keys', async () => {
-      const resp = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: await vault.generateX25519() });
+      const resp = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: false,
+        s: await vault.generateX25519(),
+      });
       resp.readMessage(new Uint8Array(32)); // e = 0 is read fine, DH happens on the next message
       expect(() => resp.writeMessage(EMPTY)).toThrow(/not usable/);
     });

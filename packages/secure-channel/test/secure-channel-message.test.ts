@@ -1,7 +1,11 @@
 import { Address, CborWriter, encodeBareString, fromHex, OckamError, Route, toHex } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSecureChannelMessage, encodeSecureChannelMessage, type SecureChannelMessage } from '../src/secure-channel-message.js';
+import {
+  decodeSecureChannelMessage,
+  encodeSecureChannelMessage,
+  type SecureChannelMessage,
+} from '../src/secure-channel-message.js';
 
 describe('secure channel plaintext codec', () => {
   it('encodes Close as the repo fixture 8282028040', () => {
@@ -27,18 +31,43 @@ describe('secure channel plaintext codec', () => {
   });
 
   it('round-trips RefreshCredentials with CBOR change history and credentials carried as is', () => {
-    const changeHistory = new CborWriter().array(1).array(2).bytes(new Uint8Array([1, 2])).array(2).uint(0).array(1).bytes(new Uint8Array(64)).finish();
-    const credential = new CborWriter().array(2).array(2).bytes(new Uint8Array([9])).uint(1).array(0).finish();
-    const bytes = encodeSecureChannelMessage({ kind: 'refresh-credentials', changeHistory, credentials: [credential, credential] });
+    const changeHistory = new CborWriter()
+      .array(1)
+      .array(2)
+      .bytes(new Uint8Array([1, 2]))
+      .array(2)
+      .uint(0)
+      .array(1)
+      .bytes(new Uint8Array(64))
+      .finish();
+    const credential = new CborWriter()
+      .array(2)
+      .array(2)
+      .bytes(new Uint8Array([9]))
+      .uint(1)
+      .array(0)
+      .finish();
+    const bytes = encodeSecureChannelMessage({
+      kind: 'refresh-credentials',
+      changeHistory,
+      credentials: [credential, credential],
+    });
     expect(toHex(bytes.subarray(0, 5))).toBe('8282018182');
     const decoded = decodeSecureChannelMessage(bytes);
-    expect(decoded).toEqual({ kind: 'refresh-credentials', changeHistory, credentials: [credential, credential] });
+    expect(decoded).toEqual({
+      kind: 'refresh-credentials',
+      changeHistory,
+      credentials: [credential, credential],
+    });
   });
 
   it('ignores padding and extra trailing struct fields, as minicbor does', () => {
     // [[0, [[onward, return, payload, extra]]], h'0000', extra]
     const w = new CborWriter().array(3).array(2).uint(0).array(1).array(4);
-    w.array(0).array(0).bytes(new Uint8Array([7])).uint(5);
+    w.array(0)
+      .array(0)
+      .bytes(new Uint8Array([7]))
+      .uint(5);
     const bytes = w.bytes(new Uint8Array(2)).text('future').finish();
     const decoded = decodeSecureChannelMessage(bytes);
     expect(decoded.kind === 'payload' && toHex(decoded.payload)).toBe('07');
@@ -46,7 +75,9 @@ describe('secure channel plaintext codec', () => {
 
   it('rejects unknown variants, missing padding and trailing bytes with a DecodeError', () => {
     for (const hex of ['8282038040', '81820280', '828202804000', '8282028041', '82820280f6']) {
-      expect(() => decodeSecureChannelMessage(fromHex(hex)), hex).toThrow(/Cannot decode secure channel message/);
+      expect(() => decodeSecureChannelMessage(fromHex(hex)), hex).toThrow(
+        /Cannot decode secure channel message/,
+      );
     }
   });
 
@@ -58,7 +89,9 @@ describe('secure channel plaintext codec', () => {
   it('round-trips any Payload message', () => {
     fc.assert(
       fc.property(route, route, fc.uint8Array({ maxLength: 300 }), (onwardRoute, returnRoute, payload) => {
-        const decoded = decodeSecureChannelMessage(encodeSecureChannelMessage({ kind: 'payload', onwardRoute, returnRoute, payload }));
+        const decoded = decodeSecureChannelMessage(
+          encodeSecureChannelMessage({ kind: 'payload', onwardRoute, returnRoute, payload }),
+        );
         expect(decoded.kind).toBe('payload');
         if (decoded.kind !== 'payload') return;
         expect(decoded.onwardRoute.equals(onwardRoute)).toBe(true);

@@ -26,7 +26,12 @@ import {
   type Worker,
   type WorkerContext,
 } from '@ockam/core';
-import { type CredentialsHook, IDENTITY_SECURE_CHANNEL_IDENTIFIER, type PeerVerifier, type SecureChannelIdentity } from '../channel-identity.js';
+import {
+  type CredentialsHook,
+  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
+  type PeerVerifier,
+  type SecureChannelIdentity,
+} from '../channel-identity.js';
 import { Decryptor } from '../decryptor.js';
 import { Encryptor } from '../encryptor.js';
 import { SecureChannelError } from '../errors.js';
@@ -35,7 +40,6 @@ import { HandshakeState } from '../noise-handshake-state.js';
 import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
 import { decodeSecureChannelMessage, encodeSecureChannelMessage } from '../secure-channel-message.js';
 import type { TrustPolicy } from '../trust-policy.js';
-
 
 const EMPTY = new Uint8Array(0);
 
@@ -56,7 +60,6 @@ export interface ChannelParams {
   /** The listener's id, for responders. */
   readonly spawnerId?: FlowControlId;
 }
-
 
 /** What the handshake settles, shared by the two workers. */
 export interface ChannelInfo {
@@ -148,7 +151,12 @@ export class ChannelEnd {
     for (const id of this.params.consumerOf) node.flowControls.addConsumer(this.decryptorRemote, id);
     node.flowControls.addProducer(this.decryptorInternal, this.flowControlId, this.params.spawnerId);
     this.#timer = setTimeout(() => {
-      this.#fail(new SecureChannelError('timeout', `Secure channel handshake did not complete within ${this.params.timeoutMs} ms`));
+      this.#fail(
+        new SecureChannelError(
+          'timeout',
+          `Secure channel handshake did not complete within ${this.params.timeoutMs} ms`,
+        ),
+      );
     }, this.params.timeoutMs);
   }
 
@@ -211,24 +219,39 @@ export class ChannelEnd {
       this.#fail(
         OckamError.is(e) && e.origin === 'channel'
           ? (e as SecureChannelError)
-          : new SecureChannelError('protocol', `Secure channel handshake failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+          : new SecureChannelError(
+              'protocol',
+              `Secure channel handshake failed: ${e instanceof Error ? e.message : String(e)}`,
+              { cause: e },
+            ),
       );
     }
   }
 
-  async #verifyPeer(payload: Uint8Array, hs: HandshakeState): Promise<{ identifier: string; credentials: readonly Uint8Array[] }> {
+  async #verifyPeer(
+    payload: Uint8Array,
+    hs: HandshakeState,
+  ): Promise<{ identifier: string; credentials: readonly Uint8Array[] }> {
     let decoded: ReturnType<typeof decodeIdentityAndCredentials>;
     try {
       decoded = decodeIdentityAndCredentials(payload);
     } catch (cause) {
-      throw new SecureChannelError('protocol', 'Secure channel handshake: the peer sent a malformed identity payload', { cause });
+      throw new SecureChannelError(
+        'protocol',
+        'Secure channel handshake: the peer sent a malformed identity payload',
+        { cause },
+      );
     }
     let verified: Awaited<ReturnType<PeerVerifier['verifyPeer']>>;
     try {
       verified = await this.params.verifier.verifyPeer(decoded.changeHistory, decoded.purposeKeyAttestation);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new SecureChannelError('protocol', `Secure channel handshake: the peer's identity or purpose key does not verify: ${reason}`, { cause });
+      throw new SecureChannelError(
+        'protocol',
+        `Secure channel handshake: the peer's identity or purpose key does not verify: ${reason}`,
+        { cause },
+      );
     }
     const rs = hs.remoteStaticPublicKey;
     if (rs === undefined || !bytesEqual(verified.secureChannelPublicKey, rs)) {
@@ -242,9 +265,17 @@ export class ChannelEnd {
     try {
       trusted = await this.params.trustPolicy(context);
     } catch (cause) {
-      throw new SecureChannelError('permission', `Secure channel trust policy failed for ${verified.identifier}`, { cause });
+      throw new SecureChannelError(
+        'permission',
+        `Secure channel trust policy failed for ${verified.identifier}`,
+        { cause },
+      );
     }
-    if (!trusted) throw new SecureChannelError('permission', `Secure channel trust policy rejected ${verified.identifier}`);
+    if (!trusted)
+      throw new SecureChannelError(
+        'permission',
+        `Secure channel trust policy rejected ${verified.identifier}`,
+      );
     if (this.params.verifyCredentials !== undefined) {
       try {
         await this.params.verifyCredentials(context);
@@ -285,7 +316,11 @@ export class ChannelEnd {
     );
     this.#encryptorStarted = true;
     this.#state = 'open';
-    this.#logger.info('secure channel established', { role: this.role, peer: peer.identifier, encryptor: this.encryptorAddress.value });
+    this.#logger.info('secure channel established', {
+      role: this.role,
+      peer: peer.identifier,
+      encryptor: this.encryptorAddress.value,
+    });
     this.#resolve(this.#info);
   }
 
@@ -313,7 +348,10 @@ export class ChannelEnd {
     try {
       ({ plaintext, nonce } = decryptor.decryptFrame(message.payload));
     } catch (e) {
-      this.#logger.warn('secure channel dropped a frame', { decryptor: this.decryptorRemote.value, error: (e as Error).message });
+      this.#logger.warn('secure channel dropped a frame', {
+        decryptor: this.decryptorRemote.value,
+        error: (e as Error).message,
+      });
       return;
     }
     // PROTOCOL.md §3.3: the responder follows the initiator's route whenever a newer frame arrives.
@@ -330,11 +368,16 @@ export class ChannelEnd {
     switch (decoded.kind) {
       case 'payload': {
         const info = this.#info!;
-        const inner = new LocalMessage(decoded.onwardRoute, decoded.returnRoute.prepend(this.encryptorAddress), decoded.payload, {
-          secureChannelIdentifier: info.peerIdentifier,
-          secureChannelEncryptor: this.encryptorAddress.value,
-          flowControlId: this.flowControlId,
-        });
+        const inner = new LocalMessage(
+          decoded.onwardRoute,
+          decoded.returnRoute.prepend(this.encryptorAddress),
+          decoded.payload,
+          {
+            secureChannelIdentifier: info.peerIdentifier,
+            secureChannelEncryptor: this.encryptorAddress.value,
+            flowControlId: this.flowControlId,
+          },
+        );
         if (inner.onwardRoute.isEmpty) return;
         try {
           await ctx.forward(inner, { from: this.decryptorInternal });
@@ -364,7 +407,10 @@ export class ChannelEnd {
       const identifier = await this.params.verifier.verifyIdentity(changeHistory);
       if (identifier !== peerIdentifier) throw new Error(`it proves ${identifier}, not ${peerIdentifier}`);
     } catch (e) {
-      this.#logger.warn('secure channel ignored a credential refresh', { peer: peerIdentifier, error: (e as Error).message });
+      this.#logger.warn('secure channel ignored a credential refresh', {
+        peer: peerIdentifier,
+        error: (e as Error).message,
+      });
       return;
     }
     this.#peerCredentials = credentials.map((c) => c.slice());
@@ -372,7 +418,10 @@ export class ChannelEnd {
     try {
       await this.params.verifyCredentials({ peerIdentifier, credentials: this.#peerCredentials });
     } catch (e) {
-      this.#logger.warn('secure channel: refreshed credentials did not verify', { peer: peerIdentifier, error: (e as Error).message });
+      this.#logger.warn('secure channel: refreshed credentials did not verify', {
+        peer: peerIdentifier,
+        error: (e as Error).message,
+      });
     }
   }
 
@@ -387,7 +436,11 @@ export class ChannelEnd {
    */
   async refreshCredentials(credentials: readonly Uint8Array[]): Promise<void> {
     if (this.#state !== 'open') throw new SecureChannelError('shutdown', 'Secure channel is not open');
-    const plaintext = encodeSecureChannelMessage({ kind: 'refresh-credentials', changeHistory: this.params.identity.changeHistory, credentials });
+    const plaintext = encodeSecureChannelMessage({
+      kind: 'refresh-credentials',
+      changeHistory: this.params.identity.changeHistory,
+      credentials,
+    });
     const ctx = this.#encryptorContext!;
     await this.#sendFrame(ctx, plaintext);
   }
@@ -409,7 +462,10 @@ export class ChannelEnd {
     try {
       await ctx.send(this.#remoteRoute, frame, { returnRoute: Route.empty() });
     } catch (e) {
-      this.#logger.warn('secure channel could not send a frame', { to: this.#remoteRoute.toString(), error: (e as Error).message });
+      this.#logger.warn('secure channel could not send a frame', {
+        to: this.#remoteRoute.toString(),
+        error: (e as Error).message,
+      });
     }
   }
 
@@ -418,7 +474,8 @@ export class ChannelEnd {
   /** Stops both workers (sending Close first unless the peer closed). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      if (this.#state === 'handshake') this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
+      if (this.#state === 'handshake')
+        this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
       if (this.#encryptorStarted) await this.params.node.stopWorker(this.encryptorAddress);
       await this.params.node.stopWorker(this.decryptorRemote);
     })();
@@ -437,7 +494,8 @@ export class ChannelEnd {
   }
 
   async #onDecryptorShutdown(): Promise<void> {
-    if (this.#state === 'handshake') this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
+    if (this.#state === 'handshake')
+      this.#fail(new SecureChannelError('shutdown', 'Secure channel stopped during the handshake'));
     clearTimeout(this.#timer);
     this.#handshake?.destroy();
     this.#handshake = undefined;

@@ -21,7 +21,9 @@ export class NonceWindow {
   /** Why `nonce` would be refused, or undefined if it is acceptable. Does not change state. */
   check(nonce: bigint): string | undefined {
     if (nonce > this.#highest) {
-      return nonce - this.#highest > WINDOW_SIZE ? `nonce ${nonce} is more than ${WINDOW_SIZE} ahead of ${this.#highest}` : undefined;
+      return nonce - this.#highest > WINDOW_SIZE
+        ? `nonce ${nonce} is more than ${WINDOW_SIZE} ahead of ${this.#highest}`
+        : undefined;
     }
     const behind = this.#highest - nonce;
     if (behind > WINDOW_SIZE) return `nonce ${nonce} is more than ${WINDOW_SIZE} behind ${this.#highest}`;
