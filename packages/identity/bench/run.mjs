@@ -2,7 +2,13 @@
 // verification per second, node and noble vaults side by side. Run `pnpm build` first.
 import { performance } from 'node:perf_hooks';
 import { createVault } from '@ockam/vault';
-import { createIdentity, createPurposeKey, importIdentity, rotateIdentity, verifyPurposeKeyAttestation } from '../dist/index.js';
+import {
+  createIdentity,
+  createPurposeKey,
+  importIdentity,
+  rotateIdentity,
+  verifyPurposeKeyAttestation,
+} from '../dist/index.js';
 
 const TARGET_MS = Number(process.env.BENCH_MS ?? 400);
 
@@ -24,7 +30,9 @@ console.log(`${'operation'.padEnd(40)} ${'node'.padStart(10)} ${'noble'.padStart
 async function row(name, make) {
   const out = [];
   for (const b of backends) out.push(await make(createVault(b)));
-  console.log(`${name.padEnd(40)} ${out.map((n) => Math.round(n).toLocaleString('en-US').padStart(10)).join(' ')}`);
+  console.log(
+    `${name.padEnd(40)} ${out.map((n) => Math.round(n).toLocaleString('en-US').padStart(10)).join(' ')}`,
+  );
 }
 
 for (const keyType of ['ed25519', 'p256']) {

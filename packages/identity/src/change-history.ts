@@ -52,7 +52,13 @@ export function readChangeData(r: CborReader): ChangeData {
   const attestationsValidFrom = r.uint();
   const attestationsValidUntil = r.uint();
   r.skipRest(fields - 5);
-  return { previousChange, primaryPublicKey, revokeAllPurposeKeys, attestationsValidFrom, attestationsValidUntil };
+  return {
+    previousChange,
+    primaryPublicKey,
+    revokeAllPurposeKeys,
+    attestationsValidFrom,
+    attestationsValidUntil,
+  };
 }
 
 export function writeChangeData(w: CborWriter, value: ChangeData): void {
@@ -61,7 +67,8 @@ export function writeChangeData(w: CborWriter, value: ChangeData): void {
   w.array(5);
   if (value.previousChange === null) w.null();
   else {
-    if (value.previousChange.length !== HASH_LENGTH) throw new RangeError(`previousChange must be ${HASH_LENGTH} bytes`);
+    if (value.previousChange.length !== HASH_LENGTH)
+      throw new RangeError(`previousChange must be ${HASH_LENGTH} bytes`);
     w.bytes(value.previousChange);
   }
   writeSigningPublicKey(w, value.primaryPublicKey);

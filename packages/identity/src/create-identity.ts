@@ -24,13 +24,21 @@ export interface CreateIdentityOptions {
 
 async function primaryKey(vault: SigningVault, options: CreateIdentityOptions): Promise<KeyHandle> {
   if (options.key !== undefined) {
-    if (options.key.type !== 'ed25519' && options.key.type !== 'p256') throw new TypeError(`a primary key is Ed25519 or P-256, not ${options.key.type}`);
+    if (options.key.type !== 'ed25519' && options.key.type !== 'p256')
+      throw new TypeError(`a primary key is Ed25519 or P-256, not ${options.key.type}`);
     return options.key;
   }
   return vault.generateSigningKey(options.keyType ?? 'ed25519');
 }
 
-async function changeData(vault: SigningVault, key: KeyHandle, previousChange: Uint8Array | null, revokeAllPurposeKeys: boolean, from: number, ttl: number): Promise<Uint8Array> {
+async function changeData(
+  vault: SigningVault,
+  key: KeyHandle,
+  previousChange: Uint8Array | null,
+  revokeAllPurposeKeys: boolean,
+  from: number,
+  ttl: number,
+): Promise<Uint8Array> {
   checkTimestamp(from, 'now');
   checkTimestamp(ttl, 'ttl');
   const data: ChangeData = {
@@ -40,7 +48,11 @@ async function changeData(vault: SigningVault, key: KeyHandle, previousChange: U
     attestationsValidFrom: from,
     attestationsValidUntil: from + ttl,
   };
-  return encodeVersionedData({ version: VERSIONED_DATA_VERSION, dataType: CHANGE_DATA_TYPE, data: encodeChangeData(data) });
+  return encodeVersionedData({
+    version: VERSIONED_DATA_VERSION,
+    dataType: CHANGE_DATA_TYPE,
+    data: encodeChangeData(data),
+  });
 }
 
 /**
@@ -55,9 +67,19 @@ async function changeData(vault: SigningVault, key: KeyHandle, previousChange: U
  * console.log(identity.identifier, identity.export());
  * ```
  */
-export async function createIdentity(vault: SigningVault, options: CreateIdentityOptions = {}): Promise<Identity> {
+export async function createIdentity(
+  vault: SigningVault,
+  options: CreateIdentityOptions = {},
+): Promise<Identity> {
   const key = await primaryKey(vault, options);
-  const data = await changeData(vault, key, null, false, options.now ?? nowSeconds(), options.ttl ?? DEFAULT_IDENTITY_TTL);
+  const data = await changeData(
+    vault,
+    key,
+    null,
+    false,
+    options.now ?? nowSeconds(),
+    options.ttl ?? DEFAULT_IDENTITY_TTL,
+  );
   const change: Change = { data, signature: await signData(vault, key, data) };
   return identityFromChanges([change], vault);
 }
@@ -71,12 +93,30 @@ export interface RotateIdentityOptions extends CreateIdentityOptions {
  * Appends a change with a new primary key, signed by the new key and by the current one (which
  * `vault` must hold). The identifier does not change.
  */
-export async function rotateIdentity(vault: SigningVault, identity: Identity, options: RotateIdentityOptions = {}): Promise<Identity> {
-  const previousKey = await findSigningKey(vault, identity.primaryPublicKey, `the current primary key of ${identity.identifier}`);
-  const key = await primaryKey(vault, { keyType: options.keyType ?? identity.primaryPublicKey.type, ...(options.key ? { key: options.key } : {}) });
+export async function rotateIdentity(
+  vault: SigningVault,
+  identity: Identity,
+  options: RotateIdentityOptions = {},
+): Promise<Identity> {
+  const previousKey = await findSigningKey(
+    vault,
+    identity.primaryPublicKey,
+    `the current primary key of ${identity.identifier}`,
+  );
+  const key = await primaryKey(vault, {
+    keyType: options.keyType ?? identity.primaryPublicKey.type,
+    ...(options.key ? { key: options.key } : {}),
+  });
   // attestations_valid_from may not decrease along the history (PROTOCOL.md §4.2).
   const from = Math.max(options.now ?? nowSeconds(), identity.attestationsValidFrom);
-  const data = await changeData(vault, key, identity.latestChangeHash, options.revokeAllPurposeKeys ?? false, from, options.ttl ?? DEFAULT_IDENTITY_TTL);
+  const data = await changeData(
+    vault,
+    key,
+    identity.latestChangeHash,
+    options.revokeAllPurposeKeys ?? false,
+    from,
+    options.ttl ?? DEFAULT_IDENTITY_TTL,
+  );
   const change: Change = {
     data,
     signature: await signData(vault, key, data),

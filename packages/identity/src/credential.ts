@@ -8,8 +8,19 @@
  */
 import { type CborReader, CborWriter, fromUtf8, utf8 } from '@ockam/core';
 import { type Identifier, identifierFromBytes, identifierToBytes } from './identifier.js';
-import { checkTimestamp, decodeAll, HASH_LENGTH, readSignature, type Signature, writeSignature } from './internal/cbor-helpers.js';
-import { type PurposeKeyAttestation, readPurposeKeyAttestation, writePurposeKeyAttestation } from './purpose-key-attestation.js';
+import {
+  checkTimestamp,
+  decodeAll,
+  HASH_LENGTH,
+  readSignature,
+  type Signature,
+  writeSignature,
+} from './internal/cbor-helpers.js';
+import {
+  type PurposeKeyAttestation,
+  readPurposeKeyAttestation,
+  writePurposeKeyAttestation,
+} from './purpose-key-attestation.js';
 
 /** Ockam's schema for project membership credentials. */
 export const PROJECT_MEMBER_SCHEMA = 1;
@@ -80,7 +91,8 @@ export function writeAttributes(w: CborWriter, value: Attributes): void {
   checkTimestamp(value.schema, 'schema');
   const entries = [...value.entries].sort((a, b) => compareBytes(a[0], b[0]));
   for (let i = 1; i < entries.length; i++) {
-    if (compareBytes(entries[i - 1]![0], entries[i]![0]) === 0) throw new RangeError('duplicate attribute key');
+    if (compareBytes(entries[i - 1]![0], entries[i]![0]) === 0)
+      throw new RangeError('duplicate attribute key');
   }
   w.array(2).uint(value.schema).map(entries.length);
   for (const [k, v] of entries) w.bytes(k).bytes(v);
@@ -89,7 +101,9 @@ export function writeAttributes(w: CborWriter, value: Attributes): void {
 export function readCredentialData(r: CborReader): CredentialData {
   const fields = r.arrayOf(5, Number.MAX_SAFE_INTEGER, 'CredentialData');
   const subject = r.nullable() ? undefined : identifierFromBytes(r.bytesExact(HASH_LENGTH, 'subject'));
-  const subjectLatestChangeHash = r.nullable() ? undefined : r.bytesExact(HASH_LENGTH, 'subject_latest_change_hash').slice();
+  const subjectLatestChangeHash = r.nullable()
+    ? undefined
+    : r.bytesExact(HASH_LENGTH, 'subject_latest_change_hash').slice();
   const attributes = readAttributes(r);
   const createdAt = r.uint();
   const expiresAt = r.uint();
@@ -112,7 +126,8 @@ export function writeCredentialData(w: CborWriter, value: CredentialData): void 
   else w.bytes(identifierToBytes(value.subject));
   if (value.subjectLatestChangeHash === undefined) w.null();
   else {
-    if (value.subjectLatestChangeHash.length !== HASH_LENGTH) throw new RangeError(`subjectLatestChangeHash must be ${HASH_LENGTH} bytes`);
+    if (value.subjectLatestChangeHash.length !== HASH_LENGTH)
+      throw new RangeError(`subjectLatestChangeHash must be ${HASH_LENGTH} bytes`);
     w.bytes(value.subjectLatestChangeHash);
   }
   writeAttributes(w, value.attributes);
@@ -155,17 +170,22 @@ function encodeWith<T>(write: (w: CborWriter, v: T) => void, value: T): Uint8Arr
 /** Encodes Attributes. */
 export const encodeAttributes = (value: Attributes): Uint8Array => encodeWith(writeAttributes, value);
 /** Decodes Attributes; throws a DecodeError on malformed input, duplicate keys or trailing bytes. */
-export const decodeAttributes = (bytes: Uint8Array): Attributes => decodeAll(bytes, 'Attributes', readAttributes);
+export const decodeAttributes = (bytes: Uint8Array): Attributes =>
+  decodeAll(bytes, 'Attributes', readAttributes);
 /** Encodes a CredentialData (the payload of a type-3 VersionedData). */
-export const encodeCredentialData = (value: CredentialData): Uint8Array => encodeWith(writeCredentialData, value);
+export const encodeCredentialData = (value: CredentialData): Uint8Array =>
+  encodeWith(writeCredentialData, value);
 /** Decodes a CredentialData. */
-export const decodeCredentialData = (bytes: Uint8Array): CredentialData => decodeAll(bytes, 'CredentialData', readCredentialData);
+export const decodeCredentialData = (bytes: Uint8Array): CredentialData =>
+  decodeAll(bytes, 'CredentialData', readCredentialData);
 /** Encodes a Credential. */
 export const encodeCredential = (value: Credential): Uint8Array => encodeWith(writeCredential, value);
 /** Decodes a Credential without verifying it. */
-export const decodeCredential = (bytes: Uint8Array): Credential => decodeAll(bytes, 'Credential', readCredential);
+export const decodeCredential = (bytes: Uint8Array): Credential =>
+  decodeAll(bytes, 'Credential', readCredential);
 /** Encodes a CredentialAndPurposeKey (export with toHex). */
-export const encodeCredentialAndPurposeKey = (value: CredentialAndPurposeKey): Uint8Array => encodeWith(writeCredentialAndPurposeKey, value);
+export const encodeCredentialAndPurposeKey = (value: CredentialAndPurposeKey): Uint8Array =>
+  encodeWith(writeCredentialAndPurposeKey, value);
 /** Decodes a CredentialAndPurposeKey without verifying it. */
 export const decodeCredentialAndPurposeKey = (bytes: Uint8Array): CredentialAndPurposeKey =>
   decodeAll(bytes, 'CredentialAndPurposeKey', readCredentialAndPurposeKey);

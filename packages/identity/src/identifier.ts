@@ -20,14 +20,22 @@ export function isIdentifier(value: unknown): value is Identifier {
 
 /** Validates an identifier string (upper-case hex is normalised to lower case). */
 export function parseIdentifier(value: string): Identifier {
-  const normalised = typeof value === 'string' && value.length === 65 && value[0] === 'I' ? `I${value.slice(1).toLowerCase()}` : value;
-  if (!isIdentifier(normalised)) throw new IdentityError('bad-identifier', `not an Ockam identifier: ${String(value).slice(0, 80)}`);
+  const normalised =
+    typeof value === 'string' && value.length === 65 && value[0] === 'I'
+      ? `I${value.slice(1).toLowerCase()}`
+      : value;
+  if (!isIdentifier(normalised))
+    throw new IdentityError('bad-identifier', `not an Ockam identifier: ${String(value).slice(0, 80)}`);
   return normalised;
 }
 
 /** The identifier string for 32 identifier bytes. */
 export function identifierFromBytes(bytes: Uint8Array): Identifier {
-  if (bytes.length !== IDENTIFIER_LENGTH) throw new IdentityError('bad-identifier', `an identifier is ${IDENTIFIER_LENGTH} bytes, got ${bytes.length}`);
+  if (bytes.length !== IDENTIFIER_LENGTH)
+    throw new IdentityError(
+      'bad-identifier',
+      `an identifier is ${IDENTIFIER_LENGTH} bytes, got ${bytes.length}`,
+    );
   return `I${toHex(bytes)}`;
 }
 

@@ -3,7 +3,14 @@
  * identifier it yields.
  */
 import { bytesEqual, CborReader, fromHex, OckamError, toHex } from '@ockam/core';
-import { type Change, type ChangeData, encodeChangeHistory, type PrimaryPublicKey, readChangeData, readChangeHistory } from './change-history.js';
+import {
+  type Change,
+  type ChangeData,
+  encodeChangeHistory,
+  type PrimaryPublicKey,
+  readChangeData,
+  readChangeHistory,
+} from './change-history.js';
 import { type Identifier, identifierFromBytes, parseIdentifier } from './identifier.js';
 import { IdentityError, type IdentityErrorReason } from './identity-error.js';
 import { decodeAll, type Signature } from './internal/cbor-helpers.js';
@@ -104,10 +111,20 @@ function checkSignature(
   reason: 'bad-self-signature' | 'bad-previous-signature',
 ): void {
   if (signature.type !== key.type) {
-    fail('signature-type-mismatch', index, `a ${signature.type} signature cannot be made by a ${key.type} key`);
+    fail(
+      'signature-type-mismatch',
+      index,
+      `a ${signature.type} signature cannot be made by a ${key.type} key`,
+    );
   }
   if (!verifier.verify(key, digest, signature.bytes)) {
-    fail(reason, index, reason === 'bad-self-signature' ? 'the signature by its own primary key does not verify' : 'the signature by the previous primary key does not verify');
+    fail(
+      reason,
+      index,
+      reason === 'bad-self-signature'
+        ? 'the signature by its own primary key does not verify'
+        : 'the signature by the previous primary key does not verify',
+    );
   }
 }
 
@@ -115,8 +132,12 @@ function checkSignature(
  * Verifies decoded changes by every rule of PROTOCOL.md §4.2 and returns them with their data and
  * hashes. Throws an IdentityError naming the first rule broken.
  */
-export function verifyChanges(changes: readonly Change[], verifier: SignatureVerifier = defaultVerifier()): VerifiedChange[] {
-  if (changes.length === 0) throw new IdentityError('empty-history', 'a change history needs at least one change');
+export function verifyChanges(
+  changes: readonly Change[],
+  verifier: SignatureVerifier = defaultVerifier(),
+): VerifiedChange[] {
+  if (changes.length === 0)
+    throw new IdentityError('empty-history', 'a change history needs at least one change');
   const verified: VerifiedChange[] = [];
   let previous: VerifiedChange | undefined;
   changes.forEach((change, index) => {
@@ -126,34 +147,70 @@ export function verifyChanges(changes: readonly Change[], verifier: SignatureVer
       const versioned = decodeVersionedData(change.data);
       version = versioned.version;
       if (version !== VERSIONED_DATA_VERSION) {
-        if (previous !== undefined && version < previous.version) fail('version-decreased', index, `version ${version} is lower than ${previous.version}`);
+        if (previous !== undefined && version < previous.version)
+          fail('version-decreased', index, `version ${version} is lower than ${previous.version}`);
         fail('unknown-version', index, `unknown VersionedData version ${version}`);
       }
-      if (versioned.dataType !== CHANGE_DATA_TYPE) fail('wrong-data-type', index, `data_type ${versioned.dataType} is not a change (${CHANGE_DATA_TYPE})`);
+      if (versioned.dataType !== CHANGE_DATA_TYPE)
+        fail(
+          'wrong-data-type',
+          index,
+          `data_type ${versioned.dataType} is not a change (${CHANGE_DATA_TYPE})`,
+        );
       data = decodeAll(versioned.data, 'ChangeData', readChangeData);
     } catch (e) {
-      if (!IdentityError.isReason(e) && OckamError.isKind(e, 'serialization')) fail('malformed', index, e.message, e);
+      if (!IdentityError.isReason(e) && OckamError.isKind(e, 'serialization'))
+        fail('malformed', index, e.message, e);
       throw e;
     }
     // The hash is over the exact bytes received (PROTOCOL.md §4.2), never a re-encoding.
     const changeHash = verifier.sha256(change.data);
 
     if (previous === undefined) {
-      if (data.previousChange !== null) fail('first-change-has-previous', index, 'the first change must not name a previous change');
+      if (data.previousChange !== null)
+        fail('first-change-has-previous', index, 'the first change must not name a previous change');
     } else {
-      if (version < previous.version) fail('version-decreased', index, `version ${version} is lower than ${previous.version}`);
+      if (version < previous.version)
+        fail('version-decreased', index, `version ${version} is lower than ${previous.version}`);
       if (data.attestationsValidFrom < previous.data.attestationsValidFrom) {
-        fail('valid-from-decreased', index, `attestations_valid_from ${data.attestationsValidFrom} is before ${previous.data.attestationsValidFrom}`);
+        fail(
+          'valid-from-decreased',
+          index,
+          `attestations_valid_from ${data.attestationsValidFrom} is before ${previous.data.attestationsValidFrom}`,
+        );
       }
       if (data.previousChange === null || !bytesEqual(data.previousChange, previous.changeHash)) {
-        fail('previous-change-mismatch', index, 'previous_change does not match the hash of the change before it');
+        fail(
+          'previous-change-mismatch',
+          index,
+          'previous_change does not match the hash of the change before it',
+        );
       }
     }
 
-    checkSignature(verifier, data.primaryPublicKey, changeHash, change.signature, index, 'bad-self-signature');
+    checkSignature(
+      verifier,
+      data.primaryPublicKey,
+      changeHash,
+      change.signature,
+      index,
+      'bad-self-signature',
+    );
     if (previous !== undefined) {
-      if (change.previousSignature === undefined) fail('missing-previous-signature', index, 'a change after the first must be signed by the previous primary key too');
-      checkSignature(verifier, previous.data.primaryPublicKey, changeHash, change.previousSignature, index, 'bad-previous-signature');
+      if (change.previousSignature === undefined)
+        fail(
+          'missing-previous-signature',
+          index,
+          'a change after the first must be signed by the previous primary key too',
+        );
+      checkSignature(
+        verifier,
+        previous.data.primaryPublicKey,
+        changeHash,
+        change.previousSignature,
+        index,
+        'bad-previous-signature',
+      );
     }
     const entry: VerifiedChange = { change, data, version, changeHash };
     verified.push(entry);
@@ -179,7 +236,11 @@ export interface ImportIdentityOptions {
  * console.log(identity.identifier); // I923829d0…
  * ```
  */
-export function importIdentity(exported: string | Uint8Array, verifier?: SignatureVerifier, options: ImportIdentityOptions = {}): Identity {
+export function importIdentity(
+  exported: string | Uint8Array,
+  verifier?: SignatureVerifier,
+  options: ImportIdentityOptions = {},
+): Identity {
   let bytes: Uint8Array;
   if (typeof exported === 'string') {
     try {
@@ -197,13 +258,21 @@ export function importIdentity(exported: string | Uint8Array, verifier?: Signatu
   try {
     changes = readChangeHistory(reader);
   } catch (e) {
-    if (OckamError.is(e)) throw new IdentityError('malformed', `cannot decode the change history: ${e.message}`, { cause: e });
+    if (OckamError.is(e))
+      throw new IdentityError('malformed', `cannot decode the change history: ${e.message}`, { cause: e });
     throw e;
   }
-  if (reader.remaining > 0) throw new IdentityError('trailing-bytes', `${reader.remaining} bytes follow the change history`);
+  if (reader.remaining > 0)
+    throw new IdentityError('trailing-bytes', `${reader.remaining} bytes follow the change history`);
   const identity = Identity.fromVerified(bytes, verifyChanges(changes, verifier));
-  if (options.expectedIdentifier !== undefined && parseIdentifier(options.expectedIdentifier) !== identity.identifier) {
-    throw new IdentityError('bad-identifier', `expected identity ${options.expectedIdentifier}, got ${identity.identifier}`);
+  if (
+    options.expectedIdentifier !== undefined &&
+    parseIdentifier(options.expectedIdentifier) !== identity.identifier
+  ) {
+    throw new IdentityError(
+      'bad-identifier',
+      `expected identity ${options.expectedIdentifier}, got ${identity.identifier}`,
+    );
   }
   return identity;
 }

@@ -37,7 +37,12 @@ export {
   writeChangeData,
   writeChangeHistory,
 } from './change-history.js';
-export { type CreateIdentityOptions, createIdentity, type RotateIdentityOptions, rotateIdentity } from './create-identity.js';
+export {
+  type CreateIdentityOptions,
+  createIdentity,
+  type RotateIdentityOptions,
+  rotateIdentity,
+} from './create-identity.js';
 export {
   type Attributes,
   attributesFromStrings,
@@ -63,11 +68,18 @@ export {
   writeCredentialAndPurposeKey,
   writeCredentialData,
 } from './credential.js';
-export { IDENTIFIER_LENGTH, type Identifier, identifierFromBytes, identifierToBytes, isIdentifier, parseIdentifier } from './identifier.js';
+export {
+  IDENTIFIER_LENGTH,
+  type Identifier,
+  identifierFromBytes,
+  identifierToBytes,
+  isIdentifier,
+  parseIdentifier,
+} from './identifier.js';
 export {
   Identity,
-  identityFromChanges,
   type ImportIdentityOptions,
+  identityFromChanges,
   importIdentity,
   type SignatureVerifier,
   type VerifiedChange,

@@ -51,7 +51,11 @@ export function readPurposePublicKey(r: CborReader): PurposePublicKey {
   if (fields < 1) r.fail(`PurposePublicKey variant ${variant} has no field`);
   let key: PurposePublicKey;
   if (variant === 0) {
-    key = { purpose: 'secure-channel', type: 'x25519', bytes: r.bytesExact(X25519_PUBLIC_KEY_LENGTH, 'X25519 public key').slice() };
+    key = {
+      purpose: 'secure-channel',
+      type: 'x25519',
+      bytes: r.bytesExact(X25519_PUBLIC_KEY_LENGTH, 'X25519 public key').slice(),
+    };
   } else if (variant === 1) {
     const verifying = readSigningPublicKey(r, 'CredentialVerifyingKey');
     key = { purpose: 'credential-signing', type: verifying.type, bytes: verifying.bytes };
@@ -64,7 +68,8 @@ export function readPurposePublicKey(r: CborReader): PurposePublicKey {
 
 export function writePurposePublicKey(w: CborWriter, key: PurposePublicKey): void {
   if (key.purpose === 'secure-channel') {
-    if (key.bytes.length !== X25519_PUBLIC_KEY_LENGTH) throw new RangeError(`an X25519 public key is ${X25519_PUBLIC_KEY_LENGTH} bytes`);
+    if (key.bytes.length !== X25519_PUBLIC_KEY_LENGTH)
+      throw new RangeError(`an X25519 public key is ${X25519_PUBLIC_KEY_LENGTH} bytes`);
     w.array(2).uint(0).array(1).bytes(key.bytes);
   } else if (key.purpose === 'credential-signing') {
     w.array(2).uint(1).array(1);
@@ -88,7 +93,8 @@ export function readPurposeKeyAttestationData(r: CborReader): PurposeKeyAttestat
 export function writePurposeKeyAttestationData(w: CborWriter, value: PurposeKeyAttestationData): void {
   checkTimestamp(value.createdAt, 'createdAt');
   checkTimestamp(value.expiresAt, 'expiresAt');
-  if (value.subjectLatestChangeHash.length !== HASH_LENGTH) throw new RangeError(`subjectLatestChangeHash must be ${HASH_LENGTH} bytes`);
+  if (value.subjectLatestChangeHash.length !== HASH_LENGTH)
+    throw new RangeError(`subjectLatestChangeHash must be ${HASH_LENGTH} bytes`);
   w.array(5).bytes(identifierToBytes(value.subject)).bytes(value.subjectLatestChangeHash);
   writePurposePublicKey(w, value.publicKey);
   w.uint(value.createdAt).uint(value.expiresAt);

@@ -3,7 +3,7 @@
  * credential-signing key, attested by the identity's current primary key.
  */
 import { bytesEqual, type KeyHandle, OckamError, type SigningKeyType, type Vault } from '@ockam/core';
-import { type Identity } from './identity.js';
+import type { Identity } from './identity.js';
 import { IdentityError } from './identity-error.js';
 import { decodeAll } from './internal/cbor-helpers.js';
 import { defaultVerifier, type SignatureVerifier } from './internal/default-verifier.js';
@@ -19,7 +19,12 @@ import {
   type PurposePublicKey,
   readPurposeKeyAttestationData,
 } from './purpose-key-attestation.js';
-import { decodeVersionedData, encodeVersionedData, PURPOSE_KEY_DATA_TYPE, VERSIONED_DATA_VERSION } from './versioned-data.js';
+import {
+  decodeVersionedData,
+  encodeVersionedData,
+  PURPOSE_KEY_DATA_TYPE,
+  VERSIONED_DATA_VERSION,
+} from './versioned-data.js';
 
 /** A purpose key held in a vault, with its attestation. */
 export interface PurposeKey {
@@ -53,8 +58,17 @@ export interface CreatePurposeKeyOptions {
  * verifyPurposeKeyAttestation(sc.attestation, identity); // returns sc.data
  * ```
  */
-export async function createPurposeKey(vault: Vault, identity: Identity, purpose: Purpose, options: CreatePurposeKeyOptions = {}): Promise<PurposeKey> {
-  const identityKey = await findSigningKey(vault, identity.primaryPublicKey, `the current primary key of ${identity.identifier}`);
+export async function createPurposeKey(
+  vault: Vault,
+  identity: Identity,
+  purpose: Purpose,
+  options: CreatePurposeKeyOptions = {},
+): Promise<PurposeKey> {
+  const identityKey = await findSigningKey(
+    vault,
+    identity.primaryPublicKey,
+    `the current primary key of ${identity.identifier}`,
+  );
   let key: KeyHandle;
   let publicKey: PurposePublicKey;
   if (purpose === 'secure-channel') {
@@ -63,14 +77,18 @@ export async function createPurposeKey(vault: Vault, identity: Identity, purpose
     publicKey = { purpose, type: 'x25519', bytes: await vault.publicKey(key) };
   } else if (purpose === 'credential-signing') {
     key = options.key ?? (await vault.generateSigningKey(options.keyType ?? 'ed25519'));
-    if (key.type === 'x25519') throw new TypeError('a credential-signing purpose key is Ed25519 or P-256, not X25519');
+    if (key.type === 'x25519')
+      throw new TypeError('a credential-signing purpose key is Ed25519 or P-256, not X25519');
     publicKey = { purpose, type: key.type, bytes: await vault.publicKey(key) };
   } else {
     throw new TypeError(`unknown purpose ${String(purpose)}`);
   }
   const createdAt = Math.max(options.now ?? nowSeconds(), identity.attestationsValidFrom);
   // The key's window must lie inside the identity's (PROTOCOL.md §4.3), so cap the expiry.
-  const expiresAt = Math.min(createdAt + (options.ttl ?? DEFAULT_PURPOSE_KEY_TTL), identity.attestationsValidUntil);
+  const expiresAt = Math.min(
+    createdAt + (options.ttl ?? DEFAULT_PURPOSE_KEY_TTL),
+    identity.attestationsValidUntil,
+  );
   const data: PurposeKeyAttestationData = {
     subject: identity.identifier,
     subjectLatestChangeHash: identity.latestChangeHash,
@@ -78,8 +96,15 @@ export async function createPurposeKey(vault: Vault, identity: Identity, purpose
     createdAt,
     expiresAt,
   };
-  const versioned = encodeVersionedData({ version: VERSIONED_DATA_VERSION, dataType: PURPOSE_KEY_DATA_TYPE, data: encodePurposeKeyAttestationData(data) });
-  const attestation: PurposeKeyAttestation = { data: versioned, signature: await signData(vault, identityKey, versioned) };
+  const versioned = encodeVersionedData({
+    version: VERSIONED_DATA_VERSION,
+    dataType: PURPOSE_KEY_DATA_TYPE,
+    data: encodePurposeKeyAttestationData(data),
+  });
+  const attestation: PurposeKeyAttestation = {
+    data: versioned,
+    signature: await signData(vault, identityKey, versioned),
+  };
   return { key, data, attestation, encoded: encodePurposeKeyAttestation(attestation) };
 }
 
@@ -107,42 +132,70 @@ export function verifyPurposeKeyAttestation(
   try {
     decoded = attestation instanceof Uint8Array ? decodePurposeKeyAttestation(attestation) : attestation;
     const versioned = decodeVersionedData(decoded.data);
-    if (versioned.version !== VERSIONED_DATA_VERSION) throw new IdentityError('unknown-version', `unknown VersionedData version ${versioned.version}`);
+    if (versioned.version !== VERSIONED_DATA_VERSION)
+      throw new IdentityError('unknown-version', `unknown VersionedData version ${versioned.version}`);
     if (versioned.dataType !== PURPOSE_KEY_DATA_TYPE) {
-      throw new IdentityError('wrong-data-type', `data_type ${versioned.dataType} is not a purpose key attestation (${PURPOSE_KEY_DATA_TYPE})`);
+      throw new IdentityError(
+        'wrong-data-type',
+        `data_type ${versioned.dataType} is not a purpose key attestation (${PURPOSE_KEY_DATA_TYPE})`,
+      );
     }
     data = decodeAll(versioned.data, 'PurposeKeyAttestationData', readPurposeKeyAttestationData);
   } catch (e) {
     if (!IdentityError.isReason(e) && OckamError.isKind(e, 'serialization')) {
-      throw new IdentityError('malformed', `cannot decode the purpose key attestation: ${e.message}`, { cause: e });
+      throw new IdentityError('malformed', `cannot decode the purpose key attestation: ${e.message}`, {
+        cause: e,
+      });
     }
     throw e;
   }
 
   if (options.expectedPurpose !== undefined && data.publicKey.purpose !== options.expectedPurpose) {
-    throw new IdentityError('wrong-purpose', `expected a ${options.expectedPurpose} key, got a ${data.publicKey.purpose} key`);
+    throw new IdentityError(
+      'wrong-purpose',
+      `expected a ${options.expectedPurpose} key, got a ${data.publicKey.purpose} key`,
+    );
   }
   if (data.subject !== subject.identifier) {
-    throw new IdentityError('subject-mismatch', `the attestation is about ${data.subject}, not ${subject.identifier}`);
+    throw new IdentityError(
+      'subject-mismatch',
+      `the attestation is about ${data.subject}, not ${subject.identifier}`,
+    );
   }
   if (!bytesEqual(data.subjectLatestChangeHash, subject.latestChangeHash)) {
-    throw new IdentityError('stale-change-hash', 'the attestation was not made on the identity\'s latest change');
+    throw new IdentityError(
+      'stale-change-hash',
+      "the attestation was not made on the identity's latest change",
+    );
   }
   if (data.expiresAt > subject.attestationsValidUntil || data.createdAt < subject.attestationsValidFrom) {
-    throw new IdentityError('outside-identity-window', `the key's window ${data.createdAt}..${data.expiresAt} is not inside the identity's ${subject.attestationsValidFrom}..${subject.attestationsValidUntil}`);
+    throw new IdentityError(
+      'outside-identity-window',
+      `the key's window ${data.createdAt}..${data.expiresAt} is not inside the identity's ${subject.attestationsValidFrom}..${subject.attestationsValidUntil}`,
+    );
   }
   const now = options.now ?? nowSeconds();
   if (data.createdAt > now + MAX_ALLOWED_TIME_DRIFT) {
-    throw new IdentityError('created-in-future', `created_at ${data.createdAt} is more than ${MAX_ALLOWED_TIME_DRIFT} s after now (${now})`);
+    throw new IdentityError(
+      'created-in-future',
+      `created_at ${data.createdAt} is more than ${MAX_ALLOWED_TIME_DRIFT} s after now (${now})`,
+    );
   }
-  if (data.expiresAt < now) throw new IdentityError('expired', `the key expired at ${data.expiresAt} (now ${now})`);
+  if (data.expiresAt < now)
+    throw new IdentityError('expired', `the key expired at ${data.expiresAt} (now ${now})`);
 
   const key = subject.primaryPublicKey;
   if (decoded.signature.type !== key.type) {
-    throw new IdentityError('signature-type-mismatch', `a ${decoded.signature.type} signature cannot be made by a ${key.type} key`);
+    throw new IdentityError(
+      'signature-type-mismatch',
+      `a ${decoded.signature.type} signature cannot be made by a ${key.type} key`,
+    );
   }
   if (!verifier.verify(key, verifier.sha256(decoded.data), decoded.signature.bytes)) {
-    throw new IdentityError('bad-signature', 'the attestation signature by the identity\'s primary key does not verify');
+    throw new IdentityError(
+      'bad-signature',
+      "the attestation signature by the identity's primary key does not verify",
+    );
   }
   return data;
 }

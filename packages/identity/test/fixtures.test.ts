@@ -29,10 +29,14 @@ interface Fixture {
   ed25519_secret?: string;
 }
 
-const shared = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../../../shared/vectors/ockam/identities.json'), 'utf8')) as {
+const shared = JSON.parse(
+  readFileSync(path.resolve(import.meta.dirname, '../../../../shared/vectors/ockam/identities.json'), 'utf8'),
+) as {
   identities: Fixture[];
 };
-const extra = JSON.parse(readFileSync(path.resolve(import.meta.dirname, 'vectors/ockam-extra.json'), 'utf8')) as {
+const extra = JSON.parse(
+  readFileSync(path.resolve(import.meta.dirname, 'vectors/ockam-extra.json'), 'utf8'),
+) as {
   p256_identity: Fixture;
   refresh_credentials: { hex: string; subject: string; issuer: string; credential_valid: [number, number] };
 };
@@ -63,7 +67,9 @@ for (const backend of backends) {
           const [first] = identity.changes;
           const signature = await vault.sign(key, vault.sha256(first!.change.data));
           expect(toHex(signature)).toBe(toHex(first!.change.signature.bytes));
-          const rebuilt = encodeChangeHistory([{ data: first!.change.data, signature: { type: 'ed25519', bytes: signature } }]);
+          const rebuilt = encodeChangeHistory([
+            { data: first!.change.data, signature: { type: 'ed25519', bytes: signature } },
+          ]);
           expect(toHex(rebuilt)).toBe(fixture.change_history);
         });
       }
@@ -72,7 +78,10 @@ for (const backend of backends) {
     it('rejects the identity.rs fixture when its expected identifier is another one', () => {
       const [fixture] = shared.identities;
       expectReason(
-        () => importIdentity(fixture!.change_history, backend.vault(), { expectedIdentifier: extra.p256_identity.identifier }),
+        () =>
+          importIdentity(fixture!.change_history, backend.vault(), {
+            expectedIdentifier: extra.p256_identity.identifier,
+          }),
         'bad-identifier',
       );
     });
@@ -94,7 +103,9 @@ for (const backend of backends) {
       expect(r.array()).toBe(1);
       const start = r.position;
       const cpk = readCredentialAndPurposeKey(r);
-      expect(encodeCredentialAndPurposeKey(cpk)).toEqual(fromHex(extra.refresh_credentials.hex).subarray(start, r.position));
+      expect(encodeCredentialAndPurposeKey(cpk)).toEqual(
+        fromHex(extra.refresh_credentials.hex).subarray(start, r.position),
+      );
 
       const credential = decodeVersionedData(cpk.credential.data);
       expect([credential.version, credential.dataType]).toEqual([1, 3]);
@@ -118,10 +129,21 @@ for (const backend of backends) {
       expect(pk.publicKey.purpose).toBe('credential-signing');
       expect(pk.expiresAt - pk.createdAt).toBe(5 * 365 * 24 * 3600);
       // The issuer's credential key signed SHA-256 of the credential's VersionedData (PROTOCOL.md §5.1).
-      const ok = vault.verify({ type: pk.publicKey.type, bytes: pk.publicKey.bytes }, vault.sha256(cpk.credential.data), cpk.credential.signature.bytes);
+      const ok = vault.verify(
+        { type: pk.publicKey.type, bytes: pk.publicKey.bytes },
+        vault.sha256(cpk.credential.data),
+        cpk.credential.signature.bytes,
+      );
       expect(ok).toBe(true);
       // The attestation is about the issuer, not about this identity.
-      expectReason(() => verifyPurposeKeyAttestation(cpk.purposeKeyAttestation, identity, { now: pk.createdAt, verifier: vault }), 'subject-mismatch');
+      expectReason(
+        () =>
+          verifyPurposeKeyAttestation(cpk.purposeKeyAttestation, identity, {
+            now: pk.createdAt,
+            verifier: vault,
+          }),
+        'subject-mismatch',
+      );
     });
   });
 }

@@ -2,9 +2,9 @@ import type { KeyHandle, SigningVault, Vault } from '@ockam/core';
 import { createVault } from '@ockam/vault';
 import { expect } from 'vitest';
 import {
+  CHANGE_DATA_TYPE,
   type Change,
   type ChangeData,
-  CHANGE_DATA_TYPE,
   encodeChangeData,
   encodePurposeKeyAttestationData,
   encodeVersionedData,
@@ -33,9 +33,15 @@ export async function makeChange(
   previousKey?: KeyHandle,
   envelope: { version?: number; dataType?: number } = {},
 ): Promise<Change> {
-  const bytes = encodeVersionedData({ version: envelope.version ?? 1, dataType: envelope.dataType ?? CHANGE_DATA_TYPE, data: encodeChangeData(data) });
+  const bytes = encodeVersionedData({
+    version: envelope.version ?? 1,
+    dataType: envelope.dataType ?? CHANGE_DATA_TYPE,
+    data: encodeChangeData(data),
+  });
   const change: Change = { data: bytes, signature: await sign(vault, key, bytes) };
-  return previousKey === undefined ? change : { ...change, previousSignature: await sign(vault, previousKey, bytes) };
+  return previousKey === undefined
+    ? change
+    : { ...change, previousSignature: await sign(vault, previousKey, bytes) };
 }
 
 export async function makeAttestation(
@@ -49,7 +55,10 @@ export async function makeAttestation(
 }
 
 /** Asserts that fn throws an IdentityError with the given reason (or any reason). */
-export function expectReason(fn: () => unknown, reason?: IdentityErrorReason | IdentityErrorReason[]): IdentityError {
+export function expectReason(
+  fn: () => unknown,
+  reason?: IdentityErrorReason | IdentityErrorReason[],
+): IdentityError {
   let error: unknown;
   try {
     fn();

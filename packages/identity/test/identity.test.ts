@@ -47,7 +47,11 @@ for (const backend of backends) {
       const vault = backend.vault();
       const identity = await createIdentity(vault, { now: NOW });
       const rotated = await rotateIdentity(vault, identity, { now: NOW + 10 });
-      const twice = await rotateIdentity(vault, rotated, { keyType: 'p256', now: NOW + 20, revokeAllPurposeKeys: true });
+      const twice = await rotateIdentity(vault, rotated, {
+        keyType: 'p256',
+        now: NOW + 20,
+        revokeAllPurposeKeys: true,
+      });
       expect(twice.identifier).toBe(identity.identifier);
       expect(twice.changes.length).toBe(3);
       expect(twice.primaryPublicKey.type).toBe('p256');
@@ -59,7 +63,9 @@ for (const backend of backends) {
 
     it('refuses to rotate an identity whose key the vault does not hold', async () => {
       const identity = await createIdentity(backend.vault());
-      await expect(rotateIdentity(backend.vault(), identity)).rejects.toSatisfy((e) => IdentityError.isReason(e, 'key-not-found'));
+      await expect(rotateIdentity(backend.vault(), identity)).rejects.toSatisfy((e) =>
+        IdentityError.isReason(e, 'key-not-found'),
+      );
     });
 
     it('never lets attestations_valid_from go backwards on rotation', async () => {
@@ -76,7 +82,16 @@ for (const backend of backends) {
         const [change] = decodeChangeHistory(identity.changeHistory);
         for (let i = 0; i < change!.data.length; i++) {
           const tampered = encodeChangeHistory([{ ...change!, data: flipBit(change!.data, i) }]);
-          expectReason(() => importIdentity(tampered, vault), ['malformed', 'bad-self-signature', 'unknown-version', 'wrong-data-type', 'first-change-has-previous']);
+          expectReason(
+            () => importIdentity(tampered, vault),
+            [
+              'malformed',
+              'bad-self-signature',
+              'unknown-version',
+              'wrong-data-type',
+              'first-change-has-previous',
+            ],
+          );
         }
       });
 
@@ -86,18 +101,36 @@ for (const backend of backends) {
         const changes = decodeChangeHistory(identity.changeHistory);
         const last = changes[1]!;
         for (const i of [0, 31, 63]) {
-          const own = [changes[0]!, { ...last, signature: { ...last.signature, bytes: flipBit(last.signature.bytes, i) } }];
+          const own = [
+            changes[0]!,
+            { ...last, signature: { ...last.signature, bytes: flipBit(last.signature.bytes, i) } },
+          ];
           expectReason(() => importIdentity(encodeChangeHistory(own), vault), 'bad-self-signature');
-          const prev = [changes[0]!, { ...last, previousSignature: { ...last.previousSignature!, bytes: flipBit(last.previousSignature!.bytes, i) } }];
+          const prev = [
+            changes[0]!,
+            {
+              ...last,
+              previousSignature: {
+                ...last.previousSignature!,
+                bytes: flipBit(last.previousSignature!.bytes, i),
+              },
+            },
+          ];
           expectReason(() => importIdentity(encodeChangeHistory(prev), vault), 'bad-previous-signature');
         }
       });
 
       it('with reordered or missing changes', async () => {
         const vault = backend.vault();
-        const identity = await rotateIdentity(vault, await rotateIdentity(vault, await createIdentity(vault)));
+        const identity = await rotateIdentity(
+          vault,
+          await rotateIdentity(vault, await createIdentity(vault)),
+        );
         const [a, b, c] = decodeChangeHistory(identity.changeHistory) as [Change, Change, Change];
-        expectReason(() => importIdentity(encodeChangeHistory([b, a, c]), vault), 'first-change-has-previous');
+        expectReason(
+          () => importIdentity(encodeChangeHistory([b, a, c]), vault),
+          'first-change-has-previous',
+        );
         expectReason(() => importIdentity(encodeChangeHistory([a, c, b]), vault), 'previous-change-mismatch');
         expectReason(() => importIdentity(encodeChangeHistory([a, c]), vault), 'previous-change-mismatch');
         expectReason(() => importIdentity(encodeChangeHistory([b, c]), vault), 'first-change-has-previous');
@@ -116,7 +149,10 @@ for (const backend of backends) {
         const vault = backend.vault();
         const identity = await createIdentity(vault);
         expectReason(() => importIdentity(`${identity.export()}00`, vault), 'trailing-bytes');
-        expectReason(() => importIdentity(`${identity.export()}${identity.export()}`, vault), 'trailing-bytes');
+        expectReason(
+          () => importIdentity(`${identity.export()}${identity.export()}`, vault),
+          'trailing-bytes',
+        );
         expectReason(() => importIdentity('zz', vault), 'malformed');
       });
 
@@ -126,7 +162,14 @@ for (const backend of backends) {
         const key = await keyFor(vault, identity.primaryPublicKey);
         const other = await vault.generateSigningKey('ed25519');
         const data = identity.changes[0]!.data;
-        expectReason(() => verifyChanges([{ ...identity.changes[0]!.change, signature: { type: 'ed25519', bytes: new Uint8Array(64) } }], vault), 'bad-self-signature');
+        expectReason(
+          () =>
+            verifyChanges(
+              [{ ...identity.changes[0]!.change, signature: { type: 'ed25519', bytes: new Uint8Array(64) } }],
+              vault,
+            ),
+          'bad-self-signature',
+        );
         const forged = await makeChange(vault, other, data);
         expectReason(() => verifyChanges([forged], vault), 'bad-self-signature');
 
@@ -151,7 +194,10 @@ for (const backend of backends) {
         const vault = backend.vault();
         const identity = await createIdentity(vault, { keyType: 'p256' });
         const change = identity.changes[0]!.change;
-        expectReason(() => verifyChanges([{ ...change, signature: { ...change.signature, type: 'ed25519' } }], vault), 'signature-type-mismatch');
+        expectReason(
+          () => verifyChanges([{ ...change, signature: { ...change.signature, type: 'ed25519' } }], vault),
+          'signature-type-mismatch',
+        );
       });
 
       it('when attestations_valid_from decreases', async () => {
@@ -170,7 +216,10 @@ for (const backend of backends) {
           },
           key,
         );
-        expectReason(() => identityFromChanges([identity.changes[0]!.change, change], vault), 'valid-from-decreased');
+        expectReason(
+          () => identityFromChanges([identity.changes[0]!.change, change], vault),
+          'valid-from-decreased',
+        );
       });
 
       it('when the VersionedData has an unknown version or data type', async () => {
@@ -195,7 +244,14 @@ describe('identifiers', () => {
     const id = `I${'ab'.repeat(32)}`;
     expect(parseIdentifier(id)).toBe(id);
     expect(parseIdentifier(id.toUpperCase().replace(/^I/, 'I'))).toBe(id);
-    for (const bad of ['', 'I', `I${'ab'.repeat(20)}`, `P${'ab'.repeat(32)}`, `I${'zz'.repeat(32)}`, `${id}0`]) {
+    for (const bad of [
+      '',
+      'I',
+      `I${'ab'.repeat(20)}`,
+      `P${'ab'.repeat(32)}`,
+      `I${'zz'.repeat(32)}`,
+      `${id}0`,
+    ]) {
       expectReason(() => parseIdentifier(bad), 'bad-identifier');
     }
   });

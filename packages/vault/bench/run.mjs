@@ -30,13 +30,17 @@ async function row(name, unit, make) {
   for (const b of backends) out[b] = await make(vaults[b]);
   rows.push(out);
   const ratio = out.node / out.noble;
-  console.log(`${name.padEnd(34)} ${fmt(out.node).padStart(12)} ${fmt(out.noble).padStart(12)} ${unit.padEnd(6)} ${ratio.toFixed(1).padStart(6)}×`);
+  console.log(
+    `${name.padEnd(34)} ${fmt(out.node).padStart(12)} ${fmt(out.noble).padStart(12)} ${unit.padEnd(6)} ${ratio.toFixed(1).padStart(6)}×`,
+  );
 }
 
 const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 
 console.log(`node ${process.version}, ${TARGET_MS} ms per measurement`);
-console.log(`${'operation'.padEnd(34)} ${'node'.padStart(12)} ${'noble'.padStart(12)} ${'unit'.padEnd(6)} ${'node/noble'.padStart(6)}`);
+console.log(
+  `${'operation'.padEnd(34)} ${'node'.padStart(12)} ${'noble'.padStart(12)} ${'unit'.padEnd(6)} ${'node/noble'.padStart(6)}`,
+);
 
 for (const type of ['ed25519', 'p256']) {
   await row(`${type} sign (32-byte digest)`, 'ops/s', async (v) => {
@@ -71,18 +75,22 @@ await row('hkdf (Noise, 2 outputs)', 'ops/s', async (v) => {
 for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305']) {
   for (const size of [64, 1024, 16 * 1024, 64 * 1024]) {
     for (const direction of ['encrypt', 'decrypt']) {
-      await row(`${algorithm} ${direction} ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`, 'MB/s', async (v) => {
-        const key = v.aeadKey(v.importSecret(new Uint8Array(32).fill(4)), algorithm);
-        const nonce = new Uint8Array(12);
-        const aad = new Uint8Array(0);
-        const plaintext = new Uint8Array(size).fill(5);
-        const sealed = v.aeadEncrypt(key, nonce, plaintext, aad);
-        const ops =
-          direction === 'encrypt'
-            ? await measure(() => v.aeadEncrypt(key, nonce, plaintext, aad))
-            : await measure(() => v.aeadDecrypt(key, nonce, sealed, aad));
-        return (ops * size) / 1e6;
-      });
+      await row(
+        `${algorithm} ${direction} ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`,
+        'MB/s',
+        async (v) => {
+          const key = v.aeadKey(v.importSecret(new Uint8Array(32).fill(4)), algorithm);
+          const nonce = new Uint8Array(12);
+          const aad = new Uint8Array(0);
+          const plaintext = new Uint8Array(size).fill(5);
+          const sealed = v.aeadEncrypt(key, nonce, plaintext, aad);
+          const ops =
+            direction === 'encrypt'
+              ? await measure(() => v.aeadEncrypt(key, nonce, plaintext, aad))
+              : await measure(() => v.aeadDecrypt(key, nonce, sealed, aad));
+          return (ops * size) / 1e6;
+        },
+      );
     }
   }
 }

@@ -34,7 +34,8 @@ function readInteger(der: Uint8Array, offset: number): { value: Uint8Array; next
  * non-canonical encoding: long-form lengths, redundant zeros, negative integers, trailing bytes.
  */
 export function ecdsaDerToRaw(der: Uint8Array): Uint8Array {
-  if (der.length < 8 || der[0] !== 0x30) throw new VaultError('invalid', 'DER ECDSA signature: expected a SEQUENCE');
+  if (der.length < 8 || der[0] !== 0x30)
+    throw new VaultError('invalid', 'DER ECDSA signature: expected a SEQUENCE');
   const length = der[1]!;
   if (length & 0x80 || length + 2 !== der.length) {
     throw new VaultError('invalid', 'DER ECDSA signature: SEQUENCE length does not match the input');
@@ -50,7 +51,8 @@ export function ecdsaDerToRaw(der: Uint8Array): Uint8Array {
 
 /** Converts a 64-byte r‖s signature to minimal DER. */
 export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
-  if (raw.length !== 2 * SCALAR_LENGTH) throw new RangeError(`a raw P-256 signature is 64 bytes, got ${raw.length}`);
+  if (raw.length !== 2 * SCALAR_LENGTH)
+    throw new RangeError(`a raw P-256 signature is 64 bytes, got ${raw.length}`);
   const integer = (scalar: Uint8Array): number[] => {
     let i = 0;
     while (i < scalar.length - 1 && scalar[i] === 0) i++;

@@ -16,9 +16,9 @@
  * ```
  */
 export { createVault, type VaultBackend } from './create-vault.js';
+export { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature.js';
 export type { VaultOptions } from './internal/software-vault.js';
 export { type KeyStore, MemoryKeyStore, type StoredKey } from './key-store.js';
 export { NobleVault } from './noble-vault.js';
 export { NodeVault } from './node-vault.js';
-export { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature.js';
 export { VaultError } from './vault-error.js';

@@ -49,7 +49,12 @@ function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): { nonce:
   return { nonce, sealed };
 }
 
-function open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+function open(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
   if (nonce.length !== NONCE_LENGTH || sealed.length < TAG_LENGTH) return undefined;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LENGTH });
@@ -71,14 +76,21 @@ function checkPrivateFile(file: string): void {
   if (process.platform === 'win32') return;
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) {
-    throw new VaultError('permission', `${file} is readable by other users (mode ${mode.toString(8)}); restrict it to 0600`);
+    throw new VaultError(
+      'permission',
+      `${file} is readable by other users (mode ${mode.toString(8)}); restrict it to 0600`,
+    );
   }
 }
 
 /** Reads the key file, or creates it when `create` is true and it does not exist. */
 function keyFromFile(file: string, create: boolean): Uint8Array {
   if (!existsSync(file)) {
-    if (!create) throw new VaultError('not-found', `master key file ${file} does not exist, but the key store already holds keys encrypted under it`);
+    if (!create)
+      throw new VaultError(
+        'not-found',
+        `master key file ${file} does not exist, but the key store already holds keys encrypted under it`,
+      );
     ensurePrivateDirectory(path.dirname(file));
     const key = randomBytes(MASTER_KEY_LENGTH);
     // 'wx' fails if another process created the file in between: never overwrite a key file.
@@ -153,30 +165,42 @@ export class SqliteKeyStore implements KeyStore {
         id TEXT PRIMARY KEY, type TEXT NOT NULL, nonce BLOB NOT NULL, secret BLOB NOT NULL
       );`);
     const meta = (name: string): Buffer | undefined =>
-      (db.prepare('SELECT value FROM vault_meta WHERE name = ?').get(name) as { value: Buffer } | undefined)?.value;
+      (db.prepare('SELECT value FROM vault_meta WHERE name = ?').get(name) as { value: Buffer } | undefined)
+        ?.value;
     const checkNonce = meta('check_nonce');
     const check = meta('check');
     const initialised = checkNonce !== undefined && check !== undefined;
     const storedKdf = meta('kdf')?.toString('utf8') as Kdf | undefined;
     const kdf: Kdf = 'passphraseEnv' in source ? 'scrypt' : 'raw';
     if (initialised && storedKdf !== kdf) {
-      throw new VaultError('invalid', `this key store's master key comes from ${storedKdf === 'scrypt' ? 'a passphrase' : 'a key file or raw key'}, not from ${kdf === 'scrypt' ? 'a passphrase' : 'a key file or raw key'}`);
+      throw new VaultError(
+        'invalid',
+        `this key store's master key comes from ${storedKdf === 'scrypt' ? 'a passphrase' : 'a key file or raw key'}, not from ${kdf === 'scrypt' ? 'a passphrase' : 'a key file or raw key'}`,
+      );
     }
 
     let key: Uint8Array;
     let salt: Buffer | undefined;
     if ('key' in source) {
-      if (source.key.length !== MASTER_KEY_LENGTH) throw new VaultError('invalid', `a master key is ${MASTER_KEY_LENGTH} bytes, got ${source.key.length}`);
+      if (source.key.length !== MASTER_KEY_LENGTH)
+        throw new VaultError(
+          'invalid',
+          `a master key is ${MASTER_KEY_LENGTH} bytes, got ${source.key.length}`,
+        );
       key = source.key.slice();
     } else if ('keyFile' in source) {
       key = keyFromFile(source.keyFile, !initialised);
     } else {
       const passphrase = process.env[source.passphraseEnv];
       if (passphrase === undefined || passphrase.length === 0) {
-        throw new VaultError('not-found', `environment variable ${source.passphraseEnv} holds no vault passphrase`);
+        throw new VaultError(
+          'not-found',
+          `environment variable ${source.passphraseEnv} holds no vault passphrase`,
+        );
       }
       salt = meta('salt') ?? randomBytes(16);
-      if (initialised && meta('salt') === undefined) throw new VaultError('invalid', 'the key store has no scrypt salt');
+      if (initialised && meta('salt') === undefined)
+        throw new VaultError('invalid', 'the key store has no scrypt salt');
       key = new Uint8Array(scryptSync(passphrase.normalize('NFC'), salt, MASTER_KEY_LENGTH, SCRYPT));
     }
 
@@ -184,7 +208,10 @@ export class SqliteKeyStore implements KeyStore {
       const plaintext = open(key, checkNonce, check, CHECK_AAD);
       if (plaintext === undefined) {
         key.fill(0);
-        throw new VaultError('permission', 'wrong master key: it cannot decrypt this key store (nothing was changed)');
+        throw new VaultError(
+          'permission',
+          'wrong master key: it cannot decrypt this key store (nothing was changed)',
+        );
       }
       return key;
     }
@@ -205,10 +232,14 @@ export class SqliteKeyStore implements KeyStore {
       | { type: string; nonce: Buffer; secret: Buffer }
       | undefined;
     if (row === undefined) return undefined;
-    if (!KEY_TYPES.includes(row.type as KeyType)) throw new VaultError('invalid', `stored key ${id} has an unknown type ${row.type}`);
+    if (!KEY_TYPES.includes(row.type as KeyType))
+      throw new VaultError('invalid', `stored key ${id} has an unknown type ${row.type}`);
     const secret = open(this.#masterKey, row.nonce, row.secret, Buffer.from(id, 'utf8'));
     if (secret === undefined) {
-      throw new VaultError('invalid', `stored key ${id} cannot be decrypted: the row is corrupted or was written under another master key`);
+      throw new VaultError(
+        'invalid',
+        `stored key ${id} cannot be decrypted: the row is corrupted or was written under another master key`,
+      );
     }
     return { id, type: row.type as KeyType, secret };
   }
@@ -216,7 +247,9 @@ export class SqliteKeyStore implements KeyStore {
   async save(key: StoredKey): Promise<void> {
     this.#checkOpen();
     const { nonce, sealed } = seal(this.#masterKey, key.secret, Buffer.from(key.id, 'utf8'));
-    this.#db.prepare('INSERT OR REPLACE INTO vault_key (id, type, nonce, secret) VALUES (?, ?, ?, ?)').run(key.id, key.type, nonce, sealed);
+    this.#db
+      .prepare('INSERT OR REPLACE INTO vault_key (id, type, nonce, secret) VALUES (?, ?, ?, ?)')
+      .run(key.id, key.type, nonce, sealed);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -226,7 +259,10 @@ export class SqliteKeyStore implements KeyStore {
 
   async list(): Promise<Array<{ id: string; type: KeyType }>> {
     this.#checkOpen();
-    return this.#db.prepare('SELECT id, type FROM vault_key ORDER BY id').all() as Array<{ id: string; type: KeyType }>;
+    return this.#db.prepare('SELECT id, type FROM vault_key ORDER BY id').all() as Array<{
+      id: string;
+      type: KeyType;
+    }>;
   }
 
   /** Wipes the master key and closes the database if this store opened it. */

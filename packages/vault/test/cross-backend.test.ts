@@ -1,5 +1,5 @@
 /** Differential tests: the node backend and the noble backend must agree on random inputs. */
-import { bytesEqual } from '@ockam/core';
+import { bytesEqual, type KeyHandle } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createVault } from '../src/index.js';
@@ -21,14 +21,16 @@ describe('node and noble backends', () => {
       await fc.assert(
         fc.asyncProperty(bytes32, message, async (secret, msg) => {
           for (const [signer, verifier] of pairs) {
-            let key;
+            let key: KeyHandle;
             try {
               key = await signer.importSigningKey(type, secret);
             } catch {
               return; // an invalid P-256 scalar: both must refuse it
             }
             const publicKey = await signer.publicKey(key);
-            expect(await verifier.publicKey(await verifier.importSigningKey(type, secret))).toEqual(publicKey);
+            expect(await verifier.publicKey(await verifier.importSigningKey(type, secret))).toEqual(
+              publicKey,
+            );
             const signature = await signer.sign(key, msg);
             expect(verifier.verify({ type, bytes: publicKey }, msg, signature)).toBe(true);
             if (type === 'ed25519') expect(await verifier.sign(key, msg)).toEqual(signature);
@@ -42,11 +44,16 @@ describe('node and noble backends', () => {
   it('compute the same X25519 public keys and shared secrets', async () => {
     await fc.assert(
       fc.asyncProperty(bytes32, bytes32, async (a, b) => {
-        const [x, y] = [await node.importX25519(a, { ephemeral: true }), await noble.importX25519(a, { ephemeral: true })];
+        const [x, y] = [
+          await node.importX25519(a, { ephemeral: true }),
+          await noble.importX25519(a, { ephemeral: true }),
+        ];
         expect(node.x25519PublicKey(x)).toEqual(noble.x25519PublicKey(y));
         const peer = await node.importX25519(b, { ephemeral: true });
         const peerPublic = node.x25519PublicKey(peer);
-        expect(node.exportSecret(node.x25519(x, peerPublic))).toEqual(noble.exportSecret(noble.x25519(y, peerPublic)));
+        expect(node.exportSecret(node.x25519(x, peerPublic))).toEqual(
+          noble.exportSecret(noble.x25519(y, peerPublic)),
+        );
       }),
       { numRuns: 40 },
     );
@@ -54,16 +61,36 @@ describe('node and noble backends', () => {
 
   it('derive the same HKDF outputs', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 80 }), fc.uint8Array({ maxLength: 80 }), fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 0, max: 300 }), (salt, ikm, info, length) => {
-        expect(nodePrimitives.hkdfSha256(salt, ikm, info, length)).toEqual(noblePrimitives.hkdfSha256(salt, ikm, info, length));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.integer({ min: 0, max: 300 }),
+        (salt, ikm, info, length) => {
+          expect(nodePrimitives.hkdfSha256(salt, ikm, info, length)).toEqual(
+            noblePrimitives.hkdfSha256(salt, ikm, info, length),
+          );
+        },
+      ),
     );
     fc.assert(
-      fc.property(bytes32, fc.option(bytes32, { nil: undefined }), fc.constantFrom(2 as const, 3 as const), (salt, ikm, outputs) => {
-        const derive = (v: typeof node) =>
-          v.hkdf(v.importSecret(salt), ikm === undefined ? undefined : v.importSecret(ikm), new Uint8Array(0), outputs).map((h) => v.exportSecret(h));
-        expect(derive(node)).toEqual(derive(noble));
-      }),
+      fc.property(
+        bytes32,
+        fc.option(bytes32, { nil: undefined }),
+        fc.constantFrom(2 as const, 3 as const),
+        (salt, ikm, outputs) => {
+          const derive = (v: typeof node) =>
+            v
+              .hkdf(
+                v.importSecret(salt),
+                ikm === undefined ? undefined : v.importSecret(ikm),
+                new Uint8Array(0),
+                outputs,
+              )
+              .map((h) => v.exportSecret(h));
+          expect(derive(node)).toEqual(derive(noble));
+        },
+      ),
     );
   });
 
@@ -79,13 +106,22 @@ describe('node and noble backends', () => {
   for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305'] as const) {
     it(`produce the same ${algorithm} ciphertexts and open each other's`, () => {
       fc.assert(
-        fc.property(bytes32, fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.uint8Array({ maxLength: 2048 }), message, (key, nonce, plaintext, aad) => {
-          const [a, b] = [node.aeadKey(node.importSecret(key), algorithm), noble.aeadKey(noble.importSecret(key), algorithm)];
-          const sealed = node.aeadEncrypt(a, nonce, plaintext, aad);
-          expect(bytesEqual(noble.aeadEncrypt(b, nonce, plaintext, aad), sealed)).toBe(true);
-          expect(noble.aeadDecrypt(b, nonce, sealed, aad)).toEqual(plaintext);
-          expect(node.aeadDecrypt(a, nonce, sealed, aad)).toEqual(plaintext);
-        }),
+        fc.property(
+          bytes32,
+          fc.uint8Array({ minLength: 12, maxLength: 12 }),
+          fc.uint8Array({ maxLength: 2048 }),
+          message,
+          (key, nonce, plaintext, aad) => {
+            const [a, b] = [
+              node.aeadKey(node.importSecret(key), algorithm),
+              noble.aeadKey(noble.importSecret(key), algorithm),
+            ];
+            const sealed = node.aeadEncrypt(a, nonce, plaintext, aad);
+            expect(bytesEqual(noble.aeadEncrypt(b, nonce, plaintext, aad), sealed)).toBe(true);
+            expect(noble.aeadDecrypt(b, nonce, sealed, aad)).toEqual(plaintext);
+            expect(node.aeadDecrypt(a, nonce, sealed, aad)).toEqual(plaintext);
+          },
+        ),
         { numRuns: 60 },
       );
     });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OckamError } from '@ockam/core';
@@ -51,7 +51,8 @@ describe('SqliteKeyStore', () => {
     const store = SqliteKeyStore.open({ database, masterKey: { keyFile: path.join(dir, 'vault.key') } });
     const vault = createVault('node', { store });
     const secrets: Uint8Array[] = [];
-    for (const type of ['ed25519', 'p256'] as const) secrets.push(await vault.exportSecretKey(await vault.generateSigningKey(type)));
+    for (const type of ['ed25519', 'p256'] as const)
+      secrets.push(await vault.exportSecretKey(await vault.generateSigningKey(type)));
     secrets.push(await vault.exportSecretKey(await vault.generateX25519()));
     const ephemeral = await vault.generateX25519({ ephemeral: true });
     secrets.push(await vault.exportSecretKey(ephemeral));
@@ -66,18 +67,28 @@ describe('SqliteKeyStore', () => {
   it('derives the master key from a passphrase in an environment variable', async () => {
     const database = path.join(dir, 'vault.db');
     process.env.OCKAM_TEST_VAULT_PASSPHRASE = 'correct horse battery staple';
-    const store = SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } });
+    const store = SqliteKeyStore.open({
+      database,
+      masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' },
+    });
     const key = await createVault('node', { store }).generateSigningKey('p256');
     store.close();
 
-    const reopened = SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } });
+    const reopened = SqliteKeyStore.open({
+      database,
+      masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' },
+    });
     expect(await createVault('node', { store: reopened }).getKey(key.id)).toEqual(key);
     reopened.close();
 
     process.env.OCKAM_TEST_VAULT_PASSPHRASE = 'wrong horse';
-    expect(() => SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } })).toThrow(/wrong master key/);
+    expect(() =>
+      SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } }),
+    ).toThrow(/wrong master key/);
     delete process.env.OCKAM_TEST_VAULT_PASSPHRASE;
-    expect(() => SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } })).toThrow(/holds no vault passphrase/);
+    expect(() =>
+      SqliteKeyStore.open({ database, masterKey: { passphraseEnv: 'OCKAM_TEST_VAULT_PASSPHRASE' } }),
+    ).toThrow(/holds no vault passphrase/);
   });
 
   it('fails with a typed error on a wrong master key and leaves the store unchanged', async () => {
@@ -113,7 +124,9 @@ describe('SqliteKeyStore', () => {
   it('refuses a key file that other users can read', () => {
     const keyFile = path.join(dir, 'vault.key');
     writeFileSync(keyFile, new Uint8Array(32), { mode: 0o644 });
-    expect(() => SqliteKeyStore.open({ database: path.join(dir, 'vault.db'), masterKey: { keyFile } })).toThrow(/readable by other users/);
+    expect(() =>
+      SqliteKeyStore.open({ database: path.join(dir, 'vault.db'), masterKey: { keyFile } }),
+    ).toThrow(/readable by other users/);
   });
 
   it('reports a corrupted row with a typed error', async () => {
@@ -138,7 +151,10 @@ describe('SqliteKeyStore', () => {
     const vault = createVault('node', { store });
     const a = await vault.generateSigningKey('ed25519');
     const b = await vault.generateSigningKey('ed25519');
-    const rowA = db.prepare('SELECT nonce, secret FROM vault_key WHERE id = ?').get(a.id) as { nonce: Buffer; secret: Buffer };
+    const rowA = db.prepare('SELECT nonce, secret FROM vault_key WHERE id = ?').get(a.id) as {
+      nonce: Buffer;
+      secret: Buffer;
+    };
     db.prepare('UPDATE vault_key SET nonce = ?, secret = ? WHERE id = ?').run(rowA.nonce, rowA.secret, b.id);
     await expect(createVault('node', { store }).getKey(b.id)).rejects.toThrow(/cannot be decrypted/);
     store.close();
@@ -146,7 +162,10 @@ describe('SqliteKeyStore', () => {
   });
 
   it('refuses use after close', async () => {
-    const store = SqliteKeyStore.open({ database: new Database(':memory:'), masterKey: { key: new Uint8Array(32) } });
+    const store = SqliteKeyStore.open({
+      database: new Database(':memory:'),
+      masterKey: { key: new Uint8Array(32) },
+    });
     store.close();
     await expect(store.list()).rejects.toThrow(/closed/);
   });

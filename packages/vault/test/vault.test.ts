@@ -1,6 +1,14 @@
 import { bytesEqual, OckamError, toHex } from '@ockam/core';
 import { describe, expect, it } from 'vitest';
-import { createVault, ecdsaDerToRaw, ecdsaRawToDer, MemoryKeyStore, NobleVault, NodeVault, VaultError } from '../src/index.js';
+import {
+  createVault,
+  ecdsaDerToRaw,
+  ecdsaRawToDer,
+  MemoryKeyStore,
+  NobleVault,
+  NodeVault,
+  VaultError,
+} from '../src/index.js';
 import { backends } from './backends.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -74,9 +82,13 @@ for (const backend of backends) {
 
     it('signs deterministically with Ed25519 (RFC 8032 test 1)', async () => {
       const vault = backend.vault();
-      const seed = Uint8Array.from(Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'));
+      const seed = Uint8Array.from(
+        Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'),
+      );
       const key = await vault.importSigningKey('ed25519', seed);
-      expect(toHex(await vault.publicKey(key))).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+      expect(toHex(await vault.publicKey(key))).toBe(
+        'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+      );
       expect(toHex(await vault.sign(key, empty))).toBe(
         'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
       );
@@ -88,7 +100,9 @@ for (const backend of backends) {
       expect(await vault.deleteKey(key)).toBe(true);
       expect(await vault.deleteKey(key)).toBe(false);
       expect(await vault.getKey(key.id)).toBeUndefined();
-      await expect(vault.sign(key, enc('m'))).rejects.toSatisfy((e) => OckamError.isKind(e, 'not-found', 'vault'));
+      await expect(vault.sign(key, enc('m'))).rejects.toSatisfy((e) =>
+        OckamError.isKind(e, 'not-found', 'vault'),
+      );
     });
 
     it('agrees on X25519 shared secrets and gives static keys stable ids', async () => {
@@ -205,9 +219,17 @@ describe('ecdsaDerToRaw', () => {
   });
 
   it('rejects long-form lengths, redundant zeros and trailing bytes', () => {
-    expect(() => ecdsaDerToRaw(Uint8Array.from([0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]))).toThrow(VaultError);
-    expect(() => ecdsaDerToRaw(Uint8Array.from([0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01]))).toThrow(VaultError);
-    expect(() => ecdsaDerToRaw(Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00]))).toThrow(VaultError);
-    expect(() => ecdsaDerToRaw(Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01]))).toThrow(VaultError);
+    expect(() =>
+      ecdsaDerToRaw(Uint8Array.from([0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01])),
+    ).toThrow(VaultError);
+    expect(() =>
+      ecdsaDerToRaw(Uint8Array.from([0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01])),
+    ).toThrow(VaultError);
+    expect(() =>
+      ecdsaDerToRaw(Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00])),
+    ).toThrow(VaultError);
+    expect(() => ecdsaDerToRaw(Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01]))).toThrow(
+      VaultError,
+    );
   });
 });

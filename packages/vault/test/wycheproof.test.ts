@@ -43,14 +43,16 @@ const label = (c: Case) => `tcId ${c.tcId}${c.comment ? ` (${c.comment})` : ''}`
  */
 function unsupportedIv(backend: string, algorithm: string, ivLength: number): string | undefined {
   if (algorithm !== 'aes-256-gcm' || ivLength === 0) return undefined;
-  if (backend === 'node' && ivLength > 128) return 'node:crypto (OpenSSL) takes AES-GCM IVs of at most 128 bytes';
+  if (backend === 'node' && ivLength > 128)
+    return 'node:crypto (OpenSSL) takes AES-GCM IVs of at most 128 bytes';
   if (backend === 'noble' && ivLength < 8) return '@noble/ciphers takes AES-GCM IVs of at least 8 bytes';
   return undefined;
 }
 
 const skipped: string[] = [];
 afterAll(() => {
-  if (skipped.length > 0) console.log(`Wycheproof cases skipped (${skipped.length}):\n  ${skipped.join('\n  ')}`);
+  if (skipped.length > 0)
+    console.log(`Wycheproof cases skipped (${skipped.length}):\n  ${skipped.join('\n  ')}`);
 });
 
 for (const backend of backends) {
@@ -116,7 +118,11 @@ for (const backend of backends) {
       for (const group of load<XdhCase>('x25519_test.json')) {
         for (const c of group.tests) {
           const zero = /^(00)+$/.test(c.shared);
-          const verdict = zero ? 'rejects the all-zero result of' : c.result === 'invalid' ? 'rejects' : 'computes';
+          const verdict = zero
+            ? 'rejects the all-zero result of'
+            : c.result === 'invalid'
+              ? 'rejects'
+              : 'computes';
           it(`vault ${verdict} ${label(c)} [${c.result}]`, async () => {
             const vault = backend.vault();
             const key = await vault.importX25519(h(c.private), { ephemeral: true });
@@ -164,7 +170,9 @@ for (const backend of backends) {
                   signature = undefined;
                 }
               }
-              const ok = signature !== undefined && backend.vault().verify({ type: 'p256', bytes: pk }, h(c.msg), signature);
+              const ok =
+                signature !== undefined &&
+                backend.vault().verify({ type: 'p256', bytes: pk }, h(c.msg), signature);
               expect(ok).toBe(c.result === 'valid');
             });
           }
@@ -183,7 +191,12 @@ for (const backend of backends) {
           if (c.result === 'valid' && (c.size === 64 || c.size === 96)) {
             it(`vault hkdf with ${c.size / 32} outputs matches ${label(c)}`, () => {
               const vault = backend.vault();
-              const outputs = vault.hkdf(vault.importSecret(h(c.salt)), vault.importSecret(h(c.ikm)), h(c.info), (c.size / 32) as 2 | 3);
+              const outputs = vault.hkdf(
+                vault.importSecret(h(c.salt)),
+                vault.importSecret(h(c.ikm)),
+                h(c.info),
+                (c.size / 32) as 2 | 3,
+              );
               expect(new Uint8Array(outputs.flatMap((o) => [...vault.exportSecret(o)]))).toEqual(h(c.okm));
             });
           }

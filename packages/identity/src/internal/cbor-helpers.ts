@@ -49,15 +49,20 @@ function readSingleField<T>(r: CborReader, name: string, readers: Record<number,
 /** PrimaryPublicKey / CredentialVerifyingKey: `[0, [bstr32]]` (Ed25519) or `[1, [bstr65]]` (P-256). */
 export function readSigningPublicKey(r: CborReader, name = 'public key'): SigningPublicKey {
   return readSingleField<SigningPublicKey>(r, name, {
-    0: (r) => ({ type: 'ed25519', bytes: r.bytesExact(ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key').slice() }),
+    0: (r) => ({
+      type: 'ed25519',
+      bytes: r.bytesExact(ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key').slice(),
+    }),
     1: (r) => ({ type: 'p256', bytes: r.bytesExact(P256_PUBLIC_KEY_LENGTH, 'P-256 public key').slice() }),
   });
 }
 
 export function writeSigningPublicKey(w: CborWriter, key: SigningPublicKey): void {
-  const expected = key.type === 'ed25519' ? ED25519_PUBLIC_KEY_LENGTH : key.type === 'p256' ? P256_PUBLIC_KEY_LENGTH : -1;
+  const expected =
+    key.type === 'ed25519' ? ED25519_PUBLIC_KEY_LENGTH : key.type === 'p256' ? P256_PUBLIC_KEY_LENGTH : -1;
   if (expected < 0) throw new TypeError(`unsupported public key type ${String(key.type)}`);
-  if (key.bytes.length !== expected) throw new RangeError(`a ${key.type} public key is ${expected} bytes, got ${key.bytes.length}`);
+  if (key.bytes.length !== expected)
+    throw new RangeError(`a ${key.type} public key is ${expected} bytes, got ${key.bytes.length}`);
   w.array(2).uint(VARIANT_BY_TYPE[key.type]).array(1).bytes(key.bytes);
 }
 
@@ -70,14 +75,17 @@ export function readSignature(r: CborReader, name = 'signature'): Signature {
 }
 
 export function writeSignature(w: CborWriter, signature: Signature): void {
-  if (signature.type !== 'ed25519' && signature.type !== 'p256') throw new TypeError(`unsupported signature type ${String(signature.type)}`);
-  if (signature.bytes.length !== SIGNATURE_LENGTH) throw new RangeError(`a signature is ${SIGNATURE_LENGTH} bytes, got ${signature.bytes.length}`);
+  if (signature.type !== 'ed25519' && signature.type !== 'p256')
+    throw new TypeError(`unsupported signature type ${String(signature.type)}`);
+  if (signature.bytes.length !== SIGNATURE_LENGTH)
+    throw new RangeError(`a signature is ${SIGNATURE_LENGTH} bytes, got ${signature.bytes.length}`);
   w.array(2).uint(VARIANT_BY_TYPE[signature.type]).array(1).bytes(signature.bytes);
 }
 
 /** A u64 timestamp in Unix seconds (limited to the safe JS integer range). */
 export function checkTimestamp(value: number, name: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer number of seconds, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${name} must be a non-negative integer number of seconds, got ${value}`);
 }
 
 /** Runs a decoder over a whole buffer, requiring that it consumes every byte. */

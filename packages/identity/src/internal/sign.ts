@@ -10,7 +10,11 @@ export async function signData(vault: SigningVault, key: KeyHandle, data: Uint8A
 }
 
 /** Finds the vault's handle for a public key: handle ids are hex SHA-256 of the public key (PROTOCOL.md §9). */
-export async function findSigningKey(vault: SigningVault, publicKey: SigningPublicKey, what: string): Promise<KeyHandle> {
+export async function findSigningKey(
+  vault: SigningVault,
+  publicKey: SigningPublicKey,
+  what: string,
+): Promise<KeyHandle> {
   const handle = await vault.getKey(toHex(vault.sha256(publicKey.bytes)));
   if (handle === undefined || handle.type !== publicKey.type) {
     throw new IdentityError('key-not-found', `the vault does not hold ${what}`);

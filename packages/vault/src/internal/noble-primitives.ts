@@ -33,7 +33,8 @@ export const noblePrimitives: Primitives = {
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
   hkdfSha256(salt, ikm, info, length) {
-    if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
+    if (!Number.isInteger(length) || length < 0 || length > 255 * 32)
+      throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
     return hkdf(sha256, ikm, salt, info, length);
   },
   signingKey(type, secret) {
@@ -54,7 +55,9 @@ export const noblePrimitives: Primitives = {
         return publicKey.length === 32 && ed25519.verify(signature, message, publicKey, { zip215: false });
       }
       // High-S signatures are valid ECDSA (as in OpenSSL and RustCrypto's p256): lowS false.
-      return publicKey.length === 65 && p256.verify(signature, message, publicKey, { prehash: true, lowS: false });
+      return (
+        publicKey.length === 65 && p256.verify(signature, message, publicKey, { prehash: true, lowS: false })
+      );
     } catch {
       return false;
     }

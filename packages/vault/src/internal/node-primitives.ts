@@ -53,7 +53,10 @@ function derPrivateKey(header: Buffer, secret: Uint8Array): KeyObject {
 
 function rawPublicFromPrivate(key: KeyObject): Uint8Array {
   // The SPKI of an Ed25519/X25519 key ends with the 32-byte raw key.
-  const spki = key.type === 'private' ? createPublicKey(key).export({ format: 'der', type: 'spki' }) : key.export({ format: 'der', type: 'spki' });
+  const spki =
+    key.type === 'private'
+      ? createPublicKey(key).export({ format: 'der', type: 'spki' })
+      : key.export({ format: 'der', type: 'spki' });
   return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
@@ -113,7 +116,12 @@ function p256Key(secret: Uint8Array): PreparedSigningKey {
 const AES_BY_KEY_LENGTH: Record<number, string> = { 16: 'aes-128-gcm', 24: 'aes-192-gcm', 32: 'aes-256-gcm' };
 
 function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
-  const cipherName = algorithm === 'chacha20-poly1305' ? (raw.length === 32 ? 'chacha20-poly1305' : undefined) : AES_BY_KEY_LENGTH[raw.length];
+  const cipherName =
+    algorithm === 'chacha20-poly1305'
+      ? raw.length === 32
+        ? 'chacha20-poly1305'
+        : undefined
+      : AES_BY_KEY_LENGTH[raw.length];
   if (cipherName === undefined) throw new RangeError(`${algorithm} does not take a ${raw.length}-byte key`);
   // The raw key is a view on the vault's own copy, so deleting the key wipes what OpenSSL reads.
   // (A KeyObject measured no faster and cannot be wiped.)
@@ -156,7 +164,8 @@ function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** RFC 5869 with HMAC-SHA256; Noise's HKDF (Noise spec §4.3) is this with an empty info. */
 function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32)
+    throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
   const prk = createHmac('sha256', salt).update(ikm).digest();
   const out = new Uint8Array(length);
   let previous: Buffer = Buffer.alloc(0);

@@ -97,7 +97,8 @@ export class SoftwareVault implements Vault {
   }
 
   async importSigningKey(type: SigningKeyType, secret: Uint8Array): Promise<KeyHandle> {
-    if (type !== 'ed25519' && type !== 'p256') throw new VaultError('unsupported', `unsupported signing key type ${String(type)}`);
+    if (type !== 'ed25519' && type !== 'p256')
+      throw new VaultError('unsupported', `unsupported signing key type ${String(type)}`);
     checkSecretLength(secret, `${type} secret key`);
     const entry = this.#signingEntry(type, secret.slice(), true);
     await this.#persist(entry);
@@ -137,7 +138,10 @@ export class SoftwareVault implements Vault {
       entry.secret.fill(0);
       this.#keys.delete(key.id);
     }
-    const stored = this.#store !== undefined && (entry === undefined || entry.persistent) ? await this.#store.delete(key.id) : false;
+    const stored =
+      this.#store !== undefined && (entry === undefined || entry.persistent)
+        ? await this.#store.delete(key.id)
+        : false;
     return entry !== undefined || stored;
   }
 
@@ -170,7 +174,12 @@ export class SoftwareVault implements Vault {
       throw new VaultError('invalid', 'cannot import X25519 secret key', { cause });
     }
     const id = ephemeral ? randomId() : toHex(this.#p.sha256(prepared.publicKey));
-    const entry: KeyEntry = { handle: Object.freeze({ id, type: 'x25519' }), secret: copy, x25519: prepared, persistent: !ephemeral };
+    const entry: KeyEntry = {
+      handle: Object.freeze({ id, type: 'x25519' }),
+      secret: copy,
+      x25519: prepared,
+      persistent: !ephemeral,
+    };
     this.#replace(entry);
     await this.#persist(entry);
     return entry.handle;
@@ -178,23 +187,36 @@ export class SoftwareVault implements Vault {
 
   x25519PublicKey(key: KeyHandle): Uint8Array {
     const entry = this.#keys.get(key.id);
-    if (entry?.x25519 === undefined) throw new VaultError('not-found', `no X25519 key ${key.id} loaded in this vault (load stored keys with getKey)`);
+    if (entry?.x25519 === undefined)
+      throw new VaultError(
+        'not-found',
+        `no X25519 key ${key.id} loaded in this vault (load stored keys with getKey)`,
+      );
     return entry.x25519.publicKey.slice();
   }
 
   x25519(key: KeyHandle, peerPublicKey: Uint8Array): SecretHandle {
     const entry = this.#keys.get(key.id);
-    if (entry?.x25519 === undefined) throw new VaultError('not-found', `no X25519 key ${key.id} loaded in this vault (load stored keys with getKey)`);
+    if (entry?.x25519 === undefined)
+      throw new VaultError(
+        'not-found',
+        `no X25519 key ${key.id} loaded in this vault (load stored keys with getKey)`,
+      );
     let shared: Uint8Array;
     try {
       shared = entry.x25519.dh(peerPublicKey);
     } catch (cause) {
-      throw new VaultError('invalid', 'X25519 failed: the peer public key is invalid or of low order', { cause });
+      throw new VaultError('invalid', 'X25519 failed: the peer public key is invalid or of low order', {
+        cause,
+      });
     }
     // RFC 7748 §6.1: an all-zero output means a low-order peer point; Noise peers must reject it.
     if (shared.length !== 32 || isAllZero(shared)) {
       shared.fill(0);
-      throw new VaultError('invalid', 'X25519 produced an all-zero shared secret: the peer public key is of low order');
+      throw new VaultError(
+        'invalid',
+        'X25519 produced an all-zero shared secret: the peer public key is of low order',
+      );
     }
     return this.#addSecret(shared);
   }
@@ -205,7 +227,8 @@ export class SoftwareVault implements Vault {
   }
 
   hkdf(salt: SecretHandle, ikm: SecretHandle | undefined, info: Uint8Array, outputs: 2 | 3): SecretHandle[] {
-    if (outputs !== 2 && outputs !== 3) throw new RangeError(`hkdf yields 2 or 3 outputs, not ${String(outputs)}`);
+    if (outputs !== 2 && outputs !== 3)
+      throw new RangeError(`hkdf yields 2 or 3 outputs, not ${String(outputs)}`);
     const saltBytes = this.#secret(salt).bytes;
     const ikmBytes = ikm === undefined ? ZERO_32.subarray(0, 0) : this.#secret(ikm).bytes;
     const okm = this.#p.hkdfSha256(saltBytes, ikmBytes, info, 32 * outputs);
@@ -216,9 +239,11 @@ export class SoftwareVault implements Vault {
   }
 
   aeadKey(secret: SecretHandle, algorithm: AeadAlgorithm = 'aes-256-gcm'): AeadKeyHandle {
-    if (algorithm !== 'aes-256-gcm' && algorithm !== 'chacha20-poly1305') throw new VaultError('unsupported', `unsupported AEAD ${String(algorithm)}`);
+    if (algorithm !== 'aes-256-gcm' && algorithm !== 'chacha20-poly1305')
+      throw new VaultError('unsupported', `unsupported AEAD ${String(algorithm)}`);
     const bytes = this.#secret(secret).bytes;
-    if (bytes.length !== 32) throw new VaultError('invalid', `an AEAD key needs a 32-byte secret, got ${bytes.length} bytes`);
+    if (bytes.length !== 32)
+      throw new VaultError('invalid', `an AEAD key needs a 32-byte secret, got ${bytes.length} bytes`);
     const copy = bytes.slice();
     const handle: AeadKeyHandle = Object.freeze({ id: randomId(), kind: 'aead', algorithm });
     this.#aead.set(handle.id, { handle, bytes: copy, cipher: this.#p.aead(algorithm, copy) });
@@ -228,16 +253,22 @@ export class SoftwareVault implements Vault {
   aeadEncrypt(key: AeadKeyHandle, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH) throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (nonce.length !== NONCE_LENGTH)
+      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
     return entry.cipher.encrypt(nonce, plaintext, aad);
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH) throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (nonce.length !== NONCE_LENGTH)
+      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
     const plaintext = entry.cipher.decrypt(nonce, ciphertext, aad);
-    if (plaintext === undefined) throw new VaultError('invalid', `${entry.handle.algorithm} decryption failed: message authentication failed`);
+    if (plaintext === undefined)
+      throw new VaultError(
+        'invalid',
+        `${entry.handle.algorithm} decryption failed: message authentication failed`,
+      );
     return plaintext;
   }
 
@@ -251,7 +282,8 @@ export class SoftwareVault implements Vault {
 
   exportSecret(handle: SecretHandle | AeadKeyHandle): Uint8Array {
     const entry = handle.kind === 'aead' ? this.#aead.get(handle.id) : this.#secrets.get(handle.id);
-    if (entry === undefined) throw new VaultError('not-found', `no ${handle.kind} ${handle.id} in this vault`);
+    if (entry === undefined)
+      throw new VaultError('not-found', `no ${handle.kind} ${handle.id} in this vault`);
     return entry.bytes.slice();
   }
 
