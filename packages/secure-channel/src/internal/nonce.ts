@@ -33,8 +33,11 @@ const EMPTY = new Uint8Array(0);
  */
 export function rekeyAead(vault: SecureChannelVault, key: AeadKeyHandle): AeadKeyHandle {
   const out = vault.aeadEncrypt(key, REKEY_NONCE, new Uint8Array(32), EMPTY);
-  const secret = vault.importSecret(out.subarray(0, 32));
+  // A real copy (not a view, whatever array type the vault returns), wiped once imported.
+  const k = new Uint8Array(out.subarray(0, 32));
   out.fill(0);
+  const secret = vault.importSecret(k);
+  k.fill(0);
   try {
     return vault.aeadKey(secret, key.algorithm);
   } finally {
