@@ -233,3 +233,30 @@ describe('ecdsaDerToRaw', () => {
     );
   });
 });
+
+describe('the browser entry', () => {
+  it('creates a noble vault by default and refuses the node backend', async () => {
+    const browser = await import('../src/browser.js');
+    expect(browser.createVault().backend).toBe('noble');
+    expect(() => browser.createVault('node')).toThrow(VaultError);
+  });
+
+  it('imports nothing from node: in the noble backend files', async () => {
+    const { readFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    for (const file of [
+      'browser.ts',
+      'noble.ts',
+      'noble-vault.ts',
+      'internal/noble-primitives.ts',
+      'internal/software-vault.ts',
+      'key-store.ts',
+    ]) {
+      const source = readFileSync(path.resolve(import.meta.dirname, '../src', file), 'utf8');
+      expect(source, file).not.toMatch(/from 'node:|require\(/);
+      expect(source, file).not.toMatch(
+        /^(import|export) .* from '.*(node-vault|node-primitives|sqlite).*';$/m,
+      );
+    }
+  });
+});

@@ -6,8 +6,8 @@ export type SignatureVerifier = Pick<SigningVault, 'verify' | 'sha256'>;
 
 let shared: SignatureVerifier | undefined;
 
-/** A node:crypto vault, created on first use, for callers that pass no verifier. */
+/** The platform's default vault (node:crypto on Node.js, noble in browsers), created on first use. */
 export function defaultVerifier(): SignatureVerifier {
-  shared ??= createVault('node');
+  shared ??= createVault();
   return shared;
 }

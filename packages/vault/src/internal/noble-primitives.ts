@@ -38,11 +38,12 @@ export const noblePrimitives: Primitives = {
     return hkdf(sha256, ikm, salt, info, length);
   },
   signingKey(type, secret) {
+    // No copies: `secret` is the vault's own buffer, so wiping it on delete wipes the key here too.
     if (type === 'ed25519') {
-      const seed = secret.slice();
+      const seed = secret;
       return { publicKey: ed25519.getPublicKey(seed), sign: (message) => ed25519.sign(message, seed) };
     }
-    const scalar = secret.slice();
+    const scalar = secret;
     // getPublicKey validates 1 ≤ d < n; P-256 public keys are 65-byte uncompressed SEC1 (PROTOCOL.md §4.1).
     const publicKey = p256.getPublicKey(scalar, false);
     return { publicKey, sign: (message) => p256.sign(message, scalar, { prehash: true }) };
@@ -63,7 +64,7 @@ export const noblePrimitives: Primitives = {
     }
   },
   x25519Key(secret) {
-    const scalar = secret.slice();
+    const scalar = secret;
     return {
       publicKey: x25519.getPublicKey(scalar),
       dh(peer) {

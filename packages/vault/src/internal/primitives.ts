@@ -26,6 +26,11 @@ export interface PreparedAead {
   decrypt(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
 }
 
+/**
+ * A backend's primitives. Functions that prepare a key receive the vault's own copy of the secret
+ * and may keep a reference to it (never a copy), so that the vault's wipe on delete reaches it.
+ * Native key objects (node:crypto KeyObject) cannot be wiped; they are dropped on delete.
+ */
 export interface Primitives {
   readonly name: string;
   sha256(data: Uint8Array): Uint8Array;
