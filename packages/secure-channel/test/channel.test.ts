@@ -265,12 +265,29 @@ for (const backend of BACKENDS) {
     });
 
     it('closes both ends when the initiator closes, and sends nothing back', async () => {
-      const s = await setup();
+      let backToA = 0;
+      let toB = 0;
+      const s = await setup({
+        taps: {
+          aToB: (m) => {
+            toB++;
+            return [m];
+          },
+          bToA: (m) => {
+            backToA++;
+            return [m];
+          },
+        },
+      });
       const { channel } = await open(s);
       expect(s.b.addresses().length).toBe(s.baseB + 3);
+      const [sentToB, sentToA] = [toB, backToA]; // msg1 and msg3; msg2
       await channel.close();
       expect(channel.isOpen).toBe(false);
       await until(() => s.listener.channels.size === 0);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(toB).toBe(sentToB + 1); // Close
+      expect(backToA).toBe(sentToA); // no Close in reply
       expect(s.b.addresses().length).toBe(s.baseB);
       expect(s.a.addresses().length).toBe(s.baseA + 1); // the client
     });
