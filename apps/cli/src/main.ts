@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
+import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerVaultCommands } from './commands/vault.js';
 import { CliContext } from './context.js';
 import { type GlobalOptions, Output } from './output.js';
@@ -39,6 +40,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerMessageCommands(program, run);
   registerVaultCommands(program, run);
   registerIdentityCommands(program, run);
+  registerSecureChannelCommands(program, run);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -8,10 +8,18 @@
  * may use them. A leading `/node/<from>` is where the message starts, not a hop.
  */
 import { MultiAddr, type MultiAddrComponent, OckamError } from '@ockam/core';
-import type { TcpConnectionInfo } from '@ockam/node';
+import type { ChannelInfo, TcpConnectionInfo } from '@ockam/node';
 import type { CliContext } from './context.js';
 
-export async function resolveRoute(ctx: CliContext, fromNode: string, text: string): Promise<string[]> {
+export interface SecureHopOptions {
+  identity?: string;
+  authorized?: string[];
+  timeoutMs?: number;
+  /** Collects the addresses of channels created for `/secure` hops, so the caller can close them. */
+  created?: string[];
+}
+
+export async function resolveRoute(ctx: CliContext, fromNode: string, text: string, secureOptions: SecureHopOptions = {}): Promise<string[]> {
   const ma = MultiAddr.parse(text);
   const c = ma.components;
   const route: string[] = [];
@@ -41,12 +49,22 @@ export async function resolveRoute(ctx: CliContext, fromNode: string, text: stri
       case 'worker':
         route.push(`0#${value}`);
         break;
-      case 'secure':
-        throw new OckamError(
-          'node',
-          'unsupported',
-          `'/secure/${value}' (a secure channel on the way) is not supported yet by this ockam`,
-        );
+      case 'secure': {
+        // A secure channel from the sending node to the listener at this point of the route; the
+        // rest of the route continues through the channel.
+        const channel = await ctx
+          .client(fromNode)
+          .post<ChannelInfo>('/secure-channels', {
+            route: [...route, `0#${value}`],
+            ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
+            ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
+            ...(secureOptions.timeoutMs ? { timeoutMs: secureOptions.timeoutMs } : {}),
+          });
+        secureOptions.created?.push(channel.address);
+        route.length = 0;
+        route.push(`0#${channel.address}`);
+        break;
+      }
       case 'project':
       case 'space':
         throw new OckamError(

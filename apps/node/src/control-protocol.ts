@@ -7,6 +7,8 @@ export interface NodeStatus {
   name: string;
   pid: number;
   tcpListenerAddress: string;
+  /** The identifier of the identity the node presents in secure channels. */
+  identifier: string;
   uptimeMs: number;
   services: string[];
   tcpConnections: TcpConnectionInfo[];

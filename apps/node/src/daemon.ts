@@ -28,6 +28,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       name: { type: 'string' },
       'tcp-listener-address': { type: 'string' },
       'log-level': { type: 'string' },
+      identity: { type: 'string' },
       foreground: { type: 'boolean', default: false },
       home: { type: 'string' },
     },
@@ -61,8 +62,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
     };
     const runtime = await startNodeRuntime({
       home,
+      state,
       name,
       logger,
+      ...(values.identity ? { identity: values.identity } : {}),
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
     });

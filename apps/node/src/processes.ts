@@ -15,6 +15,7 @@ export const DAEMON_PATH = fileURLToPath(new URL('../bin/ockam-node.js', import.
 export interface SpawnNodeOptions {
   tcpListenerAddress?: string;
   logLevel?: LogLevel;
+  identity?: string;
   timeoutMs?: number;
 }
 
@@ -29,6 +30,7 @@ export function spawnNode(
   const args = [DAEMON_PATH, '--name', name, '--home', home.root];
   if (options.tcpListenerAddress) args.push('--tcp-listener-address', options.tcpListenerAddress);
   if (options.logLevel) args.push('--log-level', options.logLevel);
+  if (options.identity) args.push('--identity', options.identity);
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],

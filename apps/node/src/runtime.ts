@@ -36,10 +36,17 @@ import type {
 } from './control-protocol.js';
 import { ControlServer, HttpError } from './control-server.js';
 import type { OckamHome } from './home.js';
+import { Identities } from './identities.js';
+import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
+import type { State } from './state.js';
 
 export interface NodeRuntimeOptions {
   home: OckamHome;
+  /** The state database (identities and vaults live there). */
+  state: State;
   name: string;
+  /** The identity the node presents in secure channels (default identity if omitted). */
+  identity?: string;
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
   logger?: Logger;
@@ -54,6 +61,8 @@ export interface NodeRuntime {
   readonly listener: TcpListener;
   readonly tcpListenerAddress: string;
   readonly socketPath: string;
+  readonly identifier: string;
+  readonly secureChannels: SecureChannels;
   stop(): Promise<void>;
 }
 
@@ -65,6 +74,20 @@ function str(body: unknown, key: string, required = true): string | undefined {
   if (typeof v !== 'string' || v === '')
     throw new HttpError(400, `Field '${key}' must be a non-empty string`);
   return v;
+}
+
+function parseRoute(value: unknown): Route {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((a) => typeof a === 'string')) {
+    throw new HttpError(400, "Field 'route' must be a non-empty list of addresses");
+  }
+  return new Route(value.map((a: string) => Address.parse(a)));
+}
+
+function identifiers(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^I[0-9a-f]{64}$/.test(v))) {
+    throw new HttpError(400, "Field 'authorized' must be a list of identifiers (I followed by 64 hex digits)");
+  }
+  return value as string[];
 }
 
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
@@ -87,6 +110,25 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   startHop(node);
   for (const s of DEFAULT_SERVICES) node.flowControls.addConsumer(s, listenerId);
 
+  const identities = new Identities(options.state);
+  const secureChannels = new SecureChannels({
+    node,
+    identities,
+    defaultIdentity: (await identities.ensureIdentity(options.identity)).name,
+    listenerSources: [listenerId],
+    services: [...DEFAULT_SERVICES],
+    ...(logger ? { logger } : {}),
+  });
+  let identifier: string;
+  try {
+    identifier = (await secureChannels.identity()).identity.identifier;
+    await secureChannels.createListener({ address: 'api' });
+  } catch (e) {
+    await secureChannels.stop();
+    await node.stop();
+    throw e;
+  }
+
   const tcpListenerAddress = `${listener.address.host}:${listener.address.port}`;
   const connections = new Map<string, { conn: TcpConnection; exposed: boolean }>();
 
@@ -105,7 +147,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         name,
         pid: process.pid,
         tcpListenerAddress,
-        uptimeMs: Date.now() - started,
+        identifier,
+      uptimeMs: Date.now() - started,
         services: DEFAULT_SERVICES,
         tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
       }),
@@ -124,7 +167,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       for (const c of connections.values()) {
         if (c.conn.isOpen && c.exposed === exposed && c.conn.peerAddress === to) return connectionInfo(c);
       }
-      const conn = await tcp.connect(to, exposed ? { exposeTo: [listenerId] } : {});
+      const conn = await tcp.connect(to, exposed ? { exposeTo: [listenerId, ...secureChannels.listenerFlowControlIds()] } : {});
       const entry = { conn, exposed };
       const key = conn.senderAddress.value;
       connections.set(key, entry);
@@ -150,16 +193,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     })
     .on('POST', '/messages', async (body): Promise<SendMessageResponse> => {
       const req = body as SendMessageRequest;
-      if (
-        !Array.isArray(req.route) ||
-        req.route.length === 0 ||
-        !req.route.every((a) => typeof a === 'string')
-      ) {
-        throw new HttpError(400, "Field 'route' must be a non-empty list of addresses");
-      }
+      const route = parseRoute(req.route);
       const payload = fromHex(str(req, 'payloadHex', false) ?? '', 'payloadHex');
-      const route = new Route(req.route.map((a) => Address.parse(a)));
       const client = node.client();
+      secureChannels.admitReplies(client.address, route);
       try {
         const reply = await client.request(route, payload, { timeoutMs: req.timeoutMs ?? 10_000 });
         return {
@@ -169,6 +206,34 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       } finally {
         await client.stop();
       }
+    })
+    .on('POST', '/secure-channels', async (body): Promise<ChannelInfo> => {
+      const req = body as { route?: unknown; authorized?: unknown; identity?: unknown; timeoutMs?: unknown };
+      return secureChannels.createChannel({
+        route: parseRoute(req.route),
+        ...(req.authorized !== undefined ? { authorized: identifiers(req.authorized) } : {}),
+        ...(typeof req.identity === 'string' ? { identity: req.identity } : {}),
+        ...(typeof req.timeoutMs === 'number' ? { timeoutMs: req.timeoutMs } : {}),
+      });
+    })
+    .on('GET', '/secure-channels', () => ({ channels: secureChannels.listChannels() }))
+    .on('GET', '/secure-channels/:address', (_b, p) => secureChannels.getChannel(p.address!))
+    .on('DELETE', '/secure-channels/:address', async (_b, p) => {
+      await secureChannels.deleteChannel(p.address!);
+      return { deleted: p.address };
+    })
+    .on('POST', '/secure-channel-listeners', async (body): Promise<ListenerInfo> => {
+      const req = body as { address?: unknown; authorized?: unknown; identity?: unknown };
+      return secureChannels.createListener({
+        address: str(req, 'address')!,
+        ...(req.authorized !== undefined ? { authorized: identifiers(req.authorized) } : {}),
+        ...(typeof req.identity === 'string' ? { identity: req.identity } : {}),
+      });
+    })
+    .on('GET', '/secure-channel-listeners', () => ({ listeners: secureChannels.listListeners() }))
+    .on('DELETE', '/secure-channel-listeners/:address', async (_b, p) => {
+      await secureChannels.deleteListener(p.address!);
+      return { deleted: p.address };
     })
     .on('POST', '/stop', () => {
       setImmediate(() => options.onStopRequested?.());
@@ -180,6 +245,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     home.ensureNodeDir(name);
     await api.listen(socketPath);
   } catch (e) {
+    await secureChannels.stop();
     await node.stop();
     throw OckamError.is(e)
       ? e
@@ -200,9 +266,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     listener,
     tcpListenerAddress,
     socketPath,
+    identifier,
+    secureChannels,
     stop() {
       stopping ??= (async () => {
         await api.close();
+        await secureChannels.stop();
         await node.stop();
         logger?.info('node stopped', { name });
       })();

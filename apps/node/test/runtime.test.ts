@@ -16,6 +16,7 @@ import {
   type NodeRuntime,
   type NodeStatus,
   OckamHome,
+  State,
   startNodeRuntime,
 } from '../src/index.js';
 
@@ -57,6 +58,7 @@ async function rawPeer(
 describe('node runtime', () => {
   let dir: string;
   let rt: NodeRuntime;
+  let state: State;
   const lines: string[] = [];
 
   beforeAll(async () => {
@@ -64,10 +66,12 @@ describe('node runtime', () => {
     const logger = createLogger('debug', (_l, message, fields) =>
       lines.push(`${message} ${JSON.stringify(fields)}`),
     );
-    rt = await startNodeRuntime({ home: new OckamHome(dir), name: 'rt', logger });
+    state = new State(new OckamHome(dir));
+    rt = await startNodeRuntime({ home: new OckamHome(dir), state, name: 'rt', logger });
   });
   afterAll(async () => {
     await rt.stop();
+    state.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -137,7 +141,7 @@ describe('node runtime', () => {
   });
 
   it('rejects a second node on the same control socket', async () => {
-    await expect(startNodeRuntime({ home: new OckamHome(dir), name: 'rt' })).rejects.toThrow(
+    await expect(startNodeRuntime({ home: new OckamHome(dir), state, name: 'rt' })).rejects.toThrow(
       /Another node is already serving/,
     );
   });

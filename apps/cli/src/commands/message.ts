@@ -32,14 +32,21 @@ export function registerMessageCommands(program: Command, run: Run): void {
         if (to.startsWith('-')) to = (await readStdinRoutePrefix()) + to.slice(1);
         const payload = opts.hex ? fromHex(text, 'message') : utf8(text);
         const from = await ctx.runningNode(opts.from);
-        const route = await resolveRoute(ctx, from.name, to);
-        const reply = await ctx
-          .client(from.name)
-          .post<SendMessageResponse>(
-            '/messages',
-            { route, payloadHex: toHex(encodeBareBytes(payload)), timeoutMs },
-            { timeoutMs: timeoutMs + 5_000 },
-          );
+        const created: string[] = [];
+        let reply: SendMessageResponse;
+        try {
+          const route = await resolveRoute(ctx, from.name, to, { created, timeoutMs });
+          reply = await ctx
+            .client(from.name)
+            .post<SendMessageResponse>(
+              '/messages',
+              { route, payloadHex: toHex(encodeBareBytes(payload)), timeoutMs },
+              { timeoutMs: timeoutMs + 5_000 },
+            );
+        } finally {
+          // Channels made for `/secure` hops of this one message are closed with it.
+          for (const a of created) await ctx.client(from.name).delete(`/secure-channels/${a}`).catch(() => {});
+        }
         const raw = fromHex(reply.payloadHex);
         let body: Uint8Array;
         try {

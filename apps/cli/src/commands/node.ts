@@ -48,6 +48,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     )
     .option('-f, --foreground', 'run the node in this process, logging to stderr, until Ctrl-C')
     .option('--log-level <level>', 'trace, debug, info, warn, error or off')
+    .option('--identity <name>', 'identity the node presents in secure channels (default identity if omitted)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
@@ -55,7 +56,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .action(
       (
         name: string | undefined,
-        opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string },
+        opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string; identity?: string },
       ) =>
         run(async (ctx) => {
           const nodeName = validateNodeName(name ?? randomName());
@@ -75,7 +76,9 @@ export function registerNodeCommands(program: Command, run: Run): void {
               'already-exists',
               `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`,
             );
-          ctx.state.createNode(nodeName, opts.logLevel ? { logLevel: opts.logLevel } : {});
+          // The identity must exist before the node starts (the default one is created here if needed).
+          const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
+          ctx.state.createNode(nodeName, { identity, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
           if (opts.foreground) {
             ctx.close();
             const args = [
@@ -86,6 +89,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
               '--foreground',
               '--tcp-listener-address',
               opts.tcpListenerAddress,
+              '--identity',
+              identity,
             ];
             if (opts.logLevel) args.push('--log-level', opts.logLevel);
             await runDaemon(args);
@@ -94,6 +99,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
           try {
             const ready = await spawnNode(ctx.home, nodeName, {
               tcpListenerAddress: opts.tcpListenerAddress,
+              identity,
               ...(opts.logLevel ? { logLevel: parseLogLevel(opts.logLevel, 'info') } : {}),
             });
             ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
@@ -154,6 +160,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
         if (d.status === 'running') status = await ctx.client(record.name).get<NodeStatus>('/node');
         const json = {
           ...d,
+          identifier: status?.identifier ?? null,
           services: status?.services ?? [],
           tcpConnections: status?.tcpConnections ?? [],
           logPath: ctx.home.logPath(record.name),
@@ -164,6 +171,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
               `Node:         ${d.name}${d.default ? ' (default)' : ''}`,
               `Status:       ${d.status}${d.pid ? ` (pid ${d.pid})` : ''}`,
               `TCP listener: ${d.tcpListenerAddress ?? '-'}`,
+              `Identifier:   ${json.identifier ?? '-'}`,
               `Services:     ${json.services.join(', ') || '-'}`,
               `Connections:  ${json.tcpConnections.map((c) => `${c.peer} via ${c.senderAddress}`).join(', ') || '-'}`,
               `Logs:         ${json.logPath}`,
@@ -209,6 +217,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
             ? parseLogLevel(record.options.logLevel, 'info')
             : undefined;
         const ready = await spawnNode(ctx.home, record.name, {
+          ...(typeof record.options.identity === 'string' ? { identity: record.options.identity } : {}),
           ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
           ...(logLevel ? { logLevel } : {}),
         });

@@ -1,0 +1,211 @@
+/**
+ * A node's secure channels and secure-channel listeners (PROTOCOL.md §3), on behalf of the control
+ * API. Each identity's secure-channel purpose key is kept (its attestation in the state database,
+ * its X25519 secret in the identity's vault), so peers see the same static key across restarts.
+ */
+import { Address, type FlowControlId, type Logger, type Node, OckamError, Route } from '@ockam/core';
+import { createPurposeKey, decodePurposeKeyAttestation, type Identity, verifyPurposeKeyAttestation } from '@ockam/identity';
+import {
+  createSecureChannel,
+  createSecureChannelListener,
+  type SecureChannel,
+  type SecureChannelIdentity,
+  type SecureChannelListener,
+  secureChannelIdentity,
+  type TrustPolicy,
+  trustEveryone,
+  trustMultiIdentifiers,
+} from '@ockam/secure-channel';
+import type { Identities, OpenVault } from './identities.js';
+
+export interface ChannelInfo {
+  address: string;
+  peerIdentifier: string;
+  route: string[];
+  identity: string;
+  authorized: string[] | null;
+  isOpen: boolean;
+}
+
+export interface ListenerInfo {
+  address: string;
+  identity: string;
+  authorized: string[] | null;
+  channels: number;
+}
+
+interface LoadedIdentity {
+  name: string;
+  identity: Identity;
+  vault: OpenVault;
+  channelIdentity: SecureChannelIdentity;
+}
+
+function policy(authorized: readonly string[] | undefined): TrustPolicy {
+  return authorized && authorized.length ? trustMultiIdentifiers(authorized) : trustEveryone;
+}
+
+export class SecureChannels {
+  readonly #node: Node;
+  readonly #identities: Identities;
+  readonly #defaultIdentity: string;
+  readonly #logger: Logger | undefined;
+  readonly #loaded = new Map<string, Promise<LoadedIdentity>>();
+  readonly #channels = new Map<string, { channel: SecureChannel; route: Route; identity: string; authorized: string[] | null }>();
+  readonly #listeners = new Map<string, { listener: SecureChannelListener; identity: string; authorized: string[] | null }>();
+  /** Flow-control ids whose messages may reach new listeners (the node's TCP listener). */
+  readonly #listenerSources: FlowControlId[];
+  /** Services exposed to every listener's channels. */
+  readonly #services: string[];
+
+  constructor(options: { node: Node; identities: Identities; defaultIdentity: string; listenerSources: FlowControlId[]; services: string[]; logger?: Logger }) {
+    this.#node = options.node;
+    this.#identities = options.identities;
+    this.#defaultIdentity = options.defaultIdentity;
+    this.#listenerSources = options.listenerSources;
+    this.#services = options.services;
+    this.#logger = options.logger;
+  }
+
+  /** The identity (with its vault and purpose key) a channel or listener presents. */
+  identity(name?: string): Promise<LoadedIdentity> {
+    const key = name ?? this.#defaultIdentity;
+    let p = this.#loaded.get(key);
+    if (!p) {
+      p = this.#load(key);
+      this.#loaded.set(key, p);
+      p.catch(() => this.#loaded.delete(key));
+    }
+    return p;
+  }
+
+  async #load(name: string): Promise<LoadedIdentity> {
+    const { record, identity, vault } = await this.#identities.loadIdentity(name);
+    const saved = this.#identities.getPurposeKey(identity.identifier, 'secure-channel');
+    if (saved) {
+      try {
+        const data = verifyPurposeKeyAttestation(saved.attestation, identity, { expectedPurpose: 'secure-channel' });
+        const key = await vault.vault.getKey(saved.keyId);
+        if (key) {
+          const purposeKey = { key, data, attestation: decodePurposeKeyAttestation(saved.attestation), encoded: saved.attestation };
+          return { name: record.name, identity, vault, channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }) };
+        }
+      } catch (e) {
+        this.#logger?.info('secure-channel purpose key is no longer valid; creating a new one', { identity: record.name, reason: (e as Error).message });
+      }
+    }
+    const purposeKey = await createPurposeKey(vault.vault, identity, 'secure-channel');
+    this.#identities.savePurposeKey(identity.identifier, 'secure-channel', purposeKey.encoded, purposeKey.key.id);
+    return { name: record.name, identity, vault, channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }) };
+  }
+
+  async createListener(options: { address: string; identity?: string; authorized?: string[] }): Promise<ListenerInfo> {
+    if (this.#listeners.has(options.address) || this.#node.has(options.address)) {
+      throw new OckamError('channel', 'already-exists', `Address ${options.address} is already in use on this node`);
+    }
+    const id = await this.identity(options.identity);
+    const listener = await createSecureChannelListener(this.#node, {
+      identity: id.channelIdentity,
+      vault: id.vault.vault,
+      address: options.address,
+      trustPolicy: policy(options.authorized),
+      consumerOf: this.#listenerSources,
+      onChannel: (c) => this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier }),
+    });
+    for (const s of this.#services) this.#node.flowControls.addConsumer(s, listener.flowControlId);
+    this.#listeners.set(options.address, { listener, identity: id.name, authorized: options.authorized?.length ? options.authorized : null });
+    return this.#listenerInfo(options.address)!;
+  }
+
+  /** Exposes a service (an outlet, a relay) to every listener's channels, now and later. */
+  exposeService(address: string): void {
+    this.#services.push(address);
+    for (const { listener } of this.#listeners.values()) this.#node.flowControls.addConsumer(address, listener.flowControlId);
+  }
+
+  /** Flow-control ids of all listeners (what an exposed TCP connection should also accept). */
+  listenerFlowControlIds(): FlowControlId[] {
+    return [...this.#listeners.values()].map((l) => l.listener.flowControlId);
+  }
+
+  #listenerInfo(address: string): ListenerInfo | undefined {
+    const l = this.#listeners.get(address);
+    return l && { address, identity: l.identity, authorized: l.authorized, channels: [...l.listener.channels].filter((c) => c.isOpen).length };
+  }
+
+  listListeners(): ListenerInfo[] {
+    return [...this.#listeners.keys()].map((a) => this.#listenerInfo(a)!);
+  }
+
+  async deleteListener(address: string): Promise<void> {
+    const l = this.#listeners.get(address);
+    if (!l) throw new OckamError('channel', 'not-found', `No secure channel listener at ${address}`);
+    this.#listeners.delete(address);
+    await l.listener.stop();
+  }
+
+  async createChannel(options: { route: Route; identity?: string; authorized?: string[]; timeoutMs?: number }): Promise<ChannelInfo> {
+    const id = await this.identity(options.identity);
+    const channel = await createSecureChannel(this.#node, options.route, {
+      identity: id.channelIdentity,
+      vault: id.vault.vault,
+      trustPolicy: policy(options.authorized),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    const address = channel.encryptorAddress.value;
+    this.#channels.set(address, { channel, route: options.route, identity: id.name, authorized: options.authorized?.length ? options.authorized : null });
+    this.#logger?.info('secure channel created', { address, peer: channel.peerIdentifier, route: options.route.toString() });
+    return this.#channelInfo(address)!;
+  }
+
+  #channelInfo(address: string): ChannelInfo | undefined {
+    const c = this.#channels.get(address);
+    return (
+      c && {
+        address,
+        peerIdentifier: c.channel.peerIdentifier,
+        route: c.route.addresses.map((a) => a.toString()),
+        identity: c.identity,
+        authorized: c.authorized,
+        isOpen: c.channel.isOpen,
+      }
+    );
+  }
+
+  getChannel(address: string): ChannelInfo {
+    const info = this.#channelInfo(address);
+    if (!info) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);
+    return info;
+  }
+
+  listChannels(): ChannelInfo[] {
+    for (const [a, c] of this.#channels) if (!c.channel.isOpen) this.#channels.delete(a);
+    return [...this.#channels.keys()].map((a) => this.#channelInfo(a)!);
+  }
+
+  async deleteChannel(address: string): Promise<void> {
+    const c = this.#channels.get(address);
+    if (!c) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);
+    this.#channels.delete(address);
+    await c.channel.close();
+  }
+
+  /**
+   * Lets `client` receive replies that come out of the channels its route goes through (a channel's
+   * decryptor is a flow-control producer; Ockam's send_and_receive registers the same way).
+   */
+  admitReplies(client: Address, route: Route): void {
+    for (const a of route.addresses) {
+      const c = this.#channels.get(a.value);
+      if (a.isLocal && c) this.#node.flowControls.addConsumer(client, c.channel.flowControlId);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.#channels.values()) await c.channel.close().catch(() => {});
+    for (const l of this.#listeners.values()) await l.listener.stop().catch(() => {});
+    for (const p of this.#loaded.values()) (await p.catch(() => undefined))?.vault.close();
+    this.#channels.clear();
+    this.#listeners.clear();
+  }
+}
