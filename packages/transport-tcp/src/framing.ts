@@ -96,7 +96,9 @@ export class FrameDecoder {
     // A Buffer's `slice` is a view, not a copy: hand out plain Uint8Array views so that decoders
     // that copy with `.slice()` (core's payload) really copy instead of pinning the socket chunk.
     this.#chunks.push(
-      Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      Object.getPrototypeOf(chunk) === Uint8Array.prototype
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
     );
     this.#buffered += chunk.length;
   }
@@ -109,7 +111,10 @@ export class FrameDecoder {
       const version = this.#take(1)[0]!;
       if (version !== TCP_PROTOCOL_VERSION) {
         this.#fail();
-        throw new TransportError('protocol', `Unsupported TCP protocol version ${version}, expected ${TCP_PROTOCOL_VERSION}`);
+        throw new TransportError(
+          'protocol',
+          `Unsupported TCP protocol version ${version}, expected ${TCP_PROTOCOL_VERSION}`,
+        );
       }
       this.#expectVersion = false;
     }
@@ -120,7 +125,10 @@ export class FrameDecoder {
       const length = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
       if (length > this.#maxFrameLength) {
         this.#fail();
-        throw new TransportError('protocol', `Cannot decode frame: length ${length} exceeds ${this.#maxFrameLength}`);
+        throw new TransportError(
+          'protocol',
+          `Cannot decode frame: length ${length} exceeds ${this.#maxFrameLength}`,
+        );
       }
       this.#pending = length;
     }

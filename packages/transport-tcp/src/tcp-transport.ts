@@ -22,7 +22,7 @@
  * await server.stop();
  * ```
  */
-import { type AddressInfo, connect as netConnect, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import {
   Address,
   type AddressLike,
@@ -112,9 +112,12 @@ export class TcpTransport implements Transport {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
-    if (this.#keepAliveMs !== false && !(this.#keepAliveMs >= 0)) throw new RangeError(`keepAliveMs must be ≥ 0, got ${this.#keepAliveMs}`);
-    if (!(this.#connectTimeoutMs > 0)) throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
-    if (!(this.#receiveBufferBytes > 0)) throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
+    if (this.#keepAliveMs !== false && !(this.#keepAliveMs >= 0))
+      throw new RangeError(`keepAliveMs must be ≥ 0, got ${this.#keepAliveMs}`);
+    if (!(this.#connectTimeoutMs > 0))
+      throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
+    if (!(this.#receiveBufferBytes > 0))
+      throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
   }
 
   /** Subscribes to connection events; returns a function that unsubscribes. */
@@ -132,7 +135,8 @@ export class TcpTransport implements Transport {
     this.#checkRunning();
     const { host, port } = toPeer(address);
     const { signal } = options;
-    if (signal?.aborted) throw new CancelledError('TCP listen cancelled', 'transport', { cause: signal.reason });
+    if (signal?.aborted)
+      throw new CancelledError('TCP listen cancelled', 'transport', { cause: signal.reason });
     const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
@@ -147,7 +151,11 @@ export class TcpTransport implements Transport {
       const onError = (e: Error): void => {
         cleanup();
         server.close();
-        reject(new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, { cause: e }));
+        reject(
+          new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, {
+            cause: e,
+          }),
+        );
       };
       const onAbort = (): void => {
         cleanup();
@@ -184,7 +192,12 @@ export class TcpTransport implements Transport {
     });
     this.#listeners.add(listener);
     server.on('connection', (socket) => this.#accept(listener, socket));
-    server.on('error', (e) => this.#logger.warn('tcp listener error', { address: formatHostPort(listener.address), error: e.message }));
+    server.on('error', (e) =>
+      this.#logger.warn('tcp listener error', {
+        address: formatHostPort(listener.address),
+        error: e.message,
+      }),
+    );
     this.#logger.info('tcp listener started', { address: formatHostPort(listener.address), flowControlId });
     return listener;
   }
@@ -208,7 +221,8 @@ export class TcpTransport implements Transport {
    */
   async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
     this.#checkRunning();
-    if (address.type !== TCP) throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
+    if (address.type !== TCP)
+      throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
     const peer = toPeer(address.value);
     const key = formatHostPort(peer);
     const existing = this.#outgoing.get(key);
@@ -294,13 +308,19 @@ export class TcpTransport implements Transport {
       flowControlId: this.node.flowControls.generateId(),
       exposeTo: options.exposeTo,
     });
-    this.#logger.info('tcp connection opened', { peer: connection.peerAddress, sender: connection.senderAddress.value });
+    this.#logger.info('tcp connection opened', {
+      peer: connection.peerAddress,
+      sender: connection.senderAddress.value,
+    });
     return connection;
   }
 
   #dial(peer: TcpPeer, timeoutMs: number, signal: AbortSignal | undefined): Promise<Socket> {
     const target = formatHostPort(peer);
-    if (signal?.aborted) return Promise.reject(new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal.reason }));
+    if (signal?.aborted)
+      return Promise.reject(
+        new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal.reason }),
+      );
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host: peer.host, port: peer.port });
       this.#dialing.add(socket);
@@ -318,9 +338,22 @@ export class TcpTransport implements Transport {
       };
       const onConnect = (): void => settle(undefined);
       const onError = (e: Error): void =>
-        settle(e instanceof TransportError ? e : new TransportError('io', `Cannot connect to ${target}: ${e.message}`, { cause: e }));
-      const onAbort = (): void => settle(new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal?.reason }));
-      const timer = setTimeout(() => settle(new TransportError('timeout', `Cannot connect to ${target}: no answer within ${timeoutMs} ms`)), timeoutMs);
+        settle(
+          e instanceof TransportError
+            ? e
+            : new TransportError('io', `Cannot connect to ${target}: ${e.message}`, { cause: e }),
+        );
+      const onAbort = (): void =>
+        settle(
+          new CancelledError(`Connecting to ${target} cancelled`, 'transport', { cause: signal?.reason }),
+        );
+      const timer = setTimeout(
+        () =>
+          settle(
+            new TransportError('timeout', `Cannot connect to ${target}: no answer within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
       socket.once('connect', onConnect);
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -337,14 +370,22 @@ export class TcpTransport implements Transport {
     try {
       connection = this.#adopt(
         socket,
-        { mode: 'incoming', peer, flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
+        {
+          mode: 'incoming',
+          peer,
+          flowControlId: this.node.flowControls.generateId(),
+          spawnerFlowControlId: listener.flowControlId,
+        },
         listener,
       );
     } catch (e) {
       this.#logger.warn('tcp connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
       return;
     }
-    this.#logger.debug('tcp connection accepted', { peer: connection.peerAddress, listener: formatHostPort(listener.address) });
+    this.#logger.debug('tcp connection accepted', {
+      peer: connection.peerAddress,
+      listener: formatHostPort(listener.address),
+    });
   }
 
   #adopt(
@@ -400,7 +441,8 @@ function toPeer(address: TcpAddressLike): TcpPeer {
     return parseHostPort(address.startsWith(`${TCP}#`) ? address.slice(2) : address);
   }
   const { host = '127.0.0.1', port } = address;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TransportError('invalid', `Invalid port ${port}: expected 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new TransportError('invalid', `Invalid port ${port}: expected 0-65535`);
   return { host, port };
 }
 

@@ -1,4 +1,14 @@
-import { CborWriter, decodeTransportMessage, encodeBareString, fromHex, LocalMessage, OckamError, Route, toHex, writeCborRoute } from '@ockam/core';
+import {
+  CborWriter,
+  decodeTransportMessage,
+  encodeBareString,
+  fromHex,
+  LocalMessage,
+  OckamError,
+  Route,
+  toHex,
+  writeCborRoute,
+} from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder, MAX_MESSAGE_SIZE } from '../src/index.js';
@@ -54,7 +64,9 @@ describe('framing', () => {
   it('rejects a declared length of 16 MiB + 1 as soon as the header arrives', () => {
     const d = new FrameDecoder();
     d.push(fromHex('0101000001'));
-    expect(() => d.next()).toThrow(`Cannot decode frame: length ${MAX_MESSAGE_SIZE + 1} exceeds ${MAX_MESSAGE_SIZE}`);
+    expect(() => d.next()).toThrow(
+      `Cannot decode frame: length ${MAX_MESSAGE_SIZE + 1} exceeds ${MAX_MESSAGE_SIZE}`,
+    );
     expect(d.buffered).toBe(0);
   });
 
@@ -94,21 +106,27 @@ describe('framing', () => {
       payload: fc.uint8Array({ maxLength: 300 }),
     });
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1 }), (msgs, cuts) => {
-        const encoded = msgs.map((m) => encodeFrame(new LocalMessage(Route.of(...m.onward), Route.of(...m.ret), m.payload)));
-        const stream = Buffer.concat([Buffer.of(1), ...encoded]);
-        const d = new FrameDecoder();
-        const got: Uint8Array[] = [];
-        let o = 0;
-        for (let i = 0; o < stream.length; i++) {
-          const n = cuts[i % cuts.length]!;
-          d.push(stream.subarray(o, o + n));
-          o += n;
-          got.push(...frames(d));
-        }
-        expect(got.map(toHex)).toEqual(encoded.map((e) => toHex(e.subarray(4))));
-        expect(d.buffered).toBe(0);
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1 }),
+        (msgs, cuts) => {
+          const encoded = msgs.map((m) =>
+            encodeFrame(new LocalMessage(Route.of(...m.onward), Route.of(...m.ret), m.payload)),
+          );
+          const stream = Buffer.concat([Buffer.of(1), ...encoded]);
+          const d = new FrameDecoder();
+          const got: Uint8Array[] = [];
+          let o = 0;
+          for (let i = 0; o < stream.length; i++) {
+            const n = cuts[i % cuts.length]!;
+            d.push(stream.subarray(o, o + n));
+            o += n;
+            got.push(...frames(d));
+          }
+          expect(got.map(toHex)).toEqual(encoded.map((e) => toHex(e.subarray(4))));
+          expect(d.buffered).toBe(0);
+        },
+      ),
       { numRuns: 300 },
     );
   });

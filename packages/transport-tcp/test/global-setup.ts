@@ -4,8 +4,12 @@ import { fileURLToPath } from 'node:url';
 /** Builds dist/ (incrementally) so that child processes can import the package as users do. */
 export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-b'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-b'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }

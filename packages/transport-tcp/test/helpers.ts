@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Socket, connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type LogFields, type Logger, Node, startEcho } from '@ockam/core';
 import { type TcpListener, TcpTransport, type TcpTransportOptions } from '../src/index.js';
@@ -32,7 +32,10 @@ export function testNode(name: string, options: TcpTransportOptions = {}): TestN
 }
 
 /** A node listening on 127.0.0.1 with echo exposed to its listener. */
-export async function echoServer(name = 'server', options: TcpTransportOptions = {}): Promise<TestNode & { listener: TcpListener; port: number }> {
+export async function echoServer(
+  name = 'server',
+  options: TcpTransportOptions = {},
+): Promise<TestNode & { listener: TcpListener; port: number }> {
   const t = testNode(name, options);
   const listener = await t.tcp.listen('127.0.0.1:0');
   startEcho(t.node);
@@ -40,7 +43,11 @@ export async function echoServer(name = 'server', options: TcpTransportOptions =
   return { ...t, listener, port: listener.address.port };
 }
 
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
@@ -94,7 +101,9 @@ export class RawClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.closed,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs))),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs)),
+      ),
     ]).finally(() => clearTimeout(timer));
   }
 
@@ -108,7 +117,9 @@ const PEER_SCRIPT = fileURLToPath(new URL('./fixtures/peer.mjs', import.meta.url
 /** Spawns test/fixtures/peer.mjs (the built package in a child process) and waits for its port. */
 export function spawnPeer(port = 0): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PEER_SCRIPT, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [PEER_SCRIPT, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();

@@ -32,7 +32,10 @@ async function closedWithReason(hex: string): Promise<string> {
   raw.write(hex);
   await raw.waitClosed().finally(() => raw.destroy());
   const peer = `127.0.0.1:${port}`;
-  await waitFor(() => server.lines.some((l) => l.fields.peer === peer && l.message === 'tcp connection closed'), 'close log');
+  await waitFor(
+    () => server.lines.some((l) => l.fields.peer === peer && l.message === 'tcp connection closed'),
+    'close log',
+  );
   const line = server.lines.find((l) => l.fields.peer === peer && l.message === 'tcp connection closed')!;
   expect(line.level).toBe('warn');
   return String(line.fields.reason);
@@ -46,18 +49,24 @@ describe('hostile peers', () => {
 
   it('closes a connection that speaks the legacy protocol without a version byte', async () => {
     // Pre-0.118 TCP: a 2-byte length and a BARE TransportMessage, no version byte.
-    expect(await closedWithReason('0012 01 01 00 04 6563686f 01 00 03 617070 05 68656c6c6f 00')).toMatch(/Unsupported TCP protocol version 0/);
+    expect(await closedWithReason('0012 01 01 00 04 6563686f 01 00 03 617070 05 68656c6c6f 00')).toMatch(
+      /Unsupported TCP protocol version 0/,
+    );
     await goodClientStillServed();
   });
 
   it('closes a connection declaring 16 MiB + 1 as soon as the header arrives, before any body', async () => {
-    expect(await closedWithReason('01 01000001')).toBe('Cannot decode frame: length 16777217 exceeds 16777216');
+    expect(await closedWithReason('01 01000001')).toBe(
+      'Cannot decode frame: length 16777217 exceeds 16777216',
+    );
     expect(server.tcp.bufferedBytes()).toBe(0);
     await goodClientStillServed();
   });
 
   it('closes a connection that sends truncated CBOR', async () => {
-    expect(await closedWithReason('01 00000005 83 81 82 00 44')).toMatch(/^Cannot decode TCP transport message/);
+    expect(await closedWithReason('01 00000005 83 81 82 00 44')).toMatch(
+      /^Cannot decode TCP transport message/,
+    );
     await goodClientStillServed();
   });
 
@@ -69,7 +78,9 @@ describe('hostile peers', () => {
 
   it('closes a connection that routes to an unknown address', async () => {
     // onward ["nobody"], return ["app"], payload h''.
-    expect(await closedWithReason('01 00000013 83 81 82 00 46 6e6f626f6479 81 82 00 43 617070 40')).toBe('No worker at address nobody');
+    expect(await closedWithReason('01 00000013 83 81 82 00 46 6e6f626f6479 81 82 00 43 617070 40')).toBe(
+      'No worker at address nobody',
+    );
     await goodClientStillServed();
   });
 
@@ -83,12 +94,16 @@ describe('hostile peers', () => {
   it('survives random bytes, with and without a version byte, and keeps serving a good client', async () => {
     // An uncaught exception or unhandled rejection anywhere would fail this run (vitest reports them).
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.uint8Array({ minLength: 0, maxLength: 96 }), async (withVersion, bytes) => {
-        const raw = await RawClient.connect(server.port);
-        raw.write(withVersion ? Buffer.concat([Buffer.of(1), bytes]) : bytes);
-        raw.socket.end();
-        await raw.waitClosed();
-      }),
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.uint8Array({ minLength: 0, maxLength: 96 }),
+        async (withVersion, bytes) => {
+          const raw = await RawClient.connect(server.port);
+          raw.write(withVersion ? Buffer.concat([Buffer.of(1), bytes]) : bytes);
+          raw.socket.end();
+          await raw.waitClosed();
+        },
+      ),
       { numRuns: 300 },
     );
     await waitFor(() => server.tcp.connections().length === 1, 'only the good connection left');

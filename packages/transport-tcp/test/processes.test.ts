@@ -36,7 +36,9 @@ describe('tcp transport between processes', () => {
     client.tcp.on('close', (_c, info) => closes.push(info));
     const hop = new Address(TCP, `127.0.0.1:${port}`);
     const sender1 = await client.tcp.resolve(hop);
-    expect([...(await client.node.client().request([sender1, 'echo'], new Uint8Array([1]))).payload]).toEqual([1]);
+    expect([...(await client.node.client().request([sender1, 'echo'], new Uint8Array([1]))).payload]).toEqual(
+      [1],
+    );
 
     first.child.kill('SIGKILL');
     await exited(first.child);
@@ -44,13 +46,19 @@ describe('tcp transport between processes', () => {
     expect(['peer', 'io']).toContain(closes[0]!.cause);
     expect(client.tcp.connections()).toEqual([]);
     expect(client.node.has(sender1)).toBe(false);
-    expect(client.lines.some((l) => l.message === 'tcp connection closed' && l.fields.peer === `127.0.0.1:${port}`)).toBe(true);
+    expect(
+      client.lines.some(
+        (l) => l.message === 'tcp connection closed' && l.fields.peer === `127.0.0.1:${port}`,
+      ),
+    ).toBe(true);
     await expect(client.tcp.resolve(hop)).rejects.toThrow(/Cannot connect to 127\.0\.0\.1:\d+/);
 
     const second = await spawnPeer(port);
     cleanups.push(() => second.child.kill('SIGKILL'));
     const sender2 = await client.tcp.resolve(hop);
     expect(sender2.equals(sender1)).toBe(false);
-    expect([...(await client.node.client().request([sender2, 'echo'], new Uint8Array([2]))).payload]).toEqual([2]);
+    expect([...(await client.node.client().request([sender2, 'echo'], new Uint8Array([2]))).payload]).toEqual(
+      [2],
+    );
   });
 });

@@ -1,4 +1,13 @@
-import { Address, decodeTransportMessage, type LocalMessage, OckamError, type RoutedMessage, startEcho, TCP, toHex } from '@ockam/core';
+import {
+  Address,
+  decodeTransportMessage,
+  type LocalMessage,
+  OckamError,
+  type RoutedMessage,
+  startEcho,
+  TCP,
+  toHex,
+} from '@ockam/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TcpCloseInfo, TcpConnection } from '../src/index.js';
 import { echoServer, RawClient, sleep, type TestNode, testNode, waitFor } from './helpers.js';
@@ -22,7 +31,9 @@ describe('tcp transport', () => {
     raw.write(`01 ${SPEC_FRAME}`);
     const got = await raw.waitForBytes(1 + 4 + 0x17);
     // Version byte, then echo's reply: onward ["app"] (the sender popped itself), return ["echo"].
-    expect(toHex(got)).toBe('01' + '00000017 83 81 82 00 43 617070 81 82 00 44 6563686f 46 0568656c6c6f'.replace(/ /g, ''));
+    expect(toHex(got)).toBe(
+      '01' + '00000017 83 81 82 00 43 617070 81 82 00 44 6563686f 46 0568656c6c6f'.replace(/ /g, ''),
+    );
     const reply = decodeTransportMessage(got.subarray(5));
     expect(reply.onwardRoute.toString()).toBe('0#app');
     expect(reply.returnRoute.toString()).toBe('0#echo');
@@ -84,7 +95,10 @@ describe('tcp transport', () => {
     const a = track(testNode('a'));
     const bToC = await b.tcp.connect(`127.0.0.1:${c.port}`, { exposeTo: [b.listener.flowControlId] });
     const client = a.node.client();
-    const reply = await client.request([`1#127.0.0.1:${b.port}`, bToC.senderAddress, 'echo'], new Uint8Array([42]));
+    const reply = await client.request(
+      [`1#127.0.0.1:${b.port}`, bToC.senderAddress, 'echo'],
+      new Uint8Array([42]),
+    );
     expect([...reply.payload]).toEqual([42]);
     expect(reply.returnRoute.length).toBe(3);
   });
@@ -95,10 +109,16 @@ describe('tcp transport', () => {
     const a = track(testNode('a'));
     const bToC = await b.tcp.connect(`127.0.0.1:${c.port}`);
     const client = a.node.client();
-    await expect(client.request([`1#127.0.0.1:${b.port}`, bToC.senderAddress, 'echo'], new Uint8Array([42]), { timeoutMs: 300 })).rejects.toSatisfy((e) =>
-      OckamError.isKind(e, 'timeout'),
-    );
-    expect(b.lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === bToC.senderAddress.value)).toBe(true);
+    await expect(
+      client.request([`1#127.0.0.1:${b.port}`, bToC.senderAddress, 'echo'], new Uint8Array([42]), {
+        timeoutMs: 300,
+      }),
+    ).rejects.toSatisfy((e) => OckamError.isKind(e, 'timeout'));
+    expect(
+      b.lines.some(
+        (l) => l.message === 'flow control dropped a message' && l.fields.to === bToC.senderAddress.value,
+      ),
+    ).toBe(true);
   });
 
   it('drops a message from a client to a worker not exposed to the listener, and keeps the connection', async () => {
@@ -109,7 +129,11 @@ describe('tcp transport', () => {
     const c = client.node.client();
     const route = await client.node.resolveRoute([`1#127.0.0.1:${server.port}`, 'secret']);
     await c.send(route, new Uint8Array([1]));
-    await waitFor(() => server.lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'secret'), 'drop log');
+    await waitFor(
+      () =>
+        server.lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'secret'),
+      'drop log',
+    );
     expect(secret).toEqual([]);
     const reply = await c.request([`1#127.0.0.1:${server.port}`, 'echo'], new Uint8Array([2]));
     expect([...reply.payload]).toEqual([2]);
@@ -124,7 +148,11 @@ describe('tcp transport', () => {
     // The server turns hostile and sends through its accepted connection to the client's 'private'.
     const accepted = server.tcp.connections()[0]!;
     await server.node.client().send([accepted.senderAddress, 'private'], new Uint8Array([9]));
-    await waitFor(() => client.lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'private'), 'drop log');
+    await waitFor(
+      () =>
+        client.lines.some((l) => l.message === 'flow control dropped a message' && l.fields.to === 'private'),
+      'drop log',
+    );
     expect(privateMessages).toEqual([]);
   });
 
@@ -162,7 +190,9 @@ describe('tcp transport', () => {
   it('closes gracefully: bytes written before close() reach the peer', async () => {
     const received: number[] = [];
     const server = track(await echoServer());
-    server.node.startWorker('sink', { handleMessage: (_ctx, m) => void received.push(m.message.payload.length) });
+    server.node.startWorker('sink', {
+      handleMessage: (_ctx, m) => void received.push(m.message.payload.length),
+    });
     server.node.flowControls.addConsumer('sink', server.listener.flowControlId);
     const client = track(testNode('client'));
     const conn = await client.tcp.connect(`127.0.0.1:${server.port}`);
@@ -189,21 +219,34 @@ describe('tcp transport', () => {
     const server = track(await echoServer());
     const port = server.port;
     await server.listener.close();
-    await expect(client.tcp.connect(`127.0.0.1:${port}`)).rejects.toSatisfy((e) => OckamError.isKind(e, 'io', 'transport'));
+    await expect(client.tcp.connect(`127.0.0.1:${port}`)).rejects.toSatisfy((e) =>
+      OckamError.isKind(e, 'io', 'transport'),
+    );
     const ac = new AbortController();
     ac.abort();
-    await expect(client.tcp.connect('127.0.0.1:9', { signal: ac.signal })).rejects.toSatisfy((e) => OckamError.isKind(e, 'cancelled'));
-    await expect(client.tcp.listen('127.0.0.1:0', { signal: ac.signal })).rejects.toSatisfy((e) => OckamError.isKind(e, 'cancelled'));
+    await expect(client.tcp.connect('127.0.0.1:9', { signal: ac.signal })).rejects.toSatisfy((e) =>
+      OckamError.isKind(e, 'cancelled'),
+    );
+    await expect(client.tcp.listen('127.0.0.1:0', { signal: ac.signal })).rejects.toSatisfy((e) =>
+      OckamError.isKind(e, 'cancelled'),
+    );
     expect(client.tcp.connections()).toEqual([]);
   });
 
   it('stops everything and leaves nothing behind: addresses, flow controls, sockets, timers', async () => {
-    const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => /TCP|Timeout/.test(r)).sort();
+    const handles = (): string[] =>
+      process
+        .getActiveResourcesInfo()
+        .filter((r) => /TCP|Timeout/.test(r))
+        .sort();
     await sleep(20); // Let earlier tests' handles finish closing.
     const baseHandles = handles();
     const server = testNode('server');
     const client = testNode('client');
-    const baseline = (t: TestNode) => ({ addresses: t.node.addresses().length, flow: t.node.flowControls.size });
+    const baseline = (t: TestNode) => ({
+      addresses: t.node.addresses().length,
+      flow: t.node.flowControls.size,
+    });
     startEcho(server.node);
     const before = [baseline(server), baseline(client)];
     const listener = await server.tcp.listen('127.0.0.1:0');
@@ -224,7 +267,9 @@ describe('tcp transport', () => {
     expect([baseline(server), baseline(client)]).toEqual(before);
     await sleep(20);
     expect(handles()).toEqual(baseHandles);
-    await expect(client.tcp.connect(`127.0.0.1:${listener.address.port}`)).rejects.toSatisfy((e) => OckamError.isKind(e, 'shutdown'));
+    await expect(client.tcp.connect(`127.0.0.1:${listener.address.port}`)).rejects.toSatisfy((e) =>
+      OckamError.isKind(e, 'shutdown'),
+    );
     await server.stop();
     await client.stop();
   });

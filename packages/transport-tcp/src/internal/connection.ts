@@ -2,9 +2,10 @@
  * One TCP connection: a socket, its sender worker and its receiver processor (PROTOCOL.md §1.3,
  * §2.1), wired for back-pressure both ways:
  *
- * - outbound, frames written in one tick are corked into one `writev`; when `socket.write`
- *   returns false the sender worker waits for `drain` before it takes its next message, so the
- *   node's bounded mailboxes push back on whoever is sending;
+ * - outbound, frames sent in one tick are encoded into one buffer (at most `BATCH_BYTES`, then it
+ *   is written at once) and written with one `socket.write`; while the socket asks for `drain`
+ *   the sender worker waits before it takes its next message, so the node's bounded mailboxes
+ *   push back on whoever is sending;
  * - inbound, frames are routed one after another; while a `node.route()` waits on a full mailbox
  *   and more than `receiveBufferBytes` are buffered, the socket is paused (TCP flow control then
  *   pushes back on the peer), and resumed once every whole frame has been routed.
@@ -31,6 +32,7 @@ import type {
   TcpConnectionStats,
   TcpPeer,
 } from '../tcp-connection.js';
+import { BATCH_BYTES, FrameBatch, frameSizeBound } from './frame-batch.js';
 
 /** How long a graceful close waits for the peer to take our last bytes before destroying the socket. */
 const CLOSE_GRACE_MS = 2_000;
@@ -77,7 +79,7 @@ export class Connection implements TcpConnection {
   #socketClosed: Promise<void>;
   #lastError: Error | undefined;
 
-  #corked = false;
+  #batch: FrameBatch | undefined;
   #drainWaiter: (() => void) | undefined;
   #routing = false;
   #paused = false;
@@ -173,24 +175,48 @@ export class Connection implements TcpConnection {
       return;
     }
     const message = routed.message;
-    // §1.3: the sender pops its own address and sends the rest.
-    const onward = message.onwardRoute.popFront();
     if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
-    let frame: Uint8Array;
-    try {
-      frame = encodeFrame(new LocalMessage(onward, message.returnRoute, message.payload, undefined, message.tracingContext));
-    } catch (e) {
-      this.#logger.warn('tcp message dropped: it cannot be sent', { peer: this.peerAddress, reason: errorMessage(e) });
+    this.#messagesOut++;
+    if (frameSizeBound(message) <= BATCH_BYTES) {
+      // §1.3: the batch drops the first onward address (ours) and encodes the rest.
+      let batch = this.#batch;
+      if (batch === undefined) {
+        batch = this.#batch = new FrameBatch();
+        process.nextTick(this.#flushBatch);
+      }
+      batch.append(message);
+      if (batch.length >= BATCH_BYTES && !this.#flush()) return this.#waitDrain();
+      if (socket.writableNeedDrain) return this.#waitDrain();
       return;
     }
-    if (!this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
+    // A large message gets its own buffer, after whatever is batched before it.
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(message.withOnward(message.onwardRoute.popFront()));
+    } catch (e) {
+      this.#messagesOut--;
+      this.#logger.warn('tcp message dropped: it cannot be sent', {
+        peer: this.peerAddress,
+        reason: errorMessage(e),
+      });
+      return;
     }
-    this.#messagesOut++;
+    this.#flush();
     if (!socket.write(frame)) return this.#waitDrain();
   }
+
+  /** Writes the pending batch; false when the socket asks us to wait for 'drain'. */
+  #flush(): boolean {
+    const batch = this.#batch;
+    if (batch === undefined) return true;
+    this.#batch = undefined;
+    if (this.#socket.destroyed) return true;
+    return this.#socket.write(batch.finish());
+  }
+
+  readonly #flushBatch = (): void => {
+    this.#flush();
+  };
 
   /**
    * §1.5: replies that come back through an outgoing connection may reach whoever sent through it.
@@ -204,11 +230,6 @@ export class Connection implements TcpConnection {
     if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
     fc.addConsumer(first, this.flowControlId);
   }
-
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#socket.uncork();
-  };
 
   #waitDrain(): Promise<void> {
     return new Promise((resolve) => {
@@ -303,7 +324,12 @@ export class Connection implements TcpConnection {
     const e = this.#lastError;
     if (e !== undefined) this.#fail('io', e.message, e);
     else {
-      this.#logger.info('tcp connection closed', { peer: this.peerAddress, mode: this.mode, cause: 'peer', reason: 'closed by peer' });
+      this.#logger.info('tcp connection closed', {
+        peer: this.peerAddress,
+        mode: this.mode,
+        cause: 'peer',
+        reason: 'closed by peer',
+      });
       void this.#shutdown({ cause: 'peer', reason: 'closed by peer' }, false);
     }
   };
@@ -316,7 +342,10 @@ export class Connection implements TcpConnection {
     try {
       this.#init.onClosing(this);
     } catch (e) {
-      this.#logger.warn('tcp transport failed to forget a connection', { peer: this.peerAddress, error: errorMessage(e) });
+      this.#logger.warn('tcp transport failed to forget a connection', {
+        peer: this.peerAddress,
+        error: errorMessage(e),
+      });
     }
     this.#done = this.#finish(info, graceful);
     return this.#done;
@@ -333,7 +362,7 @@ export class Connection implements TcpConnection {
       // A paused socket would never see the peer's FIN; flowing with no 'data' listener discards.
       socket.resume();
       if (graceful && !socket.destroyed) {
-        if (this.#corked) this.#uncork();
+        this.#flush();
         socket.end();
         timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
       } else {
@@ -341,7 +370,10 @@ export class Connection implements TcpConnection {
       }
       await this.#socketClosed;
     } catch (e) {
-      this.#logger.warn('tcp connection failed to close cleanly', { peer: this.peerAddress, error: errorMessage(e) });
+      this.#logger.warn('tcp connection failed to close cleanly', {
+        peer: this.peerAddress,
+        error: errorMessage(e),
+      });
       socket.destroy();
     } finally {
       clearTimeout(timer);

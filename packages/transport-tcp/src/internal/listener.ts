@@ -63,12 +63,16 @@ export class Listener implements TcpListener {
     try {
       await node.stopWorker(this.processorAddress);
     } catch (e) {
-      logger.warn('tcp listener failed to stop its processor', { address: this.processorAddress.value, error: errorMessage(e) });
+      logger.warn('tcp listener failed to stop its processor', {
+        address: this.processorAddress.value,
+        error: errorMessage(e),
+      });
     }
     // Exposures to this listener are the caller's, but they die with it: forget them, so that a
     // stopped listener leaves nothing behind in flow control.
     for (const a of node.addresses()) {
-      if (node.flowControls.isConsumer(a, this.flowControlId)) node.flowControls.removeConsumer(a, this.flowControlId);
+      if (node.flowControls.isConsumer(a, this.flowControlId))
+        node.flowControls.removeConsumer(a, this.flowControlId);
     }
     this.#init.onClosed(this);
   }
