@@ -1,7 +1,7 @@
 /**
- * `noise-vectors FILE…`: runs every vector in cacophony-format JSON files (and Ockam's
- * handshake fixtures, which share the format) against this package's Noise engine, on the
- * `node` vault backend by default (`--backend noble` for the pure-JS one).
+ * `noise-vectors FILE|DIR…`: runs every vector in cacophony-format JSON files (a directory means
+ * the `.json` files in it; Ockam's handshake fixtures share the format) against this package's
+ * Noise engine, on the `node` vault backend by default (`--backend noble` for the pure-JS one).
  *
  * Prints one line per failure (and per skip with `--verbose`), then `N passed, M failed, K skipped`
  * as its last line. The exit code is 1 if anything failed, 2 on a usage or file error.
@@ -15,7 +15,8 @@
  * const { passed, failed, skipped } = await runNoiseVectorFiles(['cacophony.json']);
  * ```
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Vault } from '@ockam/core';
 import { createVault, type VaultBackend } from '@ockam/vault';
 import { parseNoiseVectors, runNoiseVector } from './noise-vector.js';
@@ -43,7 +44,7 @@ export async function runNoiseVectorFiles(
 ): Promise<NoiseVectorSummary> {
   const vault = options.vault ?? createVault(options.backend ?? 'node');
   const summary: NoiseVectorSummary = { passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
-  for (const file of files) {
+  for (const file of await expandFiles(files)) {
     const vectors = parseNoiseVectors(JSON.parse(await readFile(file, 'utf8')));
     for (const [i, vector] of vectors.entries()) {
       const result = await runNoiseVector(vector, vault);
@@ -61,7 +62,19 @@ export async function runNoiseVectorFiles(
   return summary;
 }
 
-const USAGE = 'usage: noise-vectors [--backend node|noble] [--verbose] FILE…';
+/** Directories stand for the `.json` files directly inside them, in name order. */
+async function expandFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if ((await stat(p)).isDirectory()) {
+      const names = (await readdir(p)).filter((n) => n.endsWith('.json')).sort();
+      out.push(...names.map((n) => join(p, n)));
+    } else out.push(p);
+  }
+  return out;
+}
+
+const USAGE = 'usage: noise-vectors [--backend node|noble] [--verbose] FILE|DIR…';
 
 /** The command line; returns the exit code. */
 export async function main(

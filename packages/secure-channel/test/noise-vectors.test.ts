@@ -32,7 +32,7 @@ describe('noise-vectors', () => {
   it('exits non-zero and names the vector when one fails', async () => {
     const { mkdtemp, readFile, writeFile } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
-    const json = JSON.parse(await readFile(files[1]!, 'utf8'));
+    const json = JSON.parse(await readFile(path.join(vectors, 'ockam/handshake.json'), 'utf8'));
     json.vectors[0].messages[2].ciphertext = json.vectors[0].messages[2].ciphertext.replace(
       /.$/,
       (c: string) => (c === '0' ? '1' : '0'),
