@@ -89,6 +89,16 @@ describe('tcp transport', () => {
     for (let i = 0; i < 500; i++) expect([...(await c.receive()).payload]).toEqual([i & 0xff, i >> 8]);
   });
 
+  it('keeps the order of small (batched) and large (unbatched) messages sent back to back', async () => {
+    const server = track(await echoServer());
+    const client = track(testNode('client'));
+    const c = client.node.client({ capacity: 256 });
+    const route = await client.node.resolveRoute([`1#127.0.0.1:${server.port}`, 'echo']);
+    const sizes = Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 100_000 + i : i));
+    await Promise.all(sizes.map((n) => c.send(route, new Uint8Array(n))));
+    for (const n of sizes) expect((await c.receive()).payload.length).toBe(n);
+  });
+
   it('routes a→b→c when b exposes its connection to c to its own listener', async () => {
     const c = track(await echoServer('c'));
     const b = track(await echoServer('b'));
