@@ -82,21 +82,27 @@ export class FlowControls {
     return ids.has(p.flowControlId) || (p.spawnerId !== undefined && ids.has(p.spawnerId));
   }
 
+  /** Forgets an id: nobody is a consumer of it any more. */
+  removeId(flowControlId: FlowControlId): void {
+    const consumers = this.#consumers.get(flowControlId);
+    if (consumers) for (const c of consumers) this.#consumerOf.get(c)?.delete(flowControlId);
+    this.#consumers.delete(flowControlId);
+  }
+
   /** Forgets everything about an address (called when its worker stops). */
   cleanup(address: Address): void {
     const key = address.key;
     const p = this.#producers.get(key);
+    const spawnerId = this.#spawners.get(key);
     this.#producers.delete(key);
     this.#spawners.delete(key);
+    // A stopped spawner's id dies with it, unless producers it spawned are still alive.
+    if (spawnerId !== undefined && ![...this.#producers.values()].some((q) => q.spawnerId === spawnerId)) this.removeId(spawnerId);
     const ids = this.#consumerOf.get(key);
     if (ids) for (const id of ids) this.#consumers.get(id)?.delete(key);
     this.#consumerOf.delete(key);
     // A producer's id dies with it: nobody can send under it again.
-    if (p && ![...this.#producers.values()].some((q) => q.flowControlId === p.flowControlId)) {
-      const consumers = this.#consumers.get(p.flowControlId);
-      if (consumers) for (const c of consumers) this.#consumerOf.get(c)?.delete(p.flowControlId);
-      this.#consumers.delete(p.flowControlId);
-    }
+    if (p && ![...this.#producers.values()].some((q) => q.flowControlId === p.flowControlId)) this.removeId(p.flowControlId);
   }
 
   /** Counts, for diagnostics and leak tests. */

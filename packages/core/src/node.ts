@@ -103,6 +103,8 @@ export class Node {
   readonly logger: Logger;
   readonly flowControls = new FlowControls();
   readonly #mailboxes = new Map<string, MailboxEntry>();
+  /** Addresses of workers that are shutting down: they may still send (a Close), never receive. */
+  readonly #draining = new Map<string, MailboxEntry>();
   readonly #transports = new Map<number, Transport>();
   readonly #capacity: number;
   #stopped = false;
@@ -221,18 +223,21 @@ export class Node {
     if (entry.stopping) return true;
     entry.stopping = true;
     for (const a of entry.addresses) {
+      this.#draining.set(a.key, this.#mailboxes.get(a.key)!);
       this.#mailboxes.delete(a.key);
-      this.flowControls.cleanup(a);
     }
     entry.mailbox.close();
     await entry.done;
     try {
       await entry.worker?.shutdown?.(entry.ctx);
     } catch (e) {
-      this.logger.warn('worker failed to shut down cleanly', {
-        address: entry.addresses[0]!.value,
-        error: String(e),
-      });
+      this.logger.warn('worker failed to shut down cleanly', { address: entry.addresses[0]!.value, error: String(e) });
+    } finally {
+      // Flow-control entries go last, so that what shutdown sends is still fenced.
+      for (const a of entry.addresses) {
+        this.#draining.delete(a.key);
+        this.flowControls.cleanup(a);
+      }
     }
     return true;
   }
@@ -252,6 +257,10 @@ export class Node {
         `Transport address ${dest} must be resolved before sending (use node.resolveRoute)`,
       );
     }
+    const src = this.#mailboxes.get(source.key) ?? this.#draining.get(source.key);
+    // Only registered addresses send: a connection's receiver that has stopped (and so is no
+    // longer a flow-control producer) must not be able to route unfenced.
+    if (src === undefined) throw new RouteError('invalid', `Address ${source.value} is not registered on this node; it cannot send`);
     const target = this.#mailboxes.get(dest.key);
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
     if (!this.flowControls.isAllowed(source, dest)) {
@@ -259,8 +268,7 @@ export class Node {
       return;
     }
     const relay: RoutedMessage = { source, destination: dest, message };
-    const src = this.#mailboxes.get(source.key);
-    if (src !== undefined && src.outgoing !== allowAll) {
+    if (src.outgoing !== allowAll) {
       let ok = src.outgoing.isAuthorized(relay);
       if (typeof ok !== 'boolean') ok = await ok;
       if (!ok) {

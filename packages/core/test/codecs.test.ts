@@ -254,3 +254,14 @@ describe('decoded payloads own their memory', () => {
     expect(l.payload).toEqual(new Uint8Array([4]));
   });
 });
+
+describe('CborReader views', () => {
+  it('hands out plain Uint8Array views even from a Buffer, so slice() copies', () => {
+    const buf = Buffer.from(fromHex('43010203'));
+    const view = new CborReader(buf).bytes();
+    expect(Object.getPrototypeOf(view)).toBe(Uint8Array.prototype);
+    const kept = view.slice();
+    buf.fill(0);
+    expect(kept).toEqual(new Uint8Array([1, 2, 3]));
+  });
+});

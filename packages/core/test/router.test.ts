@@ -231,12 +231,37 @@ describe('router', () => {
     node.startWorker('w', {
       handleMessage: (_c, m) => void (seen = m.message.localInfo.secureChannelIdentifier),
     });
+    node.startProcessor('x');
     await node.route(
       Address.local('x'),
       new LocalMessage(Route.of('w'), Route.empty(), new Uint8Array(), { secureChannelIdentifier: 'I00' }),
     );
     await new Promise((r) => setTimeout(r, 5));
     expect(seen).toBe('I00');
+    await node.stop();
+  });
+});
+
+describe('flow control after workers stop', () => {
+  it('refuses to route from an address that is no longer registered (a stopped receiver)', async () => {
+    const node = new Node();
+    node.startWorker('private', { handleMessage() {} });
+    const receiver = node.startProcessor('receiver');
+    node.flowControls.addProducer('receiver', node.flowControls.generateId());
+    await node.stopWorker('receiver');
+    await expect(receiver.send(['private'], new Uint8Array())).rejects.toThrow('Address receiver is not registered on this node; it cannot send');
+    await node.stop();
+  });
+
+  it('forgets the consumers of a spawner once it stops', async () => {
+    const node = new Node();
+    const id = node.flowControls.generateId();
+    node.startProcessor('listener');
+    node.flowControls.addSpawner('listener', id);
+    node.startWorker('svc', { handleMessage() {} });
+    node.flowControls.addConsumer('svc', id);
+    await node.stopWorker('listener');
+    expect(node.flowControls.isConsumer(Address.local('svc'), id)).toBe(false);
     await node.stop();
   });
 });

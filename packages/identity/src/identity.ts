@@ -249,7 +249,7 @@ export function importIdentity(
       throw new IdentityError('malformed', 'an exported identity must be hex', { cause });
     }
   } else if (exported instanceof Uint8Array) {
-    bytes = exported.slice();
+    bytes = new Uint8Array(exported);
   } else {
     throw new TypeError('importIdentity expects a hex string or a Uint8Array');
   }

@@ -31,12 +31,12 @@ export class MemoryKeyStore implements KeyStore {
 
   async load(id: string): Promise<StoredKey | undefined> {
     const key = this.#keys.get(id);
-    return key === undefined ? undefined : { id: key.id, type: key.type, secret: key.secret.slice() };
+    return key === undefined ? undefined : { id: key.id, type: key.type, secret: new Uint8Array(key.secret) };
   }
 
   async save(key: StoredKey): Promise<void> {
     this.#keys.get(key.id)?.secret.fill(0);
-    this.#keys.set(key.id, { id: key.id, type: key.type, secret: key.secret.slice() });
+    this.#keys.set(key.id, { id: key.id, type: key.type, secret: new Uint8Array(key.secret) });
   }
 
   async delete(id: string): Promise<boolean> {

@@ -187,7 +187,7 @@ export class SqliteKeyStore implements KeyStore {
           'invalid',
           `a master key is ${MASTER_KEY_LENGTH} bytes, got ${source.key.length}`,
         );
-      key = source.key.slice();
+      key = new Uint8Array(source.key);
     } else if ('keyFile' in source) {
       key = keyFromFile(source.keyFile, !initialised);
     } else {

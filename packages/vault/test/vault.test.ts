@@ -260,3 +260,22 @@ describe('the browser entry', () => {
     }
   });
 });
+
+import { createVault as createVaultForAliasing } from '../src/index.js';
+import { describe as describeAliasing, expect as expectAliasing, it as itAliasing } from 'vitest';
+
+describeAliasing('secrets imported from Buffers', () => {
+  for (const backend of ['node', 'noble'] as const) {
+    itAliasing(`${backend} vault keeps its own copy when the caller wipes a Buffer it imported`, () => {
+      const vault = createVaultForAliasing(backend);
+      const source = Buffer.alloc(32, 7);
+      const secret = vault.importSecret(source);
+      const key = vault.aeadKey(vault.importSecret(Buffer.alloc(32, 9)));
+      source.fill(0);
+      expectAliasing(vault.exportSecret(secret)).toEqual(new Uint8Array(32).fill(7));
+      const nonce = new Uint8Array(12);
+      const sealed = vault.aeadEncrypt(key, nonce, new Uint8Array([1, 2]), new Uint8Array());
+      expectAliasing(vault.aeadDecrypt(key, nonce, sealed, new Uint8Array())).toEqual(new Uint8Array([1, 2]));
+    });
+  }
+});

@@ -100,7 +100,7 @@ export class SoftwareVault implements Vault {
     if (type !== 'ed25519' && type !== 'p256')
       throw new VaultError('unsupported', `unsupported signing key type ${String(type)}`);
     checkSecretLength(secret, `${type} secret key`);
-    const entry = this.#signingEntry(type, secret.slice(), true);
+    const entry = this.#signingEntry(type, new Uint8Array(secret), true);
     await this.#persist(entry);
     return entry.handle;
   }
@@ -148,7 +148,7 @@ export class SoftwareVault implements Vault {
   async exportSecretKey(key: KeyHandle): Promise<Uint8Array> {
     const entry = await this.#loadKey(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no key ${key.id} in this vault`);
-    return entry.secret.slice();
+    return new Uint8Array(entry.secret);
   }
 
   // --- secure channel ------------------------------------------------------------------------
@@ -165,7 +165,7 @@ export class SoftwareVault implements Vault {
   async importX25519(secret: Uint8Array, options?: { ephemeral?: boolean }): Promise<KeyHandle> {
     checkSecretLength(secret, 'X25519 secret key');
     const ephemeral = options?.ephemeral ?? false;
-    const copy = secret.slice();
+    const copy = new Uint8Array(secret);
     let prepared: PreparedX25519Key;
     try {
       prepared = this.#p.x25519Key(copy);
@@ -223,7 +223,7 @@ export class SoftwareVault implements Vault {
 
   importSecret(bytes: Uint8Array): SecretHandle {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('importSecret expects a Uint8Array');
-    return this.#addSecret(bytes.slice());
+    return this.#addSecret(new Uint8Array(bytes));
   }
 
   hkdf(salt: SecretHandle, ikm: SecretHandle | undefined, info: Uint8Array, outputs: 2 | 3): SecretHandle[] {
@@ -244,7 +244,7 @@ export class SoftwareVault implements Vault {
     const bytes = this.#secret(secret).bytes;
     if (bytes.length !== 32)
       throw new VaultError('invalid', `an AEAD key needs a 32-byte secret, got ${bytes.length} bytes`);
-    const copy = bytes.slice();
+    const copy = new Uint8Array(bytes);
     const handle: AeadKeyHandle = Object.freeze({ id: randomId(), kind: 'aead', algorithm });
     this.#aead.set(handle.id, { handle, bytes: copy, cipher: this.#p.aead(algorithm, copy) });
     return handle;
@@ -284,7 +284,7 @@ export class SoftwareVault implements Vault {
     const entry = handle.kind === 'aead' ? this.#aead.get(handle.id) : this.#secrets.get(handle.id);
     if (entry === undefined)
       throw new VaultError('not-found', `no ${handle.kind} ${handle.id} in this vault`);
-    return entry.bytes.slice();
+    return new Uint8Array(entry.bytes);
   }
 
   /** Never reveal secrets through inspection or logging. */
