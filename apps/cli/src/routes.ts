@@ -19,7 +19,12 @@ export interface SecureHopOptions {
   created?: string[];
 }
 
-export async function resolveRoute(ctx: CliContext, fromNode: string, text: string, secureOptions: SecureHopOptions = {}): Promise<string[]> {
+export async function resolveRoute(
+  ctx: CliContext,
+  fromNode: string,
+  text: string,
+  secureOptions: SecureHopOptions = {},
+): Promise<string[]> {
   const ma = MultiAddr.parse(text);
   const c = ma.components;
   const route: string[] = [];
@@ -52,14 +57,12 @@ export async function resolveRoute(ctx: CliContext, fromNode: string, text: stri
       case 'secure': {
         // A secure channel from the sending node to the listener at this point of the route; the
         // rest of the route continues through the channel.
-        const channel = await ctx
-          .client(fromNode)
-          .post<ChannelInfo>('/secure-channels', {
-            route: [...route, `0#${value}`],
-            ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
-            ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
-            ...(secureOptions.timeoutMs ? { timeoutMs: secureOptions.timeoutMs } : {}),
-          });
+        const channel = await ctx.client(fromNode).post<ChannelInfo>('/secure-channels', {
+          route: [...route, `0#${value}`],
+          ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
+          ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
+          ...(secureOptions.timeoutMs ? { timeoutMs: secureOptions.timeoutMs } : {}),
+        });
         secureOptions.created?.push(channel.address);
         route.length = 0;
         route.push(`0#${channel.address}`);

@@ -1,9 +1,11 @@
-import { createServer, connect, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, shell, tempHome } from './helpers.js';
 
 /** A TCP proxy that records every byte in both directions. */
-async function recordingProxy(target: string): Promise<{ port: number; bytes: () => Buffer; server: Server }> {
+async function recordingProxy(
+  target: string,
+): Promise<{ port: number; bytes: () => Buffer; server: Server }> {
   const [host, port] = target.split(':');
   const chunks: Buffer[] = [];
   const server = createServer((client) => {
@@ -47,13 +49,37 @@ describe('ockam secure-channel', () => {
   });
 
   it('prints only the route when piped, and the peer and channel as JSON', async () => {
-    const piped = await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api']);
+    const piped = await ockam(home, [
+      'secure-channel',
+      'create',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n2/service/api',
+    ]);
     expect(piped.stdout).toMatch(/^\/service\/[0-9a-f]{32}\n$/);
-    const j = JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api'])).stdout);
+    const j = JSON.parse(
+      (
+        await ockam(home, [
+          '--output',
+          'json',
+          'secure-channel',
+          'create',
+          '--from',
+          'n1',
+          '--to',
+          '/node/n2/service/api',
+        ])
+      ).stdout,
+    );
     expect(j).toMatchObject({ peerIdentifier: nodes.n2!.identifier, node: 'n1', isOpen: true });
-    const list = JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n1'])).stdout) as Array<{ address: string }>;
+    const list = JSON.parse(
+      (await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n1'])).stdout,
+    ) as Array<{ address: string }>;
     expect(list.map((c) => c.address)).toContain(j.address);
-    const shown = JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'show', '--at', 'n1', j.route])).stdout);
+    const shown = JSON.parse(
+      (await ockam(home, ['--output', 'json', 'secure-channel', 'show', '--at', 'n1', j.route])).stdout,
+    );
     expect(shown.peerIdentifier).toBe(nodes.n2!.identifier);
     expect((await ockam(home, ['secure-channel', 'delete', '--at', 'n1', j.route])).code).toBe(0);
     const r = await ockam(home, ['message', 'send', 'x', '--from', 'n1', '--to', `${j.route}/service/echo`]);
@@ -64,7 +90,15 @@ describe('ockam secure-channel', () => {
     const proxy = await recordingProxy(nodes.n3!.tcpListenerAddress);
     try {
       const secret = 'attack at dawn, the password is hunter2';
-      const r = await ockam(home, ['message', 'send', secret, '--from', 'n1', '--to', `/node/n2/ip4/127.0.0.1/tcp/${proxy.port}/secure/api/service/uppercase`]);
+      const r = await ockam(home, [
+        'message',
+        'send',
+        secret,
+        '--from',
+        'n1',
+        '--to',
+        `/node/n2/ip4/127.0.0.1/tcp/${proxy.port}/secure/api/service/uppercase`,
+      ]);
       expect(r).toMatchObject({ code: 0, stdout: `${secret.toUpperCase()}\n` });
       const seen = proxy.bytes();
       expect(seen.length).toBeGreaterThan(200);
@@ -72,7 +106,15 @@ describe('ockam secure-channel', () => {
       expect(seen.includes(Buffer.from('ATTACK AT DAWN'))).toBe(false);
       expect(seen.includes(Buffer.from('hunter2'))).toBe(false);
       // Control: without a secure channel the same path carries the plaintext.
-      const plain = await ockam(home, ['message', 'send', 'plain words', '--from', 'n1', '--to', `/node/n2/ip4/127.0.0.1/tcp/${proxy.port}/service/uppercase`]);
+      const plain = await ockam(home, [
+        'message',
+        'send',
+        'plain words',
+        '--from',
+        'n1',
+        '--to',
+        `/node/n2/ip4/127.0.0.1/tcp/${proxy.port}/service/uppercase`,
+      ]);
       expect(plain.stdout).toBe('PLAIN WORDS\n');
       expect(proxy.bytes().includes(Buffer.from('plain words'))).toBe(true);
     } finally {
@@ -81,36 +123,126 @@ describe('ockam secure-channel', () => {
   });
 
   it('closes the channels made for /secure hops of one message', async () => {
-    const before = JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n2'])).stdout).length;
-    expect((await ockam(home, ['message', 'send', 'x', '--from', 'n2', '--to', '/node/n3/secure/api/service/echo'])).stdout).toBe('x\n');
-    expect(JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n2'])).stdout).length).toBe(before);
+    const before = JSON.parse(
+      (await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n2'])).stdout,
+    ).length;
+    expect(
+      (
+        await ockam(home, [
+          'message',
+          'send',
+          'x',
+          '--from',
+          'n2',
+          '--to',
+          '/node/n3/secure/api/service/echo',
+        ])
+      ).stdout,
+    ).toBe('x\n');
+    expect(
+      JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel', 'list', '--at', 'n2'])).stdout)
+        .length,
+    ).toBe(before);
   });
 
   it('authorizes peers by identifier on both sides, with a clear reason when refused', async () => {
-    const ok = await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n3/service/api', '--authorized', nodes.n3!.identifier]);
+    const ok = await ockam(home, [
+      'secure-channel',
+      'create',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n3/service/api',
+      '--authorized',
+      nodes.n3!.identifier,
+    ]);
     expect(ok.code).toBe(0);
-    const refused = await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n3/service/api', '--authorized', nodes.n2!.identifier]);
+    const refused = await ockam(home, [
+      'secure-channel',
+      'create',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n3/service/api',
+      '--authorized',
+      nodes.n2!.identifier,
+    ]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(new RegExp(`^Error: Secure channel trust policy rejected ${nodes.n3!.identifier}`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`^Error: Secure channel trust policy rejected ${nodes.n3!.identifier}`),
+    );
 
-    const l = await ockam(home, ['secure-channel-listener', 'create', 'only-n2', '--at', 'n3', '--authorized', nodes.n2!.identifier]);
+    const l = await ockam(home, [
+      'secure-channel-listener',
+      'create',
+      'only-n2',
+      '--at',
+      'n3',
+      '--authorized',
+      nodes.n2!.identifier,
+    ]);
     expect(l.code).toBe(0);
-    expect((await ockam(home, ['message', 'send', 'ok', '--from', 'n2', '--to', '/node/n3/secure/only-n2/service/echo'])).stdout).toBe('ok\n');
-    const denied = await ockam(home, ['message', 'send', 'no', '--from', 'n1', '--to', '/node/n3/secure/only-n2/service/echo', '--timeout', '3s']);
+    expect(
+      (
+        await ockam(home, [
+          'message',
+          'send',
+          'ok',
+          '--from',
+          'n2',
+          '--to',
+          '/node/n3/secure/only-n2/service/echo',
+        ])
+      ).stdout,
+    ).toBe('ok\n');
+    const denied = await ockam(home, [
+      'message',
+      'send',
+      'no',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n3/secure/only-n2/service/echo',
+      '--timeout',
+      '3s',
+    ]);
     expect(denied.code).toBe(1);
     expect(denied.stdout).toBe('');
-    const listeners = JSON.parse((await ockam(home, ['--output', 'json', 'secure-channel-listener', 'list', '--at', 'n3'])).stdout);
+    const listeners = JSON.parse(
+      (await ockam(home, ['--output', 'json', 'secure-channel-listener', 'list', '--at', 'n3'])).stdout,
+    );
     expect(listeners.map((x: { address: string }) => x.address)).toEqual(['api', 'only-n2']);
     expect((await ockam(home, ['secure-channel-listener', 'delete', 'only-n2', '--at', 'n3'])).code).toBe(0);
   });
 
   it('rejects malformed identifiers before doing anything', async () => {
-    const r = await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api', '--authorized', 'Ibad']);
-    expect(r.stderr).toBe("Error: Invalid identifier 'Ibad': expected I followed by 64 lowercase hex digits\n");
+    const r = await ockam(home, [
+      'secure-channel',
+      'create',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n2/service/api',
+      '--authorized',
+      'Ibad',
+    ]);
+    expect(r.stderr).toBe(
+      "Error: Invalid identifier 'Ibad': expected I followed by 64 lowercase hex digits\n",
+    );
   });
 
   it('reaches a channel listener only through a channel: plain messages to api get no service', async () => {
-    const r = await ockam(home, ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n2/service/api', '--timeout', '1s']);
+    const r = await ockam(home, [
+      'message',
+      'send',
+      'x',
+      '--from',
+      'n1',
+      '--to',
+      '/node/n2/service/api',
+      '--timeout',
+      '1s',
+    ]);
     expect(r.code).toBe(1);
   });
 });

@@ -29,6 +29,6 @@ export {
   spawnNode,
   stopNodeProcess,
 } from './processes.js';
-export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
+export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRecord, State, StateError } from './state.js';

@@ -85,7 +85,10 @@ function parseRoute(value: unknown): Route {
 
 function identifiers(value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^I[0-9a-f]{64}$/.test(v))) {
-    throw new HttpError(400, "Field 'authorized' must be a list of identifiers (I followed by 64 hex digits)");
+    throw new HttpError(
+      400,
+      "Field 'authorized' must be a list of identifiers (I followed by 64 hex digits)",
+    );
   }
   return value as string[];
 }
@@ -148,7 +151,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         pid: process.pid,
         tcpListenerAddress,
         identifier,
-      uptimeMs: Date.now() - started,
+        uptimeMs: Date.now() - started,
         services: DEFAULT_SERVICES,
         tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
       }),
@@ -167,7 +170,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       for (const c of connections.values()) {
         if (c.conn.isOpen && c.exposed === exposed && c.conn.peerAddress === to) return connectionInfo(c);
       }
-      const conn = await tcp.connect(to, exposed ? { exposeTo: [listenerId, ...secureChannels.listenerFlowControlIds()] } : {});
+      const conn = await tcp.connect(
+        to,
+        exposed ? { exposeTo: [listenerId, ...secureChannels.listenerFlowControlIds()] } : {},
+      );
       const entry = { conn, exposed };
       const key = conn.senderAddress.value;
       connections.set(key, entry);

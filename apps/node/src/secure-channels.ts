@@ -3,8 +3,20 @@
  * API. Each identity's secure-channel purpose key is kept (its attestation in the state database,
  * its X25519 secret in the identity's vault), so peers see the same static key across restarts.
  */
-import { Address, type FlowControlId, type Logger, type Node, OckamError, Route } from '@ockam/core';
-import { createPurposeKey, decodePurposeKeyAttestation, type Identity, verifyPurposeKeyAttestation } from '@ockam/identity';
+import {
+  type Address,
+  type FlowControlId,
+  type Logger,
+  type Node,
+  OckamError,
+  type Route,
+} from '@ockam/core';
+import {
+  createPurposeKey,
+  decodePurposeKeyAttestation,
+  type Identity,
+  verifyPurposeKeyAttestation,
+} from '@ockam/identity';
 import {
   createSecureChannel,
   createSecureChannelListener,
@@ -42,7 +54,7 @@ interface LoadedIdentity {
 }
 
 function policy(authorized: readonly string[] | undefined): TrustPolicy {
-  return authorized && authorized.length ? trustMultiIdentifiers(authorized) : trustEveryone;
+  return authorized?.length ? trustMultiIdentifiers(authorized as string[]) : trustEveryone;
 }
 
 export class SecureChannels {
@@ -51,14 +63,27 @@ export class SecureChannels {
   readonly #defaultIdentity: string;
   readonly #logger: Logger | undefined;
   readonly #loaded = new Map<string, Promise<LoadedIdentity>>();
-  readonly #channels = new Map<string, { channel: SecureChannel; route: Route; identity: string; authorized: string[] | null }>();
-  readonly #listeners = new Map<string, { listener: SecureChannelListener; identity: string; authorized: string[] | null }>();
+  readonly #channels = new Map<
+    string,
+    { channel: SecureChannel; route: Route; identity: string; authorized: string[] | null }
+  >();
+  readonly #listeners = new Map<
+    string,
+    { listener: SecureChannelListener; identity: string; authorized: string[] | null }
+  >();
   /** Flow-control ids whose messages may reach new listeners (the node's TCP listener). */
   readonly #listenerSources: FlowControlId[];
   /** Services exposed to every listener's channels. */
   readonly #services: string[];
 
-  constructor(options: { node: Node; identities: Identities; defaultIdentity: string; listenerSources: FlowControlId[]; services: string[]; logger?: Logger }) {
+  constructor(options: {
+    node: Node;
+    identities: Identities;
+    defaultIdentity: string;
+    listenerSources: FlowControlId[];
+    services: string[];
+    logger?: Logger;
+  }) {
     this.#node = options.node;
     this.#identities = options.identities;
     this.#defaultIdentity = options.defaultIdentity;
@@ -84,24 +109,57 @@ export class SecureChannels {
     const saved = this.#identities.getPurposeKey(identity.identifier, 'secure-channel');
     if (saved) {
       try {
-        const data = verifyPurposeKeyAttestation(saved.attestation, identity, { expectedPurpose: 'secure-channel' });
+        const data = verifyPurposeKeyAttestation(saved.attestation, identity, {
+          expectedPurpose: 'secure-channel',
+        });
         const key = await vault.vault.getKey(saved.keyId);
         if (key) {
-          const purposeKey = { key, data, attestation: decodePurposeKeyAttestation(saved.attestation), encoded: saved.attestation };
-          return { name: record.name, identity, vault, channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }) };
+          const purposeKey = {
+            key,
+            data,
+            attestation: decodePurposeKeyAttestation(saved.attestation),
+            encoded: saved.attestation,
+          };
+          return {
+            name: record.name,
+            identity,
+            vault,
+            channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+          };
         }
       } catch (e) {
-        this.#logger?.info('secure-channel purpose key is no longer valid; creating a new one', { identity: record.name, reason: (e as Error).message });
+        this.#logger?.info('secure-channel purpose key is no longer valid; creating a new one', {
+          identity: record.name,
+          reason: (e as Error).message,
+        });
       }
     }
     const purposeKey = await createPurposeKey(vault.vault, identity, 'secure-channel');
-    this.#identities.savePurposeKey(identity.identifier, 'secure-channel', purposeKey.encoded, purposeKey.key.id);
-    return { name: record.name, identity, vault, channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }) };
+    this.#identities.savePurposeKey(
+      identity.identifier,
+      'secure-channel',
+      purposeKey.encoded,
+      purposeKey.key.id,
+    );
+    return {
+      name: record.name,
+      identity,
+      vault,
+      channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+    };
   }
 
-  async createListener(options: { address: string; identity?: string; authorized?: string[] }): Promise<ListenerInfo> {
+  async createListener(options: {
+    address: string;
+    identity?: string;
+    authorized?: string[];
+  }): Promise<ListenerInfo> {
     if (this.#listeners.has(options.address) || this.#node.has(options.address)) {
-      throw new OckamError('channel', 'already-exists', `Address ${options.address} is already in use on this node`);
+      throw new OckamError(
+        'channel',
+        'already-exists',
+        `Address ${options.address} is already in use on this node`,
+      );
     }
     const id = await this.identity(options.identity);
     const listener = await createSecureChannelListener(this.#node, {
@@ -110,17 +168,23 @@ export class SecureChannels {
       address: options.address,
       trustPolicy: policy(options.authorized),
       consumerOf: this.#listenerSources,
-      onChannel: (c) => this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier }),
+      onChannel: (c) =>
+        this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier }),
     });
     for (const s of this.#services) this.#node.flowControls.addConsumer(s, listener.flowControlId);
-    this.#listeners.set(options.address, { listener, identity: id.name, authorized: options.authorized?.length ? options.authorized : null });
+    this.#listeners.set(options.address, {
+      listener,
+      identity: id.name,
+      authorized: options.authorized?.length ? options.authorized : null,
+    });
     return this.#listenerInfo(options.address)!;
   }
 
   /** Exposes a service (an outlet, a relay) to every listener's channels, now and later. */
   exposeService(address: string): void {
     this.#services.push(address);
-    for (const { listener } of this.#listeners.values()) this.#node.flowControls.addConsumer(address, listener.flowControlId);
+    for (const { listener } of this.#listeners.values())
+      this.#node.flowControls.addConsumer(address, listener.flowControlId);
   }
 
   /** Flow-control ids of all listeners (what an exposed TCP connection should also accept). */
@@ -130,7 +194,14 @@ export class SecureChannels {
 
   #listenerInfo(address: string): ListenerInfo | undefined {
     const l = this.#listeners.get(address);
-    return l && { address, identity: l.identity, authorized: l.authorized, channels: [...l.listener.channels].filter((c) => c.isOpen).length };
+    return (
+      l && {
+        address,
+        identity: l.identity,
+        authorized: l.authorized,
+        channels: [...l.listener.channels].filter((c) => c.isOpen).length,
+      }
+    );
   }
 
   listListeners(): ListenerInfo[] {
@@ -144,7 +215,12 @@ export class SecureChannels {
     await l.listener.stop();
   }
 
-  async createChannel(options: { route: Route; identity?: string; authorized?: string[]; timeoutMs?: number }): Promise<ChannelInfo> {
+  async createChannel(options: {
+    route: Route;
+    identity?: string;
+    authorized?: string[];
+    timeoutMs?: number;
+  }): Promise<ChannelInfo> {
     const id = await this.identity(options.identity);
     const channel = await createSecureChannel(this.#node, options.route, {
       identity: id.channelIdentity,
@@ -153,8 +229,17 @@ export class SecureChannels {
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
     const address = channel.encryptorAddress.value;
-    this.#channels.set(address, { channel, route: options.route, identity: id.name, authorized: options.authorized?.length ? options.authorized : null });
-    this.#logger?.info('secure channel created', { address, peer: channel.peerIdentifier, route: options.route.toString() });
+    this.#channels.set(address, {
+      channel,
+      route: options.route,
+      identity: id.name,
+      authorized: options.authorized?.length ? options.authorized : null,
+    });
+    this.#logger?.info('secure channel created', {
+      address,
+      peer: channel.peerIdentifier,
+      route: options.route.toString(),
+    });
     return this.#channelInfo(address)!;
   }
 

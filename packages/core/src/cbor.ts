@@ -208,7 +208,10 @@ export class CborReader {
   constructor(bytes: Uint8Array, what = 'CBOR', start = 0, end = bytes.length) {
     // A plain Uint8Array view even when given a Buffer: Buffer#slice does not copy, and callers
     // rely on `reader.bytes().slice()` to own what they keep.
-    this.#bytes = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#bytes =
+      Object.getPrototypeOf(bytes) === Uint8Array.prototype
+        ? bytes
+        : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#pos = start;
     this.#end = end;

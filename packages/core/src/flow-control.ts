@@ -97,12 +97,14 @@ export class FlowControls {
     this.#producers.delete(key);
     this.#spawners.delete(key);
     // A stopped spawner's id dies with it, unless producers it spawned are still alive.
-    if (spawnerId !== undefined && ![...this.#producers.values()].some((q) => q.spawnerId === spawnerId)) this.removeId(spawnerId);
+    if (spawnerId !== undefined && ![...this.#producers.values()].some((q) => q.spawnerId === spawnerId))
+      this.removeId(spawnerId);
     const ids = this.#consumerOf.get(key);
     if (ids) for (const id of ids) this.#consumers.get(id)?.delete(key);
     this.#consumerOf.delete(key);
     // A producer's id dies with it: nobody can send under it again.
-    if (p && ![...this.#producers.values()].some((q) => q.flowControlId === p.flowControlId)) this.removeId(p.flowControlId);
+    if (p && ![...this.#producers.values()].some((q) => q.flowControlId === p.flowControlId))
+      this.removeId(p.flowControlId);
   }
 
   /** Counts, for diagnostics and leak tests. */

@@ -231,7 +231,10 @@ export class Node {
     try {
       await entry.worker?.shutdown?.(entry.ctx);
     } catch (e) {
-      this.logger.warn('worker failed to shut down cleanly', { address: entry.addresses[0]!.value, error: String(e) });
+      this.logger.warn('worker failed to shut down cleanly', {
+        address: entry.addresses[0]!.value,
+        error: String(e),
+      });
     } finally {
       // Flow-control entries go last, so that what shutdown sends is still fenced.
       for (const a of entry.addresses) {
@@ -260,7 +263,11 @@ export class Node {
     const src = this.#mailboxes.get(source.key) ?? this.#draining.get(source.key);
     // Only registered addresses send: a connection's receiver that has stopped (and so is no
     // longer a flow-control producer) must not be able to route unfenced.
-    if (src === undefined) throw new RouteError('invalid', `Address ${source.value} is not registered on this node; it cannot send`);
+    if (src === undefined)
+      throw new RouteError(
+        'invalid',
+        `Address ${source.value} is not registered on this node; it cannot send`,
+      );
     const target = this.#mailboxes.get(dest.key);
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
     if (!this.flowControls.isAllowed(source, dest)) {

@@ -249,7 +249,9 @@ describe('flow control after workers stop', () => {
     const receiver = node.startProcessor('receiver');
     node.flowControls.addProducer('receiver', node.flowControls.generateId());
     await node.stopWorker('receiver');
-    await expect(receiver.send(['private'], new Uint8Array())).rejects.toThrow('Address receiver is not registered on this node; it cannot send');
+    await expect(receiver.send(['private'], new Uint8Array())).rejects.toThrow(
+      'Address receiver is not registered on this node; it cannot send',
+    );
     await node.stop();
   });
 

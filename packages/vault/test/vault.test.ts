@@ -261,8 +261,8 @@ describe('the browser entry', () => {
   });
 });
 
-import { createVault as createVaultForAliasing } from '../src/index.js';
 import { describe as describeAliasing, expect as expectAliasing, it as itAliasing } from 'vitest';
+import { createVault as createVaultForAliasing } from '../src/index.js';
 
 describeAliasing('secrets imported from Buffers', () => {
   for (const backend of ['node', 'noble'] as const) {

@@ -45,7 +45,11 @@ export function registerMessageCommands(program: Command, run: Run): void {
             );
         } finally {
           // Channels made for `/secure` hops of this one message are closed with it.
-          for (const a of created) await ctx.client(from.name).delete(`/secure-channels/${a}`).catch(() => {});
+          for (const a of created)
+            await ctx
+              .client(from.name)
+              .delete(`/secure-channels/${a}`)
+              .catch(() => {});
         }
         const raw = fromHex(reply.payloadHex);
         let body: Uint8Array;

@@ -48,7 +48,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
     )
     .option('-f, --foreground', 'run the node in this process, logging to stderr, until Ctrl-C')
     .option('--log-level <level>', 'trace, debug, info, warn, error or off')
-    .option('--identity <name>', 'identity the node presents in secure channels (default identity if omitted)')
+    .option(
+      '--identity <name>',
+      'identity the node presents in secure channels (default identity if omitted)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',

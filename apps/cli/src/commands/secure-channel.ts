@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
 import { OckamError } from '@ockam/core';
 import type { ChannelInfo, ListenerInfo } from '@ockam/node';
+import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
 import { resolveRoute } from '../routes.js';
@@ -11,42 +11,59 @@ const IDENTIFIER = /^I[0-9a-f]{64}$/;
 
 function collect(value: string, previous: string[] = []): string[] {
   for (const v of value.split(/[\s,]+/).filter(Boolean)) {
-    if (!IDENTIFIER.test(v)) throw new OckamError('identity', 'invalid', `Invalid identifier '${v}': expected I followed by 64 lowercase hex digits`);
+    if (!IDENTIFIER.test(v))
+      throw new OckamError(
+        'identity',
+        'invalid',
+        `Invalid identifier '${v}': expected I followed by 64 lowercase hex digits`,
+      );
     previous.push(v);
   }
   return previous;
 }
 
 export function registerSecureChannelCommands(program: Command, run: Run): void {
-  const sc = program.command('secure-channel').description('End-to-end encrypted, mutually authenticated channels (Ockam Noise XX) over any route');
+  const sc = program
+    .command('secure-channel')
+    .description('End-to-end encrypted, mutually authenticated channels (Ockam Noise XX) over any route');
 
   sc.command('create')
-    .description("Create a secure channel from a node to a secure channel listener; prints the channel's address as a route")
+    .description(
+      "Create a secure channel from a node to a secure channel listener; prints the channel's address as a route",
+    )
     .requiredOption('--to <route>', 'route to a secure channel listener, e.g. /node/n2/service/api')
     .option('--from <node>', 'node that creates the channel (default node if omitted)')
     .option('--authorized <identifier...>', 'only accept a peer with one of these identifiers', collect)
-    .option('--identity <name>', 'identity to present (the node\'s identity if omitted)')
+    .option('--identity <name>', "identity to present (the node's identity if omitted)")
     .option('--timeout <duration>', 'handshake timeout', '120s')
     .addHelpText(
       'after',
       '\nWhen stdout is not a terminal only the route is printed, so it can be piped:\n\nExamples:\n  $ ockam secure-channel create --from n1 --to /node/n2/service/api\n  $ ockam secure-channel create --from n1 --to /node/n1/node/n2/node/n3/service/api \\\n      | ockam message send "hello ockam!" --from n1 --to -/service/uppercase',
     )
-    .action((opts: { to: string; from?: string; authorized?: string[]; identity?: string; timeout: string }) =>
-      run(async (ctx) => {
-        const timeoutMs = parseDuration(opts.timeout);
-        const from = await ctx.runningNode(opts.from);
-        const route = await resolveRoute(ctx, from.name, opts.to);
-        const channel = await ctx.client(from.name).post<ChannelInfo>(
-          '/secure-channels',
-          { route, timeoutMs, ...(opts.authorized ? { authorized: opts.authorized } : {}), ...(opts.identity ? { identity: opts.identity } : {}) },
-          { timeoutMs: timeoutMs + 5_000 },
-        );
-        const address = `/service/${channel.address}`;
-        ctx.out.result(
-          process.stdout.isTTY ? `Secure channel to ${channel.peerIdentifier} created at\n${address}` : address,
-          { ...channel, route: address, node: from.name },
-        );
-      }),
+    .action(
+      (opts: { to: string; from?: string; authorized?: string[]; identity?: string; timeout: string }) =>
+        run(async (ctx) => {
+          const timeoutMs = parseDuration(opts.timeout);
+          const from = await ctx.runningNode(opts.from);
+          const route = await resolveRoute(ctx, from.name, opts.to);
+          const channel = await ctx.client(from.name).post<ChannelInfo>(
+            '/secure-channels',
+            {
+              route,
+              timeoutMs,
+              ...(opts.authorized ? { authorized: opts.authorized } : {}),
+              ...(opts.identity ? { identity: opts.identity } : {}),
+            },
+            { timeoutMs: timeoutMs + 5_000 },
+          );
+          const address = `/service/${channel.address}`;
+          ctx.out.result(
+            process.stdout.isTTY
+              ? `Secure channel to ${channel.peerIdentifier} created at\n${address}`
+              : address,
+            { ...channel, route: address, node: from.name },
+          );
+        }),
     );
 
   sc.command('list')
@@ -61,7 +78,10 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
           () =>
             channels.length === 0
               ? `No secure channels on node ${node.name}`
-              : table(['ADDRESS', 'PEER', 'ROUTE'], channels.map((c) => [`/service/${c.address}`, c.peerIdentifier, c.route.join(' => ')])),
+              : table(
+                  ['ADDRESS', 'PEER', 'ROUTE'],
+                  channels.map((c) => [`/service/${c.address}`, c.peerIdentifier, c.route.join(' => ')]),
+                ),
           channels,
         );
       }),
@@ -75,9 +95,17 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const c = await ctx.client(node.name).get<ChannelInfo>(`/secure-channels/${encodeURIComponent(address.replace(/^\/service\//, ''))}`);
+        const c = await ctx
+          .client(node.name)
+          .get<ChannelInfo>(`/secure-channels/${encodeURIComponent(address.replace(/^\/service\//, ''))}`);
         ctx.out.result(
-          [`Address:    /service/${c.address}`, `Peer:       ${c.peerIdentifier}`, `Route:      ${c.route.join(' => ')}`, `Identity:   ${c.identity}`, `Authorized: ${c.authorized?.join(', ') ?? 'anyone'}`].join('\n'),
+          [
+            `Address:    /service/${c.address}`,
+            `Peer:       ${c.peerIdentifier}`,
+            `Route:      ${c.route.join(' => ')}`,
+            `Identity:   ${c.identity}`,
+            `Authorized: ${c.authorized?.join(', ') ?? 'anyone'}`,
+          ].join('\n'),
           c,
         );
       }),
@@ -98,7 +126,9 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
       }),
     );
 
-  const scl = program.command('secure-channel-listener').description('Listeners that accept secure channels on a node (every node has one at "api")');
+  const scl = program
+    .command('secure-channel-listener')
+    .description('Listeners that accept secure channels on a node (every node has one at "api")');
   scl
     .command('create')
     .description('Create a secure channel listener at an address on a node')
@@ -106,7 +136,10 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .option('--at <node>', 'node (default node if omitted)')
     .option('--authorized <identifier...>', 'only accept initiators with one of these identifiers', collect)
     .option('--identity <name>', "identity to present (the node's identity if omitted)")
-    .addHelpText('after', '\nExamples:\n  $ ockam secure-channel-listener create private --at n2 --authorized I923829d0…')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam secure-channel-listener create private --at n2 --authorized I923829d0…',
+    )
     .action((address: string, opts: { at?: string; authorized?: string[]; identity?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
@@ -126,9 +159,20 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const { listeners } = await ctx.client(node.name).get<{ listeners: ListenerInfo[] }>('/secure-channel-listeners');
+        const { listeners } = await ctx
+          .client(node.name)
+          .get<{ listeners: ListenerInfo[] }>('/secure-channel-listeners');
         ctx.out.result(
-          () => table(['ADDRESS', 'IDENTITY', 'AUTHORIZED', 'CHANNELS'], listeners.map((l) => [l.address, l.identity, l.authorized?.join(',') ?? 'anyone', String(l.channels)])),
+          () =>
+            table(
+              ['ADDRESS', 'IDENTITY', 'AUTHORIZED', 'CHANNELS'],
+              listeners.map((l) => [
+                l.address,
+                l.identity,
+                l.authorized?.join(',') ?? 'anyone',
+                String(l.channels),
+              ]),
+            ),
           listeners,
         );
       }),
