@@ -1,0 +1,78 @@
+/**
+ * `@ockam/portals`: Ockam TCP portals and relays, wire-compatible with Ockam Rust
+ * (PROTOCOL.md §7, §8).
+ *
+ * - `createOutlet` / `createInlet`: carry TCP connections over any Ockam route (PROTOCOL.md §7);
+ * - `startRelayService` / `createRelay`: reach a node that accepts no connections through a relay
+ *   node (PROTOCOL.md §8);
+ * - `Session`: watches a route with pings and rebuilds it with back-off (PROTOCOL.md §7.4);
+ * - `encodePortalMessage` / `decodePortalMessage`: the portal wire messages.
+ *
+ * @example
+ * ```ts
+ * import { Node, startEcho } from '@ockam/core';
+ * import { createInlet, createOutlet } from '@ockam/portals';
+ * const node = new Node();
+ * const outlet = createOutlet(node, { to: '127.0.0.1:8080' });
+ * const inlet = await createInlet(node, { bind: '127.0.0.1:0', route: ['outlet'] });
+ * // connect to inlet.address.port: it reaches 127.0.0.1:8080
+ * await inlet.stop();
+ * await outlet.stop();
+ * ```
+ */
+export { PortalError } from './errors.js';
+export {
+  createInlet,
+  DEFAULT_CONNECTION_WAIT_MS,
+  DEFAULT_PONG_TIMEOUT_MS,
+  type Inlet,
+  type InletOptions,
+  type InletStatus,
+} from './inlet.js';
+export {
+  createOutlet,
+  DEFAULT_LINGER_MS,
+  DEFAULT_OUTLET_ADDRESS,
+  DEFAULT_TARGET_CONNECT_TIMEOUT_MS,
+  type HostPort,
+  type Outlet,
+  type OutletOptions,
+} from './outlet.js';
+export {
+  decodePortalMessage,
+  encodePayload,
+  encodePortalMessage,
+  MAX_DECODED_PAYLOAD_SIZE,
+  MAX_PAYLOAD_SIZE,
+  type PortalMessage,
+} from './portal-message.js';
+export {
+  createRelay,
+  DEFAULT_REGISTRATION_TIMEOUT_MS,
+  DEFAULT_RELAY_NAME,
+  type Relay,
+  type RelayOptions,
+  type RelayStatus,
+} from './relay.js';
+export {
+  RELAY_PREFIX,
+  RELAY_SERVICE,
+  type RelayService,
+  type RelayServiceOptions,
+  STATIC_RELAY_SERVICE,
+  startRelayService,
+} from './relay-service.js';
+export {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_MISSED_PINGS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_RETRY_INITIAL_MS,
+  DEFAULT_RETRY_MAX_MS,
+  type RouteConnection,
+  type RouteConnector,
+  Session,
+  type SessionHooks,
+  type SessionOptions,
+  type SessionStats,
+  type SessionStatus,
+} from './session.js';

@@ -1,0 +1,216 @@
+/**
+ * The TCP outlet (PROTOCOL.md §7.2, §7.3): a listener worker, `outlet` by default, that accepts
+ * only `Ping`. For each Ping it connects to the target TCP service, starts a portal worker that
+ * answers `Pong` from its own address, and relays bytes both ways.
+ *
+ * Who may open portal connections: the listener is reachable from a network producer (a TCP
+ * connection, a secure channel) only if it is a consumer of that producer's flow-control id —
+ * pass the ids in `consumerOf` (a secure channel listener's `flowControlId`, typically). Each
+ * portal worker becomes a consumer of exactly the flow its Ping came from. `incoming` and
+ * `outgoing` access controls (ABAC policies, later) apply to the listener and to every portal
+ * worker.
+ *
+ * @example
+ * ```ts
+ * import { createOutlet } from '@ockam/portals';
+ * const outlet = createOutlet(node, {
+ *   to: { host: '127.0.0.1', port: 5432 },
+ *   consumerOf: [secureChannelListener.flowControlId],
+ * });
+ * // inlets now reach it at [channel encryptor, 'outlet']
+ * await outlet.stop();
+ * ```
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import {
+  type Address,
+  type AddressLike,
+  type FlowControlId,
+  type IncomingAccessControl,
+  type Logger,
+  type Node,
+  type OutgoingAccessControl,
+  parseHostPort,
+  toAddress,
+} from '@ockam/core';
+import { PortalError } from './errors.js';
+import { PortalConnection } from './internal/portal-connection.js';
+import { errorMessage, within } from './internal/timers.js';
+import { decodePortalMessage, encodePortalMessage } from './portal-message.js';
+
+/** Ockam's default outlet address (`OUTLET_SERVICE`). */
+export const DEFAULT_OUTLET_ADDRESS = 'outlet';
+/** How long a portal worker lingers after closing to absorb messages still in flight. */
+export const DEFAULT_LINGER_MS = 1_000;
+export const DEFAULT_TARGET_CONNECT_TIMEOUT_MS = 10_000;
+
+const DISCONNECT = encodePortalMessage({ kind: 'disconnect' });
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface OutletOptions {
+  /** The listener's address (default `outlet`). */
+  address?: AddressLike;
+  /** The TCP service to reach: `{ host, port }` or `'host:port'`. */
+  to: HostPort | string;
+  /** Flow-control ids whose producers may reach the outlet (a secure channel listener's id). */
+  consumerOf?: readonly FlowControlId[];
+  /** Checked on every message to the listener and to its portal workers. */
+  incoming?: IncomingAccessControl;
+  /** Checked on every message the portal workers send. */
+  outgoing?: OutgoingAccessControl;
+  /** How long connecting to the target may take (default 10 s). */
+  connectTimeoutMs?: number;
+  /** How long closed portal workers linger to absorb in-flight messages (default 1 000 ms). */
+  lingerMs?: number;
+  logger?: Logger;
+}
+
+export interface Outlet {
+  readonly address: Address;
+  readonly to: HostPort;
+  /** Open portal connections. */
+  connections(): number;
+  /** Stops the listener and closes every portal connection (their peers are told). */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts an outlet; throws `already-exists` if the address is taken. */
+export function createOutlet(node: Node, options: OutletOptions): Outlet {
+  const to = toHostPort(options.to);
+  const address = toAddress(options.address ?? DEFAULT_OUTLET_ADDRESS);
+  const logger = (options.logger ?? node.logger).child({ outlet: address.value });
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TARGET_CONNECT_TIMEOUT_MS;
+  const connections = new Set<PortalConnection>();
+  const pending = new Set<Promise<void>>();
+  const dialing = new Set<Socket>();
+  let stopped = false;
+
+  const openConnection = async (returnRoute: Parameters<PortalConnection['accept']>[0], flowId: FlowControlId | undefined, send: (payload: Uint8Array) => Promise<void>): Promise<void> => {
+    let socket: Socket;
+    try {
+      socket = await dial(to, connectTimeoutMs, dialing);
+    } catch (e) {
+      logger.warn('tcp outlet cannot reach its target', { target: `${to.host}:${to.port}`, error: errorMessage(e) });
+      // The inlet would otherwise wait for a Pong that never comes.
+      await within(send(DISCONNECT), 2_000);
+      return;
+    }
+    if (stopped) {
+      socket.destroy();
+      return;
+    }
+    const connection = new PortalConnection({
+      node,
+      logger,
+      role: 'outlet',
+      socket,
+      lingerMs,
+      incoming: options.incoming,
+      outgoing: options.outgoing,
+      consumerOf: [flowId],
+      onClosed: (c) => connections.delete(c),
+    });
+    connections.add(connection);
+    try {
+      await connection.accept(returnRoute);
+    } catch (e) {
+      logger.warn('tcp outlet could not answer a Ping', { error: errorMessage(e) });
+      await connection.close('pong failed', { notifyPeer: false });
+    }
+  };
+
+  const ctx = node.startWorker(
+    address,
+    {
+      handleMessage(ctx, { message }) {
+        let kind: string;
+        try {
+          kind = decodePortalMessage(message.payload).kind;
+        } catch (e) {
+          logger.warn('tcp outlet dropped a malformed message', { error: errorMessage(e) });
+          return;
+        }
+        if (kind !== 'ping') {
+          logger.warn('tcp outlet accepts only Ping', { kind });
+          return;
+        }
+        if (stopped || message.returnRoute.isEmpty) return;
+        const returnRoute = message.returnRoute;
+        // Connecting to the target must not hold up other Pings: run it beside the worker.
+        const task = openConnection(returnRoute, message.localInfo.flowControlId, (payload) =>
+          ctx.send(returnRoute, payload),
+        ).catch((e: unknown) => logger.warn('tcp outlet failed to open a connection', { error: errorMessage(e) }));
+        pending.add(task);
+        void task.finally(() => pending.delete(task));
+      },
+    },
+    {
+      ...(options.incoming ? { incoming: options.incoming } : {}),
+      ...(options.outgoing ? { outgoing: options.outgoing } : {}),
+    },
+  );
+  for (const id of options.consumerOf ?? []) node.flowControls.addConsumer(address, id);
+  logger.info('tcp outlet started', { target: `${to.host}:${to.port}` });
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of dialing) s.destroy();
+    await Promise.all([...pending]);
+    await node.stopWorker(address);
+    await Promise.all([...connections].map((c) => c.close('outlet stopped')));
+  };
+  return {
+    address,
+    to,
+    connections: () => connections.size,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+function dial(to: HostPort, timeoutMs: number, dialing: Set<Socket>): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true });
+    dialing.add(socket);
+    const settle = (error: Error | undefined): void => {
+      clearTimeout(timer);
+      dialing.delete(socket);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error === undefined) resolve(socket);
+      else {
+        socket.destroy();
+        reject(error);
+      }
+    };
+    const onConnect = (): void => settle(undefined);
+    const onError = (e: Error): void =>
+      settle(new PortalError('io', `Cannot connect to ${to.host}:${to.port}: ${e.message}`, { cause: e }));
+    const onClose = (): void => settle(new PortalError('io', `Cannot connect to ${to.host}:${to.port}: cancelled`));
+    const timer = setTimeout(
+      () => settle(new PortalError('timeout', `Cannot connect to ${to.host}:${to.port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+}
+
+export function toHostPort(value: HostPort | string): HostPort {
+  if (typeof value !== 'string') {
+    if (!Number.isInteger(value.port) || value.port < 0 || value.port > 65535)
+      throw new RangeError(`Invalid port ${value.port}`);
+    return { host: value.host, port: value.port };
+  }
+  const parsed = parseHostPort(value);
+  return { host: parsed.host, port: parsed.port };
+}
