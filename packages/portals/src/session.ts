@@ -375,14 +375,19 @@ export class Session {
     }
   }
 
+  /** Sleeps until the interval ends, `check()` is called, or the session stops. */
   #sleepInterruptibly(ms: number): Promise<void> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         this.#wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
       this.#wake = done;
     });
   }
