@@ -1,0 +1,497 @@
+/**
+ * The WebSocket transport of a node (PROTOCOL.md §2.4): outgoing connections, listeners (where a
+ * WebSocket server exists), and resolution of `3#host:port` (or `3#ws://…`) route hops into the
+ * local address of a connection's sender. Messages are legacy BARE transport messages, one per
+ * binary WebSocket message.
+ *
+ * This class runs anywhere a WHATWG `WebSocket` exists. In browsers it is client-only (give it the
+ * browser's `WebSocket`, the default when one is global); the Node.js entry of this package
+ * exports a subclass of the same name that connects with `ws` and can listen.
+ *
+ * @example
+ * ```ts
+ * // in a browser bundle
+ * import { Node } from '@ockam/core';
+ * import { WebSocketTransport } from '@ockam/transport-websocket/browser';
+ * const node = new Node({ name: 'browser' });
+ * const ws = new WebSocketTransport(node, { WebSocket: globalThis.WebSocket });
+ * node.registerTransport(ws);
+ * const reply = await node.client().request(['3#127.0.0.1:4000', 'echo'], new Uint8Array([1]));
+ * ```
+ */
+import {
+  Address,
+  type AddressLike,
+  CancelledError,
+  type FlowControlId,
+  type Logger,
+  type Node,
+  parseHostPort,
+  type Transport,
+  toAddress,
+  WS,
+} from '@ockam/core';
+import { WebSocketTransportError } from './errors.js';
+import { MAX_FRAME_SIZE } from './framing.js';
+import { CloseCode, Connection, closeSocket, errorMessage, formatHostPort } from './internal/connection.js';
+import { Listener } from './internal/listener.js';
+import { type WebSocketAddressLike, toWebSocketUrl } from './websocket-address.js';
+import type { WebSocketCloseInfo, WebSocketConnection, WebSocketPeer } from './websocket-connection.js';
+import { OPEN, type WebSocketConstructor, type WebSocketLike, type WebSocketLikeEvent } from './websocket-like.js';
+import type { WebSocketListener, WebSocketServerFactory } from './websocket-listener.js';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Inbound bytes queued while the node is busy before reading pauses (where it can). */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 256 * 1024;
+/** `bufferedAmount` above which the sender worker waits for the socket to drain. */
+export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;
+
+export interface WebSocketTransportOptions {
+  /** Where connection events and refused peers are logged (default: the node's logger). */
+  logger?: Logger;
+  /** The WebSocket constructor for outgoing connections (default: `globalThis.WebSocket`; `ws` on Node). */
+  WebSocket?: WebSocketConstructor;
+  /** Starts servers for `listen` (the Node.js entry provides one on `ws`; browsers have none). */
+  serverFactory?: WebSocketServerFactory;
+  /** How long `connect` waits for the opening handshake (default 10 000 ms). */
+  connectTimeoutMs?: number;
+  /** Largest WebSocket message sent or accepted (default and maximum 16 MiB). */
+  maxFrameSize?: number;
+  /** Inbound bytes to queue while routing waits before pausing the socket (default 256 KiB). */
+  receiveBufferBytes?: number;
+  /** `bufferedAmount` above which sending waits for the socket to drain (default 1 MiB). */
+  sendBufferBytes?: number;
+}
+
+export interface WebSocketConnectOptions {
+  /**
+   * Flow-control ids whose producers may send through this connection: its sender becomes a
+   * consumer of each (multi-hop routes: pass a listener's id so that its clients reach this peer).
+   */
+  exposeTo?: readonly FlowControlId[];
+  /** Overrides the transport's `connectTimeoutMs`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface WebSocketListenOptions {
+  /** Accept upgrade requests for this path only (default: any path). */
+  path?: string;
+  /** Attach to this existing HTTP server (Node's `http.Server`) instead of binding `address`. */
+  server?: unknown;
+  signal?: AbortSignal;
+}
+
+export interface WebSocketTransportEvents {
+  /** A connection was opened (outgoing) or accepted (incoming). */
+  connection: (connection: WebSocketConnection) => void;
+  /** A connection closed; `info.reason` says why. */
+  close: (connection: WebSocketConnection, info: WebSocketCloseInfo) => void;
+}
+
+type Handlers = { [E in keyof WebSocketTransportEvents]: Set<WebSocketTransportEvents[E]> };
+
+export class WebSocketTransport implements Transport {
+  readonly type = WS;
+  readonly node: Node;
+  readonly #logger: Logger;
+  readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #serverFactory: WebSocketServerFactory | undefined;
+  readonly #connectTimeoutMs: number;
+  readonly #maxFrameSize: number;
+  readonly #receiveBufferBytes: number;
+  readonly #sendBufferBytes: number;
+  readonly #connections = new Set<Connection>();
+  /** The outgoing connection `resolve` reuses for each URL. */
+  readonly #outgoing = new Map<string, Connection>();
+  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #listeners = new Set<Listener>();
+  readonly #dialing = new Set<WebSocketLike>();
+  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
+  #stopping: Promise<void> | undefined;
+
+  constructor(node: Node, options: WebSocketTransportOptions = {}) {
+    this.node = node;
+    this.#logger = options.logger ?? node.logger;
+    this.#WebSocket =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
+    this.#serverFactory = options.serverFactory;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
+    this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
+    this.#sendBufferBytes = options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
+    if (!(this.#connectTimeoutMs > 0))
+      throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
+    if (!Number.isInteger(this.#maxFrameSize) || this.#maxFrameSize < 1 || this.#maxFrameSize > MAX_FRAME_SIZE)
+      throw new RangeError(`maxFrameSize must be an integer in 1..${MAX_FRAME_SIZE}, got ${this.#maxFrameSize}`);
+    if (!(this.#receiveBufferBytes > 0))
+      throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
+    if (!(this.#sendBufferBytes > 0))
+      throw new RangeError(`sendBufferBytes must be > 0, got ${this.#sendBufferBytes}`);
+  }
+
+  /** Whether `listen` is available (a server factory was given, as the Node.js entry does). */
+  get canListen(): boolean {
+    return this.#serverFactory !== undefined;
+  }
+
+  /** Subscribes to connection events; returns a function that unsubscribes. */
+  on<E extends keyof WebSocketTransportEvents>(event: E, listener: WebSocketTransportEvents[E]): () => void {
+    const set = this.#handlers[event] as Set<WebSocketTransportEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * Listens on `host:port` (port 0 picks a free port; `listener.address.port` tells which), or on
+   * an existing HTTP server with `{ server }`. Expose services to its clients with
+   * `node.flowControls.addConsumer(service, listener.flowControlId)`.
+   */
+  async listen(
+    address: string | { host?: string; port: number } = '127.0.0.1:0',
+    options: WebSocketListenOptions = {},
+  ): Promise<WebSocketListener> {
+    this.#checkRunning();
+    const factory = this.#serverFactory;
+    if (factory === undefined) {
+      throw new WebSocketTransportError(
+        'unsupported',
+        'Cannot listen: this WebSocket transport has no server (browsers cannot accept WebSocket connections; on Node.js import @ockam/transport-websocket)',
+      );
+    }
+    const { host, port } =
+      typeof address === 'string'
+        ? parseListenAddress(address)
+        : { host: address.host ?? '127.0.0.1', port: address.port };
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new WebSocketTransportError('invalid', `Invalid port ${port}: expected 0-65535`);
+    const { signal } = options;
+    if (signal?.aborted)
+      throw new CancelledError('WebSocket listen cancelled', 'transport', { cause: signal.reason });
+    // The listener exists before the server so that a socket accepted at once has somewhere to go.
+    let listener: Listener | undefined;
+    const early: Array<[WebSocketLike, WebSocketPeer]> = [];
+    const server = await factory(
+      { host, port, path: options.path, server: options.server, maxPayload: this.#maxFrameSize, signal },
+      (socket, peer) => {
+        if (listener === undefined) early.push([socket, peer]);
+        else this.#accept(listener, socket, peer);
+      },
+    );
+    if (this.#stopping !== undefined) {
+      await server.close();
+      for (const [s] of early) closeSocket(s, CloseCode.goingAway, 'transport stopped');
+      throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
+    }
+    const flowControlId = this.node.flowControls.generateId();
+    const processorAddress = Address.random('ws_listener_');
+    try {
+      this.node.startProcessor(processorAddress);
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    this.node.flowControls.addSpawner(processorAddress, flowControlId);
+    const path = options.path === undefined ? '/' : options.path.startsWith('/') ? options.path : `/${options.path}`;
+    listener = new Listener({
+      node: this.node,
+      logger: this.#logger,
+      server,
+      url: `ws://${formatHostPort(server.address)}${path}`,
+      flowControlId,
+      processorAddress,
+      onClosed: (l) => this.#listeners.delete(l),
+    });
+    this.#listeners.add(listener);
+    for (const [s, p] of early) this.#accept(listener, s, p);
+    this.#logger.info('websocket listener started', { url: listener.url, flowControlId });
+    return listener;
+  }
+
+  /**
+   * Opens a new connection to a `ws://`/`wss://` URL, `host:port` or `3#…` address. The first open
+   * connection to a URL is also the one `resolve` reuses for it.
+   */
+  async connect(address: WebSocketAddressLike, options: WebSocketConnectOptions = {}): Promise<WebSocketConnection> {
+    this.#checkRunning();
+    const url = toWebSocketUrl(address);
+    const connection = await this.#open(url, options);
+    if (!this.#outgoing.get(url)?.isOpen) this.#outgoing.set(url, connection);
+    return connection;
+  }
+
+  /**
+   * `Transport.resolve`: the sender address of the open connection to `address` (`3#host:port` or
+   * `3#ws://…`), connecting first if there is none. Concurrent calls share one connection attempt.
+   */
+  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    this.#checkRunning();
+    if (address.type !== WS)
+      throw new WebSocketTransportError('invalid', `Cannot resolve ${address}: not a WebSocket address`);
+    const url = toWebSocketUrl(address);
+    const existing = this.#outgoing.get(url);
+    if (existing?.isOpen) return existing.senderAddress;
+    let pending = this.#pending.get(url);
+    if (pending === undefined) {
+      // Shared by every caller, so no single caller's signal may cancel it.
+      pending = this.#open(url, {}).then(
+        (c) => {
+          this.#pending.delete(url);
+          if (!this.#outgoing.get(url)?.isOpen) this.#outgoing.set(url, c);
+          return c;
+        },
+        (e: unknown) => {
+          this.#pending.delete(url);
+          throw e;
+        },
+      );
+      this.#pending.set(url, pending);
+    }
+    const connection = await raceSignal(pending, options.signal, `Connecting to ${url} cancelled`);
+    return connection.senderAddress;
+  }
+
+  /** Every open connection, outgoing and accepted. */
+  connections(): WebSocketConnection[] {
+    return [...this.#connections];
+  }
+
+  /** Every open listener. */
+  listeners(): WebSocketListener[] {
+    return [...this.#listeners];
+  }
+
+  /** The open connection whose sender or receiver has this address. */
+  connection(address: AddressLike): WebSocketConnection | undefined {
+    const a = toAddress(address);
+    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
+    return undefined;
+  }
+
+  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet sent). */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) {
+      const s = c.stats();
+      n += s.inboundBufferedBytes + s.outboundBufferedBytes;
+    }
+    return n;
+  }
+
+  /** Closes every listener and connection and cancels connection attempts. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(): Promise<void> {
+    for (const s of this.#dialing) closeSocket(s, CloseCode.goingAway, 'transport stopped');
+    this.#dialing.clear();
+    await Promise.all([...this.#listeners].map((l) => l.close()));
+    await Promise.all([...this.#connections].map((c) => c.close()));
+  }
+
+  #checkRunning(): void {
+    if (this.#stopping !== undefined)
+      throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
+  }
+
+  async #open(url: string, options: WebSocketConnectOptions): Promise<Connection> {
+    const socket = await this.#dial(url, options.timeoutMs ?? this.#connectTimeoutMs, options.signal);
+    if (this.#stopping !== undefined) {
+      closeSocket(socket, CloseCode.goingAway, 'transport stopped');
+      throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
+    }
+    const connection = this.#adopt(socket, {
+      mode: 'outgoing',
+      url,
+      peer: peerOfUrl(url),
+      flowControlId: this.node.flowControls.generateId(),
+      exposeTo: options.exposeTo,
+    });
+    this.#logger.info('websocket connection opened', { url, sender: connection.senderAddress.value });
+    return connection;
+  }
+
+  #dial(url: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<WebSocketLike> {
+    if (signal?.aborted)
+      return Promise.reject(
+        new CancelledError(`Connecting to ${url} cancelled`, 'transport', { cause: signal.reason }),
+      );
+    const Ctor = this.#WebSocket;
+    if (Ctor === undefined)
+      return Promise.reject(
+        new WebSocketTransportError(
+          'unsupported',
+          'Cannot connect: no WebSocket implementation (pass the WebSocket option, or use the Node.js entry)',
+        ),
+      );
+    let socket: WebSocketLike;
+    try {
+      socket = new Ctor(url);
+    } catch (e) {
+      return Promise.reject(
+        new WebSocketTransportError('invalid', `Cannot connect to ${url}: ${errorMessage(e)}`, { cause: e }),
+      );
+    }
+    // Browsers deliver Blobs by default; the transport reads ArrayBuffers (ws: Buffers).
+    if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
+    // Errors after the handshake are the connection's business; this keeps `ws` from throwing
+    // an unhandled 'error' while a failed dial is torn down.
+    socket.addEventListener('error', ignore);
+    this.#dialing.add(socket);
+    return new Promise((resolve, reject) => {
+      let lastError: string | undefined;
+      const settle = (error: Error | undefined): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.removeEventListener('open', onOpen);
+        socket.removeEventListener('error', onError);
+        socket.removeEventListener('close', onClose);
+        this.#dialing.delete(socket);
+        if (error === undefined) resolve(socket);
+        else {
+          if (socket.terminate) socket.terminate();
+          else closeSocket(socket, CloseCode.normal, '');
+          reject(error);
+        }
+      };
+      const onOpen = (): void => settle(undefined);
+      const onError = (event: WebSocketLikeEvent): void => {
+        const e = event.error ?? event.message;
+        lastError = e === undefined ? undefined : errorMessage(e);
+      };
+      const onClose = (event: WebSocketLikeEvent): void =>
+        settle(
+          new WebSocketTransportError(
+            'io',
+            `Cannot connect to ${url}: ${lastError ?? `closed during the handshake (code ${event.code ?? '?'})`}`,
+          ),
+        );
+      const onAbort = (): void =>
+        settle(new CancelledError(`Connecting to ${url} cancelled`, 'transport', { cause: signal?.reason }));
+      const timer = setTimeout(
+        () => settle(new WebSocketTransportError('timeout', `Cannot connect to ${url}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      socket.addEventListener('open', onOpen);
+      socket.addEventListener('error', onError);
+      socket.addEventListener('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (socket.readyState === OPEN) settle(undefined);
+    });
+  }
+
+  #accept(listener: Listener, socket: WebSocketLike, peer: WebSocketPeer): void {
+    if (this.#stopping !== undefined || !listener.isOpen) {
+      closeSocket(socket, CloseCode.goingAway, 'listener closed');
+      socket.terminate?.();
+      return;
+    }
+    socket.addEventListener('error', ignore);
+    let connection: Connection;
+    try {
+      connection = this.#adopt(
+        socket,
+        {
+          mode: 'incoming',
+          url: `ws://${formatHostPort(peer)}/`,
+          peer,
+          flowControlId: this.node.flowControls.generateId(),
+          spawnerFlowControlId: listener.flowControlId,
+        },
+        listener,
+      );
+    } catch (e) {
+      this.#logger.warn('websocket connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
+      return;
+    }
+    this.#logger.debug('websocket connection accepted', { peer: connection.peerAddress, listener: listener.url });
+  }
+
+  #adopt(
+    socket: WebSocketLike,
+    init: {
+      mode: 'incoming' | 'outgoing';
+      url: string;
+      peer: WebSocketPeer;
+      flowControlId: FlowControlId;
+      spawnerFlowControlId?: FlowControlId;
+      exposeTo?: readonly FlowControlId[] | undefined;
+    },
+    listener?: Listener,
+  ): Connection {
+    const connection = new Connection({
+      node: this.node,
+      logger: this.#logger,
+      socket,
+      ...init,
+      maxFrameSize: this.#maxFrameSize,
+      receiveBufferBytes: this.#receiveBufferBytes,
+      sendBufferBytes: this.#sendBufferBytes,
+      onClosing: (c) => {
+        this.#connections.delete(c);
+        listener?.remove(c);
+        if (this.#outgoing.get(c.url) === c) this.#outgoing.delete(c.url);
+      },
+      onClosed: (c, info) => this.#emit('close', c, info),
+    });
+    this.#connections.add(connection);
+    listener?.add(connection);
+    this.#emit('connection', connection);
+    return connection;
+  }
+
+  #emit<E extends keyof WebSocketTransportEvents>(event: E, ...args: Parameters<WebSocketTransportEvents[E]>): void {
+    for (const h of this.#handlers[event]) {
+      try {
+        (h as (...a: Parameters<WebSocketTransportEvents[E]>) => void)(...args);
+      } catch (e) {
+        this.#logger.warn(`websocket '${event}' listener threw`, { error: errorMessage(e) });
+      }
+    }
+  }
+}
+
+function ignore(): void {}
+
+function parseListenAddress(text: string): { host: string; port: number } {
+  try {
+    return parseHostPort(text.startsWith(`${WS}#`) ? text.slice(2) : text);
+  } catch (e) {
+    throw new WebSocketTransportError('invalid', `Invalid listen address '${text}': expected HOST:PORT or PORT`, {
+      cause: e,
+    });
+  }
+}
+
+function peerOfUrl(url: string): WebSocketPeer {
+  const u = new URL(url);
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port === '' ? (u.protocol === 'wss:' ? 443 : 80) : Number(u.port);
+  return { host, port };
+}
+
+/** Waits for `promise` unless `signal` aborts first (the promise keeps running for others). */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
