@@ -66,6 +66,11 @@ export interface OutletOptions {
   connectTimeoutMs?: number;
   /** How long closed portal workers linger to absorb in-flight messages (default 1 000 ms). */
   lingerMs?: number;
+  /**
+   * How often to close portal connections whose route is gone — the connection or channel their
+   * Ping came out of no longer exists on this node (default 1 000 ms).
+   */
+  sweepIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -87,11 +92,18 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_TARGET_CONNECT_TIMEOUT_MS;
   const connections = new Set<PortalConnection>();
+  /** The producer each connection's Ping came from (a TCP receiver, a channel's decryptor). */
+  const sources = new Map<PortalConnection, Address>();
   const pending = new Set<Promise<void>>();
   const dialing = new Set<Socket>();
   let stopped = false;
 
-  const openConnection = async (returnRoute: Parameters<PortalConnection['accept']>[0], flowId: FlowControlId | undefined, send: (payload: Uint8Array) => Promise<void>): Promise<void> => {
+  const openConnection = async (
+    returnRoute: Parameters<PortalConnection['accept']>[0],
+    source: Address,
+    flowId: FlowControlId | undefined,
+    send: (payload: Uint8Array) => Promise<void>,
+  ): Promise<void> => {
     let socket: Socket;
     try {
       socket = await dial(to, connectTimeoutMs, dialing);
@@ -114,9 +126,13 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
       incoming: options.incoming,
       outgoing: options.outgoing,
       consumerOf: [flowId],
-      onClosed: (c) => connections.delete(c),
+      onClosed: (c) => {
+        connections.delete(c);
+        sources.delete(c);
+      },
     });
     connections.add(connection);
+    if (node.flowControls.producer(source) !== undefined) sources.set(connection, source);
     try {
       await connection.accept(returnRoute);
     } catch (e) {
@@ -128,7 +144,8 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   const ctx = node.startWorker(
     address,
     {
-      handleMessage(ctx, { message }) {
+      handleMessage(ctx, routed) {
+        const message = routed.message;
         let kind: string;
         try {
           kind = decodePortalMessage(message.payload).kind;
@@ -143,7 +160,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
         if (stopped || message.returnRoute.isEmpty) return;
         const returnRoute = message.returnRoute;
         // Connecting to the target must not hold up other Pings: run it beside the worker.
-        const task = openConnection(returnRoute, message.localInfo.flowControlId, (payload) =>
+        const task = openConnection(returnRoute, routed.source, message.localInfo.flowControlId, (payload) =>
           ctx.send(returnRoute, payload),
         ).catch((e: unknown) => logger.warn('tcp outlet failed to open a connection', { error: errorMessage(e) }));
         pending.add(task);
@@ -158,9 +175,23 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   for (const id of options.consumerOf ?? []) node.flowControls.addConsumer(address, id);
   logger.info('tcp outlet started', { target: `${to.host}:${to.port}` });
 
+  // A route that died without a word (its TCP connection or channel closed) leaves portal
+  // connections with nobody at the other end: close them.
+  const sweep = setInterval(() => {
+    for (const [connection, source] of sources) {
+      if (!node.has(source)) {
+        sources.delete(connection);
+        logger.info('tcp outlet closes a connection: its route is gone', { source: source.value });
+        void connection.close('route gone', { notifyPeer: false });
+      }
+    }
+  }, options.sweepIntervalMs ?? 1_000);
+  sweep.unref();
+
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    clearInterval(sweep);
     for (const s of dialing) s.destroy();
     await Promise.all([...pending]);
     await node.stopWorker(address);
