@@ -25,6 +25,18 @@ export const TAG_LENGTH = 16;
 
 const EMPTY = new Uint8Array(0);
 
+/** An optional vault method (`@ockam/vault` has it): AEAD-encrypt into `out` at `offset`. */
+interface AeadEncryptInto {
+  aeadEncryptInto(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
+}
+
 export interface EncryptorOptions {
   /** The first nonce to use (default 0). The key given is the key for this nonce's interval. */
   nonce?: bigint;
@@ -70,10 +82,18 @@ export class Encryptor {
       this.#epoch++;
     }
     this.#aeadNonceView.setBigUint64(4, n);
-    const sealed = this.#vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY);
-    const frame = new Uint8Array(NONCE_PREFIX_LENGTH + sealed.length);
+    let frame: Uint8Array;
+    const into = (this.#vault as Partial<AeadEncryptInto>).aeadEncryptInto;
+    if (typeof into === 'function') {
+      // @ockam/vault's fast path: the ciphertext is written once, straight into the frame.
+      frame = new Uint8Array(NONCE_PREFIX_LENGTH + plaintext.length + TAG_LENGTH);
+      into.call(this.#vault, key, this.#aeadNonce, plaintext, EMPTY, frame, NONCE_PREFIX_LENGTH);
+    } else {
+      const sealed = this.#vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY);
+      frame = new Uint8Array(NONCE_PREFIX_LENGTH + sealed.length);
+      frame.set(sealed, NONCE_PREFIX_LENGTH);
+    }
     new DataView(frame.buffer).setBigUint64(0, n);
-    frame.set(sealed, NONCE_PREFIX_LENGTH);
     this.#nonce = n + 1n;
     return frame;
   }

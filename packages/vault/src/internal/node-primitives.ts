@@ -1,8 +1,9 @@
 /**
  * Primitives on `node:crypto` (OpenSSL): the fast backend, used on the data path.
  *
- * Raw 32-byte Ed25519 and X25519 secrets become KeyObjects by prefixing the fixed PKCS#8 DER
- * header for their algorithm (RFC 8410 §7); raw public keys likewise get the fixed SPKI header.
+ * Raw 32-byte Ed25519 secrets become KeyObjects by prefixing the fixed PKCS#8 DER header (RFC 8410
+ * §7); X25519 secrets and raw Ed25519/X25519 public keys go through JWK (RFC 8037), which Node
+ * imports without OpenSSL's slow DER decoders; P-256 public keys get the fixed SPKI header.
  */
 import {
   createCipheriv,
@@ -23,7 +24,6 @@ import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } 
 // RFC 8410 §7 PKCS#8 and SPKI headers for Ed25519 (OID 1.3.101.112) and X25519 (1.3.101.110).
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
 // SPKI header for an uncompressed P-256 point (id-ecPublicKey, prime256v1), RFC 5480 §2.
 const P256_SPKI = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
@@ -51,6 +51,23 @@ function derPrivateKey(header: Buffer, secret: Uint8Array): KeyObject {
   }
 }
 
+/**
+ * An X25519 private KeyObject and its raw public key, through JWK rather than PKCS#8 DER: OpenSSL 3
+ * decodes DER through its generic decoder chain, about 10× slower than Node's direct raw import
+ * behind JWK (measured ~560 µs against ~60 µs), and handshakes make a fresh ephemeral key every
+ * time. Node imports an OKP JWK private key from `d` alone and derives the public key itself; `x`
+ * is required by the JWK shape but not used, so the real public key is read back from the key.
+ * Like the KeyObject itself, the base64url string of the secret cannot be wiped; it is dropped at
+ * once and left to the collector.
+ */
+function x25519PrivateKey(secret: Uint8Array): { privateKey: KeyObject; publicKey: Uint8Array } {
+  const d = base64url(secret);
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: d }, format: 'jwk' });
+  const x = privateKey.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new RangeError('cannot derive the X25519 public key');
+  return { privateKey, publicKey: new Uint8Array(Buffer.from(x, 'base64url')) };
+}
+
 function rawPublicFromPrivate(key: KeyObject): Uint8Array {
   // The SPKI of an Ed25519/X25519 key ends with the 32-byte raw key.
   const spki =
@@ -72,7 +89,15 @@ function publicKeyObject(type: SigningKeyType | 'x25519', raw: Uint8Array): KeyO
   if (cached !== undefined) return cached;
   let key: KeyObject | null;
   try {
-    key = createPublicKey({ key: Buffer.concat([header, raw]), format: 'der', type: 'spki' });
+    // 32-byte OKP keys through JWK: Node imports them directly, ~8× faster than SPKI DER decoding,
+    // and a handshake verifies the peer's fresh ephemeral key every time.
+    key =
+      type === 'p256'
+        ? createPublicKey({ key: Buffer.concat([header, raw]), format: 'der', type: 'spki' })
+        : createPublicKey({
+            key: { kty: 'OKP', crv: type === 'ed25519' ? 'Ed25519' : 'X25519', x: base64url(raw) },
+            format: 'jwk',
+          });
   } catch {
     key = null;
   }
@@ -135,11 +160,20 @@ function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
       const body = cipher.update(plaintext);
       cipher.final();
       const tag = cipher.getAuthTag();
-      // One output buffer: ciphertext ‖ tag.
-      const out = new Uint8Array(body.length + 16);
-      out.set(body, 0);
-      out.set(tag, body.length);
-      return out;
+      // One output buffer, ciphertext ‖ tag, not zero-filled first (every byte is written here)
+      // and not from Buffer's shared pool (callers keep it); a plain Uint8Array view, as elsewhere.
+      const out = Buffer.allocUnsafeSlow(body.length + 16);
+      body.copy(out, 0);
+      tag.copy(out, body.length);
+      return toU8(out);
+    },
+    encryptInto(nonce, plaintext, aad, out, offset) {
+      const cipher = createCipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
+      if (aad.length > 0) cipher.setAAD(aad);
+      const body = cipher.update(plaintext);
+      cipher.final();
+      out.set(body, offset);
+      out.set(cipher.getAuthTag(), offset + body.length);
     },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (ciphertextAndTag.length < 16) return undefined;
@@ -183,9 +217,9 @@ function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length:
 }
 
 function x25519Key(secret: Uint8Array): PreparedX25519Key {
-  const privateKey = derPrivateKey(X25519_PKCS8, secret);
+  const { privateKey, publicKey } = x25519PrivateKey(secret);
   return {
-    publicKey: rawPublicFromPrivate(privateKey),
+    publicKey,
     dh(peer) {
       const publicKey = publicKeyObject('x25519', peer);
       if (publicKey === null) throw new RangeError('invalid X25519 public key');

@@ -23,6 +23,14 @@ export interface PreparedX25519Key {
 /** A prepared AEAD key: encrypt returns ciphertext ‖ tag; decrypt returns undefined on failure. */
 export interface PreparedAead {
   encrypt(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /** Writes ciphertext ‖ tag into `out` at `offset` (room checked by the caller), sparing a copy. */
+  encryptInto?(
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
   decrypt(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
 }
 

@@ -258,6 +258,29 @@ export class SoftwareVault implements Vault {
     return entry.cipher.encrypt(nonce, plaintext, aad);
   }
 
+  /**
+   * Internal fast path of `aeadEncrypt` for the secure channel's encryptor (not part of core's
+   * `Vault`; callers check for it): writes ciphertext ‖ tag (plaintext length + 16 bytes) into
+   * `out` at `offset`, so a frame is built without copying the ciphertext twice.
+   */
+  aeadEncryptInto(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void {
+    const entry = this.#aead.get(key.id);
+    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
+    if (nonce.length !== NONCE_LENGTH)
+      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < plaintext.length + 16)
+      throw new RangeError(`no room for ${plaintext.length + 16} bytes at offset ${offset} of ${out.length}`);
+    if (entry.cipher.encryptInto !== undefined) entry.cipher.encryptInto(nonce, plaintext, aad, out, offset);
+    else out.set(entry.cipher.encrypt(nonce, plaintext, aad), offset);
+  }
+
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
