@@ -5,10 +5,12 @@
 
 import { OckamError } from '@ockam/core';
 import { Command, CommanderError, Option } from 'commander';
+import { registerCompletionCommand } from './commands/completion.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
+import { registerStatusCommand } from './commands/status.js';
 import { registerVaultCommands } from './commands/vault.js';
 import { CliContext } from './context.js';
 import { type GlobalOptions, Output } from './output.js';
@@ -21,13 +23,19 @@ export function buildProgram(onExit: (code: number) => void): Command {
     .version(VERSION, '-V, --version')
     .addOption(new Option('--output <format>', 'output format').choices(['plain', 'json']).default('plain'))
     .option('-q, --quiet', 'print nothing but errors')
+    .option(
+      '-v, --verbose',
+      'more logging from nodes this command starts (-v debug, -vv trace)',
+      (_v: string, n: number) => n + 1,
+      0,
+    )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   const run = async (fn: (ctx: CliContext) => Promise<void>): Promise<void> => {
-    const g = program.opts<{ output: 'plain' | 'json'; quiet?: boolean }>();
-    const opts: GlobalOptions = { output: g.output, quiet: g.quiet === true };
+    const g = program.opts<{ output: 'plain' | 'json'; quiet?: boolean; verbose: number }>();
+    const opts: GlobalOptions = { output: g.output, quiet: g.quiet === true, verbose: g.verbose };
     const ctx = new CliContext(new Output(opts));
     try {
       await fn(ctx);
@@ -41,6 +49,9 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerVaultCommands(program, run);
   registerIdentityCommands(program, run);
   registerSecureChannelCommands(program, run);
+  registerCompletionCommand(program, run);
+
+  registerStatusCommand(program, run);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -4,15 +4,19 @@ export type OutputFormat = 'plain' | 'json';
 export interface GlobalOptions {
   output: OutputFormat;
   quiet: boolean;
+  /** How many times -v was given. */
+  verbose: number;
 }
 
 export class Output {
   readonly format: OutputFormat;
   readonly quiet: boolean;
+  readonly verbose: number;
 
   constructor(opts: GlobalOptions) {
     this.format = opts.output;
     this.quiet = opts.quiet;
+    this.verbose = opts.verbose;
   }
 
   /** Prints a result: `plain` text, or `json` as JSON with --output json. */

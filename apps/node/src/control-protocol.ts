@@ -12,6 +12,8 @@ export interface NodeStatus {
   uptimeMs: number;
   services: string[];
   tcpConnections: TcpConnectionInfo[];
+  secureChannels: { initiated: number; accepted: number };
+  httpServerAddress: string | null;
 }
 
 export interface TcpConnectionInfo {

@@ -6,7 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { OckamHome, validateNodeName } from './home.js';
-import { fileLogSink, type LogSink, parseLogLevel, stderrLogSink } from './log-sink.js';
+import {
+  fileLogSink,
+  type LogSink,
+  logFormatFromEnv,
+  logRotationFromEnv,
+  resolveLogLevel,
+  stderrLogSink,
+} from './log-sink.js';
 import { startNodeRuntime } from './runtime.js';
 import { State } from './state.js';
 
@@ -29,6 +36,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'tcp-listener-address': { type: 'string' },
       'log-level': { type: 'string' },
       identity: { type: 'string' },
+      'http-server': { type: 'string' },
       foreground: { type: 'boolean', default: false },
       home: { type: 'string' },
     },
@@ -39,11 +47,16 @@ export async function runDaemon(argv: string[]): Promise<void> {
   };
   const home = new OckamHome(values.home);
   const name = validateNodeName(values.name ?? '');
-  const level = parseLogLevel(values['log-level'] ?? process.env.OCKAM_LOG_LEVEL, 'info');
+  const level = resolveLogLevel(values['log-level'], 0);
   home.ensureNodeDir(name);
   const sink: LogSink = values.foreground
     ? stderrLogSink(level, { node: name })
-    : fileLogSink(home.logPath(name), level, { node: name });
+    : fileLogSink(home.logPath(name), {
+        level,
+        format: logFormatFromEnv(),
+        ...logRotationFromEnv(),
+        base: { node: name },
+      });
   const logger = sink.logger;
 
   let state: State | undefined;
@@ -66,6 +79,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       name,
       logger,
       ...(values.identity ? { identity: values.identity } : {}),
+      ...(values['http-server'] ? { httpServer: values['http-server'] } : {}),
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
     });

@@ -19,7 +19,19 @@ export {
   PASSPHRASE_ENV,
   type VaultRecord,
 } from './identities.js';
-export { fileLogSink, type LogSink, parseLogLevel, redact, stderrLogSink } from './log-sink.js';
+export {
+  type FileLogOptions,
+  fileLogSink,
+  type LogFormat,
+  type LogSink,
+  logFormatFromEnv,
+  logRotationFromEnv,
+  parseLogLevel,
+  redact,
+  resolveLogLevel,
+  rotate,
+  stderrLogSink,
+} from './log-sink.js';
 export {
   DAEMON_PATH,
   isNodeProcess,
@@ -32,3 +44,4 @@ export {
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRecord, State, StateError } from './state.js';
+export { type Metric, renderMetrics, type StatusSource, startStatusServer } from './status-server.js';

@@ -16,6 +16,7 @@ export interface SpawnNodeOptions {
   tcpListenerAddress?: string;
   logLevel?: LogLevel;
   identity?: string;
+  httpServer?: string;
   timeoutMs?: number;
 }
 
@@ -31,6 +32,7 @@ export function spawnNode(
   if (options.tcpListenerAddress) args.push('--tcp-listener-address', options.tcpListenerAddress);
   if (options.logLevel) args.push('--log-level', options.logLevel);
   if (options.identity) args.push('--identity', options.identity);
+  if (options.httpServer) args.push('--http-server', options.httpServer);
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],

@@ -39,6 +39,7 @@ import type { OckamHome } from './home.js';
 import { Identities } from './identities.js';
 import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 import type { State } from './state.js';
+import { type Metric, startStatusServer } from './status-server.js';
 
 export interface NodeRuntimeOptions {
   home: OckamHome;
@@ -47,6 +48,8 @@ export interface NodeRuntimeOptions {
   name: string;
   /** The identity the node presents in secure channels (default identity if omitted). */
   identity?: string;
+  /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
+  httpServer?: string;
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
   logger?: Logger;
@@ -63,6 +66,8 @@ export interface NodeRuntime {
   readonly socketPath: string;
   readonly identifier: string;
   readonly secureChannels: SecureChannels;
+  /** The bound address of the HTTP status server, if one was asked for. */
+  readonly httpServerAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -135,6 +140,27 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const tcpListenerAddress = `${listener.address.host}:${listener.address.port}`;
   const connections = new Map<string, { conn: TcpConnection; exposed: boolean }>();
 
+  let httpServer: { address: string; close(): Promise<void> } | undefined;
+  // Counters must never go down: keep what closed connections carried.
+  const closedTcpTotals = { bytesRead: 0, bytesWritten: 0, messagesIn: 0, messagesOut: 0 };
+  tcp.on('close', (c) => {
+    const s = c.stats();
+    closedTcpTotals.bytesRead += s.bytesRead;
+    closedTcpTotals.bytesWritten += s.bytesWritten;
+    closedTcpTotals.messagesIn += s.messagesIn;
+    closedTcpTotals.messagesOut += s.messagesOut;
+  });
+  const status = (): NodeStatus => ({
+    name,
+    pid: process.pid,
+    tcpListenerAddress,
+    identifier,
+    uptimeMs: Date.now() - started,
+    services: DEFAULT_SERVICES,
+    tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
+    secureChannels: secureChannels.openCounts(),
+    httpServerAddress: httpServer?.address ?? null,
+  });
   const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
     senderAddress: c.conn.senderAddress.value,
     peer: c.conn.peerAddress,
@@ -143,19 +169,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   });
 
   const api = new ControlServer()
-    .on(
-      'GET',
-      '/node',
-      (): NodeStatus => ({
-        name,
-        pid: process.pid,
-        tcpListenerAddress,
-        identifier,
-        uptimeMs: Date.now() - started,
-        services: DEFAULT_SERVICES,
-        tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
-      }),
-    )
+    .on('GET', '/node', (): NodeStatus => status())
     .on('GET', '/workers', () => ({
       workers: node
         .addresses()
@@ -262,7 +276,31 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           { cause: e },
         );
   }
-  logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
+  if (options.httpServer) {
+    try {
+      httpServer = await startStatusServer(options.httpServer, {
+        health: () => ({ node: name, identifier, uptimeMs: Date.now() - started }),
+        show: status,
+        metrics: () => nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started),
+      });
+    } catch (e) {
+      await api.close();
+      await secureChannels.stop();
+      await node.stop();
+      throw new OckamError(
+        'node',
+        'io',
+        `Cannot start the HTTP status server on ${options.httpServer}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  logger?.info('node started', {
+    name,
+    tcpListenerAddress,
+    pid: process.pid,
+    httpServer: httpServer?.address,
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -274,8 +312,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     socketPath,
     identifier,
     secureChannels,
+    httpServerAddress: httpServer?.address,
     stop() {
       stopping ??= (async () => {
+        await httpServer?.close();
         await api.close();
         await secureChannels.stop();
         await node.stop();
@@ -284,4 +324,88 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       return stopping;
     },
   };
+}
+
+type TcpTotals = { bytesRead: number; bytesWritten: number; messagesIn: number; messagesOut: number };
+
+function nodeMetrics(
+  node: Node,
+  tcp: TcpTransport,
+  closed: TcpTotals,
+  channels: SecureChannels,
+  started: number,
+): Metric[] {
+  const conns = tcp.connections();
+  const sum = (f: (s: TcpTotals) => number) => conns.reduce((n, c) => n + f(c.stats()), f(closed));
+
+  const open = channels.openCounts();
+  return [
+    {
+      name: 'ockam_worker_messages_total',
+      help: 'Messages delivered to each worker address',
+      type: 'counter',
+      samples: node.deliveryCounts().map((d) => ({ labels: { address: d.address }, value: d.messages })),
+    },
+    {
+      name: 'ockam_tcp_connections_open',
+      help: 'Open TCP connections',
+      type: 'gauge',
+      samples: [{ value: conns.length }],
+    },
+    {
+      name: 'ockam_tcp_bytes_received_total',
+      help: 'Bytes read from open TCP connections',
+      type: 'counter',
+      samples: [{ value: sum((s) => s.bytesRead) }],
+    },
+    {
+      name: 'ockam_tcp_bytes_sent_total',
+      help: 'Bytes written to open TCP connections',
+      type: 'counter',
+      samples: [{ value: sum((s) => s.bytesWritten) }],
+    },
+    {
+      name: 'ockam_tcp_messages_received_total',
+      help: 'Messages read from open TCP connections',
+      type: 'counter',
+      samples: [{ value: sum((s) => s.messagesIn) }],
+    },
+    {
+      name: 'ockam_tcp_messages_sent_total',
+      help: 'Messages written to open TCP connections',
+      type: 'counter',
+      samples: [{ value: sum((s) => s.messagesOut) }],
+    },
+    {
+      name: 'ockam_secure_channel_handshakes_total',
+      help: 'Secure channel handshakes by outcome',
+      type: 'counter',
+      samples: [
+        { labels: { result: 'initiated' }, value: channels.handshakes.initiated },
+        { labels: { result: 'accepted' }, value: channels.handshakes.accepted },
+        { labels: { result: 'failed' }, value: channels.handshakes.failed },
+      ],
+    },
+    {
+      name: 'ockam_secure_channels_open',
+      help: 'Open secure channels by role',
+      type: 'gauge',
+      samples: [
+        { labels: { role: 'initiator' }, value: open.initiated },
+        { labels: { role: 'responder' }, value: open.accepted },
+      ],
+    },
+    {
+      name: 'process_resident_memory_bytes',
+      help: 'Resident set size',
+      type: 'gauge',
+      samples: [{ value: process.memoryUsage.rss() }],
+    },
+    {
+      name: 'process_uptime_seconds',
+      help: 'Seconds since the node started',
+      type: 'gauge',
+      samples: [{ value: (Date.now() - started) / 1000 }],
+    },
+  ];
 }

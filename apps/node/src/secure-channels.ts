@@ -75,6 +75,8 @@ export class SecureChannels {
   readonly #listenerSources: FlowControlId[];
   /** Services exposed to every listener's channels. */
   readonly #services: string[];
+  /** Handshake counters for metrics. */
+  readonly handshakes = { initiated: 0, failed: 0, accepted: 0 };
 
   constructor(options: {
     node: Node;
@@ -168,8 +170,10 @@ export class SecureChannels {
       address: options.address,
       trustPolicy: policy(options.authorized),
       consumerOf: this.#listenerSources,
-      onChannel: (c) =>
-        this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier }),
+      onChannel: (c) => {
+        this.handshakes.accepted++;
+        this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier });
+      },
     });
     for (const s of this.#services) this.#node.flowControls.addConsumer(s, listener.flowControlId);
     this.#listeners.set(options.address, {
@@ -222,12 +226,19 @@ export class SecureChannels {
     timeoutMs?: number;
   }): Promise<ChannelInfo> {
     const id = await this.identity(options.identity);
-    const channel = await createSecureChannel(this.#node, options.route, {
-      identity: id.channelIdentity,
-      vault: id.vault.vault,
-      trustPolicy: policy(options.authorized),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-    });
+    let channel: SecureChannel;
+    try {
+      channel = await createSecureChannel(this.#node, options.route, {
+        identity: id.channelIdentity,
+        vault: id.vault.vault,
+        trustPolicy: policy(options.authorized),
+        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      });
+      this.handshakes.initiated++;
+    } catch (e) {
+      this.handshakes.failed++;
+      throw e;
+    }
     const address = channel.encryptorAddress.value;
     this.#channels.set(address, {
       channel,
@@ -261,6 +272,13 @@ export class SecureChannels {
     const info = this.#channelInfo(address);
     if (!info) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);
     return info;
+  }
+
+  /** Open channels this node initiated, and channels accepted by its listeners. */
+  openCounts(): { initiated: number; accepted: number } {
+    let accepted = 0;
+    for (const l of this.#listeners.values()) for (const c of l.listener.channels) if (c.isOpen) accepted++;
+    return { initiated: [...this.#channels.values()].filter((c) => c.channel.isOpen).length, accepted };
   }
 
   listChannels(): ChannelInfo[] {

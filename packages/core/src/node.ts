@@ -72,6 +72,8 @@ interface MailboxEntry {
   incoming: IncomingAccessControl;
   outgoing: OutgoingAccessControl;
   metadata: AddressMetadata | undefined;
+  /** Messages delivered to this address (for metrics). */
+  delivered: number;
 }
 
 interface WorkerEntry {
@@ -169,6 +171,7 @@ export class Node {
         incoming: s.incoming ?? options.incoming ?? allowAll,
         outgoing: s.outgoing ?? options.outgoing ?? allowAll,
         metadata: s.metadata ?? options.metadata,
+        delivered: 0,
       });
     });
     if (worker !== undefined && !manual) entry.done = this.#run(entry);
@@ -208,6 +211,11 @@ export class Node {
     const m = this.#mailboxes.get(toAddress(address).key);
     if (!m) throw new RouteError('not-found', `No worker at address ${toAddress(address).value}`);
     m.incoming = ac;
+  }
+
+  /** Messages delivered so far to each registered address. */
+  deliveryCounts(): Array<{ address: string; messages: number }> {
+    return [...this.#mailboxes.values()].map((m) => ({ address: m.address.value, messages: m.delivered }));
   }
 
   /** Every registered address (main and extra), for `worker list`. */
@@ -300,6 +308,7 @@ export class Node {
         return;
       }
     }
+    target.delivered++;
     const wait = target.entry.mailbox.push(relay);
     if (wait !== undefined) await wait;
   }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { OckamError, parseHostPort } from '@ockam/core';
 import {
   isNodeProcess,
@@ -6,6 +6,7 @@ import {
   type NodeRecord,
   type NodeStatus,
   parseLogLevel,
+  resolveLogLevel,
   runDaemon,
   spawnNode,
   stopNodeProcess,
@@ -52,6 +53,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
       '--identity <name>',
       'identity the node presents in secure channels (default identity if omitted)',
     )
+    .option(
+      '--http-server <[host:]port>',
+      'serve /health, /show and Prometheus /metrics over HTTP on this address',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
@@ -59,12 +64,20 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .action(
       (
         name: string | undefined,
-        opts: { tcpListenerAddress: string; foreground?: boolean; logLevel?: string; identity?: string },
+        opts: {
+          tcpListenerAddress: string;
+          foreground?: boolean;
+          logLevel?: string;
+          identity?: string;
+          httpServer?: string;
+        },
       ) =>
         run(async (ctx) => {
           const nodeName = validateNodeName(name ?? randomName());
           parseHostPort(opts.tcpListenerAddress);
-          if (opts.logLevel) parseLogLevel(opts.logLevel, 'info');
+          // Precedence: --log-level, then -v, then OCKAM_LOG_LEVEL (read by the node), then info.
+          const logLevel =
+            opts.logLevel || ctx.out.verbose ? resolveLogLevel(opts.logLevel, ctx.out.verbose) : undefined;
           const existing = ctx.state.getNode(nodeName);
           if (existing && (await isNodeRunning(ctx.home, existing))) {
             throw new OckamError(
@@ -81,7 +94,12 @@ export function registerNodeCommands(program: Command, run: Run): void {
             );
           // The identity must exist before the node starts (the default one is created here if needed).
           const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
-          ctx.state.createNode(nodeName, { identity, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
+          if (opts.httpServer) parseHostPort(opts.httpServer);
+          ctx.state.createNode(nodeName, {
+            identity,
+            ...(logLevel ? { logLevel } : {}),
+            ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
+          });
           if (opts.foreground) {
             ctx.close();
             const args = [
@@ -95,7 +113,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
               '--identity',
               identity,
             ];
-            if (opts.logLevel) args.push('--log-level', opts.logLevel);
+            if (opts.httpServer) args.push('--http-server', opts.httpServer);
+            if (logLevel) args.push('--log-level', logLevel);
             await runDaemon(args);
             await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
           }
@@ -103,7 +122,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
             const ready = await spawnNode(ctx.home, nodeName, {
               tcpListenerAddress: opts.tcpListenerAddress,
               identity,
-              ...(opts.logLevel ? { logLevel: parseLogLevel(opts.logLevel, 'info') } : {}),
+              ...(logLevel ? { logLevel } : {}),
+              ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
             });
             ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
               name: nodeName,
@@ -164,6 +184,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
         const json = {
           ...d,
           identifier: status?.identifier ?? null,
+          httpServerAddress: status?.httpServerAddress ?? null,
+
           services: status?.services ?? [],
           tcpConnections: status?.tcpConnections ?? [],
           logPath: ctx.home.logPath(record.name),
@@ -221,6 +243,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
             : undefined;
         const ready = await spawnNode(ctx.home, record.name, {
           ...(typeof record.options.identity === 'string' ? { identity: record.options.identity } : {}),
+          ...(typeof record.options.httpServer === 'string' ? { httpServer: record.options.httpServer } : {}),
+
           ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
           ...(logLevel ? { logLevel } : {}),
         });
@@ -264,19 +288,26 @@ export function registerNodeCommands(program: Command, run: Run): void {
 
   node
     .command('logs')
-    .description("Print a node's log file")
+    .description("Print a node's log; with --follow keep printing new lines (across rotations) until Ctrl-C")
     .argument('[name]', 'node name (default node if omitted)')
     .option('-n, --lines <n>', 'only the last N lines')
-    .addHelpText('after', '\nExamples:\n  $ ockam node logs n1\n  $ ockam node logs n1 -n 20')
-    .action((name: string | undefined, opts: { lines?: string }) =>
+    .option('-f, --follow', 'keep printing lines as they are written')
+    .addHelpText('after', '\nExamples:\n  $ ockam node logs n1\n  $ ockam node logs n1 -n 20 --follow')
+    .action((name: string | undefined, opts: { lines?: string; follow?: boolean }) =>
       run(async (ctx) => {
         const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         const path = ctx.home.logPath(record.name);
         const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
         let lines = text.split('\n').filter((l) => l !== '');
-        if (opts.lines) lines = lines.slice(-Number(opts.lines));
+        if (opts.lines) {
+          const n = Number(opts.lines);
+          if (!Number.isInteger(n) || n < 0)
+            throw new OckamError('node', 'invalid', `Invalid line count '${opts.lines}'`);
+          lines = lines.slice(-n);
+        }
         ctx.out.result(lines.join('\n'), { path, lines });
+        if (opts.follow) await follow(path, Buffer.byteLength(text));
       }),
     );
 
@@ -294,4 +325,27 @@ export function registerNodeCommands(program: Command, run: Run): void {
         });
       }),
     );
+}
+
+/** Prints what is appended to `path` from `offset` on, reopening it when it is rotated. Never returns. */
+async function follow(path: string, offset: number): Promise<never> {
+  let position = offset;
+  let inode = existsSync(path) ? statSync(path).ino : 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (!existsSync(path)) continue;
+    const st = statSync(path);
+    if (st.ino !== inode || st.size < position) {
+      inode = st.ino;
+      position = 0;
+    }
+    if (st.size > position) {
+      const fd = openSync(path, 'r');
+      const buf = Buffer.alloc(st.size - position);
+      readSync(fd, buf, 0, buf.length, position);
+      closeSync(fd);
+      position = st.size;
+      process.stdout.write(buf);
+    }
+  }
 }
