@@ -91,6 +91,8 @@ export class Connection implements WebSocketConnection {
   readonly #socketClosed: Promise<void>;
   #socketCloseEvent: WebSocketLikeEvent | undefined;
   #lastError: string | undefined;
+  /** Whether that error was `ws` refusing what the peer sent (too big, bad frame), not the network. */
+  #lastErrorIsProtocol = false;
 
   /** Received messages not yet routed, oldest first, from `#queueHead`. */
   #queue: Uint8Array[] = [];
@@ -367,13 +369,19 @@ export class Connection implements WebSocketConnection {
   readonly #onError = (event: WebSocketLikeEvent): void => {
     const e = event.error ?? event.message;
     this.#lastError = e === undefined ? 'socket error' : errorMessage(e);
+    const code = (event.error as { code?: unknown } | undefined)?.code;
+    this.#lastErrorIsProtocol = typeof code === 'string' && code.startsWith('WS_ERR_');
     this.#logger.debug('websocket error', { peer: this.peerAddress, error: this.#lastError });
   };
 
   readonly #onSocketClose = (event: WebSocketLikeEvent): void => {
     if (this.#closing) return;
     if (this.#lastError !== undefined) {
-      this.#fail('io', this.#lastError, event.code ?? CloseCode.internalError);
+      this.#fail(
+        this.#lastErrorIsProtocol ? 'protocol' : 'io',
+        this.#lastError,
+        event.code ?? CloseCode.internalError,
+      );
       return;
     }
     const code = event.code;

@@ -1,0 +1,104 @@
+import { createLogger, type LogFields, type Logger, Node, startEcho } from '@ockam/core';
+import { WebSocket as WsWebSocket } from 'ws';
+import { type WebSocketListener, WebSocketTransport, type WebSocketTransportOptions } from '../src/index.js';
+
+export interface LogLine {
+  level: string;
+  message: string;
+  fields: LogFields;
+}
+
+export function capturingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createLogger('trace', (level, message, fields) => lines.push({ level, message, fields }));
+  return { logger, lines };
+}
+
+export interface TestNode {
+  node: Node;
+  ws: WebSocketTransport;
+  lines: LogLine[];
+  stop(): Promise<void>;
+}
+
+export function testNode(name: string, options: WebSocketTransportOptions = {}): TestNode {
+  const { logger, lines } = capturingLogger();
+  const node = new Node({ name, logger });
+  const ws = new WebSocketTransport(node, options);
+  node.registerTransport(ws);
+  return { node, ws, lines, stop: () => node.stop() };
+}
+
+/** A node listening on 127.0.0.1 with echo exposed to its listener. */
+export async function echoServer(
+  name = 'server',
+  options: WebSocketTransportOptions = {},
+): Promise<TestNode & { listener: WebSocketListener; port: number }> {
+  const t = testNode(name, options);
+  const listener = await t.ws.listen('127.0.0.1:0');
+  startEcho(t.node);
+  t.node.flowControls.addConsumer('echo', listener.flowControlId);
+  return { ...t, listener, port: listener.address.port };
+}
+
+export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A plain `ws` client that records the binary messages it receives and how the socket closed. */
+export class RawClient {
+  readonly socket: WsWebSocket;
+  readonly received: Uint8Array[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  isClosed = false;
+
+  private constructor(socket: WsWebSocket) {
+    this.socket = socket;
+    socket.on('message', (data: Buffer) => this.received.push(new Uint8Array(data)));
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.once('close', (code: number, reason: Buffer) => {
+        this.isClosed = true;
+        resolve({ code, reason: reason.toString() });
+      }),
+    );
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WsWebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      socket.once('open', () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  get localPort(): number {
+    return (this.socket as unknown as { _socket: { localPort: number } })._socket.localPort;
+  }
+
+  send(bytes: Uint8Array | string): void {
+    this.socket.send(typeof bytes === 'string' ? bytes : Buffer.from(bytes));
+  }
+
+  async waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.closed,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+}
+
+export function hex(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+}
