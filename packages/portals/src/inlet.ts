@@ -113,7 +113,8 @@ export async function createInlet(node: Node, options: InletOptions): Promise<In
   const sockets = new Set<Socket>();
   let stopped = false;
 
-  const connector: RouteConnector = typeof options.route === 'function' ? options.route : staticConnector(node, options.route);
+  const connector: RouteConnector =
+    typeof options.route === 'function' ? options.route : staticConnector(node, options.route);
   const session = new Session(node, connector, options.session, {
     logger: baseLogger,
     name,
@@ -240,7 +241,8 @@ export function staticConnector(node: Node, route: RouteLike): RouteConnector {
       route: resolved,
       close: async (reason) => {
         // Stopping a TCP connection's sender closes the connection.
-        if (reason === 'failed' && viaTransport && first !== undefined && node.has(first)) await node.stopWorker(first);
+        if (reason === 'failed' && viaTransport && first !== undefined && node.has(first))
+          await node.stopWorker(first);
       },
     };
   };

@@ -108,7 +108,10 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
     try {
       socket = await dial(to, connectTimeoutMs, dialing);
     } catch (e) {
-      logger.warn('tcp outlet cannot reach its target', { target: `${to.host}:${to.port}`, error: errorMessage(e) });
+      logger.warn('tcp outlet cannot reach its target', {
+        target: `${to.host}:${to.port}`,
+        error: errorMessage(e),
+      });
       // The inlet would otherwise wait for a Pong that never comes.
       await within(send(DISCONNECT), 2_000);
       return;
@@ -141,7 +144,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
     }
   };
 
-  const ctx = node.startWorker(
+  node.startWorker(
     address,
     {
       handleMessage(ctx, routed) {
@@ -162,7 +165,9 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
         // Connecting to the target must not hold up other Pings: run it beside the worker.
         const task = openConnection(returnRoute, routed.source, message.localInfo.flowControlId, (payload) =>
           ctx.send(returnRoute, payload),
-        ).catch((e: unknown) => logger.warn('tcp outlet failed to open a connection', { error: errorMessage(e) }));
+        ).catch((e: unknown) =>
+          logger.warn('tcp outlet failed to open a connection', { error: errorMessage(e) }),
+        );
         pending.add(task);
         void task.finally(() => pending.delete(task));
       },
@@ -225,9 +230,11 @@ function dial(to: HostPort, timeoutMs: number, dialing: Set<Socket>): Promise<So
     const onConnect = (): void => settle(undefined);
     const onError = (e: Error): void =>
       settle(new PortalError('io', `Cannot connect to ${to.host}:${to.port}: ${e.message}`, { cause: e }));
-    const onClose = (): void => settle(new PortalError('io', `Cannot connect to ${to.host}:${to.port}: cancelled`));
+    const onClose = (): void =>
+      settle(new PortalError('io', `Cannot connect to ${to.host}:${to.port}: cancelled`));
     const timer = setTimeout(
-      () => settle(new PortalError('timeout', `Cannot connect to ${to.host}:${to.port} within ${timeoutMs} ms`)),
+      () =>
+        settle(new PortalError('timeout', `Cannot connect to ${to.host}:${to.port} within ${timeoutMs} ms`)),
       timeoutMs,
     );
     socket.once('connect', onConnect);

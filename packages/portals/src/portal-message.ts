@@ -90,7 +90,11 @@ export function decodePortalMessage(bytes: Uint8Array): PortalMessage {
     case TAG_PONG:
     case TAG_DISCONNECT:
       if (bytes.length !== 1) fail(`${bytes.length - 1} trailing bytes after tag ${tag}`);
-      return tag === TAG_PING ? { kind: 'ping' } : tag === TAG_PONG ? { kind: 'pong' } : { kind: 'disconnect' };
+      return tag === TAG_PING
+        ? { kind: 'ping' }
+        : tag === TAG_PONG
+          ? { kind: 'pong' }
+          : { kind: 'disconnect' };
     case TAG_PAYLOAD:
       return decodePayload(bytes);
     default:
@@ -106,8 +110,7 @@ function decodePayload(bytes: Uint8Array): PortalMessage {
   } catch (e) {
     return fail('bad payload length', e);
   }
-  if (length > MAX_DECODED_PAYLOAD_SIZE)
-    fail(`payload length ${length} exceeds ${MAX_DECODED_PAYLOAD_SIZE}`);
+  if (length > MAX_DECODED_PAYLOAD_SIZE) fail(`payload length ${length} exceeds ${MAX_DECODED_PAYLOAD_SIZE}`);
   if (length > bytes.length - start)
     fail(`payload length ${length} exceeds the ${bytes.length - start} bytes that remain`);
   const end = start + length;

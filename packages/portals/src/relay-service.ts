@@ -25,7 +25,7 @@
  * ```
  */
 import {
-  Address,
+  type Address,
   type AddressLike,
   decodeBareString,
   encodeBareString,
@@ -36,9 +36,9 @@ import {
   MAX_ADDRESS_LENGTH,
   type Node,
   OckamError,
+  type Route,
   type RoutedMessage,
   randomHex,
-  type Route,
   toAddress,
 } from '@ockam/core';
 import { errorMessage } from './internal/timers.js';
@@ -131,7 +131,10 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     try {
       await ctx.send(message.returnRoute, encodeBareString(relayAddress.value));
     } catch (e) {
-      logger.warn('relay could not answer its registrant', { relay: relayAddress.value, error: errorMessage(e) });
+      logger.warn('relay could not answer its registrant', {
+        relay: relayAddress.value,
+        error: errorMessage(e),
+      });
       await node.stopWorker(relayAddress);
     }
   };
@@ -146,7 +149,11 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const next = onward.addresses[0];
     const previous = message.returnRoute.addresses[0];
     // Replies travel the return route, not through the relay: let each side's hop reach the other.
-    if (previous !== undefined && entry.forwardFlowId !== undefined && !fc.isConsumer(previous, entry.forwardFlowId))
+    if (
+      previous !== undefined &&
+      entry.forwardFlowId !== undefined &&
+      !fc.isConsumer(previous, entry.forwardFlowId)
+    )
       fc.addConsumer(previous, entry.forwardFlowId);
     const senderFlow = message.localInfo.flowControlId;
     if (next !== undefined && senderFlow !== undefined && !fc.isConsumer(next, senderFlow))
@@ -176,7 +183,9 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
         try {
           requested = decodeBareString(message.payload, 'relay registration');
         } catch (e) {
-          logger.warn('relay service dropped a registration that is not a BARE string', { error: errorMessage(e) });
+          logger.warn('relay service dropped a registration that is not a BARE string', {
+            error: errorMessage(e),
+          });
           return;
         }
         if (message.returnRoute.isEmpty) return;

@@ -33,7 +33,13 @@ import { PortalError } from './errors.js';
 import { staticConnector } from './inlet.js';
 import { errorMessage } from './internal/timers.js';
 import { RELAY_SERVICE, STATIC_RELAY_SERVICE } from './relay-service.js';
-import { type RouteConnection, type RouteConnector, Session, type SessionOptions, toConnection } from './session.js';
+import {
+  type RouteConnection,
+  type RouteConnector,
+  Session,
+  type SessionOptions,
+  toConnection,
+} from './session.js';
 
 export const DEFAULT_RELAY_NAME = 'default';
 export const DEFAULT_REGISTRATION_TIMEOUT_MS = 10_000;
@@ -140,7 +146,8 @@ async function register(
 ): Promise<{ address: string; flowControlId: FlowControlId | undefined }> {
   const client = node.client();
   try {
-    if (connection.flowControlId !== undefined) node.flowControls.addConsumer(client.address, connection.flowControlId);
+    if (connection.flowControlId !== undefined)
+      node.flowControls.addConsumer(client.address, connection.flowControlId);
     await client.send(connection.route.append(service), encodeBareString(name));
     let reply: Awaited<ReturnType<typeof client.receive>>;
     try {

@@ -139,7 +139,10 @@ export class Session {
     this.#maxMissed = positive(options.maxMissedPings ?? DEFAULT_MAX_MISSED_PINGS, 'maxMissedPings');
     this.#retryInitialMs = positive(options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS, 'retryInitialMs');
     this.#retryMaxMs = positive(options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, 'retryMaxMs');
-    this.#connectTimeoutMs = positive(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs');
+    this.#connectTimeoutMs = positive(
+      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      'connectTimeoutMs',
+    );
   }
 
   get status(): SessionStatus {
@@ -247,7 +250,10 @@ export class Session {
           failures = 0;
         } catch (e) {
           failures++;
-          this.#logger.info(`${this.#name}: reconnection failed`, { attempt: failures, error: errorMessage(e) });
+          this.#logger.info(`${this.#name}: reconnection failed`, {
+            attempt: failures,
+            error: errorMessage(e),
+          });
         }
         continue;
       }
@@ -286,7 +292,9 @@ export class Session {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             controller.abort();
-            reject(new PortalError('timeout', `${this.#name}: connecting took over ${this.#connectTimeoutMs} ms`));
+            reject(
+              new PortalError('timeout', `${this.#name}: connecting took over ${this.#connectTimeoutMs} ms`),
+            );
           }, this.#connectTimeoutMs);
         }),
       ]);
@@ -352,7 +360,10 @@ export class Session {
     this.#pingsSent++;
     try {
       // A ping stuck behind a full mailbox simply counts as unanswered.
-      await within(this.#collector.send(route, new CborWriter(16).uint(value).finish()), this.#pingIntervalMs);
+      await within(
+        this.#collector.send(route, new CborWriter(16).uint(value).finish()),
+        this.#pingIntervalMs,
+      );
     } catch (e) {
       // Counts as unanswered; a vanished first hop is caught by the next health check.
       this.#logger.debug(`${this.#name}: ping could not be sent`, { error: errorMessage(e) });

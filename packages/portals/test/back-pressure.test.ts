@@ -112,14 +112,14 @@ function report(label: string, total: number, run: Run): void {
 }
 
 describe('back-pressure', () => {
-  it('slows the server to a slow client: a 64 MiB response read at ~10 MiB/s stays under 24 MiB in flight', async () => {
+  it('slows the server to a slow client: a 64 MiB response read at ~10 MiB/s stays under 32 MiB in flight', async () => {
     // Unthrottled, the server would be ~60 MiB ahead within a second; the bound proves it waits.
     const total = 64 * MiB;
     const run = await pushThrough(total, MiB, 100);
     report('slow client', total, run);
     expect(run.received).toBe(total);
     expect(run.digestOk).toBe(true);
-    expect(run.maxInFlight).toBeLessThan(24 * MiB);
+    expect(run.maxInFlight).toBeLessThan(32 * MiB);
   }, 60_000);
 
   it('pushes 1 GiB through a client that pauses, with bounded bytes in flight', async () => {

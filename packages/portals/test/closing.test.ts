@@ -8,8 +8,8 @@ import {
   listeningNode,
   listenOn,
   sleep,
-  tcpHandles,
   type TestNode,
+  tcpHandles,
   testNode,
   waitFor,
 } from './helpers.js';
@@ -36,7 +36,11 @@ async function setup(onSocket: (socket: Socket) => void): Promise<Setup> {
   });
   const port = await listenOn(target);
   const o = await listeningNode('outlet-node');
-  const outlet = createOutlet(o.node, { to: `127.0.0.1:${port}`, consumerOf: [o.listener.flowControlId], lingerMs: LINGER_MS });
+  const outlet = createOutlet(o.node, {
+    to: `127.0.0.1:${port}`,
+    consumerOf: [o.listener.flowControlId],
+    lingerMs: LINGER_MS,
+  });
   const i = testNode('inlet-node');
   const inlet = await createInlet(i.node, {
     bind: '127.0.0.1:0',
@@ -82,7 +86,10 @@ describe('portal connections', () => {
     client.end();
     const { data } = await reply;
     expect(data.toString()).toBe('got 200000 bytes');
-    await waitFor(() => current!.inlet.connections() === 0 && current!.outlet.connections() === 0, 'portals closed');
+    await waitFor(
+      () => current!.inlet.connections() === 0 && current!.outlet.connections() === 0,
+      'portals closed',
+    );
   });
 
   it('close the client promptly when the target closes', async () => {
@@ -105,17 +112,26 @@ describe('portal connections', () => {
     client.resetAndDestroy();
     await targetClosed;
     expect(Date.now() - started).toBeLessThan(2_000);
-    await waitFor(() => current!.inlet.connections() === 0 && current!.outlet.connections() === 0, 'portals closed');
+    await waitFor(
+      () => current!.inlet.connections() === 0 && current!.outlet.connections() === 0,
+      'portals closed',
+    );
   });
 
   it('reset the client when the target resets', async () => {
     current = await setup(() => {});
     const client = await connectTo(current.inlet.address.port);
-    await waitFor(() => current!.accepted.length === 1 && current!.outlet.connections() === 1, 'target connection');
+    await waitFor(
+      () => current!.accepted.length === 1 && current!.outlet.connections() === 1,
+      'target connection',
+    );
     const closed = collect(client);
     current.accepted[0]!.resetAndDestroy();
     await closed;
-    await waitFor(() => current!.inlet.connections() === 0 && current!.outlet.connections() === 0, 'portals closed');
+    await waitFor(
+      () => current!.inlet.connections() === 0 && current!.outlet.connections() === 0,
+      'portals closed',
+    );
   });
 
   it('leave no sockets, workers or handles behind after many opens and closes of every kind', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, get as httpGet, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, get as httpGet } from 'node:http';
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { createLogger, type LogFields, type Logger, Node, startEcho } from '@ockam/core';
 import { type TcpListener, TcpTransport } from '@ockam/transport-tcp';
@@ -10,7 +10,10 @@ export interface LogLine {
   fields: LogFields;
 }
 
-export function capturingLogger(echo = process.env.PORTALS_LOG === '1'): { logger: Logger; lines: LogLine[] } {
+export function capturingLogger(echo = process.env.PORTALS_LOG === '1'): {
+  logger: Logger;
+  lines: LogLine[];
+} {
   const lines: LogLine[] = [];
   const logger = createLogger('debug', (level, message, fields) => {
     lines.push({ level, message, fields });
@@ -34,7 +37,10 @@ export function testNode(name: string): TestNode {
 }
 
 /** A node with a TCP listener and `echo` exposed to it (what session pings need). */
-export async function listeningNode(name: string, port = 0): Promise<TestNode & { listener: TcpListener; port: number }> {
+export async function listeningNode(
+  name: string,
+  port = 0,
+): Promise<TestNode & { listener: TcpListener; port: number }> {
   const t = testNode(name);
   const listener = await t.tcp.listen(`127.0.0.1:${port}`);
   startEcho(t.node);
@@ -58,7 +64,12 @@ export function closeServer(server: Server | HttpServer): Promise<void> {
 }
 
 /** A plain TCP echo server; tracks its sockets. */
-export async function echoTarget(): Promise<{ server: Server; port: number; sockets: Set<Socket>; stop(): Promise<void> }> {
+export async function echoTarget(): Promise<{
+  server: Server;
+  port: number;
+  sockets: Set<Socket>;
+  stop(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -79,7 +90,9 @@ export async function echoTarget(): Promise<{ server: Server; port: number; sock
 }
 
 /** An HTTP server that answers `body` (or what the handler says). */
-export async function httpTarget(body: string | Buffer): Promise<{ server: HttpServer; port: number; stop(): Promise<void> }> {
+export async function httpTarget(
+  body: string | Buffer,
+): Promise<{ server: HttpServer; port: number; stop(): Promise<void> }> {
   const server = createHttpServer((req, res) => {
     if (req.url === '/echo') {
       const chunks: Buffer[] = [];
@@ -141,7 +154,11 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
@@ -151,5 +168,6 @@ export async function waitFor(condition: () => boolean, what = 'condition', time
 
 /** TCP sockets this process holds (libuv handles), for leak checks. */
 export function tcpHandles(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap')
+    .length;
 }

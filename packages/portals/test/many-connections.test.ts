@@ -35,7 +35,11 @@ describe('many connections', () => {
     cleanups.push(() => echo.stop());
     const o = await listeningNode('outlet-node');
     cleanups.push(() => o.node.stop());
-    const outlet = createOutlet(o.node, { to: `127.0.0.1:${echo.port}`, consumerOf: [o.listener.flowControlId], lingerMs: 50 });
+    const outlet = createOutlet(o.node, {
+      to: `127.0.0.1:${echo.port}`,
+      consumerOf: [o.listener.flowControlId],
+      lingerMs: 50,
+    });
     const i = testNode('inlet-node');
     cleanups.push(() => i.node.stop());
     const inlet = await createInlet(i.node, {
@@ -54,7 +58,7 @@ describe('many connections', () => {
     // Every client sends a first message: all 1,000 portal connections are open at once.
     const first = clients.map(() => randomBytes(64));
     const firstReplies = await Promise.all(clients.map((c, n) => echoRoundTrip(c, first[n]!)));
-    firstReplies.forEach((r, n) => expect(r.equals(first[n]!)).toBe(true));
+    expect(firstReplies.every((r, n) => r.equals(first[n]!))).toBe(true);
     expect(inlet.connections()).toBe(COUNT);
     expect(outlet.connections()).toBe(COUNT);
     expect(echo.sockets.size).toBe(COUNT);
@@ -72,10 +76,14 @@ describe('many connections', () => {
     // Then 32 KiB each, all at once.
     const second = clients.map(() => randomBytes(32 * 1024));
     const secondReplies = await Promise.all(clients.map((c, n) => echoRoundTrip(c, second[n]!)));
-    secondReplies.forEach((r, n) => expect(r.equals(second[n]!)).toBe(true));
+    expect(secondReplies.every((r, n) => r.equals(second[n]!))).toBe(true);
 
     for (const c of clients) c.end();
-    await waitFor(() => inlet.connections() === 0 && outlet.connections() === 0, 'all portals closed', 10_000);
+    await waitFor(
+      () => inlet.connections() === 0 && outlet.connections() === 0,
+      'all portals closed',
+      10_000,
+    );
     await waitFor(() => echo.sockets.size === 0, 'target sockets closed', 10_000);
   }, 60_000);
 });

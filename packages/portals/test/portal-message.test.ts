@@ -1,7 +1,12 @@
 import { OckamError, toHex } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodePortalMessage, encodePortalMessage, MAX_PAYLOAD_SIZE, type PortalMessage } from '../src/index.js';
+import {
+  decodePortalMessage,
+  encodePortalMessage,
+  MAX_PAYLOAD_SIZE,
+  type PortalMessage,
+} from '../src/index.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -36,7 +41,10 @@ describe('portal message codec', () => {
   });
 
   it('accepts the optional little-endian packet counter and an absent-counter marker', () => {
-    expect(decodePortalMessage(hex('030568656c6c6f013412'))).toMatchObject({ kind: 'payload', counter: 0x1234 });
+    expect(decodePortalMessage(hex('030568656c6c6f013412'))).toMatchObject({
+      kind: 'payload',
+      counter: 0x1234,
+    });
     const absent = decodePortalMessage(hex('030568656c6c6f00'));
     expect(absent.kind === 'payload' && absent.counter).toBeUndefined();
   });
@@ -78,7 +86,8 @@ describe('portal message codec', () => {
       fc.property(messages, (m) => {
         const decoded = decodePortalMessage(encodePortalMessage(m));
         expect(decoded.kind).toBe(m.kind);
-        if (m.kind === 'payload' && decoded.kind === 'payload') expect(toHex(decoded.data)).toBe(toHex(m.data));
+        if (m.kind === 'payload' && decoded.kind === 'payload')
+          expect(toHex(decoded.data)).toBe(toHex(m.data));
       }),
       { numRuns: 200 },
     );
@@ -108,7 +117,11 @@ describe('portal message codec', () => {
         const again = encodePortalMessage(decoded);
         expect(toHex(bytes).startsWith(toHex(again))).toBe(true);
         // Only the counter may follow what we encode.
-        expect(bytes.length - again.length === 0 || bytes.length - again.length === 1 || bytes.length - again.length === 3).toBe(true);
+        expect(
+          bytes.length - again.length === 0 ||
+            bytes.length - again.length === 1 ||
+            bytes.length - again.length === 3,
+        ).toBe(true);
       }),
       { numRuns: 2_000 },
     );

@@ -26,9 +26,12 @@ describe('tcp portals', () => {
     const { logger } = capturingLogger();
     const node = new Node({ name: 'one', logger });
     cleanups.push(() => node.stop());
-    const outlet = createOutlet(node, { to: { host: '127.0.0.1', port: http.port } });
-    const inlet = await createInlet(node, { bind: '127.0.0.1:0', route: ['outlet'] });
-    cleanups.push(() => outlet.stop(), () => inlet.stop());
+    const outlet = createOutlet(node, { lingerMs: 20, to: { host: '127.0.0.1', port: http.port } });
+    const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: ['outlet'] });
+    cleanups.push(
+      () => outlet.stop(),
+      () => inlet.stop(),
+    );
     expect(inlet.status).toBe('up');
     expect((await httpGetBody(inlet.address.port)).toString()).toBe('hello through the portal');
   });
@@ -39,10 +42,18 @@ describe('tcp portals', () => {
     cleanups.push(() => http.stop());
     const o = await listeningNode('outlet-node');
     cleanups.push(() => o.node.stop());
-    createOutlet(o.node, { to: `127.0.0.1:${http.port}`, consumerOf: [o.listener.flowControlId] });
+    createOutlet(o.node, {
+      lingerMs: 20,
+      to: `127.0.0.1:${http.port}`,
+      consumerOf: [o.listener.flowControlId],
+    });
     const i = testNode('inlet-node');
     cleanups.push(() => i.node.stop());
-    const inlet = await createInlet(i.node, { bind: '127.0.0.1:0', route: [`1#127.0.0.1:${o.port}`, 'outlet'] });
+    const inlet = await createInlet(i.node, {
+      lingerMs: 20,
+      bind: '127.0.0.1:0',
+      route: [`1#127.0.0.1:${o.port}`, 'outlet'],
+    });
     cleanups.push(() => inlet.stop());
     expect(sha256(await httpGetBody(inlet.address.port))).toBe(sha256(big));
     // Upload through /echo as well.
@@ -90,10 +101,11 @@ describe('tcp portals', () => {
     cleanups.push(() => echo.stop());
     const o = await listeningNode('outlet-node');
     cleanups.push(() => o.node.stop());
-    createOutlet(o.node, { to: `127.0.0.1:${echo.port}` }); // no consumerOf
+    createOutlet(o.node, { lingerMs: 20, to: `127.0.0.1:${echo.port}` }); // no consumerOf
     const i = testNode('inlet-node');
     cleanups.push(() => i.node.stop());
     const inlet = await createInlet(i.node, {
+      lingerMs: 20,
       bind: '127.0.0.1:0',
       route: [`1#127.0.0.1:${o.port}`, 'outlet'],
       pongTimeoutMs: 300,
@@ -111,8 +123,17 @@ describe('tcp portals', () => {
     cleanups.push(() => echo.stop());
     const node = new Node();
     cleanups.push(() => node.stop());
-    createOutlet(node, { to: `127.0.0.1:${echo.port}`, incoming: { isAuthorized: () => false } });
-    const inlet = await createInlet(node, { bind: '127.0.0.1:0', route: ['outlet'], pongTimeoutMs: 200 });
+    createOutlet(node, {
+      lingerMs: 20,
+      to: `127.0.0.1:${echo.port}`,
+      incoming: { isAuthorized: () => false },
+    });
+    const inlet = await createInlet(node, {
+      lingerMs: 20,
+      bind: '127.0.0.1:0',
+      route: ['outlet'],
+      pongTimeoutMs: 200,
+    });
     cleanups.push(() => inlet.stop());
     const { data } = await collect(await connectTo(inlet.address.port));
     expect(data.length).toBe(0);
@@ -122,8 +143,8 @@ describe('tcp portals', () => {
   it('close the client promptly when the outlet cannot reach its target', async () => {
     const node = new Node();
     cleanups.push(() => node.stop());
-    createOutlet(node, { to: '127.0.0.1:1' });
-    const inlet = await createInlet(node, { bind: '127.0.0.1:0', route: ['outlet'] });
+    createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
+    const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: ['outlet'] });
     cleanups.push(() => inlet.stop());
     const started = Date.now();
     await collect(await connectTo(inlet.address.port));
@@ -133,8 +154,8 @@ describe('tcp portals', () => {
   it('keep sessions off a single local hop: the inlet is up without an echo service', async () => {
     const node = new Node();
     cleanups.push(() => node.stop());
-    createOutlet(node, { to: '127.0.0.1:1' });
-    const inlet = await createInlet(node, { bind: '127.0.0.1:0', route: Route.of('outlet') });
+    createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
+    const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: Route.of('outlet') });
     cleanups.push(() => inlet.stop());
     expect(inlet.status).toBe('up');
     expect(inlet.session.stats().pingsSent).toBe(0);

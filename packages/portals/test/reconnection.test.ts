@@ -69,7 +69,11 @@ describe('staying up', () => {
     let o: TestNode & { port: number } = await listeningNode('outlet-node');
     const startOutletNode = async (port: number) => {
       const n = await listeningNode('outlet-node', port);
-      createOutlet(n.node, { to: `127.0.0.1:${http.port}`, consumerOf: [n.listener.flowControlId], lingerMs: 20 });
+      createOutlet(n.node, {
+        to: `127.0.0.1:${http.port}`,
+        consumerOf: [n.listener.flowControlId],
+        lingerMs: 20,
+      });
       return n;
     };
     await o.node.stop();
@@ -118,7 +122,11 @@ describe('staying up', () => {
     cleanups.push(() => http.stop());
     const o = await listeningNode('outlet-node');
     cleanups.push(() => o.node.stop());
-    createOutlet(o.node, { to: `127.0.0.1:${http.port}`, consumerOf: [o.listener.flowControlId], lingerMs: 20 });
+    createOutlet(o.node, {
+      to: `127.0.0.1:${http.port}`,
+      consumerOf: [o.listener.flowControlId],
+      lingerMs: 20,
+    });
     const i = testNode('inlet-node');
     cleanups.push(() => i.node.stop());
     const inlet = await createInlet(i.node, {
@@ -135,7 +143,10 @@ describe('staying up', () => {
     const result = await download;
     expect(result.complete).toBe(false);
     // The outlet side let go of its target connection too.
-    await waitFor(() => o.node.addresses().every((a) => !a.value.startsWith('outlet_portal_')), 'outlet portals gone');
+    await waitFor(
+      () => o.node.addresses().every((a) => !a.value.startsWith('outlet_portal_')),
+      'outlet portals gone',
+    );
     await waitFor(() => inlet.status === 'up' && inlet.session.stats().connects === 2, 'reconnected');
     expect(sha256(await httpGetBody(inlet.address.port))).toBe(BODY_DIGEST);
   });
@@ -155,10 +166,17 @@ describe('staying up', () => {
     const vault = createVault('node');
     const o = testNode('outlet-node');
     cleanups.push(() => o.node.stop());
-    const scListener = await createSecureChannelListener(o.node, { identity: await createIdentity(vault), vault });
+    const scListener = await createSecureChannelListener(o.node, {
+      identity: await createIdentity(vault),
+      vault,
+    });
     startEcho(o.node);
     o.node.flowControls.addConsumer('echo', scListener.flowControlId);
-    createOutlet(o.node, { to: `127.0.0.1:${http.port}`, consumerOf: [scListener.flowControlId], lingerMs: 20 });
+    createOutlet(o.node, {
+      to: `127.0.0.1:${http.port}`,
+      consumerOf: [scListener.flowControlId],
+      lingerMs: 20,
+    });
     const relay = await createRelay(o.node, [`1#127.0.0.1:${relayPort}`], 'o1', { session: FAST_SESSION });
     cleanups.push(() => relay.stop());
 
@@ -171,12 +189,16 @@ describe('staying up', () => {
       connectionWaitMs: 0,
       lingerMs: 20,
       route: async (signal) => {
-        const channel = await createSecureChannel(i.node, [`1#127.0.0.1:${relayPort}`, 'forward_to_o1', 'api'], {
-          identity: iIdentity,
-          vault,
-          timeoutMs: 2_000,
-          signal,
-        });
+        const channel = await createSecureChannel(
+          i.node,
+          [`1#127.0.0.1:${relayPort}`, 'forward_to_o1', 'api'],
+          {
+            identity: iIdentity,
+            vault,
+            timeoutMs: 2_000,
+            signal,
+          },
+        );
         return {
           route: Route.of(channel.encryptorAddress, 'outlet'),
           flowControlId: channel.flowControlId,
@@ -197,7 +219,9 @@ describe('staying up', () => {
     await waitFor(() => inlet.status === 'down' && relay.status === 'down', 'inlet and relay down');
 
     const inletAttempts = await attemptsDuring(() => inlet.session.stats(), 2_000);
-    console.log(`relay node down: ${inletAttempts} inlet reconnection attempts in 2 s (back-off 50 ms → 400 ms)`);
+    console.log(
+      `relay node down: ${inletAttempts} inlet reconnection attempts in 2 s (back-off 50 ms → 400 ms)`,
+    );
     expect(inletAttempts).toBeLessThan(40);
 
     r = await startRelayNode(relayPort);

@@ -12,7 +12,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
+function contains(haystack: Uint8Array, needle: Buffer): boolean {
   return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).includes(needle);
 }
 
@@ -101,10 +101,14 @@ describe('relays', () => {
       bind: '127.0.0.1:0',
       lingerMs: 50,
       route: async () => {
-        const channel = await createSecureChannel(i.node, [`1#127.0.0.1:${r.port}`, relay.remoteAddress, 'api'], {
-          identity: iIdentity,
-          vault,
-        });
+        const channel = await createSecureChannel(
+          i.node,
+          [`1#127.0.0.1:${r.port}`, relay.remoteAddress, 'api'],
+          {
+            identity: iIdentity,
+            vault,
+          },
+        );
         return {
           route: Route.of(channel.encryptorAddress, 'outlet'),
           flowControlId: channel.flowControlId,
@@ -121,6 +125,8 @@ describe('relays', () => {
     const total = seen.reduce((n, p) => n + p.length, 0);
     expect(total).toBeGreaterThan(body.length);
     expect(seen.some((p) => contains(p, marker))).toBe(false);
-    expect(seen.some((p) => bytesEqual(p.subarray(0, 1), Uint8Array.of(3)) && contains(p, marker))).toBe(false);
+    expect(seen.some((p) => bytesEqual(p.subarray(0, 1), Uint8Array.of(3)) && contains(p, marker))).toBe(
+      false,
+    );
   });
 });

@@ -30,7 +30,12 @@ import {
   type WorkerContext,
 } from '@ockam/core';
 import { PortalError } from '../errors.js';
-import { decodePortalMessage, encodePayload, encodePortalMessage, MAX_PAYLOAD_SIZE } from '../portal-message.js';
+import {
+  decodePortalMessage,
+  encodePayload,
+  encodePortalMessage,
+  MAX_PAYLOAD_SIZE,
+} from '../portal-message.js';
 import { errorMessage, sleep, within } from './timers.js';
 
 const PING = encodePortalMessage({ kind: 'ping' });
@@ -103,9 +108,13 @@ export class PortalConnection {
       {
         handleMessage: (_ctx, routed) => this.#onMessage(routed),
       },
-      { ...(init.incoming ? { incoming: init.incoming } : {}), ...(init.outgoing ? { outgoing: init.outgoing } : {}) },
+      {
+        ...(init.incoming ? { incoming: init.incoming } : {}),
+        ...(init.outgoing ? { outgoing: init.outgoing } : {}),
+      },
     );
-    for (const id of init.consumerOf ?? []) if (id !== undefined) init.node.flowControls.addConsumer(this.address, id);
+    for (const id of init.consumerOf ?? [])
+      if (id !== undefined) init.node.flowControls.addConsumer(this.address, id);
     const socket = this.socket;
     // Nothing is read before the handshake completes.
     socket.pause();
@@ -197,7 +206,9 @@ export class PortalConnection {
     try {
       message = decodePortalMessage(routed.message.payload);
     } catch (e) {
-      this.#logger.warn('portal connection closed: the peer sent a malformed message', { error: errorMessage(e) });
+      this.#logger.warn('portal connection closed: the peer sent a malformed message', {
+        error: errorMessage(e),
+      });
       this.#abort();
       return;
     }
@@ -218,7 +229,9 @@ export class PortalConnection {
           return;
         case 'ping':
         case 'payload':
-          this.#logger.warn('portal connection ignored a message before the handshake', { kind: message.kind });
+          this.#logger.warn('portal connection ignored a message before the handshake', {
+            kind: message.kind,
+          });
           return;
       }
     }

@@ -34,7 +34,12 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | un
  * `min(maxMs, initialMs · 2^(attempt−1))`), so that many clients retrying at once spread out
  * and a failing peer never sees a busy loop.
  */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
   const floor = Math.min(10, ceiling);
   return floor + random() * (ceiling - floor);
