@@ -21,7 +21,8 @@ export type WebSocketAddressLike = string | Address | { host?: string; port: num
 export function toWebSocketUrl(address: WebSocketAddressLike): string {
   let text: string;
   if (address instanceof Address) {
-    if (address.type !== WS) throw new WebSocketTransportError('invalid', `Not a WebSocket address: ${address}`);
+    if (address.type !== WS)
+      throw new WebSocketTransportError('invalid', `Not a WebSocket address: ${address}`);
     text = address.value;
   } else if (typeof address === 'string') {
     text = address.startsWith(`${WS}#`) ? address.slice(2) : address;
@@ -38,18 +39,26 @@ export function toWebSocketUrl(address: WebSocketAddressLike): string {
     } catch (e) {
       throw new WebSocketTransportError('invalid', `Invalid WebSocket URL '${text}'`, { cause: e });
     }
-    if (url.hash !== '') throw new WebSocketTransportError('invalid', `WebSocket URL '${text}' has a fragment`);
+    if (url.hash !== '')
+      throw new WebSocketTransportError('invalid', `WebSocket URL '${text}' has a fragment`);
     return url.href;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
-    throw new WebSocketTransportError('invalid', `Invalid WebSocket URL '${text}': the scheme must be ws or wss`);
+    throw new WebSocketTransportError(
+      'invalid',
+      `Invalid WebSocket URL '${text}': the scheme must be ws or wss`,
+    );
   let hp: { host: string; port: number };
   try {
     hp = parseHostPort(text);
   } catch (e) {
-    throw new WebSocketTransportError('invalid', `Invalid WebSocket address '${text}': expected HOST:PORT or a ws:// URL`, {
-      cause: e,
-    });
+    throw new WebSocketTransportError(
+      'invalid',
+      `Invalid WebSocket address '${text}': expected HOST:PORT or a ws:// URL`,
+      {
+        cause: e,
+      },
+    );
   }
   return new URL(`ws://${formatHost(hp.host)}:${hp.port}/`).href;
 }

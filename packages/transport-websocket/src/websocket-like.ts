@@ -28,7 +28,10 @@ export interface WebSocketLike {
   readonly bufferedAmount: number;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketLikeEvent) => void): void;
+  addEventListener(
+    type: 'open' | 'message' | 'close' | 'error',
+    listener: (event: WebSocketLikeEvent) => void,
+  ): void;
   removeEventListener(
     type: 'open' | 'message' | 'close' | 'error',
     listener: (event: WebSocketLikeEvent) => void,

@@ -35,9 +35,14 @@ import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
 import { CloseCode, Connection, closeSocket, errorMessage, formatHostPort } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
-import { type WebSocketAddressLike, toWebSocketUrl } from './websocket-address.js';
+import { toWebSocketUrl, type WebSocketAddressLike } from './websocket-address.js';
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketPeer } from './websocket-connection.js';
-import { OPEN, type WebSocketConstructor, type WebSocketLike, type WebSocketLikeEvent } from './websocket-like.js';
+import {
+  OPEN,
+  type WebSocketConstructor,
+  type WebSocketLike,
+  type WebSocketLikeEvent,
+} from './websocket-like.js';
 import type { WebSocketListener, WebSocketServerFactory } from './websocket-listener.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -122,8 +127,14 @@ export class WebSocketTransport implements Transport {
     this.#sendBufferBytes = options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
-    if (!Number.isInteger(this.#maxFrameSize) || this.#maxFrameSize < 1 || this.#maxFrameSize > MAX_FRAME_SIZE)
-      throw new RangeError(`maxFrameSize must be an integer in 1..${MAX_FRAME_SIZE}, got ${this.#maxFrameSize}`);
+    if (
+      !Number.isInteger(this.#maxFrameSize) ||
+      this.#maxFrameSize < 1 ||
+      this.#maxFrameSize > MAX_FRAME_SIZE
+    )
+      throw new RangeError(
+        `maxFrameSize must be an integer in 1..${MAX_FRAME_SIZE}, got ${this.#maxFrameSize}`,
+      );
     if (!(this.#receiveBufferBytes > 0))
       throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
     if (!(this.#sendBufferBytes > 0))
@@ -192,7 +203,8 @@ export class WebSocketTransport implements Transport {
       throw e;
     }
     this.node.flowControls.addSpawner(processorAddress, flowControlId);
-    const path = options.path === undefined ? '/' : options.path.startsWith('/') ? options.path : `/${options.path}`;
+    const path =
+      options.path === undefined ? '/' : options.path.startsWith('/') ? options.path : `/${options.path}`;
     listener = new Listener({
       node: this.node,
       logger: this.#logger,
@@ -212,7 +224,10 @@ export class WebSocketTransport implements Transport {
    * Opens a new connection to a `ws://`/`wss://` URL, `host:port` or `3#…` address. The first open
    * connection to a URL is also the one `resolve` reuses for it.
    */
-  async connect(address: WebSocketAddressLike, options: WebSocketConnectOptions = {}): Promise<WebSocketConnection> {
+  async connect(
+    address: WebSocketAddressLike,
+    options: WebSocketConnectOptions = {},
+  ): Promise<WebSocketConnection> {
     this.#checkRunning();
     const url = toWebSocketUrl(address);
     const connection = await this.#open(url, options);
@@ -375,7 +390,13 @@ export class WebSocketTransport implements Transport {
       const onAbort = (): void =>
         settle(new CancelledError(`Connecting to ${url} cancelled`, 'transport', { cause: signal?.reason }));
       const timer = setTimeout(
-        () => settle(new WebSocketTransportError('timeout', `Cannot connect to ${url}: no answer within ${timeoutMs} ms`)),
+        () =>
+          settle(
+            new WebSocketTransportError(
+              'timeout',
+              `Cannot connect to ${url}: no answer within ${timeoutMs} ms`,
+            ),
+          ),
         timeoutMs,
       );
       socket.addEventListener('open', onOpen);
@@ -407,10 +428,16 @@ export class WebSocketTransport implements Transport {
         listener,
       );
     } catch (e) {
-      this.#logger.warn('websocket connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
+      this.#logger.warn('websocket connection refused', {
+        peer: formatHostPort(peer),
+        reason: errorMessage(e),
+      });
       return;
     }
-    this.#logger.debug('websocket connection accepted', { peer: connection.peerAddress, listener: listener.url });
+    this.#logger.debug('websocket connection accepted', {
+      peer: connection.peerAddress,
+      listener: listener.url,
+    });
   }
 
   #adopt(
@@ -446,7 +473,10 @@ export class WebSocketTransport implements Transport {
     return connection;
   }
 
-  #emit<E extends keyof WebSocketTransportEvents>(event: E, ...args: Parameters<WebSocketTransportEvents[E]>): void {
+  #emit<E extends keyof WebSocketTransportEvents>(
+    event: E,
+    ...args: Parameters<WebSocketTransportEvents[E]>
+  ): void {
     for (const h of this.#handlers[event]) {
       try {
         (h as (...a: Parameters<WebSocketTransportEvents[E]>) => void)(...args);
@@ -463,9 +493,13 @@ function parseListenAddress(text: string): { host: string; port: number } {
   try {
     return parseHostPort(text.startsWith(`${WS}#`) ? text.slice(2) : text);
   } catch (e) {
-    throw new WebSocketTransportError('invalid', `Invalid listen address '${text}': expected HOST:PORT or PORT`, {
-      cause: e,
-    });
+    throw new WebSocketTransportError(
+      'invalid',
+      `Invalid listen address '${text}': expected HOST:PORT or PORT`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 

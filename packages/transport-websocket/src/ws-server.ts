@@ -16,14 +16,35 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CancelledError } from '@ockam/core';
-import { WebSocket as WsWebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer, WebSocket as WsWebSocket } from 'ws';
 import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.js';
 import type { WebSocketServerFactory, WebSocketServerHandle } from './websocket-listener.js';
 
+/**
+ * `ws`'s socket class, sending binary messages so that those sent in one tick leave in one write:
+ * the TCP socket under it is corked until the next tick, as the TCP transport batches its frames.
+ */
+class CorkingWebSocket extends WsWebSocket {
+  override send(data: Uint8Array): void {
+    const raw = (this as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (raw !== undefined && !corked.has(raw)) {
+      corked.add(raw);
+      raw.cork();
+      process.nextTick(() => {
+        corked.delete(raw);
+        raw.uncork();
+      });
+    }
+    super.send(data, { binary: true });
+  }
+}
+
+const corked = new WeakSet<object>();
+
 /** `ws`'s client, with the options the transport needs, as a WHATWG-style constructor. */
-export const NodeWebSocket: WebSocketConstructor = class NodeWebSocket extends WsWebSocket {
+export const NodeWebSocket: WebSocketConstructor = class NodeWebSocket extends CorkingWebSocket {
   constructor(url: string) {
     super(url, { maxPayload: MAX_FRAME_SIZE, perMessageDeflate: false });
   }
@@ -35,10 +56,13 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
   const attached = options.server as HttpServer | undefined;
   const wss = new WebSocketServer({
     ...(attached === undefined ? { host: options.host, port: options.port } : { server: attached }),
-    ...(options.path === undefined ? {} : { path: options.path.startsWith('/') ? options.path : `/${options.path}` }),
+    ...(options.path === undefined
+      ? {}
+      : { path: options.path.startsWith('/') ? options.path : `/${options.path}` }),
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
     clientTracking: false,
+    WebSocket: CorkingWebSocket,
   });
   const where = attached === undefined ? `${options.host}:${options.port}` : 'the given HTTP server';
   if (attached === undefined) {

@@ -53,7 +53,11 @@ describe('back-pressure', () => {
     const server = testNode('server');
     const listener = await server.ws.listen('127.0.0.1:0');
     let received = 0;
-    server.node.startWorker('sink', { handleMessage() { received++; } });
+    server.node.startWorker('sink', {
+      handleMessage() {
+        received++;
+      },
+    });
     server.node.flowControls.addConsumer('sink', listener.flowControlId);
     const client = testNode('client', { sendBufferBytes: 64 * 1024 });
     try {

@@ -14,7 +14,8 @@ describe('browser bundle', () => {
     expect(inputs.some((i) => /[\\/]ws[\\/]/.test(i))).toBe(false);
     expect(inputs.some((i) => i.includes('node-primitives'))).toBe(false);
     for (const [file, input] of Object.entries(metafile.inputs)) {
-      for (const imp of input.imports) expect(imp.path.startsWith('node:'), `${file} imports ${imp.path}`).toBe(false);
+      for (const imp of input.imports)
+        expect(imp.path.startsWith('node:'), `${file} imports ${imp.path}`).toBe(false);
     }
     expect(code).not.toMatch(/["']node:[a-z_/]+["']/);
     expect(code).not.toMatch(/\brequire\(/);

@@ -68,7 +68,8 @@ try {
 </script>`;
     http = createServer((req, res) => {
       if (req.url?.startsWith('/app.js')) res.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
-      else if (req.url?.startsWith('/?') || req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      else if (req.url?.startsWith('/?') || req.url === '/')
+        res.writeHead(200, { 'content-type': 'text/html' }).end(page);
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));

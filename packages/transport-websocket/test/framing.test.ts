@@ -1,7 +1,13 @@
 import { decodeBareString, encodeBareString, LocalMessage, OckamError, Route } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeWebSocketFrame, encodeWebSocketFrame, MAX_FRAME_SIZE, toWebSocketAddress, toWebSocketUrl } from '../src/index.js';
+import {
+  decodeWebSocketFrame,
+  encodeWebSocketFrame,
+  MAX_FRAME_SIZE,
+  toWebSocketAddress,
+  toWebSocketUrl,
+} from '../src/index.js';
 import { hex } from './helpers.js';
 
 // PROTOCOL.md §1.2 layout, by hand: version 01 | onward [0#echo] | return [0#app] | payload
@@ -24,7 +30,13 @@ describe('WebSocket framing', () => {
   });
 
   it('carries a tracing context and transport addresses in routes', () => {
-    const m = new LocalMessage(['1#10.0.0.1:4000', 'echo'], ['3#127.0.0.1:9', 'app'], new Uint8Array([1, 2]), undefined, '{"traceparent":"x"}');
+    const m = new LocalMessage(
+      ['1#10.0.0.1:4000', 'echo'],
+      ['3#127.0.0.1:9', 'app'],
+      new Uint8Array([1, 2]),
+      undefined,
+      '{"traceparent":"x"}',
+    );
     const d = decodeWebSocketFrame(encodeWebSocketFrame(m));
     expect(d.onwardRoute.toString()).toBe(m.onwardRoute.toString());
     expect(d.returnRoute.toString()).toBe(m.returnRoute.toString());
@@ -32,7 +44,13 @@ describe('WebSocket framing', () => {
   });
 
   it('rejects unknown versions, truncation and trailing bytes after a version 2 message', () => {
-    for (const bad of [`03 ${HELLO_FRAME.slice(3)}`, `00 ${HELLO_FRAME.slice(3)}`, '01 01 00 04 6563', '', `02 ${HELLO_FRAME.slice(3)} 00`]) {
+    for (const bad of [
+      `03 ${HELLO_FRAME.slice(3)}`,
+      `00 ${HELLO_FRAME.slice(3)}`,
+      '01 01 00 04 6563',
+      '',
+      `02 ${HELLO_FRAME.slice(3)} 00`,
+    ]) {
       let error: unknown;
       try {
         decodeWebSocketFrame(hex(bad));
@@ -48,23 +66,35 @@ describe('WebSocket framing', () => {
       'Cannot decode WebSocket frame: length 101 exceeds 100',
     );
     const big = new LocalMessage(['echo'], ['app'], new Uint8Array(200));
-    expect(() => encodeWebSocketFrame(big, 100)).toThrow(/Cannot encode WebSocket frame: length 2\d\d exceeds 100/);
+    expect(() => encodeWebSocketFrame(big, 100)).toThrow(
+      /Cannot encode WebSocket frame: length 2\d\d exceeds 100/,
+    );
     expect(MAX_FRAME_SIZE).toBe(16 * 1024 * 1024);
   });
 
   it('round-trips any message (property)', () => {
-    const addr = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.string({ maxLength: 40 }).filter((s) => !s.includes('#')));
+    const addr = fc.tuple(
+      fc.integer({ min: 0, max: 255 }),
+      fc.string({ maxLength: 40 }).filter((s) => !s.includes('#')),
+    );
     const route = fc.array(addr, { maxLength: 5 });
     fc.assert(
-      fc.property(route, route, fc.uint8Array({ maxLength: 2000 }), fc.option(fc.string(), { nil: undefined }), (on, ret, payload, tracing) => {
-        const toR = (r: [number, string][]) => new Route(r.map(([t, v]) => Route.of(`${t}#${v}`).addresses[0]!));
-        const m = new LocalMessage(toR(on), toR(ret), payload, undefined, tracing);
-        const d = decodeWebSocketFrame(encodeWebSocketFrame(m));
-        expect(d.onwardRoute.toString()).toBe(m.onwardRoute.toString());
-        expect(d.returnRoute.toString()).toBe(m.returnRoute.toString());
-        expect([...d.payload]).toEqual([...payload]);
-        expect(d.tracingContext).toBe(tracing);
-      }),
+      fc.property(
+        route,
+        route,
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.option(fc.string(), { nil: undefined }),
+        (on, ret, payload, tracing) => {
+          const toR = (r: [number, string][]) =>
+            new Route(r.map(([t, v]) => Route.of(`${t}#${v}`).addresses[0]!));
+          const m = new LocalMessage(toR(on), toR(ret), payload, undefined, tracing);
+          const d = decodeWebSocketFrame(encodeWebSocketFrame(m));
+          expect(d.onwardRoute.toString()).toBe(m.onwardRoute.toString());
+          expect(d.returnRoute.toString()).toBe(m.returnRoute.toString());
+          expect([...d.payload]).toEqual([...payload]);
+          expect(d.tracingContext).toBe(tracing);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -95,7 +125,9 @@ describe('WebSocket addresses', () => {
 
   it('refuses other schemes, other transport types and bad ports', () => {
     expect(() => toWebSocketUrl('http://example.com')).toThrow(/scheme must be ws or wss/);
-    expect(() => toWebSocketUrl(Route.of('1#127.0.0.1:4000').addresses[0]!)).toThrow(/Not a WebSocket address/);
+    expect(() => toWebSocketUrl(Route.of('1#127.0.0.1:4000').addresses[0]!)).toThrow(
+      /Not a WebSocket address/,
+    );
     expect(() => toWebSocketUrl('127.0.0.1:70000')).toThrow(/Invalid WebSocket address/);
   });
 });

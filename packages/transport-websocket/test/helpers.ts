@@ -41,7 +41,11 @@ export async function echoServer(
   return { ...t, listener, port: listener.address.port };
 }
 
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
@@ -90,7 +94,9 @@ export class RawClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
       this.closed,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs))),
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs)),
+      ),
     ]).finally(() => clearTimeout(timer));
   }
 

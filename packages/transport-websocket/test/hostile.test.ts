@@ -28,7 +28,9 @@ async function goodClientStillServed(): Promise<void> {
 }
 
 /** Sends `data` from a raw client, expects the server to close it, returns the logged reason and code. */
-async function closedWithReason(data: Uint8Array | string): Promise<{ reason: string; code: number; cause: string }> {
+async function closedWithReason(
+  data: Uint8Array | string,
+): Promise<{ reason: string; code: number; cause: string }> {
   const raw = await RawClient.connect(server.port);
   const peer = `127.0.0.1:${raw.localPort}`;
   raw.send(data);
@@ -37,7 +39,9 @@ async function closedWithReason(data: Uint8Array | string): Promise<{ reason: st
     () => server.lines.some((l) => l.fields.peer === peer && l.message === 'websocket connection closed'),
     'close log',
   );
-  const line = server.lines.find((l) => l.fields.peer === peer && l.message === 'websocket connection closed')!;
+  const line = server.lines.find(
+    (l) => l.fields.peer === peer && l.message === 'websocket connection closed',
+  )!;
   expect(line.level).toBe('warn');
   return { reason: String(line.fields.reason), code, cause: String(line.fields.cause) };
 }
@@ -62,7 +66,9 @@ describe('hostile WebSocket peers', () => {
   });
 
   it('closes a connection that sends truncated or garbage bytes', async () => {
-    expect((await closedWithReason(hex('01 01 00 04 6563'))).reason).toMatch(/^Cannot decode WebSocket transport message/);
+    expect((await closedWithReason(hex('01 01 00 04 6563'))).reason).toMatch(
+      /^Cannot decode WebSocket transport message/,
+    );
     expect((await closedWithReason(hex('deadbeef'))).cause).toBe('protocol');
     expect((await closedWithReason(new Uint8Array(0))).cause).toBe('protocol');
     await goodClientStillServed();
@@ -81,7 +87,9 @@ describe('hostile WebSocket peers', () => {
     const r = await closedWithReason(unknown);
     expect(r).toMatchObject({ cause: 'routing', code: 1008 });
     expect(r.reason).toMatch(/No worker at address nobody/);
-    const remote = encodeWebSocketFrame(new LocalMessage(['1#127.0.0.1:1', 'echo'], ['app'], new Uint8Array()));
+    const remote = encodeWebSocketFrame(
+      new LocalMessage(['1#127.0.0.1:1', 'echo'], ['app'], new Uint8Array()),
+    );
     expect((await closedWithReason(remote)).reason).toMatch(/must be resolved/);
     await goodClientStillServed();
   });
@@ -103,13 +111,11 @@ describe('hostile WebSocket peers', () => {
     const frames = fc.oneof(
       fc.uint8Array({ maxLength: 200 }),
       // Mutations of a valid frame, to reach deeper into the decoder.
-      fc
-        .tuple(fc.nat(30), fc.integer({ min: 0, max: 255 }))
-        .map(([i, b]) => {
-          const f = hex(`01 ${HELLO_BODY}`);
-          f[i % f.length] = b;
-          return f;
-        }),
+      fc.tuple(fc.nat(30), fc.integer({ min: 0, max: 255 })).map(([i, b]) => {
+        const f = hex(`01 ${HELLO_BODY}`);
+        f[i % f.length] = b;
+        return f;
+      }),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(frames, { minLength: 1, maxLength: 4 }), async (batch) => {

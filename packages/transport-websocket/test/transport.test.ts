@@ -14,7 +14,9 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
       const c = client.node.client();
       const reply = await c.request([`3#127.0.0.1:${server.port}`, 'echo'], new Uint8Array([1, 2, 3]));
       expect([...reply.payload]).toEqual([1, 2, 3]);
-      const again = await client.node.client().request([`3#ws://127.0.0.1:${server.port}/`, 'echo'], new Uint8Array([4]));
+      const again = await client.node
+        .client()
+        .request([`3#ws://127.0.0.1:${server.port}/`, 'echo'], new Uint8Array([4]));
       expect([...again.payload]).toEqual([4]);
       expect(client.ws.connections()).toHaveLength(1);
       await waitFor(() => server.ws.connections().length === 1, 'accepted connection');
@@ -35,7 +37,8 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
     try {
       const conn = await client.ws.connect(`ws://127.0.0.1:${server.port}`);
       const c = client.node.client({ capacity: 512 });
-      for (let i = 0; i < 300; i++) await c.send([conn.senderAddress, 'echo'], Uint8Array.of(i & 255, i >> 8));
+      for (let i = 0; i < 300; i++)
+        await c.send([conn.senderAddress, 'echo'], Uint8Array.of(i & 255, i >> 8));
       for (let i = 0; i < 300; i++) expect([...(await c.receive()).payload]).toEqual([i & 255, i >> 8]);
       const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i * 7);
       await c.send([conn.senderAddress, 'echo'], big);
@@ -55,10 +58,15 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
       const conn = await client.ws.connect(`127.0.0.1:${server.port}`);
       const c = client.node.client();
       await c.send([conn.senderAddress, 'uppercase'], encodeBareString('hi'));
-      await waitFor(() => server.lines.some((l) => l.message === 'flow control dropped a message'), 'flow-control drop');
+      await waitFor(
+        () => server.lines.some((l) => l.message === 'flow control dropped a message'),
+        'flow-control drop',
+      );
       await expect(c.receive({ timeoutMs: 200 })).rejects.toThrow(/No reply/);
       server.node.flowControls.addConsumer('uppercase', server.listener.flowControlId);
-      const reply = await client.node.client().request([conn.senderAddress, 'uppercase'], encodeBareString('hi'));
+      const reply = await client.node
+        .client()
+        .request([conn.senderAddress, 'uppercase'], encodeBareString('hi'));
       expect(decodeBareString(reply.payload)).toBe('HI');
     } finally {
       await client.stop();
@@ -106,7 +114,10 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
     try {
       const reply = await client.node
         .client()
-        .request([`3#127.0.0.1:${wsListener.address.port}`, toBackend.senderAddress, 'uppercase'], encodeBareString('multi hop'));
+        .request(
+          [`3#127.0.0.1:${wsListener.address.port}`, toBackend.senderAddress, 'uppercase'],
+          encodeBareString('multi hop'),
+        );
       expect(decodeBareString(reply.payload)).toBe('MULTI HOP');
       expect(reply.returnRoute.addresses.at(-1)?.value).toBe('uppercase');
     } finally {
@@ -122,7 +133,9 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
     const portable = new PortableWebSocketTransport(client.node, { WebSocket: NodeWebSocket });
     try {
       expect(portable.canListen).toBe(false);
-      await expect(portable.listen('127.0.0.1:0')).rejects.toSatisfy((e) => OckamError.isKind(e, 'unsupported', 'transport'));
+      await expect(portable.listen('127.0.0.1:0')).rejects.toSatisfy((e) =>
+        OckamError.isKind(e, 'unsupported', 'transport'),
+      );
       const conn = await portable.connect(`ws://127.0.0.1:${server.port}`);
       const reply = await client.node.client().request([conn.senderAddress, 'echo'], new Uint8Array([5]));
       expect([...reply.payload]).toEqual([5]);
@@ -145,9 +158,13 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
       (await import('@ockam/core')).startEcho(server.node);
       server.node.flowControls.addConsumer('echo', listener.flowControlId);
       expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('page');
-      const reply = await client.node.client().request([`3#ws://127.0.0.1:${port}/ockam`, 'echo'], new Uint8Array([6]));
+      const reply = await client.node
+        .client()
+        .request([`3#ws://127.0.0.1:${port}/ockam`, 'echo'], new Uint8Array([6]));
       expect([...reply.payload]).toEqual([6]);
-      await expect(client.ws.connect(`ws://127.0.0.1:${port}/other`)).rejects.toSatisfy((e) => OckamError.isKind(e, 'io', 'transport'));
+      await expect(client.ws.connect(`ws://127.0.0.1:${port}/other`)).rejects.toSatisfy((e) =>
+        OckamError.isKind(e, 'io', 'transport'),
+      );
     } finally {
       await client.stop();
       await server.stop();
@@ -162,7 +179,9 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
       await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
       const freePort = (http.address() as { port: number }).port;
       await new Promise((r) => http.close(r));
-      await expect(client.ws.connect(`127.0.0.1:${freePort}`)).rejects.toSatisfy((e) => OckamError.isKind(e, 'io', 'transport'));
+      await expect(client.ws.connect(`127.0.0.1:${freePort}`)).rejects.toSatisfy((e) =>
+        OckamError.isKind(e, 'io', 'transport'),
+      );
       // A TCP server that never answers the upgrade.
       const sockets = new Set<import('node:net').Socket>();
       const silent = (await import('node:net')).createServer((s) => void sockets.add(s));
@@ -177,7 +196,9 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
       await expect(p).rejects.toSatisfy((e) => OckamError.isKind(e, 'cancelled'));
       for (const s of sockets) s.destroy();
       await new Promise((r) => silent.close(r));
-      await expect(client.ws.resolve(Address.parse('1#127.0.0.1:1'))).rejects.toThrow(/not a WebSocket address/);
+      await expect(client.ws.resolve(Address.parse('1#127.0.0.1:1'))).rejects.toThrow(
+        /not a WebSocket address/,
+      );
     } finally {
       await client.stop();
     }
@@ -198,7 +219,9 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
     const fcSize = server.node.flowControls.size;
     expect(fcSize.producers).toBe(0);
     expect(fcSize.spawners).toBe(0);
-    await expect(server.ws.listen('127.0.0.1:0')).rejects.toSatisfy((e) => OckamError.isKind(e, 'shutdown', 'transport'));
+    await expect(server.ws.listen('127.0.0.1:0')).rejects.toSatisfy((e) =>
+      OckamError.isKind(e, 'shutdown', 'transport'),
+    );
     await client.stop();
     await server.stop();
     expect(client.node.flowControls.size).toEqual({ producers: 0, spawners: 0, consumers: 0 });

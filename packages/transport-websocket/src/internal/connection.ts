@@ -199,7 +199,10 @@ export class Connection implements WebSocketConnection {
     let frame: Uint8Array;
     try {
       // §1.3: the sender drops its own address and sends the rest.
-      frame = encodeWebSocketFrame(message.withOnward(message.onwardRoute.popFront()), this.#init.maxFrameSize);
+      frame = encodeWebSocketFrame(
+        message.withOnward(message.onwardRoute.popFront()),
+        this.#init.maxFrameSize,
+      );
     } catch (e) {
       this.#logger.warn('websocket message dropped: it cannot be sent', {
         peer: this.peerAddress,
@@ -241,7 +244,8 @@ export class Connection implements WebSocketConnection {
   #pollDrain(delayMs: number): void {
     this.#drainTimer = setTimeout(() => {
       this.#drainTimer = undefined;
-      if (this.#closing || this.#socket.bufferedAmount <= this.#init.sendBufferBytes / 2) this.#releaseDrain();
+      if (this.#closing || this.#socket.bufferedAmount <= this.#init.sendBufferBytes / 2)
+        this.#releaseDrain();
       else this.#pollDrain(Math.min(delayMs * 2, MAX_DRAIN_POLL_MS));
     }, delayMs);
   }
@@ -386,7 +390,12 @@ export class Connection implements WebSocketConnection {
     }
     const code = event.code;
     const reason = `closed by peer${code === undefined ? '' : ` (code ${code}${event.reason ? `: ${event.reason}` : ''})`}`;
-    this.#logger.info('websocket connection closed', { peer: this.peerAddress, mode: this.mode, cause: 'peer', reason });
+    this.#logger.info('websocket connection closed', {
+      peer: this.peerAddress,
+      mode: this.mode,
+      cause: 'peer',
+      reason,
+    });
     void this.#shutdown({ cause: 'peer', reason, ...(code === undefined ? {} : { code }) });
   };
 
@@ -458,7 +467,10 @@ export class Connection implements WebSocketConnection {
     try {
       this.#init.onClosed(this, final);
     } catch (e) {
-      this.#logger.warn('websocket close listener failed', { peer: this.peerAddress, error: errorMessage(e) });
+      this.#logger.warn('websocket close listener failed', {
+        peer: this.peerAddress,
+        error: errorMessage(e),
+      });
     }
     return final;
   }
@@ -467,7 +479,10 @@ export class Connection implements WebSocketConnection {
     try {
       await this.#node.stopWorker(address);
     } catch (e) {
-      this.#logger.warn('websocket worker failed to stop', { address: address.value, error: errorMessage(e) });
+      this.#logger.warn('websocket worker failed to stop', {
+        address: address.value,
+        error: errorMessage(e),
+      });
     }
   }
 }
