@@ -9,6 +9,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
+import { registerPortalCommands } from './commands/portals.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerVaultCommands } from './commands/vault.js';
@@ -49,6 +50,8 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerVaultCommands(program, run);
   registerIdentityCommands(program, run);
   registerSecureChannelCommands(program, run);
+  registerPortalCommands(program, run);
+
   registerCompletionCommand(program, run);
 
   registerStatusCommand(program, run);

@@ -80,6 +80,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       logger,
       ...(values.identity ? { identity: values.identity } : {}),
       ...(values['http-server'] ? { httpServer: values['http-server'] } : {}),
+      ...sessionFromEnv(),
+
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
     });
@@ -108,4 +110,17 @@ export async function runDaemon(argv: string[]): Promise<void> {
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 50).unref();
   }
+}
+
+/**
+ * Route watching of inlets and relays: Ockam pings every 10 s and rebuilds after 3 misses.
+ * `OCKAM_PING_INTERVAL_MS` changes the interval (tests use a short one).
+ */
+function sessionFromEnv(env = process.env): { session?: { pingIntervalMs: number } } {
+  const v = env.OCKAM_PING_INTERVAL_MS;
+  if (v === undefined || v === '') return {};
+  const ms = Number(v);
+  if (!Number.isInteger(ms) || ms < 10)
+    throw new Error(`Invalid OCKAM_PING_INTERVAL_MS '${v}': a whole number of milliseconds ≥ 10`);
+  return { session: { pingIntervalMs: ms } };
 }

@@ -33,6 +33,15 @@ export {
   stderrLogSink,
 } from './log-sink.js';
 export {
+  type InletConfig,
+  type InletInfo,
+  type OutletConfig,
+  type OutletInfo,
+  Portals,
+  type RelayConfig,
+  type RelayInfo,
+} from './portals.js';
+export {
   DAEMON_PATH,
   isNodeProcess,
   isNodeRunning,
@@ -41,6 +50,7 @@ export {
   spawnNode,
   stopNodeProcess,
 } from './processes.js';
+export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRecord, State, StateError } from './state.js';

@@ -26,7 +26,9 @@ import {
   toHex,
   UPPERCASE_SERVICE,
 } from '@ockam/core';
+import type { SessionOptions } from '@ockam/portals';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
+
 import type {
   CreateTcpConnectionRequest,
   NodeStatus,
@@ -37,6 +39,7 @@ import type {
 import { ControlServer, HttpError } from './control-server.js';
 import type { OckamHome } from './home.js';
 import { Identities } from './identities.js';
+import { type InletConfig, type OutletConfig, Portals, type RelayConfig } from './portals.js';
 import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 import type { State } from './state.js';
 import { type Metric, startStatusServer } from './status-server.js';
@@ -50,6 +53,9 @@ export interface NodeRuntimeOptions {
   identity?: string;
   /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
   httpServer?: string;
+  /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
+  session?: SessionOptions;
+
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
   logger?: Logger;
@@ -127,11 +133,33 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     services: [...DEFAULT_SERVICES],
     ...(logger ? { logger } : {}),
   });
+  const portals = new Portals({
+    node,
+    nodeName: name,
+    state: options.state,
+    tcp,
+    channels: secureChannels,
+    // Without an authority, outlets and the relay service are reachable from the TCP listener and
+    // from every secure channel listener, as in Ockam (PROTOCOL.md §6).
+    exposedTo: () => [listenerId, ...secureChannels.listenerFlowControlIds()],
+    accessControl: (_kind, _name, allow) => {
+      if (allow)
+        throw new HttpError(
+          400,
+          "'--allow' policies need an authority: enroll with 'ockam enroll' or 'ockam project enroll' first",
+        );
+      return undefined;
+    },
+    ...(options.session ? { session: options.session } : {}),
+    ...(logger ? { logger } : {}),
+  });
   let identifier: string;
   try {
     identifier = (await secureChannels.identity()).identity.identifier;
     await secureChannels.createListener({ address: 'api' });
+    await portals.start();
   } catch (e) {
+    await portals.stop();
     await secureChannels.stop();
     await node.stop();
     throw e;
@@ -255,6 +283,44 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       await secureChannels.deleteListener(p.address!);
       return { deleted: p.address };
     })
+    .on('POST', '/tcp-outlets', (body) => {
+      const b = body as Record<string, unknown>;
+      const config: OutletConfig = { address: str(b, 'address', false) ?? 'outlet', to: str(b, 'to')! };
+      if (typeof b.allow === 'string') config.allow = b.allow;
+      return portals.createOutlet(config);
+    })
+    .on('GET', '/tcp-outlets', () => ({ outlets: portals.outlets() }))
+    .on('GET', '/tcp-outlets/:address', (_b, p) => portals.outlet(p.address!))
+    .on('DELETE', '/tcp-outlets/:address', async (_b, p) => {
+      await portals.deleteOutlet(p.address!);
+      return { deleted: p.address };
+    })
+    .on('POST', '/tcp-inlets', (body) => {
+      const b = body as Record<string, unknown>;
+      const config: InletConfig = { name: str(b, 'name')!, from: str(b, 'from')!, to: str(b, 'to')! };
+      if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      if (typeof b.allow === 'string') config.allow = b.allow;
+      if (typeof b.connectionWaitMs === 'number') config.connectionWaitMs = b.connectionWaitMs;
+      return portals.createInlet(config);
+    })
+    .on('GET', '/tcp-inlets', () => ({ inlets: portals.inlets() }))
+    .on('GET', '/tcp-inlets/:name', (_b, p) => portals.inlet(p.name!))
+    .on('DELETE', '/tcp-inlets/:name', async (_b, p) => {
+      await portals.deleteInlet(p.name!);
+      return { deleted: p.name };
+    })
+    .on('POST', '/relays', (body) => {
+      const b = body as Record<string, unknown>;
+      const config: RelayConfig = { name: str(b, 'name')!, at: str(b, 'at')! };
+      if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      return portals.createRelay(config);
+    })
+    .on('GET', '/relays', () => ({ relays: portals.relays(), served: portals.relayNames() }))
+    .on('GET', '/relays/:name', (_b, p) => portals.relay(p.name!))
+    .on('DELETE', '/relays/:name', async (_b, p) => {
+      await portals.deleteRelay(p.name!);
+      return { deleted: p.name };
+    })
     .on('POST', '/stop', () => {
       setImmediate(() => options.onStopRequested?.());
       return { stopping: name };
@@ -281,7 +347,23 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       httpServer = await startStatusServer(options.httpServer, {
         health: () => ({ node: name, identifier, uptimeMs: Date.now() - started }),
         show: status,
-        metrics: () => nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started),
+        metrics: () => [
+          ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started),
+          {
+            name: 'ockam_portal_connections_open',
+            help: 'Open portal connections (inlets and outlets)',
+            type: 'gauge',
+            samples: [{ value: portals.openConnections() }],
+          },
+          {
+            name: 'ockam_reconnects_total',
+            help: 'Routes rebuilt by inlets and relays',
+            type: 'counter',
+            samples: [
+              { value: [...portals.inlets(), ...portals.relays()].reduce((n, r) => n + r.reconnects, 0) },
+            ],
+          },
+        ],
       });
     } catch (e) {
       await api.close();
@@ -317,6 +399,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       stopping ??= (async () => {
         await httpServer?.close();
         await api.close();
+        await portals.stop();
         await secureChannels.stop();
         await node.stop();
         logger?.info('node stopped', { name });

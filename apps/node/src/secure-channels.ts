@@ -268,6 +268,13 @@ export class SecureChannels {
     );
   }
 
+  /** The live channel at `address` (its flow-control id, `close()`), for routes the node builds itself. */
+  handle(address: string): SecureChannel {
+    const c = this.#channels.get(address);
+    if (!c) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);
+    return c.channel;
+  }
+
   getChannel(address: string): ChannelInfo {
     const info = this.#channelInfo(address);
     if (!info) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);

@@ -65,7 +65,15 @@ const MIGRATIONS: string[] = [
      key_id TEXT NOT NULL,
      PRIMARY KEY (identifier, purpose)
    );
-   ALTER TABLE node ADD COLUMN identity_name TEXT;`,
+      ALTER TABLE node ADD COLUMN identity_name TEXT;`,
+  `CREATE TABLE node_resource (
+     node_name TEXT NOT NULL REFERENCES node(name) ON DELETE CASCADE,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     config TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (node_name, kind, name)
+   );`,
 ];
 
 export class StateError extends OckamError {
@@ -198,6 +206,38 @@ export class State {
     this.db
       .prepare('UPDATE node SET pid = NULL, stopped_at = ? WHERE name = ? AND pid = ?')
       .run(Date.now(), name, pid);
+  }
+
+  /** Inlets, outlets and relays a node recreates when it starts (config is JSON). */
+  saveResource(node: string, kind: string, name: string, config: unknown): void {
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO node_resource (node_name, kind, name, config, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(node, kind, name, JSON.stringify(config), Date.now());
+  }
+
+  deleteResource(node: string, kind: string, name: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM node_resource WHERE node_name = ? AND kind = ? AND name = ?')
+        .run(node, kind, name).changes > 0
+    );
+  }
+
+  listResources(node: string, kind?: string): Array<{ kind: string; name: string; config: unknown }> {
+    const rows = (
+      kind === undefined
+        ? this.db
+            .prepare('SELECT kind, name, config FROM node_resource WHERE node_name = ? ORDER BY created_at')
+            .all(node)
+        : this.db
+            .prepare(
+              'SELECT kind, name, config FROM node_resource WHERE node_name = ? AND kind = ? ORDER BY created_at',
+            )
+            .all(node, kind)
+    ) as Array<{ kind: string; name: string; config: string }>;
+    return rows.map((r) => ({ kind: r.kind, name: r.name, config: JSON.parse(r.config) as unknown }));
   }
 
   deleteNode(name: string): void {

@@ -9,7 +9,7 @@ type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
 const IDENTIFIER = /^I[0-9a-f]{64}$/;
 
-function collect(value: string, previous: string[] = []): string[] {
+export function collectIdentifiers(value: string, previous: string[] = []): string[] {
   for (const v of value.split(/[\s,]+/).filter(Boolean)) {
     if (!IDENTIFIER.test(v))
       throw new OckamError(
@@ -33,7 +33,11 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     )
     .requiredOption('--to <route>', 'route to a secure channel listener, e.g. /node/n2/service/api')
     .option('--from <node>', 'node that creates the channel (default node if omitted)')
-    .option('--authorized <identifier...>', 'only accept a peer with one of these identifiers', collect)
+    .option(
+      '--authorized <identifier...>',
+      'only accept a peer with one of these identifiers',
+      collectIdentifiers,
+    )
     .option('--identity <name>', "identity to present (the node's identity if omitted)")
     .option('--timeout <duration>', 'handshake timeout', '120s')
     .addHelpText(
@@ -134,7 +138,11 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .description('Create a secure channel listener at an address on a node')
     .argument('<address>', 'worker address of the listener')
     .option('--at <node>', 'node (default node if omitted)')
-    .option('--authorized <identifier...>', 'only accept initiators with one of these identifiers', collect)
+    .option(
+      '--authorized <identifier...>',
+      'only accept initiators with one of these identifiers',
+      collectIdentifiers,
+    )
     .option('--identity <name>', "identity to present (the node's identity if omitted)")
     .addHelpText(
       'after',
