@@ -1,0 +1,334 @@
+/**
+ * The BLE transport of a node (PROTOCOL.md §2.3), transport type 4, over any `BleAdapter`:
+ * advertising (peripheral role) as a listener, connecting (central role) to a peripheral by name,
+ * and resolution of `4#<name>` route hops into the local address of a connection's sender.
+ *
+ * Flow control as for TCP (§1.5): a listener is a spawner and every central it accepts gets a
+ * receiver that is a producer spawned by it; an outgoing connection's receiver has a fresh id, and
+ * whoever sends through it may receive its replies.
+ *
+ * @example
+ * ```ts
+ * import { Node, startEcho } from '@ockam/core';
+ * import { BleTransport, SimulatedRadio } from '@ockam/transport-ble';
+ * const radio = new SimulatedRadio({ mtu: 23 });
+ * const server = new Node({ name: 'server' });
+ * const serverBle = new BleTransport(server, radio.adapter());
+ * server.registerTransport(serverBle);
+ * const listener = await serverBle.listen('ockam_ble_1');
+ * startEcho(server);
+ * server.flowControls.addConsumer('echo', listener.flowControlId);
+ * const client = new Node({ name: 'client' });
+ * client.registerTransport(new BleTransport(client, radio.adapter()));
+ * const reply = await client.client().request(['4#ockam_ble_1', 'echo'], new Uint8Array([1]));
+ * ```
+ */
+import {
+  Address,
+  type AddressLike,
+  BLE,
+  CancelledError,
+  type FlowControlId,
+  type Logger,
+  type Node,
+  type Transport,
+  toAddress,
+} from '@ockam/core';
+import type { BleAdapter, BleAdvertisement, BleLink } from './ble-adapter.js';
+import type { BleCloseInfo, BleConnection, BleListener } from './ble-connection.js';
+import { BleTransportError } from './errors.js';
+import { Connection, errorMessage } from './internal/connection.js';
+import { Listener } from './internal/listener.js';
+
+export const DEFAULT_BLE_CONNECT_TIMEOUT_MS = 30_000;
+
+export interface BleTransportOptions {
+  logger?: Logger;
+  /** How long `connect` scans and connects (default 30 000 ms). */
+  connectTimeoutMs?: number;
+}
+
+export interface BleConnectOptions {
+  /** Flow-control ids whose producers may send through this connection (multi-hop routes). */
+  exposeTo?: readonly FlowControlId[];
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface BleTransportEvents {
+  connection: (connection: BleConnection) => void;
+  close: (connection: BleConnection, info: BleCloseInfo) => void;
+}
+
+type Handlers = { [E in keyof BleTransportEvents]: Set<BleTransportEvents[E]> };
+
+export class BleTransport implements Transport {
+  readonly type = BLE;
+  readonly node: Node;
+  readonly adapter: BleAdapter;
+  readonly #logger: Logger;
+  readonly #connectTimeoutMs: number;
+  readonly #connections = new Set<Connection>();
+  readonly #outgoing = new Map<string, Connection>();
+  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #listeners = new Set<Listener>();
+  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
+  #stopping: Promise<void> | undefined;
+
+  constructor(node: Node, adapter: BleAdapter, options: BleTransportOptions = {}) {
+    this.node = node;
+    this.adapter = adapter;
+    this.#logger = options.logger ?? node.logger;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_BLE_CONNECT_TIMEOUT_MS;
+    if (!(this.#connectTimeoutMs > 0))
+      throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
+  }
+
+  on<E extends keyof BleTransportEvents>(event: E, listener: BleTransportEvents[E]): () => void {
+    const set = this.#handlers[event] as Set<BleTransportEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * Advertises the Ockam service as `name` (peripheral role). Centrals reach this node at
+   * `4#<name>`; expose services to them with `node.flowControls.addConsumer(service, listener.flowControlId)`.
+   */
+  async listen(name: string, options: { signal?: AbortSignal } = {}): Promise<BleListener> {
+    this.#checkRunning();
+    checkName(name);
+    const flowControlId = this.node.flowControls.generateId();
+    const processorAddress = Address.random('ble_listener_');
+    this.node.startProcessor(processorAddress);
+    this.node.flowControls.addSpawner(processorAddress, flowControlId);
+    const listener = new Listener(this.node, name, flowControlId, processorAddress, this.#logger, (l) =>
+      this.#listeners.delete(l),
+    );
+    let advertisement: BleAdvertisement;
+    try {
+      advertisement = await this.adapter.advertise(
+        name,
+        (link) => {
+          if (!listener.isOpen || this.#stopping !== undefined) {
+            void link.disconnect().catch(() => {});
+            return;
+          }
+          this.#accept(listener, link);
+        },
+        options,
+      );
+    } catch (e) {
+      await this.node.stopWorker(processorAddress);
+      throw e;
+    }
+    listener.started(advertisement);
+    this.#listeners.add(listener);
+    if (this.#stopping !== undefined) {
+      await listener.close();
+      throw new BleTransportError('shutdown', 'BLE transport is stopped');
+    }
+    this.#logger.info('ble listener started', { name, flowControlId });
+    return listener;
+  }
+
+  /** Connects to the peripheral advertising `name` (central role). */
+  async connect(name: string, options: BleConnectOptions = {}): Promise<BleConnection> {
+    this.#checkRunning();
+    checkName(name);
+    const connection = await this.#open(name, options);
+    if (!this.#outgoing.get(name)?.isOpen) this.#outgoing.set(name, connection);
+    return connection;
+  }
+
+  /** `Transport.resolve`: the sender of the open connection to `4#<name>`, connecting if needed. */
+  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    this.#checkRunning();
+    if (address.type !== BLE)
+      throw new BleTransportError('invalid', `Cannot resolve ${address}: not a BLE address`);
+    const name = address.value;
+    checkName(name);
+    const existing = this.#outgoing.get(name);
+    if (existing?.isOpen) return existing.senderAddress;
+    let pending = this.#pending.get(name);
+    if (pending === undefined) {
+      pending = this.#open(name, {}).then(
+        (c) => {
+          this.#pending.delete(name);
+          if (!this.#outgoing.get(name)?.isOpen) this.#outgoing.set(name, c);
+          return c;
+        },
+        (e: unknown) => {
+          this.#pending.delete(name);
+          throw e;
+        },
+      );
+      this.#pending.set(name, pending);
+    }
+    const connection = await raceSignal(pending, options.signal, `Connecting to '${name}' cancelled`);
+    return connection.senderAddress;
+  }
+
+  connections(): BleConnection[] {
+    return [...this.#connections];
+  }
+
+  listeners(): BleListener[] {
+    return [...this.#listeners];
+  }
+
+  connection(address: AddressLike): BleConnection | undefined {
+    const a = toAddress(address);
+    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
+    return undefined;
+  }
+
+  /** Stops advertising and closes every link (the adapter itself is the caller's to close). */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(): Promise<void> {
+    await Promise.all([...this.#listeners].map((l) => l.close()));
+    await Promise.all([...this.#connections].map((c) => c.close()));
+  }
+
+  #checkRunning(): void {
+    if (this.#stopping !== undefined) throw new BleTransportError('shutdown', 'BLE transport is stopped');
+  }
+
+  async #open(name: string, options: BleConnectOptions): Promise<Connection> {
+    const timeoutMs = options.timeoutMs ?? this.#connectTimeoutMs;
+    const link = await withTimeout(
+      (signal) => this.adapter.connect(name, { signal, timeoutMs }),
+      timeoutMs,
+      options.signal,
+      `Cannot connect to BLE peripheral '${name}': no connection within ${timeoutMs} ms`,
+      `Connecting to '${name}' cancelled`,
+      (late) => void late.disconnect().catch(() => {}),
+    );
+    if (this.#stopping !== undefined) {
+      await link.disconnect().catch(() => {});
+      throw new BleTransportError('shutdown', 'BLE transport is stopped');
+    }
+    const connection = this.#adopt(link, { flowControlId: this.node.flowControls.generateId(), exposeTo: options.exposeTo });
+    this.#logger.info('ble connection opened', { peer: name, mtu: link.mtu, sender: connection.senderAddress.value });
+    return connection;
+  }
+
+  #accept(listener: Listener, link: BleLink): void {
+    try {
+      const connection = this.#adopt(
+        link,
+        { flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
+        listener,
+      );
+      this.#logger.debug('ble connection accepted', { peer: connection.peer, listener: listener.name, mtu: link.mtu });
+    } catch (e) {
+      this.#logger.warn('ble connection refused', { peer: link.peer, reason: errorMessage(e) });
+      void link.disconnect().catch(() => {});
+    }
+  }
+
+  #adopt(
+    link: BleLink,
+    init: { flowControlId: FlowControlId; spawnerFlowControlId?: FlowControlId; exposeTo?: readonly FlowControlId[] | undefined },
+    listener?: Listener,
+  ): Connection {
+    const connection = new Connection({
+      node: this.node,
+      logger: this.#logger,
+      link,
+      ...init,
+      onClosing: (c) => {
+        this.#connections.delete(c);
+        listener?.remove(c);
+        if (this.#outgoing.get(c.peer) === c) this.#outgoing.delete(c.peer);
+      },
+      onClosed: (c, info) => this.#emit('close', c, info),
+    });
+    this.#connections.add(connection);
+    listener?.add(connection);
+    this.#emit('connection', connection);
+    return connection;
+  }
+
+  #emit<E extends keyof BleTransportEvents>(event: E, ...args: Parameters<BleTransportEvents[E]>): void {
+    for (const h of this.#handlers[event]) {
+      try {
+        (h as (...a: Parameters<BleTransportEvents[E]>) => void)(...args);
+      } catch (e) {
+        this.#logger.warn(`ble '${event}' listener threw`, { error: errorMessage(e) });
+      }
+    }
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 248)
+    throw new BleTransportError('invalid', `Invalid BLE device name '${String(name)}': expected 1-248 characters`);
+}
+
+/** Runs `start` with a signal that aborts on timeout or when `outer` aborts. */
+async function withTimeout<T>(
+  start: (signal: AbortSignal) => Promise<T>,
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  timeoutMessage: string,
+  cancelMessage: string,
+  discardLate: (late: T) => void,
+): Promise<T> {
+  if (outer?.aborted) throw new CancelledError(cancelMessage, 'transport', { cause: outer.reason });
+  const ac = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const started = start(ac.signal);
+  try {
+    return await Promise.race([
+      started,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          ac.abort();
+          reject(new BleTransportError('timeout', timeoutMessage));
+        }, timeoutMs);
+        if (outer) {
+          onAbort = () => {
+            ac.abort();
+            reject(new CancelledError(cancelMessage, 'transport', { cause: outer.reason }));
+          };
+          outer.addEventListener('abort', onAbort, { once: true });
+        }
+      }),
+    ]);
+  } catch (e) {
+    // An adapter that ignores the signal may still connect: do not leak that link.
+    started.then(discardLate, () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) outer?.removeEventListener('abort', onAbort);
+  }
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
