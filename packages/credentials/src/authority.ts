@@ -48,7 +48,6 @@ import {
   encodeApiError,
   encodeApiResponse,
   type RequestHeader,
-  type Status,
 } from './api.js';
 import {
   decodeAddMember,

@@ -35,6 +35,9 @@ export const DEFAULT_CLOCK_SKEW_GAP = 60;
 /** Attempts are at least this far apart (`DEFAULT_MIN_REFRESH_CREDENTIAL_INTERVAL`). */
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 10_000;
 
+/** setTimeout's longest delay (2^31 - 1 ms). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Time and timers; inject one in tests. */
 export interface RetrieverClock {
   /** Milliseconds since the epoch. */
@@ -258,6 +261,14 @@ export class CredentialRetriever {
       at = Math.max((this.#current.verified.expiresAt - gap) * 1000, minNext);
     } else at = minNext;
     this.#nextAt = at;
+    if (at - now > MAX_TIMER_DELAY_MS) {
+      // Timers cannot wait longer than ~24.8 days (a 30-day credential would fire at once): wait in steps.
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        this.#schedule();
+      }, MAX_TIMER_DELAY_MS);
+      return;
+    }
     this.#timer = this.#clock.setTimeout(
       () => {
         this.#timer = undefined;
