@@ -47,6 +47,7 @@ export {
   type NegotiationListener,
   type NegotiationListenerOptions,
   negotiatePuncture,
+  type PunctureRequest,
   type PunctureTuning,
   startPunctureNegotiationListener,
   UDP_PUNCTURE_NEGOTIATION_LISTENER,

@@ -13,11 +13,17 @@
  * Flow control: every puncture the helper makes gets `helper.flowControlId` as its spawner id, so
  * one `addConsumer(x, helper.flowControlId)` (or `consumerOf` of a channel) covers all of them.
  *
+ * Punctures made for the helper push the helper's address (not their own sender) onto the return
+ * routes of what they deliver, so a secure channel initiator that learns its route from the
+ * handshake keeps sending through the helper. A channel whose handshake went over the relay
+ * learns the relay's route instead and stays on it: open channels once `mode` is `'puncture'`,
+ * or through the relay knowingly.
+ *
  * @example
  * ```ts
  * const path = await createPunctureFallback(node, {
  *   relayRoute: [tcpSender, 'forward_to_b'],
- *   punch: ({ spawnerFlowControlId, signal }) => negotiatePuncture(udp, { route: [relayedChannel.encryptorAddress, 'udp'], rendezvousRoute: rendezvous, consumerOf: [relayedChannel.flowControlId], spawnerFlowControlId, signal }),
+ *   punch: (request) => negotiatePuncture(udp, { ...request, route: [relayedChannel.encryptorAddress, 'udp'], rendezvousRoute: rendezvous, consumerOf: [relayedChannel.flowControlId] }),
  * });
  * const channel = await createSecureChannel(node, [path.address, 'api'], { …, consumerOf: [path.flowControlId, tcpFlowControlId] });
  * ```
@@ -34,14 +40,19 @@ import {
 } from '@ockam/core';
 import { errorMessage } from './internal/bind.js';
 import type { UdpPuncture } from './puncture.js';
+import type { PunctureRequest } from './puncture-negotiation.js';
 
 export type PunctureFallbackMode = 'puncture' | 'relay' | 'none';
 
 export interface PunctureFallbackOptions {
   /** The relayed route to the peer's node (resolved when the helper starts). */
   relayRoute: RouteLike;
-  /** Makes a puncture (typically `negotiatePuncture`), passing `spawnerFlowControlId` on. */
-  punch: (options: { spawnerFlowControlId: FlowControlId; signal: AbortSignal }) => Promise<UdpPuncture>;
+  /**
+   * Makes a puncture, typically `negotiatePuncture(udp, { ...request, route, rendezvousRoute })`.
+   * Pass every field of `request` on: the spawner id (flow control) and the return address (so
+   * that what comes back through the puncture is answered through this helper).
+   */
+  punch: (request: Required<PunctureRequest>) => Promise<UdpPuncture>;
   /** How long a new puncture may take to open (default 10 000 ms). */
   openTimeoutMs?: number;
   /** Pause between attempts after a failure or a closed puncture (default 10 000 ms). */
@@ -172,7 +183,7 @@ export class PunctureFallback {
     const signal = this.#abort.signal;
     let p: UdpPuncture | undefined;
     try {
-      p = await this.#options.punch({ spawnerFlowControlId: this.flowControlId, signal });
+      p = await this.#options.punch({ spawnerFlowControlId: this.flowControlId, returnAddress: this.address, signal });
       await p.waitForOpen({ timeoutMs: this.#options.openTimeoutMs ?? 10_000, signal });
     } catch (e) {
       await p?.stop();

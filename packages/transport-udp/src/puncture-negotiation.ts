@@ -54,6 +54,13 @@ export const DEFAULT_MAX_PUNCTURES = 64;
 /** Puncture options the negotiation passes through. */
 export type PunctureTuning = Pick<UdpPunctureOptions, 'heartbeatIntervalMs' | 'closeAfterMs' | 'logger'>;
 
+/** What a `PunctureFallback` asks of the punctures it gets: pass these on to `negotiatePuncture`. */
+export interface PunctureRequest {
+  spawnerFlowControlId?: FlowControlId;
+  returnAddress?: AddressLike;
+  signal?: AbortSignal;
+}
+
 export interface NegotiationListenerOptions extends PunctureTuning {
   /** Route to the rendezvous service after the bind's sender: `rendezvousRoute('host:port')`. */
   rendezvousRoute: RouteLike;
@@ -175,21 +182,18 @@ export function startPunctureNegotiationListener(
   };
 }
 
-export interface NegotiatePunctureOptions extends PunctureTuning {
+export interface NegotiatePunctureOptions extends PunctureTuning, PunctureRequest {
   /** Route to the peer's negotiation listener: `[channel.encryptorAddress, 'udp']`. */
   route: RouteLike;
   /** Route to the rendezvous service after the bind's sender: `rendezvousRoute('host:port')`. */
   rendezvousRoute: RouteLike;
   /** Producer ids the Acknowledge may come from (the secure channel's id). */
   consumerOf?: readonly FlowControlId[];
-  /** Spawner id for the puncture (see `createPunctureFallback`). */
-  spawnerFlowControlId?: FlowControlId;
   /** Where the puncture's bind listens (default '0.0.0.0:0'). */
   bindAddress?: string;
   /** How long to wait for Acknowledge (default 10 000 ms). */
   timeoutMs?: number;
   rendezvousTimeoutMs?: number;
-  signal?: AbortSignal;
 }
 
 /**
@@ -229,6 +233,7 @@ export async function negotiatePuncture(udp: UdpTransport, options: NegotiatePun
       theirRemoteAddress: Address.local(ack.remoteAddress),
       myRemoteAddress: myRemote,
       ...(options.spawnerFlowControlId ? { spawnerFlowControlId: options.spawnerFlowControlId } : {}),
+      ...(options.returnAddress ? { returnAddress: options.returnAddress } : {}),
       ...tuning(options),
     });
   } catch (e) {

@@ -68,6 +68,11 @@ export interface UdpPunctureOptions {
    * pings open our NAT mapping and are dropped by the peer as empty messages.
    */
   redirectFirstPingToTransport?: boolean;
+  /**
+   * The address pushed onto the return route of what the puncture delivers (default: its sender).
+   * A fallback helper passes its own, so that replies pick their path when they are sent.
+   */
+  returnAddress?: AddressLike;
   /** Close the bind when the puncture closes (default true: each puncture owns its bind). */
   closeBind?: boolean;
   logger?: Logger;
@@ -115,6 +120,7 @@ export class UdpPuncture {
   readonly #closeAfterMs: number;
   readonly #localInfo: LocalInfo;
   readonly #peerRoute: Route;
+  readonly #returnAddress: Address;
   readonly #stats: UdpPunctureStats = {
     pingsSent: 0,
     pingsReceived: 0,
@@ -154,6 +160,7 @@ export class UdpPuncture {
     this.remoteAddress = options.myRemoteAddress === undefined ? Address.random('udp_puncture_remote_') : toAddress(options.myRemoteAddress);
     this.receiverAddress = Address.random('udp_puncture_receiver_');
     this.senderAddress = Address.random('udp_puncture_sender_');
+    this.#returnAddress = options.returnAddress === undefined ? this.senderAddress : toAddress(options.returnAddress);
     this.#peerRoute = new Route([bind.senderAddress, new Address(UDP, this.peerUdpAddress), this.theirRemoteAddress]);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
 
@@ -339,7 +346,7 @@ export class UdpPuncture {
           return;
         }
         s.payloadsIn++;
-        const local = new LocalMessage(m.onwardRoute, m.returnRoute.prepend(this.senderAddress), m.payload, this.#localInfo);
+        const local = new LocalMessage(m.onwardRoute, m.returnRoute.prepend(this.#returnAddress), m.payload, this.#localInfo);
         try {
           await this.#ctx.forward(local, { from: this.receiverAddress });
         } catch (e) {

@@ -141,13 +141,12 @@ describe('puncture fallback', () => {
     const modes: string[] = [];
     const fb = await createPunctureFallback(a.node, {
       relayRoute: [b.tcpHop],
-      punch: async ({ spawnerFlowControlId, signal }) => {
+      punch: async (request) => {
         const p = await negotiatePuncture(a.udp, {
           route: [b.tcpHop, 'udp'],
           rendezvousRoute: b.rendezvous,
           bindAddress: '127.0.0.1:0',
-          spawnerFlowControlId,
-          signal,
+          ...request,
           ...fast,
         });
         punctures.push(p);
