@@ -215,8 +215,15 @@ export class BleTransport implements Transport {
       await link.disconnect().catch(() => {});
       throw new BleTransportError('shutdown', 'BLE transport is stopped');
     }
-    const connection = this.#adopt(link, { flowControlId: this.node.flowControls.generateId(), exposeTo: options.exposeTo });
-    this.#logger.info('ble connection opened', { peer: name, mtu: link.mtu, sender: connection.senderAddress.value });
+    const connection = this.#adopt(link, {
+      flowControlId: this.node.flowControls.generateId(),
+      exposeTo: options.exposeTo,
+    });
+    this.#logger.info('ble connection opened', {
+      peer: name,
+      mtu: link.mtu,
+      sender: connection.senderAddress.value,
+    });
     return connection;
   }
 
@@ -227,7 +234,11 @@ export class BleTransport implements Transport {
         { flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
         listener,
       );
-      this.#logger.debug('ble connection accepted', { peer: connection.peer, listener: listener.name, mtu: link.mtu });
+      this.#logger.debug('ble connection accepted', {
+        peer: connection.peer,
+        listener: listener.name,
+        mtu: link.mtu,
+      });
     } catch (e) {
       this.#logger.warn('ble connection refused', { peer: link.peer, reason: errorMessage(e) });
       void link.disconnect().catch(() => {});
@@ -236,7 +247,11 @@ export class BleTransport implements Transport {
 
   #adopt(
     link: BleLink,
-    init: { flowControlId: FlowControlId; spawnerFlowControlId?: FlowControlId; exposeTo?: readonly FlowControlId[] | undefined },
+    init: {
+      flowControlId: FlowControlId;
+      spawnerFlowControlId?: FlowControlId;
+      exposeTo?: readonly FlowControlId[] | undefined;
+    },
     listener?: Listener,
   ): Connection {
     const connection = new Connection({
@@ -270,7 +285,10 @@ export class BleTransport implements Transport {
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0 || name.length > 248)
-    throw new BleTransportError('invalid', `Invalid BLE device name '${String(name)}': expected 1-248 characters`);
+    throw new BleTransportError(
+      'invalid',
+      `Invalid BLE device name '${String(name)}': expected 1-248 characters`,
+    );
 }
 
 /** Runs `start` with a signal that aborts on timeout or when `outer` aborts. */

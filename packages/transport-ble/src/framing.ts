@@ -113,11 +113,7 @@ export function maxWriteLength(mtu: number): number {
 }
 
 /** Why the reassembler threw bytes away (each is counted and reported through `onDrop`). */
-export type BleDropReason =
-  | 'length-rejected'
-  | 'stray-fragment'
-  | 'interrupted'
-  | 'overflow';
+export type BleDropReason = 'length-rejected' | 'stray-fragment' | 'interrupted' | 'overflow';
 
 export interface PacketReassemblerOptions {
   /** The receive buffer: longest packet accepted (default and maximum `MAX_OCKAM_MESSAGE_LENGTH`). */
@@ -148,7 +144,9 @@ export class PacketReassembler {
   constructor(options: PacketReassemblerOptions = {}) {
     const max = options.maxPacketLength ?? MAX_OCKAM_MESSAGE_LENGTH;
     if (!Number.isInteger(max) || max < 1 || max > MAX_OCKAM_MESSAGE_LENGTH)
-      throw new RangeError(`maxPacketLength must be an integer in 1..${MAX_OCKAM_MESSAGE_LENGTH}, got ${max}`);
+      throw new RangeError(
+        `maxPacketLength must be an integer in 1..${MAX_OCKAM_MESSAGE_LENGTH}, got ${max}`,
+      );
     this.#max = max;
     this.#onDrop = options.onDrop;
     this.#buffer = new Uint8Array(max);

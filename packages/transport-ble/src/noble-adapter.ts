@@ -20,7 +20,12 @@
  * ```
  */
 import type { BleAdapter, BleAdvertisement, BleConnectOptions, BleLink, BleRole } from './ble-adapter.js';
-import { DEFAULT_MTU, OCKAM_BLE_READ_UUID, OCKAM_BLE_SERVICE_UUID, OCKAM_BLE_WRITE_UUID } from './constants.js';
+import {
+  DEFAULT_MTU,
+  OCKAM_BLE_READ_UUID,
+  OCKAM_BLE_SERVICE_UUID,
+  OCKAM_BLE_WRITE_UUID,
+} from './constants.js';
 import { BleTransportError } from './errors.js';
 import { maxWriteLength } from './framing.js';
 
@@ -62,7 +67,12 @@ interface BlenoCharacteristicOptions {
   properties: string[];
   onSubscribe?: (maxValueSize: number, update: (data: Buffer) => void) => void;
   onUnsubscribe?: () => void;
-  onWriteRequest?: (data: Buffer, offset: number, withoutResponse: boolean, callback: (result: number) => void) => void;
+  onWriteRequest?: (
+    data: Buffer,
+    offset: number,
+    withoutResponse: boolean,
+    callback: (result: number) => void,
+  ) => void;
 }
 interface Bleno extends Emitter {
   state: string;
@@ -100,7 +110,11 @@ function poweredOn(radio: { state: string } & Emitter, signal?: AbortSignal): Pr
     };
     const onAbort = (): void => {
       radio.removeListener('stateChange', onState as never);
-      reject(new BleTransportError('cancelled', 'Waiting for the Bluetooth adapter cancelled', { cause: signal?.reason }));
+      reject(
+        new BleTransportError('cancelled', 'Waiting for the Bluetooth adapter cancelled', {
+          cause: signal?.reason,
+        }),
+      );
     };
     radio.on('stateChange', onState as never);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -141,9 +155,12 @@ class HardwareLink implements BleLink {
   }
 
   write(value: Uint8Array): Promise<void> {
-    if (!this.#connected) return Promise.reject(new BleTransportError('io', `BLE link to '${this.peer}' is disconnected`));
+    if (!this.#connected)
+      return Promise.reject(new BleTransportError('io', `BLE link to '${this.peer}' is disconnected`));
     if (value.length > maxWriteLength(this.mtu))
-      return Promise.reject(new BleTransportError('invalid', `BLE value of ${value.length} bytes exceeds MTU ${this.mtu} − 3`));
+      return Promise.reject(
+        new BleTransportError('invalid', `BLE value of ${value.length} bytes exceeds MTU ${this.mtu} − 3`),
+      );
     return this.#send(value);
   }
 
@@ -193,7 +210,11 @@ export function nobleAdapter(): BleAdapter {
       };
       const onAbort = (): void => {
         cleanup();
-        reject(new BleTransportError('cancelled', `Scanning for '${name}' cancelled`, { cause: options.signal?.reason }));
+        reject(
+          new BleTransportError('cancelled', `Scanning for '${name}' cancelled`, {
+            cause: options.signal?.reason,
+          }),
+        );
       };
       const cleanup = (): void => {
         noble.removeListener('discover', onDiscover as never);
@@ -272,7 +293,8 @@ export function nobleAdapter(): BleAdapter {
         'peripheral',
         () => bleno.mtu || DEFAULT_MTU,
         async (value) => {
-          if (notify === undefined) throw new BleTransportError('io', 'The central has not subscribed to notifications');
+          if (notify === undefined)
+            throw new BleTransportError('io', 'The central has not subscribed to notifications');
           notify(Buffer.from(value));
         },
         async () => bleno.disconnect(),
@@ -294,8 +316,12 @@ export function nobleAdapter(): BleAdapter {
       ),
     );
     await new Promise<void>((resolve, reject) =>
-      bleno.setServices([new bleno.PrimaryService({ uuid: compact(OCKAM_BLE_SERVICE_UUID), characteristics })], (e) =>
-        e ? reject(new BleTransportError('io', 'Cannot register the Ockam GATT service', { cause: e })) : resolve(),
+      bleno.setServices(
+        [new bleno.PrimaryService({ uuid: compact(OCKAM_BLE_SERVICE_UUID), characteristics })],
+        (e) =>
+          e
+            ? reject(new BleTransportError('io', 'Cannot register the Ockam GATT service', { cause: e }))
+            : resolve(),
       ),
     );
     const advert: BleAdvertisement = {

@@ -18,8 +18,9 @@
  * await radio.close();
  * ```
  */
-import { DEFAULT_MTU, MAX_MTU } from './constants.js';
+
 import type { BleAdapter, BleAdvertisement, BleConnectOptions, BleLink, BleRole } from './ble-adapter.js';
+import { DEFAULT_MTU, MAX_MTU } from './constants.js';
 import { BleTransportError } from './errors.js';
 import { maxWriteLength } from './framing.js';
 
@@ -154,7 +155,9 @@ class SimulatedDevice implements BleAdapter {
 
   async connect(name: string, options: BleConnectOptions = {}): Promise<BleLink> {
     if (options.signal?.aborted)
-      throw new BleTransportError('cancelled', `Connecting to '${name}' cancelled`, { cause: options.signal.reason });
+      throw new BleTransportError('cancelled', `Connecting to '${name}' cancelled`, {
+        cause: options.signal.reason,
+      });
     return this.radio.connect(this, name);
   }
 
@@ -219,7 +222,10 @@ class SimulatedLink implements BleLink {
     const max = maxWriteLength(this.mtu);
     if (value.length > max)
       return Promise.reject(
-        new BleTransportError('invalid', `BLE value of ${value.length} bytes exceeds MTU ${this.mtu} − 3 = ${max}`),
+        new BleTransportError(
+          'invalid',
+          `BLE value of ${value.length} bytes exceeds MTU ${this.mtu} − 3 = ${max}`,
+        ),
       );
     return this.#radio.transmit(this.#other, value);
   }

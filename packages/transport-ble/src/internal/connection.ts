@@ -151,7 +151,10 @@ export class Connection implements BleConnection {
       // §1.3: the sender drops its own address; §2.3: the rest as one legacy message ≤ 1024 bytes.
       writes = fragmentPacket(encodeBleMessage(message.withOnward(message.onwardRoute.popFront())), this.mtu);
     } catch (e) {
-      this.#logger.warn('ble message dropped: it cannot be sent', { peer: this.peer, reason: errorMessage(e) });
+      this.#logger.warn('ble message dropped: it cannot be sent', {
+        peer: this.peer,
+        reason: errorMessage(e),
+      });
       return;
     }
     try {
@@ -243,7 +246,10 @@ export class Connection implements BleConnection {
     try {
       this.#init.onClosing(this);
     } catch (e) {
-      this.#logger.warn('ble transport failed to forget a connection', { peer: this.peer, error: errorMessage(e) });
+      this.#logger.warn('ble transport failed to forget a connection', {
+        peer: this.peer,
+        error: errorMessage(e),
+      });
     }
     this.#done = this.#finish(info);
     return this.#done;

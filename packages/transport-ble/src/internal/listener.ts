@@ -63,9 +63,11 @@ export class Listener implements BleListener {
     } catch (e) {
       this.#logger.warn('ble advertisement failed to stop', { name: this.name, error: errorMessage(e) });
     }
-    await this.#node.stopWorker(this.processorAddress).catch((e: unknown) =>
-      this.#logger.warn('ble listener failed to stop its processor', { error: errorMessage(e) }),
-    );
+    await this.#node
+      .stopWorker(this.processorAddress)
+      .catch((e: unknown) =>
+        this.#logger.warn('ble listener failed to stop its processor', { error: errorMessage(e) }),
+      );
     for (const a of this.#node.addresses()) {
       if (this.#node.flowControls.isConsumer(a, this.flowControlId))
         this.#node.flowControls.removeConsumer(a, this.flowControlId);
@@ -73,4 +75,3 @@ export class Listener implements BleListener {
     this.#onClosed(this);
   }
 }
-

@@ -1,0 +1,37 @@
+import { createLogger, type LogFields, type Logger, Node } from '@ockam/core';
+import { type BleAdapter, BleTransport } from '../src/index.js';
+
+export interface LogLine {
+  level: string;
+  message: string;
+  fields: LogFields;
+}
+
+export function capturingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createLogger('trace', (level, message, fields) => lines.push({ level, message, fields }));
+  return { logger, lines };
+}
+
+export function bleNode(
+  name: string,
+  adapter: BleAdapter,
+): { node: Node; ble: BleTransport; lines: LogLine[] } {
+  const { logger, lines } = capturingLogger();
+  const node = new Node({ name, logger });
+  const ble = new BleTransport(node, adapter);
+  node.registerTransport(ble);
+  return { node, ble, lines };
+}
+
+export async function waitFor(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
