@@ -14,7 +14,11 @@ async function oneWay(kind, size) {
   const client = new Node({ name: 'client' });
   let hop;
   let received = 0;
-  server.startWorker('sink', { handleMessage() { received++; } });
+  server.startWorker('sink', {
+    handleMessage() {
+      received++;
+    },
+  });
   if (kind === 'udp') {
     const s = new UdpTransport(server);
     server.registerTransport(s);
@@ -51,7 +55,11 @@ async function oneWay(kind, size) {
 async function latency(kind) {
   const server = new Node();
   const client = new Node();
-  server.startWorker('echo', { async handleMessage(ctx, { message }) { await ctx.send(message.returnRoute, message.payload); } });
+  server.startWorker('echo', {
+    async handleMessage(ctx, { message }) {
+      await ctx.send(message.returnRoute, message.payload);
+    },
+  });
   let hop;
   if (kind === 'udp') {
     const s = new UdpTransport(server);
@@ -120,7 +128,9 @@ async function puncture() {
     );
 }
 
-console.log(`node ${process.version}, ${DURATION_MS} ms per measurement, client and server nodes in one process`);
+console.log(
+  `node ${process.version}, ${DURATION_MS} ms per measurement, client and server nodes in one process`,
+);
 for (const size of [64, 16 * 1024]) {
   for (const kind of ['udp', 'tcp']) {
     const r = await oneWay(kind, size);
@@ -130,5 +140,6 @@ for (const size of [64, 16 * 1024]) {
     );
   }
 }
-for (const kind of ['udp', 'tcp']) console.log(`${kind} round trip 64 B, one at a time: ${(await latency(kind)).toFixed(0)} µs`);
+for (const kind of ['udp', 'tcp'])
+  console.log(`${kind} round trip 64 B, one at a time: ${(await latency(kind)).toFixed(0)} µs`);
 await puncture();

@@ -16,13 +16,6 @@
 export { UdpTransportError } from './errors.js';
 export { fragmentRoutingMessage } from './fragmentation.js';
 export {
-  createPunctureFallback,
-  PunctureFallback,
-  type PunctureFallbackMode,
-  type PunctureFallbackOptions,
-  type PunctureFallbackStats,
-} from './puncture-fallback.js';
-export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_PUNCTURE_CLOSE_AFTER_MS,
   startPuncture,
@@ -32,6 +25,13 @@ export {
   type UdpPunctureOptions,
   type UdpPunctureStats,
 } from './puncture.js';
+export {
+  createPunctureFallback,
+  PunctureFallback,
+  type PunctureFallbackMode,
+  type PunctureFallbackOptions,
+  type PunctureFallbackStats,
+} from './puncture-fallback.js';
 export {
   decodeNegotiationMessage,
   decodePunctureMessage,

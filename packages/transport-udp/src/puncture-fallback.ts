@@ -82,7 +82,13 @@ export class PunctureFallback {
   readonly #node: Node;
   readonly #options: PunctureFallbackOptions;
   readonly #logger: Logger;
-  readonly #stats: PunctureFallbackStats = { viaPuncture: 0, viaRelay: 0, dropped: 0, punctures: 0, failures: 0 };
+  readonly #stats: PunctureFallbackStats = {
+    viaPuncture: 0,
+    viaRelay: 0,
+    dropped: 0,
+    punctures: 0,
+    failures: 0,
+  };
   readonly #listeners = new Set<(mode: PunctureFallbackMode) => void>();
   #puncture: UdpPuncture | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -95,7 +101,8 @@ export class PunctureFallback {
     this.#options = options;
     this.#logger = options.logger ?? node.logger;
     this.relayRoute = relayRoute;
-    this.address = options.address === undefined ? Address.random('udp_fallback_') : toAddress(options.address);
+    this.address =
+      options.address === undefined ? Address.random('udp_fallback_') : toAddress(options.address);
     this.flowControlId = node.flowControls.generateId();
     node.startWorker(this.address, {
       handleMessage: (ctx, routed) => {
@@ -183,7 +190,11 @@ export class PunctureFallback {
     const signal = this.#abort.signal;
     let p: UdpPuncture | undefined;
     try {
-      p = await this.#options.punch({ spawnerFlowControlId: this.flowControlId, returnAddress: this.address, signal });
+      p = await this.#options.punch({
+        spawnerFlowControlId: this.flowControlId,
+        returnAddress: this.address,
+        signal,
+      });
       await p.waitForOpen({ timeoutMs: this.#options.openTimeoutMs ?? 10_000, signal });
     } catch (e) {
       await p?.stop();
@@ -212,7 +223,10 @@ export class PunctureFallback {
 }
 
 /** Resolves `relayRoute` and starts the helper (see `PunctureFallback`). */
-export async function createPunctureFallback(node: Node, options: PunctureFallbackOptions): Promise<PunctureFallback> {
+export async function createPunctureFallback(
+  node: Node,
+  options: PunctureFallbackOptions,
+): Promise<PunctureFallback> {
   const relay = await node.resolveRoute(options.relayRoute);
   return new PunctureFallback(node, relay, options);
 }

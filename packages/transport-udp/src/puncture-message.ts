@@ -106,7 +106,10 @@ export function encodeNegotiationMessage(message: NegotiationMessage): Uint8Arra
   return w.finish();
 }
 
-export function decodeNegotiationMessage(bytes: Uint8Array, what = 'puncture negotiation message'): NegotiationMessage {
+export function decodeNegotiationMessage(
+  bytes: Uint8Array,
+  what = 'puncture negotiation message',
+): NegotiationMessage {
   const r = new CborReader(bytes, what);
   const n = r.array();
   if (n < 2) r.fail(`expected at least 2 fields, found ${n}`);

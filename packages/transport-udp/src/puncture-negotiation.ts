@@ -38,7 +38,7 @@ import {
 import { UdpTransportError } from './errors.js';
 import { errorMessage } from './internal/bind.js';
 import { literalUdpPeer } from './internal/peer-address.js';
-import { type UdpPuncture, type UdpPunctureOptions, startPuncture } from './puncture.js';
+import { startPuncture, type UdpPuncture, type UdpPunctureOptions } from './puncture.js';
 import { decodeNegotiationMessage, encodeNegotiationMessage } from './puncture-message.js';
 import { getMyAddress, RENDEZVOUS_TIMEOUT_MS } from './rendezvous.js';
 import type { UdpBind } from './udp-bind.js';
@@ -142,8 +142,12 @@ export function startPunctureNegotiationListener(
       try {
         initiate = decodeNegotiationMessage(message.payload, 'UDP puncture Initiate');
         if (literalUdpPeer(initiate.udpPublicAddress) === undefined)
-          throw new UdpTransportError('invalid', `initiator address '${initiate.udpPublicAddress}' is not ipv4:port`);
-        if (initiate.remoteAddress.length === 0) throw new UdpTransportError('invalid', 'empty remote address');
+          throw new UdpTransportError(
+            'invalid',
+            `initiator address '${initiate.udpPublicAddress}' is not ipv4:port`,
+          );
+        if (initiate.remoteAddress.length === 0)
+          throw new UdpTransportError('invalid', 'empty remote address');
       } catch (e) {
         ctx.logger.warn('udp puncture negotiation refused', { reason: errorMessage(e) });
         return;
@@ -155,9 +159,17 @@ export function startPunctureNegotiationListener(
       logger.info('udp puncture requested', { initiator: initiate.udpPublicAddress });
       // Negotiations run beside the listener, so that a slow rendezvous does not hold the others.
       starting++;
-      const task = respond(ctx, initiate.udpPublicAddress, Address.local(initiate.remoteAddress), message.returnRoute)
+      const task = respond(
+        ctx,
+        initiate.udpPublicAddress,
+        Address.local(initiate.remoteAddress),
+        message.returnRoute,
+      )
         .catch((e: unknown) =>
-          logger.warn('udp puncture negotiation failed', { initiator: initiate.udpPublicAddress, reason: errorMessage(e) }),
+          logger.warn('udp puncture negotiation failed', {
+            initiator: initiate.udpPublicAddress,
+            reason: errorMessage(e),
+          }),
         )
         .finally(() => {
           starting--;
@@ -200,7 +212,10 @@ export interface NegotiatePunctureOptions extends PunctureTuning, PunctureReques
  * The initiator side: negotiates and starts a puncture. It is not open yet: wait with
  * `puncture.waitForOpen()`. On failure nothing is left behind.
  */
-export async function negotiatePuncture(udp: UdpTransport, options: NegotiatePunctureOptions): Promise<UdpPuncture> {
+export async function negotiatePuncture(
+  udp: UdpTransport,
+  options: NegotiatePunctureOptions,
+): Promise<UdpPuncture> {
   const node: Node = udp.node;
   const route = await node.resolveRoute(options.route, options.signal ? { signal: options.signal } : {});
   const client = node.client();
@@ -209,20 +224,28 @@ export async function negotiatePuncture(udp: UdpTransport, options: NegotiatePun
   if (producer !== undefined) node.flowControls.addConsumer(client.address, producer.flowControlId);
   let bind: UdpBind | undefined;
   try {
-    bind = await udp.bind(options.bindAddress ?? '0.0.0.0:0', options.signal ? { signal: options.signal } : {});
+    bind = await udp.bind(
+      options.bindAddress ?? '0.0.0.0:0',
+      options.signal ? { signal: options.signal } : {},
+    );
     const mine = await getMyAddress(bind, options.rendezvousRoute, {
       timeoutMs: options.rendezvousTimeoutMs ?? RENDEZVOUS_TIMEOUT_MS,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const myRemote = Address.random('udp_puncture_remote_');
-    await client.send(route, encodeNegotiationMessage({ udpPublicAddress: mine, remoteAddress: myRemote.value }));
+    await client.send(
+      route,
+      encodeNegotiationMessage({ udpPublicAddress: mine, remoteAddress: myRemote.value }),
+    );
     const timeoutMs = options.timeoutMs ?? DEFAULT_ACKNOWLEDGE_TIMEOUT_MS;
     let reply: Awaited<ReturnType<typeof client.receive>>;
     try {
       reply = await client.receive({ timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
     } catch (e) {
       if (OckamError.isKind(e, 'timeout'))
-        throw new TimeoutError(`No UDP puncture Acknowledge within ${timeoutMs} ms`, 'transport', { cause: e });
+        throw new TimeoutError(`No UDP puncture Acknowledge within ${timeoutMs} ms`, 'transport', {
+          cause: e,
+        });
       throw e;
     }
     const ack = decodeNegotiationMessage(reply.payload, 'UDP puncture Acknowledge');
@@ -239,7 +262,9 @@ export async function negotiatePuncture(udp: UdpTransport, options: NegotiatePun
   } catch (e) {
     await bind?.close();
     if (OckamError.is(e)) throw e;
-    throw new UdpTransportError('protocol', `UDP puncture negotiation failed: ${errorMessage(e)}`, { cause: e });
+    throw new UdpTransportError('protocol', `UDP puncture negotiation failed: ${errorMessage(e)}`, {
+      cause: e,
+    });
   } finally {
     await client.stop();
   }

@@ -130,7 +130,10 @@ export class UdpPuncture {
     dropped: 0,
     wrongPeer: 0,
   };
-  readonly #handlers = { open: new Set<UdpPunctureEvents['open']>(), close: new Set<UdpPunctureEvents['close']>() };
+  readonly #handlers = {
+    open: new Set<UdpPunctureEvents['open']>(),
+    close: new Set<UdpPunctureEvents['close']>(),
+  };
   #open = false;
   #closing: Promise<void> | undefined;
   #closeReason: UdpPunctureCloseReason | undefined;
@@ -152,16 +155,26 @@ export class UdpPuncture {
       throw new RangeError(`theirRemoteAddress must be LOCAL, got ${this.theirRemoteAddress}`);
     this.#heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.#closeAfterMs = options.closeAfterMs ?? DEFAULT_PUNCTURE_CLOSE_AFTER_MS;
-    if (!(this.#heartbeatMs > 0)) throw new RangeError(`heartbeatIntervalMs must be > 0, got ${this.#heartbeatMs}`);
-    if (!(this.#closeAfterMs > 0)) throw new RangeError(`closeAfterMs must be > 0, got ${this.#closeAfterMs}`);
+    if (!(this.#heartbeatMs > 0))
+      throw new RangeError(`heartbeatIntervalMs must be > 0, got ${this.#heartbeatMs}`);
+    if (!(this.#closeAfterMs > 0))
+      throw new RangeError(`closeAfterMs must be > 0, got ${this.#closeAfterMs}`);
     this.flowControlId = options.flowControlId ?? node.flowControls.generateId();
     this.spawnerFlowControlId = options.spawnerFlowControlId;
     this.#localInfo = Object.freeze({ flowControlId: this.flowControlId, udpPeer: this.peerUdpAddress });
-    this.remoteAddress = options.myRemoteAddress === undefined ? Address.random('udp_puncture_remote_') : toAddress(options.myRemoteAddress);
+    this.remoteAddress =
+      options.myRemoteAddress === undefined
+        ? Address.random('udp_puncture_remote_')
+        : toAddress(options.myRemoteAddress);
     this.receiverAddress = Address.random('udp_puncture_receiver_');
     this.senderAddress = Address.random('udp_puncture_sender_');
-    this.#returnAddress = options.returnAddress === undefined ? this.senderAddress : toAddress(options.returnAddress);
-    this.#peerRoute = new Route([bind.senderAddress, new Address(UDP, this.peerUdpAddress), this.theirRemoteAddress]);
+    this.#returnAddress =
+      options.returnAddress === undefined ? this.senderAddress : toAddress(options.returnAddress);
+    this.#peerRoute = new Route([
+      bind.senderAddress,
+      new Address(UDP, this.peerUdpAddress),
+      this.theirRemoteAddress,
+    ]);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
 
     this.#ctx = node.startWorker(
@@ -228,7 +241,9 @@ export class UdpPuncture {
     if (this.isClosed) return Promise.reject(this.#closedError());
     const { timeoutMs = this.#closeAfterMs, signal } = options;
     if (signal?.aborted)
-      return Promise.reject(new CancelledError('Waiting for the UDP puncture cancelled', 'transport', { cause: signal.reason }));
+      return Promise.reject(
+        new CancelledError('Waiting for the UDP puncture cancelled', 'transport', { cause: signal.reason }),
+      );
     return new Promise<void>((resolve, reject) => {
       const done = (error: Error | undefined): void => {
         clearTimeout(timer);
@@ -239,9 +254,19 @@ export class UdpPuncture {
       };
       const waiter = (open: boolean): void => done(open ? undefined : this.#closedError());
       const onAbort = (): void =>
-        done(new CancelledError('Waiting for the UDP puncture cancelled', 'transport', { cause: signal?.reason }));
+        done(
+          new CancelledError('Waiting for the UDP puncture cancelled', 'transport', {
+            cause: signal?.reason,
+          }),
+        );
       const timer = setTimeout(
-        () => done(new TimeoutError(`UDP puncture to ${this.peerUdpAddress} not open within ${timeoutMs} ms`, 'transport')),
+        () =>
+          done(
+            new TimeoutError(
+              `UDP puncture to ${this.peerUdpAddress} not open within ${timeoutMs} ms`,
+              'transport',
+            ),
+          ),
         timeoutMs,
       );
       this.#waiters.add(waiter);
@@ -259,7 +284,10 @@ export class UdpPuncture {
   }
 
   #closedError(): Error {
-    return new CancelledError(`UDP puncture to ${this.peerUdpAddress} closed (${this.#closeReason ?? 'stopped'})`, 'transport');
+    return new CancelledError(
+      `UDP puncture to ${this.peerUdpAddress} closed (${this.#closeReason ?? 'stopped'})`,
+      'transport',
+    );
   }
 
   #emit<E extends keyof UdpPunctureEvents>(event: E, ...args: Parameters<UdpPunctureEvents[E]>): void {
@@ -292,9 +320,14 @@ export class UdpPuncture {
         ? this.#peerRoute.popBack()
         : this.#peerRoute;
     this.#stats.pingsSent++;
-    this.#ctx.send(route, encodePunctureMessage({ type: 'ping' }), { from: this.remoteAddress }).catch((e: unknown) =>
-      this.#logger.debug('udp puncture ping not sent', { peer: this.peerUdpAddress, error: errorMessage(e) }),
-    );
+    this.#ctx
+      .send(route, encodePunctureMessage({ type: 'ping' }), { from: this.remoteAddress })
+      .catch((e: unknown) =>
+        this.#logger.debug('udp puncture ping not sent', {
+          peer: this.peerUdpAddress,
+          error: errorMessage(e),
+        }),
+      );
     this.#timer = setTimeout(this.#heartbeat, this.#heartbeatMs);
   };
 
@@ -319,21 +352,29 @@ export class UdpPuncture {
       m = decodePunctureMessage(message.payload);
     } catch (e) {
       s.dropped++;
-      this.#logger.debug('udp puncture message dropped', { peer: this.peerUdpAddress, reason: errorMessage(e) });
+      this.#logger.debug('udp puncture message dropped', {
+        peer: this.peerUdpAddress,
+        reason: errorMessage(e),
+      });
       return;
     }
     switch (m.type) {
       case 'ping':
         s.pingsReceived++;
         this.#firstPingReceived = true;
-        await this.#ctx.send(message.returnRoute, encodePunctureMessage({ type: 'pong' }), { from: this.remoteAddress });
+        await this.#ctx.send(message.returnRoute, encodePunctureMessage({ type: 'pong' }), {
+          from: this.remoteAddress,
+        });
         return;
       case 'pong':
         s.pongsReceived++;
         this.#lastHeardAt = Date.now();
         if (!this.#open && this.#closing === undefined) {
           this.#open = true;
-          this.#logger.info('udp puncture open', { peer: this.peerUdpAddress, sender: this.senderAddress.value });
+          this.#logger.info('udp puncture open', {
+            peer: this.peerUdpAddress,
+            sender: this.senderAddress.value,
+          });
           const waiters = [...this.#waiters];
           this.#waiters.clear();
           for (const w of waiters) w(true);
@@ -346,12 +387,20 @@ export class UdpPuncture {
           return;
         }
         s.payloadsIn++;
-        const local = new LocalMessage(m.onwardRoute, m.returnRoute.prepend(this.#returnAddress), m.payload, this.#localInfo);
+        const local = new LocalMessage(
+          m.onwardRoute,
+          m.returnRoute.prepend(this.#returnAddress),
+          m.payload,
+          this.#localInfo,
+        );
         try {
           await this.#ctx.forward(local, { from: this.receiverAddress });
         } catch (e) {
           s.dropped++;
-          this.#logger.debug('udp puncture payload not routed', { peer: this.peerUdpAddress, reason: errorMessage(e) });
+          this.#logger.debug('udp puncture payload not routed', {
+            peer: this.peerUdpAddress,
+            reason: errorMessage(e),
+          });
         }
         return;
       }
@@ -392,7 +441,10 @@ export class UdpPuncture {
         try {
           await node.stopWorker(a);
         } catch (e) {
-          this.#logger.warn('udp puncture worker failed to stop', { address: a.value, error: errorMessage(e) });
+          this.#logger.warn('udp puncture worker failed to stop', {
+            address: a.value,
+            error: errorMessage(e),
+          });
         }
       }
       if (this.#options.closeBind !== false) await this.bind.close();

@@ -111,7 +111,8 @@ export class Reassembler {
       ['maxPendingPeers', this.#maxPendingPeers],
       ['maxPendingBytes', this.#maxPendingBytes],
     ] as const)
-      if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+      if (!(Number.isInteger(v) && v > 0))
+        throw new RangeError(`${name} must be a positive integer, got ${v}`);
   }
 
   /** Peers remembered. */
@@ -215,7 +216,8 @@ export class Reassembler {
       this.#drop(peer, state);
       return undefined;
     }
-    if (!this.#pending.has(peer) && this.#pending.size >= this.#maxPendingPeers) this.#evictOldestPending(peer);
+    if (!this.#pending.has(peer) && this.#pending.size >= this.#maxPendingPeers)
+      this.#evictOldestPending(peer);
     // Keep a copy: the datagram's buffer belongs to the socket.
     state.chunks.push(m.payload.slice());
     state.length = newLength;

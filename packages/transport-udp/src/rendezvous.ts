@@ -91,7 +91,10 @@ export function startRendezvousService(
             });
             return;
           }
-          await ctx.send(message.returnRoute, encodeRendezvousResponse({ type: 'address', address: udp.value }));
+          await ctx.send(
+            message.returnRoute,
+            encodeRendezvousResponse({ type: 'address', address: udp.value }),
+          );
           answered++;
           return;
         }
@@ -143,7 +146,8 @@ export async function pingRendezvous(
   options: RendezvousRequestOptions = {},
 ): Promise<void> {
   const response = await request(bind, route, { type: 'ping' }, options);
-  if (response.type !== 'pong') throw new UdpTransportError('protocol', `Rendezvous answered ${response.type} to Ping`);
+  if (response.type !== 'pong')
+    throw new UdpTransportError('protocol', `Rendezvous answered ${response.type} to Ping`);
 }
 
 async function request(
@@ -161,7 +165,9 @@ async function request(
     return decodeRendezvousResponse(reply.payload);
   } catch (e) {
     if (OckamError.isKind(e, 'timeout'))
-      throw new TimeoutError(`Rendezvous service did not answer within ${timeoutMs} ms`, 'transport', { cause: e });
+      throw new TimeoutError(`Rendezvous service did not answer within ${timeoutMs} ms`, 'transport', {
+        cause: e,
+      });
     if (e instanceof DecodeError)
       throw new UdpTransportError('protocol', `Rendezvous answer is invalid: ${e.message}`, { cause: e });
     throw e;

@@ -177,7 +177,8 @@ export class UdpTransport implements Transport {
     }
     const { signal } = options;
     if (signal === undefined) return (await pending).senderAddress;
-    if (signal.aborted) throw new CancelledError('UDP resolve cancelled', 'transport', { cause: signal.reason });
+    if (signal.aborted)
+      throw new CancelledError('UDP resolve cancelled', 'transport', { cause: signal.reason });
     return new Promise<Address>((resolve, reject) => {
       const onAbort = (): void =>
         reject(new CancelledError('UDP resolve cancelled', 'transport', { cause: signal.reason }));
@@ -241,7 +242,9 @@ export class UdpTransport implements Transport {
   #open(host: string, port: number, signal: AbortSignal | undefined): Promise<Socket> {
     const where = `${host}:${port}`;
     if (signal?.aborted)
-      return Promise.reject(new CancelledError(`UDP bind to ${where} cancelled`, 'transport', { cause: signal.reason }));
+      return Promise.reject(
+        new CancelledError(`UDP bind to ${where} cancelled`, 'transport', { cause: signal.reason }),
+      );
     const socket = createSocket({
       type: 'udp4',
       recvBufferSize: this.#options.recvBufferSize ?? DEFAULT_RECV_BUFFER_SIZE,

@@ -46,7 +46,13 @@ describe('UdpTransportMessage', () => {
     });
     expect(d.length).toBe(MAX_ON_THE_WIRE_SIZE);
     expect(() =>
-      encodeUdpTransportMessage({ version: 1, routingNumber: 0, offset: 0, isLast: true, payload: new Uint8Array(494) }),
+      encodeUdpTransportMessage({
+        version: 1,
+        routingNumber: 0,
+        offset: 0,
+        isLast: true,
+        payload: new Uint8Array(494),
+      }),
     ).toThrow(RangeError);
   });
 
@@ -108,7 +114,9 @@ describe('rendezvous messages', () => {
       `820181${'69'}${Buffer.from('1.2.3.4:5').toString('hex')}`,
     );
     expect(decodeRendezvousRequest(fromHex('820180'))).toEqual({ type: 'get-my-address' });
-    expect(decodeRendezvousResponse(fromHex(`820181${'69'}${Buffer.from('127.0.0.1').toString('hex')}`))).toEqual({
+    expect(
+      decodeRendezvousResponse(fromHex(`820181${'69'}${Buffer.from('127.0.0.1').toString('hex')}`)),
+    ).toEqual({
       type: 'address',
       address: '127.0.0.1',
     });
@@ -128,7 +136,9 @@ describe('puncture messages', () => {
       payload: Uint8Array.of(1, 23, 24, 255),
     });
     // [2, [[[0, h'61']], [[0, h'62']], [1, 23, 24, 255]]]
-    expect(hex(payload)).toBe('8202' + '83' + '8182004161' + '8182004162' + '84' + '01' + '17' + '1818' + '18ff');
+    expect(hex(payload)).toBe(
+      '8202' + '83' + '8182004161' + '8182004162' + '84' + '01' + '17' + '1818' + '18ff',
+    );
     expect(decodePunctureMessage(payload)).toEqual({
       type: 'payload',
       onwardRoute: Route.of('a'),
@@ -136,7 +146,9 @@ describe('puncture messages', () => {
       payload: Uint8Array.of(1, 23, 24, 255),
     });
     // A byte string where Ockam expects Vec<u8> is refused.
-    expect(() => decodePunctureMessage(fromHex('8202838182004161818200416244010203ff'.slice(0, -2)))).toThrow(DecodeError);
+    expect(() => decodePunctureMessage(fromHex('8202838182004161818200416244010203ff'.slice(0, -2)))).toThrow(
+      DecodeError,
+    );
   });
 
   it('negotiation messages are [text, [u8…]] with the remote address as UTF-8 bytes (Address::to_vec)', () => {
@@ -149,10 +161,20 @@ describe('puncture messages', () => {
   it('round-trip any payload message', () => {
     const addr = fc.stringMatching(/^[a-z0-9_]{1,20}$/);
     fc.assert(
-      fc.property(fc.array(addr, { maxLength: 4 }), fc.array(addr, { maxLength: 4 }), fc.uint8Array({ maxLength: 2000 }), (o, r, p) => {
-        const m = { type: 'payload' as const, onwardRoute: Route.of(...o), returnRoute: Route.of(...r), payload: p };
-        expect(decodePunctureMessage(encodePunctureMessage(m))).toEqual(m);
-      }),
+      fc.property(
+        fc.array(addr, { maxLength: 4 }),
+        fc.array(addr, { maxLength: 4 }),
+        fc.uint8Array({ maxLength: 2000 }),
+        (o, r, p) => {
+          const m = {
+            type: 'payload' as const,
+            onwardRoute: Route.of(...o),
+            returnRoute: Route.of(...r),
+            payload: p,
+          };
+          expect(decodePunctureMessage(encodePunctureMessage(m))).toEqual(m);
+        },
+      ),
     );
   });
 });
@@ -179,7 +201,6 @@ describe('decoders fed random bytes', () => {
       { numRuns: 2000 },
     );
   });
-
 });
 
 describe('fragmentation', () => {

@@ -28,7 +28,11 @@ export function testNode(name: string, options: UdpTransportOptions = {}): TestN
   return { node, udp, lines, stop: () => node.stop() };
 }
 
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 5_000): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  what = 'condition',
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
@@ -38,4 +42,5 @@ export async function waitFor(condition: () => boolean, what = 'condition', time
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export const pattern = (n: number, seed = 0): Uint8Array => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+export const pattern = (n: number, seed = 0): Uint8Array =>
+  new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);

@@ -8,6 +8,7 @@ const unavailable: string | undefined = netnsUnavailable();
 if (unavailable !== undefined) console.warn(`SKIPPED NAT hole-punching tests: ${unavailable}`);
 
 interface Proc {
+  // biome-ignore lint/suspicious/noExplicitAny: events are JSON from the child process
   next(name: string, timeoutMs?: number): Promise<Record<string, any>>;
   send(command: Record<string, unknown>): void;
   kill(): Promise<void>;
@@ -52,7 +53,21 @@ describe.skipIf(unavailable !== undefined)('hole punching between two NATs (netw
       expect(bStats.punctures[0].payloadsIn).toBeGreaterThanOrEqual(21);
 
       // Cut the direct path on router A: the puncture stops hearing pongs, closes, traffic goes via the relay.
-      topo.nft(topo.ns.ra, ['add', 'rule', 'ip', 'filter', 'forward_filter', 'ip', 'daddr', '10.200.0.3', 'udp', 'dport', '!=', '4001', 'drop']);
+      topo.nft(topo.ns.ra, [
+        'add',
+        'rule',
+        'ip',
+        'filter',
+        'forward_filter',
+        'ip',
+        'daddr',
+        '10.200.0.3',
+        'udp',
+        'dport',
+        '!=',
+        '4001',
+        'drop',
+      ]);
       a.send({ command: 'wait-mode', mode: 'relay' });
       await a.next('mode', 10_000);
       a.send({ command: 'echo', count: 5, size: 2000 });
@@ -64,7 +79,19 @@ describe.skipIf(unavailable !== undefined)('hole punching between two NATs (netw
 
       // Restore it: a new puncture is negotiated and traffic moves back to UDP.
       topo.nft(topo.ns.ra, ['flush', 'chain', 'ip', 'filter', 'forward_filter']);
-      topo.nft(topo.ns.ra, ['add', 'rule', 'ip', 'filter', 'forward_filter', 'iifname', 'wan', 'ct', 'state', 'new', 'drop']);
+      topo.nft(topo.ns.ra, [
+        'add',
+        'rule',
+        'ip',
+        'filter',
+        'forward_filter',
+        'iifname',
+        'wan',
+        'ct',
+        'state',
+        'new',
+        'drop',
+      ]);
       a.send({ command: 'wait-mode', mode: 'puncture' });
       await a.next('mode', 15_000);
       pub.send({ command: 'stats' });

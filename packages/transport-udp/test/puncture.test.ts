@@ -24,13 +24,26 @@ describe('udp puncture on loopback', () => {
   it('opens with ping/pong, carries routed messages both ways, and closes when the peer goes silent', async () => {
     const a = testNode('a');
     const b = testNode('b');
-    cleanups.push(() => a.stop(), () => b.stop());
+    cleanups.push(
+      () => a.stop(),
+      () => b.stop(),
+    );
     const ba = await a.udp.bind('127.0.0.1:0');
     const bb = await b.udp.bind('127.0.0.1:0');
     const ra = Address.random('remote_a_');
     const rb = Address.random('remote_b_');
-    const pa = startPuncture(ba, { peerUdpAddress: `127.0.0.1:${bb.localAddress.port}`, myRemoteAddress: ra, theirRemoteAddress: rb, ...fast });
-    const pb = startPuncture(bb, { peerUdpAddress: `127.0.0.1:${ba.localAddress.port}`, myRemoteAddress: rb, theirRemoteAddress: ra, ...fast });
+    const pa = startPuncture(ba, {
+      peerUdpAddress: `127.0.0.1:${bb.localAddress.port}`,
+      myRemoteAddress: ra,
+      theirRemoteAddress: rb,
+      ...fast,
+    });
+    const pb = startPuncture(bb, {
+      peerUdpAddress: `127.0.0.1:${ba.localAddress.port}`,
+      myRemoteAddress: rb,
+      theirRemoteAddress: ra,
+      ...fast,
+    });
     await Promise.all([pa.waitForOpen({ timeoutMs: 2_000 }), pb.waitForOpen({ timeoutMs: 2_000 })]);
     startEcho(b.node);
     b.node.flowControls.addConsumer('echo', pb.flowControlId);
@@ -45,7 +58,10 @@ describe('udp puncture on loopback', () => {
     // A service not exposed to the puncture is not reachable through it.
     startEcho(b.node, 'hidden');
     await c.send([pa.senderAddress, 'hidden'], pattern(1));
-    await waitFor(() => b.lines.some((l) => l.message === 'flow control dropped a message'), 'flow control drop');
+    await waitFor(
+      () => b.lines.some((l) => l.message === 'flow control dropped a message'),
+      'flow control drop',
+    );
 
     const closed = pa.closed;
     await pb.stop();
@@ -59,12 +75,23 @@ describe('udp puncture on loopback', () => {
   it('ignores datagrams to its remote address from anyone but the peer', async () => {
     const a = testNode('a');
     const m = testNode('mallory');
-    cleanups.push(() => a.stop(), () => m.stop());
+    cleanups.push(
+      () => a.stop(),
+      () => m.stop(),
+    );
     const ba = await a.udp.bind('127.0.0.1:0');
-    const pa = startPuncture(ba, { peerUdpAddress: '127.0.0.1:9', theirRemoteAddress: 'x', ...fast, closeAfterMs: 5_000 });
+    const pa = startPuncture(ba, {
+      peerUdpAddress: '127.0.0.1:9',
+      theirRemoteAddress: 'x',
+      ...fast,
+      closeAfterMs: 5_000,
+    });
     const bm = await m.udp.bind('127.0.0.1:0');
     const mc = m.node.client();
-    await mc.send([bm.senderAddress, `2#127.0.0.1:${ba.localAddress.port}`, pa.remoteAddress.value], Uint8Array.of(0x82, 0x01, 0x80));
+    await mc.send(
+      [bm.senderAddress, `2#127.0.0.1:${ba.localAddress.port}`, pa.remoteAddress.value],
+      Uint8Array.of(0x82, 0x01, 0x80),
+    );
     await waitFor(() => pa.stats().wrongPeer === 1, 'wrongPeer');
     expect(pa.isOpen).toBe(false);
     await pa.stop();
@@ -105,7 +132,12 @@ describe('puncture negotiation', () => {
   it('negotiates over an existing route, then carries messages over UDP only', async () => {
     const b = await responder();
     const a = initiator();
-    const p = await negotiatePuncture(a.udp, { route: [b.tcpHop, 'udp'], rendezvousRoute: b.rendezvous, bindAddress: '127.0.0.1:0', ...fast });
+    const p = await negotiatePuncture(a.udp, {
+      route: [b.tcpHop, 'udp'],
+      rendezvousRoute: b.rendezvous,
+      bindAddress: '127.0.0.1:0',
+      ...fast,
+    });
     cleanups.push(() => p.stop());
     await p.waitForOpen({ timeoutMs: 3_000 });
     await waitFor(() => b.negotiation.punctures().length === 1, 'responder puncture');
@@ -128,7 +160,10 @@ describe('puncture negotiation', () => {
     const route = await a.node.resolveRoute([b.tcpHop, 'udp']);
     await c.send(route, Uint8Array.of(1, 2, 3));
     await c.send(route, encodeNegotiationMessage({ udpPublicAddress: 'example.com:1', remoteAddress: 'x' }));
-    await waitFor(() => b.lines.filter((l) => l.message === 'udp puncture negotiation refused').length === 2, 'refusals');
+    await waitFor(
+      () => b.lines.filter((l) => l.message === 'udp puncture negotiation refused').length === 2,
+      'refusals',
+    );
     expect(b.udp.binds()).toHaveLength(1); // only the rendezvous bind: nothing was started
   });
 });

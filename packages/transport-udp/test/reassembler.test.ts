@@ -28,7 +28,11 @@ describe('reassembler', () => {
     const a = message(2000, 1);
     const b = message(1, 2);
     const c = message(493 * 3, 3);
-    const out = feed(r, [...fragmentRoutingMessage(a, 0xfffe), ...fragmentRoutingMessage(b, 0xffff), ...fragmentRoutingMessage(c, 0)]);
+    const out = feed(r, [
+      ...fragmentRoutingMessage(a, 0xfffe),
+      ...fragmentRoutingMessage(b, 0xffff),
+      ...fragmentRoutingMessage(c, 0),
+    ]);
     expect(out).toEqual([a, b, c]);
     expect(r.counters).toMatchObject({ messages: 3, late: 0, gaps: 0 });
     expect(r.pendingBytes).toBe(0);
@@ -82,7 +86,16 @@ describe('reassembler', () => {
     const r = new Reassembler();
     r.push(P, new Uint8Array(509));
     r.push(P, Uint8Array.of(0xff, 0x00));
-    r.push(P, encodeUdpTransportMessage({ version: 2, routingNumber: 1, offset: 0, isLast: true, payload: Uint8Array.of(1) }));
+    r.push(
+      P,
+      encodeUdpTransportMessage({
+        version: 2,
+        routingNumber: 1,
+        offset: 0,
+        isLast: true,
+        payload: Uint8Array.of(1),
+      }),
+    );
     expect(r.counters).toMatchObject({ datagrams: 3, oversized: 1, malformed: 2, messages: 0 });
     expect(r.peers).toBe(0);
   });
@@ -139,30 +152,45 @@ describe('reassembler', () => {
         .map((m) => encodeUdpTransportMessage({ version: 1, ...m })),
     );
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), datagram), { maxLength: 200 }), (items) => {
-        const r = new Reassembler({ maxPeers: 8, maxPendingPeers: 4, maxPendingBytes: 4000, maxMessageSize: 3000 });
-        for (const [peer, d] of items) {
-          const whole = r.push(`p${peer}`, d);
-          if (whole) expect(whole.length).toBeLessThanOrEqual(3000);
-          expect(r.peers).toBeLessThanOrEqual(8);
-          expect(r.pendingPeers).toBeLessThanOrEqual(4);
-          expect(r.pendingBytes).toBeLessThanOrEqual(4000);
-        }
-        const c = r.counters;
-        expect(c.datagrams).toBe(items.length);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), datagram), { maxLength: 200 }),
+        (items) => {
+          const r = new Reassembler({
+            maxPeers: 8,
+            maxPendingPeers: 4,
+            maxPendingBytes: 4000,
+            maxMessageSize: 3000,
+          });
+          for (const [peer, d] of items) {
+            const whole = r.push(`p${peer}`, d);
+            if (whole) expect(whole.length).toBeLessThanOrEqual(3000);
+            expect(r.peers).toBeLessThanOrEqual(8);
+            expect(r.pendingPeers).toBeLessThanOrEqual(4);
+            expect(r.pendingBytes).toBeLessThanOrEqual(4000);
+          }
+          const c = r.counters;
+          expect(c.datagrams).toBe(items.length);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it('delivers every message of a sequence whose datagrams arrive in order', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0xffff }), fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 10 }), (start, sizes) => {
-        const r = new Reassembler();
-        const msgs = sizes.map((n, i) => message(n, i));
-        const out = feed(r, msgs.flatMap((m, i) => fragmentRoutingMessage(m, (start + i) & 0xffff)));
-        expect(out).toEqual(msgs);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 10 }),
+        (start, sizes) => {
+          const r = new Reassembler();
+          const msgs = sizes.map((n, i) => message(n, i));
+          const out = feed(
+            r,
+            msgs.flatMap((m, i) => fragmentRoutingMessage(m, (start + i) & 0xffff)),
+          );
+          expect(out).toEqual(msgs);
+        },
+      ),
       { numRuns: 40 },
     );
   });

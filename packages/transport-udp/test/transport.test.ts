@@ -1,7 +1,13 @@
 import { createSocket } from 'node:dgram';
 import { Address, encodeTransportMessage, LocalMessage, startEcho, UDP } from '@ockam/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fragmentRoutingMessage, getMyAddress, pingRendezvous, rendezvousRoute, startRendezvousService } from '../src/index.js';
+import {
+  fragmentRoutingMessage,
+  getMyAddress,
+  pingRendezvous,
+  rendezvousRoute,
+  startRendezvousService,
+} from '../src/index.js';
 import { pattern, sleep, testNode, waitFor } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -25,7 +31,11 @@ describe('udp transport on loopback', () => {
     cleanups.push(() => client.stop());
     const bind = await client.udp.bind('127.0.0.1:0');
     const c = client.node.client({ capacity: 64 });
-    const route = [bind.senderAddress, new Address(UDP, `127.0.0.1:${server.bind.localAddress.port}`), Address.local('echo')];
+    const route = [
+      bind.senderAddress,
+      new Address(UDP, `127.0.0.1:${server.bind.localAddress.port}`),
+      Address.local('echo'),
+    ];
     const sizes = [0, 1, 493, 494, 64 * 1024, 1024 * 1024];
     for (const n of sizes) await c.send(route, pattern(n, n));
     for (const n of sizes) {
@@ -45,7 +55,9 @@ describe('udp transport on loopback', () => {
     const server = await echoServer();
     const client = testNode('client');
     cleanups.push(() => client.stop());
-    const reply = await client.node.client().request([server.hop, 'echo'], pattern(5000), { timeoutMs: 3_000 });
+    const reply = await client.node
+      .client()
+      .request([server.hop, 'echo'], pattern(5000), { timeoutMs: 3_000 });
     expect(reply.payload).toEqual(pattern(5000));
     const again = await client.node.resolveRoute([server.hop.replace('127.0.0.1', 'localhost'), 'echo']);
     expect(client.udp.binds()).toHaveLength(2); // host names resolve, and are keyed by their text
@@ -56,7 +68,9 @@ describe('udp transport on loopback', () => {
     expect(bind.peer).toBe(`127.0.0.1:${server.bind.localAddress.port}`);
     // A stranger's datagram reaches the one-peer bind's socket and is dropped.
     const stranger = createSocket('udp4');
-    await new Promise<void>((r) => stranger.send(Uint8Array.of(1), bind.localAddress.port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) =>
+      stranger.send(Uint8Array.of(1), bind.localAddress.port, '127.0.0.1', () => r()),
+    );
     stranger.close();
     await waitFor(() => bind.stats().wrongPeer === 1, 'wrongPeer');
   });
@@ -69,8 +83,14 @@ describe('udp transport on loopback', () => {
     const client = testNode('client');
     cleanups.push(() => client.stop());
     const c = client.node.client();
-    await c.send(await client.node.resolveRoute([`2#127.0.0.1:${bind.localAddress.port}`, 'echo']), pattern(10));
-    await waitFor(() => server.lines.some((l) => l.message === 'flow control dropped a message'), 'flow control drop');
+    await c.send(
+      await client.node.resolveRoute([`2#127.0.0.1:${bind.localAddress.port}`, 'echo']),
+      pattern(10),
+    );
+    await waitFor(
+      () => server.lines.some((l) => l.message === 'flow control dropped a message'),
+      'flow control drop',
+    );
     await expect(c.receive({ timeoutMs: 200 })).rejects.toThrow(/No reply/);
   });
 
@@ -91,11 +111,19 @@ describe('udp transport on loopback', () => {
     await send(fragmentRoutingMessage(empty, 3)[0]!);
     await waitFor(() => server.bind.stats().datagramsIn === 6, 'datagrams');
     await waitFor(() => server.bind.stats().routingFailed === 1, 'routing failure');
-    expect(server.bind.stats()).toMatchObject({ oversized: 1, malformed: 2, undecodable: 1, empty: 1, routingFailed: 1 });
+    expect(server.bind.stats()).toMatchObject({
+      oversized: 1,
+      malformed: 2,
+      undecodable: 1,
+      empty: 1,
+      routingFailed: 1,
+    });
     // Still serving.
     const client = testNode('client');
     cleanups.push(() => client.stop());
-    const reply = await client.node.client().request([server.hop, 'echo'], pattern(3000), { timeoutMs: 3_000 });
+    const reply = await client.node
+      .client()
+      .request([server.hop, 'echo'], pattern(3000), { timeoutMs: 3_000 });
     expect(reply.payload).toEqual(pattern(3000));
   });
 

@@ -164,7 +164,9 @@ export class Bind implements UdpBind {
     if (peer === undefined) {
       const next = onward.addresses[0];
       if (next === undefined || next.type !== UDP) {
-        this.#drop('the route has no UDP address after the sender', { route: message.onwardRoute.toString() });
+        this.#drop('the route has no UDP address after the sender', {
+          route: message.onwardRoute.toString(),
+        });
         return;
       }
       onward = onward.popFront();
@@ -273,7 +275,8 @@ export class Bind implements UdpBind {
       return;
     }
     // §2.2: replies go back through our sender, to the peer's address unless the bind has one peer.
-    const prefix = this.#peer !== undefined ? [this.senderAddress] : [this.senderAddress, new Address(UDP, from)];
+    const prefix =
+      this.#peer !== undefined ? [this.senderAddress] : [this.senderAddress, new Address(UDP, from)];
     const routed = new LocalMessage(
       m.onwardRoute,
       new Route([...prefix, ...m.returnRoute.addresses]),
@@ -283,7 +286,10 @@ export class Bind implements UdpBind {
     );
     this.#queue.push(routed);
     this.#queuedBytes += m.payload.length;
-    if (!this.#routing) this.#pump().catch((e: unknown) => this.#logger.warn('udp receiver failed', { error: errorMessage(e) }));
+    if (!this.#routing)
+      this.#pump().catch((e: unknown) =>
+        this.#logger.warn('udp receiver failed', { error: errorMessage(e) }),
+      );
   };
 
   /** Routes queued messages one at a time, in order. */
