@@ -41,6 +41,11 @@ export interface WebSocketLike {
   resume?(): void;
   /** Optional (`ws` has it): destroy the connection without a closing handshake. */
   terminate?(): void;
+  /**
+   * Optional (the Node.js entry's sockets have it): calls back once what is buffered has been
+   * handed to the kernel, so that a held-back sender need not poll `bufferedAmount`.
+   */
+  whenDrained?(callback: () => void): void;
 }
 
 /** A `WebSocket` constructor: the browser's global one, or an adapter around `ws`. */

@@ -39,6 +39,13 @@ class CorkingWebSocket extends WsWebSocket {
     }
     super.send(data, { binary: true });
   }
+
+  whenDrained(callback: () => void): void {
+    const raw = (this as unknown as { _socket?: NodeJS.WritableStream & { writableNeedDrain?: boolean } })
+      ._socket;
+    if (raw === undefined || raw.writableNeedDrain !== true) queueMicrotask(callback);
+    else raw.once('drain', callback);
+  }
 }
 
 const corked = new WeakSet<object>();

@@ -3,9 +3,9 @@
  * §1.3, §2.4), with back-pressure both ways:
  *
  * - outbound, every message is one binary WebSocket message; when the socket's `bufferedAmount`
- *   rises above `sendBufferBytes` the sender worker waits (polling, since browsers have no `drain`
- *   event) until it falls below half of that before it takes its next message, so the node's
- *   bounded mailboxes push back on whoever is sending;
+ *   rises above `sendBufferBytes` the sender worker waits before it takes its next message (for
+ *   the socket's `drain` on Node; in browsers, which have no such event, by polling until it falls
+ *   below half), so the node's bounded mailboxes push back on whoever is sending;
  * - inbound, messages are routed one after another; while a `node.route()` waits on a full mailbox
  *   and more than `receiveBufferBytes` are queued, the socket is paused if it can be (`ws` can,
  *   browsers cannot) and TCP pushes back on the peer.
@@ -237,7 +237,9 @@ export class Connection implements WebSocketConnection {
   #waitDrain(): Promise<void> {
     return new Promise((resolve) => {
       this.#drainWaiter = resolve;
-      this.#pollDrain(1);
+      const socket = this.#socket;
+      if (socket.whenDrained) socket.whenDrained(() => this.#releaseDrain());
+      else this.#pollDrain(1);
     });
   }
 
