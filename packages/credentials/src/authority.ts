@@ -324,7 +324,8 @@ class AuthorityCore {
       attributes.set(OCKAM_RELAY, '*');
       if (o.accountAuthority !== undefined) attributes.set(OCKAM_TLS_CERTIFICATE, 'true');
     }
-    const now = this.now();
+    // Never before the purpose key (a clock that stepped back, or a key made this very second).
+    const now = Math.max(this.now(), this.purposeKey.data.createdAt);
     const ttl = Math.min(
       o.credentialTtlSeconds ?? DEFAULT_AUTHORITY_CREDENTIAL_TTL,
       this.purposeKey.data.expiresAt - now,

@@ -63,7 +63,7 @@ export function expectReason(f: () => unknown, reason: CredentialErrorReason): C
 }
 
 /** Polls until `f()` is true (real timers), failing after `ms`. */
-export async function until(f: () => boolean, ms = 5000): Promise<void> {
+export async function until(f: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!f()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
