@@ -43,6 +43,8 @@ export interface StreamResult {
   received: number;
   /** True when both hashes match and every byte came back. */
   intact: boolean;
+  /** The connection was closed or reset by the other side (not by us) before we finished. */
+  closedByPeer: boolean;
   error?: string;
 }
 
@@ -125,6 +127,7 @@ export class EchoStream {
         };
       });
     }
+    const closedByPeer = this.#closed;
     this.#socket.destroy();
     const intact =
       this.#error === undefined &&
@@ -134,6 +137,7 @@ export class EchoStream {
       sent: this.#sent,
       received: this.#received,
       intact,
+      closedByPeer,
       ...(this.#error !== undefined
         ? { error: this.#error }
         : this.#received !== this.#sent
