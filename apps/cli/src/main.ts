@@ -6,10 +6,13 @@
 import { OckamError } from '@ockam/core';
 import { Command, CommanderError, Option } from 'commander';
 import { registerCompletionCommand } from './commands/completion.js';
+import { registerCredentialCommands } from './commands/credential.js';
 import { registerIdentityCommands } from './commands/identity.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerPortalCommands } from './commands/portals.js';
+import { registerProjectCommands } from './commands/project.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerVaultCommands } from './commands/vault.js';
@@ -51,6 +54,9 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerIdentityCommands(program, run);
   registerSecureChannelCommands(program, run);
   registerPortalCommands(program, run);
+  registerProjectCommands(program, run);
+  registerCredentialCommands(program, run);
+  registerPolicyCommands(program, run);
 
   registerCompletionCommand(program, run);
 

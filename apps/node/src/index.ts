@@ -1,3 +1,4 @@
+export { type ClientNode, withClientNode } from './client-node.js';
 export { ControlApiError, ControlClient } from './control-client.js';
 export type {
   ApiErrorBody,
@@ -50,8 +51,16 @@ export {
   spawnNode,
   stopNodeProcess,
 } from './processes.js';
+export { type ProjectRecord, Projects } from './projects.js';
 export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRecord, State, StateError } from './state.js';
 export { type Metric, renderMetrics, type StatusSource, startStatusServer } from './status-server.js';
+export { NodeTrust, type NodeTrustOptions, type TrustConfig } from './trust.js';
+export {
+  SqliteAttributesStore,
+  SqliteMemberStore,
+  SqlitePolicyStore,
+  SqliteTokenStore,
+} from './trust-stores.js';

@@ -86,7 +86,8 @@ export interface PortalsOptions {
     kind: 'tcp-inlet' | 'tcp-outlet',
     name: string,
     allow: string | undefined,
-  ) => IncomingAccessControl | undefined;
+  ) => Promise<IncomingAccessControl | undefined>;
+
   /** Resolves `/project/NAME`. */
   project?: RouteContext['project'];
   /** Decides relay registrations (the `ockam-relay` attribute with an authority). */
@@ -167,7 +168,7 @@ export class Portals {
     if (this.#outlets.has(config.address) || this.#o.node.has(config.address)) {
       throw conflict(`Address ${config.address} is already in use on node ${this.#o.nodeName}`);
     }
-    const incoming = this.#o.accessControl?.('tcp-outlet', config.address, config.allow);
+    const incoming = await this.#o.accessControl?.('tcp-outlet', config.address, config.allow);
     const outlet = createOutlet(this.#o.node, {
       address: config.address,
       to: config.to,
@@ -211,7 +212,7 @@ export class Portals {
       timeoutMs: SESSION_HANDSHAKE_TIMEOUT_MS,
       ...(config.authorized?.length ? { authorized: config.authorized } : {}),
     };
-    const incoming = this.#o.accessControl?.('tcp-inlet', config.name, config.allow);
+    const incoming = await this.#o.accessControl?.('tcp-inlet', config.name, config.allow);
     const inlet = await createInlet(this.#o.node, {
       bind: config.from,
       route: () => resolveMultiaddr(this.#routeContext, config.to, resolve),

@@ -118,6 +118,7 @@ export async function resolveMultiaddr(
             ...(required?.length ? { authorized: required } : {}),
             ...(options.identity ? { identity: options.identity } : {}),
             ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+            ...(flowControlId ? { consumerOf: [flowControlId] } : {}),
           });
           opened.push(info.address);
           flowControlId = ctx.channels.handle(info.address).flowControlId;

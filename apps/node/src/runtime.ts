@@ -11,6 +11,8 @@
  * await rt.stop();
  * ```
  */
+
+import { ALL_RESOURCE_TYPES, isResourceType, type ResourceType } from '@ockam/abac';
 import {
   Address,
   ECHO_SERVICE,
@@ -40,9 +42,12 @@ import { ControlServer, HttpError } from './control-server.js';
 import type { OckamHome } from './home.js';
 import { Identities } from './identities.js';
 import { type InletConfig, type OutletConfig, Portals, type RelayConfig } from './portals.js';
+import { Projects } from './projects.js';
+import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 import type { State } from './state.js';
 import { type Metric, startStatusServer } from './status-server.js';
+import { NodeTrust, type TrustConfig } from './trust.js';
 
 export interface NodeRuntimeOptions {
   home: OckamHome;
@@ -94,6 +99,19 @@ function parseRoute(value: unknown): Route {
   return new Route(value.map((a: string) => Address.parse(a)));
 }
 
+function policyTarget(b: Record<string, unknown>): { resourceName: string } | { resourceType: ResourceType } {
+  if (typeof b.resource === 'string' && b.resource !== '') return { resourceName: b.resource };
+  if (typeof b.resourceType === 'string') {
+    if (!isResourceType(b.resourceType))
+      throw new HttpError(
+        400,
+        `Unknown resource type '${b.resourceType}': use ${ALL_RESOURCE_TYPES.join(', ')}`,
+      );
+    return { resourceType: b.resourceType };
+  }
+  throw new HttpError(400, "Give a 'resource' or a 'resourceType'");
+}
+
 function identifiers(value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^I[0-9a-f]{64}$/.test(v))) {
     throw new HttpError(
@@ -133,33 +151,88 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     services: [...DEFAULT_SERVICES],
     ...(logger ? { logger } : {}),
   });
+  // Trust: a project member presents its credential and checks its peers'; a project node also
+  // runs the authority. Deny by default once there is an authority (PROTOCOL.md §6).
+  const loaded = await secureChannels.identity();
+  const identifier = loaded.identity.identifier;
+  const trustConfig = (options.state.getNode(name)?.options ?? {}) as TrustConfig;
+  const projects = new Projects(options.state);
+  let trust: NodeTrust;
+  try {
+    trust = new NodeTrust({
+      node,
+      nodeName: name,
+      state: options.state,
+      identities,
+      identityName: loaded.name,
+      identity: loaded.identity,
+      vault: loaded.vault.vault,
+      config: {
+        ...(trustConfig.project ? { project: trustConfig.project } : {}),
+        ...(trustConfig.authority ? { authority: trustConfig.authority } : {}),
+      },
+      ...(logger ? { logger } : {}),
+    });
+  } catch (e) {
+    await secureChannels.stop();
+    await node.stop();
+    throw e;
+  }
+  secureChannels.setTrust(() => trust.credentials(), trust.verifyCredentials);
+  trust.onRefresh((credentials) => void secureChannels.refreshAll(credentials));
+  const routeContext: RouteContext = {
+    nodeName: name,
+    state: options.state,
+    tcp,
+    channels: secureChannels,
+    project: (p) => {
+      const r = projects.require(p);
+      return { route: r.route, identifier: r.identifier };
+    },
+    ...(logger ? { logger } : {}),
+  };
   const portals = new Portals({
     node,
     nodeName: name,
     state: options.state,
     tcp,
     channels: secureChannels,
-    // Without an authority, outlets and the relay service are reachable from the TCP listener and
-    // from every secure channel listener, as in Ockam (PROTOCOL.md §6).
-    exposedTo: () => [listenerId, ...secureChannels.listenerFlowControlIds()],
-    accessControl: (_kind, _name, allow) => {
-      if (allow)
-        throw new HttpError(
-          400,
-          "'--allow' policies need an authority: enroll with 'ockam enroll' or 'ockam project enroll' first",
-        );
-      return undefined;
-    },
+    // Without an authority, outlets and the relay service are also reachable from the TCP listener,
+    // as in Ockam (PROTOCOL.md §6); with one, only through secure channels.
+    exposedTo: () =>
+      trust.hasAuthority
+        ? secureChannels.listenerFlowControlIds()
+        : [listenerId, ...secureChannels.listenerFlowControlIds()],
+    accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
+    authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
+    project: routeContext.project!,
     ...(options.session ? { session: options.session } : {}),
     ...(logger ? { logger } : {}),
   });
-  let identifier: string;
   try {
-    identifier = (await secureChannels.identity()).identity.identifier;
+    await trust.start();
     await secureChannels.createListener({ address: 'api' });
+    if (trust.isAuthority) await trust.startAuthority(secureChannels.listenerFlowControlIds());
+    else
+      trust.startRetriever(async () => {
+        const c = await resolveMultiaddr(routeContext, `/project/${trust.project!.name}`, {
+          timeoutMs: 10_000,
+        });
+        const client = node.client();
+        if (c.flowControlId) node.flowControls.addConsumer(client.address, c.flowControlId);
+        return {
+          client,
+          via: c.route,
+          close: async () => {
+            await client.stop();
+            await c.close?.('stopped');
+          },
+        };
+      });
     await portals.start();
   } catch (e) {
     await portals.stop();
+    await trust.stop();
     await secureChannels.stop();
     await node.stop();
     throw e;
@@ -321,6 +394,41 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       await portals.deleteRelay(p.name!);
       return { deleted: p.name };
     })
+    .on('POST', '/policies', async (body) => {
+      const b = body as Record<string, unknown>;
+      const target = policyTarget(b);
+      const expression = await trust.policies.setPolicy(target, str(b, 'expression')!);
+      logger?.info('policy set', { ...target, expression });
+      return { ...target, expression };
+    })
+    .on('GET', '/policies', async () => ({
+      resources: await trust.policies.store.listResourcePolicies(),
+      resourceTypes: await trust.policies.store.listResourceTypePolicies(),
+    }))
+    .on('GET', '/policy', async (_b, p) => {
+      const target = policyTarget(p);
+      const expression = await trust.policies.getPolicy(target);
+      if (expression === undefined)
+        throw new HttpError(
+          404,
+          `No policy for ${'resourceName' in target ? `resource ${target.resourceName}` : `resource type ${target.resourceType}`}`,
+          'not-found',
+        );
+      return { ...target, expression };
+    })
+    .on('DELETE', '/policy', async (_b, p) => {
+      const target = policyTarget(p);
+      if (!(await trust.policies.deletePolicy(target)))
+        throw new HttpError(404, 'No such policy', 'not-found');
+      return { deleted: target };
+    })
+    .on('GET', '/trust', () => ({
+      project: trust.project
+        ? { name: trust.project.name, id: trust.project.id, identifier: trust.project.identifier }
+        : null,
+      authority: trust.isAuthority,
+      credentials: trust.credentials().length,
+    }))
     .on('POST', '/stop', () => {
       setImmediate(() => options.onStopRequested?.());
       return { stopping: name };
@@ -400,6 +508,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         await httpServer?.close();
         await api.close();
         await portals.stop();
+        await trust.stop();
         await secureChannels.stop();
         await node.stop();
         logger?.info('node stopped', { name });

@@ -18,6 +18,7 @@ import {
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
 import {
+  type CredentialsHook,
   createSecureChannel,
   createSecureChannelListener,
   type SecureChannel,
@@ -75,6 +76,46 @@ export class SecureChannels {
   readonly #listenerSources: FlowControlId[];
   /** Services exposed to every listener's channels. */
   readonly #services: string[];
+  #logger2: Logger | undefined;
+  /** What this node presents with its identity (a project credential), read at every handshake. */
+  #credentials: () => readonly Uint8Array[] = () => [];
+  #verifyCredentials: CredentialsHook | undefined;
+
+  /** Sets the credential source and the check of what peers present (a node in a project). */
+  setTrust(credentials: () => readonly Uint8Array[], verify: CredentialsHook | undefined): void {
+    this.#credentials = credentials;
+    this.#verifyCredentials = verify;
+  }
+
+  #withCredentials(ci: SecureChannelIdentity): SecureChannelIdentity {
+    const get = () => this.#credentials();
+    return {
+      identifier: ci.identifier,
+      changeHistory: ci.changeHistory,
+      secureChannelKey: ci.secureChannelKey,
+      purposeKeyAttestation: ci.purposeKeyAttestation,
+      get credentials() {
+        return get();
+      },
+    };
+  }
+
+  /** Pushes new credentials to every open channel (RefreshCredentials, PROTOCOL.md §3.3). */
+  async refreshAll(credentials: readonly Uint8Array[]): Promise<void> {
+    const all = [
+      ...[...this.#channels.values()].map((c) => c.channel),
+      ...[...this.#listeners.values()].flatMap((l) => [...l.listener.channels]),
+    ];
+    for (const c of all) {
+      if (!c.isOpen) continue;
+      await c
+        .refreshCredentials(credentials)
+        .catch((e) =>
+          this.#logger2?.warn('could not refresh credentials on a channel', { error: (e as Error).message }),
+        );
+    }
+  }
+
   /** Handshake counters for metrics. */
   readonly handshakes = { initiated: 0, failed: 0, accepted: 0 };
 
@@ -87,6 +128,7 @@ export class SecureChannels {
     logger?: Logger;
   }) {
     this.#node = options.node;
+    this.#logger2 = options.logger;
     this.#identities = options.identities;
     this.#defaultIdentity = options.defaultIdentity;
     this.#listenerSources = options.listenerSources;
@@ -126,7 +168,9 @@ export class SecureChannels {
             name: record.name,
             identity,
             vault,
-            channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+            channelIdentity: this.#withCredentials(
+              await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+            ),
           };
         }
       } catch (e) {
@@ -147,7 +191,9 @@ export class SecureChannels {
       name: record.name,
       identity,
       vault,
-      channelIdentity: await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+      channelIdentity: this.#withCredentials(
+        await secureChannelIdentity(vault.vault, identity, { purposeKey }),
+      ),
     };
   }
 
@@ -169,6 +215,7 @@ export class SecureChannels {
       vault: id.vault.vault,
       address: options.address,
       trustPolicy: policy(options.authorized),
+      ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
       consumerOf: this.#listenerSources,
       onChannel: (c) => {
         this.handshakes.accepted++;
@@ -224,6 +271,7 @@ export class SecureChannels {
     identity?: string;
     authorized?: string[];
     timeoutMs?: number;
+    consumerOf?: string[];
   }): Promise<ChannelInfo> {
     const id = await this.identity(options.identity);
     let channel: SecureChannel;
@@ -232,7 +280,10 @@ export class SecureChannels {
         identity: id.channelIdentity,
         vault: id.vault.vault,
         trustPolicy: policy(options.authorized),
+        ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+        // A channel through another channel: its handshake replies come out of that one.
+        ...(options.consumerOf?.length ? { consumerOf: options.consumerOf } : {}),
       });
       this.handshakes.initiated++;
     } catch (e) {

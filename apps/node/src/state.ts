@@ -72,7 +72,66 @@ const MIGRATIONS: string[] = [
      name TEXT NOT NULL,
      config TEXT NOT NULL,
      created_at INTEGER NOT NULL,
-     PRIMARY KEY (node_name, kind, name)
+          PRIMARY KEY (node_name, kind, name)
+   );`,
+  `CREATE TABLE project (
+     name TEXT PRIMARY KEY,
+     id TEXT NOT NULL,
+     identifier TEXT NOT NULL,
+     change_history BLOB NOT NULL,
+     route TEXT NOT NULL,
+     node_name TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE credential (
+     identity_name TEXT NOT NULL,
+     project TEXT NOT NULL,
+     credential BLOB NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (identity_name, project)
+   );
+   CREATE TABLE authority_member (
+     authority TEXT NOT NULL,
+     identifier TEXT NOT NULL,
+     attributes TEXT NOT NULL,
+     added_by TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     pre_trusted INTEGER NOT NULL,
+     PRIMARY KEY (authority, identifier)
+   );
+   CREATE TABLE authority_enrollment_token (
+     authority TEXT NOT NULL,
+     code_hash TEXT NOT NULL,
+     reference TEXT NOT NULL,
+     issued_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     ttl_count INTEGER NOT NULL,
+     attributes TEXT NOT NULL,
+     PRIMARY KEY (authority, code_hash)
+   );
+   CREATE TABLE identity_attributes (
+     node_name TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     attested_by TEXT NOT NULL,
+     attributes TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     PRIMARY KEY (node_name, subject, attested_by)
+   );
+   CREATE TABLE resource_policy (
+     node_name TEXT NOT NULL,
+     resource_name TEXT NOT NULL,
+     action TEXT NOT NULL,
+     expression TEXT NOT NULL,
+     PRIMARY KEY (node_name, resource_name, action)
+   );
+   CREATE TABLE resource_type_policy (
+     node_name TEXT NOT NULL,
+     resource_type TEXT NOT NULL,
+     action TEXT NOT NULL,
+     expression TEXT NOT NULL,
+     PRIMARY KEY (node_name, resource_type, action)
    );`,
 ];
 

@@ -279,7 +279,13 @@ export class Node {
     const target = this.#mailboxes.get(dest.key);
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
     if (!this.flowControls.isAllowed(source, dest)) {
-      this.logger.warn('flow control dropped a message', { from: source.value, to: dest.value });
+      this.logger.warn('flow control dropped a message', {
+        from: source.value,
+        to: dest.value,
+        flowControlId: this.flowControls.producer(source)?.flowControlId,
+        onward: message.onwardRoute.toString(),
+      });
+
       return;
     }
     const relay: RoutedMessage = { source, destination: dest, message };

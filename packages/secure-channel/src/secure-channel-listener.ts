@@ -75,7 +75,14 @@ export async function createSecureChannelListener(
   const consumerOf = [...(options.consumerOf ?? [])];
   const channels = new Set<SecureChannel>();
   node.startWorker(address, {
-    async handleMessage(ctx, { message }) {
+    async handleMessage(ctx, { message, source }) {
+      // The responder keeps hearing from whatever delivered msg1 (a TCP connection, or a channel
+      // or relay on the way), as Ockam's listener does: later handshake and data frames come out
+      // of the same producer, not only from the flows this listener was configured with.
+      const producer = node.flowControls.producer(source);
+      const responderConsumerOf = producer
+        ? [...consumerOf, producer.flowControlId, ...(producer.spawnerId ? [producer.spawnerId] : [])]
+        : consumerOf;
       const end = new ChannelEnd({
         node,
         vault: options.vault,
@@ -85,7 +92,8 @@ export async function createSecureChannelListener(
         trustPolicy: options.trustPolicy ?? trustEveryone,
         verifyCredentials: options.verifyCredentials,
         timeoutMs: options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        consumerOf,
+        consumerOf: responderConsumerOf,
+
         spawnerId: flowControlId,
       });
       await end.start();

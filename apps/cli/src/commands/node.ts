@@ -5,6 +5,7 @@ import {
   isNodeRunning,
   type NodeRecord,
   type NodeStatus,
+  Projects,
   parseLogLevel,
   resolveLogLevel,
   runDaemon,
@@ -57,6 +58,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
       '--http-server <[host:]port>',
       'serve /health, /show and Prometheus /metrics over HTTP on this address',
     )
+    .option('--project <name>', 'project whose authority the node trusts (default: "default" when it exists)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
@@ -70,6 +72,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
           logLevel?: string;
           identity?: string;
           httpServer?: string;
+          project?: string;
         },
       ) =>
         run(async (ctx) => {
@@ -95,8 +98,11 @@ export function registerNodeCommands(program: Command, run: Run): void {
           // The identity must exist before the node starts (the default one is created here if needed).
           const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
           if (opts.httpServer) parseHostPort(opts.httpServer);
+          const projects = new Projects(ctx.state);
+          const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
           ctx.state.createNode(nodeName, {
             identity,
+            ...(project ? { project } : {}),
             ...(logLevel ? { logLevel } : {}),
             ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
           });

@@ -253,13 +253,11 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { to?: string; at: string; authorized?: string[] }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.to);
-        const r = await ctx
-          .client(node.name)
-          .post<RelayInfo>('/relays', {
-            name,
-            at: opts.at,
-            ...(opts.authorized ? { authorized: opts.authorized } : {}),
-          });
+        const r = await ctx.client(node.name).post<RelayInfo>('/relays', {
+          name,
+          at: opts.at,
+          ...(opts.authorized ? { authorized: opts.authorized } : {}),
+        });
         ctx.out.result(`Relay ${r.name} for node ${node.name} is up at ${r.at}/service/${r.remoteAddress}`, {
           ...r,
           node: node.name,

@@ -1,0 +1,400 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fromHex, OckamError, parseHostPort, toHex } from '@ockam/core';
+import {
+  createEnrollmentToken,
+  decodeEnrollmentTicket,
+  encodeEnrollmentTicket,
+  parseTrustedIdentities,
+  presentEnrollmentToken,
+  requestCredential,
+  verifyCredential,
+} from '@ockam/credentials';
+import { importIdentity } from '@ockam/identity';
+import {
+  isNodeRunning,
+  type ProjectRecord,
+  Projects,
+  spawnNode,
+  stopNodeProcess,
+  withClientNode,
+} from '@ockam/node';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { parseDuration, table } from '../output.js';
+
+type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
+
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r, j) => {
+    s.once('error', j);
+    s.listen(0, host, () => r());
+  });
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function routeOf(hostPort: string): string {
+  const { host, port } = parseHostPort(hostPort);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return `/ip4/${host}/tcp/${port}`;
+  if (host.includes(':')) return `/ip6/${host}/tcp/${port}`;
+  return `/dnsaddr/${host}/tcp/${port}`;
+}
+
+/** Attributes given as `k=v` (or `k`, meaning `k=true`, as Ockam's tickets do). */
+export function parseAttributes(values: string[] = []): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values) {
+    const i = v.indexOf('=');
+    const [k, val] = i < 0 ? [v, 'true'] : [v.slice(0, i), v.slice(i + 1)];
+    if (!/^[A-Za-z0-9_.-]+$/.test(k))
+      throw new OckamError(
+        'application',
+        'invalid',
+        `Invalid attribute '${v}': names use letters, digits, '_', '.' and '-'`,
+      );
+    out.set(k, val);
+  }
+  return out;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/**
+ * Creates (or restarts) a project node: a node named after the project, with its own identity,
+ * running the authority (admin: `admin`'s identity), a relay service and the `api` listener.
+ */
+async function hostProject(
+  ctx: CliContext,
+  name: string,
+  listen: string | undefined,
+  admin: string,
+  options: { projectId?: string; trustedIdentities?: string } = {},
+): Promise<ProjectRecord> {
+  const projects = new Projects(ctx.state);
+  const ids = ctx.identities;
+  const identityName = `project-${name}`;
+  const identity = ids.getIdentity(identityName) ?? (await ids.createIdentity(identityName));
+  const trusted = new Map<string, Map<string, string>>(
+    options.trustedIdentities ? parseTrustedIdentities(options.trustedIdentities) : [],
+  );
+  trusted.set(admin, new Map([...(trusted.get(admin) ?? []), ['ockam-role', 'enroller']]));
+  const trustedJson = JSON.stringify(
+    Object.fromEntries([...trusted].map(([k, v]) => [k, Object.fromEntries(v)])),
+  );
+  let record = ctx.state.getNode(name);
+  if (record?.pid && (await isNodeRunning(ctx.home, record))) await stopNodeProcess(record.pid);
+  const host = listen ? parseHostPort(listen).host : '127.0.0.1';
+  const address =
+    listen && parseHostPort(listen).port !== 0
+      ? listen
+      : (record?.tcpListenerAddress ?? `${host}:${await freePort(host)}`);
+  const existing = projects.get(name);
+  projects.save({
+    name,
+    id: existing?.id ?? options.projectId ?? randomUUID(),
+    identifier: identity.identifier,
+    changeHistory: identity.changeHistory,
+    route: routeOf(address),
+    nodeName: name,
+  });
+  const nodeOptions = {
+    identity: identityName,
+    project: name,
+    authority: { trustedIdentities: trustedJson },
+  };
+  if (!record) record = ctx.state.createNode(name, nodeOptions);
+  else
+    ctx.state.db
+      .prepare('UPDATE node SET options = ? WHERE name = ?')
+      .run(JSON.stringify({ ...record.options, ...nodeOptions }), name);
+  await spawnNode(ctx.home, name, { tcpListenerAddress: address, identity: identityName });
+  return projects.require(name);
+}
+
+/** Gets (and stores) a credential for `identityName` from the project's authority. */
+async function fetchCredential(
+  ctx: CliContext,
+  project: ProjectRecord,
+  identityName: string | undefined,
+  otc?: Uint8Array,
+): Promise<{ identifier: string; expiresAt: number; attributes: Record<string, string> }> {
+  const identity = await ctx.identities.ensureIdentity(identityName);
+  return withClientNode(ctx.state, identity.name, async (c) => {
+    const { client, via } = await c.connect(`/project/${project.name}`);
+    if (otc) await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+    const bytes = await requestCredential(client, via, { timeoutMs: 15_000 });
+    const verified = verifyCredential(bytes, {
+      trustedAuthorities: [importIdentity(project.changeHistory)],
+      expectedSubject: identity.identifier,
+    });
+    new Projects(ctx.state).saveCredential(identity.name, project.name, bytes, verified.expiresAt);
+    return {
+      identifier: identity.identifier,
+      expiresAt: verified.expiresAt,
+      attributes: Object.fromEntries(verified.attributes),
+    };
+  });
+}
+
+export function registerProjectCommands(program: Command, run: Run): void {
+  program
+    .command('enroll')
+    .description(
+      'Create and start your own project "default" on this machine (authority, relays, secure channels), with your default identity as its admin',
+    )
+    .option(
+      '--tcp-listener-address <host:port>',
+      'where the project node listens (default: a free port on 127.0.0.1)',
+    )
+    .addHelpText(
+      'after',
+      "\nThen, as in Ockam's quick start:\n  $ ockam tcp-outlet create --to 6000\n  $ ockam relay create\n  $ ockam tcp-inlet create --from 7000\n\nExamples:\n  $ ockam enroll",
+    )
+    .action((opts: { tcpListenerAddress?: string }) =>
+      run(async (ctx) => {
+        const admin = await ctx.identities.ensureIdentity();
+        const project = await hostProject(ctx, 'default', opts.tcpListenerAddress, admin.identifier);
+        const cred = await fetchCredential(ctx, project, admin.name);
+        ctx.out.result(
+          [
+            `Project default is running on node default at ${project.route} (identifier ${project.identifier}).`,
+            `Your identity ${admin.name} (${admin.identifier}) is its admin; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}.`,
+          ].join('\n'),
+          { project, admin: admin.identifier, credential: cred },
+        );
+      }),
+    );
+
+  const project = program
+    .command('project')
+    .description('Projects: an authority and relays that your nodes and other machines enroll with');
+  project
+    .command('create')
+    .description('Create and start a project node that other machines can reach')
+    .argument('<name>', 'project name (also the name of its node)')
+    .requiredOption('--tcp-listener-address <host:port>', 'where the project node listens')
+    .addHelpText('after', '\nExamples:\n  $ ockam project create acme --tcp-listener-address 127.0.0.1:4000')
+    .action((name: string, opts: { tcpListenerAddress: string }) =>
+      run(async (ctx) => {
+        const admin = await ctx.identities.ensureIdentity();
+        const p = await hostProject(ctx, name, opts.tcpListenerAddress, admin.identifier);
+        await fetchCredential(ctx, p, admin.name);
+        ctx.out.result(
+          `Project ${name} is running on node ${name} at ${p.route} (identifier ${p.identifier})`,
+          { ...p, changeHistory: toHex(p.changeHistory) },
+        );
+      }),
+    );
+
+  project
+    .command('ticket')
+    .description('Print an enrollment ticket: a one-time code that lets another identity join the project')
+    .option('--project <name>', 'project', 'default')
+    .option(
+      '--attribute <k=v>',
+      'attribute the enrolled member gets (repeatable; "k" alone means k=true)',
+      collect,
+    )
+    .option('--relay <name>', 'let the member create relay NAME (attribute ockam-relay=NAME)')
+    .option('--usage-count <n>', 'how many enrollments the ticket allows', '1')
+    .option('--expires-in <duration>', 'how long the ticket is valid', '10m')
+    .option('--enroller', 'the member may enroll others (attribute ockam-role=enroller)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam project ticket --attribute component=db --relay db > db.ticket\n  $ OCKAM_HOME=/elsewhere ockam project enroll "$(cat db.ticket)"',
+    )
+    .action(
+      (opts: {
+        project: string;
+        attribute?: string[];
+        relay?: string;
+        usageCount: string;
+        expiresIn: string;
+        enroller?: boolean;
+      }) =>
+        run(async (ctx) => {
+          const p = new Projects(ctx.state).require(opts.project);
+          const attributes = parseAttributes(opts.attribute);
+          if (opts.relay) attributes.set('ockam-relay', opts.relay);
+          if (opts.enroller) attributes.set('ockam-role', 'enroller');
+          const uses = Number(opts.usageCount);
+          if (!Number.isInteger(uses) || uses < 1)
+            throw new OckamError('application', 'invalid', `Invalid --usage-count '${opts.usageCount}'`);
+          const ttlSeconds = Math.round(parseDuration(opts.expiresIn) / 1000);
+          const otc = await withClientNode(ctx.state, undefined, async (c) => {
+            const { client, via } = await c.connect(`/project/${p.name}`);
+            return createEnrollmentToken(
+              client,
+              via,
+              { attributes, ttlSeconds, ttlCount: uses },
+              { timeoutMs: 15_000 },
+            );
+          });
+          const ticket = encodeEnrollmentTicket({
+            projectRoute: p.route,
+            projectIdentifier: p.identifier,
+            projectName: p.name,
+            oneTimeCode: otc,
+            projectChangeHistory: toHex(p.changeHistory),
+            authorityChangeHistory: toHex(p.changeHistory),
+          });
+          ctx.out.result(ticket, {
+            ticket,
+            project: p.name,
+            attributes: Object.fromEntries(attributes),
+            usageCount: uses,
+            expiresInSeconds: ttlSeconds,
+          });
+        }),
+    );
+
+  project
+    .command('enroll')
+    .description('Join a project with a ticket: become a member and get a credential')
+    .argument('<ticket>', "the ticket printed by 'ockam project ticket' (hex), or '-' to read it from stdin")
+    .option('--identity <name>', 'identity that enrolls (default identity if omitted)')
+    .addHelpText('after', '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"')
+    .action((text: string, opts: { identity?: string }) =>
+      run(async (ctx) => {
+        const raw = text === '-' ? (await import('node:fs')).readFileSync(0, 'utf8').trim() : text;
+        const ticket = decodeEnrollmentTicket(raw);
+        if (!ticket.projectChangeHistory)
+          throw new OckamError(
+            'identity',
+            'invalid',
+            "The ticket has no project identity; ask for a ticket from 'ockam project ticket'",
+          );
+        const history = fromHex(ticket.projectChangeHistory, 'project change history');
+        const identity = importIdentity(history);
+        if (ticket.projectIdentifier && ticket.projectIdentifier !== identity.identifier) {
+          throw new OckamError(
+            'identity',
+            'invalid',
+            `The ticket's project identifier ${ticket.projectIdentifier} does not match its change history (${identity.identifier})`,
+          );
+        }
+        const projects = new Projects(ctx.state);
+        const existing = projects.get(ticket.projectName);
+        if (existing && existing.identifier !== identity.identifier) {
+          throw new OckamError(
+            'node',
+            'already-exists',
+            `A different project named ${ticket.projectName} (${existing.identifier}) is already known here`,
+          );
+        }
+        projects.save({
+          name: ticket.projectName,
+          id: ticket.projectId ?? existing?.id ?? '',
+          identifier: identity.identifier,
+          changeHistory: history,
+          route: ticket.projectRoute.replace(/\/service\/api$/, ''),
+          nodeName: existing?.nodeName ?? null,
+        });
+        const p = projects.require(ticket.projectName);
+        const cred = await fetchCredential(ctx, p, opts.identity, ticket.oneTimeCode);
+        ctx.out.result(
+          `Enrolled ${cred.identifier} in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
+          { project: p.name, ...cred },
+        );
+      }),
+    );
+
+  project
+    .command('list')
+    .description('List projects')
+    .addHelpText('after', '\nExamples:\n  $ ockam project list')
+    .action(() =>
+      run(async (ctx) => {
+        const list = new Projects(ctx.state)
+          .list()
+          .map((p) => ({ name: p.name, identifier: p.identifier, route: p.route, node: p.nodeName }));
+        ctx.out.result(
+          () =>
+            list.length
+              ? table(
+                  ['NAME', 'IDENTIFIER', 'ROUTE', 'NODE'],
+                  list.map((p) => [p.name, p.identifier, p.route, p.node ?? '-']),
+                )
+              : 'No projects. Create one with: ockam enroll',
+          list,
+        );
+      }),
+    );
+  project
+    .command('show')
+    .description('Show a project')
+    .argument('[name]', 'project', 'default')
+    .addHelpText('after', '\nExamples:\n  $ ockam project show')
+    .action((name: string) =>
+      run(async (ctx) => {
+        const p = new Projects(ctx.state).require(name);
+        ctx.out.result(
+          [
+            `Project:    ${p.name}`,
+            `Identifier: ${p.identifier}`,
+            `Route:      ${p.route}`,
+            `Node:       ${p.nodeName ?? '(elsewhere)'}`,
+          ].join('\n'),
+          { ...p, changeHistory: toHex(p.changeHistory) },
+        );
+      }),
+    );
+  project
+    .command('delete')
+    .description('Forget a project (and stop its node if it runs here)')
+    .argument('<name>', 'project')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText('after', '\nExamples:\n  $ ockam project delete acme')
+    .action((name: string) =>
+      run(async (ctx) => {
+        const projects = new Projects(ctx.state);
+        const p = projects.require(name);
+        if (p.nodeName) {
+          const n = ctx.state.getNode(p.nodeName);
+          if (n?.pid && (await isNodeRunning(ctx.home, n))) await stopNodeProcess(n.pid);
+        }
+        projects.delete(name);
+        ctx.out.result(`Project ${name} deleted`, { deleted: name });
+      }),
+    );
+
+  program
+    .command('authority')
+    .description('Authorities: issue credentials to members')
+    .command('create')
+    .description('Start an authority node (members, enrollment tokens, credential issuer) for a project')
+    .argument('[name]', 'node name', 'authority')
+    .requiredOption('--tcp-listener-address <host:port>', 'where it listens')
+    .requiredOption('--project-identifier <id>', 'the project id (the trust_context_id attribute)')
+    .option(
+      '--trusted-identities <json>',
+      'pre-trusted members and their attributes, as JSON: {"I…": {"k": "v"}}',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam authority create --tcp-listener-address 127.0.0.1:4000 --project-identifier p1 \\\n      --trusted-identities \'{"I923829d0…": {"ockam-role": "enroller"}}\'',
+    )
+    .action(
+      (
+        name: string,
+        opts: { tcpListenerAddress: string; projectIdentifier: string; trustedIdentities?: string },
+      ) =>
+        run(async (ctx) => {
+          if (opts.trustedIdentities) parseTrustedIdentities(opts.trustedIdentities);
+          const admin = await ctx.identities.ensureIdentity();
+          const p = await hostProject(ctx, name, opts.tcpListenerAddress, admin.identifier, {
+            projectId: opts.projectIdentifier,
+            ...(opts.trustedIdentities ? { trustedIdentities: opts.trustedIdentities } : {}),
+          });
+          ctx.out.result(`Authority ${p.identifier} is running on node ${name} at ${p.route}`, {
+            name,
+            identifier: p.identifier,
+            route: p.route,
+            projectId: p.id,
+          });
+        }),
+    );
+}

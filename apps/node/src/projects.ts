@@ -1,0 +1,131 @@
+/**
+ * Projects this `$OCKAM_HOME` knows (PROTOCOL.md §5.2, DESIGN.md §6): our self-hosted replacement
+ * for Ockam's Orchestrator projects. A project is a node running an authority, a relay service
+ * and a secure channel listener; its identity's identifier is the project identifier and the
+ * authority. `/project/NAME` resolves to `ROUTE/secure/api`, authorized to that identifier.
+ * Credentials obtained by enrolling are kept per identity and project.
+ */
+import { type Identity, importIdentity } from '@ockam/identity';
+import { type State, StateError } from './state.js';
+
+export interface ProjectRecord {
+  name: string;
+  /** Random project id (the `trust_context_id` attribute). */
+  id: string;
+  /** Identifier of the project node, which is also its authority. */
+  identifier: string;
+  changeHistory: Uint8Array;
+  /** Multiaddr of the project node's TCP listener, e.g. /ip4/127.0.0.1/tcp/4000. */
+  route: string;
+  /** The local node that hosts it, when it runs on this machine. */
+  nodeName: string | null;
+  createdAt: number;
+}
+
+interface ProjectRow {
+  name: string;
+  id: string;
+  identifier: string;
+  change_history: Buffer;
+  route: string;
+  node_name: string | null;
+  created_at: number;
+}
+
+const toRecord = (r: ProjectRow): ProjectRecord => ({
+  name: r.name,
+  id: r.id,
+  identifier: r.identifier,
+  changeHistory: new Uint8Array(r.change_history),
+  route: r.route,
+  nodeName: r.node_name,
+  createdAt: r.created_at,
+});
+
+export class Projects {
+  constructor(readonly state: State) {}
+
+  get(name: string): ProjectRecord | undefined {
+    const r = this.state.db.prepare('SELECT * FROM project WHERE name = ?').get(name) as
+      | ProjectRow
+      | undefined;
+    return r && toRecord(r);
+  }
+
+  require(name: string): ProjectRecord {
+    const p = this.get(name);
+    if (!p)
+      throw new StateError(
+        'not-found',
+        `Project ${name} does not exist (run 'ockam enroll', or 'ockam project enroll TICKET')`,
+      );
+    return p;
+  }
+
+  list(): ProjectRecord[] {
+    return (this.state.db.prepare('SELECT * FROM project ORDER BY created_at').all() as ProjectRow[]).map(
+      toRecord,
+    );
+  }
+
+  save(p: Omit<ProjectRecord, 'createdAt'>): void {
+    // The stored history must verify and match the identifier: a ticket cannot smuggle in a mismatch.
+    const identity = importIdentity(p.changeHistory);
+    if (identity.identifier !== p.identifier) {
+      throw new StateError(
+        'invalid',
+        `Project ${p.name}: its change history is ${identity.identifier}, not ${p.identifier}`,
+      );
+    }
+    this.state.db
+      .prepare(
+        'INSERT OR REPLACE INTO project (name, id, identifier, change_history, route, node_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(p.name, p.id, p.identifier, Buffer.from(p.changeHistory), p.route, p.nodeName, Date.now());
+  }
+
+  delete(name: string): boolean {
+    this.state.db.prepare('DELETE FROM credential WHERE project = ?').run(name);
+    return this.state.db.prepare('DELETE FROM project WHERE name = ?').run(name).changes > 0;
+  }
+
+  identity(p: ProjectRecord): Identity {
+    return importIdentity(p.changeHistory);
+  }
+
+  /** A stored credential of an identity for a project, if it has not expired. */
+  credential(
+    identityName: string,
+    project: string,
+    now = Math.floor(Date.now() / 1000),
+  ): Uint8Array | undefined {
+    const r = this.state.db
+      .prepare('SELECT credential FROM credential WHERE identity_name = ? AND project = ? AND expires_at > ?')
+      .get(identityName, project, now) as { credential: Buffer } | undefined;
+    return r && new Uint8Array(r.credential);
+  }
+
+  saveCredential(identityName: string, project: string, credential: Uint8Array, expiresAt: number): void {
+    this.state.db
+      .prepare(
+        'INSERT OR REPLACE INTO credential (identity_name, project, credential, expires_at) VALUES (?, ?, ?, ?)',
+      )
+      .run(identityName, project, Buffer.from(credential), expiresAt);
+  }
+
+  credentials(): Array<{ identityName: string; project: string; credential: Uint8Array; expiresAt: number }> {
+    return (
+      this.state.db.prepare('SELECT * FROM credential ORDER BY project, identity_name').all() as Array<{
+        identity_name: string;
+        project: string;
+        credential: Buffer;
+        expires_at: number;
+      }>
+    ).map((r) => ({
+      identityName: r.identity_name,
+      project: r.project,
+      credential: new Uint8Array(r.credential),
+      expiresAt: r.expires_at,
+    }));
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * A node's trust context (PROTOCOL.md §5, §6; DESIGN.md §7):
+ * - a node in a project presents its credential from the project's authority in every secure
+ *   channel handshake, refreshes it before it expires, and pushes the new one over live channels;
+ * - credentials peers present are verified against the authority and their attributes stored;
+ * - inlets, outlets and relay registrations are decided by ABAC policies at every message, and
+ *   with an authority every resource type defaults to `(= subject.has_credential true)`: deny by
+ *   default;
+ * - a project node also runs the authority services and issues its own credential.
+ */
+import {
+  ALL_RESOURCE_TYPES,
+  abacIncomingAccessControl,
+  DEFAULT_RESOURCE_TYPE_POLICY,
+  Policies,
+  type ResourceType,
+} from '@ockam/abac';
+import type { IncomingAccessControl, Logger, Node, Vault } from '@ockam/core';
+import {
+  type Authority,
+  type AuthorityConnection,
+  CredentialRetriever,
+  issueCredential,
+  parseTrustedIdentities,
+  presentedCredentialsHandler,
+  startAuthority,
+  verifyCredential,
+} from '@ockam/credentials';
+import { decodePurposeKeyAttestation, type Identity, verifyPurposeKeyAttestation } from '@ockam/identity';
+import type { Identities } from './identities.js';
+import { type ProjectRecord, Projects } from './projects.js';
+import type { State } from './state.js';
+import {
+  SqliteAttributesStore,
+  SqliteMemberStore,
+  SqlitePolicyStore,
+  SqliteTokenStore,
+} from './trust-stores.js';
+
+/** What a node's `options` in the state database say about its trust. */
+export interface TrustConfig {
+  /** The project this node is a member of (`/project/NAME`, credentials). */
+  project?: string;
+  /** This node hosts the project's authority. */
+  authority?: { trustedIdentities?: string };
+}
+
+export interface NodeTrustOptions {
+  node: Node;
+  nodeName: string;
+  state: State;
+  identities: Identities;
+  identityName: string;
+  identity: Identity;
+  vault: Vault;
+  config: TrustConfig;
+  logger?: Logger;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export class NodeTrust {
+  readonly project: ProjectRecord | undefined;
+  readonly authority: Identity | undefined;
+  readonly attributes: SqliteAttributesStore;
+  readonly policies: Policies;
+  readonly #o: NodeTrustOptions;
+  #credential: Uint8Array | undefined;
+  #retriever: CredentialRetriever | undefined;
+  #authority: Authority | undefined;
+  readonly #listeners = new Set<(credentials: readonly Uint8Array[]) => void>();
+
+  constructor(options: NodeTrustOptions) {
+    this.#o = options;
+    this.attributes = new SqliteAttributesStore(options.state, options.nodeName);
+    this.policies = new Policies(new SqlitePolicyStore(options.state, options.nodeName));
+    if (options.config.project) {
+      const projects = new Projects(options.state);
+      this.project = projects.require(options.config.project);
+      this.authority = projects.identity(this.project);
+      this.#credential = projects.credential(options.identityName, this.project.name);
+    }
+  }
+
+  get hasAuthority(): boolean {
+    return this.authority !== undefined;
+  }
+
+  get isAuthority(): boolean {
+    return this.#o.config.authority !== undefined;
+  }
+
+  /** Stores the default type policies (deny by default) where none is set yet. */
+  async start(): Promise<void> {
+    if (!this.hasAuthority) return;
+    for (const t of ALL_RESOURCE_TYPES) {
+      if ((await this.policies.getPolicy({ resourceType: t })) === undefined)
+        await this.policies.setPolicy({ resourceType: t }, DEFAULT_RESOURCE_TYPE_POLICY);
+    }
+  }
+
+  /** What channels present: our current credential, if any. Read at every handshake. */
+  credentials(): readonly Uint8Array[] {
+    return this.#credential ? [this.#credential] : [];
+  }
+
+  /** Called with new credentials after each refresh (to push RefreshCredentials on live channels). */
+  onRefresh(listener: (credentials: readonly Uint8Array[]) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  /** The handshake hook: verify what peers present against our authority and store their attributes. */
+  get verifyCredentials():
+    | ((c: { peerIdentifier: string; credentials: readonly Uint8Array[] }) => Promise<void>)
+    | undefined {
+    if (!this.authority) return undefined;
+    return presentedCredentialsHandler({
+      trustedAuthorities: [this.authority],
+      store: this.attributes,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+  }
+
+  /** Starts the authority services on a project node (after its `api` listener exists), and issues our own credential. */
+  async startAuthority(flowControlIds: readonly string[]): Promise<void> {
+    const cfg = this.#o.config.authority;
+    if (!cfg || !this.project) return;
+    const { identities, identity, vault } = this.#o;
+    const saved = identities.getPurposeKey(identity.identifier, 'credential-signing');
+    let purposeKey;
+    if (saved) {
+      try {
+        const data = verifyPurposeKeyAttestation(saved.attestation, identity, {
+          expectedPurpose: 'credential-signing',
+        });
+        const key = await vault.getKey(saved.keyId);
+        if (key)
+          purposeKey = {
+            key,
+            data,
+            attestation: decodePurposeKeyAttestation(saved.attestation),
+            encoded: saved.attestation,
+          };
+      } catch (e) {
+        this.#o.logger?.info('credential purpose key is no longer valid; creating a new one', {
+          reason: (e as Error).message,
+        });
+      }
+    }
+    this.#authority = await startAuthority(this.#o.node, {
+      vault,
+      identity,
+      ...(purposeKey ? { purposeKey } : {}),
+      projectId: this.project.id,
+      members: new SqliteMemberStore(this.#o.state, identity.identifier),
+      tokens: new SqliteTokenStore(this.#o.state, identity.identifier),
+      ...(cfg.trustedIdentities ? { trustedIdentities: parseTrustedIdentities(cfg.trustedIdentities) } : {}),
+      flowControlId: flowControlIds,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+    const pk = this.#authority.purposeKey;
+    if (!saved || saved.keyId !== pk.key.id)
+      identities.savePurposeKey(identity.identifier, 'credential-signing', pk.encoded, pk.key.id);
+    // The project node is a member of its own project, with admin rights on its relays.
+    this.#credential = await issueCredential({
+      vault,
+      issuer: identity,
+      purposeKey: pk,
+      subject: identity,
+      attributes: { 'ockam-relay': '*', trust_context_id: this.project.id },
+      ttlSeconds: 30 * 24 * 3600,
+    });
+    this.#o.logger?.info('authority started', {
+      project: this.project.name,
+      identifier: identity.identifier,
+    });
+  }
+
+  /**
+   * For a member node: refreshes the credential through the project (before it expires, Ockam's
+   * 60 s + 60 s gaps) and tells listeners. Runs in the background; failures are logged and retried.
+   */
+  startRetriever(connect: (signal?: AbortSignal) => Promise<AuthorityConnection>): void {
+    if (!this.project || !this.authority || this.isAuthority) return;
+    const projects = new Projects(this.#o.state);
+    const project = this.project;
+    this.#retriever = new CredentialRetriever({
+      subject: this.#o.identity.identifier,
+      authority: this.authority,
+      connect,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+    this.#retriever.subscribe((c) => {
+      this.#credential = c.encoded;
+      projects.saveCredential(this.#o.identityName, project.name, c.encoded, c.verified.expiresAt);
+      for (const l of this.#listeners) l(this.credentials());
+    });
+    void this.#retriever
+      .start()
+      .catch((e) =>
+        this.#o.logger?.warn('could not get a credential from the project authority yet', {
+          error: (e as Error).message,
+        }),
+      );
+  }
+
+  /** The incoming access control of an inlet or outlet, or undefined for allow-all (no authority, no policy). */
+  async accessControl(
+    type: 'tcp-inlet' | 'tcp-outlet',
+    name: string,
+    allow: string | undefined,
+  ): Promise<IncomingAccessControl | undefined> {
+    if (allow !== undefined) await this.policies.setPolicy({ resourceName: name }, allow);
+    if (!this.hasAuthority && allow === undefined) return undefined;
+    return abacIncomingAccessControl({
+      policies: this.policies,
+      resource: { name, type: type as ResourceType },
+      attributes: this.attributes,
+      ...(this.authority ? { authority: this.authority.identifier } : {}),
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+  }
+
+  /** Relay registrations: with an authority, the `ockam-relay` attribute must be `*` or the name, and the relay policy must allow. */
+  async authorizeRelay(name: string, peer: string | undefined): Promise<boolean> {
+    if (!this.authority) return true;
+    if (peer === undefined) return false;
+    const entry = await this.attributes.getAttributes(peer, this.authority.identifier, now());
+    const value = entry?.attributes.get('ockam-relay');
+    const relay = value ? new TextDecoder().decode(value) : undefined;
+    if (relay !== '*' && relay !== name) {
+      this.#o.logger?.warn('relay registration refused: no ockam-relay attribute for this name', {
+        name,
+        peer,
+      });
+      return false;
+    }
+    const ac = abacIncomingAccessControl({
+      policies: this.policies,
+      resource: { name, type: 'relay' },
+      attributes: this.attributes,
+      authority: this.authority.identifier,
+    });
+    const msg = {
+      source: { key: '', value: '' },
+      destination: { key: '', value: name },
+      message: { localInfo: { secureChannelIdentifier: peer } },
+    };
+    return ac.isAuthorized(msg as never);
+  }
+
+  /** Verifies a credential against this node's authority (for `ockam credential verify` style checks). */
+  verify(bytes: Uint8Array, subject?: string) {
+    if (!this.authority) throw new Error('This node has no authority');
+    return verifyCredential(bytes, {
+      trustedAuthorities: [this.authority],
+      ...(subject ? { expectedSubject: subject } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#retriever?.stop();
+    await this.#authority?.stop();
+  }
+}
