@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, run, spawnUntil, stopChild } from './lib.mjs';
+import { freePort, processTree, run, sleep, spawnUntil, stopChild } from './lib.mjs';
 
 export const SSHD = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => existsSync(p));
 
@@ -48,6 +48,8 @@ export async function startSshTunnel(dir, forwards) {
   let ssh;
   const stop = async () => {
     await stopChild(ssh);
+    // Let sshd's per-connection processes exit while sshd is there to reap them.
+    for (let i = 0; i < 40 && sshd?.pid && processTree(sshd.pid).length > 1; i++) await sleep(50);
     await stopChild(sshd);
     if (createdRunDir) {
       try {
