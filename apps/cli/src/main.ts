@@ -13,6 +13,7 @@ import { registerNodeCommands } from './commands/node.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerPortalCommands } from './commands/portals.js';
 import { registerProjectCommands } from './commands/project.js';
+import { registerRunCommand } from './commands/run.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerVaultCommands } from './commands/vault.js';
@@ -57,6 +58,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerProjectCommands(program, run);
   registerCredentialCommands(program, run);
   registerPolicyCommands(program, run);
+  registerRunCommand(program, run);
 
   registerCompletionCommand(program, run);
 

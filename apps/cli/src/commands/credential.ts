@@ -196,15 +196,13 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam credential list')
     .action(() =>
       run(async (ctx) => {
-        const list = new Projects(ctx.state)
-          .credentials()
-          .map((c) => ({
-            identity: c.identityName,
-            scope: c.project,
-            expiresAt: c.expiresAt,
-            expired: c.expiresAt * 1000 < Date.now(),
-            credential: toHex(c.credential),
-          }));
+        const list = new Projects(ctx.state).credentials().map((c) => ({
+          identity: c.identityName,
+          scope: c.project,
+          expiresAt: c.expiresAt,
+          expired: c.expiresAt * 1000 < Date.now(),
+          credential: toHex(c.credential),
+        }));
         ctx.out.result(
           () =>
             list.length

@@ -59,6 +59,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
       'serve /health, /show and Prometheus /metrics over HTTP on this address',
     )
     .option('--project <name>', 'project whose authority the node trusts (default: "default" when it exists)')
+    .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
@@ -73,74 +74,24 @@ export function registerNodeCommands(program: Command, run: Run): void {
           identity?: string;
           httpServer?: string;
           project?: string;
+          configuration?: string;
         },
       ) =>
         run(async (ctx) => {
-          const nodeName = validateNodeName(name ?? randomName());
-          parseHostPort(opts.tcpListenerAddress);
-          // Precedence: --log-level, then -v, then OCKAM_LOG_LEVEL (read by the node), then info.
-          const logLevel =
-            opts.logLevel || ctx.out.verbose ? resolveLogLevel(opts.logLevel, ctx.out.verbose) : undefined;
-          const existing = ctx.state.getNode(nodeName);
-          if (existing && (await isNodeRunning(ctx.home, existing))) {
-            throw new OckamError(
-              'node',
-              'already-exists',
-              `Node ${nodeName} already exists and is running on ${existing.tcpListenerAddress}`,
-            );
+          // `ockam node create FILE.yaml` or `--configuration '<yaml>'`: a node from a configuration.
+          const isFile =
+            name !== undefined &&
+            (/\.(ya?ml|json)$/.test(name) || (existsSync(name) && !validNodeName(name)));
+          if (isFile || opts.configuration !== undefined) {
+            const { loadConfig } = await import('../config.js');
+            const { applyConfig } = await import('./run.js');
+            const loaded = isFile ? loadConfig({ file: name! }) : loadConfig({ text: opts.configuration! });
+            if (!isFile && name !== undefined) loaded.nodes[0]!.name ??= name;
+            const done = await applyConfig(ctx, loaded.nodes, loaded.baseDir);
+            ctx.out.result(done.map((d) => `✔ ${d}`).join('\n'), { done });
+            return;
           }
-          if (existing)
-            throw new OckamError(
-              'node',
-              'already-exists',
-              `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`,
-            );
-          // The identity must exist before the node starts (the default one is created here if needed).
-          const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
-          if (opts.httpServer) parseHostPort(opts.httpServer);
-          const projects = new Projects(ctx.state);
-          const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
-          ctx.state.createNode(nodeName, {
-            identity,
-            ...(project ? { project } : {}),
-            ...(logLevel ? { logLevel } : {}),
-            ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
-          });
-          if (opts.foreground) {
-            ctx.close();
-            const args = [
-              '--name',
-              nodeName,
-              '--home',
-              ctx.home.root,
-              '--foreground',
-              '--tcp-listener-address',
-              opts.tcpListenerAddress,
-              '--identity',
-              identity,
-            ];
-            if (opts.httpServer) args.push('--http-server', opts.httpServer);
-            if (logLevel) args.push('--log-level', logLevel);
-            await runDaemon(args);
-            await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
-          }
-          try {
-            const ready = await spawnNode(ctx.home, nodeName, {
-              tcpListenerAddress: opts.tcpListenerAddress,
-              identity,
-              ...(logLevel ? { logLevel } : {}),
-              ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
-            });
-            ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
-              name: nodeName,
-              status: 'running',
-              pid: ready.pid,
-              tcpListenerAddress: ready.tcpListenerAddress,
-            });
-          } catch (e) {
-            ctx.state.deleteNode(nodeName);
-            throw e;
-          }
+          await createNode(ctx, name, opts);
         }),
     );
 
@@ -353,5 +304,96 @@ async function follow(path: string, offset: number): Promise<never> {
       position = st.size;
       process.stdout.write(buf);
     }
+  }
+}
+
+export interface CreateNodeOptions {
+  tcpListenerAddress: string;
+  foreground?: boolean;
+  logLevel?: string;
+  identity?: string;
+  httpServer?: string;
+  project?: string;
+}
+
+/** `ockam node create`, also used by configuration files. */
+export async function createNode(
+  ctx: CliContext,
+  name: string | undefined,
+  opts: CreateNodeOptions,
+): Promise<void> {
+  const nodeName = validateNodeName(name ?? randomName());
+  parseHostPort(opts.tcpListenerAddress);
+  // Precedence: --log-level, then -v, then OCKAM_LOG_LEVEL (read by the node), then info.
+  const logLevel =
+    opts.logLevel || ctx.out.verbose ? resolveLogLevel(opts.logLevel, ctx.out.verbose) : undefined;
+  const existing = ctx.state.getNode(nodeName);
+  if (existing && (await isNodeRunning(ctx.home, existing))) {
+    throw new OckamError(
+      'node',
+      'already-exists',
+      `Node ${nodeName} already exists and is running on ${existing.tcpListenerAddress}`,
+    );
+  }
+  if (existing)
+    throw new OckamError(
+      'node',
+      'already-exists',
+      `Node ${nodeName} already exists; start it with 'ockam node start ${nodeName}'`,
+    );
+  // The identity must exist before the node starts (the default one is created here if needed).
+  const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
+  if (opts.httpServer) parseHostPort(opts.httpServer);
+  const projects = new Projects(ctx.state);
+  const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
+  ctx.state.createNode(nodeName, {
+    identity,
+    ...(project ? { project } : {}),
+    ...(logLevel ? { logLevel } : {}),
+    ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
+  });
+  if (opts.foreground) {
+    ctx.close();
+    const args = [
+      '--name',
+      nodeName,
+      '--home',
+      ctx.home.root,
+      '--foreground',
+      '--tcp-listener-address',
+      opts.tcpListenerAddress,
+      '--identity',
+      identity,
+    ];
+    if (opts.httpServer) args.push('--http-server', opts.httpServer);
+    if (logLevel) args.push('--log-level', logLevel);
+    await runDaemon(args);
+    await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
+  }
+  try {
+    const ready = await spawnNode(ctx.home, nodeName, {
+      tcpListenerAddress: opts.tcpListenerAddress,
+      identity,
+      ...(logLevel ? { logLevel } : {}),
+      ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
+    });
+    ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
+      name: nodeName,
+      status: 'running',
+      pid: ready.pid,
+      tcpListenerAddress: ready.tcpListenerAddress,
+    });
+  } catch (e) {
+    ctx.state.deleteNode(nodeName);
+    throw e;
+  }
+}
+
+function validNodeName(name: string): boolean {
+  try {
+    validateNodeName(name);
+    return true;
+  } catch {
+    return false;
   }
 }

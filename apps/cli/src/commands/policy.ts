@@ -55,12 +55,10 @@ export function registerPolicyCommands(program: Command, run: Run): void {
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const p = await ctx
-          .client(node.name)
-          .get<{
-            resources: Array<{ resourceName: string; expression: string }>;
-            resourceTypes: Array<{ resourceType: string; expression: string }>;
-          }>('/policies');
+        const p = await ctx.client(node.name).get<{
+          resources: Array<{ resourceName: string; expression: string }>;
+          resourceTypes: Array<{ resourceType: string; expression: string }>;
+        }>('/policies');
         ctx.out.result(
           () =>
             table(

@@ -259,42 +259,11 @@ export function registerProjectCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"')
     .action((text: string, opts: { identity?: string }) =>
       run(async (ctx) => {
-        const raw = text === '-' ? (await import('node:fs')).readFileSync(0, 'utf8').trim() : text;
-        const ticket = decodeEnrollmentTicket(raw);
-        if (!ticket.projectChangeHistory)
-          throw new OckamError(
-            'identity',
-            'invalid',
-            "The ticket has no project identity; ask for a ticket from 'ockam project ticket'",
-          );
-        const history = fromHex(ticket.projectChangeHistory, 'project change history');
-        const identity = importIdentity(history);
-        if (ticket.projectIdentifier && ticket.projectIdentifier !== identity.identifier) {
-          throw new OckamError(
-            'identity',
-            'invalid',
-            `The ticket's project identifier ${ticket.projectIdentifier} does not match its change history (${identity.identifier})`,
-          );
-        }
-        const projects = new Projects(ctx.state);
-        const existing = projects.get(ticket.projectName);
-        if (existing && existing.identifier !== identity.identifier) {
-          throw new OckamError(
-            'node',
-            'already-exists',
-            `A different project named ${ticket.projectName} (${existing.identifier}) is already known here`,
-          );
-        }
-        projects.save({
-          name: ticket.projectName,
-          id: ticket.projectId ?? existing?.id ?? '',
-          identifier: identity.identifier,
-          changeHistory: history,
-          route: ticket.projectRoute.replace(/\/service\/api$/, ''),
-          nodeName: existing?.nodeName ?? null,
-        });
-        const p = projects.require(ticket.projectName);
-        const cred = await fetchCredential(ctx, p, opts.identity, ticket.oneTimeCode);
+        const { project: p, cred } = await enrollTicket(
+          ctx,
+          text === '-' ? (await import('node:fs')).readFileSync(0, 'utf8').trim() : text,
+          opts.identity,
+        );
         ctx.out.result(
           `Enrolled ${cred.identifier} in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
           { project: p.name, ...cred },
@@ -397,4 +366,44 @@ export function registerProjectCommands(program: Command, run: Run): void {
           });
         }),
     );
+}
+
+/** Joins a project with a ticket (hex text): stores the project and fetches a credential. */
+export async function enrollTicket(ctx: CliContext, raw: string, identityName?: string) {
+  const ticket = decodeEnrollmentTicket(raw);
+  if (!ticket.projectChangeHistory)
+    throw new OckamError(
+      'identity',
+      'invalid',
+      "The ticket has no project identity; ask for a ticket from 'ockam project ticket'",
+    );
+  const history = fromHex(ticket.projectChangeHistory, 'project change history');
+  const identity = importIdentity(history);
+  if (ticket.projectIdentifier && ticket.projectIdentifier !== identity.identifier) {
+    throw new OckamError(
+      'identity',
+      'invalid',
+      `The ticket's project identifier ${ticket.projectIdentifier} does not match its change history (${identity.identifier})`,
+    );
+  }
+  const projects = new Projects(ctx.state);
+  const existing = projects.get(ticket.projectName);
+  if (existing && existing.identifier !== identity.identifier) {
+    throw new OckamError(
+      'node',
+      'already-exists',
+      `A different project named ${ticket.projectName} (${existing.identifier}) is already known here`,
+    );
+  }
+  projects.save({
+    name: ticket.projectName,
+    id: ticket.projectId ?? existing?.id ?? '',
+    identifier: identity.identifier,
+    changeHistory: history,
+    route: ticket.projectRoute.replace(/\/service\/api$/, ''),
+    nodeName: existing?.nodeName ?? null,
+  });
+  const p = projects.require(ticket.projectName);
+  const cred = await fetchCredential(ctx, p, identityName, ticket.oneTimeCode);
+  return { project: p, cred };
 }

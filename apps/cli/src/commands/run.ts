@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isNodeRunning, spawnNode } from '@ockam/node';
+import type { Command } from 'commander';
+import { loadConfig, type NodeConfig } from '../config.js';
+import type { CliContext } from '../context.js';
+import { createNode } from './node.js';
+import { expandInletTo } from './portals.js';
+import { enrollTicket } from './project.js';
+
+type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
+
+function hostPort(v: string): string {
+  return /^\d+$/.test(v) ? `127.0.0.1:${v}` : v;
+}
+
+/** Brings nodes up as a configuration describes (it was fully checked before this runs). */
+export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const n of nodes) {
+    if (n.ticket) {
+      const path = resolve(baseDir, n.ticket);
+      const ticket = existsSync(path) ? readFileSync(path, 'utf8').trim() : n.ticket;
+      const { project } = await enrollTicket(ctx, ticket, n.identity);
+      done.push(`enrolled in project ${project.name}`);
+    }
+    const name = n.name ?? 'default';
+    const existing = ctx.state.getNode(name);
+    if (!existing) {
+      const quiet = ctx.out.quiet;
+      (ctx.out as { quiet: boolean }).quiet = true;
+      try {
+        await createNode(ctx, name, {
+          tcpListenerAddress: n.tcpListenerAddress ? hostPort(n.tcpListenerAddress) : '127.0.0.1:0',
+          ...(n.identity ? { identity: n.identity } : {}),
+          ...(n.httpServer ? { httpServer: hostPort(n.httpServer) } : {}),
+          ...(n.project ? { project: n.project } : {}),
+        });
+      } finally {
+        (ctx.out as { quiet: boolean }).quiet = quiet;
+      }
+      done.push(`node ${name} created`);
+    } else if (!(await isNodeRunning(ctx.home, existing))) {
+      await spawnNode(
+        ctx.home,
+        name,
+        existing.tcpListenerAddress ? { tcpListenerAddress: existing.tcpListenerAddress } : {},
+      );
+      done.push(`node ${name} started`);
+    }
+    const api = ctx.client(name);
+    for (const p of n.policies) {
+      const at = p.at ? ctx.client(p.at) : api;
+      await at.post('/policies', {
+        ...(p.resource ? { resource: p.resource } : { resourceType: p.resourceType }),
+        expression: p.expression,
+      });
+      done.push(`policy for ${p.resource ?? p.resourceType}`);
+    }
+    for (const o of n.outlets) {
+      await api.post('/tcp-outlets', {
+        address: o.from,
+        to: hostPort(o.to),
+        ...(o.allow ? { allow: o.allow } : {}),
+      });
+      done.push(`tcp outlet ${o.name} → ${hostPort(o.to)}`);
+    }
+    for (const r of n.relays) {
+      await api.post('/relays', { name: r.name, at: r.at ?? '/project/default' });
+      done.push(`relay ${r.name}`);
+    }
+    for (const i of n.inlets) {
+      await api.post('/tcp-inlets', {
+        name: i.name,
+        from: hostPort(i.from),
+        to: expandInletTo(
+          i.via && i.to === undefined ? '/service/outlet' : (i.to ?? i.name),
+          i.via,
+          undefined,
+        ),
+        ...(i.allow ? { allow: i.allow } : {}),
+        ...(i.authorized ? { authorized: i.authorized } : {}),
+      });
+      done.push(`tcp inlet ${i.name} on ${hostPort(i.from)}`);
+    }
+  }
+  return done;
+}
+
+export function registerRunCommand(program: Command, run: Run): void {
+  program
+    .command('run')
+    .description('Bring up the nodes, relays, policies, inlets and outlets a configuration file describes')
+    .argument('[file]', 'YAML or JSON configuration', 'ockam.yaml')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam run portal.yaml\n  $ PG_PORT=5433 ockam run db.yaml     # environment variables override variables:',
+    )
+    .action((file: string) =>
+      run(async (ctx) => {
+        const { nodes, baseDir } = loadConfig({ file });
+        const done = await applyConfig(ctx, nodes, baseDir);
+        ctx.out.result(done.map((d) => `✔ ${d}`).join('\n'), { file, done });
+      }),
+    );
+}
