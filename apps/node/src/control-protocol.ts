@@ -14,6 +14,7 @@ export interface NodeStatus {
   tcpConnections: TcpConnectionInfo[];
   secureChannels: { initiated: number; accepted: number };
   httpServerAddress: string | null;
+  websocketListenerAddress: string | null;
 }
 
 export interface TcpConnectionInfo {

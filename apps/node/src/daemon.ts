@@ -4,6 +4,7 @@
  * readiness over the IPC channel when it has one, then runs until SIGTERM/SIGINT or
  * `POST /stop`.
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OckamHome, validateNodeName } from './home.js';
 import {
@@ -37,6 +38,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       identity: { type: 'string' },
       'http-server': { type: 'string' },
+      'websocket-listener-address': { type: 'string' },
       foreground: { type: 'boolean', default: false },
       home: { type: 'string' },
     },
@@ -80,6 +82,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
       logger,
       ...(values.identity ? { identity: values.identity } : {}),
       ...(values['http-server'] ? { httpServer: values['http-server'] } : {}),
+      ...(values['websocket-listener-address']
+        ? { websocketListenerAddress: values['websocket-listener-address'] }
+        : {}),
+      exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),
 
       onStopRequested: requestStop,

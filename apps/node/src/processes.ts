@@ -17,6 +17,7 @@ export interface SpawnNodeOptions {
   logLevel?: LogLevel;
   identity?: string;
   httpServer?: string;
+  websocketListenerAddress?: string;
   timeoutMs?: number;
 }
 
@@ -33,6 +34,8 @@ export function spawnNode(
   if (options.logLevel) args.push('--log-level', options.logLevel);
   if (options.identity) args.push('--identity', options.identity);
   if (options.httpServer) args.push('--http-server', options.httpServer);
+  if (options.websocketListenerAddress)
+    args.push('--websocket-listener-address', options.websocketListenerAddress);
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],

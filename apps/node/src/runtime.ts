@@ -30,6 +30,8 @@ import {
 } from '@ockam/core';
 import type { SessionOptions } from '@ockam/portals';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
+import type { WebSocketListener } from '@ockam/transport-websocket';
+import { WebSocketTransport } from '@ockam/transport-websocket';
 
 import type {
   CreateTcpConnectionRequest,
@@ -58,6 +60,10 @@ export interface NodeRuntimeOptions {
   identity?: string;
   /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
   httpServer?: string;
+  /** HOST:PORT of a WebSocket listener (browsers and nodes behind HTTP proxies). */
+  websocketListenerAddress?: string;
+  /** Directory of static files the HTTP status server serves under /example/ (the browser example). */
+  exampleDir?: string;
   /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
   session?: SessionOptions;
 
@@ -137,17 +143,37 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     throw e;
   }
   const listenerId = listener.flowControlId;
+  let ws: WebSocketTransport | undefined;
+  let wsListener: WebSocketListener | undefined;
+  if (options.websocketListenerAddress) {
+    ws = new WebSocketTransport(node, logger ? { logger } : {});
+    node.registerTransport(ws);
+    try {
+      wsListener = await ws.listen(options.websocketListenerAddress);
+    } catch (e) {
+      await node.stop();
+      throw new OckamError(
+        'node',
+        'io',
+        `Cannot listen for WebSockets on ${options.websocketListenerAddress}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  // Messages from TCP (and WebSocket) clients may reach the standard services, the secure channel
+  // listeners and, without an authority, outlets and relays.
+  const transportIds = [listenerId, ...(wsListener ? [wsListener.flowControlId] : [])];
   startEcho(node);
   startUppercase(node);
   startHop(node);
-  for (const s of DEFAULT_SERVICES) node.flowControls.addConsumer(s, listenerId);
+  for (const s of DEFAULT_SERVICES) for (const id of transportIds) node.flowControls.addConsumer(s, id);
 
   const identities = new Identities(options.state);
   const secureChannels = new SecureChannels({
     node,
     identities,
     defaultIdentity: (await identities.ensureIdentity(options.identity)).name,
-    listenerSources: [listenerId],
+    listenerSources: transportIds,
     services: [...DEFAULT_SERVICES],
     ...(logger ? { logger } : {}),
   });
@@ -260,6 +286,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     services: DEFAULT_SERVICES,
     tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
     secureChannels: secureChannels.openCounts(),
+    websocketListenerAddress: wsListener ? `${wsListener.address.host}:${wsListener.address.port}` : null,
     httpServerAddress: httpServer?.address ?? null,
   });
   const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
@@ -455,6 +482,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       httpServer = await startStatusServer(options.httpServer, {
         health: () => ({ node: name, identifier, uptimeMs: Date.now() - started }),
         show: status,
+        ...(options.exampleDir ? { staticDir: options.exampleDir } : {}),
         metrics: () => [
           ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started),
           {

@@ -3,7 +3,9 @@
  * `GET /health` (200 with a small JSON body while the node serves), `HEAD /`, `GET /show` (the
  * node's status as JSON) and `GET /metrics` (Prometheus text format 0.0.4).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import { parseHostPort } from '@ockam/core';
 
 export interface Metric {
@@ -14,6 +16,8 @@ export interface Metric {
 }
 
 export interface StatusSource {
+  /** Static files served under /example/ (the browser example page and its bundle). */
+  staticDir?: string;
   health(): Record<string, unknown>;
   show(): Promise<unknown> | unknown;
   metrics(): Metric[];

@@ -195,13 +195,11 @@ export class NodeTrust {
       projects.saveCredential(this.#o.identityName, project.name, c.encoded, c.verified.expiresAt);
       for (const l of this.#listeners) l(this.credentials());
     });
-    void this.#retriever
-      .start()
-      .catch((e) =>
-        this.#o.logger?.warn('could not get a credential from the project authority yet', {
-          error: (e as Error).message,
-        }),
-      );
+    void this.#retriever.start().catch((e) =>
+      this.#o.logger?.warn('could not get a credential from the project authority yet', {
+        error: (e as Error).message,
+      }),
+    );
   }
 
   /** The incoming access control of an inlet or outlet, or undefined for allow-all (no authority, no policy). */

@@ -59,6 +59,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
       'serve /health, /show and Prometheus /metrics over HTTP on this address',
     )
     .option('--project <name>', 'project whose authority the node trusts (default: "default" when it exists)')
+    .option(
+      '--websocket-listener-address <host:port>',
+      'also listen for WebSocket connections (browsers, proxies)',
+    )
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
     .addHelpText(
       'after',
@@ -68,6 +72,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
       (
         name: string | undefined,
         opts: {
+          websocketListenerAddress?: string;
           tcpListenerAddress: string;
           foreground?: boolean;
           logLevel?: string;
@@ -142,6 +147,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
           ...d,
           identifier: status?.identifier ?? null,
           httpServerAddress: status?.httpServerAddress ?? null,
+          websocketListenerAddress: status?.websocketListenerAddress ?? null,
 
           services: status?.services ?? [],
           tcpConnections: status?.tcpConnections ?? [],
@@ -201,6 +207,9 @@ export function registerNodeCommands(program: Command, run: Run): void {
         const ready = await spawnNode(ctx.home, record.name, {
           ...(typeof record.options.identity === 'string' ? { identity: record.options.identity } : {}),
           ...(typeof record.options.httpServer === 'string' ? { httpServer: record.options.httpServer } : {}),
+          ...(typeof record.options.websocketListenerAddress === 'string'
+            ? { websocketListenerAddress: record.options.websocketListenerAddress }
+            : {}),
 
           ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
           ...(logLevel ? { logLevel } : {}),
@@ -314,6 +323,7 @@ export interface CreateNodeOptions {
   identity?: string;
   httpServer?: string;
   project?: string;
+  websocketListenerAddress?: string;
 }
 
 /** `ockam node create`, also used by configuration files. */
@@ -351,6 +361,7 @@ export async function createNode(
     ...(project ? { project } : {}),
     ...(logLevel ? { logLevel } : {}),
     ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
+    ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
   });
   if (opts.foreground) {
     ctx.close();
@@ -366,6 +377,8 @@ export async function createNode(
       identity,
     ];
     if (opts.httpServer) args.push('--http-server', opts.httpServer);
+    if (opts.websocketListenerAddress)
+      args.push('--websocket-listener-address', opts.websocketListenerAddress);
     if (logLevel) args.push('--log-level', logLevel);
     await runDaemon(args);
     await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
@@ -376,6 +389,7 @@ export async function createNode(
       identity,
       ...(logLevel ? { logLevel } : {}),
       ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
+      ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
     });
     ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
       name: nodeName,
