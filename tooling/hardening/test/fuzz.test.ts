@@ -135,7 +135,11 @@ const MESSAGES = [
   message(['0#api', '0#outlet'], ['0#inlet'], new Uint8Array(70_000).fill(0xab)),
 ];
 
-describe(`decoders of network input fed random and mutated bytes (seed ${SEED}; replay with HARDENING_SEED=${SEED})`, () => {
+describe('decoders of network input fed random and mutated bytes', () => {
+  beforeAll(() => {
+    console.log(`FUZZ seed ${SEED} (replay with HARDENING_SEED=${SEED})`);
+  });
+
   afterAll(() => {
     const total = reports.reduce((n, r) => n + r.inputs, 0);
     const rejected = reports.reduce((n, r) => n + r.rejected, 0);
