@@ -13,6 +13,7 @@ import { registerNodeCommands } from './commands/node.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerPortalCommands } from './commands/portals.js';
 import { registerProjectCommands } from './commands/project.js';
+import { registerRendezvousCommands } from './commands/rendezvous.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -59,6 +60,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerCredentialCommands(program, run);
   registerPolicyCommands(program, run);
   registerRunCommand(program, run);
+  registerRendezvousCommands(program, run);
 
   registerCompletionCommand(program, run);
 

@@ -15,6 +15,7 @@ export interface NodeStatus {
   secureChannels: { initiated: number; accepted: number };
   httpServerAddress: string | null;
   websocketListenerAddress: string | null;
+  udp: { rendezvous: string | null; rendezvousService: string | null; stats: Record<string, number> } | null;
 }
 
 export interface TcpConnectionInfo {

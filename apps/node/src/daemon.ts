@@ -39,6 +39,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
       identity: { type: 'string' },
       'http-server': { type: 'string' },
       'websocket-listener-address': { type: 'string' },
+      udp: { type: 'boolean', default: false },
+      rendezvous: { type: 'string' },
+      'rendezvous-service': { type: 'string' },
       foreground: { type: 'boolean', default: false },
       home: { type: 'string' },
     },
@@ -84,6 +87,14 @@ export async function runDaemon(argv: string[]): Promise<void> {
       ...(values['http-server'] ? { httpServer: values['http-server'] } : {}),
       ...(values['websocket-listener-address']
         ? { websocketListenerAddress: values['websocket-listener-address'] }
+        : {}),
+      ...(values.udp || values['rendezvous-service']
+        ? {
+            udp: {
+              ...(values.rendezvous ? { rendezvous: values.rendezvous } : {}),
+              ...(values['rendezvous-service'] ? { rendezvousService: values['rendezvous-service'] } : {}),
+            },
+          }
         : {}),
       exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),

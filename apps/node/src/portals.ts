@@ -11,6 +11,7 @@ import {
   OckamError,
   parseHostPort,
 } from '@ockam/core';
+import type { RouteConnection } from '@ockam/portals';
 import {
   createInlet,
   createOutlet,
@@ -45,6 +46,10 @@ export interface InletConfig {
   allow?: string;
   /** Wait for a route that is down before refusing a client (ms). */
   connectionWaitMs?: number;
+  /** Run the portal over a punched UDP path (`--udp`). */
+  udp?: boolean;
+  /** With `udp`: no relayed fallback while there is no puncture (`--no-tcp-fallback`). */
+  noTcpFallback?: boolean;
 }
 
 export interface RelayConfig {
@@ -90,6 +95,11 @@ export interface PortalsOptions {
 
   /** Resolves `/project/NAME`. */
   project?: RouteContext['project'];
+  /** Builds the route of a `--udp` inlet. */
+  udpConnect?: (
+    to: string,
+    options: { authorized?: string[]; fallback: boolean; timeoutMs: number },
+  ) => Promise<RouteConnection>;
   /** Decides relay registrations (the `ockam-relay` attribute with an authority). */
   authorizeRelay?: (name: string, peer: string | undefined) => boolean | Promise<boolean>;
   session?: SessionOptions;
@@ -215,7 +225,17 @@ export class Portals {
     const incoming = await this.#o.accessControl?.('tcp-inlet', config.name, config.allow);
     const inlet = await createInlet(this.#o.node, {
       bind: config.from,
-      route: () => resolveMultiaddr(this.#routeContext, config.to, resolve),
+      route: config.udp
+        ? () => {
+            if (!this.#o.udpConnect)
+              throw new OckamError('node', 'invalid', "'--udp' needs a node created with --udp");
+            return this.#o.udpConnect(config.to, {
+              ...(config.authorized?.length ? { authorized: config.authorized } : {}),
+              fallback: !config.noTcpFallback,
+              timeoutMs: SESSION_HANDSHAKE_TIMEOUT_MS,
+            });
+          }
+        : () => resolveMultiaddr(this.#routeContext, config.to, resolve),
       ...(config.connectionWaitMs !== undefined ? { connectionWaitMs: config.connectionWaitMs } : {}),
       ...(this.#o.session ? { session: this.#o.session } : {}),
       ...(incoming ? { incoming } : {}),

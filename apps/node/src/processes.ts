@@ -18,6 +18,9 @@ export interface SpawnNodeOptions {
   identity?: string;
   httpServer?: string;
   websocketListenerAddress?: string;
+  udp?: boolean;
+  rendezvous?: string;
+  rendezvousService?: string;
   timeoutMs?: number;
 }
 
@@ -36,6 +39,10 @@ export function spawnNode(
   if (options.httpServer) args.push('--http-server', options.httpServer);
   if (options.websocketListenerAddress)
     args.push('--websocket-listener-address', options.websocketListenerAddress);
+  if (options.udp) args.push('--udp');
+  if (options.rendezvous) args.push('--rendezvous', options.rendezvous);
+  if (options.rendezvousService) args.push('--rendezvous-service', options.rendezvousService);
+
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],

@@ -50,6 +50,7 @@ import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-ch
 import type { State } from './state.js';
 import { type Metric, startStatusServer } from './status-server.js';
 import { NodeTrust, type TrustConfig } from './trust.js';
+import { NodeUdp, type UdpOptions } from './udp.js';
 
 export interface NodeRuntimeOptions {
   home: OckamHome;
@@ -60,6 +61,8 @@ export interface NodeRuntimeOptions {
   identity?: string;
   /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
   httpServer?: string;
+  /** UDP: the transport, puncture negotiation (with a rendezvous), and optionally a rendezvous service. */
+  udp?: UdpOptions;
   /** HOST:PORT of a WebSocket listener (browsers and nodes behind HTTP proxies). */
   websocketListenerAddress?: string;
   /** Directory of static files the HTTP status server serves under /example/ (the browser example). */
@@ -184,6 +187,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const trustConfig = (options.state.getNode(name)?.options ?? {}) as TrustConfig;
   const projects = new Projects(options.state);
   let trust: NodeTrust;
+  let udpInfo: { rendezvousAddress?: string } = {};
   try {
     trust = new NodeTrust({
       node,
@@ -217,6 +221,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     },
     ...(logger ? { logger } : {}),
   };
+  const udp = options.udp ? new NodeUdp(node, options.udp, logger) : undefined;
   const portals = new Portals({
     node,
     nodeName: name,
@@ -231,6 +236,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         : [listenerId, ...secureChannels.listenerFlowControlIds()],
     accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
     authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
+    ...(udp
+      ? {
+          udpConnect: (to: string, o: { authorized?: string[]; fallback: boolean; timeoutMs: number }) =>
+            udp!.connectInlet(routeContext, to, o),
+        }
+      : {}),
     project: routeContext.project!,
     ...(options.session ? { session: options.session } : {}),
     ...(logger ? { logger } : {}),
@@ -255,8 +266,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           },
         };
       });
+    if (udp) udpInfo = await udp.start(options.udp!, secureChannels, [...DEFAULT_SERVICES]);
     await portals.start();
   } catch (e) {
+    await udp?.stop();
     await portals.stop();
     await trust.stop();
     await secureChannels.stop();
@@ -287,6 +300,13 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
     secureChannels: secureChannels.openCounts(),
     websocketListenerAddress: wsListener ? `${wsListener.address.host}:${wsListener.address.port}` : null,
+    udp: udp
+      ? {
+          rendezvous: udp.rendezvous ?? null,
+          rendezvousService: udpInfo.rendezvousAddress ?? null,
+          stats: { ...udp.stats() },
+        }
+      : null,
     httpServerAddress: httpServer?.address ?? null,
   });
   const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
@@ -401,6 +421,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
       if (typeof b.allow === 'string') config.allow = b.allow;
       if (typeof b.connectionWaitMs === 'number') config.connectionWaitMs = b.connectionWaitMs;
+      if (b.udp === true) config.udp = true;
+      if (b.noTcpFallback === true) config.noTcpFallback = true;
       return portals.createInlet(config);
     })
     .on('GET', '/tcp-inlets', () => ({ inlets: portals.inlets() }))
@@ -536,6 +558,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         await httpServer?.close();
         await api.close();
         await portals.stop();
+        await udp?.stop();
         await trust.stop();
         await secureChannels.stop();
         await node.stop();

@@ -63,6 +63,11 @@ export function registerNodeCommands(program: Command, run: Run): void {
       '--websocket-listener-address <host:port>',
       'also listen for WebSocket connections (browsers, proxies)',
     )
+    .option(
+      '--udp',
+      'enable the UDP transport and puncture negotiation (with --rendezvous or $OCKAM_RENDEZVOUS_SERVER)',
+    )
+    .option('--rendezvous <host:port>', 'UDP address of the rendezvous service, for --udp')
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
     .addHelpText(
       'after',
@@ -73,6 +78,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
         name: string | undefined,
         opts: {
           websocketListenerAddress?: string;
+          udp?: boolean;
+          rendezvous?: string;
           tcpListenerAddress: string;
           foreground?: boolean;
           logLevel?: string;
@@ -210,6 +217,11 @@ export function registerNodeCommands(program: Command, run: Run): void {
           ...(typeof record.options.websocketListenerAddress === 'string'
             ? { websocketListenerAddress: record.options.websocketListenerAddress }
             : {}),
+          ...(record.options.udp === true ? { udp: true } : {}),
+          ...(typeof record.options.rendezvous === 'string' ? { rendezvous: record.options.rendezvous } : {}),
+          ...(typeof record.options.rendezvousService === 'string'
+            ? { rendezvousService: record.options.rendezvousService }
+            : {}),
 
           ...(record.tcpListenerAddress ? { tcpListenerAddress: record.tcpListenerAddress } : {}),
           ...(logLevel ? { logLevel } : {}),
@@ -324,6 +336,9 @@ export interface CreateNodeOptions {
   httpServer?: string;
   project?: string;
   websocketListenerAddress?: string;
+  udp?: boolean;
+  rendezvous?: string;
+  rendezvousService?: string;
 }
 
 /** `ockam node create`, also used by configuration files. */
@@ -362,6 +377,9 @@ export async function createNode(
     ...(logLevel ? { logLevel } : {}),
     ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
     ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
+    ...(opts.udp ? { udp: true } : {}),
+    ...(opts.rendezvous ? { rendezvous: opts.rendezvous } : {}),
+    ...(opts.rendezvousService ? { rendezvousService: opts.rendezvousService } : {}),
   });
   if (opts.foreground) {
     ctx.close();
@@ -379,6 +397,9 @@ export async function createNode(
     if (opts.httpServer) args.push('--http-server', opts.httpServer);
     if (opts.websocketListenerAddress)
       args.push('--websocket-listener-address', opts.websocketListenerAddress);
+    if (opts.udp) args.push('--udp');
+    if (opts.rendezvous) args.push('--rendezvous', opts.rendezvous);
+    if (opts.rendezvousService) args.push('--rendezvous-service', opts.rendezvousService);
     if (logLevel) args.push('--log-level', logLevel);
     await runDaemon(args);
     await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
@@ -390,6 +411,9 @@ export async function createNode(
       ...(logLevel ? { logLevel } : {}),
       ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
       ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
+      ...(opts.udp ? { udp: true } : {}),
+      ...(opts.rendezvous ? { rendezvous: opts.rendezvous } : {}),
+      ...(opts.rendezvousService ? { rendezvousService: opts.rendezvousService } : {}),
     });
     ctx.out.result(`Node ${nodeName} created and running on ${ready.tcpListenerAddress}`, {
       name: nodeName,

@@ -138,6 +138,8 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .option('--allow <expression>', 'policy deciding who may use the inlet (needs an authority)')
     .option('--alias <name>', 'name of the inlet (random if omitted)')
     .option('--connection-wait <duration>', 'how long a new connection waits for a route that is down', '5s')
+    .option('--udp', "run the portal over a punched UDP path to the outlet's node (the node needs --udp)")
+    .option('--no-tcp-fallback', 'with --udp: no relayed fallback while there is no puncture')
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam tcp-inlet create --from 7000 --to /node/n2/secure/api/service/outlet\n  $ ockam tcp-inlet create --from 15432 --to postgres --relay-at /node/relay\n  $ ockam tcp-inlet create --from 7000            # via the project\'s relay "default"',
@@ -153,6 +155,8 @@ export function registerPortalCommands(program: Command, run: Run): void {
         allow?: string;
         alias?: string;
         connectionWait: string;
+        udp?: boolean;
+        tcpFallback?: boolean;
       }) =>
         run(async (ctx) => {
           const node = await ctx.runningNode(opts.at);
@@ -166,6 +170,9 @@ export function registerPortalCommands(program: Command, run: Run): void {
             from: hostPort(opts.from),
             to,
             connectionWaitMs: parseDuration(opts.connectionWait),
+            ...(opts.udp
+              ? { udp: true, ...(opts.tcpFallback === false ? { noTcpFallback: true } : {}) }
+              : {}),
             ...(opts.authorized ? { authorized: opts.authorized } : {}),
             ...(opts.allow ? { allow: opts.allow } : {}),
           });
