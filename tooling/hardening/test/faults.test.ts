@@ -21,7 +21,7 @@ import { CredentialError, issueCredential, verifyCredential } from '@ockam/crede
 import { Identities, OckamHome, State, startNodeRuntime } from '@ockam/node';
 import { createVault } from '@ockam/vault';
 import { SqliteKeyStore } from '@ockam/vault/sqlite';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoOnce, EchoStream, type EchoServer, startEchoServer } from '../src/echo.js';
 import { controlGet, controlPost, OckamEnv } from '../src/ockam.js';
 
@@ -101,11 +101,14 @@ function filesWithSecrets(home: string, secrets: readonly Uint8Array[]): string[
 }
 
 describe('SIGKILL of each node of a portal topology client → relay → server', () => {
-  const env = new OckamEnv();
+  let env: OckamEnv;
   let echo: EchoServer | undefined;
+  beforeAll(() => {
+    env = new OckamEnv();
+  });
   afterAll(async () => {
     await echo?.close();
-    await env.dispose();
+    await env?.dispose();
   });
 
   it('loses no data silently and recovers once the killed node is started again', async () => {

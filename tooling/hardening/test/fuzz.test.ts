@@ -613,9 +613,12 @@ describe('decoders of network input fed random and mutated bytes', () => {
   });
 
   describe('the node control API', () => {
-    const env = new OckamEnv();
+    let env: OckamEnv;
+    beforeAll(() => {
+      env = new OckamEnv();
+    });
     afterAll(async () => {
-      await env.dispose();
+      await env?.dispose();
     });
 
     it('answers every random request body with JSON and a status, and the node keeps running', async () => {

@@ -6,7 +6,7 @@
  * every node's RSS is sampled, and every node's log is searched for errors.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EchoStream, type EchoServer, type StreamResult, startEchoServer } from '../src/echo.js';
 import { mib } from '../src/fuzz.js';
 import { controlPost, OckamEnv, rssOf } from '../src/ockam.js';
@@ -29,26 +29,39 @@ interface NodeInfo {
 async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(
+  // On a failure, stop taking new items but let those in flight settle before rejecting, so that
+  // no command is still running when the caller cleans up.
+  const workers = await Promise.allSettled(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
       while (next < items.length) {
         const i = next++;
-        out[i] = await fn(items[i]!, i);
+        try {
+          out[i] = await fn(items[i]!, i);
+        } catch (e) {
+          next = items.length;
+          throw e;
+        }
       }
     }),
   );
+  const failed = workers.find((w) => w.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   return out;
 }
 
 describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
-  const env = new OckamEnv();
+  let env: OckamEnv;
   let echo: EchoServer | undefined;
   const streams: EchoStream[] = [];
+
+  beforeAll(() => {
+    env = new OckamEnv();
+  });
 
   afterAll(async () => {
     for (const s of streams) s.destroy();
     await echo?.close();
-    await env.dispose();
+    await env?.dispose();
   });
 
   it('moves every byte of 1,000 portal connections intact, keeps 200 secure channels working, memory flat and logs free of errors', async () => {

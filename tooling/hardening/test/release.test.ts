@@ -49,13 +49,17 @@ function exportedSpecifiers(name: string, exportsField: unknown): string[] {
 }
 
 describe('the packed packages', () => {
-  const work = mkdtempSync(path.join(tmpdir(), 'ockam-release-'));
-  const tarballs = path.join(work, 'tarballs');
-  const project = path.join(work, 'project');
-  const home = path.join(work, 'home');
+  let work = '';
+  let tarballs = '';
+  let project = '';
+  let home = '';
   const packed: Packed[] = [];
 
   beforeAll(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'ockam-release-'));
+    tarballs = path.join(work, 'tarballs');
+    project = path.join(work, 'project');
+    home = path.join(work, 'home');
     for (const dir of publishableDirs()) {
       const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, maxBuffer: 16 << 20 });
       const tarball = stdout.trim().split('\n').filter((l) => l.endsWith('.tgz')).pop();
@@ -78,7 +82,7 @@ describe('the packed packages', () => {
     await run(process.execPath, [path.join(project, 'node_modules/@ockam/command/bin/ockam.js'), 'node', 'delete', '--all'], {
       env: { ...process.env, OCKAM_HOME: home },
     }).catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('rewrite workspace:* and catalog: dependencies to versions', () => {
