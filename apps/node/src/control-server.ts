@@ -75,6 +75,9 @@ export class ControlServer {
       } catch {
         throw new HttpError(400, 'Request body is not valid JSON');
       }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new HttpError(400, 'Request body must be a JSON object');
+      }
       const pathMatches = this.#routes.filter((r) => r.pattern.test(url.pathname));
       const route = pathMatches.find((r) => r.method === req.method);
       if (!route) {
@@ -85,7 +88,11 @@ export class ControlServer {
       const m = route.pattern.exec(url.pathname)!;
       const params: Record<string, string> = {};
       route.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        try {
+          params[k] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw new HttpError(400, `Malformed percent-encoding in ${url.pathname}`);
+        }
       });
       for (const [k, v] of url.searchParams) params[k] ??= v;
       payload = (await route.handler(body, params)) ?? {};

@@ -9,7 +9,7 @@
  *   of the vault that holds its keys.
  * - The first command that needs an identity creates the default vault and identity.
  */
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SigningKeyType, Vault } from '@ockam/core';
 import { createIdentity, type Identity, importIdentity, rotateIdentity } from '@ockam/identity';
@@ -91,6 +91,34 @@ export interface OpenVault {
   readonly record: VaultRecord;
   readonly vault: Vault;
   close(): void;
+}
+
+/** Runs `fn` holding an exclusive lock file in `$OCKAM_HOME` (stale after 30 s). */
+export async function withHomeLock<T>(root: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const path = join(root, `.${name}.lock`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 30_000) rmSync(path, { force: true });
+      } catch {}
+      if (Date.now() > deadline)
+        throw new StateError(
+          'io',
+          `Timed out waiting for ${path}; remove it if no other ockam command is running`,
+        );
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
 
 export class Identities {
@@ -280,7 +308,15 @@ export class Identities {
   /** The named identity, or the default one (created with the default vault if there is none). */
   async ensureIdentity(name?: string): Promise<IdentityRecord> {
     if (name !== undefined) return this.requireIdentity(name);
-    return this.defaultIdentity() ?? (await this.createIdentity(DEFAULT_IDENTITY_NAME));
+    const existing = this.defaultIdentity();
+    if (existing) return existing;
+    // Several commands may start at once in a fresh home: one creates the defaults, the others
+    // wait for it and read what it made.
+    return withHomeLock(
+      this.state.home.root,
+      'defaults',
+      async () => this.defaultIdentity() ?? (await this.createIdentity(DEFAULT_IDENTITY_NAME)),
+    );
   }
 
   /** Loads and re-verifies an identity, with its vault opened. */

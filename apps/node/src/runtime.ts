@@ -233,7 +233,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     exposedTo: () =>
       trust.hasAuthority
         ? secureChannels.listenerFlowControlIds()
-        : [listenerId, ...secureChannels.listenerFlowControlIds()],
+        : [...transportIds, ...secureChannels.listenerFlowControlIds()],
     accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
     authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
     ...(udp

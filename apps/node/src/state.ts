@@ -199,7 +199,11 @@ export class State {
     if (current === MIGRATIONS.length) return;
     this.db
       .transaction(() => {
-        for (let v = current; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+        // Read again under the write lock: another process may have migrated meanwhile.
+        const now =
+          (this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined)
+            ?.version ?? 0;
+        for (let v = now; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
         this.db.prepare('DELETE FROM schema_version').run();
         this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
       })

@@ -3,9 +3,9 @@
  * `GET /health` (200 with a small JSON body while the node serves), `HEAD /`, `GET /show` (the
  * node's status as JSON) and `GET /metrics` (Prometheus text format 0.0.4).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { join, normalize, sep } from 'node:path';
 import { parseHostPort } from '@ockam/core';
 
 export interface Metric {
@@ -21,6 +21,32 @@ export interface StatusSource {
   health(): Record<string, unknown>;
   show(): Promise<unknown> | unknown;
   metrics(): Metric[];
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+};
+
+/** The file under `dir` for a request path below /example/, or undefined (missing, or outside `dir`). */
+export function staticFile(dir: string, path: string): { file: string; type: string } | undefined {
+  let rel: string;
+  try {
+    rel = decodeURIComponent(path.slice('/example/'.length));
+  } catch {
+    return undefined;
+  }
+  if (rel === '' || rel.endsWith('/')) rel += 'index.html';
+  if (rel.includes('\0')) return undefined;
+  const root = normalize(dir.endsWith(sep) ? dir : dir + sep);
+  const file = normalize(join(root, rel));
+  if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) return undefined;
+  const ext = file.slice(file.lastIndexOf('.'));
+  const type = CONTENT_TYPES[ext];
+  return type ? { file, type } : undefined;
 }
 
 const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -60,6 +86,21 @@ export async function startStatusServer(
         if (path === '/' || path === '/health')
           return send(200, 'application/json', JSON.stringify({ status: 'ok', ...source.health() }));
         if (path === '/show') return send(200, 'application/json', JSON.stringify(await source.show()));
+        if (source.staticDir && (path === '/example' || path.startsWith('/example/'))) {
+          if (path === '/example') {
+            res.writeHead(301, { location: '/example/' });
+            return res.end();
+          }
+          const f = staticFile(source.staticDir, path);
+          if (!f) return send(404, 'text/plain', 'Not found\n');
+          const body = readFileSync(f.file);
+          res.writeHead(200, {
+            'content-type': f.type,
+            'content-length': body.length,
+            'cache-control': 'no-cache',
+          });
+          return res.end(req.method === 'HEAD' ? undefined : body);
+        }
         if (path === '/metrics')
           return send(200, 'text/plain; version=0.0.4', renderMetrics(source.metrics()));
         return send(404, 'text/plain', 'Not found\n');
