@@ -43,6 +43,13 @@ export {
   type RelayInfo,
 } from './portals.js';
 export {
+  openPostgres,
+  type PostgresConfig,
+  PostgresMemberStore,
+  PostgresTokenStore,
+  postgresConfigFromEnv,
+} from './postgres-stores.js';
+export {
   DAEMON_PATH,
   isNodeProcess,
   isNodeRunning,

@@ -21,13 +21,21 @@ import {
   type AuthorityConnection,
   CredentialRetriever,
   issueCredential,
+  type MemberStore,
   parseTrustedIdentities,
   presentedCredentialsHandler,
   startAuthority,
+  type TokenStore,
   verifyCredential,
 } from '@ockam/credentials';
 import { decodePurposeKeyAttestation, type Identity, verifyPurposeKeyAttestation } from '@ockam/identity';
 import type { Identities } from './identities.js';
+import {
+  openPostgres,
+  PostgresMemberStore,
+  PostgresTokenStore,
+  postgresConfigFromEnv,
+} from './postgres-stores.js';
 import { type ProjectRecord, Projects } from './projects.js';
 import type { State } from './state.js';
 import {
@@ -121,6 +129,29 @@ export class NodeTrust {
     });
   }
 
+  #pool: { end(): Promise<void> } | undefined;
+
+  /** Member and token stores: PostgreSQL when OCKAM_POSTGRES_HOST/PORT are set (replicas share it), else SQLite. */
+  async #stores(authority: string): Promise<{ members: MemberStore; tokens: TokenStore }> {
+    const pgConfig = postgresConfigFromEnv();
+    if (!pgConfig)
+      return {
+        members: new SqliteMemberStore(this.#o.state, authority),
+        tokens: new SqliteTokenStore(this.#o.state, authority),
+      };
+    const pool = await openPostgres(pgConfig);
+    this.#pool = pool;
+    this.#o.logger?.info('authority members and tokens are stored in PostgreSQL', {
+      host: pgConfig.host,
+      port: pgConfig.port,
+      database: pgConfig.database,
+    });
+    return {
+      members: new PostgresMemberStore(pool, authority),
+      tokens: new PostgresTokenStore(pool, authority),
+    };
+  }
+
   /** Starts the authority services on a project node (after its `api` listener exists), and issues our own credential. */
   async startAuthority(flowControlIds: readonly string[]): Promise<void> {
     const cfg = this.#o.config.authority;
@@ -152,8 +183,7 @@ export class NodeTrust {
       identity,
       ...(purposeKey ? { purposeKey } : {}),
       projectId: this.project.id,
-      members: new SqliteMemberStore(this.#o.state, identity.identifier),
-      tokens: new SqliteTokenStore(this.#o.state, identity.identifier),
+      ...(await this.#stores(identity.identifier)),
       ...(cfg.trustedIdentities ? { trustedIdentities: parseTrustedIdentities(cfg.trustedIdentities) } : {}),
       flowControlId: flowControlIds,
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
@@ -259,5 +289,6 @@ export class NodeTrust {
   async stop(): Promise<void> {
     this.#retriever?.stop();
     await this.#authority?.stop();
+    await this.#pool?.end().catch(() => {});
   }
 }
