@@ -25,6 +25,19 @@ export const TAG_LENGTH = 16;
 
 const EMPTY = new Uint8Array(0);
 
+/** Node's Buffer, where there is one: it can allocate without zero-filling first. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+
+/**
+ * A frame buffer of its own memory (never a shared pool), as a plain Uint8Array. Not zero-filled
+ * on Node: the caller writes every byte (nonce, ciphertext, tag) before the frame is used.
+ */
+function allocateFrame(size: number): Uint8Array {
+  if (NodeBuffer === undefined) return new Uint8Array(size);
+  const b = NodeBuffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 /** An optional vault method (`@ockam/vault` has it): AEAD-encrypt into `out` at `offset`. */
 interface AeadEncryptInto {
   aeadEncryptInto(
@@ -97,7 +110,7 @@ export class Encryptor {
       let length = 0;
       if (parts instanceof Uint8Array) length = parts.length;
       else for (const part of parts) length += part.length;
-      frame = new Uint8Array(NONCE_PREFIX_LENGTH + length + TAG_LENGTH);
+      frame = allocateFrame(NONCE_PREFIX_LENGTH + length + TAG_LENGTH);
       into.call(this.#vault, key, this.#aeadNonce, parts, EMPTY, frame, NONCE_PREFIX_LENGTH);
     } else {
       const plaintext = parts instanceof Uint8Array ? parts : concatBytes(...parts);

@@ -20,7 +20,7 @@ export const BATCH_BYTES = 64 * 1024;
 export const EXTERNAL_PAYLOAD_BYTES = 4 * 1024;
 
 /** The batch buffer's first size; it doubles as small frames fill it. */
-const INITIAL_CAPACITY = 4 * 1024;
+const INITIAL_CAPACITY = 1024;
 
 const HEADER_PLACEHOLDER = new Uint8Array(FRAME_HEADER_LENGTH);
 
