@@ -133,6 +133,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
   it('prints completion scripts that bash can load and use', async () => {
     const r = await shell(
       home,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, expanded by bash
       'eval "$(ockam completion bash)"; COMP_WORDS=(ockam secure-channel cr); COMP_CWORD=2; _ockam; echo "${COMPREPLY[@]}"; COMP_WORDS=(ockam node create --h); COMP_CWORD=3; _ockam; echo "${COMPREPLY[@]}"',
     );
     expect(r.stdout).toBe('create\n--http-server --help\n');

@@ -11,8 +11,18 @@
  */
 import { closeSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SigningKeyType, Vault } from '@ockam/core';
-import { createIdentity, type Identity, importIdentity, rotateIdentity } from '@ockam/identity';
+import type { Logger, SigningKeyType, Vault } from '@ockam/core';
+import {
+  createIdentity,
+  createPurposeKey,
+  decodePurposeKeyAttestation,
+  type Identity,
+  importIdentity,
+  type Purpose,
+  type PurposeKey,
+  rotateIdentity,
+  verifyPurposeKeyAttestation,
+} from '@ockam/identity';
 import { createVault } from '@ockam/vault';
 import { type MasterKeySource, SqliteKeyStore } from '@ockam/vault/sqlite';
 import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
@@ -387,6 +397,43 @@ export class Identities {
       .prepare('SELECT attestation, key_id FROM purpose_key WHERE identifier = ? AND purpose = ?')
       .get(identifier, purpose) as { attestation: Buffer; key_id: string } | undefined;
     return r && { attestation: new Uint8Array(r.attestation), keyId: r.key_id };
+  }
+
+  /**
+   * The identity's purpose key for `purpose`: the saved one while its attestation still verifies
+   * against the identity (its latest change, its window) and the vault holds its secret, else a new
+   * one, saved. A secure-channel listener keeps its static key across restarts this way, and an
+   * issuer its credential-signing key.
+   */
+  async ensurePurposeKey(
+    identity: Identity,
+    vault: Vault,
+    purpose: Purpose,
+    logger?: Logger,
+  ): Promise<PurposeKey> {
+    const saved = this.getPurposeKey(identity.identifier, purpose);
+    if (saved) {
+      try {
+        const data = verifyPurposeKeyAttestation(saved.attestation, identity, { expectedPurpose: purpose });
+        const key = await vault.getKey(saved.keyId);
+        if (key)
+          return {
+            key,
+            data,
+            attestation: decodePurposeKeyAttestation(saved.attestation),
+            encoded: saved.attestation,
+          };
+      } catch (e) {
+        logger?.info('purpose key is no longer valid; creating a new one', {
+          purpose,
+          identifier: identity.identifier,
+          reason: (e as Error).message,
+        });
+      }
+    }
+    const created = await createPurposeKey(vault, identity, purpose);
+    this.savePurposeKey(identity.identifier, purpose, created.encoded, created.key.id);
+    return created;
   }
 
   savePurposeKey(identifier: string, purpose: string, attestation: Uint8Array, keyId: string): void {

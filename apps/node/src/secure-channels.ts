@@ -11,12 +11,7 @@ import {
   OckamError,
   type Route,
 } from '@ockam/core';
-import {
-  createPurposeKey,
-  decodePurposeKeyAttestation,
-  type Identity,
-  verifyPurposeKeyAttestation,
-} from '@ockam/identity';
+import type { Identity } from '@ockam/identity';
 import {
   type CredentialsHook,
   createSecureChannel,
@@ -150,42 +145,11 @@ export class SecureChannels {
 
   async #load(name: string): Promise<LoadedIdentity> {
     const { record, identity, vault } = await this.#identities.loadIdentity(name);
-    const saved = this.#identities.getPurposeKey(identity.identifier, 'secure-channel');
-    if (saved) {
-      try {
-        const data = verifyPurposeKeyAttestation(saved.attestation, identity, {
-          expectedPurpose: 'secure-channel',
-        });
-        const key = await vault.vault.getKey(saved.keyId);
-        if (key) {
-          const purposeKey = {
-            key,
-            data,
-            attestation: decodePurposeKeyAttestation(saved.attestation),
-            encoded: saved.attestation,
-          };
-          return {
-            name: record.name,
-            identity,
-            vault,
-            channelIdentity: this.#withCredentials(
-              await secureChannelIdentity(vault.vault, identity, { purposeKey }),
-            ),
-          };
-        }
-      } catch (e) {
-        this.#logger?.info('secure-channel purpose key is no longer valid; creating a new one', {
-          identity: record.name,
-          reason: (e as Error).message,
-        });
-      }
-    }
-    const purposeKey = await createPurposeKey(vault.vault, identity, 'secure-channel');
-    this.#identities.savePurposeKey(
-      identity.identifier,
+    const purposeKey = await this.#identities.ensurePurposeKey(
+      identity,
+      vault.vault,
       'secure-channel',
-      purposeKey.encoded,
-      purposeKey.key.id,
+      this.#logger,
     );
     return {
       name: record.name,

@@ -49,7 +49,7 @@ export function staticFile(dir: string, path: string): { file: string; type: str
   return type ? { file, type } : undefined;
 }
 
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 export function renderMetrics(metrics: Metric[]): string {
   const out: string[] = [];
@@ -59,7 +59,7 @@ export function renderMetrics(metrics: Metric[]): string {
       const labels =
         s.labels && Object.keys(s.labels).length
           ? `{${Object.entries(s.labels)
-              .map(([k, v]) => `${k}="${escape(v)}"`)
+              .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
               .join(',')}}`
           : '';
       out.push(`${m.name}${labels} ${Number.isFinite(s.value) ? s.value : 0}`);

@@ -28,7 +28,7 @@ import {
   type TokenStore,
   verifyCredential,
 } from '@ockam/credentials';
-import { decodePurposeKeyAttestation, type Identity, verifyPurposeKeyAttestation } from '@ockam/identity';
+import type { Identity } from '@ockam/identity';
 import type { Identities } from './identities.js';
 import {
   openPostgres,
@@ -157,31 +157,16 @@ export class NodeTrust {
     const cfg = this.#o.config.authority;
     if (!cfg || !this.project) return;
     const { identities, identity, vault } = this.#o;
-    const saved = identities.getPurposeKey(identity.identifier, 'credential-signing');
-    let purposeKey;
-    if (saved) {
-      try {
-        const data = verifyPurposeKeyAttestation(saved.attestation, identity, {
-          expectedPurpose: 'credential-signing',
-        });
-        const key = await vault.getKey(saved.keyId);
-        if (key)
-          purposeKey = {
-            key,
-            data,
-            attestation: decodePurposeKeyAttestation(saved.attestation),
-            encoded: saved.attestation,
-          };
-      } catch (e) {
-        this.#o.logger?.info('credential purpose key is no longer valid; creating a new one', {
-          reason: (e as Error).message,
-        });
-      }
-    }
+    const purposeKey = await identities.ensurePurposeKey(
+      identity,
+      vault,
+      'credential-signing',
+      this.#o.logger,
+    );
     this.#authority = await startAuthority(this.#o.node, {
       vault,
       identity,
-      ...(purposeKey ? { purposeKey } : {}),
+      purposeKey,
       projectId: this.project.id,
       ...(await this.#stores(identity.identifier)),
       ...(cfg.trustedIdentities ? { trustedIdentities: parseTrustedIdentities(cfg.trustedIdentities) } : {}),
@@ -189,8 +174,6 @@ export class NodeTrust {
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });
     const pk = this.#authority.purposeKey;
-    if (!saved || saved.keyId !== pk.key.id)
-      identities.savePurposeKey(identity.identifier, 'credential-signing', pk.encoded, pk.key.id);
     // The project node is a member of its own project, with admin rights on its relays.
     this.#credential = await issueCredential({
       vault,

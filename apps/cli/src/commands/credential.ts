@@ -3,14 +3,10 @@ import {
   CredentialError,
   DEFAULT_CLI_CREDENTIAL_TTL,
   issueCredential,
+  type VerifiedCredential,
   verifyCredential,
 } from '@ockam/credentials';
-import {
-  createPurposeKey,
-  decodePurposeKeyAttestation,
-  importIdentity,
-  verifyPurposeKeyAttestation,
-} from '@ockam/identity';
+import { importIdentity } from '@ockam/identity';
 import { Projects } from '@ockam/node';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -62,32 +58,11 @@ export function registerCredentialCommands(program: Command, run: Run): void {
           );
         const { identity, vault } = await ctx.identities.loadIdentity(opts.as);
         try {
-          const saved = ctx.identities.getPurposeKey(identity.identifier, 'credential-signing');
-          let purposeKey;
-          if (saved) {
-            try {
-              const data = verifyPurposeKeyAttestation(saved.attestation, identity, {
-                expectedPurpose: 'credential-signing',
-              });
-              const key = await vault.vault.getKey(saved.keyId);
-              if (key)
-                purposeKey = {
-                  key,
-                  data,
-                  attestation: decodePurposeKeyAttestation(saved.attestation),
-                  encoded: saved.attestation,
-                };
-            } catch {}
-          }
-          if (!purposeKey) {
-            purposeKey = await createPurposeKey(vault.vault, identity, 'credential-signing');
-            ctx.identities.savePurposeKey(
-              identity.identifier,
-              'credential-signing',
-              purposeKey.encoded,
-              purposeKey.key.id,
-            );
-          }
+          const purposeKey = await ctx.identities.ensurePurposeKey(
+            identity,
+            vault.vault,
+            'credential-signing',
+          );
           const attributes = Object.fromEntries(parseAttributes(opts.attribute));
           const bytes = await issueCredential({
             vault: vault.vault,
@@ -122,7 +97,7 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam credential verify --issuer alice --credential 8282…')
     .action((opts: { issuer: string; credential: string; for?: string }) =>
       run(async (ctx) => {
-        let v;
+        let v: VerifiedCredential;
         try {
           v = verifyCredential(fromHex(opts.credential, 'credential'), {
             trustedAuthorities: [issuerIdentity(ctx, opts.issuer)],
@@ -167,7 +142,7 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     .action((opts: { issuer: string; credential: string; scope: string }) =>
       run(async (ctx) => {
         const bytes = fromHex(opts.credential, 'credential');
-        let v;
+        let v: VerifiedCredential;
         try {
           v = verifyCredential(bytes, { trustedAuthorities: [issuerIdentity(ctx, opts.issuer)] });
         } catch (e) {
