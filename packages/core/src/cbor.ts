@@ -110,6 +110,14 @@ export class CborWriter {
     return this;
   }
 
+  /**
+   * Only the head of a byte string of `length` bytes: the caller appends exactly `length` bytes
+   * after it (with `raw`, or beside this writer's output when writing them out separately).
+   */
+  bytesHead(length: number): this {
+    return this.#head(MAJOR_BYTES, length);
+  }
+
   /** A UTF-8 text string (major type 3). */
   text(value: string): this {
     // Upper bound for UTF-8 of a JS string is 3 bytes per UTF-16 unit.
@@ -175,6 +183,32 @@ export class CborWriter {
   /** The bytes written so far (a copy, safe to keep). */
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#len);
+  }
+
+  /**
+   * The bytes written so far as a view, without copying. The writer never rewrites bytes it has
+   * written (growing moves later writes to a new buffer), so the view stays valid; only
+   * `setUint32` changes written bytes, and only in the buffer current at the time of the call.
+   */
+  finishView(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  /** Overwrites 4 already-written bytes at `offset` with `value`, big-endian (a length placeholder). */
+  setUint32(offset: number, value: number): this {
+    if (!Number.isInteger(offset) || offset < 0 || offset + 4 > this.#len)
+      throw new RangeError(`no 4 written bytes at offset ${offset} of ${this.#len}`);
+    this.#view.setUint32(offset, value);
+    return this;
+  }
+
+  /** Bytes of the head (major type and argument) that encodes the number `value`. */
+  static headLength(value: number): number {
+    if (value < 24) return 1;
+    if (value < 0x100) return 2;
+    if (value < 0x10000) return 3;
+    if (value < 0x100000000) return 5;
+    return 9;
   }
 }
 

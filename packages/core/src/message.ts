@@ -143,17 +143,35 @@ export function encodeTransportMessage(m: LocalMessage, writer?: CborWriter): Ui
   return w.finish();
 }
 
+export interface DecodeTransportMessageOptions {
+  /**
+   * Whether the payload is copied out of `bytes` (default true). Pass false only when the caller
+   * owns `bytes` and nothing will ever write to its memory again (a frame a TCP decoder cut
+   * from socket chunks, which Node never reuses): the payload is then a view into `bytes`,
+   * unless it is under half of the memory it would keep alive, in which case it is copied anyway
+   * so that a small payload cannot pin a large buffer.
+   */
+  readonly copyPayload?: boolean;
+}
+
 /**
  * Decodes a CBOR transport message strictly: an array of 3 or more fields (minicbor ignores
- * unknown trailing fields), no trailing bytes. The payload is copied out of `bytes`.
+ * unknown trailing fields), no trailing bytes. The payload is copied out of `bytes` (see
+ * `options.copyPayload`).
  */
-export function decodeTransportMessage(bytes: Uint8Array, what = 'transport message'): LocalMessage {
+export function decodeTransportMessage(
+  bytes: Uint8Array,
+  what = 'transport message',
+  options?: DecodeTransportMessageOptions,
+): LocalMessage {
   const r = new CborReader(bytes, what);
   const n = r.array();
   if (n < 3) r.fail(`expected at least 3 fields, found ${n}`);
   const onward = readCborRoute(r);
   const ret = readCborRoute(r);
-  const payload = copyBytes(r.bytes());
+  const view = r.bytes();
+  const payload =
+    options?.copyPayload === false && view.length * 2 >= view.buffer.byteLength ? view : copyBytes(view);
   let tracing: string | undefined;
   if (n >= 4) {
     if (r.nullable()) tracing = undefined;

@@ -12,7 +12,7 @@
  * const frame = enc.encrypt(plaintext); // frame.subarray(0, 8) is the nonce
  * ```
  */
-import type { AeadKeyHandle, SecureChannelVault } from '@ockam/core';
+import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
 import { SecureChannelError } from './errors.js';
 import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
 
@@ -25,12 +25,25 @@ export const TAG_LENGTH = 16;
 
 const EMPTY = new Uint8Array(0);
 
+/** Node's Buffer, where there is one: it can allocate without zero-filling first. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+
+/**
+ * A frame buffer of its own memory (never a shared pool), as a plain Uint8Array. Not zero-filled
+ * on Node: the caller writes every byte (nonce, ciphertext, tag) before the frame is used.
+ */
+function allocateFrame(size: number): Uint8Array {
+  if (NodeBuffer === undefined) return new Uint8Array(size);
+  const b = NodeBuffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 /** An optional vault method (`@ockam/vault` has it): AEAD-encrypt into `out` at `offset`. */
 interface AeadEncryptInto {
   aeadEncryptInto(
     key: AeadKeyHandle,
     nonce: Uint8Array,
-    plaintext: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,
@@ -68,6 +81,14 @@ export class Encryptor {
 
   /** Encrypts one frame. Throws `resource` once the nonce space is exhausted, `shutdown` after destroy. */
   encrypt(plaintext: Uint8Array): Uint8Array {
+    return this.encryptParts(plaintext);
+  }
+
+  /**
+   * Encrypts one frame whose plaintext is the concatenation of `parts` (or one array), without
+   * concatenating them when the vault can encrypt parts straight into the frame; see `encrypt`.
+   */
+  encryptParts(parts: Uint8Array | readonly Uint8Array[]): Uint8Array {
     let key = this.#key;
     if (key === undefined) throw new SecureChannelError('shutdown', 'Encryptor is destroyed');
     const n = this.#nonce;
@@ -86,9 +107,13 @@ export class Encryptor {
     const into = (this.#vault as Partial<AeadEncryptInto>).aeadEncryptInto;
     if (typeof into === 'function') {
       // @ockam/vault's fast path: the ciphertext is written once, straight into the frame.
-      frame = new Uint8Array(NONCE_PREFIX_LENGTH + plaintext.length + TAG_LENGTH);
-      into.call(this.#vault, key, this.#aeadNonce, plaintext, EMPTY, frame, NONCE_PREFIX_LENGTH);
+      let length = 0;
+      if (parts instanceof Uint8Array) length = parts.length;
+      else for (const part of parts) length += part.length;
+      frame = allocateFrame(NONCE_PREFIX_LENGTH + length + TAG_LENGTH);
+      into.call(this.#vault, key, this.#aeadNonce, parts, EMPTY, frame, NONCE_PREFIX_LENGTH);
     } else {
+      const plaintext = parts instanceof Uint8Array ? parts : concatBytes(...parts);
       const sealed = this.#vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY);
       frame = new Uint8Array(NONCE_PREFIX_LENGTH + sealed.length);
       frame.set(sealed, NONCE_PREFIX_LENGTH);

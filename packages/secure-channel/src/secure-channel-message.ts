@@ -44,15 +44,45 @@ const REFRESH_CREDENTIALS = 1;
 const CLOSE = 2;
 const WHAT = 'secure channel message';
 
+/** The empty padding that ends every message we encode: a zero-length byte string. */
+const EMPTY_PADDING = Uint8Array.of(0x40);
+
+/**
+ * A `Payload` message as three parts whose concatenation is its encoding: the CBOR up to and
+ * including the payload's byte-string head, the payload itself (not copied), and the empty
+ * padding. The encryptor encrypts them without assembling the plaintext.
+ */
+export function encodePayloadMessageParts(
+  onwardRoute: Route,
+  returnRoute: Route,
+  payload: Uint8Array,
+): [Uint8Array, Uint8Array, Uint8Array] {
+  const w = new CborWriter(128);
+  w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
+  writeCborRoute(w, onwardRoute);
+  writeCborRoute(w, returnRoute);
+  w.bytesHead(payload.length);
+  return [w.finishView(), payload, EMPTY_PADDING];
+}
+
 /** Encodes a message with empty padding. */
 export function encodeSecureChannelMessage(message: SecureChannelMessage, writer?: CborWriter): Uint8Array {
   switch (message.kind) {
     case 'payload': {
-      const w =
-        writer ??
-        new CborWriter(
-          message.payload.length + 64 + 16 * (message.onwardRoute.length + message.returnRoute.length),
+      if (writer === undefined) {
+        // Sized exactly: the head, then one copy of the payload, then the padding.
+        const [head, payload, padding] = encodePayloadMessageParts(
+          message.onwardRoute,
+          message.returnRoute,
+          message.payload,
         );
+        const out = new Uint8Array(head.length + payload.length + padding.length);
+        out.set(head, 0);
+        out.set(payload, head.length);
+        out.set(padding, head.length + payload.length);
+        return out;
+      }
+      const w = writer;
       w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
       writeCborRoute(w, message.onwardRoute);
       writeCborRoute(w, message.returnRoute);

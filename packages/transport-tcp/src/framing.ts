@@ -149,6 +149,8 @@ export class FrameDecoder {
 
   /** Removes `n` bytes (n ≤ buffered) from the front: a view if they lie in one chunk, else one copy. */
   #take(n: number): Uint8Array {
+    // A zero-length frame (01 00 00 00 00) can arrive when nothing is buffered at all.
+    if (n === 0) return new Uint8Array(0);
     this.#buffered -= n;
     const head = this.#chunks[this.#first]!;
     const available = head.length - this.#offset;

@@ -38,7 +38,11 @@ import { SecureChannelError } from '../errors.js';
 import { decodeIdentityAndCredentials, encodeIdentityAndCredentials } from '../identity-and-credentials.js';
 import { HandshakeState } from '../noise-handshake-state.js';
 import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
-import { decodeSecureChannelMessage, encodeSecureChannelMessage } from '../secure-channel-message.js';
+import {
+  decodeSecureChannelMessage,
+  encodePayloadMessageParts,
+  encodeSecureChannelMessage,
+} from '../secure-channel-message.js';
 import type { TrustPolicy } from '../trust-policy.js';
 
 const EMPTY = new Uint8Array(0);
@@ -448,17 +452,17 @@ export class ChannelEnd {
   async #onPlaintext(ctx: WorkerContext, routed: RoutedMessage): Promise<void> {
     if (this.#state !== 'open') return;
     const { message } = routed;
-    const plaintext = encodeSecureChannelMessage({
-      kind: 'payload',
-      onwardRoute: message.onwardRoute.popFront(),
-      returnRoute: message.returnRoute,
-      payload: message.payload,
-    });
+    // Encrypted in parts: the payload is read once, by the cipher, and never copied into a plaintext.
+    const plaintext = encodePayloadMessageParts(
+      message.onwardRoute.popFront(),
+      message.returnRoute,
+      message.payload,
+    );
     await this.#sendFrame(ctx, plaintext);
   }
 
-  async #sendFrame(ctx: WorkerContext, plaintext: Uint8Array): Promise<void> {
-    const frame = this.#encryptor!.encrypt(plaintext);
+  async #sendFrame(ctx: WorkerContext, plaintext: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const frame = this.#encryptor!.encryptParts(plaintext);
     try {
       await ctx.send(this.#remoteRoute, frame, { returnRoute: Route.empty() });
     } catch (e) {

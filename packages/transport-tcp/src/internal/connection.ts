@@ -2,8 +2,9 @@
  * One TCP connection: a socket, its sender worker and its receiver processor (PROTOCOL.md §1.3,
  * §2.1), wired for back-pressure both ways:
  *
- * - outbound, frames sent in one tick are encoded into one buffer (at most `BATCH_BYTES`, then it
- *   is written at once) and written with one `socket.write`; while the socket asks for `drain`
+ * - outbound, frames sent in one tick are gathered into one batch (at most `BATCH_BYTES`, then it
+ *   is written at once; large payloads are not copied, see `FrameBatch`) and written with one
+ *   corked write (one writev); while the socket asks for `drain`
  *   the sender worker waits before it takes its next message, so the node's bounded mailboxes
  *   push back on whoever is sending;
  * - inbound, frames are routed one after another; while a `node.route()` waits on a full mailbox
@@ -23,7 +24,13 @@ import {
   type Route,
   type RoutedMessage,
 } from '@ockam/core';
-import { encodeFrame, FrameDecoder, TCP_PROTOCOL_VERSION } from '../framing.js';
+import {
+  encodeFrame,
+  FRAME_HEADER_LENGTH,
+  FrameDecoder,
+  MAX_MESSAGE_SIZE,
+  TCP_PROTOCOL_VERSION,
+} from '../framing.js';
 import type {
   TcpCloseCause,
   TcpCloseInfo,
@@ -32,7 +39,7 @@ import type {
   TcpConnectionStats,
   TcpPeer,
 } from '../tcp-connection.js';
-import { BATCH_BYTES, FrameBatch, frameSizeBound } from './frame-batch.js';
+import { BATCH_BYTES, FrameBatch, frameSizeBound, hasExternalPayload } from './frame-batch.js';
 
 /** How long a graceful close waits for the peer to take our last bytes before destroying the socket. */
 const CLOSE_GRACE_MS = 2_000;
@@ -177,7 +184,11 @@ export class Connection implements TcpConnection {
     const message = routed.message;
     if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
     this.#messagesOut++;
-    if (frameSizeBound(message) <= BATCH_BYTES) {
+    const bound = frameSizeBound(message);
+    if (
+      bound <= BATCH_BYTES ||
+      (hasExternalPayload(message) && bound - FRAME_HEADER_LENGTH <= MAX_MESSAGE_SIZE)
+    ) {
       // §1.3: the batch drops the first onward address (ours) and encodes the rest.
       let batch = this.#batch;
       if (batch === undefined) {
@@ -210,8 +221,16 @@ export class Connection implements TcpConnection {
     const batch = this.#batch;
     if (batch === undefined) return true;
     this.#batch = undefined;
-    if (this.#socket.destroyed) return true;
-    return this.#socket.write(batch.finish());
+    const socket = this.#socket;
+    if (socket.destroyed) return true;
+    const segments = batch.finish();
+    if (segments.length === 1) return socket.write(segments[0]!);
+    // Corked, the segments leave in one writev.
+    socket.cork();
+    let ok = true;
+    for (const segment of segments) ok = socket.write(segment);
+    socket.uncork();
+    return ok;
   }
 
   readonly #flushBatch = (): void => {
@@ -269,7 +288,9 @@ export class Connection implements TcpConnection {
         try {
           const frame = this.#decoder.next();
           if (frame === undefined) return;
-          message = decodeTransportMessage(frame, 'TCP transport message');
+          // The frame is ours: a view into a socket chunk (Node never reuses those) or a copy the
+          // decoder made, and nothing writes to either; the payload may stay a view of it.
+          message = decodeTransportMessage(frame, 'TCP transport message', { copyPayload: false });
         } catch (e) {
           this.#fail('protocol', errorMessage(e), e);
           return;

@@ -1,16 +1,26 @@
 /**
- * Frames sent in one tick, encoded back to back into one buffer so that they leave in one
- * `socket.write` (one syscall, one allocation per batch instead of two per message).
+ * Frames sent in one tick, gathered so that they leave in one `writev` (one syscall per batch
+ * instead of one or two per message).
  *
  * Each frame is the u32 length and the CBOR `TcpTransportMessage` of PROTOCOL.md §2.1, written with
- * core's CBOR writer and route codec exactly as `encodeTransportMessage` writes it; the lengths are
- * patched in when the batch is finished.
+ * core's CBOR writer and route codec exactly as `encodeTransportMessage` writes it. Small payloads
+ * are copied into the batch's buffer with their frame; a payload of `EXTERNAL_PAYLOAD_BYTES` or more
+ * is not copied: its frame's head (length, routes, byte-string head) goes into the buffer and the
+ * payload itself is written beside it, so the batch is a list of segments written back to back.
+ * Such a payload is written to the socket as it is: like every payload handed to the router, it
+ * must not be changed after it was sent.
  */
 import { type Address, CborWriter, type LocalMessage, writeCborAddress, writeCborRoute } from '@ockam/core';
 import { FRAME_HEADER_LENGTH } from '../framing.js';
 
 /** A batch is written out once it holds this many bytes (and at the end of the tick). */
 export const BATCH_BYTES = 64 * 1024;
+
+/** Payloads at least this large are written beside the batch's buffer instead of copied into it. */
+export const EXTERNAL_PAYLOAD_BYTES = 4 * 1024;
+
+/** The batch buffer's first size; it doubles as small frames fill it. */
+const INITIAL_CAPACITY = 1024;
 
 const HEADER_PLACEHOLDER = new Uint8Array(FRAME_HEADER_LENGTH);
 
@@ -26,39 +36,56 @@ export function frameSizeBound(message: LocalMessage): number {
   return n;
 }
 
+/** Whether `append` writes this message's payload beside the buffer rather than copying it. */
+export function hasExternalPayload(message: LocalMessage): boolean {
+  return message.payload.length >= EXTERNAL_PAYLOAD_BYTES && message.tracingContext === undefined;
+}
+
 export class FrameBatch {
-  readonly #writer = new CborWriter(BATCH_BYTES + 1024);
-  readonly #starts: number[] = [];
+  readonly #writer = new CborWriter(INITIAL_CAPACITY);
+  readonly #segments: Uint8Array[] = [];
+  /** Where the writer's bytes not yet in `#segments` begin. */
+  #cut = 0;
+  /** Bytes of the payloads written beside the buffer. */
+  #external = 0;
 
   /** Bytes in the batch. */
   get length(): number {
-    return this.#writer.length;
+    return this.#writer.length + this.#external;
   }
 
   /** Appends the frame of `message` without its first onward address (the sender's own, §1.3). */
   append(message: LocalMessage): void {
     const w = this.#writer;
-    this.#starts.push(w.length);
+    const start = w.length;
     w.raw(HEADER_PLACEHOLDER);
     w.array(message.tracingContext === undefined ? 3 : 4);
     const onward: readonly Address[] = message.onwardRoute.addresses;
     w.array(onward.length - 1);
     for (let i = 1; i < onward.length; i++) writeCborAddress(w, onward[i]!);
     writeCborRoute(w, message.returnRoute);
-    w.bytes(message.payload);
+    const payload = message.payload;
+    // Lengths are patched at once: once the writer's bytes are cut into a segment (a view of its
+    // buffer at the time), a later patch might land in a grown copy instead.
+    if (hasExternalPayload(message)) {
+      w.bytesHead(payload.length);
+      const end = w.length;
+      w.setUint32(start, end - start - FRAME_HEADER_LENGTH + payload.length);
+      this.#segments.push(w.finishView().subarray(this.#cut, end), payload);
+      this.#cut = end;
+      this.#external += payload.length;
+      return;
+    }
+    w.bytes(payload);
     if (message.tracingContext !== undefined) w.text(message.tracingContext);
+    w.setUint32(start, w.length - start - FRAME_HEADER_LENGTH);
   }
 
-  /** The batch's bytes, every frame with its length in place. */
-  finish(): Uint8Array {
-    const out = this.#writer.finish();
-    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const starts = this.#starts;
-    for (let i = 0; i < starts.length; i++) {
-      const start = starts[i]!;
-      const end = i + 1 < starts.length ? starts[i + 1]! : out.length;
-      view.setUint32(start, end - start - FRAME_HEADER_LENGTH);
-    }
-    return out;
+  /** The batch's segments, in order, every frame with its length in place; the batch is done. */
+  finish(): Uint8Array[] {
+    const w = this.#writer;
+    if (this.#cut < w.length) this.#segments.push(w.finishView().subarray(this.#cut));
+    this.#cut = w.length;
+    return this.#segments;
   }
 }

@@ -170,10 +170,22 @@ function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
     encryptInto(nonce, plaintext, aad, out, offset) {
       const cipher = createCipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
       if (aad.length > 0) cipher.setAAD(aad);
-      const body = cipher.update(plaintext);
+      let o = offset;
+      if (plaintext instanceof Uint8Array) {
+        const body = cipher.update(plaintext);
+        out.set(body, o);
+        o += body.length;
+      } else {
+        // A stream cipher: each part's ciphertext is exactly as long as the part.
+        for (const part of plaintext) {
+          if (part.length === 0) continue;
+          const body = cipher.update(part);
+          out.set(body, o);
+          o += body.length;
+        }
+      }
       cipher.final();
-      out.set(body, offset);
-      out.set(cipher.getAuthTag(), offset + body.length);
+      out.set(cipher.getAuthTag(), o);
     },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (ciphertextAndTag.length < 16) return undefined;

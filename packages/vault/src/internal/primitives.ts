@@ -23,10 +23,13 @@ export interface PreparedX25519Key {
 /** A prepared AEAD key: encrypt returns ciphertext ‖ tag; decrypt returns undefined on failure. */
 export interface PreparedAead {
   encrypt(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
-  /** Writes ciphertext ‖ tag into `out` at `offset` (room checked by the caller), sparing a copy. */
+  /**
+   * Writes ciphertext ‖ tag into `out` at `offset` (room checked by the caller), sparing a copy.
+   * A plaintext given as parts is encrypted as their concatenation, without concatenating them.
+   */
   encryptInto?(
     nonce: Uint8Array,
-    plaintext: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,

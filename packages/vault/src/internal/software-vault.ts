@@ -261,12 +261,13 @@ export class SoftwareVault implements Vault {
   /**
    * Internal fast path of `aeadEncrypt` for the secure channel's encryptor (not part of core's
    * `Vault`; callers check for it): writes ciphertext ‖ tag (plaintext length + 16 bytes) into
-   * `out` at `offset`, so a frame is built without copying the ciphertext twice.
+   * `out` at `offset`, so a frame is built without copying the ciphertext twice. The plaintext may
+   * be given as parts (encrypted as their concatenation), so that it need not be assembled first.
    */
   aeadEncryptInto(
     key: AeadKeyHandle,
     nonce: Uint8Array,
-    plaintext: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,
@@ -275,10 +276,17 @@ export class SoftwareVault implements Vault {
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
     if (nonce.length !== NONCE_LENGTH)
       throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < plaintext.length + 16)
-      throw new RangeError(`no room for ${plaintext.length + 16} bytes at offset ${offset} of ${out.length}`);
-    if (entry.cipher.encryptInto !== undefined) entry.cipher.encryptInto(nonce, plaintext, aad, out, offset);
-    else out.set(entry.cipher.encrypt(nonce, plaintext, aad), offset);
+    let length = 0;
+    if (plaintext instanceof Uint8Array) length = plaintext.length;
+    else for (const part of plaintext) length += part.length;
+    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length + 16)
+      throw new RangeError(`no room for ${length + 16} bytes at offset ${offset} of ${out.length}`);
+    if (entry.cipher.encryptInto !== undefined) {
+      entry.cipher.encryptInto(nonce, plaintext, aad, out, offset);
+      return;
+    }
+    const whole = plaintext instanceof Uint8Array ? plaintext : concatParts(plaintext, length);
+    out.set(entry.cipher.encrypt(nonce, whole, aad), offset);
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -396,4 +404,14 @@ export class SoftwareVault implements Vault {
     this.#secrets.set(handle.id, { handle, bytes });
     return handle;
   }
+}
+
+function concatParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let o = 0;
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.length;
+  }
+  return out;
 }
