@@ -118,6 +118,7 @@ export {
   startUppercase,
   UPPERCASE_SERVICE,
 } from './services.js';
+export { raceSignal, SharedDials } from './shared-dials.js';
 export type { Transport } from './transport.js';
 export type {
   AeadAlgorithm,

@@ -267,3 +267,30 @@ describe('flow control after workers stop', () => {
     await node.stop();
   });
 });
+
+describe('SharedDials', () => {
+  it('shares one attempt among concurrent callers, reuses an open connection, and lets a caller cancel only its own wait', async () => {
+    const { SharedDials, OckamError: E } = await import('../src/index.js');
+    const dials = new SharedDials<{ isOpen: boolean; id: number }>();
+    let opened = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const open = async () => {
+      opened++;
+      await gate;
+      return { isOpen: true, id: opened };
+    };
+    const abort = new AbortController();
+    const a = dials.dial('peer', open);
+    const b = dials.dial('peer', open, { signal: abort.signal });
+    abort.abort();
+    await expect(b).rejects.toSatisfy((e) => E.isKind(e, 'cancelled'));
+    release();
+    const c = await a;
+    expect(opened).toBe(1);
+    expect(await dials.dial('peer', open)).toBe(c);
+    c.isOpen = false;
+    dials.forget('peer', c);
+    expect(dials.get('peer')).toBeUndefined();
+  });
+});

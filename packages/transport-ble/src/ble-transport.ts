@@ -31,6 +31,7 @@ import {
   type FlowControlId,
   type Logger,
   type Node,
+  SharedDials,
   type Transport,
   toAddress,
 } from '@ockam/core';
@@ -69,8 +70,7 @@ export class BleTransport implements Transport {
   readonly #logger: Logger;
   readonly #connectTimeoutMs: number;
   readonly #connections = new Set<Connection>();
-  readonly #outgoing = new Map<string, Connection>();
-  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
   readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
   #stopping: Promise<void> | undefined;
@@ -136,7 +136,7 @@ export class BleTransport implements Transport {
     this.#checkRunning();
     checkName(name);
     const connection = await this.#open(name, options);
-    if (!this.#outgoing.get(name)?.isOpen) this.#outgoing.set(name, connection);
+    this.#outgoing.remember(name, connection);
     return connection;
   }
 
@@ -147,24 +147,11 @@ export class BleTransport implements Transport {
       throw new BleTransportError('invalid', `Cannot resolve ${address}: not a BLE address`);
     const name = address.value;
     checkName(name);
-    const existing = this.#outgoing.get(name);
-    if (existing?.isOpen) return existing.senderAddress;
-    let pending = this.#pending.get(name);
-    if (pending === undefined) {
-      pending = this.#open(name, {}).then(
-        (c) => {
-          this.#pending.delete(name);
-          if (!this.#outgoing.get(name)?.isOpen) this.#outgoing.set(name, c);
-          return c;
-        },
-        (e: unknown) => {
-          this.#pending.delete(name);
-          throw e;
-        },
-      );
-      this.#pending.set(name, pending);
-    }
-    const connection = await raceSignal(pending, options.signal, `Connecting to '${name}' cancelled`);
+    // Shared by every caller, so no single caller's signal may cancel it.
+    const connection = await this.#outgoing.dial(name, () => this.#open(name, {}), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      what: `Connecting to '${name}' cancelled`,
+    });
     return connection.senderAddress;
   }
 
@@ -262,7 +249,7 @@ export class BleTransport implements Transport {
       onClosing: (c) => {
         this.#connections.delete(c);
         listener?.remove(c);
-        if (this.#outgoing.get(c.peer) === c) this.#outgoing.delete(c.peer);
+        this.#outgoing.forget(c.peer, c);
       },
       onClosed: (c, info) => this.#emit('close', c, info),
     });
@@ -330,23 +317,4 @@ async function withTimeout<T>(
     clearTimeout(timer);
     if (onAbort) outer?.removeEventListener('abort', onAbort);
   }
-}
-
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

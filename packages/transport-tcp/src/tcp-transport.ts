@@ -31,6 +31,7 @@ import {
   type Logger,
   type Node,
   parseHostPort,
+  SharedDials,
   TCP,
   type Transport,
   toAddress,
@@ -98,8 +99,7 @@ export class TcpTransport implements Transport {
   readonly #receiveBufferBytes: number;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each `host:port`. */
-  readonly #outgoing = new Map<string, Connection>();
-  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<Socket>();
   readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
@@ -211,7 +211,7 @@ export class TcpTransport implements Transport {
     const peer = toPeer(address);
     const connection = await this.#open(peer, options);
     const key = formatHostPort(peer);
-    if (!this.#outgoing.get(key)?.isOpen) this.#outgoing.set(key, connection);
+    this.#outgoing.remember(key, connection);
     return connection;
   }
 
@@ -225,25 +225,11 @@ export class TcpTransport implements Transport {
       throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
     const peer = toPeer(address.value);
     const key = formatHostPort(peer);
-    const existing = this.#outgoing.get(key);
-    if (existing?.isOpen) return existing.senderAddress;
-    let pending = this.#pending.get(key);
-    if (pending === undefined) {
-      // Shared by every caller, so no single caller's signal may cancel it.
-      pending = this.#open(peer, {}).then(
-        (c) => {
-          this.#pending.delete(key);
-          if (!this.#outgoing.get(key)?.isOpen) this.#outgoing.set(key, c);
-          return c;
-        },
-        (e: unknown) => {
-          this.#pending.delete(key);
-          throw e;
-        },
-      );
-      this.#pending.set(key, pending);
-    }
-    const connection = await raceSignal(pending, options.signal, `Connecting to ${key} cancelled`);
+    // Shared by every caller, so no single caller's signal may cancel it.
+    const connection = await this.#outgoing.dial(key, () => this.#open(peer, {}), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      what: `Connecting to ${key} cancelled`,
+    });
     return connection.senderAddress;
   }
 
@@ -411,7 +397,7 @@ export class TcpTransport implements Transport {
         this.#connections.delete(c);
         listener?.remove(c);
         const key = c.peerAddress;
-        if (this.#outgoing.get(key) === c) this.#outgoing.delete(key);
+        this.#outgoing.forget(key, c);
       },
       onClosed: (c, info) => this.#emit('close', c, info),
     });
@@ -444,24 +430,4 @@ function toPeer(address: TcpAddressLike): TcpPeer {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new TransportError('invalid', `Invalid port ${port}: expected 0-65535`);
   return { host, port };
-}
-
-/** Waits for `promise` unless `signal` aborts first (the promise keeps running for others). */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

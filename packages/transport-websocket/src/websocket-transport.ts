@@ -27,6 +27,7 @@ import {
   type Logger,
   type Node,
   parseHostPort,
+  SharedDials,
   type Transport,
   toAddress,
   WS,
@@ -108,8 +109,7 @@ export class WebSocketTransport implements Transport {
   readonly #sendBufferBytes: number;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each URL. */
-  readonly #outgoing = new Map<string, Connection>();
-  readonly #pending = new Map<string, Promise<Connection>>();
+  readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<WebSocketLike>();
   readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
@@ -231,7 +231,7 @@ export class WebSocketTransport implements Transport {
     this.#checkRunning();
     const url = toWebSocketUrl(address);
     const connection = await this.#open(url, options);
-    if (!this.#outgoing.get(url)?.isOpen) this.#outgoing.set(url, connection);
+    this.#outgoing.remember(url, connection);
     return connection;
   }
 
@@ -244,25 +244,11 @@ export class WebSocketTransport implements Transport {
     if (address.type !== WS)
       throw new WebSocketTransportError('invalid', `Cannot resolve ${address}: not a WebSocket address`);
     const url = toWebSocketUrl(address);
-    const existing = this.#outgoing.get(url);
-    if (existing?.isOpen) return existing.senderAddress;
-    let pending = this.#pending.get(url);
-    if (pending === undefined) {
-      // Shared by every caller, so no single caller's signal may cancel it.
-      pending = this.#open(url, {}).then(
-        (c) => {
-          this.#pending.delete(url);
-          if (!this.#outgoing.get(url)?.isOpen) this.#outgoing.set(url, c);
-          return c;
-        },
-        (e: unknown) => {
-          this.#pending.delete(url);
-          throw e;
-        },
-      );
-      this.#pending.set(url, pending);
-    }
-    const connection = await raceSignal(pending, options.signal, `Connecting to ${url} cancelled`);
+    // Shared by every caller, so no single caller's signal may cancel it.
+    const connection = await this.#outgoing.dial(url, () => this.#open(url, {}), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      what: `Connecting to ${url} cancelled`,
+    });
     return connection.senderAddress;
   }
 
@@ -463,7 +449,7 @@ export class WebSocketTransport implements Transport {
       onClosing: (c) => {
         this.#connections.delete(c);
         listener?.remove(c);
-        if (this.#outgoing.get(c.url) === c) this.#outgoing.delete(c.url);
+        this.#outgoing.forget(c.url, c);
       },
       onClosed: (c, info) => this.#emit('close', c, info),
     });
@@ -508,24 +494,4 @@ function peerOfUrl(url: string): WebSocketPeer {
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   const port = u.port === '' ? (u.protocol === 'wss:' ? 443 : 80) : Number(u.port);
   return { host, port };
-}
-
-/** Waits for `promise` unless `signal` aborts first (the promise keeps running for others). */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError(what, 'transport', { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
