@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OCKAM_BIN = fileURLToPath(new URL('../../cli/bin/ockam.js', import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../browser-example/ockam-example.js', import.meta.url));
+const OCKAM_BIN = fileURLToPath(new URL('../bin/ockam.js', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../node/browser-example/ockam-example.js', import.meta.url));
 const MESSAGE = 'hello from the browser example 7f3a';
 const enc = new TextEncoder();
 
