@@ -30,6 +30,9 @@ import { type LocalInfo, LocalMessage } from './message.js';
 import { Route, type RouteLike, toRoute } from './route.js';
 import type { Transport } from './transport.js';
 
+/** What `route` returns when it finished without waiting. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Ockam's worker mailboxes hold 8; we default to 64, still bounded, for throughput. */
 export const DEFAULT_MAILBOX_CAPACITY = 64;
 /** Default timeout of `Client.request` (Ockam's `DEFAULT_TIMEOUT` for send_and_receive). */
@@ -258,7 +261,17 @@ export class Node {
    * with an unresolved transport address, or names no worker. A message refused by flow control or
    * access control is dropped (and logged); the promise still resolves, as in Ockam.
    */
-  async route(source: Address, message: LocalMessage): Promise<void> {
+  route(source: Address, message: LocalMessage): Promise<void> {
+    // Synchronous fast path: when no access control answers with a promise and the mailbox has
+    // room, nothing here awaits, and one already-settled promise is returned.
+    try {
+      return this.#route(source, message) ?? RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #route(source: Address, message: LocalMessage): Promise<void> | undefined {
     const dest = message.onwardRoute.addresses[0];
     if (dest === undefined)
       throw new RouteError('invalid', 'Cannot send a message with an empty onward route');
@@ -286,37 +299,96 @@ export class Node {
         onward: message.onwardRoute.toString(),
       });
 
-      return;
+      return undefined;
     }
     const relay: RoutedMessage = { source, destination: dest, message };
     if (src.outgoing !== allowAll) {
-      let ok = src.outgoing.isAuthorized(relay);
-      if (typeof ok !== 'boolean') ok = await ok;
+      const ok = src.outgoing.isAuthorized(relay);
+      if (typeof ok !== 'boolean') return this.#routeAfterOutgoing(ok, relay, target);
       if (!ok) {
-        this.logger.debug('outgoing access control dropped a message', {
-          from: source.value,
-          to: dest.value,
-        });
-        return;
+        this.#outgoingDenied(relay);
+        return undefined;
       }
     }
+    return this.#routeIncoming(relay, target);
+  }
+
+  async #routeAfterOutgoing(
+    pending: Promise<boolean>,
+    relay: RoutedMessage,
+    target: MailboxEntry,
+  ): Promise<void> {
+    if (!(await pending)) {
+      this.#outgoingDenied(relay);
+      return;
+    }
+    const wait = this.#routeIncoming(relay, target);
+    if (wait !== undefined) await wait;
+  }
+
+  #outgoingDenied(relay: RoutedMessage): void {
+    this.logger.debug('outgoing access control dropped a message', {
+      from: relay.source.value,
+      to: relay.destination.value,
+    });
+  }
+
+  /** Incoming access control, then delivery; undefined when done without waiting. */
+  #routeIncoming(relay: RoutedMessage, target: MailboxEntry): Promise<void> | undefined {
     if (target.incoming !== allowAll) {
       let ok: boolean | Promise<boolean>;
       try {
         ok = target.incoming.isAuthorized(relay);
-        if (typeof ok !== 'boolean') ok = await ok;
       } catch (e) {
-        this.logger.warn('incoming access control failed; denying', { to: dest.value, error: String(e) });
+        this.#incomingFailed(relay, e);
         ok = false;
       }
+      if (typeof ok !== 'boolean') return this.#deliverAfterIncoming(ok, relay, target);
       if (!ok) {
-        this.logger.warn('incoming access control denied a message', { from: source.value, to: dest.value });
-        return;
+        this.#incomingDenied(relay);
+        return undefined;
       }
     }
-    target.delivered++;
-    const wait = target.entry.mailbox.push(relay);
+    return this.#deliver(relay, target);
+  }
+
+  async #deliverAfterIncoming(
+    pending: Promise<boolean>,
+    relay: RoutedMessage,
+    target: MailboxEntry,
+  ): Promise<void> {
+    let ok: boolean;
+    try {
+      ok = await pending;
+    } catch (e) {
+      this.#incomingFailed(relay, e);
+      ok = false;
+    }
+    if (!ok) {
+      this.#incomingDenied(relay);
+      return;
+    }
+    const wait = this.#deliver(relay, target);
     if (wait !== undefined) await wait;
+  }
+
+  #incomingFailed(relay: RoutedMessage, e: unknown): void {
+    this.logger.warn('incoming access control failed; denying', {
+      to: relay.destination.value,
+      error: String(e),
+    });
+  }
+
+  #incomingDenied(relay: RoutedMessage): void {
+    this.logger.warn('incoming access control denied a message', {
+      from: relay.source.value,
+      to: relay.destination.value,
+    });
+  }
+
+  #deliver(relay: RoutedMessage, target: MailboxEntry): Promise<void> | undefined {
+    target.delivered++;
+    return target.entry.mailbox.push(relay);
   }
 
   /** Registers a transport for its type (TCP, UDP, …). */
