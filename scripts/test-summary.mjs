@@ -2,6 +2,7 @@
 // log and prints one closing line: "N passed, M failed, K skipped".
 import { readFileSync } from 'node:fs';
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal colour codes vitest prints
 const text = readFileSync(process.argv[2] ?? 0, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
 let passed = 0;
 let failed = 0;

@@ -28,7 +28,11 @@ node.registerTransport(new TcpTransport(node));
 const vault = createVault('node');
 const alice = await createIdentity(vault);
 const hop = `1#127.0.0.1:${peer.port}`;
-const channel = await createSecureChannel(node, [hop, 'api'], { identity: alice, vault, trustPolicy: trustIdentifier(peer.identifier) });
+const channel = await createSecureChannel(node, [hop, 'api'], {
+  identity: alice,
+  vault,
+  trustPolicy: trustIdentifier(peer.identifier),
+});
 const client = node.client({ capacity: 256 });
 node.flowControls.addConsumer(client.address, channel.flowControlId);
 const tcpHop = (await node.resolveRoute([hop, 'echo'])).addresses[0];

@@ -3,7 +3,7 @@
  * checks that every byte comes back, in order, with a SHA-256 over each direction.
  */
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface EchoServer {
   readonly port: number;
@@ -76,7 +76,8 @@ export class EchoStream {
     this.#socket.on('data', (chunk: Buffer) => {
       this.#received += chunk.length;
       this.#receivedHash.update(chunk);
-      if (this.#received > this.#sent) this.#error ??= `received ${this.#received} bytes, sent only ${this.#sent}`;
+      if (this.#received > this.#sent)
+        this.#error ??= `received ${this.#received} bytes, sent only ${this.#sent}`;
       this.#pump();
       if (!this.#running && this.#received >= this.#sent) this.#drained?.();
     });

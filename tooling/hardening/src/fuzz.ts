@@ -68,7 +68,9 @@ export function runSeed(): number {
 }
 
 /** Byte values that sit on boundaries of CBOR, BARE and u32 length fields. */
-const INTERESTING = [0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x3f, 0x40, 0x5f, 0x7f, 0x80, 0x9f, 0xbf, 0xff];
+const INTERESTING = [
+  0x00, 0x01, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x3f, 0x40, 0x5f, 0x7f, 0x80, 0x9f, 0xbf, 0xff,
+];
 
 /**
  * Headers that declare huge lengths: CBOR byte/text strings, arrays and maps with 4- and 8-byte
@@ -93,9 +95,27 @@ const INFLATED_LENGTHS: readonly Uint8Array[] = [
   Uint8Array.of(0x7f, 0xff, 0xff, 0xff),
 ];
 
-export type Mutation = 'random' | 'bitflip' | 'byte' | 'truncate' | 'extend' | 'splice' | 'inflate' | 'duplicate' | 'delete';
+export type Mutation =
+  | 'random'
+  | 'bitflip'
+  | 'byte'
+  | 'truncate'
+  | 'extend'
+  | 'splice'
+  | 'inflate'
+  | 'duplicate'
+  | 'delete';
 
-const MUTATIONS: readonly Mutation[] = ['bitflip', 'byte', 'truncate', 'extend', 'splice', 'inflate', 'duplicate', 'delete'];
+const MUTATIONS: readonly Mutation[] = [
+  'bitflip',
+  'byte',
+  'truncate',
+  'extend',
+  'splice',
+  'inflate',
+  'duplicate',
+  'delete',
+];
 
 /** One mutation of `valid` (or, with `other`, a splice of the two). */
 export function mutate(rng: Rng, valid: Uint8Array, other: Uint8Array, kind: Mutation): Uint8Array {
@@ -112,7 +132,8 @@ export function mutate(rng: Rng, valid: Uint8Array, other: Uint8Array, kind: Mut
     case 'byte': {
       const out = valid.slice();
       const edits = 1 + rng.int(4);
-      for (let i = 0; i < edits && n > 0; i++) out[rng.int(n)] = rng.bool() ? rng.pick(INTERESTING) : rng.int(256);
+      for (let i = 0; i < edits && n > 0; i++)
+        out[rng.int(n)] = rng.bool() ? rng.pick(INTERESTING) : rng.int(256);
       return out;
     }
     case 'truncate':
@@ -171,7 +192,8 @@ export function mutate(rng: Rng, valid: Uint8Array, other: Uint8Array, kind: Mut
 
 /** An input for a decoder: random one time in ten, else one to three stacked mutations of the corpus. */
 export function nextInput(rng: Rng, corpus: readonly Uint8Array[]): Uint8Array {
-  if (corpus.length === 0 || rng.bool(0.1)) return mutate(rng, new Uint8Array(0), new Uint8Array(0), 'random');
+  if (corpus.length === 0 || rng.bool(0.1))
+    return mutate(rng, new Uint8Array(0), new Uint8Array(0), 'random');
   let input = rng.pick(corpus);
   const rounds = 1 + (rng.bool(0.7) ? 0 : rng.int(3));
   for (let i = 0; i < rounds; i++) input = mutate(rng, input, rng.pick(corpus), rng.pick(MUTATIONS));

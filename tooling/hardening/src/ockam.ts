@@ -31,7 +31,10 @@ export class OckamEnv {
   }
 
   /** Runs `ockam ARGS`; resolves with its exit code and output (never rejects on a non-zero exit). */
-  run(args: readonly string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CommandResult> {
+  run(
+    args: readonly string[],
+    options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       execFile(
         process.execPath,
@@ -122,17 +125,26 @@ export function controlRequest(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       },
     );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${urlPath} got no answer in ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`${method} ${urlPath} got no answer in ${timeoutMs} ms`)),
+    );
     req.on('error', reject);
     req.end(data);
   });
 }
 
 /** POST JSON to a node's control API; throws unless it answers 2xx. */
-export async function controlPost<T>(socketPath: string, urlPath: string, body: unknown, timeoutMs = 60_000): Promise<T> {
+export async function controlPost<T>(
+  socketPath: string,
+  urlPath: string,
+  body: unknown,
+  timeoutMs = 60_000,
+): Promise<T> {
   const answer = await controlRequest(socketPath, 'POST', urlPath, JSON.stringify(body), timeoutMs);
   if (answer.status >= 300) throw new Error(`POST ${urlPath} answered ${answer.status}: ${answer.body}`);
   return JSON.parse(answer.body) as T;

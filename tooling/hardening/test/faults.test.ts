@@ -5,11 +5,22 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toHex } from '@ockam/core';
+import { CredentialError, issueCredential, verifyCredential } from '@ockam/credentials';
 import {
   createIdentity,
   createPurposeKey,
@@ -17,12 +28,11 @@ import {
   MAX_ALLOWED_TIME_DRIFT,
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
-import { CredentialError, issueCredential, verifyCredential } from '@ockam/credentials';
 import { Identities, OckamHome, State, startNodeRuntime } from '@ockam/node';
 import { createVault } from '@ockam/vault';
 import { SqliteKeyStore } from '@ockam/vault/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoOnce, EchoStream, type EchoServer, startEchoServer } from '../src/echo.js';
+import { type EchoServer, EchoStream, echoOnce, startEchoServer } from '../src/echo.js';
 import { controlGet, controlPost, OckamEnv } from '../src/ockam.js';
 
 async function freePort(): Promise<number> {
@@ -33,7 +43,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<{ value: T; ms: number }> {
   const start = performance.now();
   let last: unknown;
   while (performance.now() - start < timeoutMs) {
@@ -71,7 +85,10 @@ async function storedSecrets(home: string): Promise<Uint8Array[]> {
     const identities = new Identities(state);
     const secrets: Uint8Array[] = [];
     for (const record of identities.listVaults()) {
-      const store = SqliteKeyStore.open({ database: record.path, masterKey: { keyFile: path.join(home, 'vaults', `${record.name}.key`) } });
+      const store = SqliteKeyStore.open({
+        database: record.path,
+        masterKey: { keyFile: path.join(home, 'vaults', `${record.name}.key`) },
+      });
       try {
         for (const { id } of await store.list()) {
           const key = await store.load(id);
@@ -94,7 +111,8 @@ function filesWithSecrets(home: string, secrets: readonly Uint8Array[]): string[
     const bytes = readFileSync(file);
     const lower = bytes.toString('latin1').toLowerCase();
     for (const s of secrets) {
-      if (bytes.indexOf(Buffer.from(s)) >= 0 || lower.includes(toHex(s))) hits.push(`${file} holds a secret key`);
+      if (bytes.indexOf(Buffer.from(s)) >= 0 || lower.includes(toHex(s)))
+        hits.push(`${file} holds a secret key`);
     }
   }
   return hits;
@@ -117,7 +135,18 @@ describe('SIGKILL of each node of a portal topology client → relay → server'
     for (const n of ['srv', 'rly', 'cli']) await env.ok(['node', 'create', n]);
     await env.ok(['tcp-outlet', 'create', '--at', 'srv', '--to', `127.0.0.1:${echo.port}`]);
     await env.ok(['relay', 'create', 'srv', '--to', 'srv', '--at', '/node/rly']);
-    await env.ok(['tcp-inlet', 'create', '--at', 'cli', '--from', `127.0.0.1:${inletPort}`, '--to', 'srv', '--relay-at', '/node/rly']);
+    await env.ok([
+      'tcp-inlet',
+      'create',
+      '--at',
+      'cli',
+      '--from',
+      `127.0.0.1:${inletPort}`,
+      '--to',
+      'srv',
+      '--relay-at',
+      '/node/rly',
+    ]);
     const probe = Buffer.from('probe through client, relay and server');
     await waitFor('first echo through the portal', 30_000, () => echoOnce(inletPort, probe, 5000));
 
@@ -140,7 +169,9 @@ describe('SIGKILL of each node of a portal topology client → relay → server'
 
       const shown = await env.run(['node', 'show', victim, '--output', 'json']);
       const started = await env.run(['node', 'start', victim]);
-      const recovered = await waitFor(`echo after restarting ${victim}`, 90_000, () => echoOnce(inletPort, probe, 5000));
+      const recovered = await waitFor(`echo after restarting ${victim}`, 90_000, () =>
+        echoOnce(inletPort, probe, 5000),
+      );
       console.log(
         `FAULT SIGKILL ${victim}: ${intact} transfers complete and intact, ${closed} closed visibly, ${silent.length} silently stalled; ` +
           `${(bytes / 1024 / 1024).toFixed(1)} MiB echoed; settled ${(settledMs / 1000).toFixed(1)} s after the kill; ` +
@@ -165,7 +196,9 @@ describe('the state directory on a full disk', () => {
         execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
         mounted = true;
       } catch (e) {
-        console.log(`FAULT full disk: skipped, cannot mount a tmpfs here: ${(e as Error).message.split('\n')[0]}`);
+        console.log(
+          `FAULT full disk: skipped, cannot mount a tmpfs here: ${(e as Error).message.split('\n')[0]}`,
+        );
         ctx.skip();
         return;
       }
@@ -198,7 +231,10 @@ describe('the state directory on a full disk', () => {
       ]) {
         results.push([args.join(' '), await env.run(args, { timeoutMs: 60_000 })]);
       }
-      for (const [cmd, r] of results) console.log(`FAULT full disk: 'ockam ${cmd}' exit ${r.code}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+      for (const [cmd, r] of results)
+        console.log(
+          `FAULT full disk: 'ockam ${cmd}' exit ${r.code}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
+        );
       const failed = results.filter(([, r]) => r.code !== 0);
       // At least the commands that must write fail, each with a one-line reason and no stack trace.
       expect(failed.length).toBeGreaterThan(0);
@@ -216,7 +252,9 @@ describe('the state directory on a full disk', () => {
       expect(again.code, again.stderr).toBe(0);
       const send = await env.run(['message', 'send', 'hi', '--to', '/node/n3/service/uppercase']);
       expect(send.stdout.trim()).toBe('HI');
-      console.log(`FAULT full disk: ${(filled / 1024).toFixed(0)} KiB filler filled a 4 MiB tmpfs; database ${before === sha256(db) ? 'unchanged while full' : 'changed while full'}; after freeing space the state lists n1 and a new node answers`);
+      console.log(
+        `FAULT full disk: ${(filled / 1024).toFixed(0)} KiB filler filled a 4 MiB tmpfs; database ${before === sha256(db) ? 'unchanged while full' : 'changed while full'}; after freeing space the state lists n1 and a new node answers`,
+      );
     } finally {
       await env.run(['node', 'delete', '--all']).catch(() => undefined);
       if (mounted) execFileSync('umount', ['-l', dir]);
@@ -242,10 +280,17 @@ describe('corrupted state files', () => {
       }
       const before = sha256(db);
       const results = [];
-      for (const args of [['node', 'list'], ['node', 'start', 'n1'], ['node', 'create', 'n2'], ['identity', 'list']]) {
+      for (const args of [
+        ['node', 'list'],
+        ['node', 'start', 'n1'],
+        ['node', 'create', 'n2'],
+        ['identity', 'list'],
+      ]) {
         const r = await env.run(args);
         results.push(r);
-        console.log(`FAULT corrupted database: 'ockam ${args.join(' ')}' exit ${r.code}: ${r.stderr.trim().split('\n').slice(0, 2).join(' | ')}`);
+        console.log(
+          `FAULT corrupted database: 'ockam ${args.join(' ')}' exit ${r.code}: ${r.stderr.trim().split('\n').slice(0, 2).join(' | ')}`,
+        );
         expect(r.code, args.join(' ')).not.toBe(0);
         expect(r.stderr.trim().length).toBeGreaterThan(0);
         expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -266,7 +311,9 @@ describe('corrupted state files', () => {
       const secrets = await storedSecrets(env.home);
       expect(secrets.length).toBeGreaterThanOrEqual(2);
       const leaks = filesWithSecrets(env.home, secrets);
-      const vaultFiles = filesUnder(path.join(env.home, 'vaults')).filter((f) => !f.endsWith('.key') && !/-(wal|shm)$/.test(f));
+      const vaultFiles = filesUnder(path.join(env.home, 'vaults')).filter(
+        (f) => !f.endsWith('.key') && !/-(wal|shm)$/.test(f),
+      );
       expect(vaultFiles.length).toBeGreaterThan(0);
       const vaultFile = vaultFiles[0]!;
       const size = statSync(vaultFile).size;
@@ -278,15 +325,23 @@ describe('corrupted state files', () => {
       const start = await env.run(['node', 'start', 'n1']);
       const show = await env.run(['identity', 'show', 'alice']);
       const create = await env.run(['identity', 'create', 'bob']);
-      for (const [cmd, r] of [['node start n1', start], ['identity show alice', show], ['identity create bob', create]] as const) {
-        console.log(`FAULT corrupted vault: 'ockam ${cmd}' exit ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 2).join(' | ')}`);
+      for (const [cmd, r] of [
+        ['node start n1', start],
+        ['identity show alice', show],
+        ['identity create bob', create],
+      ] as const) {
+        console.log(
+          `FAULT corrupted vault: 'ockam ${cmd}' exit ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(0, 2).join(' | ')}`,
+        );
         expect(r.stderr).not.toMatch(/^\s+at /m);
       }
       // Starting a node needs its identity's key: that must fail clearly, not create a new vault over it.
       expect(start.code).not.toBe(0);
       expect(start.stderr.trim().length).toBeGreaterThan(0);
       expect(sha256(vaultFile)).toBe(before);
-      console.log(`FAULT secrets: ${secrets.length} stored keys searched raw and in hex in ${filesUnder(env.home).length} files: ${leaks.length} found`);
+      console.log(
+        `FAULT secrets: ${secrets.length} stored keys searched raw and in hex in ${filesUnder(env.home).length} files: ${leaks.length} found`,
+      );
       expect(leaks).toEqual([]);
     } finally {
       await env.run(['node', 'delete', '--all']).catch(() => undefined);
@@ -302,7 +357,15 @@ describe('clock jumps', () => {
     const authority = await createIdentity(vault, { now });
     const member = await createIdentity(vault, { now });
     const signing = await createPurposeKey(vault, authority, 'credential-signing', { now });
-    const credential = await issueCredential({ vault, issuer: authority, purposeKey: signing, subject: member, attributes: { role: 'member' }, ttlSeconds: 3600, now });
+    const credential = await issueCredential({
+      vault,
+      issuer: authority,
+      purposeKey: signing,
+      subject: member,
+      attributes: { role: 'member' },
+      ttlSeconds: 3600,
+      now,
+    });
     const outcomes: string[] = [];
     for (const [label, t] of [
       ['now', now],
@@ -329,7 +392,13 @@ describe('clock jumps', () => {
       }
       outcomes.push(`${label}: credential ${verdict}; purpose key ${pk}`);
       if (label === 'now' || label === '1 minute behind') expect(verdict).toBe('valid');
-      if (label === '2 hours ahead' || label === '1 day behind' || label === '10 years behind' || label === '100 years ahead') expect(verdict).not.toBe('valid');
+      if (
+        label === '2 hours ahead' ||
+        label === '1 day behind' ||
+        label === '10 years behind' ||
+        label === '100 years ahead'
+      )
+        expect(verdict).not.toBe('valid');
     }
     // The identity itself re-imports whatever the clock says (its attestations are checked against MAX_ALLOWED_TIME_DRIFT).
     expect(importIdentity(authority.export()).identifier).toBe(authority.identifier);
@@ -356,8 +425,12 @@ describe('clock jumps', () => {
       const b = await startNodeRuntime({ home, state, name: 'b', session });
       runtimes.push(b);
       echo = await startEchoServer();
-      const conn = await controlPost<{ senderAddress: string }>(a.socketPath, '/tcp-connections', { to: b.tcpListenerAddress });
-      const channel = await controlPost<{ address: string }>(a.socketPath, '/secure-channels', { route: [`0#${conn.senderAddress}`, '0#api'] });
+      const conn = await controlPost<{ senderAddress: string }>(a.socketPath, '/tcp-connections', {
+        to: b.tcpListenerAddress,
+      });
+      const channel = await controlPost<{ address: string }>(a.socketPath, '/secure-channels', {
+        route: [`0#${conn.senderAddress}`, '0#api'],
+      });
       await controlPost(b.socketPath, '/tcp-outlets', { to: `127.0.0.1:${echo.port}` });
       const inlet = await controlPost<{ bound: string }>(a.socketPath, '/tcp-inlets', {
         name: 'i1',
@@ -367,7 +440,11 @@ describe('clock jumps', () => {
       const inletPort = Number(inlet.bound.split(':').pop());
       const exercise = async (label: string) => {
         const payload = Buffer.from(`at ${label}`).toString('hex');
-        const reply = await controlPost<{ payloadHex: string }>(a.socketPath, '/messages', { route: [channel.address, '0#echo'], payloadHex: payload, timeoutMs: 5000 });
+        const reply = await controlPost<{ payloadHex: string }>(a.socketPath, '/messages', {
+          route: [channel.address, '0#echo'],
+          payloadHex: payload,
+          timeoutMs: 5000,
+        });
         expect(reply.payloadHex).toBe(payload);
         const data = Buffer.from(`portal at ${label}`);
         const back = await echoOnce(inletPort, data, 5000);
@@ -388,7 +465,9 @@ describe('clock jumps', () => {
         await exercise(label);
       }
       const inlets = await controlGet<{ status: string; reconnects: number }>(a.socketPath, '/tcp-inlets/i1');
-      console.log(`FAULT clock: Date.now() jumped +1 h, +1 day, −1 h, −1 day and back; secure channel and portal answered after each; inlet ${JSON.stringify(inlets)}`);
+      console.log(
+        `FAULT clock: Date.now() jumped +1 h, +1 day, −1 h, −1 day and back; secure channel and portal answered after each; inlet ${JSON.stringify(inlets)}`,
+      );
       // The jumps did not make the inlet's session think its route had died.
       expect(inlets.status).toBe('up');
       expect(inlets.reconnects).toBe(0);
@@ -401,4 +480,3 @@ describe('clock jumps', () => {
     }
   });
 });
-

@@ -5,6 +5,14 @@
  * anything else fails with the input in hex. Each chunk of 1,000 inputs is timed and the memory
  * of the process watched, and declared lengths over every cap are checked not to allocate.
  */
+
+import {
+  decodeLegacyExpr,
+  encodeLegacyExpr,
+  parseBooleanExpr,
+  parseExpr,
+  parsePolicyExpression,
+} from '@ockam/abac';
 import {
   Address,
   decodeBareString,
@@ -22,15 +30,15 @@ import {
   utf8,
 } from '@ockam/core';
 import {
+  createOneTimeCode,
+  decodeAddMember,
   decodeApiErrorBody,
   decodeApiRequest,
   decodeApiResponse,
   decodeCreateToken,
-  decodeAddMember,
   decodeEnrollmentTicket,
   decodeMemberList,
   decodeOneTimeCode,
-  createOneTimeCode,
   encodeAddMember,
   encodeApiErrorBody,
   encodeApiRequest,
@@ -49,11 +57,10 @@ import {
   decodeChangeHistory,
   decodeCredentialAndPurposeKey,
   decodePurposeKeyAttestation,
+  type Identity,
   importIdentity,
   rotateIdentity,
-  type Identity,
 } from '@ockam/identity';
-import { decodeLegacyExpr, encodeLegacyExpr, parseBooleanExpr, parseExpr, parsePolicyExpression } from '@ockam/abac';
 import { decodePortalMessage, encodePortalMessage } from '@ockam/portals';
 import {
   Decryptor,
@@ -131,7 +138,12 @@ const MESSAGES = [
   message(['echo'], ['app'], Uint8Array.of(1, 2, 3)),
   message(['1#127.0.0.1:4000', 'service', 'echo'], ['0#client', '1#127.0.0.1:5000'], utf8('hello ockam!')),
   message([], [], EMPTY),
-  message(['a'.repeat(200)], ['x'], new Uint8Array(1000).fill(7), '{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'),
+  message(
+    ['a'.repeat(200)],
+    ['x'],
+    new Uint8Array(1000).fill(7),
+    '{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}',
+  ),
   message(['0#api', '0#outlet'], ['0#inlet'], new Uint8Array(70_000).fill(0xab)),
 ];
 
@@ -155,18 +167,39 @@ describe('decoders of network input fed random and mutated bytes', () => {
     const legacy = MESSAGES.map((m) => encodeLegacyTransportMessage(m));
 
     it('decodeTransportMessage rejects every malformed transport message with a typed error', async () => {
-      await check({ name: 'core decodeTransportMessage', corpus: transport, count: 6000, run: decodeTransportMessage });
+      await check({
+        name: 'core decodeTransportMessage',
+        corpus: transport,
+        count: 6000,
+        run: decodeTransportMessage,
+      });
     });
 
     it('decodeLegacyTransportMessage rejects every malformed BARE message with a typed error', async () => {
-      await check({ name: 'core decodeLegacyTransportMessage', corpus: legacy, count: 5000, run: decodeLegacyTransportMessage });
+      await check({
+        name: 'core decodeLegacyTransportMessage',
+        corpus: legacy,
+        count: 5000,
+        run: decodeLegacyTransportMessage,
+      });
     });
 
     it('decodeCbor rejects malformed CBOR (indefinite lengths, deep nesting, huge lengths) with a typed error', async () => {
       const values = [
-        encodeCbor([1, -1, 2n ** 64n - 1n, 'text', Uint8Array.of(1, 2), true, null, 1.5, [[[]]], new Map([[1, 'a']])]),
+        encodeCbor([
+          1,
+          -1,
+          2n ** 64n - 1n,
+          'text',
+          Uint8Array.of(1, 2),
+          true,
+          null,
+          1.5,
+          [[[]]],
+          new Map([[1, 'a']]),
+        ]),
         encodeCbor({ tag: 24, value: Uint8Array.of(0x80) }),
-        encodeCbor(new Map<never, never>([[ 'k' as never, [1, 2, 3] as never ]])),
+        encodeCbor(new Map<never, never>([['k' as never, [1, 2, 3] as never]])),
         Uint8Array.of(0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x80),
         ...transport,
       ];
@@ -187,7 +220,12 @@ describe('decoders of network input fed random and mutated bytes', () => {
         '/worker/0123abcd/project/p/space/s',
       ];
       const binary = texts.map((t) => MultiAddr.parse(t).encode());
-      await check({ name: 'core MultiAddr.decode', corpus: binary, count: 4000, run: (b) => MultiAddr.decode(b) });
+      await check({
+        name: 'core MultiAddr.decode',
+        corpus: binary,
+        count: 4000,
+        run: (b) => MultiAddr.decode(b),
+      });
       await check({
         name: 'core MultiAddr.parse',
         corpus: texts.map((t) => utf8(t)),
@@ -200,7 +238,8 @@ describe('decoders of network input fed random and mutated bytes', () => {
   describe('@ockam/transport-tcp', () => {
     it('FrameDecoder splits random chunk streams into frames or fails typed, and frames decode or fail typed', async () => {
       const frames = MESSAGES.map((m) => encodeFrame(m));
-      const huge = (n: number) => Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+      const huge = (n: number) =>
+        Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
       const corpus = [
         ...frames.map((f) => Uint8Array.of(1, ...f.subarray(0, Math.min(f.length, 4096)))),
         Uint8Array.of(1, ...frames[0]!, ...frames[1]!),
@@ -235,7 +274,9 @@ describe('decoders of network input fed random and mutated bytes', () => {
           }
         },
       });
-      console.log(`  FrameDecoder: ${framesOut} frames out of the mutated streams, at most ${maxBuffered} bytes buffered`);
+      console.log(
+        `  FrameDecoder: ${framesOut} frames out of the mutated streams, at most ${maxBuffered} bytes buffered`,
+      );
     });
 
     it('FrameDecoder refuses a declared length over 16 MiB before buffering and never allocates for one under it', () => {
@@ -257,7 +298,9 @@ describe('decoders of network input fed random and mutated bytes', () => {
         }
         peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
       }
-      console.log(`  FrameDecoder: 1000 declared 16 MiB−1 frames held ${mib(peak)} MiB at peak; ${refused} over-cap lengths refused`);
+      console.log(
+        `  FrameDecoder: 1000 declared 16 MiB−1 frames held ${mib(peak)} MiB at peak; ${refused} over-cap lengths refused`,
+      );
       expect(refused).toBe(1000);
       expect(peak).toBeLessThan(16 * 1024 * 1024);
     });
@@ -267,16 +310,38 @@ describe('decoders of network input fed random and mutated bytes', () => {
     it('allocate nothing of that size (measured on arrayBuffers after each of 200 calls each)', () => {
       const cases: Array<[string, () => unknown]> = [
         ['decodeCbor bytes 2^32−1', () => decodeCbor(Uint8Array.of(0x5a, 0xff, 0xff, 0xff, 0xff, 1, 2))],
-        ['decodeCbor array 2^63', () => decodeCbor(Uint8Array.of(0x9b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0))],
-        ['decodeBareString 2^35', () => decodeBareString(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x41))],
-        ['decodeLegacyTransportMessage', () => decodeLegacyTransportMessage(Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0))],
-        ['decodePortalMessage 16 MiB+1', () => decodePortalMessage(Uint8Array.of(3, 0x81, 0x80, 0x80, 0x08, 1))],
-        ['decodeTransportMessage payload 2^32−1', () =>
-          decodeTransportMessage(Uint8Array.of(0x83, 0x80, 0x80, 0x5a, 0xff, 0xff, 0xff, 0xff, 0))],
-        ['decodeUdpTransportMessage payload 2^32−1', () =>
-          decodeUdpTransportMessage(Uint8Array.of(0x85, 1, 1, 0, 0xf5, 0x5a, 0xff, 0xff, 0xff, 0xff))],
-        ['decodeApiRequest BARE 2^32', () => decodeApiRequest(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x10, 0xa0))],
-        ['importIdentity changes 2^32−1', () => importIdentity(Uint8Array.of(0x9a, 0xff, 0xff, 0xff, 0xff, 0x80))],
+        [
+          'decodeCbor array 2^63',
+          () => decodeCbor(Uint8Array.of(0x9b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0)),
+        ],
+        [
+          'decodeBareString 2^35',
+          () => decodeBareString(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x41)),
+        ],
+        [
+          'decodeLegacyTransportMessage',
+          () => decodeLegacyTransportMessage(Uint8Array.of(1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0)),
+        ],
+        [
+          'decodePortalMessage 16 MiB+1',
+          () => decodePortalMessage(Uint8Array.of(3, 0x81, 0x80, 0x80, 0x08, 1)),
+        ],
+        [
+          'decodeTransportMessage payload 2^32−1',
+          () => decodeTransportMessage(Uint8Array.of(0x83, 0x80, 0x80, 0x5a, 0xff, 0xff, 0xff, 0xff, 0)),
+        ],
+        [
+          'decodeUdpTransportMessage payload 2^32−1',
+          () => decodeUdpTransportMessage(Uint8Array.of(0x85, 1, 1, 0, 0xf5, 0x5a, 0xff, 0xff, 0xff, 0xff)),
+        ],
+        [
+          'decodeApiRequest BARE 2^32',
+          () => decodeApiRequest(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x10, 0xa0)),
+        ],
+        [
+          'importIdentity changes 2^32−1',
+          () => importIdentity(Uint8Array.of(0x9a, 0xff, 0xff, 0xff, 0xff, 0x80)),
+        ],
       ];
       for (const [name, call] of cases) {
         forceGc();
@@ -286,7 +351,8 @@ describe('decoders of network input fed random and mutated bytes', () => {
           try {
             call();
           } catch (e) {
-            if (!OckamError.is(e)) throw new Error(`${name}: untyped error ${describeError(e)}`, { cause: e });
+            if (!OckamError.is(e))
+              throw new Error(`${name}: untyped error ${describeError(e)}`, { cause: e });
           }
           peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
         }
@@ -312,10 +378,26 @@ describe('decoders of network input fed random and mutated bytes', () => {
       const alice = await createIdentity(vault);
       const key = await createPurposeKey(vault, alice, 'secure-channel');
       payloads = [
-        encodeIdentityAndCredentials({ changeHistory: importBytes(alice), purposeKeyAttestation: key.encoded, credentials: [] }),
+        encodeIdentityAndCredentials({
+          changeHistory: importBytes(alice),
+          purposeKeyAttestation: key.encoded,
+          credentials: [],
+        }),
       ];
-      const init = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: true, s: initS, e: initE });
-      const resp = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: respS, e: respE });
+      const init = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: true,
+        s: initS,
+        e: initE,
+      });
+      const resp = await HandshakeState.initialize({
+        vault,
+        protocol: OCKAM_PROTOCOL_NAME,
+        initiator: false,
+        s: respS,
+        e: respE,
+      });
       msgs = [init.writeMessage(EMPTY)];
       resp.readMessage(msgs[0]!);
       msgs.push(resp.writeMessage(payloads[0]!));
@@ -338,7 +420,12 @@ describe('decoders of network input fed random and mutated bytes', () => {
         corpus: [msgs[0]!],
         count: 2000,
         run: async (m) => {
-          const resp = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: respS });
+          const resp = await HandshakeState.initialize({
+            vault,
+            protocol: OCKAM_PROTOCOL_NAME,
+            initiator: false,
+            s: respS,
+          });
           try {
             resp.readMessage(m);
           } finally {
@@ -354,7 +441,13 @@ describe('decoders of network input fed random and mutated bytes', () => {
         corpus: [msgs[1]!],
         count: 2000,
         run: async (m) => {
-          const init = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: true, s: initS, e: initE });
+          const init = await HandshakeState.initialize({
+            vault,
+            protocol: OCKAM_PROTOCOL_NAME,
+            initiator: true,
+            s: initS,
+            e: initE,
+          });
           try {
             init.writeMessage(EMPTY);
             readPayload(init.readMessage(m));
@@ -371,7 +464,13 @@ describe('decoders of network input fed random and mutated bytes', () => {
         corpus: [msgs[2]!],
         count: 2000,
         run: async (m) => {
-          const resp = await HandshakeState.initialize({ vault, protocol: OCKAM_PROTOCOL_NAME, initiator: false, s: respS, e: respE });
+          const resp = await HandshakeState.initialize({
+            vault,
+            protocol: OCKAM_PROTOCOL_NAME,
+            initiator: false,
+            s: respS,
+            e: respE,
+          });
           try {
             resp.readMessage(msgs[0]!);
             resp.writeMessage(payloads[0]!);
@@ -384,24 +483,50 @@ describe('decoders of network input fed random and mutated bytes', () => {
     });
 
     it('decodeIdentityAndCredentials rejects every malformed handshake payload with a typed error', async () => {
-      await check({ name: 'secure-channel decodeIdentityAndCredentials', corpus: payloads, count: 3000, run: readPayload });
+      await check({
+        name: 'secure-channel decodeIdentityAndCredentials',
+        corpus: payloads,
+        count: 3000,
+        run: readPayload,
+      });
     });
 
     it('decodeSecureChannelMessage rejects every malformed plaintext with a typed error', async () => {
       const corpus = [
         encodeSecureChannelMessage({ kind: 'close' }),
-        encodeSecureChannelMessage({ kind: 'payload', onwardRoute: MESSAGES[1]!.onwardRoute, returnRoute: MESSAGES[1]!.returnRoute, payload: utf8('hi') }),
-        encodeSecureChannelMessage({ kind: 'refresh-credentials', changeHistory: payloads[0]!.subarray(0, 40), credentials: [Uint8Array.of(0x80)] }),
+        encodeSecureChannelMessage({
+          kind: 'payload',
+          onwardRoute: MESSAGES[1]!.onwardRoute,
+          returnRoute: MESSAGES[1]!.returnRoute,
+          payload: utf8('hi'),
+        }),
+        encodeSecureChannelMessage({
+          kind: 'refresh-credentials',
+          changeHistory: payloads[0]!.subarray(0, 40),
+          credentials: [Uint8Array.of(0x80)],
+        }),
       ];
-      await check({ name: 'secure-channel decodeSecureChannelMessage', corpus, count: 5000, run: decodeSecureChannelMessage });
+      await check({
+        name: 'secure-channel decodeSecureChannelMessage',
+        corpus,
+        count: 5000,
+        run: decodeSecureChannelMessage,
+      });
     });
 
     it('a Decryptor rejects random and mutated frames with a typed error and keeps decrypting valid ones', async () => {
       const secret = vault.importSecret(new Uint8Array(32).fill(9));
       const encryptor = new Encryptor(vault, vault.aeadKey(secret));
       const decryptor = new Decryptor(vault, vault.aeadKey(vault.importSecret(new Uint8Array(32).fill(9))));
-      const frames = Array.from({ length: 40 }, (_, i) => encryptor.encrypt(new Uint8Array(i * 3).fill(i))).map((f) => f.slice());
-      await check({ name: 'secure-channel Decryptor.decrypt', corpus: frames, count: 4000, run: (f) => decryptor.decrypt(f) });
+      const frames = Array.from({ length: 40 }, (_, i) =>
+        encryptor.encrypt(new Uint8Array(i * 3).fill(i)),
+      ).map((f) => f.slice());
+      await check({
+        name: 'secure-channel Decryptor.decrypt',
+        corpus: frames,
+        count: 4000,
+        run: (f) => decryptor.decrypt(f),
+      });
       // Forged frames changed nothing: the next genuine frames still decrypt.
       const next = encryptor.encrypt(utf8('still working'));
       expect(text(decryptor.decrypt(next))).toBe('still working');
@@ -429,25 +554,57 @@ describe('decoders of network input fed random and mutated bytes', () => {
       authority = a;
       const signing = await createPurposeKey(vault, a, 'credential-signing');
       credentials = [
-        await issueCredential({ vault, issuer: a, purposeKey: signing, subject: b, attributes: { role: 'member', 'ockam-relay': 'x' } }),
-        await issueCredential({ vault, issuer: a, purposeKey: signing, subject: c.identifier, attributes: {} }),
+        await issueCredential({
+          vault,
+          issuer: a,
+          purposeKey: signing,
+          subject: b,
+          attributes: { role: 'member', 'ockam-relay': 'x' },
+        }),
+        await issueCredential({
+          vault,
+          issuer: a,
+          purposeKey: signing,
+          subject: c.identifier,
+          attributes: {},
+        }),
       ];
     });
 
     it('importIdentity rejects every malformed or forged change history with a typed error', async () => {
-      await check({ name: 'identity importIdentity', corpus: exported, count: 4000, run: (b) => importIdentity(b) });
+      await check({
+        name: 'identity importIdentity',
+        corpus: exported,
+        count: 4000,
+        run: (b) => importIdentity(b),
+      });
     });
 
     it('decodeChangeHistory rejects every malformed change history with a typed error', async () => {
-      await check({ name: 'identity decodeChangeHistory', corpus: exported, count: 4000, run: decodeChangeHistory });
+      await check({
+        name: 'identity decodeChangeHistory',
+        corpus: exported,
+        count: 4000,
+        run: decodeChangeHistory,
+      });
     });
 
     it('decodePurposeKeyAttestation rejects every malformed attestation with a typed error', async () => {
-      await check({ name: 'identity decodePurposeKeyAttestation', corpus: attestations, count: 3000, run: decodePurposeKeyAttestation });
+      await check({
+        name: 'identity decodePurposeKeyAttestation',
+        corpus: attestations,
+        count: 3000,
+        run: decodePurposeKeyAttestation,
+      });
     });
 
     it('decodeCredentialAndPurposeKey and verifyCredential reject every malformed or forged credential with a typed error', async () => {
-      await check({ name: 'credentials decodeCredentialAndPurposeKey', corpus: credentials, count: 3000, run: decodeCredentialAndPurposeKey });
+      await check({
+        name: 'credentials decodeCredentialAndPurposeKey',
+        corpus: credentials,
+        count: 3000,
+        run: decodeCredentialAndPurposeKey,
+      });
       await check({
         name: 'credentials verifyCredential',
         corpus: credentials,
@@ -467,11 +624,23 @@ describe('decoders of network input fed random and mutated bytes', () => {
         encodeApiResponse(2, 404, encodeApiErrorBody({ path: '/x', method: 'GET', message: 'not found' })),
         encodeApiResponse(3, 200),
       ];
-      await check({ name: 'credentials decodeApiRequest', corpus: requests, count: 3000, run: decodeApiRequest });
-      await check({ name: 'credentials decodeApiResponse', corpus: responses, count: 3000, run: decodeApiResponse });
+      await check({
+        name: 'credentials decodeApiRequest',
+        corpus: requests,
+        count: 3000,
+        run: decodeApiRequest,
+      });
+      await check({
+        name: 'credentials decodeApiResponse',
+        corpus: responses,
+        count: 3000,
+        run: decodeApiResponse,
+      });
       await check({
         name: 'credentials decodeApiErrorBody',
-        corpus: [encodeApiErrorBody({ path: '/x', method: 'POST', message: 'bad', cause: { message: 'deeper' } })],
+        corpus: [
+          encodeApiErrorBody({ path: '/x', method: 'POST', message: 'bad', cause: { message: 'deeper' } }),
+        ],
         count: 2000,
         run: decodeApiErrorBody,
       });
@@ -482,7 +651,17 @@ describe('decoders of network input fed random and mutated bytes', () => {
         encodeAddMember({ member: identities[1]!.identifier, attributes: new Map([['role', 'member']]) }),
         encodeCreateToken({ attributes: new Map([['role', 'member']]), ttlSeconds: 60, ttlCount: 1 }),
         encodeMemberList(
-          new Map([[identities[1]!.identifier, { attributes: new Map([['a', 'b']]), addedAt: 1, expiresAt: 2, attestedBy: identities[0]!.identifier }]]),
+          new Map([
+            [
+              identities[1]!.identifier,
+              {
+                attributes: new Map([['a', 'b']]),
+                addedAt: 1,
+                expiresAt: 2,
+                attestedBy: identities[0]!.identifier,
+              },
+            ],
+          ]),
         ),
       ];
       await check({
@@ -492,7 +671,9 @@ describe('decoders of network input fed random and mutated bytes', () => {
         run: (b) => {
           // The three decoders of what an authority receives; the first that accepts wins.
           const errors: unknown[] = [];
-          for (const decode of [decodeAddMember, decodeCreateToken, decodeMemberList] as Array<(b: Uint8Array) => unknown>) {
+          for (const decode of [decodeAddMember, decodeCreateToken, decodeMemberList] as Array<
+            (b: Uint8Array) => unknown
+          >) {
             try {
               return decode(b);
             } catch (e) {
@@ -514,7 +695,10 @@ describe('decoders of network input fed random and mutated bytes', () => {
         authorityChangeHistory: toHex(exported[1]!),
         authorityRoute: '/ip4/127.0.0.1/tcp/4001/service/api',
       };
-      const tickets = [encodeEnrollmentTicket(ticket), encodeLegacyEnrollmentTicket({ ...ticket, projectId: 'p1' })];
+      const tickets = [
+        encodeEnrollmentTicket(ticket),
+        encodeLegacyEnrollmentTicket({ ...ticket, projectId: 'p1' }),
+      ];
       const corpus = tickets.flatMap((t) => [utf8(t), utf8(new TextDecoder().decode(fromHexLoose(t)))]);
       await check({
         name: 'credentials decodeEnrollmentTicket',
@@ -522,7 +706,12 @@ describe('decoders of network input fed random and mutated bytes', () => {
         count: 3000,
         run: (b) => decodeEnrollmentTicket(text(b)),
       });
-      await check({ name: 'credentials decodeOneTimeCode', corpus: [encodeOneTimeCode(code)], count: 2000, run: decodeOneTimeCode });
+      await check({
+        name: 'credentials decodeOneTimeCode',
+        corpus: [encodeOneTimeCode(code)],
+        count: 2000,
+        run: decodeOneTimeCode,
+      });
     });
   });
 
@@ -548,10 +737,25 @@ describe('decoders of network input fed random and mutated bytes', () => {
       ];
       const corpus = policies.map((p) => utf8(p));
       await check({ name: 'abac parseExpr', corpus, count: 4000, run: (b) => parseExpr(text(b)) });
-      await check({ name: 'abac parseBooleanExpr', corpus, count: 2000, run: (b) => parseBooleanExpr(text(b)) });
-      await check({ name: 'abac parsePolicyExpression', corpus, count: 2000, run: (b) => parsePolicyExpression(text(b)) });
+      await check({
+        name: 'abac parseBooleanExpr',
+        corpus,
+        count: 2000,
+        run: (b) => parseBooleanExpr(text(b)),
+      });
+      await check({
+        name: 'abac parsePolicyExpression',
+        corpus,
+        count: 2000,
+        run: (b) => parsePolicyExpression(text(b)),
+      });
       const legacy = policies.slice(0, 3).map((p) => encodeLegacyExpr(parseExpr(p)));
-      await check({ name: 'abac decodeLegacyExpr', corpus: legacy, count: 2000, run: (b) => decodeLegacyExpr(b) });
+      await check({
+        name: 'abac decodeLegacyExpr',
+        corpus: legacy,
+        count: 2000,
+        run: (b) => decodeLegacyExpr(b),
+      });
     });
   });
 
@@ -562,7 +766,12 @@ describe('decoders of network input fed random and mutated bytes', () => {
         ...fragmentRoutingMessage(routing, 7),
         ...fragmentRoutingMessage(encodeTransportMessage(MESSAGES[3]!), 65535),
       ];
-      await check({ name: 'transport-udp decodeUdpTransportMessage', corpus: datagrams, count: 3000, run: decodeUdpTransportMessage });
+      await check({
+        name: 'transport-udp decodeUdpTransportMessage',
+        corpus: datagrams,
+        count: 3000,
+        run: decodeUdpTransportMessage,
+      });
       const reassembler = new Reassembler({ maxPendingBytes: 1 << 20 });
       const rng = new Rng(SEED);
       let whole = 0;
@@ -577,17 +786,31 @@ describe('decoders of network input fed random and mutated bytes', () => {
         },
         isTyped: () => false,
       });
-      console.log(`  Reassembler: ${whole} whole messages, ${reassembler.pendingBytes} bytes pending, counters ${JSON.stringify(reassembler.counters)}`);
+      console.log(
+        `  Reassembler: ${whole} whole messages, ${reassembler.pendingBytes} bytes pending, counters ${JSON.stringify(reassembler.counters)}`,
+      );
       expect(reassembler.pendingBytes).toBeLessThanOrEqual(1 << 20);
       const puncture = [
         encodePunctureMessage({ type: 'ping' }),
         encodePunctureMessage({ type: 'pong' }),
-        encodePunctureMessage({ type: 'payload', onwardRoute: MESSAGES[1]!.onwardRoute, returnRoute: MESSAGES[1]!.returnRoute, payload: utf8('x') }),
+        encodePunctureMessage({
+          type: 'payload',
+          onwardRoute: MESSAGES[1]!.onwardRoute,
+          returnRoute: MESSAGES[1]!.returnRoute,
+          payload: utf8('x'),
+        }),
       ];
-      await check({ name: 'transport-udp decodePunctureMessage', corpus: puncture, count: 2000, run: decodePunctureMessage });
+      await check({
+        name: 'transport-udp decodePunctureMessage',
+        corpus: puncture,
+        count: 2000,
+        run: decodePunctureMessage,
+      });
       await check({
         name: 'transport-udp decodeNegotiationMessage',
-        corpus: [encodeNegotiationMessage({ udpPublicAddress: '127.0.0.1:4000', remoteAddress: 'puncture_1' })],
+        corpus: [
+          encodeNegotiationMessage({ udpPublicAddress: '127.0.0.1:4000', remoteAddress: 'puncture_1' }),
+        ],
         count: 1000,
         run: (b) => decodeNegotiationMessage(b),
       });
@@ -633,7 +856,9 @@ describe('decoders of network input fed random and mutated bytes', () => {
       const started = performance.now();
       const one = async (i: number) => {
         const [method, urlPath] = rng.pick(ENDPOINTS);
-        const body = rng.bool(0.15) ? text(rng.bytes(rng.int(200))) : JSON.stringify(randomBody(rng, urlPath));
+        const body = rng.bool(0.15)
+          ? text(rng.bytes(rng.int(200)))
+          : JSON.stringify(randomBody(rng, urlPath));
         const t0 = performance.now();
         const answer = await controlRequest(socket, method, urlPath, body, 30_000);
         maxMs = Math.max(maxMs, performance.now() - t0);
@@ -664,7 +889,17 @@ describe('decoders of network input fed random and mutated bytes', () => {
       expect(status.status).toBe(200);
       expect(JSON.parse(status.body).pid).toBe(shown.pid);
       expect(pidAlive(shown.pid)).toBe(true);
-      reports.push({ name: 'node control API', inputs: count, accepted: statuses.get(200) ?? 0, rejected: count - (statuses.get(200) ?? 0), maxCallMs: maxMs, maxChunkMs: ms, totalMs: ms, maxArrayBufferGrowth: 0, maxRssGrowth: 0 });
+      reports.push({
+        name: 'node control API',
+        inputs: count,
+        accepted: statuses.get(200) ?? 0,
+        rejected: count - (statuses.get(200) ?? 0),
+        maxCallMs: maxMs,
+        maxChunkMs: ms,
+        totalMs: ms,
+        maxArrayBufferGrowth: 0,
+        maxRssGrowth: 0,
+      });
       console.log(
         `node control API: ${count} random requests in ${ms.toFixed(0)} ms, slowest ${maxMs.toFixed(0)} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}; node pid ${shown.pid} still running`,
       );
@@ -736,16 +971,32 @@ function randomValue(rng: Rng, depth = 0): unknown {
     case 5:
       return Array.from({ length: rng.int(5) }, () => randomValue(rng, depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: rng.int(5) }, () => [randomString(rng), randomValue(rng, depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: rng.int(5) }, () => [randomString(rng), randomValue(rng, depth + 1)]),
+      );
   }
 }
 
-const FIELDS = ['route', 'to', 'from', 'name', 'at', 'address', 'payloadHex', 'authorized', 'identity', 'expose', 'allow', 'connectionWaitMs'];
+const FIELDS = [
+  'route',
+  'to',
+  'from',
+  'name',
+  'at',
+  'address',
+  'payloadHex',
+  'authorized',
+  'identity',
+  'expose',
+  'allow',
+  'connectionWaitMs',
+];
 
 function randomBody(rng: Rng, _path: string): unknown {
   if (rng.bool(0.1)) return randomValue(rng);
   const body: Record<string, unknown> = {};
-  for (const f of FIELDS) if (rng.bool(0.35)) body[f] = rng.bool(0.3) ? [randomString(rng)] : randomValue(rng, 2);
+  for (const f of FIELDS)
+    if (rng.bool(0.35)) body[f] = rng.bool(0.3) ? [randomString(rng)] : randomValue(rng, 2);
   // Bounded waits: a request that reaches a route waits at most a second.
   body.timeoutMs = rng.pick([1, 10, 1000]);
   body.connectionWaitMs = 10;

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EchoStream, type EchoServer, type StreamResult, startEchoServer } from '../src/echo.js';
+import { type EchoServer, EchoStream, type StreamResult, startEchoServer } from '../src/echo.js';
 import { mib } from '../src/fuzz.js';
 import { controlPost, OckamEnv, rssOf } from '../src/ockam.js';
 
@@ -26,7 +26,11 @@ interface NodeInfo {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   // On a failure, stop taking new items but let those in flight settle before rejecting, so that
@@ -73,7 +77,12 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
     await pool(names.slice(1), 4, (name) => env.ok(['node', 'create', name]));
     const nodes: NodeInfo[] = await pool(names, 4, async (name) => {
       const shown = await env.json<{ pid: number; tcpListenerAddress: string }>(['node', 'show', name]);
-      return { name, pid: shown.pid, tcpListenerAddress: shown.tcpListenerAddress, socket: env.socketPath(name) };
+      return {
+        name,
+        pid: shown.pid,
+        tcpListenerAddress: shown.tcpListenerAddress,
+        socket: env.socketPath(name),
+      };
     });
     const tNodes = performance.now();
 
@@ -84,10 +93,16 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
       return [nodes[from]!, nodes[to]!] as const;
     });
     const channels = await pool(pairs, 8, async ([from, to]) => {
-      const conn = await controlPost<{ senderAddress: string }>(from.socket, '/tcp-connections', { to: to.tcpListenerAddress });
-      const channel = await controlPost<{ address: string; peerIdentifier: string }>(from.socket, '/secure-channels', {
-        route: [`0#${conn.senderAddress}`, '0#api'],
+      const conn = await controlPost<{ senderAddress: string }>(from.socket, '/tcp-connections', {
+        to: to.tcpListenerAddress,
       });
+      const channel = await controlPost<{ address: string; peerIdentifier: string }>(
+        from.socket,
+        '/secure-channels',
+        {
+          route: [`0#${conn.senderAddress}`, '0#api'],
+        },
+      );
       return { from, to, address: channel.address };
     });
     const tChannels = performance.now();
@@ -144,7 +159,8 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
               payloadHex: payload.toString('hex'),
               timeoutMs: 20_000,
             });
-            if (reply.payloadHex !== payload.toString('hex')) channelFailures.push(`${ch.from.name}→${ch.to.name}: echo differs`);
+            if (reply.payloadHex !== payload.toString('hex'))
+              channelFailures.push(`${ch.from.name}→${ch.to.name}: echo differs`);
             channelMessages++;
             channelBytes += payload.length;
           } catch (e) {
@@ -191,7 +207,8 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
     const errors = nodes.flatMap((n) => env.errorLines(n.name).map((l) => `${n.name}: ${l}`));
     for (const e of errors.slice(0, 20)) console.log(`  error log line: ${e}`);
     for (const f of channelFailures.slice(0, 20)) console.log(`  channel failure: ${f}`);
-    for (const [i, r] of results.entries()) if (!r.intact && i < 2000) console.log(`  portal connection ${i}: ${r.error}`);
+    for (const [i, r] of results.entries())
+      if (!r.intact && i < 2000) console.log(`  portal connection ${i}: ${r.error}`);
 
     expect(broken.length).toBe(0);
     expect(moved).toBeGreaterThan(0);

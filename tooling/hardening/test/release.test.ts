@@ -45,7 +45,9 @@ function exportedSpecifiers(name: string, exportsField: unknown): string[] {
   if (exportsField === undefined || typeof exportsField === 'string') return [name];
   const keys = Object.keys(exportsField as object);
   if (!keys.every((k) => k.startsWith('.'))) return [name];
-  return keys.filter((k) => !k.includes('*') && k !== './package.json').map((k) => (k === '.' ? name : `${name}/${k.slice(2)}`));
+  return keys
+    .filter((k) => !k.includes('*') && k !== './package.json')
+    .map((k) => (k === '.' ? name : `${name}/${k.slice(2)}`));
 }
 
 describe('the packed packages', () => {
@@ -61,8 +63,15 @@ describe('the packed packages', () => {
     project = path.join(work, 'project');
     home = path.join(work, 'home');
     for (const dir of publishableDirs()) {
-      const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, maxBuffer: 16 << 20 });
-      const tarball = stdout.trim().split('\n').filter((l) => l.endsWith('.tgz')).pop();
+      const { stdout } = await run('pnpm', ['pack', '--pack-destination', tarballs], {
+        cwd: dir,
+        maxBuffer: 16 << 20,
+      });
+      const tarball = stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.endsWith('.tgz'))
+        .pop();
       if (!tarball) throw new Error(`pnpm pack printed no tarball for ${dir}: ${stdout}`);
       const { stdout: list } = await run('tar', ['tzf', tarball], { maxBuffer: 16 << 20 });
       const { stdout: manifest } = await run('tar', ['xzf', tarball, '-O', 'package/package.json']);
@@ -79,9 +88,13 @@ describe('the packed packages', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await run(process.execPath, [path.join(project, 'node_modules/@ockam/command/bin/ockam.js'), 'node', 'delete', '--all'], {
-      env: { ...process.env, OCKAM_HOME: home },
-    }).catch(() => undefined);
+    await run(
+      process.execPath,
+      [path.join(project, 'node_modules/@ockam/command/bin/ockam.js'), 'node', 'delete', '--all'],
+      {
+        env: { ...process.env, OCKAM_HOME: home },
+      },
+    ).catch(() => undefined);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -94,7 +107,9 @@ describe('the packed packages', () => {
         }
       }
     }
-    console.log(`RELEASE packed ${packed.length} packages: ${packed.map((p) => `${p.name} (${p.files.length} files)`).join(', ')}`);
+    console.log(
+      `RELEASE packed ${packed.length} packages: ${packed.map((p) => `${p.name} (${p.files.length} files)`).join(', ')}`,
+    );
     expect(packed.length).toBeGreaterThanOrEqual(13);
     expect(leftovers).toEqual([]);
   });
@@ -106,18 +121,28 @@ describe('the packed packages', () => {
       const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
       const { messages, pkg } = await publint({ pack: { tarball }, level: 'suggestion', strict: false });
       const lines = messages.map((m) => `${m.type}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
-      console.log(`RELEASE publint ${p.name}: ${lines.length === 0 ? 'all good' : `\n  ${lines.join('\n  ')}`}`);
-      for (const m of messages) if (m.type === 'error') errors.push(`${p.name}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
+      console.log(
+        `RELEASE publint ${p.name}: ${lines.length === 0 ? 'all good' : `\n  ${lines.join('\n  ')}`}`,
+      );
+      for (const m of messages)
+        if (m.type === 'error')
+          errors.push(`${p.name}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
       // Files that a published package should not carry.
       const stray = p.files.filter((f) => /\.tsbuildinfo$|(^|\/)test\/|\.test\.[cm]?js$/.test(f));
-      if (stray.length) console.log(`RELEASE ${p.name} ships ${stray.length} build or test files: ${stray.slice(0, 5).join(', ')}`);
+      if (stray.length)
+        console.log(
+          `RELEASE ${p.name} ships ${stray.length} build or test files: ${stray.slice(0, 5).join(', ')}`,
+        );
     }
     expect(errors).toEqual([]);
   });
 
   it('install from the tarballs alone with npm, import by name, and run the ockam command', async () => {
     await run('mkdir', ['-p', project, home]);
-    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'release-check', private: true, type: 'module' }, null, 2));
+    writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'release-check', private: true, type: 'module' }, null, 2),
+    );
     const started = performance.now();
     const install = await run(
       'npm',
@@ -137,20 +162,32 @@ describe('the packed packages', () => {
       for (const specifier of p.exports) {
         const { stdout } = await run(
           process.execPath,
-          ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`],
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`,
+          ],
           { cwd: project },
         );
         imported.push(`${specifier} (${stdout.trim()} exports)`);
       }
     }
-    console.log(`RELEASE npm install of ${packed.length} tarballs took ${(installMs / 1000).toFixed(0)} s; imported ${imported.join(', ')}`);
+    console.log(
+      `RELEASE npm install of ${packed.length} tarballs took ${(installMs / 1000).toFixed(0)} s; imported ${imported.join(', ')}`,
+    );
 
     const env = { ...process.env, OCKAM_HOME: home };
     const version = await run('npx', ['--no-install', 'ockam', '--version'], { cwd: project, env });
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     await run('npx', ['--no-install', 'ockam', 'node', 'create', 'n1'], { cwd: project, env });
-    const reply = await run('npx', ['--no-install', 'ockam', 'message', 'send', 'hi', '--to', '/node/n1/service/uppercase'], { cwd: project, env });
+    const reply = await run(
+      'npx',
+      ['--no-install', 'ockam', 'message', 'send', 'hi', '--to', '/node/n1/service/uppercase'],
+      { cwd: project, env },
+    );
     expect(reply.stdout.trim()).toBe('HI');
-    console.log(`RELEASE ockam from its tarball: --version ${version.stdout.trim()}; 'message send hi' → ${reply.stdout.trim()}`);
+    console.log(
+      `RELEASE ockam from its tarball: --version ${version.stdout.trim()}; 'message send hi' → ${reply.stdout.trim()}`,
+    );
   });
 });
