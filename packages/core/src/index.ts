@@ -65,6 +65,7 @@ export {
   toHex,
   utf8,
 } from './hex.js';
+export { Listeners } from './listeners.js';
 export {
   consoleLogger,
   createLogger,

@@ -294,3 +294,23 @@ describe('SharedDials', () => {
     expect(dials.get('peer')).toBeUndefined();
   });
 });
+
+describe('Listeners', () => {
+  it('calls every listener, logs one that throws without stopping the others, and unsubscribes', async () => {
+    const { Listeners } = await import('../src/index.js');
+    const { logger, lines } = capturingLogger();
+    const events = new Listeners<{ close: (reason: string) => void }>(logger, 'test');
+    const got: string[] = [];
+    events.on('close', () => {
+      throw new Error('boom');
+    });
+    const off = events.on('close', (r) => void got.push(r));
+    events.emit('close', 'a');
+    off();
+    events.emit('close', 'b');
+    expect(got).toEqual(['a']);
+    expect(
+      lines.filter((l) => l.message === "test 'close' listener threw").map((l) => l.fields.error),
+    ).toEqual(['boom', 'boom']);
+  });
+});

@@ -29,6 +29,7 @@ import {
   BLE,
   CancelledError,
   type FlowControlId,
+  Listeners,
   type Logger,
   type Node,
   SharedDials,
@@ -61,33 +62,30 @@ export interface BleTransportEvents {
   close: (connection: BleConnection, info: BleCloseInfo) => void;
 }
 
-type Handlers = { [E in keyof BleTransportEvents]: Set<BleTransportEvents[E]> };
-
 export class BleTransport implements Transport {
   readonly type = BLE;
   readonly node: Node;
   readonly adapter: BleAdapter;
   readonly #logger: Logger;
+  readonly #events: Listeners<BleTransportEvents>;
   readonly #connectTimeoutMs: number;
   readonly #connections = new Set<Connection>();
   readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
-  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
   #stopping: Promise<void> | undefined;
 
   constructor(node: Node, adapter: BleAdapter, options: BleTransportOptions = {}) {
     this.node = node;
     this.adapter = adapter;
     this.#logger = options.logger ?? node.logger;
+    this.#events = new Listeners(this.#logger, 'ble');
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_BLE_CONNECT_TIMEOUT_MS;
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
   }
 
   on<E extends keyof BleTransportEvents>(event: E, listener: BleTransportEvents[E]): () => void {
-    const set = this.#handlers[event] as Set<BleTransportEvents[E]>;
-    set.add(listener);
-    return () => set.delete(listener);
+    return this.#events.on(event, listener);
   }
 
   /**
@@ -251,22 +249,12 @@ export class BleTransport implements Transport {
         listener?.remove(c);
         this.#outgoing.forget(c.peer, c);
       },
-      onClosed: (c, info) => this.#emit('close', c, info),
+      onClosed: (c, info) => this.#events.emit('close', c, info),
     });
     this.#connections.add(connection);
     listener?.add(connection);
-    this.#emit('connection', connection);
+    this.#events.emit('connection', connection);
     return connection;
-  }
-
-  #emit<E extends keyof BleTransportEvents>(event: E, ...args: Parameters<BleTransportEvents[E]>): void {
-    for (const h of this.#handlers[event]) {
-      try {
-        (h as (...a: Parameters<BleTransportEvents[E]>) => void)(...args);
-      } catch (e) {
-        this.#logger.warn(`ble '${event}' listener threw`, { error: errorMessage(e) });
-      }
-    }
   }
 }
 

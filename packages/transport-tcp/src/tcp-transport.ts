@@ -28,6 +28,7 @@ import {
   type AddressLike,
   CancelledError,
   type FlowControlId,
+  Listeners,
   type Logger,
   type Node,
   parseHostPort,
@@ -87,12 +88,11 @@ export interface TcpTransportEvents {
   close: (connection: TcpConnection, info: TcpCloseInfo) => void;
 }
 
-type Handlers = { [E in keyof TcpTransportEvents]: Set<TcpTransportEvents[E]> };
-
 export class TcpTransport implements Transport {
   readonly type = TCP;
   readonly node: Node;
   readonly #logger: Logger;
+  readonly #events: Listeners<TcpTransportEvents>;
   readonly #keepAliveMs: number | false;
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number | undefined;
@@ -102,12 +102,12 @@ export class TcpTransport implements Transport {
   readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<Socket>();
-  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
   #stopping: Promise<void> | undefined;
 
   constructor(node: Node, options: TcpTransportOptions = {}) {
     this.node = node;
     this.#logger = options.logger ?? node.logger;
+    this.#events = new Listeners(this.#logger, 'tcp');
     this.#keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs;
@@ -122,9 +122,7 @@ export class TcpTransport implements Transport {
 
   /** Subscribes to connection events; returns a function that unsubscribes. */
   on<E extends keyof TcpTransportEvents>(event: E, listener: TcpTransportEvents[E]): () => void {
-    const set = this.#handlers[event] as Set<TcpTransportEvents[E]>;
-    set.add(listener);
-    return () => set.delete(listener);
+    return this.#events.on(event, listener);
   }
 
   /**
@@ -399,22 +397,12 @@ export class TcpTransport implements Transport {
         const key = c.peerAddress;
         this.#outgoing.forget(key, c);
       },
-      onClosed: (c, info) => this.#emit('close', c, info),
+      onClosed: (c, info) => this.#events.emit('close', c, info),
     });
     this.#connections.add(connection);
     listener?.add(connection);
-    this.#emit('connection', connection);
+    this.#events.emit('connection', connection);
     return connection;
-  }
-
-  #emit<E extends keyof TcpTransportEvents>(event: E, ...args: Parameters<TcpTransportEvents[E]>): void {
-    for (const h of this.#handlers[event]) {
-      try {
-        (h as (...a: Parameters<TcpTransportEvents[E]>) => void)(...args);
-      } catch (e) {
-        this.#logger.warn(`tcp '${event}' listener threw`, { error: errorMessage(e) });
-      }
-    }
   }
 }
 

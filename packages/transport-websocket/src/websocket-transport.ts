@@ -24,6 +24,7 @@ import {
   type AddressLike,
   CancelledError,
   type FlowControlId,
+  Listeners,
   type Logger,
   type Node,
   parseHostPort,
@@ -95,12 +96,11 @@ export interface WebSocketTransportEvents {
   close: (connection: WebSocketConnection, info: WebSocketCloseInfo) => void;
 }
 
-type Handlers = { [E in keyof WebSocketTransportEvents]: Set<WebSocketTransportEvents[E]> };
-
 export class WebSocketTransport implements Transport {
   readonly type = WS;
   readonly node: Node;
   readonly #logger: Logger;
+  readonly #events: Listeners<WebSocketTransportEvents>;
   readonly #WebSocket: WebSocketConstructor | undefined;
   readonly #serverFactory: WebSocketServerFactory | undefined;
   readonly #connectTimeoutMs: number;
@@ -112,12 +112,12 @@ export class WebSocketTransport implements Transport {
   readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<WebSocketLike>();
-  readonly #handlers: Handlers = { connection: new Set(), close: new Set() };
   #stopping: Promise<void> | undefined;
 
   constructor(node: Node, options: WebSocketTransportOptions = {}) {
     this.node = node;
     this.#logger = options.logger ?? node.logger;
+    this.#events = new Listeners(this.#logger, 'websocket');
     this.#WebSocket =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
     this.#serverFactory = options.serverFactory;
@@ -148,9 +148,7 @@ export class WebSocketTransport implements Transport {
 
   /** Subscribes to connection events; returns a function that unsubscribes. */
   on<E extends keyof WebSocketTransportEvents>(event: E, listener: WebSocketTransportEvents[E]): () => void {
-    const set = this.#handlers[event] as Set<WebSocketTransportEvents[E]>;
-    set.add(listener);
-    return () => set.delete(listener);
+    return this.#events.on(event, listener);
   }
 
   /**
@@ -451,25 +449,12 @@ export class WebSocketTransport implements Transport {
         listener?.remove(c);
         this.#outgoing.forget(c.url, c);
       },
-      onClosed: (c, info) => this.#emit('close', c, info),
+      onClosed: (c, info) => this.#events.emit('close', c, info),
     });
     this.#connections.add(connection);
     listener?.add(connection);
-    this.#emit('connection', connection);
+    this.#events.emit('connection', connection);
     return connection;
-  }
-
-  #emit<E extends keyof WebSocketTransportEvents>(
-    event: E,
-    ...args: Parameters<WebSocketTransportEvents[E]>
-  ): void {
-    for (const h of this.#handlers[event]) {
-      try {
-        (h as (...a: Parameters<WebSocketTransportEvents[E]>) => void)(...args);
-      } catch (e) {
-        this.#logger.warn(`websocket '${event}' listener threw`, { error: errorMessage(e) });
-      }
-    }
   }
 }
 
