@@ -39,10 +39,12 @@ const NO_INFO: LocalInfo = Object.freeze({});
 export class LocalMessage {
   readonly onwardRoute: Route;
   readonly returnRoute: Route;
-  readonly payload: Uint8Array;
   readonly localInfo: LocalInfo;
   /** Trace context carried by TCP as field 3 (an OpenTelemetry JSON map in Ockam Rust). */
   readonly tracingContext: string | undefined;
+  #payload: Uint8Array | undefined;
+  #parts: readonly Uint8Array[] | undefined;
+  #length: number;
 
   constructor(
     onward: RouteLike,
@@ -53,28 +55,92 @@ export class LocalMessage {
   ) {
     this.onwardRoute = toRoute(onward);
     this.returnRoute = toRoute(ret);
-    this.payload = payload;
+    this.#payload = payload;
+    this.#parts = undefined;
+    this.#length = payload.length;
     this.localInfo = localInfo;
     this.tracingContext = tracingContext;
   }
 
+  /**
+   * A message whose payload is the concatenation of `parts`, kept apart: a transport that writes
+   * with scatter/gather (TCP) sends them without ever joining them; `payload` joins them, once,
+   * only if someone reads it. Like any payload, the parts must not change after the message is sent.
+   *
+   * @example
+   * ```ts
+   * const m = LocalMessage.fromParts(['echo'], ['app'], [Uint8Array.of(1), Uint8Array.of(2, 3)]);
+   * m.payloadLength; // 3
+   * m.payload; // Uint8Array [1, 2, 3]
+   * ```
+   */
+  static fromParts(
+    onward: RouteLike,
+    ret: RouteLike,
+    parts: readonly Uint8Array[],
+    localInfo?: LocalInfo,
+    tracingContext?: string,
+  ): LocalMessage {
+    if (parts.length === 1) return new LocalMessage(onward, ret, parts[0]!, localInfo, tracingContext);
+    const m = new LocalMessage(onward, ret, EMPTY_PAYLOAD, localInfo, tracingContext);
+    m.#setParts(parts);
+    return m;
+  }
+
+  #setParts(parts: readonly Uint8Array[]): void {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    this.#payload = undefined;
+    this.#parts = parts;
+    this.#length = length;
+  }
+
+  /** The payload bytes (parts given to `fromParts` are joined on first read). */
+  get payload(): Uint8Array {
+    let payload = this.#payload;
+    if (payload === undefined) {
+      payload = new Uint8Array(this.#length);
+      let o = 0;
+      for (const part of this.#parts!) {
+        payload.set(part, o);
+        o += part.length;
+      }
+      this.#payload = payload;
+      this.#parts = undefined;
+    }
+    return payload;
+  }
+
+  /** The payload's length in bytes, without joining parts. */
+  get payloadLength(): number {
+    return this.#length;
+  }
+
+  /** The payload as the parts whose concatenation it is (one part unless made by `fromParts`). */
+  get payloadParts(): readonly Uint8Array[] {
+    return this.#parts ?? [this.#payload!];
+  }
+
+  #with(onward: Route, ret: Route, localInfo: LocalInfo): LocalMessage {
+    const parts = this.#parts;
+    if (parts === undefined)
+      return new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext);
+    const m = new LocalMessage(onward, ret, EMPTY_PAYLOAD, localInfo, this.tracingContext);
+    m.#setParts(parts);
+    return m;
+  }
+
   /** Pops the first onward address and pushes `via` on the return route (Ockam's `step_forward`). */
   stepForward(via: Address): LocalMessage {
-    return new LocalMessage(
-      this.onwardRoute.popFront(),
-      this.returnRoute.prepend(via),
-      this.payload,
-      this.localInfo,
-      this.tracingContext,
-    );
+    return this.#with(this.onwardRoute.popFront(), this.returnRoute.prepend(via), this.localInfo);
   }
 
   withOnward(onward: RouteLike): LocalMessage {
-    return new LocalMessage(onward, this.returnRoute, this.payload, this.localInfo, this.tracingContext);
+    return this.#with(toRoute(onward), this.returnRoute, this.localInfo);
   }
 
   withReturn(ret: RouteLike): LocalMessage {
-    return new LocalMessage(this.onwardRoute, ret, this.payload, this.localInfo, this.tracingContext);
+    return this.#with(this.onwardRoute, toRoute(ret), this.localInfo);
   }
 
   withPayload(payload: Uint8Array): LocalMessage {
@@ -82,9 +148,11 @@ export class LocalMessage {
   }
 
   withLocalInfo(info: LocalInfo): LocalMessage {
-    return new LocalMessage(this.onwardRoute, this.returnRoute, this.payload, info, this.tracingContext);
+    return this.#with(this.onwardRoute, this.returnRoute, info);
   }
 }
+
+const EMPTY_PAYLOAD = new Uint8Array(0);
 
 const utf8 = new TextEncoder();
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });

@@ -237,6 +237,53 @@ describe('addresses and routes (PROTOCOL.md §1.1)', () => {
   });
 });
 
+describe('messages with payload parts (LocalMessage.fromParts)', () => {
+  const parts = () => [
+    Uint8Array.of(1, 2),
+    new Uint8Array(0),
+    Uint8Array.of(3),
+    new Uint8Array(5000).fill(9),
+  ];
+  const joined = () => {
+    const out = new Uint8Array(5003).fill(9);
+    out.set([1, 2, 3]);
+    return out;
+  };
+
+  it('keeps the parts apart until the payload is read, then joins them once', () => {
+    const m = LocalMessage.fromParts(['echo'], ['app'], parts());
+    expect(m.payloadLength).toBe(5003);
+    expect(m.payloadParts.map((p) => p.length)).toEqual([2, 0, 1, 5000]);
+    const payload = m.payload;
+    expect(payload).toEqual(joined());
+    expect(m.payload).toBe(payload); // joined once, then kept
+    expect(m.payloadParts).toEqual([payload]);
+  });
+
+  it('keeps parts through stepForward, withOnward, withReturn and withLocalInfo', () => {
+    const m = LocalMessage.fromParts(['a', 'b'], ['app'], parts());
+    const stepped = m
+      .stepForward(Address.parse('a'))
+      .withReturn(['x'])
+      .withOnward(['c'])
+      .withLocalInfo({ k: 1 });
+    expect(stepped.payloadParts.length).toBe(4);
+    expect(stepped.onwardRoute.toString()).toBe('0#c');
+    expect(stepped.localInfo).toEqual({ k: 1 });
+    expect(stepped.payload).toEqual(joined());
+    expect(m.withPayload(Uint8Array.of(7)).payloadParts).toEqual([Uint8Array.of(7)]);
+  });
+
+  it('encodes exactly as the message with the joined payload', () => {
+    const m = LocalMessage.fromParts(['echo'], ['app'], parts());
+    const plain = new LocalMessage(['echo'], ['app'], joined());
+    expect(encodeTransportMessage(m)).toEqual(encodeTransportMessage(plain));
+    expect(encodeLegacyTransportMessage(m)).toEqual(encodeLegacyTransportMessage(plain));
+    expect(LocalMessage.fromParts(['echo'], [], [Uint8Array.of(4)]).payload).toEqual(Uint8Array.of(4));
+    expect(LocalMessage.fromParts(['echo'], [], []).payloadLength).toBe(0);
+  });
+});
+
 describe('decoded payloads own their memory', () => {
   it('copies the payload even when the input is a Buffer (whose slice() is a view)', () => {
     const frame = Buffer.from(

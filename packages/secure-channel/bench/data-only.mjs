@@ -1,6 +1,7 @@
 // Data phase only (48 KiB by default), for profiling: `node [--cpu-prof] bench/data-only.mjs [secure|plain|both] [size]`.
 // Set PEER_PROF=1 to run the peer with --cpu-prof (profiles land in the working directory).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Node } from '@ockam/core';
@@ -41,6 +42,7 @@ async function throughput(route, count) {
   const last = new Uint8Array(size);
   last[0] = 1;
   const cpu0 = process.cpuUsage();
+  const peer0 = peerCpuMicros();
   const start = performance.now();
   for (let i = 1; i < count; i++) await client.send(route, payload);
   await client.send(route, last);
@@ -50,7 +52,23 @@ async function throughput(route, count) {
   if (received !== count) throw new Error(`sink counted ${received} of ${count}`);
   const cpu = process.cpuUsage(cpu0);
   const perMsg = ((cpu.user + cpu.system) / count).toFixed(1);
-  return `${((count * size) / 1e6 / (elapsed / 1000)).toFixed(0)} MB/s, sender ${perMsg} µs CPU/msg`;
+  const [u0, s0] = peerSplit;
+  const peerPerMsg = ((peerCpuMicros() - peer0) / count).toFixed(1);
+  const peerSys = ((peerSplit[1] - s0) / count).toFixed(1);
+  const peerUser = ((peerSplit[0] - u0) / count).toFixed(1);
+  const senderSys = (cpu.system / count).toFixed(1);
+  return `${((count * size) / 1e6 / (elapsed / 1000)).toFixed(0)} MB/s, sender ${perMsg} (sys ${senderSys}) µs CPU/msg, receiver ${peerPerMsg} (user ${peerUser} sys ${peerSys}) µs CPU/msg`;
+}
+let peerSplit = [0, 0];
+/** The peer process's CPU time in µs (Linux /proc; clock ticks are 10 ms). */
+function peerCpuMicros() {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    peerSplit = [Number(fields[11]) * 10_000, Number(fields[12]) * 10_000];
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
 }
 const count = Math.ceil(TOTAL / size);
 for (let i = 0; i < 2; i++) {

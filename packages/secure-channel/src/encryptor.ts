@@ -10,6 +10,7 @@
  * import { Encryptor, Decryptor } from '@ockam/secure-channel';
  * const enc = new Encryptor(vault, sendKey);
  * const frame = enc.encrypt(plaintext); // frame.subarray(0, 8) is the nonce
+ * const pieces = enc.encryptToParts([head, body]); // the next frame, as pieces (nonce first)
  * ```
  */
 import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
@@ -25,29 +26,14 @@ export const TAG_LENGTH = 16;
 
 const EMPTY = new Uint8Array(0);
 
-/** Node's Buffer, where there is one: it can allocate without zero-filling first. */
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
-
-/**
- * A frame buffer of its own memory (never a shared pool), as a plain Uint8Array. Not zero-filled
- * on Node: the caller writes every byte (nonce, ciphertext, tag) before the frame is used.
- */
-function allocateFrame(size: number): Uint8Array {
-  if (NodeBuffer === undefined) return new Uint8Array(size);
-  const b = NodeBuffer.allocUnsafeSlow(size);
-  return new Uint8Array(b.buffer, b.byteOffset, size);
-}
-
-/** An optional vault method (`@ockam/vault` has it): AEAD-encrypt into `out` at `offset`. */
-interface AeadEncryptInto {
-  aeadEncryptInto(
+/** An optional vault method (`@ockam/vault` has it): AEAD-encrypt parts into ciphertext pieces. */
+interface AeadEncryptParts {
+  aeadEncryptParts(
     key: AeadKeyHandle,
     nonce: Uint8Array,
-    plaintext: Uint8Array | readonly Uint8Array[],
+    parts: readonly Uint8Array[],
     aad: Uint8Array,
-    out: Uint8Array,
-    offset: number,
-  ): void;
+  ): Uint8Array[];
 }
 
 export interface EncryptorOptions {
@@ -85,10 +71,20 @@ export class Encryptor {
   }
 
   /**
-   * Encrypts one frame whose plaintext is the concatenation of `parts` (or one array), without
-   * concatenating them when the vault can encrypt parts straight into the frame; see `encrypt`.
+   * Encrypts one frame whose plaintext is the concatenation of `parts` (or one array); see
+   * `encrypt`. The frame is one buffer; `encryptToParts` spares joining it.
    */
   encryptParts(parts: Uint8Array | readonly Uint8Array[]): Uint8Array {
+    return concatBytes(...this.encryptToParts(parts instanceof Uint8Array ? [parts] : parts));
+  }
+
+  /**
+   * Encrypts one frame whose plaintext is the concatenation of `parts` and returns the frame as
+   * pieces: the 8-byte nonce, then ciphertext ‖ tag in one or more pieces. Nothing is joined or
+   * copied when the vault can encrypt in parts (`@ockam/vault` can); send the pieces with
+   * `LocalMessage.fromParts`.
+   */
+  encryptToParts(parts: readonly Uint8Array[]): Uint8Array[] {
     let key = this.#key;
     if (key === undefined) throw new SecureChannelError('shutdown', 'Encryptor is destroyed');
     const n = this.#nonce;
@@ -103,22 +99,17 @@ export class Encryptor {
       this.#epoch++;
     }
     this.#aeadNonceView.setBigUint64(4, n);
-    let frame: Uint8Array;
-    const into = (this.#vault as Partial<AeadEncryptInto>).aeadEncryptInto;
-    if (typeof into === 'function') {
-      // @ockam/vault's fast path: the ciphertext is written once, straight into the frame.
-      let length = 0;
-      if (parts instanceof Uint8Array) length = parts.length;
-      else for (const part of parts) length += part.length;
-      frame = allocateFrame(NONCE_PREFIX_LENGTH + length + TAG_LENGTH);
-      into.call(this.#vault, key, this.#aeadNonce, parts, EMPTY, frame, NONCE_PREFIX_LENGTH);
+    const prefix = new Uint8Array(NONCE_PREFIX_LENGTH);
+    new DataView(prefix.buffer).setBigUint64(0, n);
+    const vault = this.#vault as SecureChannelVault & Partial<AeadEncryptParts>;
+    let frame: Uint8Array[];
+    if (typeof vault.aeadEncryptParts === 'function') {
+      frame = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY);
+      frame.unshift(prefix);
     } else {
-      const plaintext = parts instanceof Uint8Array ? parts : concatBytes(...parts);
-      const sealed = this.#vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY);
-      frame = new Uint8Array(NONCE_PREFIX_LENGTH + sealed.length);
-      frame.set(sealed, NONCE_PREFIX_LENGTH);
+      const plaintext = parts.length === 1 ? parts[0]! : concatBytes(...parts);
+      frame = [prefix, vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY)];
     }
-    new DataView(frame.buffer).setBigUint64(0, n);
     this.#nonce = n + 1n;
     return frame;
   }

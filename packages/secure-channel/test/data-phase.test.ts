@@ -47,6 +47,31 @@ for (const backend of BACKENDS) {
       expect(enc.nonce).toBe(150n);
     });
 
+    it('encryptToParts gives the same frames as pieces, nonce first, across rekeys', () => {
+      const keys = [K0];
+      for (let i = 1; i < 3; i++) keys.push(referenceRekey(keys[i - 1]!));
+      const enc = new Encryptor(vault, key());
+      const dec = new Decryptor(vault, key());
+      for (let n = 0; n < 70; n++) {
+        const head = new TextEncoder().encode(`head ${n}`);
+        const body = new Uint8Array(n * 100).fill(n);
+        const pieces = enc.encryptToParts([head, new Uint8Array(0), body, Uint8Array.of(0x40)]);
+        expect(toHex(pieces[0]!)).toBe(n.toString(16).padStart(16, '0'));
+        const frame = new Uint8Array(pieces.reduce((len, p) => len + p.length, 0));
+        let o = 0;
+        for (const p of pieces) {
+          frame.set(p, o);
+          o += p.length;
+        }
+        const pt = new Uint8Array(head.length + body.length + 1);
+        pt.set(head);
+        pt.set(body, head.length);
+        pt[pt.length - 1] = 0x40;
+        expect(toHex(frame)).toBe(toHex(referenceFrame(keys, n, pt)));
+        expect(dec.decrypt(frame)).toEqual(pt);
+      }
+    });
+
     it('decrypts in order across many rekeys', () => {
       const enc = new Encryptor(vault, key());
       const dec = new Decryptor(vault, key());

@@ -1,7 +1,7 @@
 import {
   Address,
   decodeTransportMessage,
-  type LocalMessage,
+  LocalMessage,
   OckamError,
   type RoutedMessage,
   startEcho,
@@ -97,6 +97,29 @@ describe('tcp transport', () => {
     const sizes = Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 100_000 + i : i));
     await Promise.all(sizes.map((n) => c.send(route, new Uint8Array(n))));
     for (const n of sizes) expect((await c.receive()).payload.length).toBe(n);
+  });
+
+  it('sends a message made of parts (small and large, batched with others) byte for byte', async () => {
+    const server = track(await echoServer());
+    const client = track(testNode('client'));
+    const c = client.node.client({ capacity: 256 });
+    const route = await client.node.resolveRoute([`1#127.0.0.1:${server.port}`, 'echo']);
+    const piece = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+    const shapes = [[8, 40_000, 16], [5000], [3, 0, 4096, 1, 70_000, 9], [12, 20], [8, 4096, 4096, 16]];
+    const sent = shapes.map((sizes, k) => sizes.map((n, j) => piece(n, k * 10 + j)));
+    // Sent back to back, so that they share a batch (and a writev) with their neighbours.
+    await Promise.all(
+      sent.map((parts) => client.node.route(c.address, LocalMessage.fromParts(route, [c.address], parts))),
+    );
+    for (const parts of sent) {
+      const expected = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        expected.set(p, o);
+        o += p.length;
+      }
+      expect((await c.receive()).payload).toEqual(expected);
+    }
   });
 
   it('routes a→b→c when b exposes its connection to c to its own listener', async () => {

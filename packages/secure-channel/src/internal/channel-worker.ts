@@ -462,9 +462,10 @@ export class ChannelEnd {
   }
 
   async #sendFrame(ctx: WorkerContext, plaintext: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const frame = this.#encryptor!.encryptParts(plaintext);
+    // The frame travels as pieces (nonce, ciphertext, tag): TCP writes them as they are.
+    const frame = this.#encryptor!.encryptToParts(plaintext instanceof Uint8Array ? [plaintext] : plaintext);
     try {
-      await ctx.send(this.#remoteRoute, frame, { returnRoute: Route.empty() });
+      await ctx.forward(LocalMessage.fromParts(this.#remoteRoute, Route.empty(), frame));
     } catch (e) {
       this.#logger.warn('secure channel could not send a frame', {
         to: this.#remoteRoute.toString(),

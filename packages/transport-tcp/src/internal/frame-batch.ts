@@ -29,7 +29,7 @@ const HEADER_PLACEHOLDER = new Uint8Array(FRAME_HEADER_LENGTH);
  * of at most 9 bytes, UTF-8 at most 3 bytes per UTF-16 unit.
  */
 export function frameSizeBound(message: LocalMessage): number {
-  let n = FRAME_HEADER_LENGTH + 1 + 9 + 9 + 9 + message.payload.length;
+  let n = FRAME_HEADER_LENGTH + 1 + 9 + 9 + 9 + message.payloadLength;
   for (const a of message.onwardRoute.addresses) n += 14 + 3 * a.value.length;
   for (const a of message.returnRoute.addresses) n += 14 + 3 * a.value.length;
   if (message.tracingContext !== undefined) n += 9 + 3 * message.tracingContext.length;
@@ -38,7 +38,7 @@ export function frameSizeBound(message: LocalMessage): number {
 
 /** Whether `append` writes this message's payload beside the buffer rather than copying it. */
 export function hasExternalPayload(message: LocalMessage): boolean {
-  return message.payload.length >= EXTERNAL_PAYLOAD_BYTES && message.tracingContext === undefined;
+  return message.payloadLength >= EXTERNAL_PAYLOAD_BYTES && message.tracingContext === undefined;
 }
 
 export class FrameBatch {
@@ -64,18 +64,27 @@ export class FrameBatch {
     w.array(onward.length - 1);
     for (let i = 1; i < onward.length; i++) writeCborAddress(w, onward[i]!);
     writeCborRoute(w, message.returnRoute);
-    const payload = message.payload;
     // Lengths are patched at once: once the writer's bytes are cut into a segment (a view of its
     // buffer at the time), a later patch might land in a grown copy instead.
     if (hasExternalPayload(message)) {
-      w.bytesHead(payload.length);
-      const end = w.length;
-      w.setUint32(start, end - start - FRAME_HEADER_LENGTH + payload.length);
-      this.#segments.push(w.finishView().subarray(this.#cut, end), payload);
-      this.#cut = end;
-      this.#external += payload.length;
+      const length = message.payloadLength;
+      w.bytesHead(length);
+      w.setUint32(start, w.length - start - FRAME_HEADER_LENGTH + length);
+      // Large parts are written as they are; small ones (a nonce, a tag) are copied into the buffer.
+      for (const part of message.payloadParts) {
+        if (part.length < EXTERNAL_PAYLOAD_BYTES) {
+          w.raw(part);
+          continue;
+        }
+        const end = w.length;
+        if (this.#cut < end) this.#segments.push(w.finishView().subarray(this.#cut, end));
+        this.#segments.push(part);
+        this.#cut = end;
+        this.#external += part.length;
+      }
       return;
     }
+    const payload = message.payload;
     w.bytes(payload);
     if (message.tracingContext !== undefined) w.text(message.tracingContext);
     w.setUint32(start, w.length - start - FRAME_HEADER_LENGTH);

@@ -167,25 +167,16 @@ function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
       tag.copy(out, body.length);
       return toU8(out);
     },
-    encryptInto(nonce, plaintext, aad, out, offset) {
+    encryptParts(nonce, parts, aad) {
       const cipher = createCipheriv(cipherName as 'aes-256-gcm', key, nonce, options);
       if (aad.length > 0) cipher.setAAD(aad);
-      let o = offset;
-      if (plaintext instanceof Uint8Array) {
-        const body = cipher.update(plaintext);
-        out.set(body, o);
-        o += body.length;
-      } else {
-        // A stream cipher: each part's ciphertext is exactly as long as the part.
-        for (const part of plaintext) {
-          if (part.length === 0) continue;
-          const body = cipher.update(part);
-          out.set(body, o);
-          o += body.length;
-        }
-      }
+      // Both ciphers are stream ciphers: each part's ciphertext is exactly as long as the part, and
+      // OpenSSL's output buffer is handed on as it is (no copy, no frame to assemble).
+      const out: Uint8Array[] = [];
+      for (const part of parts) if (part.length > 0) out.push(toU8(cipher.update(part)));
       cipher.final();
-      out.set(cipher.getAuthTag(), o);
+      out.push(toU8(cipher.getAuthTag()));
+      return out;
     },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (ciphertextAndTag.length < 16) return undefined;

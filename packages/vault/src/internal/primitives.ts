@@ -24,16 +24,11 @@ export interface PreparedX25519Key {
 export interface PreparedAead {
   encrypt(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /**
-   * Writes ciphertext ‖ tag into `out` at `offset` (room checked by the caller), sparing a copy.
-   * A plaintext given as parts is encrypted as their concatenation, without concatenating them.
+   * Encrypts the concatenation of `parts` without joining them, and returns ciphertext ‖ tag as
+   * pieces: the ciphertext of each part (empty parts skipped), then the 16-byte tag. A backend
+   * without a streaming cipher leaves this out and `encrypt` is used on the joined plaintext.
    */
-  encryptInto?(
-    nonce: Uint8Array,
-    plaintext: Uint8Array | readonly Uint8Array[],
-    aad: Uint8Array,
-    out: Uint8Array,
-    offset: number,
-  ): void;
+  encryptParts?(nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Uint8Array[];
   decrypt(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
 }
 

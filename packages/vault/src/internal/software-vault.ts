@@ -260,33 +260,25 @@ export class SoftwareVault implements Vault {
 
   /**
    * Internal fast path of `aeadEncrypt` for the secure channel's encryptor (not part of core's
-   * `Vault`; callers check for it): writes ciphertext ‖ tag (plaintext length + 16 bytes) into
-   * `out` at `offset`, so a frame is built without copying the ciphertext twice. The plaintext may
-   * be given as parts (encrypted as their concatenation), so that it need not be assembled first.
+   * `Vault`; callers check for it): encrypts the concatenation of `parts` and returns ciphertext ‖
+   * tag as pieces whose concatenation is exactly what `aeadEncrypt` returns for the joined
+   * plaintext. With node:crypto nothing is joined or copied; a frame goes to the socket as these
+   * pieces (see `LocalMessage.fromParts`).
    */
-  aeadEncryptInto(
+  aeadEncryptParts(
     key: AeadKeyHandle,
     nonce: Uint8Array,
-    plaintext: Uint8Array | readonly Uint8Array[],
+    parts: readonly Uint8Array[],
     aad: Uint8Array,
-    out: Uint8Array,
-    offset: number,
-  ): void {
+  ): Uint8Array[] {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
     if (nonce.length !== NONCE_LENGTH)
       throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (entry.cipher.encryptParts !== undefined) return entry.cipher.encryptParts(nonce, parts, aad);
     let length = 0;
-    if (plaintext instanceof Uint8Array) length = plaintext.length;
-    else for (const part of plaintext) length += part.length;
-    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length + 16)
-      throw new RangeError(`no room for ${length + 16} bytes at offset ${offset} of ${out.length}`);
-    if (entry.cipher.encryptInto !== undefined) {
-      entry.cipher.encryptInto(nonce, plaintext, aad, out, offset);
-      return;
-    }
-    const whole = plaintext instanceof Uint8Array ? plaintext : concatParts(plaintext, length);
-    out.set(entry.cipher.encrypt(nonce, whole, aad), offset);
+    for (const part of parts) length += part.length;
+    return [entry.cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatParts(parts, length), aad)];
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
