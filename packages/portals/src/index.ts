@@ -41,6 +41,7 @@ export {
 export {
   decodePortalMessage,
   encodePayload,
+  encodePayloadParts,
   encodePortalMessage,
   MAX_DECODED_PAYLOAD_SIZE,
   MAX_PAYLOAD_SIZE,

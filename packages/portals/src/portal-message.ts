@@ -76,6 +76,21 @@ export function encodePayload(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * `Payload(data)` as parts: its head (`03` uvarint(length)), then `data` itself, not copied (one
+ * array, or several whose concatenation is the data). Send them with `LocalMessage.fromParts`,
+ * so that the data is read once, by the cipher or the socket.
+ */
+export function encodePayloadParts(data: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+  let length = 0;
+  if (data instanceof Uint8Array) length = data.length;
+  else for (const part of data) length += part.length;
+  const head = new Uint8Array(1 + uvarintLength(length));
+  head[0] = TAG_PAYLOAD;
+  writeUvarint(head, 1, length);
+  return data instanceof Uint8Array ? [head, data] : [head, ...data];
+}
+
 function fail(reason: string, cause?: unknown): never {
   throw new PortalError('serialization', `Cannot decode portal message: ${reason}`, { cause });
 }

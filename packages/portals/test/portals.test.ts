@@ -36,6 +36,46 @@ describe('tcp portals', () => {
     expect((await httpGetBody(inlet.address.port)).toString()).toBe('hello through the portal');
   });
 
+  it('send full 48 KiB payloads from a bulk stream (tails carried into the next read), and a lone byte at once', async () => {
+    const echo = await echoTarget();
+    cleanups.push(() => echo.stop());
+    const { logger } = capturingLogger();
+    const node = new Node({ name: 'one', logger });
+    cleanups.push(() => node.stop());
+    // A hop between inlet and outlet that records the size of every Payload the inlet sends.
+    const sizes: number[] = [];
+    node.startWorker('count', {
+      handleMessage: (ctx, { message }) => {
+        if (message.payload[0] === 3 && message.returnRoute.addresses[0]?.value.startsWith('inlet_portal_'))
+          sizes.push(message.payloadLength);
+        return ctx.forward(message.stepForward(ctx.address));
+      },
+    });
+    createOutlet(node, { lingerMs: 20, to: `127.0.0.1:${echo.port}` });
+    const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: ['count', 'outlet'] });
+    cleanups.push(() => inlet.stop());
+
+    const client = await connectTo(inlet.address.port);
+    const lone = new Promise<number>((resolve) => {
+      const start = performance.now();
+      client.once('data', () => resolve(performance.now() - start));
+    });
+    client.write(Uint8Array.of(42));
+    expect(await lone).toBeLessThan(500); // a lone byte is not held back waiting for more
+    sizes.length = 0;
+
+    const bulk = randomBytes(8 * 1024 * 1024);
+    const received = collect(client);
+    client.end(bulk);
+    const { data } = await received;
+    expect(sha256(data)).toBe(sha256(bulk));
+    const payloads = sizes.filter((n) => n > 8);
+    const full = payloads.filter((n) => n === 48 * 1024 + 4).length;
+    // 171 payloads if every one were full; cutting each 64 KiB read on its own would make ~256.
+    expect(payloads.length).toBeLessThanOrEqual(190);
+    expect(full).toBeGreaterThanOrEqual(150);
+  });
+
   it('carry HTTP between two nodes over TCP, 5 MiB each way', async () => {
     const big = randomBytes(5 * 1024 * 1024);
     const http = await httpTarget(big);

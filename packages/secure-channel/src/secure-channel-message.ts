@@ -16,7 +16,15 @@
  * toHex(encodeSecureChannelMessage({ kind: 'close' })); // '8282028040'
  * ```
  */
-import { CborReader, CborWriter, DecodeError, type Route, readCborRoute, writeCborRoute } from '@ockam/core';
+import {
+  CborReader,
+  CborWriter,
+  concatBytes,
+  DecodeError,
+  type Route,
+  readCborRoute,
+  writeCborRoute,
+} from '@ockam/core';
 
 export interface PayloadMessage {
   readonly kind: 'payload';
@@ -46,23 +54,37 @@ const WHAT = 'secure channel message';
 
 /** The empty padding that ends every message we encode: a zero-length byte string. */
 const EMPTY_PADDING = Uint8Array.of(0x40);
+/** Parts up to this size are copied into the head by `encodePayloadMessageParts`. */
+const SMALL_PART = 64;
 
 /**
- * A `Payload` message as three parts whose concatenation is its encoding: the CBOR up to and
- * including the payload's byte-string head, the payload itself (not copied), and the empty
- * padding. The encryptor encrypts them without assembling the plaintext.
+ * A `Payload` message as parts whose concatenation is its encoding: the CBOR up to and including
+ * the payload's byte-string head, the payload's own parts (not copied), and the empty padding.
+ * The encryptor encrypts them without assembling the plaintext.
  */
 export function encodePayloadMessageParts(
   onwardRoute: Route,
   returnRoute: Route,
-  payload: Uint8Array,
-): [Uint8Array, Uint8Array, Uint8Array] {
+  payload: Uint8Array | readonly Uint8Array[],
+): Uint8Array[] {
   const w = new CborWriter(128);
   w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
   writeCborRoute(w, onwardRoute);
   writeCborRoute(w, returnRoute);
-  w.bytesHead(payload.length);
-  return [w.finishView(), payload, EMPTY_PADDING];
+  if (payload instanceof Uint8Array) {
+    w.bytesHead(payload.length);
+    return [w.finishView(), payload, EMPTY_PADDING];
+  }
+  let length = 0;
+  for (const part of payload) length += part.length;
+  w.bytesHead(length);
+  // Small leading parts (a portal message's head) join the CBOR head: one cipher call fewer each.
+  let i = 0;
+  while (i < payload.length && payload[i]!.length <= SMALL_PART) w.raw(payload[i++]!);
+  const parts = [w.finishView()];
+  for (; i < payload.length; i++) parts.push(payload[i]!);
+  parts.push(EMPTY_PADDING);
+  return parts;
 }
 
 /** Encodes a message with empty padding. */
@@ -71,16 +93,9 @@ export function encodeSecureChannelMessage(message: SecureChannelMessage, writer
     case 'payload': {
       if (writer === undefined) {
         // Sized exactly: the head, then one copy of the payload, then the padding.
-        const [head, payload, padding] = encodePayloadMessageParts(
-          message.onwardRoute,
-          message.returnRoute,
-          message.payload,
+        return concatBytes(
+          ...encodePayloadMessageParts(message.onwardRoute, message.returnRoute, message.payload),
         );
-        const out = new Uint8Array(head.length + payload.length + padding.length);
-        out.set(head, 0);
-        out.set(payload, head.length);
-        out.set(padding, head.length + payload.length);
-        return out;
       }
       const w = writer;
       w.array(2).array(2).uint(PAYLOAD).array(1).array(3);

@@ -2,9 +2,12 @@
  * One portal connection: a TCP socket on one side and a worker that talks the portal protocol
  * with its peer on the other side (PROTOCOL.md §7.2, §7.3).
  *
- * Data: the socket is read in chunks of at most `MAX_PAYLOAD_SIZE` (48 KiB); each chunk is one
- * `Payload`, sent with an awaited router send while the socket is paused, so a full mailbox
- * anywhere along the route stops reading (back-pressure). `Payload`s from the peer are written to
+ * Data: what the socket gives is sent in `Payload`s of at most `MAX_PAYLOAD_SIZE` (48 KiB), with an
+ * awaited router send while the socket is paused, so a full mailbox anywhere along the route stops
+ * reading (back-pressure). Node reads up to 64 KiB at a time; cutting each read on its own would
+ * make a 16 KiB `Payload` out of every other one, so a tail shorter than 48 KiB is carried into
+ * the next read if that read comes within the same event-loop turn, and sent on its own at the
+ * end of the turn otherwise (a check-phase callback: no timer, no added latency to speak of). `Payload`s from the peer are written to
  * the socket; while `write()` asks for `drain`, the worker takes no further message, so its
  * bounded mailbox pushes back on the route.
  *
@@ -22,6 +25,7 @@ import {
   Address,
   type FlowControlId,
   type IncomingAccessControl,
+  LocalMessage,
   type Logger,
   type Node,
   type OutgoingAccessControl,
@@ -32,7 +36,7 @@ import {
 import { PortalError } from '../errors.js';
 import {
   decodePortalMessage,
-  encodePayload,
+  encodePayloadParts,
   encodePortalMessage,
   MAX_PAYLOAD_SIZE,
 } from '../portal-message.js';
@@ -82,6 +86,10 @@ export class PortalConnection {
   #pong: { resolve: (r: Route) => void; reject: (e: Error) => void } | undefined;
   #outbound: Promise<void> = Promise.resolve();
   #pendingReads = 0;
+  /** Bytes read and not yet sent (less than one payload), and whether their flush is scheduled. */
+  #carry: Uint8Array[] = [];
+  #carryLength = 0;
+  #flushScheduled = false;
   #sentDisconnect = false;
   #receivedDisconnect = false;
   #notifyPeer = true;
@@ -291,9 +299,7 @@ export class PortalConnection {
     this.#pendingReads++;
     this.#enqueue(async () => {
       try {
-        for (let offset = 0; offset < chunk.length; offset += MAX_PAYLOAD_SIZE) {
-          await this.#sendToPeer(encodePayload(chunk.subarray(offset, offset + MAX_PAYLOAD_SIZE)));
-        }
+        await this.#sendData(chunk);
       } finally {
         this.#pendingReads--;
         if (this.#pendingReads === 0 && !this.#socketClosed && this.#state === 'open') this.socket.resume();
@@ -301,9 +307,52 @@ export class PortalConnection {
     });
   };
 
+  /** Sends what is carried and then `chunk` in whole `Payload`s; carries a shorter tail. */
+  async #sendData(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    if (this.#carryLength > 0) {
+      offset = Math.min(MAX_PAYLOAD_SIZE - this.#carryLength, chunk.length);
+      this.#carry.push(chunk.subarray(0, offset));
+      this.#carryLength += offset;
+      if (this.#carryLength < MAX_PAYLOAD_SIZE) {
+        this.#scheduleFlush();
+        return;
+      }
+      await this.#flushCarry();
+    }
+    while (chunk.length - offset >= MAX_PAYLOAD_SIZE) {
+      await this.#sendToPeer(encodePayloadParts(chunk.subarray(offset, offset + MAX_PAYLOAD_SIZE)));
+      offset += MAX_PAYLOAD_SIZE;
+    }
+    if (offset < chunk.length) {
+      this.#carry.push(chunk.subarray(offset));
+      this.#carryLength = chunk.length - offset;
+      this.#scheduleFlush();
+    }
+  }
+
+  /** At the end of this event-loop turn, sends what is still carried (queued after pending reads). */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#carryLength > 0) this.#enqueue(() => this.#flushCarry());
+    });
+  }
+
+  async #flushCarry(): Promise<void> {
+    if (this.#carryLength === 0) return;
+    const parts = this.#carry;
+    this.#carry = [];
+    this.#carryLength = 0;
+    await this.#sendToPeer(encodePayloadParts(parts));
+  }
+
   readonly #onEnd = (): void => {
     // Everything read before the FIN is queued ahead of this Disconnect.
     this.#enqueue(async () => {
+      await this.#flushCarry();
       if (this.#sentDisconnect) return;
       this.#sentDisconnect = true;
       await this.#sendToPeer(DISCONNECT);
@@ -329,7 +378,8 @@ export class PortalConnection {
     if (this.#finishing) return;
     this.#finishing = true;
     const wasOpen = this.#state === 'open';
-    // Let what was read be sent first, but never wait forever on a stuck route.
+    // Let what was read be sent first (a carried tail too), but never wait forever on a stuck route.
+    this.#enqueue(() => this.#flushCarry());
     const flushed = await within(
       this.#outbound.then(() => true),
       CLOSE_SEND_TIMEOUT_MS,
@@ -375,9 +425,11 @@ export class PortalConnection {
     this.socket.destroy();
   }
 
-  async #sendToPeer(payload: Uint8Array): Promise<void> {
+  async #sendToPeer(payload: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const remote = this.#remote;
     if (remote === undefined) return;
-    await this.#ctx.send(remote, payload);
+    if (payload instanceof Uint8Array) await this.#ctx.send(remote, payload);
+    // Socket data is not copied into a message: head and data travel as parts.
+    else await this.#ctx.forward(LocalMessage.fromParts(remote, [this.address], payload));
   }
 }

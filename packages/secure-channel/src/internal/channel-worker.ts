@@ -456,7 +456,7 @@ export class ChannelEnd {
     const plaintext = encodePayloadMessageParts(
       message.onwardRoute.popFront(),
       message.returnRoute,
-      message.payload,
+      message.payloadParts,
     );
     await this.#sendFrame(ctx, plaintext);
   }
