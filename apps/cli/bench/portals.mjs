@@ -18,7 +18,7 @@
 //      byte; RSS growth of the inlet and outlet node processes per connection.
 // Targets: d ≥ ssh -L; e within 25 % of d.
 //
-// Environment: BENCH_SECONDS (iperf3 -t, default 5), BENCH_REPS (2), BENCH_CONNECTIONS (1000),
+// Environment: BENCH_SECONDS (iperf3 -t, default 5), BENCH_REPS (3), BENCH_CONNECTIONS (1000),
 // BENCH_CONNECTION_BYTES (4096), BENCH_RTT_SMALL (2000 round trips), BENCH_RTT_LARGE (1000),
 // BENCH_NO_IPERF=1 (use the node bulk sender), BENCH_STRICT=1 (exit 2 when a target is missed). Exit 1 when an echo is wrong or a step fails.
 import { spawn } from 'node:child_process';
@@ -44,7 +44,7 @@ import {
 import { startSshTunnel } from './ssh.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 2));
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1000);
 const CONNECTION_BYTES = Number(process.env.BENCH_CONNECTION_BYTES ?? 4096);
 const RTT_SMALL = Number(process.env.BENCH_RTT_SMALL ?? 2000);

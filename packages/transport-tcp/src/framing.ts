@@ -160,7 +160,9 @@ export class FrameDecoder {
       if (this.#offset === head.length) this.#advance();
       return view;
     }
-    const out = new Uint8Array(n);
+    // Every byte is written below: no need to zero-fill first (own memory, never Buffer's pool).
+    const b = Buffer.allocUnsafeSlow(n);
+    const out = new Uint8Array(b.buffer, b.byteOffset, n);
     let written = 0;
     while (written < n) {
       const chunk = this.#chunks[this.#first]!;
