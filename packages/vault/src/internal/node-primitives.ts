@@ -18,6 +18,7 @@ import {
   sign as nodeSign,
   verify as nodeVerify,
 } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { AeadAlgorithm, SigningKeyType } from '@ockam/core';
 import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
 
@@ -140,7 +141,104 @@ function p256Key(secret: Uint8Array): PreparedSigningKey {
 
 const AES_BY_KEY_LENGTH: Record<number, string> = { 16: 'aes-128-gcm', 24: 'aes-192-gcm', 32: 'aes-256-gcm' };
 
+/** The optional native AEAD (native/aead.c), when it was built; see `nativeAeadStatus`. */
+interface NativeAead {
+  create(algorithm: 0 | 1, key: Uint8Array): object;
+  seal(
+    handle: object,
+    nonce: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
+  open(
+    handle: object,
+    nonce: Uint8Array,
+    ciphertextAndTag: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+  ): boolean;
+  destroy(handle: object): void;
+}
+
+const NATIVE_PATH = '../../build/Release/ockam_aead.node';
+
+function loadNativeAead(): { native?: NativeAead; reason: string } {
+  if (process.env.OCKAM_VAULT_NATIVE_AEAD === '0') return { reason: 'disabled by OCKAM_VAULT_NATIVE_AEAD=0' };
+  try {
+    return { native: createRequire(import.meta.url)(NATIVE_PATH) as NativeAead, reason: 'loaded' };
+  } catch (e) {
+    return { reason: `not built (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
+  }
+}
+
+const NATIVE = loadNativeAead();
+
+/**
+ * Whether AEAD runs on the native addon (built by `scripts/build-native.mjs` at install and
+ * build time) or on node:crypto, and why. Both give the same bytes; the addon is about twice as
+ * fast on 48 KiB frames and allocates nothing per message.
+ */
+export function nativeAeadStatus(): { readonly loaded: boolean; readonly reason: string } {
+  return { loaded: NATIVE.native !== undefined, reason: NATIVE.reason };
+}
+
+/** A buffer of its own memory (never Buffer's pool), not zero-filled: the caller writes every byte. */
+function allocate(size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
+/**
+ * AEAD on the native addon: one prepared OpenSSL context per direction for the key's lifetime;
+ * nonces other than 96 bits (only Wycheproof uses them) go to node:crypto.
+ */
+function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
+  const fallback = nodeCryptoAead(algorithm, raw);
+  let handle: object | undefined = native.create(algorithm === 'chacha20-poly1305' ? 1 : 0, raw);
+  const live = (): object => {
+    if (handle === undefined) throw new RangeError('AEAD key was deleted');
+    return handle;
+  };
+  return {
+    encrypt(nonce, plaintext, aad) {
+      if (nonce.length !== 12) return fallback.encrypt(nonce, plaintext, aad);
+      const out = allocate(plaintext.length + 16);
+      native.seal(live(), nonce, plaintext, aad, out, 0);
+      return out;
+    },
+    encryptParts(nonce, parts, aad) {
+      if (nonce.length !== 12) return fallback.encryptParts!(nonce, parts, aad);
+      let length = 16;
+      for (const part of parts) length += part.length;
+      const out = allocate(length);
+      native.seal(live(), nonce, parts, aad, out, 0);
+      return [out];
+    },
+    decrypt(nonce, ciphertextAndTag, aad) {
+      if (nonce.length !== 12) return fallback.decrypt(nonce, ciphertextAndTag, aad);
+      if (ciphertextAndTag.length < 16) return undefined;
+      const out = allocate(ciphertextAndTag.length - 16);
+      return native.open(live(), nonce, ciphertextAndTag, aad, out) ? out : undefined;
+    },
+    decryptInto(nonce, ciphertextAndTag, aad, out) {
+      if (nonce.length !== 12 || ciphertextAndTag.length < 16) return false;
+      return native.open(live(), nonce, ciphertextAndTag, aad, out);
+    },
+    dispose() {
+      if (handle !== undefined) native.destroy(handle);
+      handle = undefined;
+    },
+  };
+}
+
 function aead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
+  const native = NATIVE.native;
+  return native !== undefined ? nativeAead(native, algorithm, raw) : nodeCryptoAead(algorithm, raw);
+}
+
+function nodeCryptoAead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
   const cipherName =
     algorithm === 'chacha20-poly1305'
       ? raw.length === 32
@@ -251,4 +349,11 @@ export const nodePrimitives: Primitives = {
   },
   x25519Key,
   aead,
+};
+
+/** The node backend with AEAD on node:crypto even where the native addon is loaded (tests compare). */
+export const nodeCryptoPrimitives: Primitives = {
+  ...nodePrimitives,
+  name: 'node:crypto',
+  aead: nodeCryptoAead,
 };

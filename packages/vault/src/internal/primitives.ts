@@ -30,6 +30,14 @@ export interface PreparedAead {
    */
   encryptParts?(nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Uint8Array[];
   decrypt(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  /**
+   * Decrypts into `out` (at least length − 16 bytes; it may be the ciphertext's own memory, for
+   * decryption in place) and returns whether the input authenticated; on failure `out` holds no
+   * plaintext.
+   */
+  decryptInto?(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
+  /** Releases what the key holds outside the vault's own copy (a native context), at once. */
+  dispose?(): void;
 }
 
 /**

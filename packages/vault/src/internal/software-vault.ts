@@ -295,11 +295,42 @@ export class SoftwareVault implements Vault {
     return plaintext;
   }
 
+  /**
+   * Internal fast path of `aeadDecrypt` for the secure channel's decryptor (not part of core's
+   * `Vault`; callers check for it): writes the plaintext into `out`, which may be the
+   * ciphertext's own memory (decryption in place, nothing allocated). Throws like `aeadDecrypt`
+   * when the input does not authenticate, and `out` then holds no plaintext.
+   */
+  aeadDecryptInto(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    ciphertextAndTag: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+  ): void {
+    const entry = this.#aead.get(key.id);
+    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
+    if (nonce.length !== NONCE_LENGTH)
+      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    if (ciphertextAndTag.length < 16 || out.length < ciphertextAndTag.length - 16)
+      throw new RangeError(`no room for ${ciphertextAndTag.length - 16} bytes of plaintext in ${out.length}`);
+    const ok =
+      entry.cipher.decryptInto !== undefined
+        ? entry.cipher.decryptInto(nonce, ciphertextAndTag, aad, out)
+        : copyInto(entry.cipher.decrypt(nonce, ciphertextAndTag, aad), out);
+    if (!ok)
+      throw new VaultError(
+        'invalid',
+        `${entry.handle.algorithm} decryption failed: message authentication failed`,
+      );
+  }
+
   deleteSecret(handle: SecretHandle | AeadKeyHandle): void {
     const map = handle.kind === 'aead' ? this.#aead : this.#secrets;
     const entry = map.get(handle.id);
     if (entry === undefined) return;
     entry.bytes.fill(0);
+    if ('cipher' in entry) entry.cipher.dispose?.();
     map.delete(handle.id);
   }
 
@@ -406,4 +437,10 @@ function concatParts(parts: readonly Uint8Array[], length: number): Uint8Array {
     o += part.length;
   }
   return out;
+}
+
+function copyInto(plaintext: Uint8Array | undefined, out: Uint8Array): boolean {
+  if (plaintext === undefined) return false;
+  out.set(plaintext);
+  return true;
 }

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createVault } from '../src/index.js';
+import { nativeAeadStatus, nodeCryptoPrimitives, nodePrimitives } from '../src/internal/node-primitives.js';
+
+// The optional native AEAD (native/aead.c) must be what the node backend runs on wherever it can be
+// built, which includes CI (.ci/run installs a compiler); OCKAM_VAULT_NATIVE_AEAD=0 turns it off.
+const disabled = process.env.OCKAM_VAULT_NATIVE_AEAD === '0';
+if (disabled) console.log(`native AEAD tests skipped: ${nativeAeadStatus().reason}`);
+
+const algorithms = [
+  ['aes-256-gcm', 32],
+  ['aes-256-gcm', 16],
+  ['aes-256-gcm', 24],
+  ['chacha20-poly1305', 32],
+] as const;
+
+describe.skipIf(disabled)('native AEAD (node backend)', () => {
+  it('is built and loaded', () => {
+    expect(nativeAeadStatus(), 'run `node packages/vault/scripts/build-native.mjs` to see why').toEqual({
+      loaded: true,
+      reason: 'loaded',
+    });
+  });
+
+  for (const [algorithm, keyLength] of algorithms) {
+    it(`gives node:crypto's bytes for ${algorithm} with a ${keyLength}-byte key, whole and in parts`, () => {
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: keyLength, maxLength: keyLength }),
+          fc.uint8Array({ minLength: 12, maxLength: 12 }),
+          fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 5 }),
+          fc.uint8Array({ maxLength: 40 }),
+          (key, nonce, parts, aad) => {
+            const native = nodePrimitives.aead(algorithm, key);
+            const reference = nodeCryptoPrimitives.aead(algorithm, key);
+            const plaintext = Buffer.concat(parts);
+            const sealed = native.encrypt(nonce, plaintext, aad);
+            expect(Buffer.from(sealed)).toEqual(Buffer.from(reference.encrypt(nonce, plaintext, aad)));
+            expect(Buffer.concat(native.encryptParts!(nonce, parts, aad))).toEqual(Buffer.from(sealed));
+            expect(Buffer.from(native.decrypt(nonce, sealed, aad)!)).toEqual(plaintext);
+            expect(Buffer.from(reference.decrypt(nonce, sealed, aad)!)).toEqual(plaintext);
+            native.dispose?.();
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+  }
+
+  it('refuses a flipped bit anywhere, a wrong nonce or AAD, and a short input, without plaintext', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const aead = nodePrimitives.aead('aes-256-gcm', key);
+    const nonce = new Uint8Array(12).fill(3);
+    const aad = Uint8Array.of(1, 2);
+    const plaintext = new Uint8Array(randomBytes(1000));
+    const sealed = aead.encrypt(nonce, plaintext, aad);
+    for (const i of [0, 500, 999, 1000, 1015]) {
+      const bad = sealed.slice();
+      bad[i]! ^= 1;
+      expect(aead.decrypt(nonce, bad, aad)).toBeUndefined();
+    }
+    expect(aead.decrypt(new Uint8Array(12), sealed, aad)).toBeUndefined();
+    expect(aead.decrypt(nonce, sealed, new Uint8Array(0))).toBeUndefined();
+    expect(aead.decrypt(nonce, sealed.subarray(0, 15), aad)).toBeUndefined();
+    // The key still works after all those failures.
+    expect(Buffer.from(aead.decrypt(nonce, sealed, aad)!)).toEqual(Buffer.from(plaintext));
+  });
+
+  it('frees the key at delete: the vault refuses it, the prepared key throws instead of using freed memory', () => {
+    const vault = createVault('node');
+    const key = vault.aeadKey(vault.importSecret(new Uint8Array(32)));
+    const nonce = new Uint8Array(12);
+    expect(vault.aeadEncrypt(key, nonce, Uint8Array.of(1), new Uint8Array(0)).length).toBe(17);
+    vault.deleteSecret(key);
+    expect(() => vault.aeadEncrypt(key, nonce, Uint8Array.of(1), new Uint8Array(0))).toThrow(/no AEAD key/);
+    const prepared = nodePrimitives.aead('aes-256-gcm', new Uint8Array(32));
+    prepared.dispose?.();
+    prepared.dispose?.();
+    expect(() => prepared.encrypt(nonce, Uint8Array.of(1), new Uint8Array(0))).toThrow(/deleted/);
+  });
+
+  it('checks every argument of the raw addon before touching memory', () => {
+    const addon = createRequire(import.meta.url)('../build/Release/ockam_aead.node');
+    const h = addon.create(0, new Uint8Array(32));
+    const nonce = new Uint8Array(12);
+    const none = new Uint8Array(0);
+    expect(() => addon.create(2, new Uint8Array(32))).toThrow(RangeError);
+    expect(() => addon.create(0, new Uint8Array(31))).toThrow(RangeError);
+    expect(() => addon.create(1, new Uint8Array(16))).toThrow(RangeError);
+    expect(() => addon.create(0, 'key')).toThrow(TypeError);
+    expect(() => addon.seal(h, nonce, new Uint8Array(10), none, new Uint8Array(25), 0)).toThrow(/no room/);
+    expect(() => addon.seal(h, nonce, new Uint8Array(10), none, new Uint8Array(26), 1)).toThrow(/no room/);
+    expect(() => addon.seal(h, nonce, new Uint8Array(10), none, new Uint8Array(26), 27)).toThrow(/offset/);
+    expect(() => addon.seal(h, nonce, new Uint8Array(10), none, new Uint8Array(26), -1)).toThrow(/offset/);
+    expect(() => addon.seal(h, new Uint8Array(8), new Uint8Array(1), none, new Uint8Array(17), 0)).toThrow(
+      /12-byte/,
+    );
+    expect(() => addon.seal(h, nonce, [new Uint8Array(1), 'x'], none, new Uint8Array(17), 0)).toThrow(
+      TypeError,
+    );
+    expect(() => addon.seal(h, nonce, new Uint16Array(1), none, new Uint8Array(18), 0)).toThrow(TypeError);
+    expect(() => addon.seal({}, nonce, new Uint8Array(1), none, new Uint8Array(17), 0)).toThrow(/handle/);
+    expect(() => addon.open(h, nonce, new Uint8Array(40), none, new Uint8Array(23))).toThrow(/no room/);
+    expect(addon.open(h, nonce, new Uint8Array(15), none, new Uint8Array(0))).toBe(false);
+    const out = new Uint8Array(26);
+    addon.seal(h, nonce, new Uint8Array(10).fill(7), none, out, 0);
+    const plain = new Uint8Array(10);
+    expect(addon.open(h, nonce, out, none, plain)).toBe(true);
+    expect([...plain]).toEqual(new Array(10).fill(7));
+    out[3]! ^= 1;
+    expect(addon.open(h, nonce, out, none, plain)).toBe(false);
+    expect([...plain]).toEqual(new Array(10).fill(0)); // wiped, never unauthenticated plaintext
+    addon.destroy(h);
+    expect(() => addon.seal(h, nonce, new Uint8Array(1), none, new Uint8Array(17), 0)).toThrow(/destroyed/);
+  });
+});
