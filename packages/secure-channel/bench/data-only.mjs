@@ -14,7 +14,7 @@ const mode = process.argv[2] ?? 'both';
 const size = Number(process.argv[3] ?? 48 * 1024);
 const TOTAL = Number(process.env.BENCH_THROUGHPUT_BYTES ?? 200 * 1024 * 1024);
 const script = fileURLToPath(new URL('./peer.mjs', import.meta.url));
-const args = process.env.PEER_PROF ? ['--cpu-prof', script] : [script];
+const args = [...process.execArgv, ...(process.env.PEER_PROF ? ['--cpu-prof'] : []), script];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 const peer = await new Promise((resolve) => {
   let out = '';

@@ -20,6 +20,26 @@ import { NonceWindow } from './internal/nonce-window.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** An optional vault method (`@ockam/vault` has it): AEAD-decrypt into given memory. */
+interface AeadDecryptInto {
+  aeadDecryptInto(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    ciphertextAndTag: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+  ): void;
+}
+
+export interface DecryptorOptions {
+  /**
+   * Decrypt frames in place (default false): the plaintext returned is a view into the frame
+   * given, whose ciphertext it overwrites, and nothing is allocated. Only for a caller that owns
+   * its frames and never reads them again (the channel's own worker does).
+   */
+  inPlace?: boolean;
+}
+
 export class Decryptor {
   readonly #vault: SecureChannelVault;
   #current: AeadKeyHandle | undefined;
@@ -30,10 +50,14 @@ export class Decryptor {
   readonly #aeadNonce = new Uint8Array(12);
   readonly #aeadNonceView = new DataView(this.#aeadNonce.buffer);
 
+  readonly #decryptInto: AeadDecryptInto['aeadDecryptInto'] | undefined;
+
   /** Takes ownership of `key` (the key for nonces 0…31), which `destroy()` deletes. */
-  constructor(vault: SecureChannelVault, key: AeadKeyHandle) {
+  constructor(vault: SecureChannelVault, key: AeadKeyHandle, options: DecryptorOptions = {}) {
     this.#vault = vault;
     this.#current = key;
+    const into = (vault as SecureChannelVault & Partial<AeadDecryptInto>).aeadDecryptInto;
+    this.#decryptInto = options.inPlace === true && typeof into === 'function' ? into.bind(vault) : undefined;
   }
 
   /** The highest nonce accepted so far. */
@@ -79,7 +103,11 @@ export class Decryptor {
     this.#aeadNonceView.setBigUint64(4, n);
     let plaintext: Uint8Array;
     try {
-      plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, frame.subarray(NONCE_PREFIX_LENGTH), EMPTY);
+      const sealed = frame.subarray(NONCE_PREFIX_LENGTH);
+      if (this.#decryptInto !== undefined) {
+        plaintext = frame.subarray(NONCE_PREFIX_LENGTH, frame.length - TAG_LENGTH);
+        this.#decryptInto(key, this.#aeadNonce, sealed, EMPTY, plaintext);
+      } else plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, sealed, EMPTY);
     } catch (cause) {
       if (derived !== undefined) this.#vault.deleteSecret(derived);
       throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, {

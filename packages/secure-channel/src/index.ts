@@ -11,7 +11,7 @@ export {
   type SecureChannelIdentity,
   type VerifiedPeer,
 } from './channel-identity.js';
-export { Decryptor } from './decryptor.js';
+export { Decryptor, type DecryptorOptions } from './decryptor.js';
 export {
   Encryptor,
   type EncryptorOptions,

@@ -302,7 +302,9 @@ export class ChannelEnd {
     const { send, receive } = hs.split();
     const { vault, node } = this.params;
     this.#encryptor = new Encryptor(vault, send.takeKey());
-    this.#decryptor = new Decryptor(vault, receive.takeKey());
+    // In place: frames reach the decryptor as buffers nobody else reads (a TCP frame, a copy a
+    // decoder made, or a local encryptor's output), so their ciphertext becomes their plaintext.
+    this.#decryptor = new Decryptor(vault, receive.takeKey(), { inPlace: true });
     this.#peerCredentials = peer.credentials;
     this.#info = Object.freeze({
       peerIdentifier: peer.identifier,
