@@ -372,6 +372,15 @@ export class CborReader {
     return out;
   }
 
+  /**
+   * Reads only the head of a byte string and returns its declared length; the reader is left at
+   * the first content byte, which need not be in this input (the caller checks the length
+   * against where the contents really are).
+   */
+  bytesHead(): number {
+    return this.#length(MAJOR_BYTES, 'byte string');
+  }
+
   /** A byte string of exactly `size` bytes. */
   bytesExact(size: number, name = 'byte string'): Uint8Array {
     const b = this.bytes();

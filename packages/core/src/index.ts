@@ -79,6 +79,7 @@ export {
 export {
   decodeLegacyTransportMessage,
   decodeTransportMessage,
+  decodeTransportMessageParts,
   encodeLegacyTransportMessage,
   encodeTransportMessage,
   type LocalInfo,

@@ -250,6 +250,52 @@ export function decodeTransportMessage(
   return new LocalMessage(onward, ret, payload, undefined, tracing);
 }
 
+/**
+ * Decodes a CBOR transport message that arrives in pieces (a TCP frame split across socket reads)
+ * without joining them where it can: when the message has its three fields and the routes and
+ * the payload's head lie in the first piece, the payload is made of views of the pieces
+ * (`LocalMessage.fromParts`), so it can be forwarded without ever being copied. Anything else is
+ * joined and decoded by `decodeTransportMessage` (payload not copied), whose errors are the
+ * errors here. The pieces must be the caller's to keep, as with `copyPayload: false`.
+ */
+export function decodeTransportMessageParts(
+  parts: readonly Uint8Array[],
+  what = 'transport message',
+): LocalMessage {
+  const first = parts[0];
+  if (first === undefined) return decodeTransportMessage(new Uint8Array(0), what);
+  if (parts.length === 1) return decodeTransportMessage(first, what, { copyPayload: false });
+  let total = 0;
+  for (const part of parts) total += part.length;
+  try {
+    const r = new CborReader(first, what);
+    if (r.array() === 3) {
+      const onward = readCborRoute(r);
+      const ret = readCborRoute(r);
+      if (r.peekType() === 'bytes') {
+        const length = r.bytesHead();
+        const start = r.position;
+        // Exactly the rest of the frame: nothing missing, nothing after it.
+        if (start + length === total) {
+          const payload: Uint8Array[] = [];
+          if (start < first.length) payload.push(first.subarray(start));
+          for (let i = 1; i < parts.length; i++) if (parts[i]!.length > 0) payload.push(parts[i]!);
+          return LocalMessage.fromParts(onward, ret, payload);
+        }
+      }
+    }
+  } catch {
+    // The head is split too, or the message is malformed: the joined bytes say which, below.
+  }
+  const joined = new Uint8Array(total);
+  let o = 0;
+  for (const part of parts) {
+    joined.set(part, o);
+    o += part.length;
+  }
+  return decodeTransportMessage(joined, what, { copyPayload: false });
+}
+
 export const LEGACY_PROTOCOL_VERSION_V1 = 1;
 export const LEGACY_PROTOCOL_VERSION_LATEST = 2;
 

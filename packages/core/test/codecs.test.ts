@@ -9,6 +9,7 @@ import {
   decodeCbor,
   decodeLegacyTransportMessage,
   decodeTransportMessage,
+  decodeTransportMessageParts,
   encodeBareString,
   encodeCbor,
   encodeLegacyTransportMessage,
@@ -281,6 +282,63 @@ describe('messages with payload parts (LocalMessage.fromParts)', () => {
     expect(encodeLegacyTransportMessage(m)).toEqual(encodeLegacyTransportMessage(plain));
     expect(LocalMessage.fromParts(['echo'], [], [Uint8Array.of(4)]).payload).toEqual(Uint8Array.of(4));
     expect(LocalMessage.fromParts(['echo'], [], []).payloadLength).toBe(0);
+  });
+});
+
+describe('transport messages in pieces (decodeTransportMessageParts)', () => {
+  const splits = (bytes: Uint8Array, cuts: number[]) => {
+    const out: Uint8Array[] = [];
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      out.push(bytes.subarray(at, cut));
+      at = cut;
+    }
+    return out;
+  };
+
+  it('decodes a message split anywhere to the same message, the payload as views when the head is whole', () => {
+    const payload = new Uint8Array(300).map((_, i) => i & 0xff);
+    const withTracing = new LocalMessage(['a', 'b'], ['c'], payload, undefined, '{"traceparent":"x"}');
+    for (const m of [new LocalMessage(['a', 'b'], ['c'], payload), withTracing]) {
+      const bytes = encodeTransportMessage(m);
+      for (let cut = 0; cut <= bytes.length; cut += 7) {
+        for (const cuts of [[cut], [cut, Math.min(bytes.length, cut + 100)]]) {
+          const pieces = splits(bytes, cuts);
+          const d = decodeTransportMessageParts(pieces);
+          expect(d.onwardRoute.toString()).toBe('0#a => 0#b');
+          expect(d.returnRoute.toString()).toBe('0#c');
+          expect(d.tracingContext).toBe(m.tracingContext);
+          expect(d.payloadLength).toBe(300);
+          expect([...d.payload]).toEqual([...payload]);
+        }
+      }
+      // Head in the first piece, payload split: the parts are views of the pieces, not copies.
+      const pieces = splits(bytes, [40, 200]);
+      const d = decodeTransportMessageParts(pieces);
+      if (m.tracingContext === undefined) {
+        expect(d.payloadParts.length).toBe(3);
+        expect(d.payloadParts.every((p, i) => p.buffer === pieces[i]!.buffer)).toBe(true);
+      }
+    }
+  });
+
+  it('fails exactly as decodeTransportMessage does on the joined bytes', () => {
+    const good = encodeTransportMessage(new LocalMessage(['a'], ['b'], new Uint8Array(100)));
+    const trailing = new Uint8Array(good.length + 1);
+    trailing.set(good);
+    for (const bad of [good.subarray(0, good.length - 1), trailing, Uint8Array.of(0x83, 0x80)]) {
+      let expected = '';
+      try {
+        decodeTransportMessage(bad);
+      } catch (e) {
+        expected = (e as Error).message;
+      }
+      expect(expected).not.toBe('');
+      for (const cut of [1, 10, 30, bad.length - 1]) {
+        if (cut <= 0 || cut >= bad.length) continue;
+        expect(() => decodeTransportMessageParts([bad.subarray(0, cut), bad.subarray(cut)])).toThrow(expected);
+      }
+    }
   });
 });
 

@@ -105,6 +105,16 @@ export class FrameDecoder {
 
   /** The next whole frame's CBOR bytes, or undefined if more bytes are needed. */
   next(): Uint8Array | undefined {
+    const parts = this.nextParts();
+    if (parts === undefined) return undefined;
+    return parts.length === 1 ? parts[0]! : join(parts);
+  }
+
+  /**
+   * The next whole frame as views of the chunks it lies in (one view when it lies in one chunk),
+   * never copied; or undefined if more bytes are needed. Same errors as `next`.
+   */
+  nextParts(): Uint8Array[] | undefined {
     if (this.#failed) return undefined;
     if (this.#expectVersion) {
       if (this.#buffered < 1) return undefined;
@@ -133,9 +143,26 @@ export class FrameDecoder {
       this.#pending = length;
     }
     if (this.#buffered < this.#pending) return undefined;
-    const frame = this.#take(this.#pending);
+    const frame = this.#takeParts(this.#pending);
     this.#pending = undefined;
     return frame;
+  }
+
+  /** Removes `n` bytes (n ≤ buffered) from the front as views of the chunks they lie in. */
+  #takeParts(n: number): Uint8Array[] {
+    if (n === 0) return [new Uint8Array(0)];
+    this.#buffered -= n;
+    const parts: Uint8Array[] = [];
+    let left = n;
+    while (left > 0) {
+      const chunk = this.#chunks[this.#first]!;
+      const count = Math.min(left, chunk.length - this.#offset);
+      parts.push(chunk.subarray(this.#offset, this.#offset + count));
+      left -= count;
+      this.#offset += count;
+      if (this.#offset === chunk.length) this.#advance();
+    }
+    return parts;
   }
 
   #fail(): void {
@@ -191,3 +218,17 @@ export class FrameDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** One buffer holding `parts` back to back (its own memory, not zero-filled: every byte is written). */
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const part of parts) n += part.length;
+  const b = Buffer.allocUnsafeSlow(n);
+  const out = new Uint8Array(b.buffer, b.byteOffset, n);
+  let o = 0;
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.length;
+  }
+  return out;
+}

@@ -131,6 +131,33 @@ describe('framing', () => {
     );
   });
 
+  it('hands out a split frame as views of its chunks with nextParts, equal to what next joins', () => {
+    const frames = [0, 1, 2].map((i) =>
+      encodeFrame(new LocalMessage(['echo'], ['app'], new Uint8Array(5000).fill(i))),
+    );
+    const stream = new Uint8Array(1 + frames.reduce((n, f) => n + f.length, 0));
+    stream[0] = 1;
+    let o = 1;
+    for (const f of frames) {
+      stream.set(f, o);
+      o += f.length;
+    }
+    const chunks = [stream.subarray(0, 3000), stream.subarray(3000, 9000), stream.subarray(9000)];
+    const byParts = new FrameDecoder();
+    const joined = new FrameDecoder();
+    for (const c of chunks) {
+      byParts.push(c);
+      joined.push(c);
+    }
+    for (let i = 0; i < 3; i++) {
+      const parts = byParts.nextParts()!;
+      expect(parts.every((p) => p.buffer === stream.buffer)).toBe(true); // views, no copy
+      expect(Buffer.concat(parts)).toEqual(Buffer.from(joined.next()!));
+    }
+    expect(byParts.nextParts()).toBeUndefined();
+    expect(byParts.buffered).toBe(0);
+  });
+
   it('parses many frames from one chunk and one frame from many chunks in linear time', () => {
     const small = encodeFrame(new LocalMessage(['echo'], ['app'], new Uint8Array(64)));
     const many = new Uint8Array(small.length * 10_000);

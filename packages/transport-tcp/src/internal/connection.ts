@@ -14,10 +14,10 @@
 import type { Socket } from 'node:net';
 import {
   Address,
-  decodeTransportMessage,
+  decodeTransportMessageParts,
   type FlowControlId,
   type LocalInfo,
-  LocalMessage,
+  type LocalMessage,
   type Logger,
   type Node,
   OckamError,
@@ -286,11 +286,12 @@ export class Connection implements TcpConnection {
         if (this.#closing) return;
         let message: LocalMessage;
         try {
-          const frame = this.#decoder.next();
+          const frame = this.#decoder.nextParts();
           if (frame === undefined) return;
-          // The frame is ours: a view into a socket chunk (Node never reuses those) or a copy the
-          // decoder made, and nothing writes to either; the payload may stay a view of it.
-          message = decodeTransportMessage(frame, 'TCP transport message', { copyPayload: false });
+          // The frame is ours: views into socket chunks (Node never reuses those) that nothing
+          // writes to; the payload may stay views of them, in parts when the frame was split
+          // across reads (forwarded as they are, joined only if something reads the payload).
+          message = decodeTransportMessageParts(frame, 'TCP transport message');
         } catch (e) {
           this.#fail('protocol', errorMessage(e), e);
           return;
@@ -299,13 +300,9 @@ export class Connection implements TcpConnection {
         // §2.1: an empty onward route is a heartbeat.
         if (message.onwardRoute.isEmpty) continue;
         // §1.3: push the paired sender so that replies go back through this connection.
-        const routed = new LocalMessage(
-          message.onwardRoute,
-          message.returnRoute.prepend(this.senderAddress),
-          message.payload,
-          this.#localInfo,
-          message.tracingContext,
-        );
+        const routed = message
+          .withReturn(message.returnRoute.prepend(this.senderAddress))
+          .withLocalInfo(this.#localInfo);
         try {
           await this.#node.route(this.receiverAddress, routed);
         } catch (e) {
