@@ -21,8 +21,11 @@ const REFUSED_FLAGS =
  * The V8 flags a node process starts with. On a machine with two cores or fewer, V8's concurrent
  * and parallel GC threads take the CPU that this node's own data path and its peers need: a portal
  * node measured 8–28 % of its CPU in GC and swung between 2.2 and 3.3 Gbit/s; with
- * `--single-threaded-gc` GC fell to 1–11 % and throughput held at 3.1–3.5 Gbit/s. Larger machines
- * keep V8's defaults. `OCKAM_NODE_V8_FLAGS` (space-separated, may be empty) replaces this choice.
+ * `--single-threaded-gc` GC fell to 1–11 % and throughput held at 3.1–3.5 Gbit/s. The price:
+ * allocation-heavy work that leaves the other core idle, such as one secure-channel handshake at a
+ * time, loses the parallel scavenger (about 15–25 % fewer handshakes per second there). Larger
+ * machines keep V8's defaults. `OCKAM_NODE_V8_FLAGS` (space-separated, may be empty) replaces this
+ * choice.
  */
 export function daemonV8Flags(
   env: NodeJS.ProcessEnv = process.env,
