@@ -336,7 +336,9 @@ describe('transport messages in pieces (decodeTransportMessageParts)', () => {
       expect(expected).not.toBe('');
       for (const cut of [1, 10, 30, bad.length - 1]) {
         if (cut <= 0 || cut >= bad.length) continue;
-        expect(() => decodeTransportMessageParts([bad.subarray(0, cut), bad.subarray(cut)])).toThrow(expected);
+        expect(() => decodeTransportMessageParts([bad.subarray(0, cut), bad.subarray(cut)])).toThrow(
+          expected,
+        );
       }
     }
   });

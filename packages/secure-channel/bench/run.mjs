@@ -60,7 +60,9 @@ async function rate(fn, ms = HANDSHAKE_MS) {
 
 function spawnPeer() {
   const script = fileURLToPath(new URL('./peer.mjs', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
