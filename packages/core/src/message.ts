@@ -20,7 +20,7 @@ import { Address, MAX_ADDRESS_LENGTH } from './address.js';
 import { readBareBytes, readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { CborReader, CborWriter } from './cbor.js';
 import { DecodeError } from './errors.js';
-import { copyBytes } from './hex.js';
+import { concatBytes, copyBytes } from './hex.js';
 import { Route, type RouteLike, toRoute } from './route.js';
 
 /** Facts a node attaches to a message it received; never serialized. */
@@ -83,29 +83,19 @@ export class LocalMessage {
   ): LocalMessage {
     if (parts.length === 1) return new LocalMessage(onward, ret, parts[0]!, localInfo, tracingContext);
     const m = new LocalMessage(onward, ret, EMPTY_PAYLOAD, localInfo, tracingContext);
-    m.#setParts(parts);
-    return m;
-  }
-
-  #setParts(parts: readonly Uint8Array[]): void {
     let length = 0;
     for (const part of parts) length += part.length;
-    this.#payload = undefined;
-    this.#parts = parts;
-    this.#length = length;
+    m.#payload = undefined;
+    m.#parts = parts;
+    m.#length = length;
+    return m;
   }
 
   /** The payload bytes (parts given to `fromParts` are joined on first read). */
   get payload(): Uint8Array {
     let payload = this.#payload;
     if (payload === undefined) {
-      payload = new Uint8Array(this.#length);
-      let o = 0;
-      for (const part of this.#parts!) {
-        payload.set(part, o);
-        o += part.length;
-      }
-      this.#payload = payload;
+      payload = this.#payload = concatBytes(...this.#parts!);
       this.#parts = undefined;
     }
     return payload;
@@ -122,12 +112,9 @@ export class LocalMessage {
   }
 
   #with(onward: Route, ret: Route, localInfo: LocalInfo): LocalMessage {
-    const parts = this.#parts;
-    if (parts === undefined)
-      return new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext);
-    const m = new LocalMessage(onward, ret, EMPTY_PAYLOAD, localInfo, this.tracingContext);
-    m.#setParts(parts);
-    return m;
+    return this.#parts === undefined
+      ? new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext)
+      : LocalMessage.fromParts(onward, ret, this.#parts, localInfo, this.tracingContext);
   }
 
   /** Pops the first onward address and pushes `via` on the return route (Ockam's `step_forward`). */
@@ -287,13 +274,7 @@ export function decodeTransportMessageParts(
   } catch {
     // The head is split too, or the message is malformed: the joined bytes say which, below.
   }
-  const joined = new Uint8Array(total);
-  let o = 0;
-  for (const part of parts) {
-    joined.set(part, o);
-    o += part.length;
-  }
-  return decodeTransportMessage(joined, what, { copyPayload: false });
+  return decodeTransportMessage(concatBytes(...parts), what, { copyPayload: false });
 }
 
 export const LEGACY_PROTOCOL_VERSION_V1 = 1;

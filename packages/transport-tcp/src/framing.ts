@@ -22,7 +22,7 @@
  * decodeTransportMessage(frame!).onwardRoute.toString(); // '0#echo'
  * ```
  */
-import { CborWriter, encodeTransportMessage, type LocalMessage } from '@ockam/core';
+import { CborWriter, concatBytes, encodeTransportMessage, type LocalMessage } from '@ockam/core';
 import { TransportError } from './errors.js';
 
 /** `TcpProtocolVersion::V1`: the single byte each side writes first. */
@@ -107,7 +107,7 @@ export class FrameDecoder {
   next(): Uint8Array | undefined {
     const parts = this.nextParts();
     if (parts === undefined) return undefined;
-    return parts.length === 1 ? parts[0]! : join(parts);
+    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
   }
 
   /**
@@ -150,6 +150,7 @@ export class FrameDecoder {
 
   /** Removes `n` bytes (n ≤ buffered) from the front as views of the chunks they lie in. */
   #takeParts(n: number): Uint8Array[] {
+    // A zero-length frame (01 00 00 00 00) can arrive when nothing is buffered at all.
     if (n === 0) return [new Uint8Array(0)];
     this.#buffered -= n;
     const parts: Uint8Array[] = [];
@@ -176,30 +177,8 @@ export class FrameDecoder {
 
   /** Removes `n` bytes (n ≤ buffered) from the front: a view if they lie in one chunk, else one copy. */
   #take(n: number): Uint8Array {
-    // A zero-length frame (01 00 00 00 00) can arrive when nothing is buffered at all.
-    if (n === 0) return new Uint8Array(0);
-    this.#buffered -= n;
-    const head = this.#chunks[this.#first]!;
-    const available = head.length - this.#offset;
-    if (n <= available) {
-      const view = head.subarray(this.#offset, this.#offset + n);
-      this.#offset += n;
-      if (this.#offset === head.length) this.#advance();
-      return view;
-    }
-    // Every byte is written below: no need to zero-fill first (own memory, never Buffer's pool).
-    const b = Buffer.allocUnsafeSlow(n);
-    const out = new Uint8Array(b.buffer, b.byteOffset, n);
-    let written = 0;
-    while (written < n) {
-      const chunk = this.#chunks[this.#first]!;
-      const count = Math.min(n - written, chunk.length - this.#offset);
-      out.set(chunk.subarray(this.#offset, this.#offset + count), written);
-      written += count;
-      this.#offset += count;
-      if (this.#offset === chunk.length) this.#advance();
-    }
-    return out;
+    const parts = this.#takeParts(n);
+    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
   }
 
   #advance(): void {
@@ -218,17 +197,3 @@ export class FrameDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** One buffer holding `parts` back to back (its own memory, not zero-filled: every byte is written). */
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const part of parts) n += part.length;
-  const b = Buffer.allocUnsafeSlow(n);
-  const out = new Uint8Array(b.buffer, b.byteOffset, n);
-  let o = 0;
-  for (const part of parts) {
-    out.set(part, o);
-    o += part.length;
-  }
-  return out;
-}

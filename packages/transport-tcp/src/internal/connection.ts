@@ -17,7 +17,7 @@ import {
   decodeTransportMessageParts,
   type FlowControlId,
   type LocalInfo,
-  type LocalMessage,
+  LocalMessage,
   type Logger,
   type Node,
   OckamError,
@@ -300,9 +300,13 @@ export class Connection implements TcpConnection {
         // §2.1: an empty onward route is a heartbeat.
         if (message.onwardRoute.isEmpty) continue;
         // §1.3: push the paired sender so that replies go back through this connection.
-        const routed = message
-          .withReturn(message.returnRoute.prepend(this.senderAddress))
-          .withLocalInfo(this.#localInfo);
+        const routed = LocalMessage.fromParts(
+          message.onwardRoute,
+          message.returnRoute.prepend(this.senderAddress),
+          message.payloadParts,
+          this.#localInfo,
+          message.tracingContext,
+        );
         try {
           await this.#node.route(this.receiverAddress, routed);
         } catch (e) {
