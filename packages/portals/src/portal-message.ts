@@ -21,7 +21,7 @@
  * decodePortalMessage(Uint8Array.of(0x02)); // { kind: 'disconnect' }
  * ```
  */
-import { readUvarint, uvarintLength, writeUvarint } from '@ockam/core';
+import { concatBytes, readUvarint, uvarintLength, writeUvarint } from '@ockam/core';
 import { PortalError } from './errors.js';
 
 /** Ockam's `MAX_PAYLOAD_SIZE`: portals read their sockets in chunks of at most 48 KiB. */
@@ -66,14 +66,7 @@ export function encodePortalMessage(message: PortalMessage): Uint8Array {
 
 /** `Payload(data)` without building a message object: `03` uvarint(length) data. */
 export function encodePayload(data: Uint8Array): Uint8Array {
-  // Every byte is written below, so the memory need not be zero-filled first; its own memory (not
-  // Buffer's shared pool), as a plain Uint8Array like every payload.
-  const size = 1 + uvarintLength(data.length) + data.length;
-  const b = Buffer.allocUnsafeSlow(size);
-  const out = new Uint8Array(b.buffer, b.byteOffset, size);
-  out[0] = TAG_PAYLOAD;
-  out.set(data, writeUvarint(out, 1, data.length));
-  return out;
+  return concatBytes(...encodePayloadParts(data));
 }
 
 /**

@@ -65,16 +65,12 @@ const SMALL_PART = 64;
 export function encodePayloadMessageParts(
   onwardRoute: Route,
   returnRoute: Route,
-  payload: Uint8Array | readonly Uint8Array[],
+  payload: readonly Uint8Array[],
 ): Uint8Array[] {
   const w = new CborWriter(128);
   w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
   writeCborRoute(w, onwardRoute);
   writeCborRoute(w, returnRoute);
-  if (payload instanceof Uint8Array) {
-    w.bytesHead(payload.length);
-    return [w.finishView(), payload, EMPTY_PADDING];
-  }
   let length = 0;
   for (const part of payload) length += part.length;
   w.bytesHead(length);
@@ -94,7 +90,7 @@ export function encodeSecureChannelMessage(message: SecureChannelMessage, writer
       if (writer === undefined) {
         // Sized exactly: the head, then one copy of the payload, then the padding.
         return concatBytes(
-          ...encodePayloadMessageParts(message.onwardRoute, message.returnRoute, message.payload),
+          ...encodePayloadMessageParts(message.onwardRoute, message.returnRoute, [message.payload]),
         );
       }
       const w = writer;

@@ -195,7 +195,9 @@ function allocate(size: number): Uint8Array {
  * nonces other than 96 bits (only Wycheproof uses them) go to node:crypto.
  */
 function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead {
-  const fallback = nodeCryptoAead(algorithm, raw);
+  // Prepared only if a nonce other than 96 bits ever comes (never on the data path).
+  let slow: PreparedAead | undefined;
+  const fallback = (): PreparedAead => (slow ??= nodeCryptoAead(algorithm, raw));
   let handle: object | undefined = native.create(algorithm === 'chacha20-poly1305' ? 1 : 0, raw);
   const live = (): object => {
     if (handle === undefined) throw new RangeError('AEAD key was deleted');
@@ -203,13 +205,13 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
   };
   return {
     encrypt(nonce, plaintext, aad) {
-      if (nonce.length !== 12) return fallback.encrypt(nonce, plaintext, aad);
+      if (nonce.length !== 12) return fallback().encrypt(nonce, plaintext, aad);
       const out = allocate(plaintext.length + 16);
       native.seal(live(), nonce, plaintext, aad, out, 0);
       return out;
     },
     encryptParts(nonce, parts, aad) {
-      if (nonce.length !== 12) return fallback.encryptParts!(nonce, parts, aad);
+      if (nonce.length !== 12) return fallback().encryptParts!(nonce, parts, aad);
       let length = 16;
       for (const part of parts) length += part.length;
       const out = allocate(length);
@@ -217,7 +219,7 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
       return [out];
     },
     decrypt(nonce, ciphertextAndTag, aad) {
-      if (nonce.length !== 12) return fallback.decrypt(nonce, ciphertextAndTag, aad);
+      if (nonce.length !== 12) return fallback().decrypt(nonce, ciphertextAndTag, aad);
       if (ciphertextAndTag.length < 16) return undefined;
       const out = allocate(ciphertextAndTag.length - 16);
       return native.open(live(), nonce, ciphertextAndTag, aad, out) ? out : undefined;

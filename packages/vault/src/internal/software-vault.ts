@@ -15,7 +15,7 @@ import type {
   SigningKeyType,
   Vault,
 } from '@ockam/core';
-import { randomBytes, toHex } from '@ockam/core';
+import { concatBytes, randomBytes, toHex } from '@ockam/core';
 import type { KeyStore } from '../key-store.js';
 import { VaultError } from '../vault-error.js';
 import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
@@ -276,9 +276,7 @@ export class SoftwareVault implements Vault {
     if (nonce.length !== NONCE_LENGTH)
       throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
     if (entry.cipher.encryptParts !== undefined) return entry.cipher.encryptParts(nonce, parts, aad);
-    let length = 0;
-    for (const part of parts) length += part.length;
-    return [entry.cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatParts(parts, length), aad)];
+    return [entry.cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad)];
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -427,16 +425,6 @@ export class SoftwareVault implements Vault {
     this.#secrets.set(handle.id, { handle, bytes });
     return handle;
   }
-}
-
-function concatParts(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let o = 0;
-  for (const part of parts) {
-    out.set(part, o);
-    o += part.length;
-  }
-  return out;
 }
 
 function copyInto(plaintext: Uint8Array | undefined, out: Uint8Array): boolean {
