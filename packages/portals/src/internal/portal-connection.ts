@@ -7,9 +7,9 @@
  * reading (back-pressure). Node reads up to 64 KiB at a time; cutting each read on its own would
  * make a 16 KiB `Payload` out of every other one, so a tail shorter than 48 KiB is carried into
  * the next read if that read comes within the same event-loop turn, and sent on its own at the
- * end of the turn otherwise (a check-phase callback: no timer, no added latency to speak of). `Payload`s from the peer are written to
- * the socket; while `write()` asks for `drain`, the worker takes no further message, so its
- * bounded mailbox pushes back on the route.
+ * end of the turn otherwise (a check-phase callback: no timer, no added latency to speak of).
+ * `Payload`s from the peer are written to the socket; while `write()` asks for `drain`, the worker
+ * takes no further message, so its bounded mailbox pushes back on the route.
  *
  * Closing (our rules, compatible with Ockam's, which treats any `Disconnect` as a full close):
  * - our socket ends cleanly (FIN): after every byte read before it has been sent, we send one
