@@ -73,8 +73,10 @@ export {
   type LogFields,
   type Logger,
   type LogLevel,
+  type LogLine,
   levelEnabled,
   noopLogger,
+  recordingLogger,
 } from './logger.js';
 export {
   decodeLegacyTransportMessage,

@@ -59,6 +59,38 @@ export function createLogger(
   };
 }
 
+/** One record kept by `recordingLogger`. */
+export interface LogLine {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields: LogFields;
+}
+
+/**
+ * A logger that keeps every record at `threshold` or above in `lines`, in order (and hands each
+ * to `also`, if given): what tests read to check that a node logged why it dropped something.
+ *
+ * @example
+ * ```ts
+ * import { recordingLogger } from '@ockam/core';
+ * const { logger, lines } = recordingLogger('debug');
+ * logger.warn('tcp connection closed', { peer: '127.0.0.1:4000' });
+ * lines[0]; // { level: 'warn', message: 'tcp connection closed', fields: { peer: '127.0.0.1:4000' } }
+ * ```
+ */
+export function recordingLogger(
+  threshold: LogLevel = 'trace',
+  also?: (line: LogLine) => void,
+): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createLogger(threshold, (level, message, fields) => {
+    const line = { level, message, fields };
+    lines.push(line);
+    also?.(line);
+  });
+  return { logger, lines };
+}
+
 export function consoleLogger(threshold: LogLevel = 'warn'): Logger {
   return createLogger(threshold, (level, message, fields) => {
     const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';

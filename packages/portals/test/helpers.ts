@@ -1,25 +1,20 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer, get as httpGet } from 'node:http';
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { createLogger, type LogFields, type Logger, Node, startEcho } from '@ockam/core';
+import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
 import { type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: LogFields;
-}
+export type { LogLine };
 
+/** Every log line of a test node, kept for assertions; PORTALS_LOG=1 prints them as well. */
 export function capturingLogger(echo = process.env.PORTALS_LOG === '1'): {
   logger: Logger;
   lines: LogLine[];
 } {
-  const lines: LogLine[] = [];
-  const logger = createLogger('debug', (level, message, fields) => {
-    lines.push({ level, message, fields });
-    if (echo) console.error(level, message, JSON.stringify(fields));
-  });
-  return { logger, lines };
+  return recordingLogger(
+    'debug',
+    echo ? (l) => console.error(l.level, l.message, JSON.stringify(l.fields)) : undefined,
+  );
 }
 
 export interface TestNode {

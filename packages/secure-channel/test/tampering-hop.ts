@@ -1,10 +1,10 @@
 import {
   type Address,
-  createLogger,
   type LocalMessage,
-  type LogFields,
   type Logger,
+  type LogLine,
   Node,
+  recordingLogger,
   type WorkerContext,
 } from '@ockam/core';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
@@ -22,19 +22,10 @@ export interface Crossing {
 /** Decides what the hop forwards in place of a message: nothing, it, an altered copy, several. */
 export type Tap = (crossing: Crossing) => LocalMessage[];
 
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: LogFields;
-}
+export type { LogLine };
 
-export function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  return {
-    lines,
-    logger: createLogger('debug', (level, message, fields) => lines.push({ level, message, fields })),
-  };
-}
+/** Every log line of a test node, kept for assertions. */
+export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('debug');
 
 /** A node with its own TCP transport, listening on 127.0.0.1. */
 export async function tcpNode(name: string): Promise<{

@@ -1,20 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createLogger, type LogFields, type Logger, Node, startEcho } from '@ockam/core';
+import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
 import { type TcpListener, TcpTransport, type TcpTransportOptions } from '../src/index.js';
 
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: LogFields;
-}
+export type { LogLine };
 
-export function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = createLogger('trace', (level, message, fields) => lines.push({ level, message, fields }));
-  return { logger, lines };
-}
+/** Every log line of a test node, kept for assertions. */
+export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('trace');
 
 export interface TestNode {
   node: Node;

@@ -1,17 +1,10 @@
-import { createLogger, type LogFields, type Logger, Node } from '@ockam/core';
+import { type Logger, type LogLine, Node, recordingLogger } from '@ockam/core';
 import { UdpTransport, type UdpTransportOptions } from '../src/index.js';
 
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: LogFields;
-}
+export type { LogLine };
 
-export function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = createLogger('debug', (level, message, fields) => lines.push({ level, message, fields }));
-  return { logger, lines };
-}
+/** Every log line of a test node, kept for assertions. */
+export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('debug');
 
 export interface TestNode {
   node: Node;
