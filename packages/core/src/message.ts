@@ -45,6 +45,8 @@ export class LocalMessage {
   #payload: Uint8Array | undefined;
   #parts: readonly Uint8Array[] | undefined;
   #length: number;
+  /** Shared by this message's copies, so that the owner hears of a release at most once. */
+  #release: { fn: (() => void) | undefined } | undefined;
 
   constructor(
     onward: RouteLike,
@@ -58,6 +60,7 @@ export class LocalMessage {
     this.#payload = payload;
     this.#parts = undefined;
     this.#length = payload.length;
+    this.#release = undefined;
     this.localInfo = localInfo;
     this.tracingContext = tracingContext;
   }
@@ -111,10 +114,43 @@ export class LocalMessage {
     return this.#parts ?? [this.#payload!];
   }
 
+  /**
+   * The same message, whose payload's owner wants its memory back: `release` is called (at most
+   * once, by this message or any copy of it) when `releasePayload` says the bytes are no longer
+   * read. A message nobody releases is simply collected, so an owner must never count on it.
+   *
+   * @example
+   * ```ts
+   * const m = LocalMessage.fromParts(route, [], [frame]).withRelease(() => pool.put(frame));
+   * ```
+   */
+  withRelease(release: () => void): LocalMessage {
+    const m = this.#with(this.onwardRoute, this.returnRoute, this.localInfo);
+    m.#release = { fn: release };
+    return m;
+  }
+
+  /**
+   * Says that the payload's bytes will not be read again by whoever holds this message, so their
+   * owner may reuse them (see `withRelease`). Only the last reader may call it: a transport once
+   * the bytes have left for the network. Calling it again, or on a message without an owner,
+   * does nothing.
+   */
+  releasePayload(): void {
+    const holder = this.#release;
+    const fn = holder?.fn;
+    if (fn === undefined) return;
+    holder!.fn = undefined;
+    fn();
+  }
+
   #with(onward: Route, ret: Route, localInfo: LocalInfo): LocalMessage {
-    return this.#parts === undefined
-      ? new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext)
-      : LocalMessage.fromParts(onward, ret, this.#parts, localInfo, this.tracingContext);
+    const m =
+      this.#parts === undefined
+        ? new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext)
+        : LocalMessage.fromParts(onward, ret, this.#parts, localInfo, this.tracingContext);
+    m.#release = this.#release;
+    return m;
   }
 
   /** Pops the first onward address and pushes `via` on the return route (Ockam's `step_forward`). */

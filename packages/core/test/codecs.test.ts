@@ -285,6 +285,27 @@ describe('messages with payload parts (LocalMessage.fromParts)', () => {
   });
 });
 
+describe("a payload's owner hears when its bytes are released (withRelease, releasePayload)", () => {
+  it('calls the owner once, from the message or any copy of it, and never for a new payload', () => {
+    let calls = 0;
+    const m = LocalMessage.fromParts(['a', 'b'], ['app'], [Uint8Array.of(1), Uint8Array.of(2)]).withRelease(
+      () => calls++,
+    );
+    expect(m.payloadParts.length).toBe(2); // still in parts
+    const copy = m.stepForward(Address.parse('a')).withLocalInfo({ k: 1 });
+    const replaced = copy.withPayload(Uint8Array.of(9));
+    replaced.releasePayload();
+    expect(calls).toBe(0); // a new payload has no owner
+    copy.releasePayload();
+    expect(calls).toBe(1);
+    m.releasePayload();
+    copy.releasePayload();
+    expect(calls).toBe(1);
+    // A message nobody owns: releasing does nothing.
+    new LocalMessage(['a'], [], Uint8Array.of(1)).releasePayload();
+  });
+});
+
 describe('transport messages in pieces (decodeTransportMessageParts)', () => {
   const splits = (bytes: Uint8Array, cuts: number[]) => {
     const out: Uint8Array[] = [];

@@ -122,6 +122,36 @@ describe('tcp transport', () => {
     }
   });
 
+  it('gives a payload back to its owner only once written: overwriting it then changes nothing sent', async () => {
+    const server = track(await echoServer());
+    const client = track(testNode('client'));
+    const c = client.node.client({ capacity: 512 });
+    const route = await client.node.resolveRoute([`1#127.0.0.1:${server.port}`, 'echo']);
+    const piece = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 13 + seed) & 0xff);
+    // Copied into the batch (small), written by reference (≥ 4 KiB), and a frame of its own (with
+    // a tracing context, so not written by reference).
+    const shapes = [[100], [8, 48_000, 16], [5000, 3], [8, 70_000, 16], [20, 300_000]];
+    let released = 0;
+    const expected: Uint8Array[] = [];
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const parts = shapes[i % shapes.length]!.map((n, j) => piece(n, i + j));
+      expected.push(new Uint8Array(Buffer.concat(parts)));
+      const tracing = i % 10 === 9 ? '{"traceparent":"00-x"}' : undefined;
+      const m = LocalMessage.fromParts(route, [c.address], parts, undefined, tracing).withRelease(() => {
+        released++;
+        for (const p of parts) p.fill(0xaa); // the owner reuses its memory at once
+      });
+      sends.push(client.node.route(c.address, m));
+    }
+    await Promise.all(sends);
+    for (let i = 0; i < expected.length; i++) {
+      const got = (await c.receive({ timeoutMs: 10_000 })).payload;
+      expect(Buffer.compare(got, expected[i]!), `message ${i}`).toBe(0);
+    }
+    expect(released).toBe(200);
+  });
+
   it('routes a→b→c when b exposes its connection to c to its own listener', async () => {
     const c = track(await echoServer('c'));
     const b = track(await echoServer('b'));

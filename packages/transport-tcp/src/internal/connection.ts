@@ -177,11 +177,12 @@ export class Connection implements TcpConnection {
 
   #send(routed: RoutedMessage): void | Promise<void> {
     const socket = this.#socket;
+    const message = routed.message;
     if (this.#closing || socket.destroyed || socket.writableEnded) {
       this.#logger.debug('tcp connection is closing; message dropped', { peer: this.peerAddress });
+      message.releasePayload();
       return;
     }
-    const message = routed.message;
     if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
     this.#messagesOut++;
     const bound = frameSizeBound(message);
@@ -211,6 +212,9 @@ export class Connection implements TcpConnection {
         reason: errorMessage(e),
       });
       return;
+    } finally {
+      // The frame is a copy (or there is none): the payload is not read again.
+      message.releasePayload();
     }
     this.#flush();
     if (!socket.write(frame)) return this.#waitDrain();
@@ -222,13 +226,21 @@ export class Connection implements TcpConnection {
     if (batch === undefined) return true;
     this.#batch = undefined;
     const socket = this.#socket;
-    if (socket.destroyed) return true;
+    if (socket.destroyed) {
+      batch.release();
+      return true;
+    }
     const segments = batch.finish();
-    if (segments.length === 1) return socket.write(segments[0]!);
+    // The last write's callback comes once every segment was written (or failed): only then may
+    // the owners of the payloads written by reference reuse their memory.
+    const written = (): void => batch.release();
+    if (segments.length === 1) return socket.write(segments[0]!, written);
     // Corked, the segments leave in one writev.
     socket.cork();
     let ok = true;
-    for (const segment of segments) ok = socket.write(segment);
+    const last = segments.length - 1;
+    for (let i = 0; i < last; i++) ok = socket.write(segments[i]!);
+    ok = socket.write(segments[last]!, written);
     socket.uncork();
     return ok;
   }

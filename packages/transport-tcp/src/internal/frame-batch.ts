@@ -8,7 +8,8 @@
  * is not copied: its frame's head (length, routes, byte-string head) goes into the buffer and the
  * payload itself is written beside it, so the batch is a list of segments written back to back.
  * Such a payload is written to the socket as it is: like every payload handed to the router, it
- * must not be changed after it was sent.
+ * must not be changed after it was sent, and its owner hears (`LocalMessage.releasePayload`) only
+ * once the write that carried it completed; a copied payload is released at once.
  */
 import { type Address, CborWriter, type LocalMessage, writeCborAddress, writeCborRoute } from '@ockam/core';
 import { FRAME_HEADER_LENGTH } from '../framing.js';
@@ -48,6 +49,8 @@ export class FrameBatch {
   #cut = 0;
   /** Bytes of the payloads written beside the buffer. */
   #external = 0;
+  /** Messages whose payload parts the segments point into, released once they are written. */
+  readonly #held: LocalMessage[] = [];
 
   /** Bytes in the batch. */
   get length(): number {
@@ -82,12 +85,24 @@ export class FrameBatch {
         this.#cut = end;
         this.#external += part.length;
       }
+      this.#held.push(message);
       return;
     }
     const payload = message.payload;
     w.bytes(payload);
     if (message.tracingContext !== undefined) w.text(message.tracingContext);
     w.setUint32(start, w.length - start - FRAME_HEADER_LENGTH);
+    message.releasePayload();
+  }
+
+  /**
+   * Tells the owners of the payloads the segments point into that their bytes are no longer
+   * needed: call it once the segments were written (or will never be).
+   */
+  release(): void {
+    const held = this.#held;
+    for (let i = 0; i < held.length; i++) held[i]!.releasePayload();
+    held.length = 0;
   }
 
   /** The batch's segments, in order, every frame with its length in place; the batch is done. */
