@@ -12,10 +12,12 @@
  * touches memory it should not):
  *   create(algorithm: 0 AES-GCM | 1 ChaCha20-Poly1305, key: Uint8Array) -> handle
  *   seal(handle, nonce12, plaintext: Uint8Array | Uint8Array[], aad, out, offset)
- *        writes ciphertext ‖ 16-byte tag into out at offset
- *   open(handle, nonce12, ciphertextAndTag, aad, out) -> boolean
+ *        writes ciphertext ‖ 16-byte tag into out at offset; out may hold a single plaintext
+ *        exactly where its ciphertext goes (in place), and must not overlap it otherwise
+ *   open(handle, nonce12, ciphertextAndTag: Uint8Array | Uint8Array[], aad, out) -> boolean
  *        writes the plaintext into out (length - 16 bytes); false, and out wiped, when the tag
- *        does not authenticate
+ *        does not authenticate. out may be the single input itself (in place); it must not
+ *        overlap any part of an array.
  *   destroy(handle)  frees both contexts now (OpenSSL cleanses them); later use throws
  */
 #define NAPI_VERSION 8
@@ -23,6 +25,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NONCE_LENGTH 12
 #define TAG_LENGTH 16
@@ -143,6 +146,11 @@ static int begin(napi_env env, napi_value *argv, int encrypt, Aead **out_aead) {
   return 1;
 }
 
+/* Whether [a, a + an) and [b, b + bn) share a byte. */
+static int overlaps(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+  return an > 0 && bn > 0 && a < b + bn && b < a + an;
+}
+
 static napi_value seal(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -169,6 +177,14 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   }
   if (total > 0x7fffffff || out_length - (size_t)offset < total + TAG_LENGTH)
     return fail(env, "ERR_OCKAM_AEAD", "no room in the output for ciphertext and tag", 1);
+  // In place (one part, exactly where its ciphertext goes) is fine; any other overlap is refused.
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v = argv[2];
+    if (is_array) napi_get_element(env, argv[2], i, &v);
+    bytes_of(env, v, &part, &part_length);
+    if (!(count == 1 && part == out + offset) && overlaps(part, part_length, out + offset, total + TAG_LENGTH))
+      return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the plaintext (other than exactly in place)", 1);
+  }
   Aead *a;
   if (!begin(env, argv, 1, &a)) return NULL;
   unsigned char *p = out + offset;
@@ -191,17 +207,33 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#define MAX_PARTS 64
+
 static napi_value open_(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 5) return fail(env, "ERR_OCKAM_AEAD", "open(handle, nonce, ciphertextAndTag, aad, out)", 0);
-  unsigned char *input, *out;
-  size_t input_length, out_length;
-  if (!bytes_of(env, argv[2], &input, &input_length))
-    return fail(env, "ERR_OCKAM_AEAD", "the ciphertext must be a Uint8Array", 0);
+  unsigned char *out;
+  size_t out_length;
   if (!bytes_of(env, argv[4], &out, &out_length))
     return fail(env, "ERR_OCKAM_AEAD", "the output must be a Uint8Array", 0);
+  // The input: one Uint8Array (which `out` may be, for decryption in place) or an array of up to
+  // MAX_PARTS of them (which `out` must not overlap). All sizes are checked before any byte moves.
+  unsigned char *parts[MAX_PARTS];
+  size_t lengths[MAX_PARTS], input_length = 0;
+  bool is_array = false;
+  uint32_t count = 1;
+  napi_is_array(env, argv[2], &is_array);
+  if (is_array) napi_get_array_length(env, argv[2], &count);
+  if (count > MAX_PARTS) return fail(env, "ERR_OCKAM_AEAD", "the ciphertext has more than 64 parts", 1);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v = argv[2];
+    if (is_array) napi_get_element(env, argv[2], i, &v);
+    if (!bytes_of(env, v, &parts[i], &lengths[i]))
+      return fail(env, "ERR_OCKAM_AEAD", "the ciphertext must be a Uint8Array or an array of them", 0);
+    input_length += lengths[i];
+  }
   napi_value result;
   if (input_length < TAG_LENGTH) {
     napi_get_boolean(env, false, &result);
@@ -210,14 +242,29 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   size_t length = input_length - TAG_LENGTH;
   if (length > 0x7fffffff || out_length < length)
     return fail(env, "ERR_OCKAM_AEAD", "no room in the output for the plaintext", 1);
+  for (uint32_t i = 0; i < count; i++)
+    if (!(count == 1 && parts[0] == out) && overlaps(parts[i], lengths[i], out, length))
+      return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the ciphertext (other than exactly in place)", 1);
   Aead *a;
   if (!begin(env, argv, 0, &a)) return NULL;
+  // The tag is the last 16 bytes, wherever the parts cut them; read before anything is written.
   unsigned char tag[TAG_LENGTH];
-  for (int i = 0; i < TAG_LENGTH; i++) tag[i] = input[length + i];
-  int n = 0, m = 0;
-  int ok = length == 0 ? 1 : EVP_DecryptUpdate(a->dec, out, &n, input, (int)length);
+  size_t start = 0;  // where parts[i] begins in the input
+  for (uint32_t i = 0; i < count; start += lengths[i], i++) {
+    if (start + lengths[i] <= length) continue;
+    size_t from = start < length ? length - start : 0;  // the first tag byte within this part
+    memcpy(tag + (start + from - length), parts[i] + from, lengths[i] - from);
+  }
+  int n = 0, m = 0, ok = 1;
+  size_t done = 0;
+  for (uint32_t i = 0; i < count && ok == 1 && done < length; i++) {
+    size_t take = lengths[i] < length - done ? lengths[i] : length - done;
+    if (take == 0) continue;
+    ok = EVP_DecryptUpdate(a->dec, out + done, &n, parts[i], (int)take);
+    done += (size_t)n;
+  }
   if (ok == 1) ok = EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_AEAD_SET_TAG, TAG_LENGTH, tag);
-  if (ok == 1) ok = EVP_DecryptFinal_ex(a->dec, out + n, &m);
+  if (ok == 1) ok = EVP_DecryptFinal_ex(a->dec, out + done, &m);
   if (ok != 1) OPENSSL_cleanse(out, length);  // never hand out unauthenticated plaintext
   napi_get_boolean(env, ok == 1, &result);
   return result;

@@ -116,4 +116,58 @@ describe.skipIf(disabled)('native AEAD (node backend)', () => {
     addon.destroy(h);
     expect(() => addon.seal(h, nonce, new Uint8Array(1), none, new Uint8Array(17), 0)).toThrow(/destroyed/);
   });
+
+  it('opens ciphertext in parts cut anywhere (the tag too), and refuses overlap and too many parts', () => {
+    const addon = createRequire(import.meta.url)('../build/Release/ockam_aead.node');
+    const h = addon.create(0, new Uint8Array(32).fill(5));
+    const nonce = new Uint8Array(12).fill(1);
+    const none = new Uint8Array(0);
+    const plaintext = new Uint8Array(randomBytes(100));
+    const sealed = new Uint8Array(116);
+    addon.seal(h, nonce, plaintext, none, sealed, 0);
+    for (const cuts of [
+      [0],
+      [1],
+      [99],
+      [100],
+      [101],
+      [108],
+      [115],
+      [116],
+      [3, 50, 107, 113],
+      [100, 100, 100],
+    ]) {
+      const parts = [];
+      let at = 0;
+      for (const cut of [...cuts, 116]) {
+        parts.push(sealed.subarray(at, cut));
+        at = cut;
+      }
+      const out = new Uint8Array(100);
+      expect(addon.open(h, nonce, parts, none, out), `cut at ${cuts}`).toBe(true);
+      expect(Buffer.from(out)).toEqual(Buffer.from(plaintext));
+      const bad = parts.map((p) => p.slice());
+      bad.at(-1)![bad.at(-1)!.length - 1]! ^= 0x80; // the tag's last byte, wherever it landed
+      if (bad.at(-1)!.length === 0) continue;
+      expect(addon.open(h, nonce, bad, none, out)).toBe(false);
+      expect(out.every((b) => b === 0)).toBe(true);
+    }
+    // In place is allowed for one buffer only; an output overlapping a part otherwise is refused.
+    const copy = sealed.slice();
+    expect(addon.open(h, nonce, copy, none, copy.subarray(0, 100))).toBe(true);
+    expect(Buffer.from(copy.subarray(0, 100))).toEqual(Buffer.from(plaintext));
+    const both = sealed.slice();
+    expect(() =>
+      addon.open(h, nonce, [both.subarray(0, 50), both.subarray(50)], none, both.subarray(0, 100)),
+    ).toThrow(/overlaps/);
+    expect(() => addon.open(h, nonce, both.subarray(8), none, both.subarray(0, 100))).toThrow(/overlaps/);
+    const wide = new Uint8Array(200);
+    wide.set(plaintext, 0);
+    expect(() => addon.seal(h, nonce, wide.subarray(0, 100), none, wide, 4)).toThrow(/overlaps/);
+    expect(() => addon.seal(h, nonce, [wide.subarray(0, 100)], none, wide, 50)).toThrow(/overlaps/);
+    const pieces = Array.from({ length: 65 }, () => new Uint8Array(2));
+    expect(() => addon.open(h, nonce, pieces, none, new Uint8Array(200))).toThrow(/64 parts/);
+    expect(() => addon.open(h, nonce, [sealed, 'x'], none, new Uint8Array(200))).toThrow(TypeError);
+    addon.destroy(h);
+  });
 });

@@ -19,7 +19,7 @@ import {
   verify as nodeVerify,
 } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { AeadAlgorithm, SigningKeyType } from '@ockam/core';
+import { type AeadAlgorithm, concatBytes, type SigningKeyType } from '@ockam/core';
 import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
 
 // RFC 8410 §7 PKCS#8 and SPKI headers for Ed25519 (OID 1.3.101.112) and X25519 (1.3.101.110).
@@ -155,7 +155,7 @@ interface NativeAead {
   open(
     handle: object,
     nonce: Uint8Array,
-    ciphertextAndTag: Uint8Array,
+    ciphertextAndTag: Uint8Array | readonly Uint8Array[],
     aad: Uint8Array,
     out: Uint8Array,
   ): boolean;
@@ -163,6 +163,8 @@ interface NativeAead {
 }
 
 const NATIVE_PATH = '../../build/Release/ockam_aead.node';
+/** The most ciphertext parts the addon's `open` takes (MAX_PARTS in native/aead.c). */
+const MAX_NATIVE_PARTS = 64;
 
 function loadNativeAead(): { native?: NativeAead; reason: string } {
   if (process.env.OCKAM_VAULT_NATIVE_AEAD === '0') return { reason: 'disabled by OCKAM_VAULT_NATIVE_AEAD=0' };
@@ -218,6 +220,10 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
       native.seal(live(), nonce, parts, aad, out, 0);
       return [out];
     },
+    encryptPartsInto(nonce, parts, aad, out) {
+      if (nonce.length !== 12) return fallback().encryptPartsInto!(nonce, parts, aad, out);
+      native.seal(live(), nonce, parts, aad, out, 0);
+    },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (nonce.length !== 12) return fallback().decrypt(nonce, ciphertextAndTag, aad);
       if (ciphertextAndTag.length < 16) return undefined;
@@ -227,6 +233,16 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
     decryptInto(nonce, ciphertextAndTag, aad, out) {
       if (nonce.length !== 12 || ciphertextAndTag.length < 16) return false;
       return native.open(live(), nonce, ciphertextAndTag, aad, out);
+    },
+    decryptParts(nonce, parts, aad) {
+      let length = 0;
+      for (const part of parts) length += part.length;
+      // The addon takes up to 64 parts; a frame cut finer than that (a peer writing in dribbles) is joined.
+      if (nonce.length !== 12 || parts.length > MAX_NATIVE_PARTS)
+        return this.decrypt(nonce, concatBytes(...parts), aad);
+      if (length < 16) return undefined;
+      const out = allocate(length - 16);
+      return native.open(live(), nonce, parts, aad, out) ? out : undefined;
     },
     dispose() {
       if (handle !== undefined) native.destroy(handle);
@@ -277,6 +293,13 @@ function nodeCryptoAead(algorithm: AeadAlgorithm, raw: Uint8Array): PreparedAead
       cipher.final();
       out.push(toU8(cipher.getAuthTag()));
       return out;
+    },
+    encryptPartsInto(nonce, parts, aad, out) {
+      let at = 0;
+      for (const piece of this.encryptParts!(nonce, parts, aad)) {
+        out.set(piece, at);
+        at += piece.length;
+      }
     },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (ciphertextAndTag.length < 16) return undefined;

@@ -29,6 +29,8 @@ export interface PreparedAead {
    * without a streaming cipher leaves this out and `encrypt` is used on the joined plaintext.
    */
   encryptParts?(nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Uint8Array[];
+  /** Like `encryptParts`, writing ciphertext ‖ tag into `out` (exactly their length). */
+  encryptPartsInto?(nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array, out: Uint8Array): void;
   decrypt(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
   /**
    * Decrypts into `out` (at least length − 16 bytes; it may be the ciphertext's own memory, for
@@ -36,6 +38,11 @@ export interface PreparedAead {
    * plaintext.
    */
   decryptInto?(nonce: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
+  /**
+   * Decrypts the concatenation of `parts` (ciphertext ‖ tag, cut anywhere) into a new buffer
+   * without joining them first; undefined when it does not authenticate.
+   */
+  decryptParts?(nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Uint8Array | undefined;
   /** Releases what the key holds outside the vault's own copy (a native context), at once. */
   dispose?(): void;
 }

@@ -263,20 +263,35 @@ export class SoftwareVault implements Vault {
    * `Vault`; callers check for it): encrypts the concatenation of `parts` and returns ciphertext ‖
    * tag as pieces whose concatenation is exactly what `aeadEncrypt` returns for the joined
    * plaintext. With node:crypto nothing is joined or copied; a frame goes to the socket as these
-   * pieces (see `LocalMessage.fromParts`).
+   * pieces (see `LocalMessage.fromParts`). Given `out` (exactly the plaintext's length + 16
+   * bytes, not overlapping the parts), ciphertext ‖ tag are written there and `[out]` returned:
+   * the caller owns, and may reuse, the memory.
    */
   aeadEncryptParts(
     key: AeadKeyHandle,
     nonce: Uint8Array,
     parts: readonly Uint8Array[],
     aad: Uint8Array,
+    out?: Uint8Array,
   ): Uint8Array[] {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
     if (nonce.length !== NONCE_LENGTH)
       throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-    if (entry.cipher.encryptParts !== undefined) return entry.cipher.encryptParts(nonce, parts, aad);
-    return [entry.cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad)];
+    const cipher = entry.cipher;
+    if (out !== undefined) {
+      let length = 16;
+      for (const part of parts) length += part.length;
+      if (out.length !== length)
+        throw new RangeError(
+          `the output must be exactly ${length} bytes (ciphertext and tag), got ${out.length}`,
+        );
+      if (cipher.encryptPartsInto !== undefined) cipher.encryptPartsInto(nonce, parts, aad, out);
+      else out.set(cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad));
+      return [out];
+    }
+    if (cipher.encryptParts !== undefined) return cipher.encryptParts(nonce, parts, aad);
+    return [cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad)];
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -321,6 +336,35 @@ export class SoftwareVault implements Vault {
         'invalid',
         `${entry.handle.algorithm} decryption failed: message authentication failed`,
       );
+  }
+
+  /**
+   * Internal fast path of `aeadDecrypt` for the secure channel's decryptor (not part of core's
+   * `Vault`; callers check for it): decrypts the concatenation of `parts` (ciphertext ‖ tag, as a
+   * transport received them, cut anywhere) into a new buffer without joining them first. Throws
+   * like `aeadDecrypt`; the parts are never changed.
+   */
+  aeadDecryptParts(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    parts: readonly Uint8Array[],
+    aad: Uint8Array,
+  ): Uint8Array {
+    const entry = this.#aead.get(key.id);
+    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
+    if (nonce.length !== NONCE_LENGTH)
+      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    const cipher = entry.cipher;
+    const plaintext =
+      cipher.decryptParts !== undefined
+        ? cipher.decryptParts(nonce, parts, aad)
+        : cipher.decrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad);
+    if (plaintext === undefined)
+      throw new VaultError(
+        'invalid',
+        `${entry.handle.algorithm} decryption failed: message authentication failed`,
+      );
+    return plaintext;
   }
 
   deleteSecret(handle: SecretHandle | AeadKeyHandle): void {
