@@ -12,7 +12,7 @@
  * const plaintext = dec.decrypt(frame); // throws SecureChannelError 'protocol' on replay or forgery
  * ```
  */
-import type { AeadKeyHandle, SecureChannelVault } from '@ockam/core';
+import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
 import { KEY_RENEWAL_INTERVAL, NONCE_PREFIX_LENGTH, TAG_LENGTH } from './encryptor.js';
 import { SecureChannelError } from './errors.js';
 import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
@@ -20,7 +20,7 @@ import { NonceWindow } from './internal/nonce-window.js';
 
 const EMPTY = new Uint8Array(0);
 
-/** An optional vault method (`@ockam/vault` has it): AEAD-decrypt into given memory. */
+/** Optional vault methods (`@ockam/vault` has them): AEAD-decrypt into given memory, or from parts. */
 interface AeadDecryptInto {
   aeadDecryptInto(
     key: AeadKeyHandle,
@@ -29,6 +29,12 @@ interface AeadDecryptInto {
     aad: Uint8Array,
     out: Uint8Array,
   ): void;
+  aeadDecryptParts(
+    key: AeadKeyHandle,
+    nonce: Uint8Array,
+    parts: readonly Uint8Array[],
+    aad: Uint8Array,
+  ): Uint8Array;
 }
 
 export interface DecryptorOptions {
@@ -51,13 +57,16 @@ export class Decryptor {
   readonly #aeadNonceView = new DataView(this.#aeadNonce.buffer);
 
   readonly #decryptInto: AeadDecryptInto['aeadDecryptInto'] | undefined;
+  readonly #decryptParts: AeadDecryptInto['aeadDecryptParts'] | undefined;
 
   /** Takes ownership of `key` (the key for nonces 0…31), which `destroy()` deletes. */
   constructor(vault: SecureChannelVault, key: AeadKeyHandle, options: DecryptorOptions = {}) {
     this.#vault = vault;
     this.#current = key;
-    const into = (vault as SecureChannelVault & Partial<AeadDecryptInto>).aeadDecryptInto;
+    const { aeadDecryptInto: into, aeadDecryptParts: parts } = vault as SecureChannelVault &
+      Partial<AeadDecryptInto>;
     this.#decryptInto = options.inPlace === true && typeof into === 'function' ? into.bind(vault) : undefined;
+    this.#decryptParts = typeof parts === 'function' ? parts.bind(vault) : undefined;
   }
 
   /** The highest nonce accepted so far. */
@@ -75,17 +84,32 @@ export class Decryptor {
    * Decrypts one frame and returns the plaintext together with its nonce. Throws a
    * SecureChannelError of kind `protocol` for a short frame, a nonce outside the window or seen
    * before, or a frame that does not authenticate; nothing changes in that case.
+   *
+   * The frame may come as the parts a transport received it in (`LocalMessage.payloadParts`):
+   * with `@ockam/vault` they are decrypted into one new buffer without being joined first, and
+   * never changed, even in place.
    */
-  decryptFrame(frame: Uint8Array): { plaintext: Uint8Array; nonce: bigint } {
+  decryptFrame(frame: Uint8Array | readonly Uint8Array[]): { plaintext: Uint8Array; nonce: bigint } {
+    let parts: readonly Uint8Array[] | undefined;
+    if (!(frame instanceof Uint8Array)) {
+      if (frame.length === 1) frame = frame[0]!;
+      else if (this.#decryptParts === undefined || frame[0]!.length < NONCE_PREFIX_LENGTH)
+        frame = concatBytes(...frame);
+      else parts = frame;
+    }
     const current = this.#current;
     if (current === undefined) throw new SecureChannelError('shutdown', 'Decryptor is destroyed');
-    if (frame.length < NONCE_PREFIX_LENGTH + TAG_LENGTH) {
+    let length = 0;
+    if (parts === undefined) length = (frame as Uint8Array).length;
+    else for (const part of parts) length += part.length;
+    if (length < NONCE_PREFIX_LENGTH + TAG_LENGTH) {
       throw new SecureChannelError(
         'protocol',
-        `Encrypted frame of ${frame.length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`,
+        `Encrypted frame of ${length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`,
       );
     }
-    const n = new DataView(frame.buffer, frame.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
+    const head = parts === undefined ? (frame as Uint8Array) : parts[0]!;
+    const n = new DataView(head.buffer, head.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
     if (n === MAX_NONCE)
       throw new SecureChannelError('protocol', 'Encrypted frame uses the reserved nonce 2^64 - 1');
     const refused = this.#window.check(n);
@@ -103,11 +127,18 @@ export class Decryptor {
     this.#aeadNonceView.setBigUint64(4, n);
     let plaintext: Uint8Array;
     try {
-      const sealed = frame.subarray(NONCE_PREFIX_LENGTH);
-      if (this.#decryptInto !== undefined) {
-        plaintext = frame.subarray(NONCE_PREFIX_LENGTH, frame.length - TAG_LENGTH);
+      if (parts !== undefined) {
+        const sealed = [head.subarray(NONCE_PREFIX_LENGTH), ...parts.slice(1)];
+        plaintext = this.#decryptParts!(key, this.#aeadNonce, sealed, EMPTY);
+      } else if (this.#decryptInto !== undefined) {
+        const frame1 = frame as Uint8Array;
+        const sealed = frame1.subarray(NONCE_PREFIX_LENGTH);
+        plaintext = frame1.subarray(NONCE_PREFIX_LENGTH, frame1.length - TAG_LENGTH);
         this.#decryptInto(key, this.#aeadNonce, sealed, EMPTY, plaintext);
-      } else plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, sealed, EMPTY);
+      } else {
+        const sealed = (frame as Uint8Array).subarray(NONCE_PREFIX_LENGTH);
+        plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, sealed, EMPTY);
+      }
     } catch (cause) {
       if (derived !== undefined) this.#vault.deleteSecret(derived);
       throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, {
@@ -126,7 +157,7 @@ export class Decryptor {
   }
 
   /** Decrypts one frame; see `decryptFrame`. */
-  decrypt(frame: Uint8Array): Uint8Array {
+  decrypt(frame: Uint8Array | readonly Uint8Array[]): Uint8Array {
     return this.decryptFrame(frame).plaintext;
   }
 

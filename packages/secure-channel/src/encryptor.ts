@@ -11,10 +11,12 @@
  * const enc = new Encryptor(vault, sendKey);
  * const frame = enc.encrypt(plaintext); // frame.subarray(0, 8) is the nonce
  * const pieces = enc.encryptToParts([head, body]); // the next frame, as pieces (nonce first)
+ * const { frame, release } = enc.encryptPooled([head, body]); // in reused memory
  * ```
  */
 import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
 import { SecureChannelError } from './errors.js';
+import { type FrameLease, leaseFrame } from './internal/frame-pool.js';
 import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
 
 /** Nonces per key: the encryptor rekeys every 32 messages. */
@@ -33,6 +35,7 @@ interface AeadEncryptParts {
     nonce: Uint8Array,
     parts: readonly Uint8Array[],
     aad: Uint8Array,
+    out?: Uint8Array,
   ): Uint8Array[];
 }
 
@@ -85,6 +88,56 @@ export class Encryptor {
    * `LocalMessage.fromParts`.
    */
   encryptToParts(parts: readonly Uint8Array[]): Uint8Array[] {
+    const key = this.#next();
+    const n = this.#nonce;
+    const prefix = new Uint8Array(NONCE_PREFIX_LENGTH);
+    new DataView(prefix.buffer).setBigUint64(0, n);
+    const vault = this.#vault as SecureChannelVault & Partial<AeadEncryptParts>;
+    let frame: Uint8Array[];
+    if (typeof vault.aeadEncryptParts === 'function') {
+      frame = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY);
+      frame.unshift(prefix);
+    } else {
+      const plaintext = parts.length === 1 ? parts[0]! : concatBytes(...parts);
+      frame = [prefix, vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY)];
+    }
+    this.#nonce = n + 1n;
+    return frame;
+  }
+
+  /**
+   * Encrypts one frame like `encryptToParts`, into one buffer taken from a pool of frame memory
+   * shared by the process's encryptors. `release` gives the memory back: call it once nothing
+   * reads the frame any more (hand it to `LocalMessage.withRelease`, and TCP calls it when the
+   * write completed). A frame never released is simply collected; calling it twice does nothing.
+   */
+  encryptPooled(parts: readonly Uint8Array[]): FrameLease {
+    const vault = this.#vault as SecureChannelVault & Partial<AeadEncryptParts>;
+    if (typeof vault.aeadEncryptParts !== 'function') {
+      return { frame: this.encryptParts(parts), release: () => {} };
+    }
+    const key = this.#next();
+    const n = this.#nonce;
+    let length = NONCE_PREFIX_LENGTH + TAG_LENGTH;
+    for (const part of parts) length += part.length;
+    const lease = leaseFrame(length);
+    const frame = lease.frame;
+    try {
+      const out = frame.subarray(NONCE_PREFIX_LENGTH);
+      const pieces = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY, out);
+      // A vault that returns its own pieces instead of filling `out`: copy them in.
+      if (pieces.length !== 1 || pieces[0] !== out) out.set(concatBytes(...pieces));
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    new DataView(frame.buffer, frame.byteOffset, NONCE_PREFIX_LENGTH).setBigUint64(0, n);
+    this.#nonce = n + 1n;
+    return lease;
+  }
+
+  /** The key for the current nonce (rekeying as needed), with the AEAD nonce set; checks state. */
+  #next(): AeadKeyHandle {
     let key = this.#key;
     if (key === undefined) throw new SecureChannelError('shutdown', 'Encryptor is destroyed');
     const n = this.#nonce;
@@ -99,19 +152,7 @@ export class Encryptor {
       this.#epoch++;
     }
     this.#aeadNonceView.setBigUint64(4, n);
-    const prefix = new Uint8Array(NONCE_PREFIX_LENGTH);
-    new DataView(prefix.buffer).setBigUint64(0, n);
-    const vault = this.#vault as SecureChannelVault & Partial<AeadEncryptParts>;
-    let frame: Uint8Array[];
-    if (typeof vault.aeadEncryptParts === 'function') {
-      frame = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY);
-      frame.unshift(prefix);
-    } else {
-      const plaintext = parts.length === 1 ? parts[0]! : concatBytes(...parts);
-      frame = [prefix, vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY)];
-    }
-    this.#nonce = n + 1n;
-    return frame;
+    return key;
   }
 
   /** Deletes the current key. */

@@ -31,6 +31,7 @@ export {
   type SecureChannelIdentityOptions,
   secureChannelIdentity,
 } from './identity-verifier.js';
+export type { FrameLease } from './internal/frame-pool.js';
 export { CipherState } from './noise-cipher-state.js';
 export {
   DHLEN,

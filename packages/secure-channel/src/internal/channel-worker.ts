@@ -303,7 +303,9 @@ export class ChannelEnd {
     const { vault, node } = this.params;
     this.#encryptor = new Encryptor(vault, send.takeKey());
     // In place: frames reach the decryptor as buffers nobody else reads (a TCP frame, a copy a
-    // decoder made, or a local encryptor's output), so their ciphertext becomes their plaintext.
+    // decoder made, or a local encryptor's output, whose pooled memory only a transport's write
+    // gives back), so their ciphertext becomes their plaintext. A frame still in the parts TCP
+    // read it in is decrypted from them into a new buffer instead, never joined first.
     this.#decryptor = new Decryptor(vault, receive.takeKey(), { inPlace: true });
     this.#peerCredentials = peer.credentials;
     this.#info = Object.freeze({
@@ -352,7 +354,7 @@ export class ChannelEnd {
     let plaintext: Uint8Array;
     let nonce: bigint;
     try {
-      ({ plaintext, nonce } = decryptor.decryptFrame(message.payload));
+      ({ plaintext, nonce } = decryptor.decryptFrame(message.payloadParts));
     } catch (e) {
       this.#logger.warn('secure channel dropped a frame', {
         decryptor: this.decryptorRemote.value,
@@ -464,10 +466,12 @@ export class ChannelEnd {
   }
 
   async #sendFrame(ctx: WorkerContext, plaintext: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    // The frame travels as pieces (nonce, ciphertext, tag): TCP writes them as they are.
-    const frame = this.#encryptor!.encryptToParts(plaintext instanceof Uint8Array ? [plaintext] : plaintext);
+    // The frame is written into pooled memory, which TCP gives back once its write completed.
+    const { frame, release } = this.#encryptor!.encryptPooled(
+      plaintext instanceof Uint8Array ? [plaintext] : plaintext,
+    );
     try {
-      await ctx.forward(LocalMessage.fromParts(this.#remoteRoute, Route.empty(), frame));
+      await ctx.forward(new LocalMessage(this.#remoteRoute, Route.empty(), frame).withRelease(release));
     } catch (e) {
       this.#logger.warn('secure channel could not send a frame', {
         to: this.#remoteRoute.toString(),
