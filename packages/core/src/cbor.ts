@@ -194,6 +194,16 @@ export class CborWriter {
     return this.#buf.subarray(0, this.#len);
   }
 
+  /**
+   * Empties the writer to encode again into the same memory, so that a hot path allocates
+   * nothing per message. Every view `finishView` returned before is overwritten by later writes:
+   * reset only once those bytes were consumed.
+   */
+  reset(): this {
+    this.#len = 0;
+    return this;
+  }
+
   /** Overwrites 4 already-written bytes at `offset` with `value`, big-endian (a length placeholder). */
   setUint32(offset: number, value: number): this {
     if (!Number.isInteger(offset) || offset < 0 || offset + 4 > this.#len)

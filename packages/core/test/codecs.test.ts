@@ -70,6 +70,16 @@ describe('CBOR as minicbor writes it', () => {
     );
   });
 
+  it('encodes again into the same memory after reset', () => {
+    const w = new CborWriter(4);
+    w.array(1).bytes(new Uint8Array(300).fill(1));
+    const first = w.finish();
+    expect(w.reset().length).toBe(0);
+    w.array(2).uint(1).text('a');
+    expect(toHex(w.finishView())).toBe('8201' + '6161');
+    expect(first.length).toBe(1 + 3 + 300); // a finished copy is untouched by the reset
+  });
+
   it('decodes Close as [[2, []], h""] (PROTOCOL.md §0)', () => {
     expect(decodeCbor(fromHex('8282028040'))).toEqual([[2, []], new Uint8Array()]);
   });

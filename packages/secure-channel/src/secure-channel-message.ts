@@ -60,14 +60,17 @@ const SMALL_PART = 64;
 /**
  * A `Payload` message as parts whose concatenation is its encoding: the CBOR up to and including
  * the payload's byte-string head, the payload's own parts (not copied), and the empty padding.
- * The encryptor encrypts them without assembling the plaintext.
+ * The encryptor encrypts them without assembling the plaintext. Given `scratch`, the head is
+ * written there (after a reset) instead of into a new writer: the caller must consume the parts
+ * before it uses `scratch` again.
  */
 export function encodePayloadMessageParts(
   onwardRoute: Route,
   returnRoute: Route,
   payload: readonly Uint8Array[],
+  scratch?: CborWriter,
 ): Uint8Array[] {
-  const w = new CborWriter(128);
+  const w = scratch?.reset() ?? new CborWriter(128);
   w.array(2).array(2).uint(PAYLOAD).array(1).array(3);
   writeCborRoute(w, onwardRoute);
   writeCborRoute(w, returnRoute);

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeSecureChannelMessage,
+  encodePayloadMessageParts,
   encodeSecureChannelMessage,
   type SecureChannelMessage,
 } from '../src/secure-channel-message.js';
@@ -11,6 +12,25 @@ describe('secure channel plaintext codec', () => {
   it('encodes Close as the repo fixture 8282028040', () => {
     expect(toHex(encodeSecureChannelMessage({ kind: 'close' }))).toBe('8282028040');
     expect(decodeSecureChannelMessage(fromHex('8282028040'))).toEqual({ kind: 'close' });
+  });
+
+  it('encodes a payload in parts, with or without a reused scratch writer, to the same bytes', () => {
+    const hex = '8282008183818200446563686f81820043617070460568656c6c6f40';
+    const scratch = new CborWriter(8);
+    for (let i = 0; i < 3; i++) {
+      const parts = encodePayloadMessageParts(
+        Route.of('echo'),
+        Route.of('app'),
+        [encodeBareString('hello')],
+        scratch,
+      );
+      expect(parts.map(toHex).join('')).toBe(hex);
+    }
+    const fresh = encodePayloadMessageParts(Route.of('echo'), Route.of('app'), [
+      Uint8Array.of(0x05, 0x68, 0x65),
+      Uint8Array.of(0x6c, 0x6c, 0x6f),
+    ]);
+    expect(fresh.map(toHex).join('')).toBe(hex);
   });
 
   it('encodes the PROTOCOL.md §3.3 Payload example byte for byte', () => {

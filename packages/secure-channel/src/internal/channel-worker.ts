@@ -14,6 +14,7 @@
 import {
   Address,
   bytesEqual,
+  CborWriter,
   denyAll,
   type FlowControlId,
   LocalMessage,
@@ -96,6 +97,8 @@ export class ChannelEnd {
   #handshake: HandshakeState | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #encryptor: Encryptor | undefined;
+  /** Where each outgoing payload message's CBOR head is written (read by the cipher at once). */
+  readonly #scratch = new CborWriter(256);
   #decryptor: Decryptor | undefined;
   #remoteRoute = Route.empty();
   /** The peer's decryptor_remote: the last hop of every route to it. */
@@ -457,10 +460,12 @@ export class ChannelEnd {
     if (this.#state !== 'open') return;
     const { message } = routed;
     // Encrypted in parts: the payload is read once, by the cipher, and never copied into a plaintext.
+    // The head goes into this worker's scratch writer, which the cipher has read before the next message.
     const plaintext = encodePayloadMessageParts(
       message.onwardRoute.popFront(),
       message.returnRoute,
       message.payloadParts,
+      this.#scratch,
     );
     await this.#sendFrame(ctx, plaintext);
   }
