@@ -7,11 +7,19 @@
  * busy channel spent more time on that than on the AES. Reused slots are also still in cache.
  *
  * Slots hold ciphertext only, never plaintext, so a slot handed out again holds nothing secret.
- * The pool is shared by all encryptors of the process and keeps at most `MAX_FREE` slots (4 MiB).
+ * The pool is shared by all encryptors of the process and keeps at most `MAX_FREE` slots (at most
+ * 4 MiB).
+ * Small frames are not pooled (see `POOLED_MIN_BYTES`).
  */
 
 /** A slot fits a frame of a 64 KiB plaintext: 8-byte nonce, ciphertext, 16-byte tag. */
 export const SLOT_BYTES = 64 * 1024 + 64;
+/**
+ * Frames under this size get memory of their own, exactly their size: cheap to allocate, and a
+ * route that never releases (UDP, WebSocket, a local worker) must not cost a 64 KiB slot each
+ * (a large frame on such a route does: a slot, zero-filled once, instead of its own size).
+ */
+export const POOLED_MIN_BYTES = 4 * 1024;
 /** Free slots kept; more are dropped to the garbage collector. */
 export const MAX_FREE = 64;
 
@@ -26,7 +34,8 @@ const NOTHING = (): void => {};
 
 /** A frame of `length` bytes, from a free slot when it fits one (a reused slot's old bytes are not cleared). */
 export function leaseFrame(length: number): FrameLease {
-  if (length > SLOT_BYTES) return { frame: allocate(length), release: NOTHING };
+  if (length > SLOT_BYTES || length < POOLED_MIN_BYTES) return { frame: allocate(length), release: NOTHING };
+  // Every slot is SLOT_BYTES, so that any pooled frame fits any free slot whatever the mix of sizes.
   const slot = free.pop() ?? allocate(SLOT_BYTES);
   let held = true;
   return {
