@@ -17,7 +17,7 @@ export const SLOT_BYTES = 64 * 1024 + 64;
 /**
  * Frames under this size get memory of their own, exactly their size: cheap to allocate, and a
  * route that never releases (UDP, WebSocket, a local worker) must not cost a 64 KiB slot each
- * (a large frame on such a route does: a slot, zero-filled once, instead of its own size).
+ * (a large frame on such a route does: a slot, not zero-filled, instead of its own size).
  */
 export const POOLED_MIN_BYTES = 4 * 1024;
 /** Free slots kept; more are dropped to the garbage collector. */
@@ -54,7 +54,12 @@ export function freeFrameSlots(): number {
   return free.length;
 }
 
+/** Node's uninitialised allocation where there is one (every byte of a frame is written before it is read). */
+const allocUnsafe = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer
+  ?.allocUnsafeSlow;
+
 function allocate(length: number): Uint8Array {
-  // Zero-filled once per slot (a plain Uint8Array keeps the package free of Node's Buffer).
-  return new Uint8Array(length);
+  if (allocUnsafe === undefined) return new Uint8Array(length);
+  const b = allocUnsafe(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
 }
