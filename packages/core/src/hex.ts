@@ -49,6 +49,14 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The concatenation of `parts` as one buffer: the part itself when there is only one (not a
+ * copy; use `concatBytes` for a buffer of one's own), a new buffer otherwise.
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;

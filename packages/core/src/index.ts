@@ -60,6 +60,7 @@ export {
   copyBytes,
   fromHex,
   fromUtf8,
+  joinBytes,
   randomBytes,
   randomHex,
   toHex,

@@ -16,6 +16,7 @@ import {
   encodeTransportMessage,
   encodeUvarint,
   fromHex,
+  joinBytes,
   LocalMessage,
   OckamError,
   Route,
@@ -292,6 +293,17 @@ describe('messages with payload parts (LocalMessage.fromParts)', () => {
     expect(encodeLegacyTransportMessage(m)).toEqual(encodeLegacyTransportMessage(plain));
     expect(LocalMessage.fromParts(['echo'], [], [Uint8Array.of(4)]).payload).toEqual(Uint8Array.of(4));
     expect(LocalMessage.fromParts(['echo'], [], []).payloadLength).toBe(0);
+  });
+});
+
+describe('joinBytes', () => {
+  it('gives the one part itself, and a new buffer for several or none', () => {
+    const one = Uint8Array.of(1, 2);
+    expect(joinBytes([one])).toBe(one);
+    const joined = joinBytes([one, new Uint8Array(0), Uint8Array.of(3)]);
+    expect(joined).toEqual(Uint8Array.of(1, 2, 3));
+    expect(joined.buffer).not.toBe(one.buffer);
+    expect(joinBytes([])).toEqual(new Uint8Array(0));
   });
 });
 

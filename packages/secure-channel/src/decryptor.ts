@@ -12,7 +12,7 @@
  * const plaintext = dec.decrypt(frame); // throws SecureChannelError 'protocol' on replay or forgery
  * ```
  */
-import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
+import { type AeadKeyHandle, joinBytes, type SecureChannelVault } from '@ockam/core';
 import { KEY_RENEWAL_INTERVAL, NONCE_PREFIX_LENGTH, TAG_LENGTH } from './encryptor.js';
 import { SecureChannelError } from './errors.js';
 import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
@@ -90,25 +90,24 @@ export class Decryptor {
    * never changed, even in place.
    */
   decryptFrame(frame: Uint8Array | readonly Uint8Array[]): { plaintext: Uint8Array; nonce: bigint } {
+    // One buffer, or the parts to decrypt from (when the vault can and the nonce is in the first).
+    let whole: Uint8Array | undefined;
     let parts: readonly Uint8Array[] | undefined;
-    if (!(frame instanceof Uint8Array)) {
-      if (frame.length === 1) frame = frame[0]!;
-      else if (this.#decryptParts === undefined || frame[0]!.length < NONCE_PREFIX_LENGTH)
-        frame = concatBytes(...frame);
-      else parts = frame;
-    }
+    if (frame instanceof Uint8Array) whole = frame;
+    else if (frame.length < 2 || this.#decryptParts === undefined || frame[0]!.length < NONCE_PREFIX_LENGTH)
+      whole = joinBytes(frame);
+    else parts = frame;
     const current = this.#current;
     if (current === undefined) throw new SecureChannelError('shutdown', 'Decryptor is destroyed');
-    let length = 0;
-    if (parts === undefined) length = (frame as Uint8Array).length;
-    else for (const part of parts) length += part.length;
+    let length = whole?.length ?? 0;
+    if (parts !== undefined) for (const part of parts) length += part.length;
     if (length < NONCE_PREFIX_LENGTH + TAG_LENGTH) {
       throw new SecureChannelError(
         'protocol',
         `Encrypted frame of ${length} bytes is shorter than nonce and tag (${NONCE_PREFIX_LENGTH + TAG_LENGTH})`,
       );
     }
-    const head = parts === undefined ? (frame as Uint8Array) : parts[0]!;
+    const head = whole ?? parts![0]!;
     const n = new DataView(head.buffer, head.byteOffset, NONCE_PREFIX_LENGTH).getBigUint64(0);
     if (n === MAX_NONCE)
       throw new SecureChannelError('protocol', 'Encrypted frame uses the reserved nonce 2^64 - 1');
@@ -127,17 +126,14 @@ export class Decryptor {
     this.#aeadNonceView.setBigUint64(4, n);
     let plaintext: Uint8Array;
     try {
-      if (parts !== undefined) {
-        const sealed = [head.subarray(NONCE_PREFIX_LENGTH), ...parts.slice(1)];
+      if (whole === undefined) {
+        const sealed = [head.subarray(NONCE_PREFIX_LENGTH), ...parts!.slice(1)];
         plaintext = this.#decryptParts!(key, this.#aeadNonce, sealed, EMPTY);
       } else if (this.#decryptInto !== undefined) {
-        const frame1 = frame as Uint8Array;
-        const sealed = frame1.subarray(NONCE_PREFIX_LENGTH);
-        plaintext = frame1.subarray(NONCE_PREFIX_LENGTH, frame1.length - TAG_LENGTH);
-        this.#decryptInto(key, this.#aeadNonce, sealed, EMPTY, plaintext);
+        plaintext = whole.subarray(NONCE_PREFIX_LENGTH, whole.length - TAG_LENGTH);
+        this.#decryptInto(key, this.#aeadNonce, whole.subarray(NONCE_PREFIX_LENGTH), EMPTY, plaintext);
       } else {
-        const sealed = (frame as Uint8Array).subarray(NONCE_PREFIX_LENGTH);
-        plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, sealed, EMPTY);
+        plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, whole.subarray(NONCE_PREFIX_LENGTH), EMPTY);
       }
     } catch (cause) {
       if (derived !== undefined) this.#vault.deleteSecret(derived);

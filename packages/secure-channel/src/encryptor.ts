@@ -14,7 +14,7 @@
  * const { frame, release } = enc.encryptPooled([head, body]); // in reused memory
  * ```
  */
-import { type AeadKeyHandle, concatBytes, type SecureChannelVault } from '@ockam/core';
+import { type AeadKeyHandle, concatBytes, joinBytes, type SecureChannelVault } from '@ockam/core';
 import { SecureChannelError } from './errors.js';
 import { type FrameLease, leaseFrame } from './internal/frame-pool.js';
 import { MAX_NONCE, rekeyAead } from './internal/nonce.js';
@@ -98,7 +98,7 @@ export class Encryptor {
       frame = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY);
       frame.unshift(prefix);
     } else {
-      const plaintext = parts.length === 1 ? parts[0]! : concatBytes(...parts);
+      const plaintext = joinBytes(parts);
       frame = [prefix, vault.aeadEncrypt(key, this.#aeadNonce, plaintext, EMPTY)];
     }
     this.#nonce = n + 1n;
@@ -126,7 +126,7 @@ export class Encryptor {
       const out = frame.subarray(NONCE_PREFIX_LENGTH);
       const pieces = vault.aeadEncryptParts(key, this.#aeadNonce, parts, EMPTY, out);
       // A vault that returns its own pieces instead of filling `out`: copy them in.
-      if (pieces.length !== 1 || pieces[0] !== out) out.set(concatBytes(...pieces));
+      if (pieces.length !== 1 || pieces[0] !== out) out.set(joinBytes(pieces));
     } catch (e) {
       lease.release();
       throw e;

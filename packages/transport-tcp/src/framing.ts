@@ -22,7 +22,7 @@
  * decodeTransportMessage(frame!).onwardRoute.toString(); // '0#echo'
  * ```
  */
-import { CborWriter, concatBytes, encodeTransportMessage, type LocalMessage } from '@ockam/core';
+import { CborWriter, encodeTransportMessage, joinBytes, type LocalMessage } from '@ockam/core';
 import { TransportError } from './errors.js';
 
 /** `TcpProtocolVersion::V1`: the single byte each side writes first. */
@@ -107,7 +107,7 @@ export class FrameDecoder {
   next(): Uint8Array | undefined {
     const parts = this.nextParts();
     if (parts === undefined) return undefined;
-    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+    return joinBytes(parts);
   }
 
   /**
@@ -178,7 +178,7 @@ export class FrameDecoder {
   /** Removes `n` bytes (n ≤ buffered) from the front: a view if they lie in one chunk, else one copy. */
   #take(n: number): Uint8Array {
     const parts = this.#takeParts(n);
-    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+    return joinBytes(parts);
   }
 
   #advance(): void {
