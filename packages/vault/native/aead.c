@@ -12,10 +12,10 @@
  * touches memory it should not):
  *   create(algorithm: 0 AES-GCM | 1 ChaCha20-Poly1305, key: Uint8Array, allowVaes = true) -> handle
  *        an AES-256 key runs on gcm_vaes.c where the CPU has VAES (exports.vaes), else OpenSSL
- *   seal(handle, nonce12, plaintext: Uint8Array | Uint8Array[], aad, out, offset)
+ *   seal(handle, nonce12, plaintext: Uint8Array | Uint8Array[] (at most 64), aad, out, offset)
  *        writes ciphertext ‖ 16-byte tag into out at offset; out may hold a single plaintext
  *        exactly where its ciphertext goes (in place), and must not overlap it otherwise
- *   open(handle, nonce12, ciphertextAndTag: Uint8Array | Uint8Array[], aad, out) -> boolean
+ *   open(handle, nonce12, ciphertextAndTag: Uint8Array | Uint8Array[] (at most 64), aad, out) -> boolean
  *        writes the plaintext into out (length - 16 bytes); false, and out wiped, when the tag
  *        does not authenticate. out may be the single input itself (in place); it must not
  *        overlap any part of an array.
@@ -25,6 +25,7 @@
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,62 +178,79 @@ static int overlaps(const unsigned char *a, size_t an, const unsigned char *b, s
   return an > 0 && bn > 0 && a < b + bn && b < a + an;
 }
 
+#define MAX_PARTS 64
+
+/*
+ * The bytes of `value`, one Uint8Array or an array of up to MAX_PARTS of them, into `parts` and
+ * `lengths`, with their `count` and `total` length; 0 (and an exception thrown) otherwise.
+ * `what` names the argument in the messages.
+ */
+static int gather(napi_env env, napi_value value, const char *what, unsigned char **parts, size_t *lengths,
+                  uint32_t *count, size_t *total) {
+  bool is_array = false;
+  uint32_t n = 1;
+  napi_is_array(env, value, &is_array);
+  if (is_array) napi_get_array_length(env, value, &n);
+  char message[96];
+  if (n > MAX_PARTS) {
+    snprintf(message, sizeof message, "the %s has more than %d parts", what, MAX_PARTS);
+    fail(env, "ERR_OCKAM_AEAD", message, 1);
+    return 0;
+  }
+  *total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v = value;
+    if (is_array) napi_get_element(env, value, i, &v);
+    if (!bytes_of(env, v, &parts[i], &lengths[i])) {
+      snprintf(message, sizeof message, "the %s must be a Uint8Array or an array of them", what);
+      fail(env, "ERR_OCKAM_AEAD", message, 0);
+      return 0;
+    }
+    *total += lengths[i];
+  }
+  *count = n;
+  return 1;
+}
+
 static napi_value seal(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 6) return fail(env, "ERR_OCKAM_AEAD", "seal(handle, nonce, plaintext, aad, out, offset)", 0);
-  unsigned char *out, *part = NULL;
-  size_t out_length, part_length, total = 0;
+  unsigned char *out;
+  size_t out_length;
   int64_t offset = -1;
   if (!bytes_of(env, argv[4], &out, &out_length))
     return fail(env, "ERR_OCKAM_AEAD", "the output must be a Uint8Array", 0);
   if (napi_get_value_int64(env, argv[5], &offset) != napi_ok || offset < 0 || (uint64_t)offset > out_length)
     return fail(env, "ERR_OCKAM_AEAD", "the output offset is out of range", 1);
   // The plaintext: one Uint8Array or an array of them. Sizes are checked before anything is written.
-  bool is_array = false;
-  uint32_t count = 1;
-  napi_is_array(env, argv[2], &is_array);
-  if (is_array) napi_get_array_length(env, argv[2], &count);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value v = argv[2];
-    if (is_array) napi_get_element(env, argv[2], i, &v);
-    if (!bytes_of(env, v, &part, &part_length))
-      return fail(env, "ERR_OCKAM_AEAD", "the plaintext must be a Uint8Array or an array of them", 0);
-    total += part_length;
-  }
+  unsigned char *parts[MAX_PARTS];
+  size_t lengths[MAX_PARTS], total;
+  uint32_t count;
+  if (!gather(env, argv[2], "plaintext", parts, lengths, &count, &total)) return NULL;
   if (total > 0x7fffffff || out_length - (size_t)offset < total + TAG_LENGTH)
     return fail(env, "ERR_OCKAM_AEAD", "no room in the output for ciphertext and tag", 1);
   // In place (one part, exactly where its ciphertext goes) is fine; any other overlap is refused.
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value v = argv[2];
-    if (is_array) napi_get_element(env, argv[2], i, &v);
-    bytes_of(env, v, &part, &part_length);
-    if (!(count == 1 && part == out + offset) && overlaps(part, part_length, out + offset, total + TAG_LENGTH))
+  for (uint32_t i = 0; i < count; i++)
+    if (!(count == 1 && parts[0] == out + offset) && overlaps(parts[i], lengths[i], out + offset, total + TAG_LENGTH))
       return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the plaintext (other than exactly in place)", 1);
-  }
   Aead *a;
   GcmVaesState st;
   if (!begin(env, argv, 1, &a, &st)) return NULL;
   unsigned char *p = out + offset;
   if (a->vaes != NULL) {
     for (uint32_t i = 0; i < count; i++) {
-      napi_value v = argv[2];
-      if (is_array) napi_get_element(env, argv[2], i, &v);
-      bytes_of(env, v, &part, &part_length);
-      gcm_vaes_encrypt(a->vaes, &st, part, p, part_length);
-      p += part_length;
+      gcm_vaes_encrypt(a->vaes, &st, parts[i], p, lengths[i]);
+      p += lengths[i];
     }
     gcm_vaes_finish(a->vaes, &st, p);
     return NULL;
   }
   int n = 0, ok = 1;
   for (uint32_t i = 0; i < count && ok == 1; i++) {
-    napi_value v = argv[2];
-    if (is_array) napi_get_element(env, argv[2], i, &v);
-    bytes_of(env, v, &part, &part_length);
-    if (part_length == 0) continue;
-    ok = EVP_EncryptUpdate(a->enc, p, &n, part, (int)part_length);
+    if (lengths[i] == 0) continue;
+    ok = EVP_EncryptUpdate(a->enc, p, &n, parts[i], (int)lengths[i]);
     p += n;
   }
   if (ok == 1) ok = EVP_EncryptFinal_ex(a->enc, p, &n);
@@ -244,8 +262,6 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
-
-#define MAX_PARTS 64
 
 static napi_value open_(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -259,19 +275,9 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   // The input: one Uint8Array (which `out` may be, for decryption in place) or an array of up to
   // MAX_PARTS of them (which `out` must not overlap). All sizes are checked before any byte moves.
   unsigned char *parts[MAX_PARTS];
-  size_t lengths[MAX_PARTS], input_length = 0;
-  bool is_array = false;
-  uint32_t count = 1;
-  napi_is_array(env, argv[2], &is_array);
-  if (is_array) napi_get_array_length(env, argv[2], &count);
-  if (count > MAX_PARTS) return fail(env, "ERR_OCKAM_AEAD", "the ciphertext has more than 64 parts", 1);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value v = argv[2];
-    if (is_array) napi_get_element(env, argv[2], i, &v);
-    if (!bytes_of(env, v, &parts[i], &lengths[i]))
-      return fail(env, "ERR_OCKAM_AEAD", "the ciphertext must be a Uint8Array or an array of them", 0);
-    input_length += lengths[i];
-  }
+  size_t lengths[MAX_PARTS], input_length;
+  uint32_t count;
+  if (!gather(env, argv[2], "ciphertext", parts, lengths, &count, &input_length)) return NULL;
   napi_value result;
   if (input_length < TAG_LENGTH) {
     napi_get_boolean(env, false, &result);

@@ -69,24 +69,23 @@ TARGET static inline __m128i aes_block(const __m128i *rk, __m128i x) {
   return _mm_aesenclast_si128(x, rk[14]);
 }
 
-/* AES-256 key expansion (FIPS 197 §5.2) with AESKEYGENASSIST. */
-TARGET static inline __m128i expand_a(__m128i prev, __m128i assist) {
-  assist = _mm_shuffle_epi32(assist, 0xff);
+/*
+ * AES-256 key expansion (FIPS 197 §5.2) with AESKEYGENASSIST: a round key is the one two before
+ * it with each word XORed with all the words before it, then with `word`: the key generation
+ * assist's relevant 32-bit word, broadcast.
+ */
+TARGET static inline __m128i expand_step(__m128i prev, __m128i word) {
   prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 4));
   prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 8));
-  return _mm_xor_si128(prev, assist);
+  return _mm_xor_si128(prev, word);
 }
 
-TARGET static inline __m128i expand_b(__m128i prev, __m128i even) {
-  __m128i assist = _mm_shuffle_epi32(_mm_aeskeygenassist_si128(even, 0), 0xaa);
-  prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 4));
-  prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 8));
-  return _mm_xor_si128(prev, assist);
-}
-
-#define EXPAND_PAIR(i, rcon)                                                         \
-  rk[i] = expand_a(rk[(i) - 2], _mm_aeskeygenassist_si128(rk[(i) - 1], (rcon))); \
-  if ((i) + 1 < 15) rk[(i) + 1] = expand_b(rk[(i) - 1], rk[i]);
+/* Round key i takes RotWord, SubWord and rcon (the assist's word 3); round key i + 1 SubWord only (word 2). */
+#define EXPAND_PAIR(i, rcon)                                                                     \
+  rk[i] = expand_step(rk[(i) - 2],                                                               \
+                      _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[(i) - 1], (rcon)), 0xff));  \
+  if ((i) + 1 < 15)                                                                              \
+    rk[(i) + 1] = expand_step(rk[(i) - 1], _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[i], 0), 0xaa));
 
 TARGET static void expand_key(const unsigned char key[32], __m128i rk[15]) {
   rk[0] = _mm_loadu_si128((const __m128i *)key);

@@ -55,7 +55,8 @@ for (const backend of backends) {
         const encryptParts = partsOf(vault);
         const key = vault.aeadKey(vault.importSecret(new Uint8Array(randomBytes(32))), algorithm);
         const nonce = new Uint8Array(randomBytes(12));
-        for (const sizes of [[0], [1], [64], [0, 0], [30, 65536, 1], [7, 0, 1024, 0, 3]]) {
+        const many = Array.from({ length: 80 }, (_, i) => i % 7); // more parts than the addon takes at once
+        for (const sizes of [[0], [1], [64], [0, 0], [30, 65536, 1], [7, 0, 1024, 0, 3], many]) {
           const parts = sizes.map((n) => new Uint8Array(randomBytes(n)));
           const plaintext = join(parts);
           const aad = new Uint8Array(randomBytes(plaintext.length % 7));
@@ -91,6 +92,10 @@ for (const backend of backends) {
       expect(() => encryptParts(key, nonce, parts, none, new Uint8Array(70_022))).toThrow(
         /exactly 70021 bytes/,
       );
+      const many = Array.from({ length: 70 }, (_, i) => new Uint8Array(randomBytes(i)));
+      const manyOut = new Uint8Array(many.reduce((n, p) => n + p.length, 16));
+      expect(encryptParts(key, nonce, many, none, manyOut)).toEqual([manyOut]);
+      expect(manyOut).toEqual(vault.aeadEncrypt(key, nonce, join(many), none));
     });
 
     for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305'] as const) {

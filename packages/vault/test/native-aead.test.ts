@@ -173,6 +173,9 @@ describe.skipIf(disabled)('native AEAD (node backend)', () => {
     expect(() => addon.seal(h, nonce, [wide.subarray(0, 100)], none, wide, 50)).toThrow(/overlaps/);
     const pieces = Array.from({ length: 65 }, () => new Uint8Array(2));
     expect(() => addon.open(h, nonce, pieces, none, new Uint8Array(200))).toThrow(/64 parts/);
+    expect(() => addon.seal(h, nonce, pieces, none, new Uint8Array(200), 0)).toThrow(
+      /plaintext has more than 64 parts/,
+    );
     expect(() => addon.open(h, nonce, [sealed, 'x'], none, new Uint8Array(200))).toThrow(TypeError);
     addon.destroy(h);
   });

@@ -165,8 +165,13 @@ interface NativeAead {
 }
 
 const NATIVE_PATH = '../../build/Release/ockam_aead.node';
-/** The most ciphertext parts the addon's `open` takes (MAX_PARTS in native/aead.c). */
+/** The most parts the addon's `seal` and `open` take (MAX_PARTS in native/aead.c). */
 const MAX_NATIVE_PARTS = 64;
+
+/** `parts`, joined when there are more than the addon takes (a frame a peer wrote in dribbles). */
+function withinPartLimit(parts: readonly Uint8Array[]): readonly Uint8Array[] {
+  return parts.length > MAX_NATIVE_PARTS ? [concatBytes(...parts)] : parts;
+}
 
 function loadNativeAead(): { native?: NativeAead; reason: string } {
   if (process.env.OCKAM_VAULT_NATIVE_AEAD === '0') return { reason: 'disabled by OCKAM_VAULT_NATIVE_AEAD=0' };
@@ -230,12 +235,12 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
       let length = 16;
       for (const part of parts) length += part.length;
       const out = allocate(length);
-      native.seal(live(), nonce, parts, aad, out, 0);
+      native.seal(live(), nonce, withinPartLimit(parts), aad, out, 0);
       return [out];
     },
     encryptPartsInto(nonce, parts, aad, out) {
       if (nonce.length !== 12) return fallback().encryptPartsInto!(nonce, parts, aad, out);
-      native.seal(live(), nonce, parts, aad, out, 0);
+      native.seal(live(), nonce, withinPartLimit(parts), aad, out, 0);
     },
     decrypt(nonce, ciphertextAndTag, aad) {
       if (nonce.length !== 12) return fallback().decrypt(nonce, ciphertextAndTag, aad);
@@ -250,12 +255,10 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
     decryptParts(nonce, parts, aad) {
       let length = 0;
       for (const part of parts) length += part.length;
-      // The addon takes up to 64 parts; a frame cut finer than that (a peer writing in dribbles) is joined.
-      if (nonce.length !== 12 || parts.length > MAX_NATIVE_PARTS)
-        return this.decrypt(nonce, concatBytes(...parts), aad);
+      if (nonce.length !== 12) return this.decrypt(nonce, concatBytes(...parts), aad);
       if (length < 16) return undefined;
       const out = allocate(length - 16);
-      return native.open(live(), nonce, parts, aad, out) ? out : undefined;
+      return native.open(live(), nonce, withinPartLimit(parts), aad, out) ? out : undefined;
     },
     dispose() {
       if (handle !== undefined) native.destroy(handle);

@@ -15,7 +15,7 @@ import type {
   SigningKeyType,
   Vault,
 } from '@ockam/core';
-import { concatBytes, randomBytes, toHex } from '@ockam/core';
+import { joinBytes, randomBytes, toHex } from '@ockam/core';
 import type { KeyStore } from '../key-store.js';
 import { VaultError } from '../vault-error.js';
 import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
@@ -263,12 +263,17 @@ export class SoftwareVault implements Vault {
     return handle;
   }
 
-  aeadEncrypt(key: AeadKeyHandle, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  /** The key's entry, for a nonce of the right length; throws like every AEAD method. */
+  #aeadFor(key: AeadKeyHandle, nonce: Uint8Array): AeadEntry {
     const entry = this.#aead.get(key.id);
     if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
     if (nonce.length !== NONCE_LENGTH)
       throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-    return entry.cipher.encrypt(nonce, plaintext, aad);
+    return entry;
+  }
+
+  aeadEncrypt(key: AeadKeyHandle, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    return this.#aeadFor(key, nonce).cipher.encrypt(nonce, plaintext, aad);
   }
 
   /**
@@ -287,11 +292,7 @@ export class SoftwareVault implements Vault {
     aad: Uint8Array,
     out?: Uint8Array,
   ): Uint8Array[] {
-    const entry = this.#aead.get(key.id);
-    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH)
-      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-    const cipher = entry.cipher;
+    const cipher = this.#aeadFor(key, nonce).cipher;
     if (out !== undefined) {
       let length = 16;
       for (const part of parts) length += part.length;
@@ -300,24 +301,17 @@ export class SoftwareVault implements Vault {
           `the output must be exactly ${length} bytes (ciphertext and tag), got ${out.length}`,
         );
       if (cipher.encryptPartsInto !== undefined) cipher.encryptPartsInto(nonce, parts, aad, out);
-      else out.set(cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad));
+      else out.set(cipher.encrypt(nonce, joinBytes(parts), aad));
       return [out];
     }
     if (cipher.encryptParts !== undefined) return cipher.encryptParts(nonce, parts, aad);
-    return [cipher.encrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad)];
+    return [cipher.encrypt(nonce, joinBytes(parts), aad)];
   }
 
   aeadDecrypt(key: AeadKeyHandle, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
-    const entry = this.#aead.get(key.id);
-    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH)
-      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    const entry = this.#aeadFor(key, nonce);
     const plaintext = entry.cipher.decrypt(nonce, ciphertext, aad);
-    if (plaintext === undefined)
-      throw new VaultError(
-        'invalid',
-        `${entry.handle.algorithm} decryption failed: message authentication failed`,
-      );
+    if (plaintext === undefined) throw authenticationFailed(entry);
     return plaintext;
   }
 
@@ -334,21 +328,14 @@ export class SoftwareVault implements Vault {
     aad: Uint8Array,
     out: Uint8Array,
   ): void {
-    const entry = this.#aead.get(key.id);
-    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH)
-      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    const entry = this.#aeadFor(key, nonce);
     if (ciphertextAndTag.length < 16 || out.length < ciphertextAndTag.length - 16)
       throw new RangeError(`no room for ${ciphertextAndTag.length - 16} bytes of plaintext in ${out.length}`);
     const ok =
       entry.cipher.decryptInto !== undefined
         ? entry.cipher.decryptInto(nonce, ciphertextAndTag, aad, out)
         : copyInto(entry.cipher.decrypt(nonce, ciphertextAndTag, aad), out);
-    if (!ok)
-      throw new VaultError(
-        'invalid',
-        `${entry.handle.algorithm} decryption failed: message authentication failed`,
-      );
+    if (!ok) throw authenticationFailed(entry);
   }
 
   /**
@@ -363,20 +350,13 @@ export class SoftwareVault implements Vault {
     parts: readonly Uint8Array[],
     aad: Uint8Array,
   ): Uint8Array {
-    const entry = this.#aead.get(key.id);
-    if (entry === undefined) throw new VaultError('not-found', `no AEAD key ${key.id} in this vault`);
-    if (nonce.length !== NONCE_LENGTH)
-      throw new VaultError('invalid', `AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    const entry = this.#aeadFor(key, nonce);
     const cipher = entry.cipher;
     const plaintext =
       cipher.decryptParts !== undefined
         ? cipher.decryptParts(nonce, parts, aad)
-        : cipher.decrypt(nonce, parts.length === 1 ? parts[0]! : concatBytes(...parts), aad);
-    if (plaintext === undefined)
-      throw new VaultError(
-        'invalid',
-        `${entry.handle.algorithm} decryption failed: message authentication failed`,
-      );
+        : cipher.decrypt(nonce, joinBytes(parts), aad);
+    if (plaintext === undefined) throw authenticationFailed(entry);
     return plaintext;
   }
 
@@ -482,6 +462,13 @@ export class SoftwareVault implements Vault {
     this.#secrets.set(handle.id, { handle, bytes });
     return handle;
   }
+}
+
+function authenticationFailed(entry: AeadEntry): VaultError {
+  return new VaultError(
+    'invalid',
+    `${entry.handle.algorithm} decryption failed: message authentication failed`,
+  );
 }
 
 function copyInto(plaintext: Uint8Array | undefined, out: Uint8Array): boolean {
