@@ -3,8 +3,12 @@
 //   node echo-server.mjs sink   bulk sink (used when iperf3 is absent): counts the bytes of a
 //                               connection and, when the sender half-closes, answers with the
 //                               count as 8 bytes big-endian
+//   node echo-server.mjs forward PORT
+//                               a plain forwarding hop: each connection is piped both ways to
+//                               127.0.0.1:PORT, with no framing and no crypto (the reference
+//                               for what one more process on the path costs)
 // Prints {"port":N} on stdout once listening on 127.0.0.1.
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 const mode = process.argv[2] ?? 'echo';
 const sockets = new Set();
@@ -13,7 +17,17 @@ const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => 
   sockets.add(socket);
   socket.on('close', () => sockets.delete(socket));
   socket.on('error', () => socket.destroy());
-  if (mode === 'sink') {
+  if (mode === 'forward') {
+    const target = connect({ host: '127.0.0.1', port: Number(process.argv[3]), noDelay: true });
+    sockets.add(target);
+    target.on('close', () => sockets.delete(target));
+    target.on('error', () => socket.destroy());
+    socket.on('error', () => target.destroy());
+    socket.on('close', () => target.destroy());
+    target.on('close', () => socket.destroy());
+    socket.pipe(target);
+    target.pipe(socket);
+  } else if (mode === 'sink') {
     let count = 0n;
     socket.on('data', (d) => (count += BigInt(d.length)));
     socket.on('end', () => {

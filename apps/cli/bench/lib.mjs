@@ -2,7 +2,7 @@
 // percentiles and tables. Nothing here depends on the workspace's packages.
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const OCKAM_BIN = fileURLToPath(new URL('../bin/ockam.js', import.meta.url));
@@ -45,6 +45,25 @@ export function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Resolves once 127.0.0.1:port accepts a connection (retrying every 50 ms), or rejects after timeoutMs. */
+export async function waitForPort(port, timeoutMs = 10_000) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (performance.now() > deadline)
+      throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }
 
 /** Spawns a long-running child; resolves once `ready(text)` holds for what it printed so far. */

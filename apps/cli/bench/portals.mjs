@@ -9,6 +9,11 @@
 //   d  portal across two node processes    client → inlet node ⇄ secure channel ⇄ outlet node → server
 //   e  portal through a relay node         client → inlet node → relay node → outlet node → server,
 //                                          encrypted end to end (the relay node sees ciphertext)
+//   f  d with a socat hop                  client → inlet node → socat → outlet node → server
+//   g  d with a node:net hop               client → inlet node → node:net pipe → outlet node → server
+//      f and g are references for e: one more process on the path that only copies bytes (no
+//      framing, routing or crypto), i.e. what any relay process costs on this machine; f is
+//      skipped when socat is not installed
 // Measurements:
 //   1. bulk throughput with iperf3 (or a node bulk sender when iperf3 is absent), best of REPS runs
 //      per path, runs interleaved across paths; CPU of every process involved meanwhile;
@@ -40,6 +45,7 @@ import {
   spawnUntil,
   stopChild,
   table,
+  waitForPort,
 } from './lib.mjs';
 import { startSshTunnel } from './ssh.mjs';
 
@@ -240,6 +246,45 @@ async function main() {
       return Number(r.bound.split(':').pop());
     };
     const viaRelay = ['--via', 'bench', '--relay-at', '/node/relay', '--to'];
+    // -- reference hops: the two-node portal with one more process between the nodes that only
+    // copies bytes (no framing, no routing, no crypto): what any relay process costs here --
+    const serverTcp = Number(
+      String((await o(['node', 'show', 'server'], { json: true })).tcpListenerAddress)
+        .split(':')
+        .pop(),
+    );
+    const hops = {};
+    const socatVersion = await run('socat', ['-V'])
+      .then((r) => /socat version ([\d.]+)/.exec(r.stdout)?.[1] ?? null)
+      .catch(() => null);
+    if (socatVersion) {
+      const port = await freePort();
+      const child = spawn(
+        'socat',
+        [
+          '-b',
+          '262144',
+          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,nodelay`,
+          `TCP:127.0.0.1:${serverTcp},nodelay`,
+        ],
+        { stdio: 'ignore' },
+      );
+      cleanups.push(() => stopChild(child));
+      await waitForPort(port);
+      hops.f = { port, pid: child.pid, label: 'socat' };
+      console.log(`plain hop f: socat ${socatVersion} (-b 262144)`);
+    } else {
+      console.log('plain hop f: not measured (socat not found: apt-get install socat)');
+    }
+    const forwarder = await spawnUntil(process.execPath, [echoScript, 'forward', String(serverTcp)], {
+      ready: jsonLine,
+    });
+    cleanups.push(() => stopChild(forwarder.child));
+    hops.g = { port: forwarder.match.port, pid: forwarder.child.pid, label: 'node:net pipe' };
+    const viaHop = (k, service) => [
+      '--to',
+      `/ip4/127.0.0.1/tcp/${hops[k].port}/secure/api/service/${service}`,
+    ];
     const ports = {
       c: {
         bulk: await inlet('c-bulk', 'server', ['--to', '/service/bench-bulk']),
@@ -254,6 +299,12 @@ async function main() {
         echo: await inlet('e-echo', 'client', [...viaRelay, '/service/bench-echo']),
       },
     };
+    for (const k of Object.keys(hops)) {
+      ports[k] = {
+        bulk: await inlet(`${k}-bulk`, 'client', viaHop(k, 'bench-bulk')),
+        echo: await inlet(`${k}-echo`, 'client', viaHop(k, 'bench-echo')),
+      };
+    }
     const node = (n) => ({ label: `${n} node`, pids: [nodePids[n]] });
     const paths = [
       { key: 'a', name: 'direct loopback', bulk: bulkPort, echo: echoPort, procs: () => [] },
@@ -275,6 +326,12 @@ async function main() {
         ...ports.e,
         procs: () => [node('client'), node('relay'), node('server')],
       },
+      ...Object.entries(hops).map(([key, hop]) => ({
+        key,
+        name: `portal, two nodes, ${hop.label} hop`,
+        ...ports[key],
+        procs: () => [node('client'), { label: hop.label, pids: processTree(hop.pid) }, node('server')],
+      })),
     ].filter(Boolean);
     console.log(
       `nodes: relay (pid ${nodePids.relay}), server (pid ${nodePids.server}, outlets), client (pid ${nodePids.client}, inlets)`,
@@ -378,8 +435,14 @@ async function main() {
       `target d ≥ ssh -L: ${fmt(mbit('d'))} vs ${fmt(mbit('b'))} Mbit/s → ${verdict(targetD, best.has('b') && best.has('d'))} (${fmt((100 * mbit('d')) / mbit('b'))} % of ssh -L)`,
     );
     console.log(
-      `target e within 25 % of d: ${fmt(mbit('e'))} vs ${fmt(mbit('d'))} Mbit/s → ${verdict(targetE, best.has('d') && best.has('e'))} (${fmt((100 * mbit('e')) / mbit('d'))} % of d)\n`,
+      `target e within 25 % of d: ${fmt(mbit('e'))} vs ${fmt(mbit('d'))} Mbit/s → ${verdict(targetE, best.has('d') && best.has('e'))} (${fmt((100 * mbit('e')) / mbit('d'))} % of d)`,
     );
+    for (const k of Object.keys(hops).filter((k) => best.has(k))) {
+      console.log(
+        `reference: d with a ${hops[k].label} hop (${k}) carries ${fmt((100 * mbit(k)) / mbit('d'))} % of d; the relay node's hop (e) carries ${fmt((100 * mbit('e')) / mbit(k))} % of ${k}`,
+      );
+    }
+    console.log('');
 
     // ---- 2. latency ----
     console.log(
