@@ -181,6 +181,18 @@ static int overlaps(const unsigned char *a, size_t an, const unsigned char *b, s
 #define MAX_PARTS 64
 
 /*
+ * Whether an output of `out_length` bytes at `out` overlaps any of the parts, other than exactly
+ * in place (a single part starting where the output does).
+ */
+static int overlaps_parts(unsigned char *const *parts, const size_t *lengths, uint32_t count,
+                          const unsigned char *out, size_t out_length) {
+  if (count == 1 && parts[0] == out) return 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (overlaps(parts[i], lengths[i], out, out_length)) return 1;
+  return 0;
+}
+
+/*
  * The bytes of `value`, one Uint8Array or an array of up to MAX_PARTS of them, into `parts` and
  * `lengths`, with their `count` and `total` length; 0 (and an exception thrown) otherwise.
  * `what` names the argument in the messages.
@@ -232,9 +244,8 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   if (total > 0x7fffffff || out_length - (size_t)offset < total + TAG_LENGTH)
     return fail(env, "ERR_OCKAM_AEAD", "no room in the output for ciphertext and tag", 1);
   // In place (one part, exactly where its ciphertext goes) is fine; any other overlap is refused.
-  for (uint32_t i = 0; i < count; i++)
-    if (!(count == 1 && parts[0] == out + offset) && overlaps(parts[i], lengths[i], out + offset, total + TAG_LENGTH))
-      return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the plaintext (other than exactly in place)", 1);
+  if (overlaps_parts(parts, lengths, count, out + offset, total + TAG_LENGTH))
+    return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the plaintext (other than exactly in place)", 1);
   Aead *a;
   GcmVaesState st;
   if (!begin(env, argv, 1, &a, &st)) return NULL;
@@ -286,9 +297,8 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   size_t length = input_length - TAG_LENGTH;
   if (length > 0x7fffffff || out_length < length)
     return fail(env, "ERR_OCKAM_AEAD", "no room in the output for the plaintext", 1);
-  for (uint32_t i = 0; i < count; i++)
-    if (!(count == 1 && parts[0] == out) && overlaps(parts[i], lengths[i], out, length))
-      return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the ciphertext (other than exactly in place)", 1);
+  if (overlaps_parts(parts, lengths, count, out, length))
+    return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the ciphertext (other than exactly in place)", 1);
   Aead *a;
   GcmVaesState st;
   if (!begin(env, argv, 0, &a, &st)) return NULL;

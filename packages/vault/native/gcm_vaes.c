@@ -136,6 +136,11 @@ TARGET static inline __m128i gfmul(__m128i a, __m128i b) {
   return gf_reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)), _mm_xor_si128(hi, _mm_srli_si128(mid, 8)));
 }
 
+/* GHASH state `y` after absorbing the 16 bytes at `block` (in memory order). */
+TARGET static inline __m128i absorb(const GcmVaesKey *k, __m128i y, const unsigned char *block) {
+  return gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)block))), k->h[0]);
+}
+
 TARGET static GcmVaesKey *new_key(const unsigned char key[32]) {
   void *memory = NULL;
   if (posix_memalign(&memory, 64, sizeof(GcmVaesKey)) != 0) return NULL;
@@ -167,12 +172,11 @@ TARGET static void begin(const GcmVaesKey *k, GcmVaesState *s, const unsigned ch
   _mm_storeu_si128((__m128i *)s->counter, counter);
   __m128i y = _mm_setzero_si128();
   size_t i = 0;
-  for (; i + 16 <= aad_length; i += 16)
-    y = gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)(aad + i)))), k->h[0]);
+  for (; i + 16 <= aad_length; i += 16) y = absorb(k, y, aad + i);
   if (i < aad_length) {
     unsigned char last[16] = {0};
     memcpy(last, aad + i, aad_length - i);
-    y = gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)last))), k->h[0]);
+    y = absorb(k, y, last);
   }
   _mm_storeu_si128((__m128i *)s->y, y);
   s->aad_bytes = aad_length;
@@ -282,6 +286,20 @@ TARGET static inline __m128i next_keystream(const GcmVaesKey *k, GcmVaesState *s
   return aes_block(k->rk, bswap128(counter));
 }
 
+/*
+ * XORs `n` bytes with the partial block's keystream from `s->partial` on, keeping their ciphertext
+ * (the input when decrypting, the output when encrypting) for GHASH; the caller moves `partial`.
+ */
+static inline void xor_partial(GcmVaesState *s, const unsigned char *in, unsigned char *out, size_t n,
+                               int decrypt) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = in[i];
+    unsigned char o = c ^ s->keystream[s->partial + i];
+    out[i] = o;
+    s->block[s->partial + i] = decrypt ? c : o;
+  }
+}
+
 TARGET static void process(const GcmVaesKey *k, GcmVaesState *s, const unsigned char *in, unsigned char *out,
                            size_t length, int decrypt) {
   s->text_bytes += length;
@@ -290,20 +308,13 @@ TARGET static void process(const GcmVaesKey *k, GcmVaesState *s, const unsigned 
       /* Finish the partial block with the rest of its keystream. */
       size_t take = 16 - s->partial;
       if (take > length) take = length;
-      for (size_t i = 0; i < take; i++) {
-        unsigned char c = in[i];
-        unsigned char o = c ^ s->keystream[s->partial + i];
-        out[i] = o;
-        s->block[s->partial + i] = decrypt ? c : o;
-      }
+      xor_partial(s, in, out, take, decrypt);
       s->partial += take;
       in += take;
       out += take;
       length -= take;
       if (s->partial == 16) {
-        __m128i y = _mm_loadu_si128((const __m128i *)s->y);
-        y = gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)s->block))), k->h[0]);
-        _mm_storeu_si128((__m128i *)s->y, y);
+        _mm_storeu_si128((__m128i *)s->y, absorb(k, _mm_loadu_si128((const __m128i *)s->y), s->block));
         s->partial = 0;
       }
       continue;
@@ -331,12 +342,7 @@ TARGET static void process(const GcmVaesKey *k, GcmVaesState *s, const unsigned 
     }
     /* Fewer than 16 bytes left: start a partial block, which later bytes (or the end) complete. */
     _mm_storeu_si128((__m128i *)s->keystream, ks);
-    for (size_t i = 0; i < length; i++) {
-      unsigned char c = in[i];
-      unsigned char o = c ^ s->keystream[i];
-      out[i] = o;
-      s->block[i] = decrypt ? c : o;
-    }
+    xor_partial(s, in, out, length, decrypt);  /* s->partial is 0 here */
     s->partial = length;
     length = 0;
   }
@@ -356,7 +362,7 @@ TARGET static void finish(const GcmVaesKey *k, GcmVaesState *s, unsigned char ta
   __m128i y = _mm_loadu_si128((const __m128i *)s->y);
   if (s->partial > 0) {
     memset(s->block + s->partial, 0, 16 - s->partial);
-    y = gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)s->block))), k->h[0]);
+    y = absorb(k, y, s->block);
   }
   unsigned char lengths[16];
   uint64_t bits[2] = {(uint64_t)s->aad_bytes * 8, (uint64_t)s->text_bytes * 8};
@@ -364,7 +370,7 @@ TARGET static void finish(const GcmVaesKey *k, GcmVaesState *s, unsigned char ta
     lengths[i] = (unsigned char)(bits[0] >> (56 - 8 * i));
     lengths[8 + i] = (unsigned char)(bits[1] >> (56 - 8 * i));
   }
-  y = gfmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)lengths))), k->h[0]);
+  y = absorb(k, y, lengths);
   __m128i t = _mm_xor_si128(bswap128(y), aes_block(k->rk, _mm_loadu_si128((const __m128i *)s->j0)));
   _mm_storeu_si128((__m128i *)tag, t);
   OPENSSL_cleanse(s, sizeof *s);
