@@ -19,7 +19,7 @@ import {
   verify as nodeVerify,
 } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { type AeadAlgorithm, concatBytes, type SigningKeyType } from '@ockam/core';
+import { type AeadAlgorithm, concatBytes, joinBytes, type SigningKeyType } from '@ockam/core';
 import type { PreparedAead, PreparedSigningKey, PreparedX25519Key, Primitives } from './primitives.js';
 
 // RFC 8410 §7 PKCS#8 and SPKI headers for Ed25519 (OID 1.3.101.112) and X25519 (1.3.101.110).
@@ -253,9 +253,9 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
       return native.open(live(), nonce, ciphertextAndTag, aad, out);
     },
     decryptParts(nonce, parts, aad) {
+      if (nonce.length !== 12) return this.decrypt(nonce, joinBytes(parts), aad);
       let length = 0;
       for (const part of parts) length += part.length;
-      if (nonce.length !== 12) return this.decrypt(nonce, concatBytes(...parts), aad);
       if (length < 16) return undefined;
       const out = allocate(length - 16);
       return native.open(live(), nonce, withinPartLimit(parts), aad, out) ? out : undefined;
