@@ -17,7 +17,11 @@ export interface RunningNode {
 }
 
 /** Creates and starts a node; `args` go to `ockam node create NAME …`. */
-export async function startNode(env: OckamEnv, name: string, args: readonly string[] = []): Promise<RunningNode> {
+export async function startNode(
+  env: OckamEnv,
+  name: string,
+  args: readonly string[] = [],
+): Promise<RunningNode> {
   await env.ok(['node', 'create', name, ...args], { timeoutMs: 120_000 });
   const shown = await env.json<{ pid: number; tcpListenerAddress: string }>(['node', 'show', name]);
   return { env, name, pid: shown.pid, tcpListenerAddress: shown.tcpListenerAddress };

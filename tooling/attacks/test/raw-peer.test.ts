@@ -1,7 +1,7 @@
 import { decodeBareString, encodeBareString } from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawPeer } from '../src/peer.js';
 import { echoTime, OckamEnv, type RunningNode, startNode } from '../src/nodes.js';
+import { RawPeer } from '../src/peer.js';
 
 describe('the raw peer the attack tests use', () => {
   const env = new OckamEnv();
