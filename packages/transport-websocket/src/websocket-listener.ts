@@ -32,6 +32,12 @@ export interface WebSocketListener {
   /** The open connections this listener accepted. */
   connections(): WebSocketConnection[];
   /**
+   * Lets pages from `origin` (`scheme://host[:port]`) connect too, as `allowedOrigins` does at
+   * `listen` (e.g. once the server that serves them is bound). Throws a `RangeError` for a value
+   * that is not an origin.
+   */
+  allowOrigin(origin: string): void;
+  /**
    * Stops accepting. Connections already accepted stay open unless `closeConnections` is true,
    * as with TCP listeners.
    */
@@ -48,7 +54,21 @@ export interface WebSocketServerOptions {
   readonly server?: unknown;
   /** Largest message accepted; bigger ones close the socket before they are buffered. */
   readonly maxPayload: number;
+  /**
+   * Whether an upgrade request may proceed, asked before the handshake completes. A server must
+   * answer a refused request with HTTP 403 and close the socket, without upgrading it.
+   */
+  readonly verifyUpgrade?: ((request: WebSocketUpgradeRequest) => boolean) | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+/** What `verifyUpgrade` is told about an upgrade request. */
+export interface WebSocketUpgradeRequest {
+  /** The `Origin` header: present on every request a browser makes, absent from other clients'. */
+  readonly origin: string | undefined;
+  /** The `Host` header: the authority the client connected to. */
+  readonly host: string | undefined;
+  readonly peer: WebSocketPeer;
 }
 
 export interface WebSocketServerHandle {

@@ -37,6 +37,8 @@ import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
 import { CloseCode, Connection, closeSocket, errorMessage, formatHostPort } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
+import { OriginPolicy } from './internal/origin-policy.js';
+import { RefusalLog } from './internal/refusal-log.js';
 import { toWebSocketUrl, type WebSocketAddressLike } from './websocket-address.js';
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketPeer } from './websocket-connection.js';
 import {
@@ -45,13 +47,22 @@ import {
   type WebSocketLike,
   type WebSocketLikeEvent,
 } from './websocket-like.js';
-import type { WebSocketListener, WebSocketServerFactory } from './websocket-listener.js';
+import type {
+  WebSocketListener,
+  WebSocketServerFactory,
+  WebSocketUpgradeRequest,
+} from './websocket-listener.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Inbound bytes queued while the node is busy before reading pauses (where it can). */
 export const DEFAULT_RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** `bufferedAmount` above which the sender worker waits for the socket to drain. */
 export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Refused upgrade requests (a foreign `Origin`) are logged at most once per this interval, with the
+ * count of those not logged since: a page can send them in a loop.
+ */
+export const REFUSED_UPGRADE_LOG_INTERVAL_MS = 60_000;
 
 export interface WebSocketTransportOptions {
   /** Where connection events and refused peers are logged (default: the node's logger). */
@@ -68,6 +79,8 @@ export interface WebSocketTransportOptions {
   receiveBufferBytes?: number;
   /** `bufferedAmount` above which sending waits for the socket to drain (default 1 MiB). */
   sendBufferBytes?: number;
+  /** At most one log line per this many ms about refused upgrade requests (default 60 000). */
+  refusedUpgradeLogIntervalMs?: number;
 }
 
 export interface WebSocketConnectOptions {
@@ -86,6 +99,14 @@ export interface WebSocketListenOptions {
   path?: string;
   /** Attach to this existing HTTP server (Node's `http.Server`) instead of binding `address`. */
   server?: unknown;
+  /**
+   * Web pages (origins, `https://app.example.com`) allowed to connect besides the listener's own.
+   * Browsers send `Origin` with every WebSocket handshake; a request that has one is upgraded only
+   * if it is listed here or is same-origin (`Origin` names the host and port of `Host`, and that
+   * host is an IP literal or `localhost`, which DNS rebinding cannot fake); others get HTTP 403.
+   * Requests without `Origin` come from programs, not pages, and are accepted.
+   */
+  allowedOrigins?: readonly string[];
   signal?: AbortSignal;
 }
 
@@ -107,6 +128,7 @@ export class WebSocketTransport implements Transport {
   readonly #maxFrameSize: number;
   readonly #receiveBufferBytes: number;
   readonly #sendBufferBytes: number;
+  readonly #refusedUpgrades: RefusalLog;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each URL. */
   readonly #outgoing = new SharedDials<Connection>();
@@ -125,6 +147,10 @@ export class WebSocketTransport implements Transport {
     this.#maxFrameSize = options.maxFrameSize ?? MAX_FRAME_SIZE;
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
     this.#sendBufferBytes = options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES;
+    const refusalInterval = options.refusedUpgradeLogIntervalMs ?? REFUSED_UPGRADE_LOG_INTERVAL_MS;
+    if (!(refusalInterval >= 0))
+      throw new RangeError(`refusedUpgradeLogIntervalMs must be >= 0, got ${refusalInterval}`);
+    this.#refusedUpgrades = new RefusalLog(this.#logger, 'websocket upgrade refused', refusalInterval);
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
     if (
@@ -177,11 +203,25 @@ export class WebSocketTransport implements Transport {
     const { signal } = options;
     if (signal?.aborted)
       throw new CancelledError('WebSocket listen cancelled', 'transport', { cause: signal.reason });
+    let origins: OriginPolicy;
+    try {
+      origins = new OriginPolicy(options.allowedOrigins);
+    } catch (e) {
+      throw new WebSocketTransportError('invalid', `Cannot listen: ${errorMessage(e)}`, { cause: e });
+    }
     // The listener exists before the server so that a socket accepted at once has somewhere to go.
     let listener: Listener | undefined;
     const early: Array<[WebSocketLike, WebSocketPeer]> = [];
     const server = await factory(
-      { host, port, path: options.path, server: options.server, maxPayload: this.#maxFrameSize, signal },
+      {
+        host,
+        port,
+        path: options.path,
+        server: options.server,
+        maxPayload: this.#maxFrameSize,
+        verifyUpgrade: (request) => this.#verifyUpgrade(origins, request),
+        signal,
+      },
       (socket, peer) => {
         if (listener === undefined) early.push([socket, peer]);
         else this.#accept(listener, socket, peer);
@@ -210,6 +250,7 @@ export class WebSocketTransport implements Transport {
       url: `ws://${formatHostPort(server.address)}${path}`,
       flowControlId,
       processorAddress,
+      origins,
       onClosed: (l) => this.#listeners.delete(l),
     });
     this.#listeners.add(listener);
@@ -389,6 +430,24 @@ export class WebSocketTransport implements Transport {
       signal?.addEventListener('abort', onAbort, { once: true });
       if (socket.readyState === OPEN) settle(undefined);
     });
+  }
+
+  /** The origin check of every upgrade request, before the handshake completes (never throws). */
+  #verifyUpgrade(origins: OriginPolicy, request: WebSocketUpgradeRequest): boolean {
+    let reason: string | undefined;
+    try {
+      reason = origins.refusal(request);
+    } catch (e) {
+      reason = errorMessage(e);
+    }
+    if (reason === undefined) return true;
+    // The header is the peer's: log a bounded prefix of it.
+    this.#refusedUpgrades.note({
+      peer: formatHostPort(request.peer),
+      origin: request.origin?.slice(0, 200),
+      reason,
+    });
+    return false;
   }
 
   #accept(listener: Listener, socket: WebSocketLike, peer: WebSocketPeer): void {

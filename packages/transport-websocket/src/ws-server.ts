@@ -19,8 +19,13 @@ import { CancelledError } from '@ockam/core';
 import { WebSocketServer, WebSocket as WsWebSocket } from 'ws';
 import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
+import type { WebSocketPeer } from './websocket-connection.js';
 import type { WebSocketConstructor, WebSocketLike } from './websocket-like.js';
-import type { WebSocketServerFactory, WebSocketServerHandle } from './websocket-listener.js';
+import type {
+  WebSocketServerFactory,
+  WebSocketServerHandle,
+  WebSocketUpgradeRequest,
+} from './websocket-listener.js';
 
 /**
  * `ws`'s socket class, sending binary messages so that those sent in one tick leave in one write:
@@ -67,6 +72,7 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
       ? {}
       : { path: options.path.startsWith('/') ? options.path : `/${options.path}` }),
     maxPayload: options.maxPayload,
+    ...(options.verifyUpgrade === undefined ? {} : { verifyClient: verifier(options.verifyUpgrade) }),
     perMessageDeflate: false,
     clientTracking: false,
     WebSocket: CorkingWebSocket,
@@ -119,3 +125,24 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
   };
   return handle;
 };
+
+const peerOf = (request: IncomingMessage): WebSocketPeer => ({
+  host: request.socket.remoteAddress ?? 'unknown',
+  port: request.socket.remotePort ?? 0,
+});
+
+/**
+ * `verifyUpgrade` as ws's `verifyClient`, in its callback form so that a refusal is a 403 (ws then
+ * writes the response and closes the socket; nothing the client sent after its request is read).
+ * ws reads `Origin` (`Sec-WebSocket-Origin` for protocol version 8) for us.
+ */
+const verifier =
+  (verify: (request: WebSocketUpgradeRequest) => boolean) =>
+  (
+    info: { origin: string | undefined; req: IncomingMessage },
+    done: (ok: boolean, code?: number) => void,
+  ): void => {
+    const ok = verify({ origin: info.origin, host: info.req.headers.host, peer: peerOf(info.req) });
+    if (ok) done(true);
+    else done(false, 403);
+  };

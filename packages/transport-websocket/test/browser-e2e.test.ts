@@ -50,6 +50,7 @@ describe.skipIf(chromiumMissing !== undefined)('in headless Chromium', () => {
   let http: Server;
   let gateway: Gateway;
   let pageUrl: string;
+  let foreignPageUrl: string;
   let profile: string;
 
   beforeAll(async () => {
@@ -73,10 +74,13 @@ try {
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-    gateway = await startGateway();
     const port = (http.address() as { port: number }).port;
+    // The page's origin is another port than the listener's: it must be allowed.
+    gateway = await startGateway([`http://127.0.0.1:${port}`]);
     const q = new URLSearchParams({ ws: gateway.url, id: gateway.identifier, msg: MESSAGE });
     pageUrl = `http://127.0.0.1:${port}/?${q}`;
+    // The same page from another origin (localhost is not 127.0.0.1 to a browser).
+    foreignPageUrl = `http://localhost:${port}/?${q}`;
     profile = mkdtempSync(join(tmpdir(), 'ockam-chromium-'));
   });
 
@@ -86,9 +90,9 @@ try {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it('opens a secure channel from the page and shows the reply; the relay saw only ciphertext', async () => {
+  const launch = async () => {
     const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(profile, {
+    return chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
       args: [
@@ -101,6 +105,26 @@ try {
         '--disable-sync',
       ],
     });
+  };
+
+  it('a page from an origin the listener does not allow cannot connect (Chromium sends Origin)', async () => {
+    const context = await launch();
+    try {
+      const page = await context.newPage();
+      await page.goto(foreignPageUrl);
+      await page.waitForFunction(() => document.getElementById('out')?.textContent !== 'pending', undefined, {
+        timeout: 20_000,
+      });
+      expect(await page.textContent('#out')).toMatch(/^error: /);
+      // Nothing reached the relay worker behind the listener.
+      expect(gateway.seen).toHaveLength(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('opens a secure channel from the page and shows the reply; the relay saw only ciphertext', async () => {
+    const context = await launch();
     try {
       const page = await context.newPage();
       const errors: string[] = [];

@@ -3,6 +3,7 @@ import type { Address, FlowControlId, Logger, Node } from '@ockam/core';
 import type { WebSocketPeer } from '../websocket-connection.js';
 import type { WebSocketListener, WebSocketServerHandle } from '../websocket-listener.js';
 import { type Connection, errorMessage } from './connection.js';
+import type { OriginPolicy } from './origin-policy.js';
 
 export interface ListenerInit {
   readonly node: Node;
@@ -11,6 +12,7 @@ export interface ListenerInit {
   readonly url: string;
   readonly flowControlId: FlowControlId;
   readonly processorAddress: Address;
+  readonly origins: OriginPolicy;
   readonly onClosed: (listener: Listener) => void;
 }
 
@@ -37,6 +39,10 @@ export class Listener implements WebSocketListener {
 
   connections(): Connection[] {
     return [...this.#connections];
+  }
+
+  allowOrigin(origin: string): void {
+    this.#init.origins.allow(origin);
   }
 
   /** @internal */
