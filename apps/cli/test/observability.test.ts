@@ -39,7 +39,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
     await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api']);
     const text = await (await fetch(`http://${http}/metrics`)).text();
     expect(text).toMatch(/^# HELP ockam_worker_messages_total /m);
-    expect(text).toMatch(/^ockam_worker_messages_total\{address="echo"\} 3$/m);
+    expect(text).toMatch(/^ockam_worker_messages_total\{kind="echo"\} 3$/m);
     expect(text).toMatch(/^ockam_secure_channel_handshakes_total\{result="initiated"\} 1$/m);
     expect(text).toMatch(/^ockam_secure_channels_open\{role="initiator"\} 1$/m);
     expect(Number(/^ockam_tcp_bytes_sent_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
@@ -136,7 +136,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, expanded by bash
       'eval "$(ockam completion bash)"; COMP_WORDS=(ockam secure-channel cr); COMP_CWORD=2; _ockam; echo "${COMPREPLY[@]}"; COMP_WORDS=(ockam node create --h); COMP_CWORD=3; _ockam; echo "${COMPREPLY[@]}"',
     );
-    expect(r.stdout).toBe('create\n--http-server --help\n');
+    expect(r.stdout).toBe('create\n--http-server --http-server-allowed-host --help\n');
     expect((await ockam(home, ['completion', 'fish'])).stdout).toMatch(
       /^complete -c ockam -n '__fish_use_subcommand' -a 'node'$/m,
     );

@@ -39,6 +39,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       identity: { type: 'string' },
       'http-server': { type: 'string' },
       'websocket-listener-address': { type: 'string' },
+      'websocket-allowed-origin': { type: 'string', multiple: true },
+      'http-server-allowed-host': { type: 'string', multiple: true },
       udp: { type: 'boolean', default: false },
       rendezvous: { type: 'string' },
       'rendezvous-service': { type: 'string' },
@@ -88,6 +90,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
       ...(values['websocket-listener-address']
         ? { websocketListenerAddress: values['websocket-listener-address'] }
         : {}),
+      websocketAllowedOrigins: values['websocket-allowed-origin'] ?? [],
+      httpServerAllowedHosts: values['http-server-allowed-host'] ?? [],
       ...(values.udp || values['rendezvous-service']
         ? {
             udp: {

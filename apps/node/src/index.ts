@@ -63,7 +63,15 @@ export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './rout
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 export { type NodeRecord, State, StateError } from './state.js';
-export { type Metric, renderMetrics, type StatusSource, startStatusServer } from './status-server.js';
+export {
+  type Metric,
+  REFUSED_HOST_LOG_INTERVAL_MS,
+  renderMetrics,
+  type StatusServer,
+  type StatusServerOptions,
+  type StatusSource,
+  startStatusServer,
+} from './status-server.js';
 export { NodeTrust, type NodeTrustOptions, type TrustConfig } from './trust.js';
 export {
   SqliteAttributesStore,

@@ -52,6 +52,10 @@ export interface SpawnNodeOptions {
   identity?: string;
   httpServer?: string;
   websocketListenerAddress?: string;
+  /** Web pages (origins) allowed to open WebSocket connections, besides same-origin ones. */
+  websocketAllowedOrigins?: readonly string[];
+  /** `Host` names the HTTP status server answers to besides its own addresses. */
+  httpServerAllowedHosts?: readonly string[];
   udp?: boolean;
   rendezvous?: string;
   rendezvousService?: string;
@@ -73,6 +77,8 @@ export function spawnNode(
   if (options.httpServer) args.push('--http-server', options.httpServer);
   if (options.websocketListenerAddress)
     args.push('--websocket-listener-address', options.websocketListenerAddress);
+  for (const o of options.websocketAllowedOrigins ?? []) args.push('--websocket-allowed-origin', o);
+  for (const h of options.httpServerAllowedHosts ?? []) args.push('--http-server-allowed-host', h);
   if (options.udp) args.push('--udp');
   if (options.rendezvous) args.push('--rendezvous', options.rendezvous);
   if (options.rendezvousService) args.push('--rendezvous-service', options.rendezvousService);

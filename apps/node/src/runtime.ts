@@ -48,9 +48,10 @@ import { Projects } from './projects.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
 import type { State } from './state.js';
-import { type Metric, startStatusServer } from './status-server.js';
+import { type Metric, publicStatus, type StatusServer, startStatusServer } from './status-server.js';
 import { NodeTrust, type TrustConfig } from './trust.js';
 import { NodeUdp, type UdpOptions } from './udp.js';
+import { WorkerMessageTotals } from './worker-kinds.js';
 
 export interface NodeRuntimeOptions {
   home: OckamHome;
@@ -65,6 +66,13 @@ export interface NodeRuntimeOptions {
   udp?: UdpOptions;
   /** HOST:PORT of a WebSocket listener (browsers and nodes behind HTTP proxies). */
   websocketListenerAddress?: string;
+  /**
+   * Web pages (origins) that may open WebSocket connections besides same-origin ones; the HTTP
+   * status server's own origins are added when it serves the example page.
+   */
+  websocketAllowedOrigins?: readonly string[];
+  /** `Host` names the HTTP status server answers to besides its own addresses (behind a proxy). */
+  httpServerAllowedHosts?: readonly string[];
   /** Directory of static files the HTTP status server serves under /example/ (the browser example). */
   exampleDir?: string;
   /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
@@ -152,7 +160,9 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     ws = new WebSocketTransport(node, logger ? { logger } : {});
     node.registerTransport(ws);
     try {
-      wsListener = await ws.listen(options.websocketListenerAddress);
+      wsListener = await ws.listen(options.websocketListenerAddress, {
+        allowedOrigins: options.websocketAllowedOrigins ?? [],
+      });
     } catch (e) {
       await node.stop();
       throw new OckamError(
@@ -280,7 +290,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const tcpListenerAddress = `${listener.address.host}:${listener.address.port}`;
   const connections = new Map<string, { conn: TcpConnection; exposed: boolean }>();
 
-  let httpServer: { address: string; close(): Promise<void> } | undefined;
+  let httpServer: StatusServer | undefined;
+  const workerMessages = new WorkerMessageTotals();
   // Counters must never go down: keep what closed connections carried.
   const closedTcpTotals = { bytesRead: 0, bytesWritten: 0, messagesIn: 0, messagesOut: 0 };
   tcp.on('close', (c) => {
@@ -503,10 +514,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     try {
       httpServer = await startStatusServer(options.httpServer, {
         health: () => ({ node: name, identifier, uptimeMs: Date.now() - started }),
-        show: status,
+        show: () => publicStatus(status()),
         ...(options.exampleDir ? { staticDir: options.exampleDir } : {}),
+        ...(options.httpServerAllowedHosts ? { allowedHosts: options.httpServerAllowedHosts } : {}),
+        ...(logger ? { logger } : {}),
         metrics: () => [
-          ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started),
+          ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started, workerMessages),
           {
             name: 'ockam_portal_connections_open',
             help: 'Open portal connections (inlets and outlets)',
@@ -523,6 +536,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           },
         ],
       });
+      // The example page this server serves connects to the WebSocket listener from its origins.
+      if (options.exampleDir) for (const o of httpServer.origins) wsListener?.allowOrigin(o);
     } catch (e) {
       await api.close();
       await secureChannels.stop();
@@ -577,6 +592,7 @@ function nodeMetrics(
   closed: TcpTotals,
   channels: SecureChannels,
   started: number,
+  workerMessages: WorkerMessageTotals,
 ): Metric[] {
   const conns = tcp.connections();
   const sum = (f: (s: TcpTotals) => number) => conns.reduce((n, c) => n + f(c.stats()), f(closed));
@@ -585,9 +601,11 @@ function nodeMetrics(
   return [
     {
       name: 'ockam_worker_messages_total',
-      help: 'Messages delivered to each worker address',
+      help: 'Messages delivered to workers, by kind (a service name, or secure_channel, tcp_sender, relay, ...)',
       type: 'counter',
-      samples: node.deliveryCounts().map((d) => ({ labels: { address: d.address }, value: d.messages })),
+      samples: [...workerMessages.read(node.deliveryCounts())]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([kind, value]) => ({ labels: { kind }, value })),
     },
     {
       name: 'ockam_tcp_connections_open',

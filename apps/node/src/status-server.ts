@@ -2,11 +2,43 @@
  * The optional HTTP status server of a node (`ockam node create --http-server 127.0.0.1:9000`):
  * `GET /health` (200 with a small JSON body while the node serves), `HEAD /`, `GET /show` (the
  * node's status as JSON) and `GET /metrics` (Prometheus text format 0.0.4).
+ *
+ * It answers only requests whose `Host` is one of its own addresses: any web page can make the
+ * user's browser send requests here, and with DNS rebinding (`evil.example` resolving to this
+ * server after the page loaded) the browser would let the page read the answers. A rebound request
+ * carries the attacker's name in `Host`; an IP literal or `localhost` cannot be rebound. Others get
+ * 421 Misdirected Request. What it publishes names no worker address (see worker-kinds.ts).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { join, normalize, sep } from 'node:path';
-import { parseHostPort } from '@ockam/core';
+import { type Logger, parseHostPort } from '@ockam/core';
+import type { NodeStatus } from './control-protocol.js';
+
+/**
+ * Requests refused for their `Host` are logged at most once per this interval, with the count of
+ * those not logged since: a page can send them in a loop.
+ */
+export const REFUSED_HOST_LOG_INTERVAL_MS = 60_000;
+
+export interface StatusServerOptions {
+  /**
+   * `Host` values (`name[:port]`, as clients send them) accepted besides the server's own
+   * addresses: the names an operator's proxy or load balancer reaches it by.
+   */
+  allowedHosts?: readonly string[];
+  /** Where refused requests are logged. */
+  logger?: Logger;
+}
+
+export interface StatusServer {
+  /** The bound `host:port`. */
+  readonly address: string;
+  /** The origins (`http://host:port`) of pages this server serves: one per name it answers to. */
+  readonly origins: readonly string[];
+  close(): Promise<void>;
+}
 
 export interface Metric {
   name: string;
@@ -68,16 +100,118 @@ export function renderMetrics(metrics: Metric[]): string {
   return `${out.join('\n')}\n`;
 }
 
+/** A `Host` value in lower case, or undefined if it is not a bare `name[:port]`. */
+function normalizeHost(text: string): string | undefined {
+  const t = text.trim().toLowerCase();
+  return /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:\d{1,5})?$/.test(t) ? t : undefined;
+}
+
+const isIpLiteral = (hostname: string): boolean =>
+  hostname.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
+
+const bracketed = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+/**
+ * The `Host` values the server bound at `bound` answers to: its address, the loopback names
+ * (127.0.0.1, localhost, [::1]) with its port, the interface addresses when it is bound to all of
+ * them (and then any IP literal with its port), and `allowed` (normalized).
+ */
+function hostCheck(
+  bound: { address: string; port: number },
+  allowed: readonly string[],
+): { accepts(host: string | undefined): boolean; origins: string[] } {
+  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  const own = [`127.0.0.1:${bound.port}`, `localhost:${bound.port}`, `[::1]:${bound.port}`];
+  if (!wildcard) own.push(`${bracketed(bound.address)}:${bound.port}`);
+  else
+    for (const list of Object.values(networkInterfaces()))
+      for (const i of list ?? []) own.push(`${bracketed(i.address.split('%')[0]!)}:${bound.port}`);
+  const ownNames = own.map((h) => normalizeHost(h)).filter((h): h is string => h !== undefined);
+  const exact = new Set([...ownNames, ...allowed]);
+  return {
+    // Behind a proxy the page may be served over TLS: both schemes for the operator's names.
+    origins: [
+      ...new Set([
+        ...ownNames.map((h) => `http://${h}`),
+        ...allowed.flatMap((h) => [`http://${h}`, `https://${h}`]),
+      ]),
+    ],
+    accepts(host) {
+      const h = host === undefined ? undefined : normalizeHost(host);
+      if (h === undefined) return false;
+      if (exact.has(h)) return true;
+      if (!wildcard) return false;
+      // Bound to every interface: an IP literal with our port reached us and cannot be rebound.
+      const m = /^(.*):(\d+)$/.exec(h);
+      return m !== null && Number(m[2]) === bound.port && isIpLiteral(m[1]!);
+    },
+  };
+}
+
+/**
+ * What `/show` publishes of a node's status: counts, listeners and peers, and no worker address
+ * or flow-control id (the control socket's `node show` keeps those for the node's owner).
+ */
+export function publicStatus(status: NodeStatus): Record<string, unknown> {
+  return {
+    name: status.name,
+    pid: status.pid,
+    identifier: status.identifier,
+    uptimeMs: status.uptimeMs,
+    services: status.services,
+    tcpListenerAddress: status.tcpListenerAddress,
+    websocketListenerAddress: status.websocketListenerAddress,
+    httpServerAddress: status.httpServerAddress,
+    tcpConnections: status.tcpConnections.map((c) => ({ peer: c.peer, exposed: c.exposed })),
+    secureChannels: status.secureChannels,
+    udp:
+      status.udp === null
+        ? null
+        : {
+            rendezvous: status.udp.rendezvous,
+            rendezvousService: status.udp.rendezvousService,
+            stats: status.udp.stats,
+          },
+  };
+}
+
 export async function startStatusServer(
   address: string,
-  source: StatusSource,
-): Promise<{ address: string; close(): Promise<void> }> {
+  source: StatusSource & StatusServerOptions,
+): Promise<StatusServer> {
+  const options: StatusServerOptions = source;
   const { host, port } = parseHostPort(address);
+  const allowed = (options.allowedHosts ?? []).map((h) => {
+    const n = normalizeHost(h);
+    if (n === undefined) throw new RangeError(`Invalid allowed host '${h}': expected NAME[:PORT]`);
+    return n;
+  });
+  let check: ReturnType<typeof hostCheck> | undefined;
+  let lastRefusalLog = Number.NEGATIVE_INFINITY;
+  let notLogged = 0;
+  const refused = (req: { headers: { host?: string | undefined }; socket: { remoteAddress?: string } }) => {
+    const now = Date.now();
+    if (now - lastRefusalLog < REFUSED_HOST_LOG_INTERVAL_MS) {
+      notLogged++;
+      return;
+    }
+    lastRefusalLog = now;
+    options.logger?.warn('http status request refused: Host is not one of this server', {
+      host: req.headers.host?.slice(0, 200),
+      peer: req.socket.remoteAddress,
+      ...(notLogged > 0 ? { notLoggedSince: notLogged } : {}),
+    });
+    notLogged = 0;
+  };
   const server: Server = createServer((req, res) => {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    if (check === undefined || !check.accepts(req.headers.host)) {
+      refused(req);
+      return send(421, 'text/plain', 'Misdirected request: this server does not answer to that Host\n');
+    }
     void (async () => {
       try {
         const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -117,8 +251,10 @@ export async function startStatusServer(
     });
   });
   const bound = server.address() as { address: string; port: number };
+  check = hostCheck(bound, allowed);
   return {
     address: `${bound.address}:${bound.port}`,
+    origins: check.origins,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -64,6 +64,16 @@ export function registerNodeCommands(program: Command, run: Run): void {
       'also listen for WebSocket connections (browsers, proxies)',
     )
     .option(
+      '--websocket-allowed-origin <origin>',
+      'a web page (scheme://host[:port]) that may open WebSocket connections, besides same-origin ones (repeatable)',
+      collect,
+    )
+    .option(
+      '--http-server-allowed-host <host[:port]>',
+      'a Host name the HTTP server answers to besides its own addresses, e.g. behind a proxy (repeatable)',
+      collect,
+    )
+    .option(
       '--udp',
       'enable the UDP transport and puncture negotiation (with --rendezvous or $OCKAM_RENDEZVOUS_SERVER)',
     )
@@ -78,6 +88,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
         name: string | undefined,
         opts: {
           websocketListenerAddress?: string;
+          websocketAllowedOrigin?: string[];
+          httpServerAllowedHost?: string[];
           udp?: boolean;
           rendezvous?: string;
           tcpListenerAddress: string;
@@ -103,7 +115,11 @@ export function registerNodeCommands(program: Command, run: Run): void {
             ctx.out.result(done.map((d) => `✔ ${d}`).join('\n'), { done });
             return;
           }
-          await createNode(ctx, name, opts);
+          await createNode(ctx, name, {
+            ...opts,
+            ...(opts.websocketAllowedOrigin ? { websocketAllowedOrigins: opts.websocketAllowedOrigin } : {}),
+            ...(opts.httpServerAllowedHost ? { httpServerAllowedHosts: opts.httpServerAllowedHost } : {}),
+          });
         }),
     );
 
@@ -217,6 +233,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
           ...(typeof record.options.websocketListenerAddress === 'string'
             ? { websocketListenerAddress: record.options.websocketListenerAddress }
             : {}),
+          ...stringList(record.options, 'websocketAllowedOrigins'),
+          ...stringList(record.options, 'httpServerAllowedHosts'),
           ...(record.options.udp === true ? { udp: true } : {}),
           ...(typeof record.options.rendezvous === 'string' ? { rendezvous: record.options.rendezvous } : {}),
           ...(typeof record.options.rendezvousService === 'string'
@@ -336,9 +354,21 @@ export interface CreateNodeOptions {
   httpServer?: string;
   project?: string;
   websocketListenerAddress?: string;
+  websocketAllowedOrigins?: string[];
+  httpServerAllowedHosts?: string[];
   udp?: boolean;
   rendezvous?: string;
   rendezvousService?: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `{ [key]: list }` when a stored node option is a list of strings, for `node start`. */
+function stringList<K extends string>(options: Record<string, unknown>, key: K): { [k in K]?: string[] } {
+  const v = options[key];
+  return Array.isArray(v) && v.every((x) => typeof x === 'string')
+    ? ({ [key]: v } as { [k in K]: string[] })
+    : {};
 }
 
 /** `ockam node create`, also used by configuration files. */
@@ -377,6 +407,10 @@ export async function createNode(
     ...(logLevel ? { logLevel } : {}),
     ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
     ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
+    ...(opts.websocketAllowedOrigins?.length
+      ? { websocketAllowedOrigins: opts.websocketAllowedOrigins }
+      : {}),
+    ...(opts.httpServerAllowedHosts?.length ? { httpServerAllowedHosts: opts.httpServerAllowedHosts } : {}),
     ...(opts.udp ? { udp: true } : {}),
     ...(opts.rendezvous ? { rendezvous: opts.rendezvous } : {}),
     ...(opts.rendezvousService ? { rendezvousService: opts.rendezvousService } : {}),
@@ -397,6 +431,8 @@ export async function createNode(
     if (opts.httpServer) args.push('--http-server', opts.httpServer);
     if (opts.websocketListenerAddress)
       args.push('--websocket-listener-address', opts.websocketListenerAddress);
+    for (const o of opts.websocketAllowedOrigins ?? []) args.push('--websocket-allowed-origin', o);
+    for (const h of opts.httpServerAllowedHosts ?? []) args.push('--http-server-allowed-host', h);
     if (opts.udp) args.push('--udp');
     if (opts.rendezvous) args.push('--rendezvous', opts.rendezvous);
     if (opts.rendezvousService) args.push('--rendezvous-service', opts.rendezvousService);
@@ -411,6 +447,8 @@ export async function createNode(
       ...(logLevel ? { logLevel } : {}),
       ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
       ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
+      ...(opts.websocketAllowedOrigins ? { websocketAllowedOrigins: opts.websocketAllowedOrigins } : {}),
+      ...(opts.httpServerAllowedHosts ? { httpServerAllowedHosts: opts.httpServerAllowedHosts } : {}),
       ...(opts.udp ? { udp: true } : {}),
       ...(opts.rendezvous ? { rendezvous: opts.rendezvous } : {}),
       ...(opts.rendezvousService ? { rendezvousService: opts.rendezvousService } : {}),
