@@ -67,6 +67,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   let state: State | undefined;
   try {
     state = new State(home);
+    for (const warning of home.warnings()) logger.warn(warning);
     if (!state.getNode(name)) state.createNode(name);
     let stop: (() => Promise<void>) | undefined;
     const requestStop = () => {
