@@ -18,11 +18,13 @@
  *   or by another connection.
  *
  * When a relay is gone (expires). A relay lives as long as the local worker its registration came
- * through: the secure channel's encryptor, the TCP connection's sender, a local client. Once that
- * worker has stopped (the channel closed, the connection closed), the relay is dead: its name is
- * free again, and the relay worker is stopped the next time anything touches it — a message to
- * forward (which fails: the route is gone), a registration of its name, a listing, or the table
- * being full. No timer is needed for that.
+ * through: the secure channel's encryptor, or the TCP connection's sender. Once that worker has
+ * stopped (the channel closed, the connection closed), the relay is dead: its name is free again,
+ * and the relay worker is stopped the next time anything touches it — a message to forward, a
+ * registration of its name, a listing, or the table being full. No timer is needed for that. A
+ * channel outlives its TCP connection, so a registrant that crashed keeps its name until it
+ * registers again with the same identity (or its channel is closed). A registration from this
+ * node itself (no connection or channel delivered it) lives until the service stops.
  *
  * Refusals. A refused registration is answered with the BARE string `relay registration refused:
  * <reason>`, sent from the service's address along the return route (ours: Ockam Rust drops a
@@ -135,10 +137,11 @@ interface Registrant {
   readonly identifier: string | undefined;
   /**
    * The local worker the registration came through (the channel's encryptor, the connection's
-   * sender, a local client): the relay lives as long as it does, and plain registrants are told
-   * apart by it.
+   * sender): the relay lives as long as it does, and plain registrants are told apart by it.
+   * Undefined for a registration from this node itself (no connection or channel delivered it),
+   * whose relay lives until it is stopped.
    */
-  readonly via: Address;
+  readonly via: Address | undefined;
 }
 
 interface RelayEntry {
@@ -175,7 +178,7 @@ const REFUSALS: Record<Refusal, string> = {
 
 function sameRegistrant(a: Registrant, b: Registrant): boolean {
   if (a.identifier !== undefined || b.identifier !== undefined) return a.identifier === b.identifier;
-  return a.via.key === b.via.key;
+  return a.via?.key === b.via?.key;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -203,8 +206,11 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
   const relays = new Map<string, RelayEntry>();
   const fc = node.flowControls;
 
+  const registrantAlive = (r: Registrant): boolean => r.via === undefined || node.has(r.via);
   const alive = (entry: RelayEntry): boolean =>
-    entry.stopping === undefined && node.has(entry.address) && node.has(entry.registrant.via);
+    entry.stopping === undefined && node.has(entry.address) && registrantAlive(entry.registrant);
+  const describe = (r: Registrant | undefined): string =>
+    r === undefined ? 'unknown' : (r.identifier ?? (r.via === undefined ? 'this node' : 'plain connection'));
 
   /** Stops a relay worker once; every caller waits for the same stop. */
   const stopRelay = (entry: RelayEntry): Promise<unknown> => {
@@ -227,7 +233,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
   ): Promise<void> => {
     refusals.warn(reason, `relay registration refused: ${REFUSALS[reason]}`, {
       ...(requested !== undefined ? { name: requested.slice(0, 64) } : {}),
-      registrant: registrant?.identifier ?? (registrant ? 'plain connection' : 'unknown'),
+      registrant: describe(registrant),
     });
     const answer = RELAY_REFUSED_PREFIX + REFUSALS[reason];
     // Ockam Rust's registrant (§8) takes any answer to "register", and any answer that ends with
@@ -264,7 +270,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     for (const id of consumerOf) fc.addConsumer(relayAddress, id);
     logger.info('relay created', {
       relay: relayAddress.value,
-      registrant: registrant.identifier ?? 'plain connection',
+      registrant: describe(registrant),
       route: message.returnRoute.toString(),
     });
     // PROTOCOL.md §8: the relay announces its address to the registrant, from that address.
@@ -284,7 +290,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     message: LocalMessage,
     send: (m: LocalMessage) => Promise<void>,
   ): Promise<void> => {
-    if (!node.has(entry.registrant.via)) {
+    if (!registrantAlive(entry.registrant)) {
       logger.info('relay stopped: its registrant is gone', { relay: entry.address.value });
       // Detached: stopping waits for this handler to return.
       void stopRelay(entry);
@@ -321,10 +327,16 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const first = message.returnRoute.addresses[0];
     // Nowhere to answer, nothing to forward to: not a registration.
     if (first === undefined) return;
-    const encryptor = message.localInfo.secureChannelEncryptor;
+    const info = message.localInfo;
+    const encryptor = info.secureChannelEncryptor;
+    const local = info.flowControlId === undefined && info.secureChannelIdentifier === undefined;
     const registrant: Registrant = {
-      identifier: message.localInfo.secureChannelIdentifier,
-      via: typeof encryptor === 'string' && encryptor !== '' ? toAddress(encryptor) : first,
+      identifier: info.secureChannelIdentifier,
+      via: local
+        ? undefined
+        : typeof encryptor === 'string' && encryptor !== ''
+          ? toAddress(encryptor)
+          : first,
     };
     let requested: string;
     try {

@@ -187,6 +187,26 @@ describe('relay names belong to their registrant', () => {
     await waitFor(() => second.inbox.length === 1, 'the new holder receives');
   });
 
+  it('a relay the node registers at itself lives until it is stopped, and no connection may take its name', async () => {
+    const r = await relayNode();
+    const inbox: string[] = [];
+    r.node.startWorker('inbox', {
+      handleMessage: (_ctx, { message }) => {
+        inbox.push(decodeBareString(message.payload, 'test message'));
+      },
+    });
+    const relay = await createRelay(r.node, [], 'local', { exposeTo: [] });
+    cleanups.push(() => relay.stop());
+    const attacker = inboxNode('attacker');
+    const e = await createRelay(attacker.node, r.tcpRoute, 'local', { exposeTo: [] }).catch(
+      (x: unknown) => x,
+    );
+    expect(permissionError(e)).toBe(true);
+    await sendThroughRelay(r.port, 'local', 'to the node itself');
+    await waitFor(() => inbox.length === 1, 'the local registrant receives');
+    expect(r.service.relays()).toEqual(['forward_to_local']);
+  });
+
   it('requireSecureChannel refuses plain registrations and accepts one through a secure channel', async () => {
     const r = await relayNode({ requireSecureChannel: true });
     const n = inboxNode('registrant');

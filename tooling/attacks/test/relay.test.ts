@@ -146,6 +146,26 @@ describe('relay hijack, on a relay node without an authority', () => {
     );
     expect(await servedRelays(relay)).toEqual(['forward_to_default']);
   });
+
+  it("keeps the name for the victim's identity across kill -9 and node start: refused to a raw peer meanwhile, taken back after", async () => {
+    const victim = await env.json<{ pid: number }>(['node', 'show', 'victim']);
+    process.kill(victim.pid, 'SIGKILL');
+    const attacker = await RawPeer.connect(relay.tcpListenerAddress);
+    try {
+      attacker.send(['forwarding_service'], encodeBareString('default'));
+      expect(await attacker.waitFor(() => attacker.received.length > 0, 30_000)).toBe(true);
+      expect(texts(attacker)).toEqual([`${REFUSED}the name is held by another registrant`]);
+    } finally {
+      attacker.destroy();
+    }
+    await env.ok(['node', 'start', 'victim'], { timeoutMs: 120_000 });
+    await eventually(
+      async () => (await httpGet(inletPort)) === secret,
+      'the portal through the relay again',
+      90_000,
+    );
+    expect(await servedRelays(relay)).toEqual(['forward_to_default']);
+  });
 });
 
 describe('with an authority: relay registration and the echo services', () => {
