@@ -5,10 +5,11 @@ import {
   type Node,
   OckamError,
   Route,
+  type Vault,
 } from '@ockam/core';
 import { createIdentity, type Identity } from '@ockam/identity';
 import { createSecureChannel, createSecureChannelListener } from '@ockam/secure-channel';
-import { createVault, type Vault } from '@ockam/vault';
+import { createVault } from '@ockam/vault';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createRelay,
