@@ -261,8 +261,12 @@ describe('with an authority: relay registration and the echo services', () => {
         }
         expect(await peer.waitFor(() => peer.received.length > 0, 2_000)).toBe(false);
       });
+      console.log(
+        `echo and uppercase, authority: ${2 * ATTEMPTS} raw messages unanswered; echo ${timing.during.toFixed(0)} ms during, ${timing.after.toFixed(0)} ms after; RSS ${rssMiB(project).toFixed(0)} MiB; router log lines: ${logLines(project, /incoming access control denied a message/).length}`,
+      );
       expect(timing.during).toBeLessThan(1_000);
       expect(timing.after).toBeLessThan(1_000);
+      expect(rssMiB(project)).toBeLessThan(RSS_BOUND_MIB);
       expect(peer.received).toEqual([]);
     } finally {
       peer.destroy();
