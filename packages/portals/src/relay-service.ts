@@ -12,10 +12,12 @@
  *   (`localInfo.secureChannelIdentifier`); the same identity may register the name again (a node
  *   that restarted, a route rebuilt) and its new route replaces the old one; another identity is
  *   refused;
- * - a registration over plain TCP (no secure channel) is held by the connection it came through;
- *   it is refused outright when `requireSecureChannel` is set (the node does so once it has an
- *   authority), and otherwise it may take a free name but never replace one held by an identity
- *   or by another connection.
+ * - a registration over plain TCP (no secure channel) is held by the connection it came through
+ *   (and, through a datagram bind shared by many peers, by the peer's address); it is refused
+ *   outright when `requireSecureChannel` is set (the node does so once it has an authority), and
+ *   otherwise it may take a free name but never replace one held by an identity or by another
+ *   connection. It must come straight out of its connection, not through a forwarding worker
+ *   of this node such as `hop`.
  *
  * When a relay is gone (expires). A relay lives as long as the local worker its registration came
  * through: the secure channel's encryptor, or the TCP connection's sender. Once that worker has
@@ -100,8 +102,9 @@ export interface RelayServiceOptions {
   /** Flow-control ids whose producers may reach the service and the relays it creates. */
   consumerOf?: readonly FlowControlId[];
   /**
-   * Refuse registrations that did not come through a secure channel (default false). A node with
-   * an authority sets it: only an identity can then hold a name.
+   * Refuse registrations that came over a transport without a secure channel (default false;
+   * registrations from this node itself are still accepted). A node with an authority sets it:
+   * only an identity can then hold a name.
    */
   requireSecureChannel?: boolean;
   /**
@@ -142,6 +145,11 @@ interface Registrant {
    * whose relay lives until it is stopped.
    */
   readonly via: Address | undefined;
+  /**
+   * For a plain registration through a datagram bind shared by many peers, the peer's transport
+   * address, the hop after `via` (`[sender, 2#host:port, …]`, PROTOCOL.md §2.2).
+   */
+  readonly peer?: string;
 }
 
 interface RelayEntry {
@@ -158,6 +166,7 @@ type Refusal =
   | 'malformed'
   | 'invalid-name'
   | 'secure-channel-required'
+  | 'indirect'
   | 'not-authorized'
   | 'name-held'
   | 'address-taken'
@@ -169,6 +178,7 @@ const REFUSALS: Record<Refusal, string> = {
   malformed: 'the registration is not a BARE string',
   'invalid-name': 'the name is empty, too long or contains #',
   'secure-channel-required': 'this node accepts relay registrations through secure channels only',
+  indirect: 'a registration without a secure channel must come straight from its connection',
   'not-authorized': 'not authorized for this name',
   'name-held': 'the name is held by another registrant',
   'address-taken': 'the relay address is in use by another worker',
@@ -178,7 +188,7 @@ const REFUSALS: Record<Refusal, string> = {
 
 function sameRegistrant(a: Registrant, b: Registrant): boolean {
   if (a.identifier !== undefined || b.identifier !== undefined) return a.identifier === b.identifier;
-  return a.via?.key === b.via?.key;
+  return a.via?.key === b.via?.key && a.peer === b.peer;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {
@@ -330,14 +340,20 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const info = message.localInfo;
     const encryptor = info.secureChannelEncryptor;
     const local = info.flowControlId === undefined && info.secureChannelIdentifier === undefined;
-    const registrant: Registrant = {
-      identifier: info.secureChannelIdentifier,
-      via: local
-        ? undefined
-        : typeof encryptor === 'string' && encryptor !== ''
-          ? toAddress(encryptor)
-          : first,
-    };
+    const second = message.returnRoute.addresses[1];
+    const registrant: Registrant =
+      info.secureChannelIdentifier !== undefined
+        ? {
+            identifier: info.secureChannelIdentifier,
+            via: typeof encryptor === 'string' && encryptor !== '' ? toAddress(encryptor) : first,
+          }
+        : local
+          ? { identifier: undefined, via: undefined }
+          : {
+              identifier: undefined,
+              via: first,
+              ...(second !== undefined && !second.isLocal ? { peer: second.toString() } : {}),
+            };
     let requested: string;
     try {
       requested = decodeBareString(message.payload, 'relay registration');
@@ -347,8 +363,15 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     const name = requested === 'register' ? randomHex(16) : requested;
     if (name.length === 0 || prefix.length + name.length > MAX_ADDRESS_LENGTH || name.includes('#'))
       return refuse(ctx, message, 'invalid-name', requested, registrant);
-    if (options.requireSecureChannel && registrant.identifier === undefined)
-      return refuse(ctx, message, 'secure-channel-required', requested, registrant);
+    if (registrant.identifier === undefined && registrant.via !== undefined) {
+      if (options.requireSecureChannel)
+        return refuse(ctx, message, 'secure-channel-required', requested, registrant);
+      // A plain registrant is known by its connection: the registration must come straight out
+      // of it, not through a forwarding worker of this node (`hop`), whose address would stand in
+      // for every connection behind it and never go away.
+      if (fc.producer(routed.source) === undefined)
+        return refuse(ctx, message, 'indirect', requested, registrant);
+    }
     if (options.authorize !== undefined) {
       let allowed: boolean;
       try {

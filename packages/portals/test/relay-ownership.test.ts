@@ -5,6 +5,7 @@ import {
   type Node,
   OckamError,
   Route,
+  startHop,
   type Vault,
 } from '@ockam/core';
 import { createIdentity, type Identity } from '@ockam/identity';
@@ -250,6 +251,23 @@ describe('relay names belong to their registrant', () => {
     );
     const refusals = r.lines.filter((l) => l.message.startsWith('relay registration refused'));
     expect(refusals.map((l) => l.fields?.reason)).toEqual(['name-held', 'malformed']);
+    await client.stop();
+  });
+
+  it('refuses a plain registration that comes through hop, whose address would stand for every connection behind it', async () => {
+    const r = await relayNode();
+    startHop(r.node);
+    r.node.flowControls.addConsumer('hop', r.listener.flowControlId);
+    const attacker = inboxNode('attacker');
+    const conn = await attacker.node.resolveRoute(r.tcpRoute);
+    const client = attacker.node.client();
+    attacker.node.flowControls.addConsumer(client.address, attacker.tcp.connections()[0]!.flowControlId);
+    await client.send(conn.append('hop').append('forwarding_service'), encodeBareString('via-hop'));
+    const answer = await client.receive({ timeoutMs: 5_000 });
+    expect(decodeBareString(answer.payload, 'answer')).toBe(
+      `${RELAY_REFUSED_PREFIX}a registration without a secure channel must come straight from its connection`,
+    );
+    expect(r.service.relays()).toEqual([]);
     await client.stop();
   });
 
