@@ -29,7 +29,10 @@ export class CliContext {
   }
 
   get state(): State {
-    this.#state ??= new State(this.home);
+    if (this.#state === undefined) {
+      this.#state = new State(this.home);
+      for (const warning of this.home.warnings()) this.out.warn(warning);
+    }
     return this.#state;
   }
 

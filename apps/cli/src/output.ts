@@ -30,6 +30,11 @@ export class Output {
     if (text !== '') process.stdout.write(`${text}\n`);
   }
 
+  /** A warning, on stderr (it never mixes with JSON on stdout); silent with --quiet. */
+  warn(text: string): void {
+    if (!this.quiet) process.stderr.write(`Warning: ${text}\n`);
+  }
+
   /** Progress for people, on stderr; silent with --quiet or --output json. */
   info(text: string): void {
     if (!this.quiet && this.format !== 'json') process.stderr.write(`${text}\n`);

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, shell, tempHome } from './helpers.js';
@@ -99,6 +99,26 @@ describe('ockam node and ockam message send, against real node processes', () =>
     expect(statSync(join(home, 'nodes', 'n1', 'api.sock')).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, 'nodes', 'n1')).mode & 0o777).toBe(0o700);
     expect(statSync(home).mode & 0o777).toBe(0o700);
+  });
+
+  it('leaves an OCKAM_HOME that already existed as it was (a 1777 directory keeps its sticky bit), and warns about one others may write without it', async () => {
+    const shared = tempHome();
+    try {
+      chmodSync(shared.home, 0o1777);
+      const list = await ockam(shared.home, ['identity', 'create', 'i1']);
+      expect(list.code).toBe(0);
+      expect(list.stderr).not.toMatch(/Warning/);
+      expect(statSync(shared.home).mode & 0o7777).toBe(0o1777);
+      chmodSync(shared.home, 0o777);
+      const open = await ockam(shared.home, ['identity', 'list']);
+      expect(open.code).toBe(0);
+      expect(open.stderr).toMatch(
+        /^Warning: .* is writable by its group and all users \(mode 777\) without the sticky bit/,
+      );
+      expect(statSync(shared.home).mode & 0o7777).toBe(0o777);
+    } finally {
+      await shared.cleanup();
+    }
   });
 
   it('fails with a one-line reason and a non-zero exit code', async () => {

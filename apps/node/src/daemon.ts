@@ -15,6 +15,7 @@ import {
   resolveLogLevel,
   stderrLogSink,
 } from './log-sink.js';
+import type { RelayLimits } from './portals.js';
 import { startNodeRuntime } from './runtime.js';
 import { State } from './state.js';
 
@@ -69,6 +70,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
   let state: State | undefined;
   try {
     state = new State(home);
+    for (const warning of home.warnings()) logger.warn(warning);
     if (!state.getNode(name)) state.createNode(name);
     let stop: (() => Promise<void>) | undefined;
     const requestStop = () => {
@@ -102,6 +104,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
         : {}),
       exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),
+      ...relayLimitsFromEnv(),
 
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
@@ -144,4 +147,23 @@ function sessionFromEnv(env = process.env): { session?: { pingIntervalMs: number
   if (!Number.isInteger(ms) || ms < 10)
     throw new Error(`Invalid OCKAM_PING_INTERVAL_MS '${v}': a whole number of milliseconds ≥ 10`);
   return { session: { pingIntervalMs: ms } };
+}
+
+/**
+ * Limits of the relay service: `OCKAM_MAX_RELAYS` (default 1,024 relays on this node) and
+ * `OCKAM_MAX_RELAYS_PER_REGISTRANT` (default 64 per identity or plain connection).
+ */
+function relayLimitsFromEnv(env = process.env): { relayLimits?: RelayLimits } {
+  const limits: RelayLimits = {};
+  for (const [key, variable] of [
+    ['maxRelays', 'OCKAM_MAX_RELAYS'],
+    ['maxRelaysPerRegistrant', 'OCKAM_MAX_RELAYS_PER_REGISTRANT'],
+  ] as const) {
+    const v = env[variable];
+    if (v === undefined || v === '') continue;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid ${variable} '${v}': a whole number ≥ 1`);
+    limits[key] = n;
+  }
+  return Object.keys(limits).length > 0 ? { relayLimits: limits } : {};
 }

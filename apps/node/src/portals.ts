@@ -20,6 +20,7 @@ import {
   type Outlet,
   type Relay,
   type RelayService,
+  type RelayServiceOptions,
   type SessionOptions,
   startRelayService,
 } from '@ockam/portals';
@@ -58,6 +59,9 @@ export interface RelayConfig {
   at: string;
   authorized?: string[];
 }
+
+/** Limits of the node's relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
+export type RelayLimits = Pick<RelayServiceOptions, 'maxRelays' | 'maxRelaysPerRegistrant'>;
 
 export interface OutletInfo extends OutletConfig {
   connections: number;
@@ -102,6 +106,10 @@ export interface PortalsOptions {
   ) => Promise<RouteConnection>;
   /** Decides relay registrations (the `ockam-relay` attribute with an authority). */
   authorizeRelay?: (name: string, peer: string | undefined) => boolean | Promise<boolean>;
+  /** Refuse relay registrations that do not come through a secure channel (a node with an authority). */
+  relaysRequireSecureChannel?: boolean;
+  /** Limits of the relay service (its defaults if omitted). */
+  relayLimits?: RelayLimits;
   session?: SessionOptions;
   logger?: Logger;
 }
@@ -143,6 +151,8 @@ export class Portals {
   async start(): Promise<void> {
     this.#relayService = startRelayService(this.#o.node, {
       consumerOf: this.#o.exposedTo(),
+      requireSecureChannel: this.#o.relaysRequireSecureChannel ?? false,
+      ...this.#o.relayLimits,
       ...(this.#o.authorizeRelay
         ? {
             authorize: (name: string, m: { message: { localInfo: { secureChannelIdentifier?: string } } }) =>
@@ -297,6 +307,9 @@ export class Portals {
     };
     const relay = await createRelay(this.#o.node, connect, config.name, {
       exposeTo: ['api'],
+      // A saved relay recreated at start keeps trying: the relay node may be down, or still hold
+      // the name for the connection this node had before it was killed.
+      required: save,
       ...(this.#o.session ? { session: this.#o.session } : {}),
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });

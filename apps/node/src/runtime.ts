@@ -43,7 +43,13 @@ import type {
 import { ControlServer, HttpError } from './control-server.js';
 import type { OckamHome } from './home.js';
 import { Identities } from './identities.js';
-import { type InletConfig, type OutletConfig, Portals, type RelayConfig } from './portals.js';
+import {
+  type InletConfig,
+  type OutletConfig,
+  Portals,
+  type RelayConfig,
+  type RelayLimits,
+} from './portals.js';
 import { Projects } from './projects.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
@@ -77,6 +83,8 @@ export interface NodeRuntimeOptions {
   exampleDir?: string;
   /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
   session?: SessionOptions;
+  /** Limits of the relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
+  relayLimits?: RelayLimits;
 
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
@@ -218,6 +226,11 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     await node.stop();
     throw e;
   }
+  // With an authority, what the network sends to echo and uppercase goes through ABAC (`echoer`).
+  for (const s of [ECHO_SERVICE, UPPERCASE_SERVICE]) {
+    const ac = trust.serviceAccessControl(s);
+    if (ac) node.setIncomingAccessControl(s, ac);
+  }
   secureChannels.setTrust(() => trust.credentials(), trust.verifyCredentials);
   trust.onRefresh((credentials) => void secureChannels.refreshAll(credentials));
   const routeContext: RouteContext = {
@@ -246,6 +259,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         : [...transportIds, ...secureChannels.listenerFlowControlIds()],
     accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
     authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
+    relaysRequireSecureChannel: trust.hasAuthority,
+    ...(options.relayLimits ? { relayLimits: options.relayLimits } : {}),
     ...(udp
       ? {
           udpConnect: (to: string, o: { authorized?: string[]; fallback: boolean; timeoutMs: number }) =>

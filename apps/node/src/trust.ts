@@ -232,6 +232,36 @@ export class NodeTrust {
     });
   }
 
+  /**
+   * The incoming access control of a standard service (`echo`, `uppercase`: resource type
+   * `echoer`, named by the service's address) on a node with an authority; undefined without one
+   * (the services then answer anyone, as in Ockam). A message that did not come from the network
+   * (no connection or channel delivered it: a local client, the control API's `POST /messages`) is
+   * answered; any other goes through the resource's policy, or the `echoer` type's, which is deny
+   * by default: `(= subject.has_credential true)`.
+   */
+  serviceAccessControl(address: string): IncomingAccessControl | undefined {
+    if (!this.authority) return undefined;
+    const node = this.#o.node;
+    const abac = abacIncomingAccessControl({
+      policies: this.policies,
+      resource: { name: address, type: 'echoer' },
+      attributes: this.attributes,
+      authority: this.authority.identifier,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+    return {
+      isAuthorized: (relay) => {
+        const info = relay.message.localInfo;
+        const fromNetwork =
+          info.flowControlId !== undefined ||
+          info.secureChannelIdentifier !== undefined ||
+          node.flowControls.producer(relay.source) !== undefined;
+        return fromNetwork ? abac.isAuthorized(relay) : true;
+      },
+    };
+  }
+
   /** Relay registrations: with an authority, the `ockam-relay` attribute must be `*` or the name, and the relay policy must allow. */
   async authorizeRelay(name: string, peer: string | undefined): Promise<boolean> {
     if (!this.authority) return true;
@@ -239,13 +269,8 @@ export class NodeTrust {
     const entry = await this.attributes.getAttributes(peer, this.authority.identifier, now());
     const value = entry?.attributes.get('ockam-relay');
     const relay = value ? new TextDecoder().decode(value) : undefined;
-    if (relay !== '*' && relay !== name) {
-      this.#o.logger?.warn('relay registration refused: no ockam-relay attribute for this name', {
-        name,
-        peer,
-      });
-      return false;
-    }
+    // The relay service answers and logs a refusal (once per reason, not per attempt).
+    if (relay !== '*' && relay !== name) return false;
     const ac = abacIncomingAccessControl({
       policies: this.policies,
       resource: { name, type: 'relay' },

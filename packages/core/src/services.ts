@@ -50,7 +50,8 @@ export function startUppercase(
         try {
           text = decodeBareString(message.payload, 'uppercase request');
         } catch (e) {
-          ctx.logger.warn('uppercase ignored a payload that is not a BARE string', { error: String(e) });
+          // Debug, not warn: any peer that may reach `uppercase` could otherwise write a log line per frame.
+          ctx.logger.debug('uppercase ignored a payload that is not a BARE string', { error: String(e) });
           return;
         }
         return ctx.send(message.returnRoute, encodeBareString(text.toUpperCase()));

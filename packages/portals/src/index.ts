@@ -56,7 +56,11 @@ export {
   type RelayStatus,
 } from './relay.js';
 export {
+  DEFAULT_MAX_RELAYS,
+  DEFAULT_MAX_RELAYS_PER_REGISTRANT,
+  DEFAULT_REFUSAL_LOG_INTERVAL_MS,
   RELAY_PREFIX,
+  RELAY_REFUSED_PREFIX,
   RELAY_SERVICE,
   type RelayService,
   type RelayServiceOptions,

@@ -26,13 +26,14 @@ import {
   type FlowControlId,
   type Logger,
   type Node,
+  OckamError,
   type Route,
   type RouteLike,
 } from '@ockam/core';
 import { PortalError } from './errors.js';
 import { staticConnector } from './inlet.js';
 import { errorMessage } from './internal/timers.js';
-import { RELAY_SERVICE, STATIC_RELAY_SERVICE } from './relay-service.js';
+import { RELAY_REFUSED_PREFIX, RELAY_SERVICE, STATIC_RELAY_SERVICE } from './relay-service.js';
 import {
   type RouteConnection,
   type RouteConnector,
@@ -53,6 +54,12 @@ export interface RelayOptions {
   session?: SessionOptions;
   /** How long to wait for the relay's answer (default 10 s). */
   registrationTimeoutMs?: number;
+  /**
+   * Reject when the first registration fails (default true). With false, `createRelay` resolves
+   * anyway and the session keeps trying in the background (a node recreating its saved relays
+   * at start, while the relay node is down or still holds the name for the old connection).
+   */
+  required?: boolean;
   logger?: Logger;
 }
 
@@ -75,7 +82,8 @@ export interface Relay {
 /**
  * Registers `name` at the relay node reached by `route` (`['1#host:port']`, a channel's
  * `[encryptor]`, or a function that builds such a route). Rejects with a `PortalError` if the
- * first registration fails; later failures are retried by the session.
+ * first registration fails (kind `permission` when the relay node refused it, with its reason;
+ * `timeout` when it did not answer); later failures are retried by the session.
  */
 export async function createRelay(
   node: Node,
@@ -100,7 +108,9 @@ export async function createRelay(
       return connection;
     } catch (e) {
       try {
-        await connection.close?.('failed');
+        // A refusal came over a working route: release it without tearing down a connection
+        // that other relays and inlets of this node may share.
+        await connection.close?.(OckamError.isKind(e, 'permission') ? 'stopped' : 'failed');
       } catch {
         // already failing
       }
@@ -112,7 +122,7 @@ export async function createRelay(
     name: `relay ${name}`,
     defaultPingRoute: (r) => r.append('echo'),
   });
-  await session.start({ required: true });
+  await session.start({ required: options.required ?? true });
   let stopped = false;
   const stop = async (): Promise<void> => {
     stopped = true;
@@ -164,6 +174,13 @@ async function register(
     } catch (e) {
       throw new PortalError('protocol', `Relay registration of '${name}': malformed answer`, { cause: e });
     }
+    // The relay service refused and said why (ours; see relay-service.ts).
+    if (address.startsWith(RELAY_REFUSED_PREFIX))
+      throw new PortalError(
+        'permission',
+        `Relay registration of '${name}' was refused by the relay node: ${address.slice(RELAY_REFUSED_PREFIX.length)}`,
+        { origin: 'application' },
+      );
     // PROTOCOL.md §8: accept the answer if it ends with the name asked for.
     if (name !== 'register' && !address.endsWith(name))
       throw new PortalError('protocol', `Relay registration of '${name}' was answered for '${address}'`);
