@@ -65,6 +65,10 @@ export {
 export {
   createSecureChannelListener,
   DEFAULT_LISTENER_ADDRESS,
+  DEFAULT_LOG_INTERVAL_MS,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION,
+  DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS,
   type SecureChannelListener,
   type SecureChannelListenerOptions,
 } from './secure-channel-listener.js';
