@@ -71,6 +71,11 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION = 32;
 
 export { DEFAULT_LOG_INTERVAL_MS };
 
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
+
 /** The origin of msg1 that came from no producer (a worker on this node). */
 const LOCAL_ORIGIN = 'local';
 
@@ -218,6 +223,9 @@ export async function createSecureChannelListener(
         });
         await end.stop();
       }
+      // A responder's msg2 (a key generation, two DH) runs without awaiting anything that is not
+      // already settled: let timers and sockets in between two of them, however many are queued.
+      await yieldToEventLoop();
     },
   });
   node.flowControls.addSpawner(address, flowControlId);

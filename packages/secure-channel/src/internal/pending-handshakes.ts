@@ -78,7 +78,12 @@ export class PendingHandshakes {
       this.#remove(oldest);
       if (oldest.running) oldest.stop?.();
     }
-    const slot: Slot = { origin, deadline: this.#now() + this.#limits.timeoutMs, running: true, stop: undefined };
+    const slot: Slot = {
+      origin,
+      deadline: this.#now() + this.#limits.timeoutMs,
+      running: true,
+      stop: undefined,
+    };
     this.#all.add(slot);
     let slots = this.#byOrigin.get(origin);
     if (slots === undefined) this.#byOrigin.set(origin, (slots = new Set()));
