@@ -16,6 +16,7 @@ import {
   stderrLogSink,
 } from './log-sink.js';
 import { startNodeRuntime } from './runtime.js';
+import { handshakeLimitsFromEnv } from './secure-channels.js';
 import { State } from './state.js';
 
 export interface DaemonReady {
@@ -98,6 +99,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
         : {}),
       exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),
+      handshakeLimits: handshakeLimitsFromEnv(),
 
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
