@@ -38,6 +38,7 @@ import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.j
 import { ChannelEnd } from './internal/channel-worker.js';
 import { DEFAULT_LOG_INTERVAL_MS, LogLimiter } from './internal/log-limiter.js';
 import { PendingHandshakes } from './internal/pending-handshakes.js';
+import { yieldToEventLoop } from './internal/yield-to-event-loop.js';
 import { DHLEN, NOISE_MAX_MESSAGE_SIZE } from './noise-handshake-state.js';
 import { channelHandle, type SecureChannel } from './secure-channel.js';
 import { type TrustPolicy, trustEveryone } from './trust-policy.js';
@@ -70,11 +71,6 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
 export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION = 32;
 
 export { DEFAULT_LOG_INTERVAL_MS };
-
-const yieldToEventLoop = (): Promise<void> =>
-  new Promise((resolve) =>
-    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
-  );
 
 /** The origin of msg1 that came from no producer (a worker on this node). */
 const LOCAL_ORIGIN = 'local';

@@ -46,6 +46,7 @@ import {
 } from '../secure-channel-message.js';
 import type { TrustPolicy } from '../trust-policy.js';
 import { type LogLimiter, sharedLogLimiter } from './log-limiter.js';
+import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -384,6 +385,8 @@ export class ChannelEnd {
         decryptor: this.decryptorRemote.value,
         error,
       });
+      // Forged frames can come back to back; honest traffic never pays for this.
+      await yieldToEventLoop();
       return;
     }
     // PROTOCOL.md §3.3: the responder follows the initiator's route whenever a newer frame arrives.
