@@ -24,8 +24,10 @@ export {
   decodeIdentityAndCredentials,
   encodeIdentityAndCredentials,
   type IdentityAndCredentials,
+  MAX_PEER_CREDENTIALS,
 } from './identity-and-credentials.js';
 export {
+  DEFAULT_MAX_PEER_IDENTITY_CHANGES,
   type IdentityVerifierOptions,
   identityVerifier,
   type SecureChannelIdentityOptions,

@@ -36,7 +36,11 @@ import {
 import { Decryptor } from '../decryptor.js';
 import { Encryptor } from '../encryptor.js';
 import { SecureChannelError } from '../errors.js';
-import { decodeIdentityAndCredentials, encodeIdentityAndCredentials } from '../identity-and-credentials.js';
+import {
+  decodeIdentityAndCredentials,
+  encodeIdentityAndCredentials,
+  MAX_PEER_CREDENTIALS,
+} from '../identity-and-credentials.js';
 import { HandshakeState } from '../noise-handshake-state.js';
 import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
 import {
@@ -449,6 +453,8 @@ export class ChannelEnd {
     // PROTOCOL.md §3.3: re-verify the sender against the identifier the handshake established.
     const peerIdentifier = this.#info!.peerIdentifier;
     try {
+      if (credentials.length > MAX_PEER_CREDENTIALS)
+        throw new Error(`${credentials.length} credentials, more than the ${MAX_PEER_CREDENTIALS} accepted`);
       const identifier = await this.params.verifier.verifyIdentity(changeHistory);
       if (identifier !== peerIdentifier) throw new Error(`it proves ${identifier}, not ${peerIdentifier}`);
     } catch (e) {
