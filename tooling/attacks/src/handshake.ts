@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type LocalMessage, toRoute, type Vault } from '@ockam/core';
-import { createIdentity } from '@ockam/identity';
+import { createIdentity, rotateIdentity } from '@ockam/identity';
 import {
   Decryptor,
   decodeSecureChannelMessage,
@@ -15,6 +15,7 @@ import {
   encodeSecureChannelMessage,
   HandshakeState,
   OCKAM_PROTOCOL_NAME,
+  type SecureChannelIdentity,
   secureChannelIdentity,
 } from '@ockam/secure-channel';
 import { createVault } from '@ockam/vault';
@@ -26,6 +27,23 @@ import type { RawPeer } from './peer.js';
  */
 export function msg1(): Uint8Array {
   return randomBytes(32);
+}
+
+/** Who a raw initiator says it is: an identity and the vault holding its keys. */
+export interface RawIdentity {
+  readonly vault: Vault;
+  readonly me: SecureChannelIdentity;
+}
+
+/**
+ * A fresh identity, rotated `rotations` times: each rotation adds a change, which a verifier
+ * checks with two signatures (PROTOCOL.md §4.2).
+ */
+export async function rawIdentity(rotations = 0): Promise<RawIdentity> {
+  const vault: Vault = createVault('node');
+  let identity = await createIdentity(vault);
+  for (let i = 0; i < rotations; i++) identity = await rotateIdentity(vault, identity);
+  return { vault, me: await secureChannelIdentity(vault, identity) };
 }
 
 /** An initiator's end of a secure channel, run by hand over a raw peer. */
@@ -40,18 +58,19 @@ export interface RawChannel {
 }
 
 /**
- * Runs an XX handshake as initiator against the listener at `listener` over `peer`, with a fresh
- * identity; the node's frames for this channel come back to the peer with onward `[replyTo]`.
+ * Runs an XX handshake as initiator against the listener at `listener` over `peer`, as `as` (a
+ * fresh identity by default); the node's frames for this channel come back to the peer with
+ * onward `[replyTo]`. Resolves once msg3 is sent: XX has no fourth message, so whether the
+ * responder accepted it shows only in what it does next.
  */
 export async function openRawChannel(
   peer: RawPeer,
-  options: { listener?: string; replyTo?: string; timeoutMs?: number } = {},
+  options: { listener?: string; replyTo?: string; timeoutMs?: number; as?: RawIdentity } = {},
 ): Promise<RawChannel> {
   const listener = options.listener ?? 'api';
   const replyTo = options.replyTo ?? `raw_${randomBytes(4).toString('hex')}`;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const vault: Vault = createVault('node');
-  const me = await secureChannelIdentity(vault, await createIdentity(vault));
+  const { vault, me } = options.as ?? (await rawIdentity());
   const hs = await HandshakeState.initialize({
     vault,
     protocol: OCKAM_PROTOCOL_NAME,

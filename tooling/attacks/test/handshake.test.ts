@@ -14,7 +14,7 @@ import { LocalMessage } from '@ockam/core';
 import { controlGet } from '@ockam/hardening/ockam';
 import { encodeFrame } from '@ockam/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msg1, openRawChannel } from '../src/handshake.js';
+import { msg1, openRawChannel, rawIdentity } from '../src/handshake.js';
 import { logLines, OckamEnv, type RunningNode, rssMiB, startNode, underAttack } from '../src/nodes.js';
 import { RawPeer } from '../src/peer.js';
 
@@ -205,6 +205,25 @@ describe('a handshake flood against the secure channel listener, through a real 
     expect(dropped().filter((l) => !/"repeated":/.test(l))).toHaveLength(2);
     await waitFor(() => counted(dropped()) === FORGED, 'the counts of the dropped frames');
     expect(dropped().length).toBeLessThanOrEqual(6);
+    peer.destroy();
+  });
+
+  it('refuses a msg3 whose identity has 250 changes before checking their signatures, and keeps answering', async () => {
+    // 250 changes: 57 KB of change history, 499 signatures to check (about 0.3 s of CPU each time).
+    const heavy = await rawIdentity(249);
+    const logStart = logLines(n1, /./).length;
+    const peer = await RawPeer.connect(n1.tcpListenerAddress);
+    const times = await underAttack(n1, async () => {
+      // Twenty handshakes at once, so that their msg3 arrive together.
+      await Promise.all(Array.from({ length: 20 }, () => openRawChannel(peer, { as: heavy })));
+      await routedAll(peer);
+    });
+    expect(times.during).toBeLessThan(1_000);
+    expect(times.after).toBeLessThan(1_000);
+    const failed = () => linesSince(logStart, /secure channel handshake failed/);
+    await waitFor(() => counted(failed()) === 20, 'the 20 refusals to be counted');
+    expect(failed()[0], failed().join('\n')).toMatch(/250 changes, more than the 16 accepted/);
+    expect(failed().length).toBeLessThanOrEqual(3);
     peer.destroy();
   });
 });
