@@ -16,6 +16,8 @@ import {
   type CredentialsHook,
   createSecureChannel,
   createSecureChannelListener,
+  identityVerifier,
+  type PeerVerifier,
   type SecureChannel,
   type SecureChannelIdentity,
   type SecureChannelListener,
@@ -48,7 +50,7 @@ export interface ListenerInfo {
 
 /**
  * What each secure channel listener may spend on handshakes nobody has authenticated yet
- * (`@ockam/secure-channel`'s defaults where unset: 10 s, 256, 32, 10 s).
+ * (`@ockam/secure-channel`'s defaults where unset: 10 s, 256, 32, 10 s, 16).
  */
 export interface HandshakeLimits {
   /** How long a responder waits for msg3. */
@@ -59,6 +61,8 @@ export interface HandshakeLimits {
   maxPendingHandshakesPerConnection?: number;
   /** Interval of the rate-limited lines a peer can cause (failed handshakes, dropped msg1 and frames). */
   logIntervalMs?: number;
+  /** Changes a peer's identity may have (each costs signature checks before the peer is known). */
+  maxPeerIdentityChanges?: number;
 }
 
 /** The environment variables an operator sets them with, and the field each one sets. */
@@ -67,6 +71,7 @@ export const HANDSHAKE_LIMIT_VARIABLES = {
   OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES: 'maxPendingHandshakes',
   OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES_PER_CONNECTION: 'maxPendingHandshakesPerConnection',
   OCKAM_SECURE_CHANNEL_LOG_INTERVAL_MS: 'logIntervalMs',
+  OCKAM_SECURE_CHANNEL_MAX_PEER_IDENTITY_CHANGES: 'maxPeerIdentityChanges',
 } as const satisfies Record<string, keyof HandshakeLimits>;
 
 /** Reads `HANDSHAKE_LIMIT_VARIABLES`; throws on a value that is not a whole number ≥ 1. */
@@ -153,7 +158,9 @@ export class SecureChannels {
     }
   }
 
-  readonly #handshakeLimits: HandshakeLimits;
+  readonly #handshakeLimits: Omit<HandshakeLimits, 'maxPeerIdentityChanges'>;
+  /** Verifies the peers of every channel and listener (bounded by `maxPeerIdentityChanges`). */
+  readonly #verifier: PeerVerifier;
 
   /** Handshake counters for metrics. */
   readonly handshakes = { initiated: 0, failed: 0, accepted: 0 };
@@ -167,7 +174,11 @@ export class SecureChannels {
     logger?: Logger;
     handshakeLimits?: HandshakeLimits;
   }) {
-    this.#handshakeLimits = { ...options.handshakeLimits };
+    const { maxPeerIdentityChanges, ...limits } = options.handshakeLimits ?? {};
+    this.#handshakeLimits = limits;
+    this.#verifier = identityVerifier(
+      maxPeerIdentityChanges === undefined ? {} : { maxChanges: maxPeerIdentityChanges },
+    );
     this.#node = options.node;
     this.#logger2 = options.logger;
     this.#identities = options.identities;
@@ -227,6 +238,7 @@ export class SecureChannels {
       trustPolicy: policy(options.authorized),
       ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
       consumerOf: this.#listenerSources,
+      verifier: this.#verifier,
       ...this.#handshakeLimits,
       onChannel: (c) => {
         this.handshakes.accepted++;
@@ -295,6 +307,7 @@ export class SecureChannels {
         identity: id.channelIdentity,
         vault: id.vault.vault,
         trustPolicy: policy(options.authorized),
+        verifier: this.#verifier,
         ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
         // A channel through another channel: its handshake replies come out of that one.
