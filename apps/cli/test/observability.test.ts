@@ -95,7 +95,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
     try {
       await new Promise((r) => setTimeout(r, 500));
       await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api']);
-      await expect.poll(() => out, { timeout: 10_000 }).toMatch(/secure channel accepted/);
+      await expect.poll(() => out, { timeout: 10_000 }).toMatch(/secure channel established.*responder/);
     } finally {
       child.kill();
     }

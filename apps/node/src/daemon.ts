@@ -17,6 +17,7 @@ import {
 } from './log-sink.js';
 import type { RelayLimits } from './portals.js';
 import { startNodeRuntime } from './runtime.js';
+import { handshakeLimitsFromEnv } from './secure-channels.js';
 import { State } from './state.js';
 
 export interface DaemonReady {
@@ -105,6 +106,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),
       ...relayLimitsFromEnv(),
+      handshakeLimits: handshakeLimitsFromEnv(),
 
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),

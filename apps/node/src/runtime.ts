@@ -52,7 +52,12 @@ import {
 } from './portals.js';
 import { Projects } from './projects.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
-import { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
+import {
+  type ChannelInfo,
+  type HandshakeLimits,
+  type ListenerInfo,
+  SecureChannels,
+} from './secure-channels.js';
 import type { State } from './state.js';
 import { type Metric, publicStatus, type StatusServer, startStatusServer } from './status-server.js';
 import { NodeTrust, type TrustConfig } from './trust.js';
@@ -85,6 +90,8 @@ export interface NodeRuntimeOptions {
   session?: SessionOptions;
   /** Limits of the relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
   relayLimits?: RelayLimits;
+  /** What secure channel listeners spend on unauthenticated handshakes (package defaults if omitted). */
+  handshakeLimits?: HandshakeLimits;
 
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
@@ -197,6 +204,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     listenerSources: transportIds,
     services: [...DEFAULT_SERVICES],
     ...(logger ? { logger } : {}),
+    ...(options.handshakeLimits ? { handshakeLimits: options.handshakeLimits } : {}),
   });
   // Trust: a project member presents its credential and checks its peers'; a project node also
   // runs the authority. Deny by default once there is an authority (PROTOCOL.md §6).
@@ -613,6 +621,7 @@ function nodeMetrics(
   const sum = (f: (s: TcpTotals) => number) => conns.reduce((n, c) => n + f(c.stats()), f(closed));
 
   const open = channels.openCounts();
+  const handshakes = channels.handshakeCounts();
   return [
     {
       name: 'ockam_worker_messages_total',
@@ -660,7 +669,14 @@ function nodeMetrics(
         { labels: { result: 'initiated' }, value: channels.handshakes.initiated },
         { labels: { result: 'accepted' }, value: channels.handshakes.accepted },
         { labels: { result: 'failed' }, value: channels.handshakes.failed },
+        { labels: { result: 'dropped' }, value: handshakes.dropped },
       ],
+    },
+    {
+      name: 'ockam_secure_channel_handshakes_pending',
+      help: 'Unfinished secure channel handshakes over all listeners (failed ones until their deadline)',
+      type: 'gauge',
+      samples: [{ value: handshakes.pending }],
     },
     {
       name: 'ockam_secure_channels_open',

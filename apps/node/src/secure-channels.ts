@@ -16,6 +16,8 @@ import {
   type CredentialsHook,
   createSecureChannel,
   createSecureChannelListener,
+  identityVerifier,
+  type PeerVerifier,
   type SecureChannel,
   type SecureChannelIdentity,
   type SecureChannelListener,
@@ -40,6 +42,51 @@ export interface ListenerInfo {
   identity: string;
   authorized: string[] | null;
   channels: number;
+  /** Handshake slots taken: running responders, and failed ones until their deadline. */
+  pendingHandshakes: number;
+  /** msg1 dropped since the listener started (malformed, or over a pending-handshake cap). */
+  droppedHandshakes: number;
+}
+
+/**
+ * What each secure channel listener may spend on handshakes nobody has authenticated yet
+ * (`@ockam/secure-channel`'s defaults where unset: 10 s, 256, 32, 10 s, 16).
+ */
+export interface HandshakeLimits {
+  /** How long a responder waits for msg3. */
+  timeoutMs?: number;
+  /** Unfinished handshakes per listener. */
+  maxPendingHandshakes?: number;
+  /** Unfinished handshakes per connection (TCP or WebSocket connection, UDP puncture, channel). */
+  maxPendingHandshakesPerConnection?: number;
+  /** Interval of the rate-limited lines a peer can cause (failed handshakes, dropped msg1 and frames). */
+  logIntervalMs?: number;
+  /** Changes a peer's identity may have (each costs signature checks before the peer is known). */
+  maxPeerIdentityChanges?: number;
+}
+
+/** The environment variables an operator sets them with, and the field each one sets. */
+export const HANDSHAKE_LIMIT_VARIABLES = {
+  OCKAM_SECURE_CHANNEL_HANDSHAKE_TIMEOUT_MS: 'timeoutMs',
+  OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES: 'maxPendingHandshakes',
+  OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES_PER_CONNECTION: 'maxPendingHandshakesPerConnection',
+  OCKAM_SECURE_CHANNEL_LOG_INTERVAL_MS: 'logIntervalMs',
+  OCKAM_SECURE_CHANNEL_MAX_PEER_IDENTITY_CHANGES: 'maxPeerIdentityChanges',
+} as const satisfies Record<string, keyof HandshakeLimits>;
+
+/** Reads `HANDSHAKE_LIMIT_VARIABLES`; throws on a value that is not a whole number ≥ 1. */
+export function handshakeLimitsFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): HandshakeLimits {
+  const limits: HandshakeLimits = {};
+  for (const [variable, field] of Object.entries(HANDSHAKE_LIMIT_VARIABLES)) {
+    const v = env[variable];
+    if (v === undefined || v === '') continue;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`Invalid ${variable} '${v}': a whole number ≥ 1`);
+    limits[field] = n;
+  }
+  return limits;
 }
 
 interface LoadedIdentity {
@@ -111,6 +158,10 @@ export class SecureChannels {
     }
   }
 
+  readonly #handshakeLimits: Omit<HandshakeLimits, 'maxPeerIdentityChanges'>;
+  /** Verifies the peers of every channel and listener (bounded by `maxPeerIdentityChanges`). */
+  readonly #verifier: PeerVerifier;
+
   /** Handshake counters for metrics. */
   readonly handshakes = { initiated: 0, failed: 0, accepted: 0 };
 
@@ -121,7 +172,13 @@ export class SecureChannels {
     listenerSources: FlowControlId[];
     services: string[];
     logger?: Logger;
+    handshakeLimits?: HandshakeLimits;
   }) {
+    const { maxPeerIdentityChanges, ...limits } = options.handshakeLimits ?? {};
+    this.#handshakeLimits = limits;
+    this.#verifier = identityVerifier(
+      maxPeerIdentityChanges === undefined ? {} : { maxChanges: maxPeerIdentityChanges },
+    );
     this.#node = options.node;
     this.#logger2 = options.logger;
     this.#identities = options.identities;
@@ -181,9 +238,13 @@ export class SecureChannels {
       trustPolicy: policy(options.authorized),
       ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
       consumerOf: this.#listenerSources,
+      verifier: this.#verifier,
+      ...this.#handshakeLimits,
       onChannel: (c) => {
         this.handshakes.accepted++;
-        this.#logger?.info('secure channel accepted', { listener: options.address, peer: c.peerIdentifier });
+        // Debug: the channel already logged 'secure channel established' (rate-limited, as anyone
+        // can complete a handshake when every identity is trusted).
+        this.#logger?.debug('secure channel accepted', { listener: options.address, peer: c.peerIdentifier });
       },
     });
     for (const s of this.#services) this.#node.flowControls.addConsumer(s, listener.flowControlId);
@@ -215,6 +276,8 @@ export class SecureChannels {
         identity: l.identity,
         authorized: l.authorized,
         channels: [...l.listener.channels].filter((c) => c.isOpen).length,
+        pendingHandshakes: l.listener.pendingHandshakes,
+        droppedHandshakes: l.listener.droppedHandshakes,
       }
     );
   }
@@ -244,6 +307,7 @@ export class SecureChannels {
         identity: id.channelIdentity,
         vault: id.vault.vault,
         trustPolicy: policy(options.authorized),
+        verifier: this.#verifier,
         ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
         // A channel through another channel: its handshake replies come out of that one.
@@ -294,6 +358,17 @@ export class SecureChannels {
     const info = this.#channelInfo(address);
     if (!info) throw new OckamError('channel', 'not-found', `No secure channel at ${address}`);
     return info;
+  }
+
+  /** Unfinished handshakes and dropped msg1 over every listener, for metrics. */
+  handshakeCounts(): { pending: number; dropped: number } {
+    let pending = 0;
+    let dropped = 0;
+    for (const { listener } of this.#listeners.values()) {
+      pending += listener.pendingHandshakes;
+      dropped += listener.droppedHandshakes;
+    }
+    return { pending, dropped };
   }
 
   /** Open channels this node initiated, and channels accepted by its listeners. */

@@ -5,6 +5,10 @@
  * the window and the key rotation — changes only after a frame authenticated, so a forged frame
  * cannot disturb the channel.
  *
+ * A forged frame costs one tag check and nothing more: a nonce outside the window is refused
+ * before any key is touched, and the window reaches at most one interval ahead, whose key is
+ * derived once and kept until the rotation (forged frames with nonces there find it ready).
+ *
  * @example
  * ```ts
  * import { Decryptor } from '@ockam/secure-channel';
@@ -50,6 +54,8 @@ export class Decryptor {
   readonly #vault: SecureChannelVault;
   #current: AeadKeyHandle | undefined;
   #previous: AeadKeyHandle | undefined;
+  /** The key of the interval after `#current`, once a frame asked for it (authentic or not). */
+  #next: AeadKeyHandle | undefined;
   /** The interval (nonce / 32) of `#current`. */
   #epoch = 0n;
   readonly #window = new NonceWindow();
@@ -116,12 +122,16 @@ export class Decryptor {
       throw new SecureChannelError('protocol', `Encrypted frame refused: ${refused}`);
 
     const epoch = n / KEY_RENEWAL_INTERVAL;
+    // The window keeps n within 32 of the highest nonce, whose interval is the current one, so
+    // n's interval is the current one or a neighbour; anything else is refused without a key.
     let key: AeadKeyHandle;
-    let derived: AeadKeyHandle | undefined;
+    let rotates = false;
     if (epoch === this.#epoch) key = current;
     else if (epoch + 1n === this.#epoch && this.#previous !== undefined) key = this.#previous;
-    else if (epoch === this.#epoch + 1n) key = derived = rekeyAead(this.#vault, current);
-    else throw new SecureChannelError('protocol', `Encrypted frame refused: no key for nonce ${n}`);
+    else if (epoch === this.#epoch + 1n) {
+      key = this.#next ??= rekeyAead(this.#vault, current);
+      rotates = true;
+    } else throw new SecureChannelError('protocol', `Encrypted frame refused: no key for nonce ${n}`);
 
     this.#aeadNonceView.setBigUint64(4, n);
     let plaintext: Uint8Array;
@@ -136,17 +146,17 @@ export class Decryptor {
         plaintext = this.#vault.aeadDecrypt(key, this.#aeadNonce, whole.subarray(NONCE_PREFIX_LENGTH), EMPTY);
       }
     } catch (cause) {
-      if (derived !== undefined) this.#vault.deleteSecret(derived);
       throw new SecureChannelError('protocol', `Encrypted frame with nonce ${n} failed authentication`, {
         cause,
       });
     }
     // Commit: the frame is authentic.
     this.#window.mark(n);
-    if (derived !== undefined) {
+    if (rotates) {
       if (this.#previous !== undefined) this.#vault.deleteSecret(this.#previous);
       this.#previous = current;
-      this.#current = derived;
+      this.#current = key;
+      this.#next = undefined;
       this.#epoch++;
     }
     return { plaintext, nonce: n };
@@ -157,10 +167,10 @@ export class Decryptor {
     return this.decryptFrame(frame).plaintext;
   }
 
-  /** Deletes the current and previous keys. */
+  /** Deletes the current, previous and next keys. */
   destroy(): void {
-    if (this.#current !== undefined) this.#vault.deleteSecret(this.#current);
-    if (this.#previous !== undefined) this.#vault.deleteSecret(this.#previous);
-    this.#current = this.#previous = undefined;
+    for (const key of [this.#current, this.#previous, this.#next])
+      if (key !== undefined) this.#vault.deleteSecret(key);
+    this.#current = this.#previous = this.#next = undefined;
   }
 }

@@ -23,6 +23,12 @@ export interface IdentityAndCredentials {
 
 const WHAT = 'identity and credentials';
 
+/**
+ * Credentials a handshake payload or a credential refresh may carry (8): each one costs a
+ * signature check where credentials are verified, and Ockam sends 0 or 1 (PROTOCOL.md §3.2).
+ */
+export const MAX_PEER_CREDENTIALS = 8;
+
 export function encodeIdentityAndCredentials(value: IdentityAndCredentials): Uint8Array {
   let size = value.changeHistory.length + value.purposeKeyAttestation.length + 16;
   for (const c of value.credentials) size += c.length;
@@ -38,14 +44,20 @@ function arrayItem(r: CborReader, name: string): Uint8Array {
   return r.rawItem().slice();
 }
 
-/** Decodes strictly (well-formed CBOR, right shapes, no trailing bytes); extra trailing fields are skipped. */
-export function decodeIdentityAndCredentials(bytes: Uint8Array): IdentityAndCredentials {
+/**
+ * Decodes strictly (well-formed CBOR, right shapes, no trailing bytes, at most `maxCredentials`
+ * credentials, default `MAX_PEER_CREDENTIALS`); extra trailing fields are skipped.
+ */
+export function decodeIdentityAndCredentials(
+  bytes: Uint8Array,
+  options: { maxCredentials?: number } = {},
+): IdentityAndCredentials {
   const r = new CborReader(bytes, WHAT);
   const n = r.array();
   if (n < 3) r.fail(`expected 3 fields, found ${n}`);
   const changeHistory = arrayItem(r, 'change history');
   const purposeKeyAttestation = arrayItem(r, 'purpose key attestation');
-  const count = r.array();
+  const count = r.arrayOf(0, options.maxCredentials ?? MAX_PEER_CREDENTIALS, 'credentials');
   const credentials: Uint8Array[] = [];
   for (let i = 0; i < count; i++) credentials.push(arrayItem(r, 'credential'));
   r.skipRest(n - 3);

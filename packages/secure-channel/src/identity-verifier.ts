@@ -15,7 +15,7 @@
  * peer.identifier === me.identifier; // true
  * ```
  */
-import type { Vault } from '@ockam/core';
+import { CborReader, type Vault } from '@ockam/core';
 import {
   createPurposeKey,
   type Identity,
@@ -26,17 +26,36 @@ import {
 } from '@ockam/identity';
 import type { PeerVerifier, SecureChannelIdentity, VerifiedPeer } from './channel-identity.js';
 
+/**
+ * Changes a peer's change history may have (16). Each change costs one or two signature checks
+ * before the peer is known, and a 64 KiB msg3 holds about 280 changes: half a second of CPU for
+ * one message. Ockam identities have one change unless rotated, and Ockam's CLI does not rotate.
+ */
+export const DEFAULT_MAX_PEER_IDENTITY_CHANGES = 16;
+
 export interface IdentityVerifierOptions {
   /** Signature checks (default: `@ockam/identity`'s node:crypto verifier). */
   verifier?: SignatureVerifier;
   /** The current time in Unix seconds (tests). */
   now?: () => number;
+  /** Changes a peer's history may have (default `DEFAULT_MAX_PEER_IDENTITY_CHANGES`, 16). */
+  maxChanges?: number;
 }
 
 export function identityVerifier(options: IdentityVerifierOptions = {}): PeerVerifier {
+  const maxChanges = options.maxChanges ?? DEFAULT_MAX_PEER_IDENTITY_CHANGES;
+  if (!Number.isSafeInteger(maxChanges) || maxChanges < 1)
+    throw new RangeError(`maxChanges must be a whole number ≥ 1, not ${maxChanges}`);
+  // Counted from the array header, before any signature is checked.
+  const importBounded = (changeHistory: Uint8Array) => {
+    const changes = new CborReader(changeHistory, 'change history').array();
+    if (changes > maxChanges)
+      throw new TypeError(`the change history has ${changes} changes, more than the ${maxChanges} accepted`);
+    return importIdentity(changeHistory, options.verifier);
+  };
   return {
     async verifyPeer(changeHistory, purposeKeyAttestation): Promise<VerifiedPeer> {
-      const identity = importIdentity(changeHistory, options.verifier);
+      const identity = importBounded(changeHistory);
       const data = verifyPurposeKeyAttestation(purposeKeyAttestation, identity, {
         expectedPurpose: 'secure-channel',
         verifier: options.verifier,
@@ -48,7 +67,7 @@ export function identityVerifier(options: IdentityVerifierOptions = {}): PeerVer
       return { identifier: identity.identifier, secureChannelPublicKey: data.publicKey.bytes };
     },
     async verifyIdentity(changeHistory): Promise<string> {
-      return importIdentity(changeHistory, options.verifier).identifier;
+      return importBounded(changeHistory).identifier;
     },
   };
 }

@@ -24,8 +24,10 @@ export {
   decodeIdentityAndCredentials,
   encodeIdentityAndCredentials,
   type IdentityAndCredentials,
+  MAX_PEER_CREDENTIALS,
 } from './identity-and-credentials.js';
 export {
+  DEFAULT_MAX_PEER_IDENTITY_CHANGES,
   type IdentityVerifierOptions,
   identityVerifier,
   type SecureChannelIdentityOptions,
@@ -65,6 +67,10 @@ export {
 export {
   createSecureChannelListener,
   DEFAULT_LISTENER_ADDRESS,
+  DEFAULT_LOG_INTERVAL_MS,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION,
+  DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS,
   type SecureChannelListener,
   type SecureChannelListenerOptions,
 } from './secure-channel-listener.js';

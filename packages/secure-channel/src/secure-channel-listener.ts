@@ -3,6 +3,13 @@
  * responder per incoming msg1 and forwards msg1 to it, replacing its own address at the front of
  * the onward route with the responder's decryptor.
  *
+ * msg1 comes from anyone, so what a listener spends on it is bounded: a responder generates a key
+ * and does two DH for msg2, all of which msg2 needs (nothing can wait for msg3 without changing
+ * the protocol), so the bounds are on how many and how long. At most `maxPendingHandshakes`
+ * handshakes are unfinished at once, `maxPendingHandshakesPerConnection` of them from one
+ * connection; each has `timeoutMs` (10 s) to finish, and one that fails keeps its slot until then.
+ * msg1 over a cap is dropped; what a peer makes the listener log is rate-limited.
+ *
  * Flow control: the listener is a spawner; each channel's decryptor is a producer spawned by it.
  * Services reachable through any channel of this listener must be consumers of its
  * `flowControlId`.
@@ -26,13 +33,47 @@ import {
 } from '@ockam/core';
 import type { Identity } from '@ockam/identity';
 import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from './channel-identity.js';
+import { SecureChannelError } from './errors.js';
 import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.js';
 import { ChannelEnd } from './internal/channel-worker.js';
-import { channelHandle, DEFAULT_HANDSHAKE_TIMEOUT_MS, type SecureChannel } from './secure-channel.js';
+import { DEFAULT_LOG_INTERVAL_MS, LogLimiter } from './internal/log-limiter.js';
+import { PendingHandshakes } from './internal/pending-handshakes.js';
+import { yieldToEventLoop } from './internal/yield-to-event-loop.js';
+import { DHLEN, NOISE_MAX_MESSAGE_SIZE } from './noise-handshake-state.js';
+import { channelHandle, type SecureChannel } from './secure-channel.js';
 import { type TrustPolicy, trustEveryone } from './trust-policy.js';
 
 /** Ockam's default listener address (`SECURE_CHANNEL_LISTENER`). */
 export const DEFAULT_LISTENER_ADDRESS = 'api';
+
+/**
+ * How long a responder waits for msg3 (10 s). Far shorter than an initiator's 120 s (Ockam's
+ * `DEFAULT_TIMEOUT`, which covers resolving a route and waiting for the listener): a responder has
+ * sent msg2 and needs only one more round trip, and every unfinished one costs memory and, until
+ * its deadline, one of the listener's pending slots.
+ */
+export const DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Unfinished handshakes one listener holds at most (256). Each costs about 25 KiB and, on msg1,
+ * an X25519 key generation and two DH; a failed handshake keeps its slot until its deadline, so
+ * this also bounds unauthenticated handshakes per `timeoutMs`. msg1 beyond it is dropped.
+ */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
+
+/**
+ * Unfinished handshakes one connection may hold at once (32): a connection is what delivered msg1
+ * (its `localInfo.flowControlId`): one TCP or WebSocket connection, one UDP puncture, one
+ * secure channel; a UDP bind without a fixed peer counts as one (source addresses can be forged).
+ * Every initiator behind one relay shares the relay's connection, so raise it on nodes reached
+ * through busy relays.
+ */
+export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION = 32;
+
+export { DEFAULT_LOG_INTERVAL_MS };
+
+/** The origin of msg1 that came from no producer (a worker on this node). */
+const LOCAL_ORIGIN = 'local';
 
 export interface SecureChannelListenerOptions {
   /** Who we are (see `SecureChannelOptions.identity`). */
@@ -45,8 +86,17 @@ export interface SecureChannelListenerOptions {
   /** Whom to accept (default: anyone with a valid identity). */
   trustPolicy?: TrustPolicy;
   verifyCredentials?: CredentialsHook;
-  /** Handshake timeout for each responder (default 120 s). */
+  /** Handshake timeout for each responder (default `DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS`, 10 s). */
   timeoutMs?: number;
+  /** Unfinished handshakes at most (default `DEFAULT_MAX_PENDING_HANDSHAKES`, 256). */
+  maxPendingHandshakes?: number;
+  /**
+   * Unfinished handshakes per connection at most (default
+   * `DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION`, 32).
+   */
+  maxPendingHandshakesPerConnection?: number;
+  /** Interval of the rate-limited log lines (default `DEFAULT_LOG_INTERVAL_MS`, 10 s). */
+  logIntervalMs?: number;
   /** Flow-control ids (a TCP listener's spawner id) whose producers may reach the listener and its channels. */
   consumerOf?: readonly FlowControlId[];
   /** Called for every channel that completes its handshake. */
@@ -59,7 +109,11 @@ export interface SecureChannelListener {
   readonly flowControlId: FlowControlId;
   /** The channels currently open. */
   readonly channels: ReadonlySet<SecureChannel>;
-  /** Stops the listener (open channels stay up; close them through `channels`). */
+  /** Handshake slots taken: running responders, and failed ones until their deadline. */
+  readonly pendingHandshakes: number;
+  /** msg1 dropped so far, because it was malformed or over a pending-handshake cap. */
+  readonly droppedHandshakes: number;
+  /** Stops the listener and its unfinished handshakes (open channels stay up; close them through `channels`). */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -68,18 +122,60 @@ export async function createSecureChannelListener(
   node: Node,
   options: SecureChannelListenerOptions,
 ): Promise<SecureChannelListener> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS;
+  const pending = new PendingHandshakes({
+    max: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+    maxPerConnection:
+      options.maxPendingHandshakesPerConnection ?? DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION,
+    timeoutMs,
+  });
+  const log = new LogLimiter(node.logger, options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS);
   const identity = await toSecureChannelIdentity(options.vault, options.identity);
   const verifier = options.verifier ?? identityVerifier();
   const address = toAddress(options.address ?? DEFAULT_LISTENER_ADDRESS);
   const flowControlId = node.flowControls.generateId();
   const consumerOf = [...(options.consumerOf ?? [])];
   const channels = new Set<SecureChannel>();
+  let dropped = 0;
+  const drop = (reason: string, fields: Record<string, unknown>): void => {
+    dropped++;
+    log.log('warn', `drop:${reason}`, 'secure channel listener dropped a msg1', {
+      listener: address.value,
+      reason,
+      ...fields,
+    });
+  };
   node.startWorker(address, {
     async handleMessage(ctx, { message, source }) {
+      // Refuse what cannot be a msg1 before anything is allocated (PROTOCOL.md §3.1: msg1 is `e`,
+      // 32 bytes, and a payload, empty in Ockam; the responder answers along the return route).
+      const length = message.payloadLength;
+      if (length < DHLEN || length > NOISE_MAX_MESSAGE_SIZE) {
+        drop('malformed', {
+          error: `msg1 of ${length} bytes (a handshake message has ${DHLEN} to ${NOISE_MAX_MESSAGE_SIZE})`,
+        });
+        return;
+      }
+      if (message.returnRoute.isEmpty) {
+        drop('malformed', { error: 'msg1 without a return route' });
+        return;
+      }
       // The responder keeps hearing from whatever delivered msg1 (a TCP connection, or a channel
       // or relay on the way), as Ockam's listener does: later handshake and data frames come out
       // of the same producer, not only from the flows this listener was configured with.
       const producer = node.flowControls.producer(source);
+      const origin = message.localInfo.flowControlId ?? producer?.flowControlId ?? LOCAL_ORIGIN;
+      const slot = pending.admit(origin);
+      if (typeof slot === 'string') {
+        drop(`cap:${slot}`, {
+          error:
+            slot === 'connection'
+              ? `this connection already has ${pending.limits.maxPerConnection} unfinished handshakes`
+              : `this listener already has ${pending.limits.max} unfinished handshakes`,
+          connection: origin,
+        });
+        return;
+      }
       const responderConsumerOf = producer
         ? [...consumerOf, producer.flowControlId, ...(producer.spawnerId ? [producer.spawnerId] : [])]
         : consumerOf;
@@ -91,42 +187,61 @@ export async function createSecureChannelListener(
         verifier,
         trustPolicy: options.trustPolicy ?? trustEveryone,
         verifyCredentials: options.verifyCredentials,
-        timeoutMs: options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        timeoutMs,
         consumerOf: responderConsumerOf,
-
         spawnerId: flowControlId,
+        log,
       });
-      await end.start();
+      slot.stop = () =>
+        end.abort(
+          new SecureChannelError(
+            'resource',
+            'Secure channel handshake evicted: the listener is full and another connection holds more unfinished handshakes',
+          ),
+        );
       end.ready.then(
         (info) => {
+          pending.opened(slot);
           const channel = channelHandle(end, info);
           channels.add(channel);
           void end.closed.then(() => channels.delete(channel));
           options.onChannel?.(channel);
         },
-        () => {},
+        () => pending.failed(slot),
       );
       try {
+        await end.start();
         await ctx.forward(message.withOnward(message.onwardRoute.modifyNext(end.decryptorRemote)));
       } catch (e) {
-        ctx.logger.warn('secure channel listener could not hand msg1 to its responder', {
+        log.log('warn', 'handoff', 'secure channel listener could not hand msg1 to its responder', {
+          listener: address.value,
           error: (e as Error).message,
         });
         await end.stop();
       }
+      // A responder's msg2 (a key generation, two DH) runs without awaiting anything that is not
+      // already settled: let timers and sockets in between two of them, however many are queued.
+      await yieldToEventLoop();
     },
   });
   node.flowControls.addSpawner(address, flowControlId);
   for (const id of consumerOf) node.flowControls.addConsumer(address, id);
+  const stop = async (): Promise<void> => {
+    await node.stopWorker(address);
+    pending.clear();
+    log.flush();
+  };
   return {
     address,
     flowControlId,
     channels,
-    stop: async () => {
-      await node.stopWorker(address);
+    get pendingHandshakes() {
+      return pending.size;
     },
-    [Symbol.asyncDispose]: async () => {
-      await node.stopWorker(address);
+    get droppedHandshakes() {
+      return dropped;
     },
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }

@@ -208,6 +208,40 @@ for (const backend of BACKENDS) {
       dec.decrypt(f[65]!);
     });
 
+    it('derives the next interval key at most once, however many forged frames ask for it', () => {
+      const f = frames(60);
+      // Counts REKEY (PROTOCOL.md §3.3): an AES-GCM encryption under the all-ones nonce.
+      let rekeys = 0;
+      const counting = new Proxy(vault, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (prop === 'aeadEncrypt')
+            return (...args: Parameters<Vault['aeadEncrypt']>) => {
+              if (args[1].every((b, i) => (i < 4 ? b === 0 : b === 0xff))) rekeys++;
+              return target.aeadEncrypt(...args);
+            };
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const dec = new Decryptor(counting, key());
+      for (let n = 0; n < 20; n++) dec.decrypt(f[n]!);
+      for (let n = 20n; n <= 51n; n++) {
+        // Forged frames with nonces 20…51 (32…51 in the next interval): each fails its tag check.
+        const forged = new Uint8Array(40);
+        new DataView(forged.buffer).setBigUint64(0, n);
+        expect(() => dec.decrypt(forged)).toThrow(/failed authentication/);
+      }
+      // Nonce 52 is more than 32 ahead of 19: refused before any key is looked at.
+      const ahead = new Uint8Array(40);
+      new DataView(ahead.buffer).setBigUint64(0, 52n);
+      expect(() => dec.decrypt(ahead)).toThrow(/more than 32 ahead/);
+      expect(rekeys).toBe(1);
+      // The key derived for the forgeries is the one the genuine frames use.
+      for (let n = 20; n < 60; n++) expect(dec.decrypt(f[n]!)).toEqual(new Uint8Array([n]));
+      expect(rekeys).toBe(1);
+      dec.destroy();
+    });
+
     it('refuses truncated frames, replays and the reserved nonce', () => {
       const f = frames(2);
       const dec = new Decryptor(vault, key());

@@ -7,14 +7,20 @@ import {
   decodeCredentialAndPurposeKey,
   encodeCredentialAndPurposeKey,
   importIdentity,
+  rotateIdentity,
 } from '@ockam/identity';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeIdentityAndCredentials,
   encodeIdentityAndCredentials,
+  MAX_PEER_CREDENTIALS,
 } from '../src/identity-and-credentials.js';
-import { identityVerifier, secureChannelIdentity } from '../src/identity-verifier.js';
+import {
+  DEFAULT_MAX_PEER_IDENTITY_CHANGES,
+  identityVerifier,
+  secureChannelIdentity,
+} from '../src/identity-verifier.js';
 import { decodeSecureChannelMessage, encodeSecureChannelMessage } from '../src/secure-channel-message.js';
 import { and, or, trustEveryone, trustIdentifier, trustMultiIdentifiers } from '../src/trust-policy.js';
 import { BACKENDS, vaultFor } from './helpers.js';
@@ -71,6 +77,22 @@ describe('IdentityAndCredentials payload', () => {
       { numRuns: 1000 },
     );
   });
+
+  it(`refuses more than ${MAX_PEER_CREDENTIALS} credentials (each would cost a signature check)`, () => {
+    const payload = (n: number) =>
+      encodeIdentityAndCredentials({
+        changeHistory: item(1),
+        purposeKeyAttestation: item(2),
+        credentials: Array.from({ length: n }, (_, i) => item(i)),
+      });
+    expect(decodeIdentityAndCredentials(payload(MAX_PEER_CREDENTIALS)).credentials).toHaveLength(
+      MAX_PEER_CREDENTIALS,
+    );
+    expect(() => decodeIdentityAndCredentials(payload(MAX_PEER_CREDENTIALS + 1))).toThrow(
+      /credentials must have/,
+    );
+    expect(decodeIdentityAndCredentials(payload(9), { maxCredentials: 9 }).credentials).toHaveLength(9);
+  });
 });
 
 for (const backend of BACKENDS) {
@@ -87,6 +109,37 @@ for (const backend of BACKENDS) {
       expect(await identityVerifier().verifyIdentity(me.changeHistory)).toBe(alice.identifier);
       // The purpose key is created once per vault and identity.
       expect((await secureChannelIdentity(vault, alice)).secureChannelKey.id).toBe(me.secureChannelKey.id);
+    });
+
+    it(`refuses a change history of more than ${DEFAULT_MAX_PEER_IDENTITY_CHANGES} changes before checking any signature`, async () => {
+      let alice = await createIdentity(vault);
+      for (let i = 1; i < 4; i++) alice = await rotateIdentity(vault, alice);
+      const me = await secureChannelIdentity(vault, alice);
+      let checks = 0;
+      const counting = {
+        sha256: (data: Uint8Array) => vault.sha256(data),
+        verify: (...args: Parameters<typeof vault.verify>) => {
+          checks++;
+          return vault.verify(...args);
+        },
+      };
+      expect(
+        (
+          await identityVerifier({ verifier: counting, maxChanges: 4 }).verifyPeer(
+            me.changeHistory,
+            me.purposeKeyAttestation,
+          )
+        ).identifier,
+      ).toBe(alice.identifier);
+      expect(checks).toBe(1 + 2 * 3 + 1); // first change, three rotations (two signatures each), attestation
+      checks = 0;
+      const strict = identityVerifier({ verifier: counting, maxChanges: 3 });
+      await expect(strict.verifyPeer(me.changeHistory, me.purposeKeyAttestation)).rejects.toThrow(
+        /4 changes, more than the 3 accepted/,
+      );
+      await expect(strict.verifyIdentity(me.changeHistory)).rejects.toThrow(/more than the 3 accepted/);
+      expect(checks).toBe(0);
+      expect(() => identityVerifier({ maxChanges: 0 })).toThrow(RangeError);
     });
 
     it('rejects a credential-signing key, an attestation of another identity, a forged signature and an expired key', async () => {

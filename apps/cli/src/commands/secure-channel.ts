@@ -173,12 +173,13 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
         ctx.out.result(
           () =>
             table(
-              ['ADDRESS', 'IDENTITY', 'AUTHORIZED', 'CHANNELS'],
+              ['ADDRESS', 'IDENTITY', 'AUTHORIZED', 'CHANNELS', 'PENDING HANDSHAKES'],
               listeners.map((l) => [
                 l.address,
                 l.identity,
                 l.authorized?.join(',') ?? 'anyone',
                 String(l.channels),
+                String(l.pendingHandshakes),
               ]),
             ),
           listeners,

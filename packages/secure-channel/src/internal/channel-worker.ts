@@ -36,7 +36,11 @@ import {
 import { Decryptor } from '../decryptor.js';
 import { Encryptor } from '../encryptor.js';
 import { SecureChannelError } from '../errors.js';
-import { decodeIdentityAndCredentials, encodeIdentityAndCredentials } from '../identity-and-credentials.js';
+import {
+  decodeIdentityAndCredentials,
+  encodeIdentityAndCredentials,
+  MAX_PEER_CREDENTIALS,
+} from '../identity-and-credentials.js';
 import { HandshakeState } from '../noise-handshake-state.js';
 import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
 import {
@@ -45,6 +49,8 @@ import {
   encodeSecureChannelMessage,
 } from '../secure-channel-message.js';
 import type { TrustPolicy } from '../trust-policy.js';
+import { type LogLimiter, sharedLogLimiter } from './log-limiter.js';
+import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -64,6 +70,11 @@ export interface ChannelParams {
   readonly consumerOf: readonly FlowControlId[];
   /** The listener's id, for responders. */
   readonly spawnerId?: FlowControlId;
+  /**
+   * Where the lines a peer can cause go (failed handshakes, dropped frames): a listener's limiter
+   * for its responders, by default one per node logger.
+   */
+  readonly log?: LogLimiter;
 }
 
 /** What the handshake settles, shared by the two workers. */
@@ -91,6 +102,8 @@ export class ChannelEnd {
   readonly closed: Promise<void>;
   #closedResolve!: () => void;
   readonly #logger: Logger;
+  /** Lines the peer (or anyone who can reach our decryptor) can cause, rate-limited. */
+  readonly #log: LogLimiter;
   #resolve!: (info: ChannelInfo) => void;
   #reject!: (error: SecureChannelError) => void;
   #state: State = 'handshake';
@@ -114,6 +127,7 @@ export class ChannelEnd {
   constructor(params: ChannelParams) {
     this.params = params;
     this.#logger = params.node.logger;
+    this.#log = params.log ?? sharedLogLimiter(params.node.logger);
     this.flowControlId = params.node.flowControls.generateId();
     this.ready = new Promise<ChannelInfo>((resolve, reject) => {
       this.#resolve = resolve;
@@ -137,12 +151,18 @@ export class ChannelEnd {
   /** Creates the handshake state and starts the decryptor worker; the handshake timer starts now. */
   async start(): Promise<void> {
     const { node, vault, identity } = this.params;
-    this.#handshake = await HandshakeState.initialize({
+    const handshake = await HandshakeState.initialize({
       vault,
       protocol: OCKAM_PROTOCOL_NAME,
       initiator: this.role === 'initiator',
       s: identity.secureChannelKey,
     });
+    if (this.#state !== 'handshake') {
+      // Stopped (aborted, evicted) while the key was being generated: start nothing.
+      handshake.destroy();
+      return;
+    }
+    this.#handshake = handshake;
     const worker: Worker = {
       handleMessage: (ctx, message) => this.#onMessage(ctx, message),
       shutdown: () => this.#onDecryptorShutdown(),
@@ -288,7 +308,7 @@ export class ChannelEnd {
         await this.params.verifyCredentials(context);
       } catch (e) {
         // PROTOCOL.md §3.2 step 5: credential failures are logged and the channel still comes up.
-        this.#logger.warn('secure channel: peer credentials did not verify', {
+        this.#log.log('warn', 'credentials', 'secure channel: peer credentials did not verify', {
           peer: verified.identifier,
           error: e instanceof Error ? e.message : String(e),
         });
@@ -327,11 +347,12 @@ export class ChannelEnd {
     );
     this.#encryptorStarted = true;
     this.#state = 'open';
-    this.#logger.info('secure channel established', {
-      role: this.role,
-      peer: peer.identifier,
-      encryptor: this.encryptorAddress.value,
-    });
+    const established = { role: this.role, peer: peer.identifier, encryptor: this.encryptorAddress.value };
+    // Anyone may complete a handshake with a fresh identity when the trust policy lets everyone
+    // in: what a listener accepts is rate-limited, what we initiate is not.
+    if (this.role === 'responder')
+      this.#log.log('info', 'established', 'secure channel established', established);
+    else this.#logger.info('secure channel established', established);
     this.#resolve(this.#info);
   }
 
@@ -342,7 +363,10 @@ export class ChannelEnd {
     this.#handshake?.destroy();
     this.#handshake = undefined;
     if (this.role === 'responder') {
-      this.#logger.warn('secure channel handshake failed', { role: this.role, error: error.message });
+      this.#log.log('warn', `handshake:${error.kind}`, 'secure channel handshake failed', {
+        role: this.role,
+        error: error.message,
+      });
     }
     this.#reject(error);
     // Detached: this may run inside the decryptor's own handler, which stopWorker would wait for.
@@ -359,10 +383,14 @@ export class ChannelEnd {
     try {
       ({ plaintext, nonce } = decryptor.decryptFrame(message.payloadParts));
     } catch (e) {
-      this.#logger.warn('secure channel dropped a frame', {
+      // Anyone who can reach decryptor_remote can send frames: one line per reason and interval.
+      const error = (e as Error).message;
+      this.#log.log('warn', `frame:${reasonOf(error)}`, 'secure channel dropped a frame', {
         decryptor: this.decryptorRemote.value,
-        error: (e as Error).message,
+        error,
       });
+      // Forged frames can come back to back; honest traffic never pays for this.
+      await yieldToEventLoop();
       return;
     }
     // PROTOCOL.md §3.3: the responder follows the initiator's route whenever a newer frame arrives.
@@ -373,7 +401,15 @@ export class ChannelEnd {
     try {
       decoded = decodeSecureChannelMessage(plaintext);
     } catch (e) {
-      this.#logger.warn('secure channel dropped an undecodable plaintext', { error: (e as Error).message });
+      const error = (e as Error).message;
+      this.#log.log(
+        'warn',
+        `plaintext:${reasonOf(error)}`,
+        'secure channel dropped an undecodable plaintext',
+        {
+          error,
+        },
+      );
       return;
     }
     switch (decoded.kind) {
@@ -393,7 +429,7 @@ export class ChannelEnd {
         try {
           await ctx.forward(inner, { from: this.decryptorInternal });
         } catch (e) {
-          this.#logger.warn('secure channel could not deliver a decrypted message', {
+          this.#log.log('warn', 'deliver', 'secure channel could not deliver a decrypted message', {
             to: inner.onwardRoute.toString(),
             error: (e as Error).message,
           });
@@ -402,7 +438,9 @@ export class ChannelEnd {
       }
       case 'close':
         this.#closedByPeer = true;
-        this.#logger.info('secure channel closed by peer', { encryptor: this.encryptorAddress.value });
+        this.#log.log('info', 'closed', 'secure channel closed by peer', {
+          encryptor: this.encryptorAddress.value,
+        });
         // Detached: stopping waits for this handler to return.
         this.stop().catch(() => {});
         return;
@@ -415,10 +453,12 @@ export class ChannelEnd {
     // PROTOCOL.md §3.3: re-verify the sender against the identifier the handshake established.
     const peerIdentifier = this.#info!.peerIdentifier;
     try {
+      if (credentials.length > MAX_PEER_CREDENTIALS)
+        throw new Error(`${credentials.length} credentials, more than the ${MAX_PEER_CREDENTIALS} accepted`);
       const identifier = await this.params.verifier.verifyIdentity(changeHistory);
       if (identifier !== peerIdentifier) throw new Error(`it proves ${identifier}, not ${peerIdentifier}`);
     } catch (e) {
-      this.#logger.warn('secure channel ignored a credential refresh', {
+      this.#log.log('warn', 'refresh', 'secure channel ignored a credential refresh', {
         peer: peerIdentifier,
         error: (e as Error).message,
       });
@@ -429,7 +469,7 @@ export class ChannelEnd {
     try {
       await this.params.verifyCredentials({ peerIdentifier, credentials: this.#peerCredentials });
     } catch (e) {
-      this.#logger.warn('secure channel: refreshed credentials did not verify', {
+      this.#log.log('warn', 'refresh-credentials', 'secure channel: refreshed credentials did not verify', {
         peer: peerIdentifier,
         error: (e as Error).message,
       });
@@ -478,7 +518,7 @@ export class ChannelEnd {
     try {
       await ctx.forward(new LocalMessage(this.#remoteRoute, Route.empty(), frame).withRelease(release));
     } catch (e) {
-      this.#logger.warn('secure channel could not send a frame', {
+      this.#log.log('warn', 'send', 'secure channel could not send a frame', {
         to: this.#remoteRoute.toString(),
         error: (e as Error).message,
       });
@@ -520,6 +560,11 @@ export class ChannelEnd {
     if (this.#encryptorStarted) await this.params.node.stopWorker(this.encryptorAddress).catch(() => {});
     this.#closedResolve();
   }
+}
+
+/** A refusal's reason without its numbers (nonces, lengths): one log line per kind of refusal. */
+function reasonOf(message: string): string {
+  return message.replace(/\d+/g, '#');
 }
 
 function lastHop(route: Route): Address | undefined {
