@@ -48,6 +48,17 @@ export interface WebSocketServerOptions {
   readonly server?: unknown;
   /** Largest message accepted; bigger ones close the socket before they are buffered. */
   readonly maxPayload: number;
+  /**
+   * Connections (upgraded or still in their handshake) a bound server holds before it closes one
+   * more at once. A server given an existing HTTP server leaves this to the transport.
+   */
+  readonly maxConnections?: number | undefined;
+  /** Time from accept to the end of the upgrade, after which a bound server destroys the socket. */
+  readonly handshakeTimeoutMs?: number | undefined;
+  /** Told of each connection the server refused or closed for one of the two limits above. */
+  readonly onLimit?:
+    | ((peer: WebSocketPeer, limit: 'max-connections' | 'handshake-timeout') => void)
+    | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 

@@ -39,6 +39,11 @@ export class Listener implements WebSocketListener {
     return [...this.#connections];
   }
 
+  /** @internal How many connections are open, for `maxConnections`. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
   /** @internal */
   add(connection: Connection): void {
     this.#connections.add(connection);
