@@ -17,6 +17,7 @@ import {
 } from './log-sink.js';
 import { startNodeRuntime } from './runtime.js';
 import { State } from './state.js';
+import { transportLimitsFromEnv } from './transport-limits.js';
 
 export interface DaemonReady {
   type: 'ready';
@@ -98,6 +99,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
         : {}),
       exampleDir: fileURLToPath(new URL('../browser-example/', import.meta.url)),
       ...sessionFromEnv(),
+      transportLimits: transportLimitsFromEnv(),
 
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),
