@@ -293,6 +293,7 @@ export class InboundWatch {
 
   /** The peer delivered a message: it may now stay idle. */
   delivered(): void {
+    if (this.#firstMessageTimer === undefined) return;
     clearTimeout(this.#firstMessageTimer);
     this.#firstMessageTimer = undefined;
   }
