@@ -8,9 +8,12 @@
  * connections per listener and short timeouts, so that the test does not wait a minute; the
  * budget for what peers send stays at its default, 64 MiB per transport. What the node may hold
  * for peers is then 64 MiB + 64 connections × 64 KiB = 68 MiB per transport, and the RSS bound of
- * each attack is the node's RSS before it plus that and `SLACK_MIB` for allocator and V8 slack.
+ * each attack is the node's RSS before it plus that, what V8 lets die before it collects and some
+ * allocator slack: 192 MiB (`BOUND_MIB`). Before the fix the first attack took the node from 78 to
+ * 533 MiB and left every connection open.
  */
 import net from 'node:net';
+import { concatBytes, encodeUvarint } from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, OckamEnv, type RunningNode, rssMiB, startNode, underAttack } from '../src/nodes.js';
 import { RawPeer, splitHostPort } from '../src/peer.js';
@@ -95,14 +98,6 @@ function limitLines(node: RunningNode, limit: string): string[] {
   return logLines(node, new RegExp(`"limit":"${limit}"`));
 }
 
-/** A frame head (version byte first) declaring `length` bytes of CBOR (PROTOCOL.md §2.1). */
-function tcpHead(length: number): Uint8Array {
-  const h = new Uint8Array(5);
-  h[0] = 1;
-  new DataView(h.buffer).setUint32(1, length);
-  return h;
-}
-
 /** A plain TCP socket to `hostPort` that writes nothing. */
 function silentSocket(hostPort: string): Promise<{ closed: Promise<void>; destroy(): void }> {
   const [host, port] = splitHostPort(hostPort);
@@ -127,59 +122,81 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/**
- * CBOR `[onward, return, payload]` whose onward route is `n` empty addresses (`82 00 40` each): a
- * 16.5 MB frame holds 5.5 million of them (PROTOCOL.md §2.1).
- */
-function emptyAddressesCbor(n: number): Uint8Array {
-  const out = new Uint8Array(1 + 5 + 3 * n + 2);
-  out[0] = 0x83;
-  out[1] = 0x9a;
-  new DataView(out.buffer).setUint32(2, n);
-  for (let i = 0, o = 6; i < n; i++, o += 3) {
-    out[o] = 0x82;
-    out[o + 1] = 0x00;
-    out[o + 2] = 0x40;
-  }
-  out[6 + 3 * n] = 0x80;
-  out[7 + 3 * n] = 0x40;
-  return out;
+/** An attacker's connection, past the handshake (TCP's version byte sent; WebSocket upgraded). */
+interface Attacker {
+  readonly closed: boolean;
+  write(bytes: Uint8Array): void;
+  waitClosed(timeoutMs: number): Promise<boolean>;
 }
 
-/**
- * A legacy transport message (PROTOCOL.md §1.2, the WebSocket framing) whose onward route is `n`
- * empty addresses (`00 00` each).
- */
-function emptyAddressesBare(n: number): Uint8Array {
-  const count: number[] = [];
-  for (let v = n; ; v = Math.floor(v / 128)) {
-    if (v < 128) {
-      count.push(v);
-      break;
-    }
-    count.push((v % 128) | 0x80);
-  }
-  const out = new Uint8Array(1 + count.length + 2 * n + 3);
-  out[0] = 1;
-  out.set(count, 1);
-  // Everything after the count is zero: empty addresses, an empty return route, payload and tracing.
-  return out;
+/** What differs between the two listeners under attack. */
+interface Wire {
+  readonly name: string;
+  listener(t: Target): string;
+  /** Connects; undefined if the listener refused the connection before its handshake. */
+  connect(hostPort: string): Promise<Attacker | undefined>;
+  /** The head of a frame declaring `length` bytes. */
+  head(length: number): Uint8Array;
+  /** A whole frame, a little over 16.5 MB, whose onward route is nothing but empty addresses. */
+  emptyAddresses(): Uint8Array;
 }
+
+const TCP_WIRE: Wire = {
+  name: 'TCP',
+  listener: (t) => t.tcp,
+  connect: (hostPort) => RawPeer.connect(hostPort),
+  // PROTOCOL.md §2.1: a u32 length, then CBOR.
+  head: (length) => {
+    const h = new Uint8Array(4);
+    new DataView(h.buffer).setUint32(0, length);
+    return h;
+  },
+  // CBOR `[onward, return, payload]`, the onward route 5.5 million `82 00 40`.
+  emptyAddresses: () => {
+    const n = 5_500_000;
+    const cbor = new Uint8Array(6 + 3 * n + 2);
+    cbor.set([0x83, 0x9a]);
+    new DataView(cbor.buffer).setUint32(2, n);
+    for (let i = 0, o = 6; i < n; i++, o += 3) cbor.set([0x82, 0x00, 0x40], o);
+    cbor.set([0x80, 0x40], 6 + 3 * n);
+    return concatBytes(TCP_WIRE.head(cbor.length), cbor);
+  },
+};
+
+const WS_WIRE: Wire = {
+  name: 'WebSocket',
+  listener: (t) => t.ws,
+  connect: (hostPort) => RawWsPeer.connect(hostPort).catch(() => undefined),
+  head: wsFrameHead,
+  // PROTOCOL.md §1.2: version 1, then 8.25 million addresses `00 00`; all after the count is zero
+  // (an empty return route, payload and tracing flag).
+  emptyAddresses: () => {
+    const n = 8_250_000;
+    const count = encodeUvarint(n);
+    const message = new Uint8Array(1 + count.length + 2 * n + 3);
+    message[0] = 1;
+    message.set(count, 1);
+    return concatBytes(wsFrameHead(message.length), message);
+  },
+};
 
 const BODY = new Uint8Array(3 * MiB);
-const SIXTEEN_MIB_OF_EMPTY_ADDRESSES = 5_500_000;
 
-describe('transport limits against a node under attack (finding 3)', () => {
-  describe('TCP listener', () => {
+describe.each([TCP_WIRE, WS_WIRE])(
+  'transport limits against a node under attack (finding 3), $name listener',
+  (wire) => {
     it('refuses connections over the cap and closes those whose unfinished frames do not fit the budget', async () => {
-      const { node, tcp } = await target();
-      const peers: RawPeer[] = [];
-      const m = await measure(node, async () => {
+      const t = await target();
+      const peers: Attacker[] = [];
+      const m = await measure(t.node, async () => {
         // All connect first, so that the cap binds; then each starts a 16 MiB frame.
-        for (let i = 0; i < ATTACKERS; i++) peers.push(await RawPeer.connect(tcp, { version: false }));
+        for (let i = 0; i < ATTACKERS; i++) {
+          const p = await wire.connect(wire.listener(t));
+          if (p !== undefined) peers.push(p);
+        }
         for (const p of peers) {
           if (p.closed) continue;
-          p.write(tcpHead(16 * MiB));
+          p.write(wire.head(16 * MiB));
           p.write(BODY);
         }
         await withTimeout(
@@ -192,115 +209,20 @@ describe('transport limits against a node under attack (finding 3)', () => {
       expect(m.during).toBeLessThan(1_000);
       expect(m.after).toBeLessThan(1_000);
       expect(m.peak).toBeLessThan(m.before + BOUND_MIB);
-      expect(limitLines(node, 'max-connections')).toHaveLength(1);
-      expect(limitLines(node, 'buffer-budget')).toHaveLength(1);
-      expect(limitLines(node, 'frame-timeout')).toHaveLength(1);
+      expect(limitLines(t.node, 'max-connections')).toHaveLength(1);
+      expect(limitLines(t.node, 'buffer-budget')).toHaveLength(1);
+      expect(limitLines(t.node, 'frame-timeout')).toHaveLength(1);
     });
 
     it('closes slow senders that trickle a frame a byte every 300 ms', async () => {
-      const { node, tcp } = await target();
-      const peers: RawPeer[] = [];
-      const m = await measure(node, async () => {
+      const t = await target();
+      const peers: Attacker[] = [];
+      const m = await measure(t.node, async () => {
         for (let i = 0; i < 40; i++) {
-          const p = await RawPeer.connect(tcp, { version: false });
+          const p = await wire.connect(wire.listener(t));
+          if (p === undefined) throw new Error('refused under the cap');
           peers.push(p);
-          p.write(tcpHead(1_000_000));
-        }
-        const drip = setInterval(() => {
-          for (const p of peers) if (!p.closed) p.write(Uint8Array.of(0x80));
-        }, 300);
-        try {
-          await Promise.all(peers.map((p) => p.waitClosed(CLOSE_WITHIN_MS)));
-        } finally {
-          clearInterval(drip);
-        }
-      });
-      expect(peers.every((p) => p.closed)).toBe(true);
-      expect(m.during).toBeLessThan(1_000);
-      expect(m.after).toBeLessThan(1_000);
-      expect(m.peak).toBeLessThan(m.before + BOUND_MIB);
-      expect(limitLines(node, 'frame-timeout')).toHaveLength(1);
-    });
-
-    it('closes connections that never send the version byte, and those that never send a message', async () => {
-      const { node, tcp } = await target();
-      const silent = await Promise.all(Array.from({ length: 20 }, () => silentSocket(tcp)));
-      const mute: RawPeer[] = [];
-      const m = await measure(node, async () => {
-        for (let i = 0; i < 20; i++) mute.push(await RawPeer.connect(tcp));
-        await withTimeout(
-          Promise.all([...silent.map((s) => s.closed), ...mute.map((p) => p.waitClosed(CLOSE_WITHIN_MS))]),
-          CLOSE_WITHIN_MS,
-          'silent peers closed',
-        );
-      });
-      expect(mute.every((p) => p.closed)).toBe(true);
-      expect(m.during).toBeLessThan(1_000);
-      expect(m.after).toBeLessThan(1_000);
-      expect(limitLines(node, 'handshake-timeout')).toHaveLength(1);
-      expect(limitLines(node, 'first-message-timeout')).toHaveLength(1);
-    });
-
-    it('survives a 16.5 MB frame of empty addresses', async () => {
-      const { node, tcp } = await target();
-      const cbor = emptyAddressesCbor(SIXTEEN_MIB_OF_EMPTY_ADDRESSES);
-      const frame = new Uint8Array(5 + cbor.length);
-      frame.set(tcpHead(cbor.length));
-      frame.set(cbor, 5);
-      expect(frame.length).toBeGreaterThan(16_500_000);
-      const peer = await RawPeer.connect(tcp, { version: false });
-      const m = await measure(node, async () => {
-        peer.write(frame);
-        expect(await peer.waitClosed(CLOSE_WITHIN_MS)).toBe(true);
-      });
-      expect(m.during).toBeLessThan(1_000);
-      expect(m.after).toBeLessThan(1_000);
-      // One frame: its bytes, one copy of them and what decoding may allocate for it.
-      expect(m.peak).toBeLessThan(m.before + 100);
-    });
-  });
-
-  describe('WebSocket listener', () => {
-    it('counts connections before their upgrade, refuses those over the cap and closes those over the budget', async () => {
-      const { node, ws } = await target();
-      const peers: RawWsPeer[] = [];
-      let refused = 0;
-      const m = await measure(node, async () => {
-        // All connect first, so that the cap binds; then each starts a 16 MiB message.
-        for (let i = 0; i < ATTACKERS; i++) {
-          const p = await RawWsPeer.connect(ws).catch(() => undefined);
-          if (p === undefined) refused++;
-          else peers.push(p);
-        }
-        for (const p of peers) {
-          p.write(wsFrameHead(16 * MiB));
-          p.write(BODY);
-        }
-        await withTimeout(
-          Promise.all(peers.map((p) => p.waitClosed(CLOSE_WITHIN_MS))),
-          CLOSE_WITHIN_MS,
-          'attackers closed',
-        );
-      });
-      expect(peers.every((p) => p.closed)).toBe(true);
-      expect(peers.length).toBe(MAX_CONNECTIONS);
-      expect(refused).toBe(ATTACKERS - MAX_CONNECTIONS);
-      expect(m.during).toBeLessThan(1_000);
-      expect(m.after).toBeLessThan(1_000);
-      expect(m.peak).toBeLessThan(m.before + BOUND_MIB);
-      expect(limitLines(node, 'max-connections')).toHaveLength(1);
-      expect(limitLines(node, 'buffer-budget')).toHaveLength(1);
-      expect(limitLines(node, 'frame-timeout')).toHaveLength(1);
-    });
-
-    it('closes slow senders that trickle a frame a byte every 300 ms', async () => {
-      const { node, ws } = await target();
-      const peers: RawWsPeer[] = [];
-      const m = await measure(node, async () => {
-        for (let i = 0; i < 40; i++) {
-          const p = await RawWsPeer.connect(ws);
-          peers.push(p);
-          p.write(wsFrameHead(1_000_000));
+          p.write(wire.head(1_000_000));
         }
         const drip = setInterval(() => {
           for (const p of peers) if (!p.closed) p.write(Uint8Array.of(0));
@@ -314,15 +236,22 @@ describe('transport limits against a node under attack (finding 3)', () => {
       expect(peers.every((p) => p.closed)).toBe(true);
       expect(m.during).toBeLessThan(1_000);
       expect(m.after).toBeLessThan(1_000);
-      expect(limitLines(node, 'frame-timeout')).toHaveLength(1);
+      expect(m.peak).toBeLessThan(m.before + BOUND_MIB);
+      expect(limitLines(t.node, 'frame-timeout')).toHaveLength(1);
     });
 
-    it('closes connections that never upgrade, and those that never send a message', async () => {
-      const { node, ws } = await target();
-      const silent = await Promise.all(Array.from({ length: 20 }, () => silentSocket(ws)));
-      const mute: RawWsPeer[] = [];
-      const m = await measure(node, async () => {
-        for (let i = 0; i < 20; i++) mute.push(await RawWsPeer.connect(ws));
+    it('closes connections that never finish the handshake, and those that never send a message', async () => {
+      const t = await target();
+      const address = wire.listener(t);
+      // TCP: no version byte; WebSocket: no upgrade request.
+      const silent = await Promise.all(Array.from({ length: 20 }, () => silentSocket(address)));
+      const mute: Attacker[] = [];
+      const m = await measure(t.node, async () => {
+        for (let i = 0; i < 20; i++) {
+          const p = await wire.connect(address);
+          if (p === undefined) throw new Error('refused under the cap');
+          mute.push(p);
+        }
         await withTimeout(
           Promise.all([...silent.map((s) => s.closed), ...mute.map((p) => p.waitClosed(CLOSE_WITHIN_MS))]),
           CLOSE_WITHIN_MS,
@@ -332,22 +261,27 @@ describe('transport limits against a node under attack (finding 3)', () => {
       expect(mute.every((p) => p.closed)).toBe(true);
       expect(m.during).toBeLessThan(1_000);
       expect(m.after).toBeLessThan(1_000);
-      expect(limitLines(node, 'handshake-timeout')).toHaveLength(1);
-      expect(limitLines(node, 'first-message-timeout')).toHaveLength(1);
+      expect(limitLines(t.node, 'handshake-timeout')).toHaveLength(1);
+      expect(limitLines(t.node, 'first-message-timeout')).toHaveLength(1);
     });
 
-    it('survives a 16.5 MB message of empty addresses', async () => {
-      const { node, ws } = await target();
-      const message = emptyAddressesBare(8_250_000);
-      expect(message.length).toBeGreaterThan(16_500_000);
-      const peer = await RawWsPeer.connect(ws);
-      const m = await measure(node, async () => {
-        peer.sendMessage(message);
+    // Its bytes fit the budget; what it costs beyond them is in decoding, which the route-length cap
+    // of core's decoders bounds (another part of issue 14). Without that cap this fails: the node
+    // peaked at 467 MiB (TCP) and 677 MiB (WebSocket) and answered echo in 3 to 5 s.
+    it('survives a 16.5 MB frame of empty addresses', async () => {
+      const t = await target();
+      const frame = wire.emptyAddresses();
+      expect(frame.length).toBeGreaterThan(16_500_000);
+      const peer = await wire.connect(wire.listener(t));
+      if (peer === undefined) throw new Error('refused under the cap');
+      const m = await measure(t.node, async () => {
+        peer.write(frame);
         expect(await peer.waitClosed(CLOSE_WITHIN_MS)).toBe(true);
       });
       expect(m.during).toBeLessThan(1_000);
       expect(m.after).toBeLessThan(1_000);
+      // One frame: its bytes, one copy of them, and what decoding may allocate for it.
       expect(m.peak).toBeLessThan(m.before + 100);
     });
-  });
-});
+  },
+);
