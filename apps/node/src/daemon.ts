@@ -19,6 +19,7 @@ import type { RelayLimits } from './portals.js';
 import { startNodeRuntime } from './runtime.js';
 import { handshakeLimitsFromEnv } from './secure-channels.js';
 import { State } from './state.js';
+import { transportLimitsFromEnv } from './transport-limits.js';
 
 export interface DaemonReady {
   type: 'ready';
@@ -107,6 +108,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
       ...sessionFromEnv(),
       ...relayLimitsFromEnv(),
       handshakeLimits: handshakeLimitsFromEnv(),
+      transportLimits: transportLimitsFromEnv(),
 
       onStopRequested: requestStop,
       ...(values['tcp-listener-address'] ? { tcpListenerAddress: values['tcp-listener-address'] } : {}),

@@ -18,6 +18,8 @@ import {
   ECHO_SERVICE,
   fromHex,
   HOP_SERVICE,
+  type InboundLimitsOptions,
+  type InboundStats,
   type Logger,
   Node,
   OckamError,
@@ -95,6 +97,8 @@ export interface NodeRuntimeOptions {
 
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
+  /** What peers of the TCP and WebSocket listeners may hold (core's `InboundLimits`; defaults if omitted). */
+  transportLimits?: InboundLimitsOptions;
   logger?: Logger;
   /** Called once the node asks to be stopped through its control API. */
   onStopRequested?: () => void;
@@ -158,7 +162,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const { home, name } = options;
   const logger = options.logger;
   const node = new Node({ name, ...(logger ? { logger } : {}) });
-  const tcp = new TcpTransport(node, logger ? { logger } : {});
+  const limits = options.transportLimits ?? {};
+  const tcp = new TcpTransport(node, { ...(logger ? { logger } : {}), limits });
   node.registerTransport(tcp);
   const started = Date.now();
   let listener: TcpListener;
@@ -172,7 +177,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   let ws: WebSocketTransport | undefined;
   let wsListener: WebSocketListener | undefined;
   if (options.websocketListenerAddress) {
-    ws = new WebSocketTransport(node, logger ? { logger } : {});
+    ws = new WebSocketTransport(node, { ...(logger ? { logger } : {}), limits });
     node.registerTransport(ws);
     try {
       wsListener = await ws.listen(options.websocketListenerAddress, {
@@ -542,7 +547,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         ...(options.httpServerAllowedHosts ? { allowedHosts: options.httpServerAllowedHosts } : {}),
         ...(logger ? { logger } : {}),
         metrics: () => [
-          ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started, workerMessages),
+          ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started, workerMessages, ws),
           {
             name: 'ockam_portal_connections_open',
             help: 'Open portal connections (inlets and outlets)',
@@ -616,6 +621,7 @@ function nodeMetrics(
   channels: SecureChannels,
   started: number,
   workerMessages: WorkerMessageTotals,
+  ws: WebSocketTransport | undefined,
 ): Metric[] {
   const conns = tcp.connections();
   const sum = (f: (s: TcpTotals) => number) => conns.reduce((n, c) => n + f(c.stats()), f(closed));
@@ -636,6 +642,15 @@ function nodeMetrics(
       help: 'Open TCP connections',
       type: 'gauge',
       samples: [{ value: conns.length }],
+    },
+    {
+      name: 'ockam_transport_connections_limited_total',
+      help: 'Connections refused (max-connections) or closed by a limit of the TCP or WebSocket transport',
+      type: 'counter',
+      samples: [
+        ...limitSamples('tcp', tcp.inboundStats()),
+        ...(ws ? limitSamples('websocket', ws.inboundStats()) : []),
+      ],
     },
     {
       name: 'ockam_tcp_bytes_received_total',
@@ -699,5 +714,12 @@ function nodeMetrics(
       type: 'gauge',
       samples: [{ value: (Date.now() - started) / 1000 }],
     },
+  ];
+}
+
+function limitSamples(transport: string, stats: InboundStats): Metric['samples'] {
+  return [
+    { labels: { transport, limit: 'max-connections' }, value: stats.refused },
+    ...Object.entries(stats.closed).map(([limit, value]) => ({ labels: { transport, limit }, value })),
   ];
 }

@@ -66,7 +66,27 @@ export {
   toHex,
   utf8,
 } from './hex.js';
+export {
+  DEFAULT_CONNECTION_ALLOWANCE_BYTES,
+  DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  InboundGuard,
+  type InboundGuardOptions,
+  type InboundLimitInfo,
+  type InboundLimitName,
+  type InboundLimits,
+  type InboundLimitsOptions,
+  type InboundStats,
+  type InboundWatch,
+  type InboundWatchOptions,
+  inboundLimits,
+  READ_OVERHEAD_BYTES,
+} from './inbound-limits.js';
 export { Listeners } from './listeners.js';
+export { DEFAULT_LOG_INTERVAL_MS, LogLimiter, MAX_LOG_KINDS } from './log-limiter.js';
 export {
   consoleLogger,
   createLogger,

@@ -16,9 +16,10 @@ import type { BleDropReason } from './framing.js';
 
 /**
  * Why a connection closed: `local` (`close()`, `stop()`, its sender stopped), `peer` or `io` (the
- * link went down), `protocol` (the link refused a write).
+ * link went down), `protocol` (the link refused a write), `timeout` (a central that connected
+ * and sent no message within the transport's `limits.firstMessageTimeoutMs`).
  */
-export type BleCloseCause = 'local' | 'peer' | 'io' | 'protocol';
+export type BleCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'timeout';
 
 export interface BleCloseInfo {
   readonly cause: BleCloseCause;

@@ -29,6 +29,9 @@ import {
   BLE,
   CancelledError,
   type FlowControlId,
+  InboundGuard,
+  type InboundLimitsOptions,
+  type InboundStats,
   Listeners,
   type Logger,
   type Node,
@@ -48,6 +51,14 @@ export interface BleTransportOptions {
   logger?: Logger;
   /** How long `connect` scans and connects (default 30 000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * What centrals may hold (core's `InboundLimits`): links per listener (`maxConnections`, 1024,
+   * though a radio takes far fewer) and, for a central that connected, a first message within
+   * `firstMessageTimeoutMs` (120 s). The rest does not apply: a link holds at most one 1 KiB
+   * packet and 64 queued messages, and an unfinished packet is dropped by the next length, so it
+   * is never timed out (a lossy radio leaves them).
+   */
+  limits?: Pick<InboundLimitsOptions, 'maxConnections' | 'firstMessageTimeoutMs'>;
 }
 
 export interface BleConnectOptions {
@@ -69,6 +80,7 @@ export class BleTransport implements Transport {
   readonly #logger: Logger;
   readonly #events: Listeners<BleTransportEvents>;
   readonly #connectTimeoutMs: number;
+  readonly #guard: InboundGuard;
   readonly #connections = new Set<Connection>();
   readonly #outgoing = new SharedDials<Connection>();
   readonly #listeners = new Set<Listener>();
@@ -80,6 +92,11 @@ export class BleTransport implements Transport {
     this.#logger = options.logger ?? node.logger;
     this.#events = new Listeners(this.#logger, 'ble');
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_BLE_CONNECT_TIMEOUT_MS;
+    this.#guard = new InboundGuard({
+      limits: { ...options.limits, frameTimeoutMs: 0, handshakeTimeoutMs: 0 },
+      logger: this.#logger,
+      transport: 'ble',
+    });
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
   }
@@ -167,6 +184,11 @@ export class BleTransport implements Transport {
     return undefined;
   }
 
+  /** Links refused and closed by the limits. */
+  inboundStats(): InboundStats {
+    return this.#guard.stats();
+  }
+
   /** Stops advertising and closes every link (the adapter itself is the caller's to close). */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -213,6 +235,10 @@ export class BleTransport implements Transport {
   }
 
   #accept(listener: Listener, link: BleLink): void {
+    if (!this.#guard.admit(listener.connectionCount, link.peer)) {
+      void link.disconnect().catch(() => {});
+      return;
+    }
     try {
       const connection = this.#adopt(
         link,
@@ -244,6 +270,7 @@ export class BleTransport implements Transport {
       logger: this.#logger,
       link,
       ...init,
+      guard: this.#guard,
       onClosing: (c) => {
         this.#connections.delete(c);
         listener?.remove(c);

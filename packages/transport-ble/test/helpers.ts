@@ -1,5 +1,5 @@
 import { type Logger, type LogLine, Node, recordingLogger } from '@ockam/core';
-import { type BleAdapter, BleTransport } from '../src/index.js';
+import { type BleAdapter, BleTransport, type BleTransportOptions } from '../src/index.js';
 
 export type { LogLine };
 
@@ -9,10 +9,11 @@ export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recor
 export function bleNode(
   name: string,
   adapter: BleAdapter,
+  options: BleTransportOptions = {},
 ): { node: Node; ble: BleTransport; lines: LogLine[] } {
   const { logger, lines } = capturingLogger();
   const node = new Node({ name, logger });
-  const ble = new BleTransport(node, adapter);
+  const ble = new BleTransport(node, adapter, options);
   node.registerTransport(ble);
   return { node, ble, lines };
 }

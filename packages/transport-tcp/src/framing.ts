@@ -90,6 +90,11 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
+  /** Pushed chunks that still hold unread bytes: each costs memory beyond its bytes. */
+  get bufferedChunks(): number {
+    return this.#chunks.length - this.#first;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.#failed) return;
     if (chunk.length === 0) return;

@@ -35,9 +35,11 @@ export interface TcpPeer {
  * - `io`: a socket error (reset, unreachable);
  * - `protocol`: the peer broke the framing (version byte, length, CBOR);
  * - `routing`: the peer sent a message that cannot be delivered (unknown address);
- * - `timeout`: no traffic for the configured idle time.
+ * - `timeout`: no traffic for the configured idle time, or the peer was too slow for one of the
+ *   transport's `limits` (version byte, a frame, a first message);
+ * - `limit`: what the peer sent did not fit in the transport's budget (`limits.maxBufferedBytes`).
  */
-export type TcpCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'routing' | 'timeout';
+export type TcpCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'routing' | 'timeout' | 'limit';
 
 export interface TcpCloseInfo {
   readonly cause: TcpCloseCause;

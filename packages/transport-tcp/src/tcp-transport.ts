@@ -28,6 +28,10 @@ import {
   type AddressLike,
   CancelledError,
   type FlowControlId,
+  InboundGuard,
+  type InboundLimits,
+  type InboundLimitsOptions,
+  type InboundStats,
   Listeners,
   type Logger,
   type Node,
@@ -60,6 +64,13 @@ export interface TcpTransportOptions {
   idleTimeoutMs?: number;
   /** Inbound bytes to buffer while routing waits before pausing the socket (default 256 KiB). */
   receiveBufferBytes?: number;
+  /**
+   * What peers may hold (core's `InboundLimits`): connections per listener (1024), bytes held for
+   * them across all connections beyond 64 KiB each (64 MiB), and the time they get for the
+   * version byte (10 s), for each started frame (60 s) and, once accepted, for a first message
+   * (120 s).
+   */
+  limits?: InboundLimitsOptions;
 }
 
 export interface TcpConnectOptions {
@@ -97,6 +108,7 @@ export class TcpTransport implements Transport {
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number | undefined;
   readonly #receiveBufferBytes: number;
+  readonly #guard: InboundGuard;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each `host:port`. */
   readonly #outgoing = new SharedDials<Connection>();
@@ -112,6 +124,7 @@ export class TcpTransport implements Transport {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
+    this.#guard = new InboundGuard({ limits: options.limits, logger: this.#logger, transport: 'tcp' });
     if (this.#keepAliveMs !== false && !(this.#keepAliveMs >= 0))
       throw new RangeError(`keepAliveMs must be ≥ 0, got ${this.#keepAliveMs}`);
     if (!(this.#connectTimeoutMs > 0))
@@ -258,6 +271,16 @@ export class TcpTransport implements Transport {
     return n;
   }
 
+  /** The limits on what peers may hold, defaults filled in. */
+  get limits(): InboundLimits {
+    return this.#guard.limits;
+  }
+
+  /** Connections refused and closed by the limits, and bytes charged to the shared budget now. */
+  inboundStats(): InboundStats {
+    return this.#guard.stats();
+  }
+
   /** Closes every listener and connection and cancels connection attempts. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -350,6 +373,11 @@ export class TcpTransport implements Transport {
       return;
     }
     const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
+    // Over `maxConnections`: closed before anything is read or allocated for it (logged, counted).
+    if (!this.#guard.admit(listener.connectionCount, formatHostPort(peer))) {
+      socket.destroy();
+      return;
+    }
     let connection: Connection;
     try {
       connection = this.#adopt(
@@ -391,6 +419,7 @@ export class TcpTransport implements Transport {
       exposeTo: init.exposeTo ?? [],
       receiveBufferBytes: this.#receiveBufferBytes,
       idleTimeoutMs: this.#idleTimeoutMs,
+      guard: this.#guard,
       onClosing: (c) => {
         this.#connections.delete(c);
         listener?.remove(c);

@@ -27,6 +27,7 @@ import {
   Address,
   type AddressLike,
   type FlowControlId,
+  LogLimiter,
   type Node,
   OckamError,
   type RouteLike,
@@ -96,6 +97,8 @@ export function startPunctureNegotiationListener(
   const flowControlId = node.flowControls.generateId();
   const maxPunctures = options.maxPunctures ?? DEFAULT_MAX_PUNCTURES;
   const logger = options.logger ?? node.logger;
+  // Refusals are what a flood of requests causes: logged once a minute per reason.
+  const refusals = new LogLimiter(logger);
   const punctures = new Set<UdpPuncture>();
   const tasks = new Set<Promise<void>>();
   let starting = 0;
@@ -149,11 +152,14 @@ export function startPunctureNegotiationListener(
         if (initiate.remoteAddress.length === 0)
           throw new UdpTransportError('invalid', 'empty remote address');
       } catch (e) {
-        ctx.logger.warn('udp puncture negotiation refused', { reason: errorMessage(e) });
+        // Keyed by reason: at most a bounded number of kinds a minute, however varied the input.
+        refusals.warn(errorMessage(e), 'udp puncture negotiation refused', { reason: errorMessage(e) });
         return;
       }
       if (punctures.size + starting >= maxPunctures) {
-        ctx.logger.warn('udp puncture negotiation refused', { reason: `already ${maxPunctures} punctures` });
+        refusals.warn('full', 'udp puncture negotiation refused', {
+          reason: `already ${maxPunctures} punctures`,
+        });
         return;
       }
       logger.info('udp puncture requested', { initiator: initiate.udpPublicAddress });

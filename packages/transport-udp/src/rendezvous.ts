@@ -24,6 +24,7 @@ import {
   type AddressLike,
   DecodeError,
   type FlowControlId,
+  LogLimiter,
   type Node,
   OckamError,
   Route,
@@ -67,6 +68,8 @@ export function startRendezvousService(
   options: { address?: AddressLike; exposeTo?: readonly FlowControlId[] } = {},
 ): RendezvousService {
   const address = toAddress(options.address ?? RENDEZVOUS_SERVICE);
+  // Anyone on the internet can send requests: what is wrong with them is logged once a minute.
+  const log = new LogLimiter(node.logger);
   let answered = 0;
   node.startWorker(address, {
     async handleMessage(ctx, routed) {
@@ -75,7 +78,7 @@ export function startRendezvousService(
       try {
         request = decodeRendezvousRequest(message.payload);
       } catch (e) {
-        ctx.logger.warn('rendezvous request dropped', { reason: errorMessage(e) });
+        log.warn(errorMessage(e), 'rendezvous request dropped', { reason: errorMessage(e) });
         return;
       }
       switch (request.type) {
@@ -86,7 +89,7 @@ export function startRendezvousService(
         case 'get-my-address': {
           const udp = message.returnRoute.addresses.find((a) => a.type === UDP);
           if (udp === undefined) {
-            ctx.logger.warn('rendezvous request has no UDP hop in its return route; not answered', {
+            log.warn('no-udp-hop', 'rendezvous request has no UDP hop in its return route; not answered', {
               returnRoute: message.returnRoute.toString(),
             });
             return;

@@ -195,4 +195,24 @@ describe('rendezvous on loopback', () => {
     await waitFor(() => t.lines.some((l) => l.message.includes('no UDP hop')), 'warning');
     await sleep(10);
   });
+
+  it('logs a flood of malformed requests from the network once', async () => {
+    const server = testNode('rendezvous');
+    cleanups.push(() => server.stop());
+    const sbind = await server.udp.bind('127.0.0.1:0');
+    const service = startRendezvousService(server.node, { exposeTo: [sbind.flowControlId] });
+    const client = testNode('client');
+    cleanups.push(() => client.stop());
+    const bind = await client.udp.bind('127.0.0.1:0');
+    const c = client.node.client();
+    client.node.flowControls.addConsumer(c.address, bind.flowControlId);
+    const route = [bind.senderAddress, `2#127.0.0.1:${sbind.localAddress.port}`, 'rendezvous'];
+    for (let i = 0; i < 50; i++) await c.send(route, Uint8Array.of(0xff));
+    // A good request after the flood is answered: the flood has been handled by then.
+    expect(await getMyAddress(bind, rendezvousRoute(`127.0.0.1:${sbind.localAddress.port}`))).toBe(
+      `127.0.0.1:${bind.localAddress.port}`,
+    );
+    expect(service.answered).toBe(1);
+    expect(server.lines.filter((l) => l.message === 'rendezvous request dropped')).toHaveLength(1);
+  });
 });

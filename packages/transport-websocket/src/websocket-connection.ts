@@ -36,9 +36,10 @@ export interface WebSocketPeer {
  * - `io`: the socket failed;
  * - `protocol`: the peer broke the framing (text message, oversized message, bad version or bytes);
  * - `routing`: the peer sent a message that cannot be delivered (unknown address);
- * - `timeout`: no traffic for the configured idle time.
+ * - `timeout`: the peer was too slow for one of the transport's `limits` (a frame, a first message);
+ * - `limit`: what the peer sent did not fit in the transport's budget (`limits.maxBufferedBytes`).
  */
-export type WebSocketCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'routing' | 'timeout';
+export type WebSocketCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'routing' | 'timeout' | 'limit';
 
 export interface WebSocketCloseInfo {
   readonly cause: WebSocketCloseCause;

@@ -46,6 +46,13 @@ export interface WebSocketLike {
    * handed to the kernel, so that a held-back sender need not poll `bufferedAmount`.
    */
   whenDrained?(callback: () => void): void;
+  /**
+   * Optional (the Node.js entry's sockets have it): calls `listener` after each read from the
+   * network with the bytes, and the reads, the socket holds of a message not yet complete, so
+   * that the transport can charge them to its budget and time a frame that never ends. Returns a
+   * function that stops the calls.
+   */
+  watchUnfinished?(listener: (bytes: number, reads: number) => void): () => void;
 }
 
 /** A `WebSocket` constructor: the browser's global one, or an adapter around `ws`. */

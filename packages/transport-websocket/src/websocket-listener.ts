@@ -59,6 +59,17 @@ export interface WebSocketServerOptions {
    * answer a refused request with HTTP 403 and close the socket, without upgrading it.
    */
   readonly verifyUpgrade?: ((request: WebSocketUpgradeRequest) => boolean) | undefined;
+  /**
+   * Connections (upgraded or still in their handshake) a bound server holds before it closes one
+   * more at once. A server given an existing HTTP server leaves this to the transport.
+   */
+  readonly maxConnections?: number | undefined;
+  /** Time from accept to the end of the upgrade, after which a bound server destroys the socket. */
+  readonly handshakeTimeoutMs?: number | undefined;
+  /** Told of each connection the server refused or closed for one of the two limits above. */
+  readonly onLimit?:
+    | ((peer: WebSocketPeer, limit: 'max-connections' | 'handshake-timeout') => void)
+    | undefined;
   readonly signal?: AbortSignal | undefined;
 }
 

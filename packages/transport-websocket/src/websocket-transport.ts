@@ -24,6 +24,10 @@ import {
   type AddressLike,
   CancelledError,
   type FlowControlId,
+  InboundGuard,
+  type InboundLimits,
+  type InboundLimitsOptions,
+  type InboundStats,
   Listeners,
   type Logger,
   type Node,
@@ -81,6 +85,13 @@ export interface WebSocketTransportOptions {
   sendBufferBytes?: number;
   /** At most one log line per this many ms about refused upgrade requests (default 60 000). */
   refusedUpgradeLogIntervalMs?: number;
+  /**
+   * What peers may hold (core's `InboundLimits`): connections per listener (1024, counted before
+   * the upgrade), bytes held for them across all connections beyond 64 KiB each (64 MiB), and
+   * the time they get for the upgrade (10 s), for each started frame (60 s) and, once accepted,
+   * for a first message (120 s).
+   */
+  limits?: InboundLimitsOptions;
 }
 
 export interface WebSocketConnectOptions {
@@ -129,6 +140,7 @@ export class WebSocketTransport implements Transport {
   readonly #receiveBufferBytes: number;
   readonly #sendBufferBytes: number;
   readonly #refusedUpgrades: RefusalLog;
+  readonly #guard: InboundGuard;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each URL. */
   readonly #outgoing = new SharedDials<Connection>();
@@ -151,6 +163,7 @@ export class WebSocketTransport implements Transport {
     if (!(refusalInterval >= 0))
       throw new RangeError(`refusedUpgradeLogIntervalMs must be >= 0, got ${refusalInterval}`);
     this.#refusedUpgrades = new RefusalLog(this.#logger, 'websocket upgrade refused', refusalInterval);
+    this.#guard = new InboundGuard({ limits: options.limits, logger: this.#logger, transport: 'websocket' });
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
     if (
@@ -212,6 +225,7 @@ export class WebSocketTransport implements Transport {
     // The listener exists before the server so that a socket accepted at once has somewhere to go.
     let listener: Listener | undefined;
     const early: Array<[WebSocketLike, WebSocketPeer]> = [];
+    const limits = this.#guard.limits;
     const server = await factory(
       {
         host,
@@ -220,6 +234,9 @@ export class WebSocketTransport implements Transport {
         server: options.server,
         maxPayload: this.#maxFrameSize,
         verifyUpgrade: (request) => this.#verifyUpgrade(origins, request),
+        maxConnections: limits.maxConnections,
+        handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        onLimit: (peer, limit) => this.#guard.report(formatHostPort(peer), limit),
         signal,
       },
       (socket, peer) => {
@@ -316,6 +333,16 @@ export class WebSocketTransport implements Transport {
       n += s.inboundBufferedBytes + s.outboundBufferedBytes;
     }
     return n;
+  }
+
+  /** The limits on what peers may hold, defaults filled in. */
+  get limits(): InboundLimits {
+    return this.#guard.limits;
+  }
+
+  /** Connections refused and closed by the limits, and bytes charged to the shared budget now. */
+  inboundStats(): InboundStats {
+    return this.#guard.stats();
   }
 
   /** Closes every listener and connection and cancels connection attempts. Idempotent. */
@@ -457,6 +484,12 @@ export class WebSocketTransport implements Transport {
       return;
     }
     socket.addEventListener('error', ignore);
+    // A bound `ws` server counts connections before their upgrade; this covers the others.
+    if (!this.#guard.admit(listener.connectionCount, formatHostPort(peer))) {
+      if (socket.terminate) socket.terminate();
+      else closeSocket(socket, CloseCode.tryAgainLater, 'too many connections');
+      return;
+    }
     let connection: Connection;
     try {
       connection = this.#adopt(
@@ -503,6 +536,7 @@ export class WebSocketTransport implements Transport {
       maxFrameSize: this.#maxFrameSize,
       receiveBufferBytes: this.#receiveBufferBytes,
       sendBufferBytes: this.#sendBufferBytes,
+      guard: this.#guard,
       onClosing: (c) => {
         this.#connections.delete(c);
         listener?.remove(c);

@@ -4,6 +4,12 @@
  * messages are mostly ciphertext) and cap messages at the transport's frame size, so that `ws`
  * refuses an oversized message (close code 1009) before buffering it.
  *
+ * A server bound to a port owns its HTTP server, so that the limits apply to raw TCP connections
+ * before any upgrade: `maxConnections` counts every connection, upgraded or not (Node's own
+ * `server.maxConnections` closes one more at once), and a connection whose upgrade is not done
+ * within `handshakeTimeoutMs` is destroyed. Sockets also report what `ws` holds of a message not
+ * yet complete (`watchUnfinished`), which the transport charges to its budget.
+ *
  * @example
  * ```ts
  * import { Node } from '@ockam/core';
@@ -13,8 +19,8 @@
  * const ws = new WebSocketTransport(new Node(), { WebSocket: NodeWebSocket, serverFactory: wsServerFactory });
  * ```
  */
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { CancelledError } from '@ockam/core';
 import { WebSocketServer, WebSocket as WsWebSocket } from 'ws';
 import { WebSocketTransportError } from './errors.js';
@@ -26,6 +32,16 @@ import type {
   WebSocketServerHandle,
   WebSocketUpgradeRequest,
 } from './websocket-listener.js';
+
+/** The parts of `ws` 8's receiver (pinned) that say how much of a message it holds. */
+interface WsReceiverState {
+  /** Bytes read and not yet parsed: the current frame's header or payload. */
+  _bufferedBytes: number;
+  _buffers: readonly unknown[];
+  /** Payload bytes of the earlier fragments of a fragmented message. */
+  _messageLength: number;
+  _fragments: readonly unknown[];
+}
 
 /**
  * `ws`'s socket class, sending binary messages so that those sent in one tick leave in one write:
@@ -43,6 +59,24 @@ class CorkingWebSocket extends WsWebSocket {
       });
     }
     super.send(data, { binary: true });
+  }
+
+  /**
+   * Calls `listener` after each read from the network, once `ws` has parsed it, with the bytes and
+   * the reads `ws` holds of what is not yet a whole message.
+   */
+  watchUnfinished(listener: (bytes: number, reads: number) => void): () => void {
+    const self = this as unknown as { _socket?: Socket; _receiver?: WsReceiverState };
+    const raw = self._socket;
+    if (raw === undefined) return () => {};
+    // Registered after ws's own 'data' listener: by the time it runs, ws has parsed the read.
+    const onData = (): void => {
+      const r = self._receiver;
+      if (r === undefined) return;
+      listener(r._bufferedBytes + r._messageLength, r._buffers.length + r._fragments.length);
+    };
+    raw.on('data', onData);
+    return () => raw.off('data', onData);
   }
 
   whenDrained(callback: () => void): void {
@@ -66,8 +100,9 @@ export const NodeWebSocket: WebSocketConstructor = class NodeWebSocket extends C
 export const wsServerFactory: WebSocketServerFactory = async (options, onConnection) => {
   const { signal } = options;
   const attached = options.server as HttpServer | undefined;
+  const http = attached ?? limitedHttpServer(options);
   const wss = new WebSocketServer({
-    ...(attached === undefined ? { host: options.host, port: options.port } : { server: attached }),
+    server: http,
     ...(options.path === undefined
       ? {}
       : { path: options.path.startsWith('/') ? options.path : `/${options.path}` }),
@@ -81,8 +116,8 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
   if (attached === undefined) {
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
-        wss.off('listening', onListening);
-        wss.off('error', onError);
+        http.off('listening', onListening);
+        http.off('error', onError);
         signal?.removeEventListener('abort', onAbort);
       };
       const onListening = (): void => {
@@ -92,35 +127,41 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
       const onError = (e: Error): void => {
         cleanup();
         wss.close();
+        http.close();
         reject(new WebSocketTransportError('io', `Cannot listen on ${where}: ${e.message}`, { cause: e }));
       };
       const onAbort = (): void => {
         cleanup();
         wss.close();
+        http.close();
         reject(new CancelledError('WebSocket listen cancelled', 'transport', { cause: signal?.reason }));
       };
-      wss.once('listening', onListening);
-      wss.once('error', onError);
+      http.once('listening', onListening);
+      http.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
+      http.listen(options.port, options.host);
     });
   } else if (!attached.listening) {
     wss.close();
     throw new WebSocketTransportError('invalid', 'Cannot attach to an HTTP server that is not listening');
   }
-  const bound = (attached === undefined ? wss.address() : attached.address()) as AddressInfo;
+  const bound = http.address() as AddressInfo;
   wss.on('error', () => {
     // Errors after listening (an accept failing) concern one socket; ws reports them per socket.
   });
   wss.on('connection', (socket: WsWebSocket, request: IncomingMessage) => {
-    const peer = { host: request.socket.remoteAddress ?? 'unknown', port: request.socket.remotePort ?? 0 };
-    onConnection(socket as unknown as WebSocketLike, peer);
+    upgraded(request.socket);
+    onConnection(socket as unknown as WebSocketLike, peerOf(request));
   });
   const handle: WebSocketServerHandle = {
     address: { host: bound.address, port: bound.port },
     close: () =>
       new Promise<void>((resolve) => {
-        // ws 8 stops accepting and releases its own HTTP server; accepted sockets stay open.
-        wss.close(() => resolve());
+        // Stop accepting; accepted sockets stay open (the transport closes them if asked to).
+        wss.close(() => {
+          if (attached !== undefined) resolve();
+          else http.close(() => resolve());
+        });
       }),
   };
   return handle;
@@ -146,3 +187,47 @@ const verifier =
     if (ok) done(true);
     else done(false, 403);
   };
+/** Sockets still in their opening handshake, with the timer that destroys them. */
+const handshaking = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+
+function upgraded(socket: Socket): void {
+  clearTimeout(handshaking.get(socket));
+  handshaking.delete(socket);
+}
+
+/**
+ * The HTTP server of a bound listener, as `ws` would make it (426 to plain HTTP requests), with the
+ * limits on raw connections: at most `maxConnections` (Node closes one more at once and emits
+ * 'drop'), and an upgrade within `handshakeTimeoutMs` of the accept.
+ */
+function limitedHttpServer(options: Parameters<WebSocketServerFactory>[0]): HttpServer {
+  const http = createServer((_request, response) => {
+    const body = STATUS_CODES[426]!;
+    response.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+    response.end(body);
+  });
+  const peerOf = (host: string | undefined, port: number | undefined) => ({
+    host: host ?? 'unknown',
+    port: port ?? 0,
+  });
+  if (options.maxConnections !== undefined) {
+    http.maxConnections = options.maxConnections;
+    http.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) =>
+      options.onLimit?.(peerOf(data?.remoteAddress, data?.remotePort), 'max-connections'),
+    );
+  }
+  const timeoutMs = options.handshakeTimeoutMs ?? 0;
+  if (timeoutMs > 0) {
+    http.on('connection', (socket: Socket) => {
+      const timer = setTimeout(() => {
+        handshaking.delete(socket);
+        socket.destroy();
+        options.onLimit?.(peerOf(socket.remoteAddress, socket.remotePort), 'handshake-timeout');
+      }, timeoutMs);
+      timer.unref();
+      handshaking.set(socket, timer);
+      socket.once('close', () => upgraded(socket));
+    });
+  }
+  return http;
+}

@@ -6,17 +6,16 @@
 import net from 'node:net';
 import { decodeTransportMessage, LocalMessage, type RouteLike } from '@ockam/core';
 import { encodeFrame, FrameDecoder } from '@ockam/transport-tcp';
+import { WatchedPeer } from './watched-peer.js';
 
-export class RawPeer {
+export class RawPeer extends WatchedPeer {
   readonly socket: net.Socket;
   /** Messages the node sent back, decoded, in order. */
   readonly received: LocalMessage[] = [];
-  /** Whether the node closed (or reset) the connection. */
-  closed = false;
   readonly #decoder = new FrameDecoder();
-  #waiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket) {
+    super();
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#decoder.push(chunk);
@@ -26,12 +25,12 @@ export class RawPeer {
       } catch {
         socket.destroy();
       }
-      this.#wake();
+      this.wake();
     });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
-      this.#wake();
+      this.wake();
     });
   }
 
@@ -60,36 +59,8 @@ export class RawPeer {
     return this.socket.write(bytes);
   }
 
-  /** Waits until `condition()` holds or the connection closes; false after `timeoutMs`. */
-  async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return true;
-  }
-
-  /** Resolves with true once the node has closed the connection, false after `timeoutMs`. */
-  waitClosed(timeoutMs: number): Promise<boolean> {
-    return this.waitFor(() => this.closed, timeoutMs);
-  }
-
   destroy(): void {
     this.socket.destroy();
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
   }
 }
 

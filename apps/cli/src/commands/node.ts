@@ -81,7 +81,14 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground',
+      '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground' +
+        '\n\nLimits on what peers of the TCP and WebSocket listeners may hold (environment, read when the node starts; 0 turns a timeout off):' +
+        '\n  OCKAM_TRANSPORT_MAX_CONNECTIONS             connections per listener; more are closed at once (1024)' +
+        '\n  OCKAM_TRANSPORT_MAX_BUFFERED_BYTES          bytes held for peers per transport, e.g. unfinished frames (67108864)' +
+        '\n  OCKAM_TRANSPORT_CONNECTION_ALLOWANCE_BYTES  bytes each connection holds outside that budget (65536)' +
+        '\n  OCKAM_TRANSPORT_HANDSHAKE_TIMEOUT_MS        protocol version byte / WebSocket upgrade (10000)' +
+        '\n  OCKAM_TRANSPORT_FRAME_TIMEOUT_MS            each started frame (60000)' +
+        '\n  OCKAM_TRANSPORT_FIRST_MESSAGE_TIMEOUT_MS    first message on an accepted connection (120000)',
     )
     .action(
       (

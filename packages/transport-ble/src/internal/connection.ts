@@ -8,12 +8,17 @@
  * - Receiving: writes are reassembled in order; whole messages are routed one at a time. A radio
  *   cannot be paused, so at most `RECEIVE_QUEUE_MESSAGES` wait; more are dropped and counted.
  * - Bad input (a rejected length, a stray fragment, undecodable or undeliverable messages) is
- *   dropped and logged, and the link stays up: on a lossy radio broken messages are expected, and
- *   the reassembler resynchronises on the next length.
+ *   dropped and logged (once a minute per reason: a lossy radio or a hostile peer drops many), and
+ *   the link stays up: on a lossy radio broken messages are expected, and the reassembler
+ *   resynchronises on the next length.
+ * - A central that connected must deliver a message within the transport's
+ *   `limits.firstMessageTimeoutMs`, or its link is closed (core's `InboundGuard`).
  */
 import {
   Address,
   type FlowControlId,
+  type InboundGuard,
+  type InboundWatch,
   type LocalInfo,
   LocalMessage,
   type Logger,
@@ -36,6 +41,8 @@ export interface ConnectionInit {
   readonly flowControlId: FlowControlId;
   readonly spawnerFlowControlId?: FlowControlId | undefined;
   readonly exposeTo?: readonly FlowControlId[] | undefined;
+  /** The transport's limits; the connection gets a watch of its own. */
+  readonly guard: InboundGuard;
   readonly onClosing: (connection: Connection) => void;
   readonly onClosed: (connection: Connection, info: BleCloseInfo) => void;
 }
@@ -56,6 +63,8 @@ export class Connection implements BleConnection {
   readonly #link: BleLink;
   readonly #localInfo: LocalInfo;
   readonly #reassembler: PacketReassembler;
+  readonly #guard: InboundGuard;
+  readonly #watch: InboundWatch;
   readonly #unsubscribe: Array<() => void> = [];
   #queue: LocalMessage[] = [];
   #routing = false;
@@ -80,9 +89,20 @@ export class Connection implements BleConnection {
     this.spawnerFlowControlId = init.spawnerFlowControlId;
     this.#localInfo = Object.freeze({ flowControlId: init.flowControlId });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#guard = init.guard;
     this.#reassembler = new PacketReassembler({
       onDrop: (reason, detail) =>
-        this.#logger.warn('ble fragment dropped', { peer: this.peer, reason, detail }),
+        this.#guard.log.warn(`fragment:${reason}`, 'ble fragment dropped', {
+          peer: this.peer,
+          reason,
+          detail,
+        }),
+    });
+    this.#watch = init.guard.watch({
+      peer: this.peer,
+      inbound: init.link.role === 'peripheral',
+      handshake: false,
+      onLimit: (info) => void this.#shutdown({ cause: 'timeout', reason: info.reason }),
     });
     // Fragments are cut for the link's MTU now, so a bad MTU fails here rather than on first send.
     fragmentPacket(Uint8Array.of(0), this.mtu);
@@ -100,6 +120,7 @@ export class Connection implements BleConnection {
       node.startProcessor(this.receiverAddress);
     } catch (e) {
       this.#closing = true;
+      this.#watch.release();
       this.#done = Promise.resolve({ cause: 'local', reason: 'could not start workers', error: e });
       void init.link.disconnect().catch(() => {});
       void node.stopWorker(this.senderAddress).catch(() => {});
@@ -195,8 +216,9 @@ export class Connection implements BleConnection {
       return;
     }
     this.#messagesIn++;
-    // An empty onward route is a heartbeat, as on the other transports.
+    // An empty onward route is a heartbeat, as on the other transports; it is no first message.
     if (message.onwardRoute.isEmpty) return;
+    this.#watch.delivered();
     if (this.#queue.length >= RECEIVE_QUEUE_MESSAGES) {
       this.#dropMessage('receive queue full', `${RECEIVE_QUEUE_MESSAGES} messages wait to be routed`);
       return;
@@ -235,7 +257,7 @@ export class Connection implements BleConnection {
 
   #dropMessage(reason: string, detail: string): void {
     this.#messagesDropped++;
-    this.#logger.warn('ble message dropped', { peer: this.peer, reason, detail });
+    this.#guard.log.warn(`message:${reason}`, 'ble message dropped', { peer: this.peer, reason, detail });
   }
 
   // ---- closing ----
@@ -243,6 +265,7 @@ export class Connection implements BleConnection {
   #shutdown(info: BleCloseInfo): Promise<BleCloseInfo> {
     if (this.#done !== undefined) return this.#done;
     this.#closing = true;
+    this.#watch.release();
     try {
       this.#init.onClosing(this);
     } catch (e) {

@@ -43,6 +43,11 @@ export class Listener implements BleListener {
     return [...this.#connections];
   }
 
+  /** How many links are up, for `maxConnections`. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
   add(c: Connection): void {
     this.#connections.add(c);
   }

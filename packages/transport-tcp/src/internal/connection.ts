@@ -9,13 +9,20 @@
  *   push back on whoever is sending;
  * - inbound, frames are routed one after another; while a `node.route()` waits on a full mailbox
  *   and more than `receiveBufferBytes` are buffered, the socket is paused (TCP flow control then
- *   pushes back on the peer), and resumed once every whole frame has been routed.
+ *   pushes back on the peer), and resumed once every whole frame has been routed;
+ * - what the peer may hold is watched by the transport's `InboundGuard` (core): the bytes held
+ *   count against the transport's shared budget, the version byte and each started frame must
+ *   arrive in time, and an accepted connection must deliver a message in time. A limit hit
+ *   destroys the socket; the guard has logged why, once per reason.
  */
 import type { Socket } from 'node:net';
 import {
   Address,
   decodeTransportMessageParts,
   type FlowControlId,
+  type InboundGuard,
+  type InboundLimitInfo,
+  type InboundWatch,
   type LocalInfo,
   LocalMessage,
   type Logger,
@@ -56,6 +63,8 @@ export interface ConnectionInit {
   readonly exposeTo?: readonly FlowControlId[];
   readonly receiveBufferBytes: number;
   readonly idleTimeoutMs?: number;
+  /** The transport's limits on what peers may hold; the connection gets a watch of its own. */
+  readonly guard: InboundGuard;
   /** Called once, synchronously, when closing begins (the transport forgets the connection). */
   readonly onClosing: (connection: Connection) => void;
   /** Called once when the connection is fully closed. */
@@ -79,6 +88,8 @@ export class Connection implements TcpConnection {
   readonly #receiveBufferBytes: number;
   readonly #localInfo: LocalInfo;
   readonly #init: ConnectionInit;
+  readonly #guard: InboundGuard;
+  readonly #watch: InboundWatch;
 
   #closing = false;
   #done: Promise<TcpCloseInfo> | undefined;
@@ -107,6 +118,14 @@ export class Connection implements TcpConnection {
     this.#receiveBufferBytes = init.receiveBufferBytes;
     this.#localInfo = Object.freeze({ flowControlId: init.flowControlId });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#guard = init.guard;
+    // §2.1: each side's first byte is its protocol version, which starts the handshake clock.
+    this.#watch = init.guard.watch({
+      peer: this.peerAddress,
+      inbound: init.mode === 'incoming',
+      handshake: true,
+      onLimit: this.#onLimit,
+    });
 
     const socket = init.socket;
     this.#socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -128,6 +147,7 @@ export class Connection implements TcpConnection {
     } catch (e) {
       // Half-built: nothing to report as a closed connection, just release what we took.
       this.#closing = true;
+      this.#watch.release();
       this.#done = Promise.resolve({ cause: 'local', reason: 'could not start workers', error: e });
       socket.destroy();
       void node.stopWorker(this.senderAddress).catch(() => {});
@@ -280,6 +300,8 @@ export class Connection implements TcpConnection {
     if (this.#closing) return;
     this.#bytesRead += chunk.length;
     this.#decoder.push(chunk);
+    // Before anything else: a peer over its share of the budget is closed (and logged) here.
+    if (!this.#watch.hold(this.#decoder.buffered, this.#decoder.bufferedChunks)) return;
     if (this.#routing) {
       if (!this.#paused && this.#decoder.buffered >= this.#receiveBufferBytes) {
         this.#paused = true;
@@ -293,13 +315,24 @@ export class Connection implements TcpConnection {
   /** Routes every whole frame buffered, one at a time, in order. */
   async #routeFrames(): Promise<void> {
     this.#routing = true;
+    const watch = this.#watch;
+    // Time spent routing is ours, not the peer's: it does not count against a frame.
+    watch.busy();
     try {
       for (;;) {
         if (this.#closing) return;
         let message: LocalMessage;
         try {
           const frame = this.#decoder.nextParts();
-          if (frame === undefined) return;
+          if (frame === undefined) {
+            // The version byte has been read (a wrong one throws above); what is left is part of
+            // a frame, whose clock runs while we wait for the rest.
+            watch.handshakeDone();
+            if (!watch.hold(this.#decoder.buffered, this.#decoder.bufferedChunks)) return;
+            watch.frameProgress(this.#decoder.buffered > 0);
+            return;
+          }
+          watch.frameDone();
           // The frame is ours: views into socket chunks (Node never reuses those) that nothing
           // writes to; the payload may stay views of them, in parts when the frame was split
           // across reads (forwarded as they are, joined only if something reads the payload).
@@ -309,8 +342,9 @@ export class Connection implements TcpConnection {
           return;
         }
         this.#messagesIn++;
-        // §2.1: an empty onward route is a heartbeat.
+        // §2.1: an empty onward route is a heartbeat; it does not count as a message delivered.
         if (message.onwardRoute.isEmpty) continue;
+        watch.delivered();
         // §1.3: push the paired sender so that replies go back through this connection.
         const routed = LocalMessage.fromParts(
           message.onwardRoute,
@@ -337,12 +371,27 @@ export class Connection implements TcpConnection {
 
   // ---- closing ----
 
-  /** A peer broke the protocol or the socket failed: log why and drop only this connection. */
+  /**
+   * A peer broke the protocol or the socket failed: log why and drop only this connection. The
+   * line is rate-limited by reason: a flood of bad connections costs one line, not one each.
+   */
   #fail(cause: TcpCloseCause, reason: string, error?: unknown): void {
     if (this.#closing) return;
-    this.#logger.warn('tcp connection closed', { peer: this.peerAddress, mode: this.mode, cause, reason });
+    this.#guard.log.warn(`${cause}:${reason}`, 'tcp connection closed', {
+      peer: this.peerAddress,
+      mode: this.mode,
+      cause,
+      reason,
+    });
     void this.#shutdown({ cause, reason, error }, false);
   }
+
+  /** A limit of the transport was hit (the guard logged it): destroy the socket at once. */
+  readonly #onLimit = (info: InboundLimitInfo): void => {
+    if (this.#closing) return;
+    const cause: TcpCloseCause = info.limit === 'buffer-budget' ? 'limit' : 'timeout';
+    void this.#shutdown({ cause, reason: info.reason }, false);
+  };
 
   readonly #onError = (e: Error): void => {
     this.#lastError = e;
@@ -358,7 +407,7 @@ export class Connection implements TcpConnection {
     const e = this.#lastError;
     if (e !== undefined) this.#fail('io', e.message, e);
     else {
-      this.#logger.info('tcp connection closed', {
+      this.#guard.log.info('peer', 'tcp connection closed', {
         peer: this.peerAddress,
         mode: this.mode,
         cause: 'peer',
@@ -371,6 +420,7 @@ export class Connection implements TcpConnection {
   #shutdown(info: TcpCloseInfo, graceful: boolean): Promise<TcpCloseInfo> {
     if (this.#done !== undefined) return this.#done;
     this.#closing = true;
+    this.#watch.release();
     // Release a sender waiting for 'drain' that may never come; later messages are dropped.
     this.#onDrain();
     try {

@@ -38,6 +38,11 @@ export class Listener implements TcpListener {
     return [...this.#connections];
   }
 
+  /** @internal How many connections are open, for `maxConnections`. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
   /** @internal */
   add(connection: Connection): void {
     this.#connections.add(connection);

@@ -8,12 +8,20 @@
  *   below half), so the node's bounded mailboxes push back on whoever is sending;
  * - inbound, messages are routed one after another; while a `node.route()` waits on a full mailbox
  *   and more than `receiveBufferBytes` are queued, the socket is paused if it can be (`ws` can,
- *   browsers cannot) and TCP pushes back on the peer.
+ *   browsers cannot) and TCP pushes back on the peer;
+ * - what the peer may hold is watched by the transport's `InboundGuard` (core): the messages
+ *   queued and (where the socket reports it, as `ws` does) the message not yet complete count
+ *   against the transport's shared budget, each started frame must arrive in time, and an
+ *   accepted connection must deliver a message in time. A limit hit closes the socket at once;
+ *   the guard has logged why, once per reason.
  */
 import {
   type Address,
   Address as AddressClass,
   type FlowControlId,
+  type InboundGuard,
+  type InboundLimitInfo,
+  type InboundWatch,
   type LocalInfo,
   LocalMessage,
   type Logger,
@@ -47,6 +55,8 @@ export const CloseCode = {
   policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,
+  /** Registered by IANA: the server is overloaded (here, the budget for what peers send is spent). */
+  tryAgainLater: 1013,
 } as const;
 
 export interface ConnectionInit {
@@ -62,6 +72,8 @@ export interface ConnectionInit {
   readonly maxFrameSize: number;
   readonly receiveBufferBytes: number;
   readonly sendBufferBytes: number;
+  /** The transport's limits on what peers may hold; the connection gets a watch of its own. */
+  readonly guard: InboundGuard;
   /** Called once, synchronously, when closing begins (the transport forgets the connection). */
   readonly onClosing: (connection: Connection) => void;
   /** Called once when the connection is fully closed. */
@@ -84,6 +96,14 @@ export class Connection implements WebSocketConnection {
   readonly #socket: WebSocketLike;
   readonly #init: ConnectionInit;
   readonly #localInfo: LocalInfo;
+  readonly #guard: InboundGuard;
+  readonly #watch: InboundWatch;
+  #stopWatchingUnfinished: (() => void) | undefined;
+  /** What the socket last said it holds of a message not yet complete. */
+  #unfinishedBytes = 0;
+  #unfinishedReads = 0;
+  /** A limit was hit: the socket is terminated right after its close frame. */
+  #hardClose = false;
 
   #closing = false;
   #done: Promise<WebSocketCloseInfo> | undefined;
@@ -122,6 +142,14 @@ export class Connection implements WebSocketConnection {
     this.spawnerFlowControlId = init.spawnerFlowControlId;
     this.#localInfo = Object.freeze({ flowControlId: init.flowControlId });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#guard = init.guard;
+    // The upgrade (the handshake) is done: the server timed it, before this connection existed.
+    this.#watch = init.guard.watch({
+      peer: this.peerAddress,
+      inbound: init.mode === 'incoming',
+      handshake: false,
+      onLimit: this.#onLimit,
+    });
 
     const socket = init.socket;
     this.#socketClosed = new Promise((resolve) => {
@@ -150,6 +178,7 @@ export class Connection implements WebSocketConnection {
     } catch (e) {
       // Half-built: nothing to report as a closed connection, just release what we took.
       this.#closing = true;
+      this.#watch.release();
       this.#done = Promise.resolve({ cause: 'local', reason: 'could not start workers', error: e });
       closeSocket(socket, CloseCode.internalError, 'could not start workers');
       void node.stopWorker(this.senderAddress).catch(() => {});
@@ -158,6 +187,7 @@ export class Connection implements WebSocketConnection {
     node.flowControls.addProducer(this.receiverAddress, init.flowControlId, init.spawnerFlowControlId);
     for (const id of init.exposeTo ?? []) node.flowControls.addConsumer(this.senderAddress, id);
     socket.addEventListener('message', this.#onMessage);
+    this.#stopWatchingUnfinished = socket.watchUnfinished?.(this.#onUnfinished);
     if (socket.readyState !== OPEN) this.#onSocketClose({});
   }
 
@@ -262,8 +292,30 @@ export class Connection implements WebSocketConnection {
 
   // ---- inbound ----
 
+  /** After each read: what the socket holds of a message not yet complete. */
+  readonly #onUnfinished = (bytes: number, reads: number): void => {
+    if (this.#closing) return;
+    this.#unfinishedBytes = bytes;
+    this.#unfinishedReads = reads;
+    if (!this.#hold()) return;
+    if (this.#paused) this.#watch.busy();
+    else this.#watch.frameProgress(bytes > 0);
+  };
+
+  /** Charges what this connection holds to the budget; false if it did not fit (it is closing). */
+  #hold(): boolean {
+    return this.#watch.hold(
+      this.#unfinishedBytes + this.#queuedBytes,
+      this.#unfinishedReads + this.#queue.length - this.#queueHead,
+    );
+  }
+
   readonly #onMessage = (event: WebSocketLikeEvent): void => {
     if (this.#closing) return;
+    // A whole message: what the socket held of it is now here (the next read reports the rest).
+    this.#watch.frameDone();
+    this.#unfinishedBytes = 0;
+    this.#unfinishedReads = 0;
     const data = event.data;
     let bytes: Uint8Array;
     if (typeof data === 'string') {
@@ -288,10 +340,13 @@ export class Connection implements WebSocketConnection {
     this.#bytesRead += bytes.length;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
+    if (!this.#hold()) return;
     if (this.#routing) {
       if (!this.#paused && this.#queuedBytes >= this.#init.receiveBufferBytes && this.#socket.pause) {
         this.#paused = true;
         this.#socket.pause();
+        // Paused by us: a frame cut short by the pause is not the peer's delay.
+        this.#watch.busy();
       }
       return;
     }
@@ -305,6 +360,7 @@ export class Connection implements WebSocketConnection {
     const frame = this.#queue[this.#queueHead]!;
     this.#queue[this.#queueHead++] = EMPTY;
     this.#queuedBytes -= frame.length;
+    this.#hold();
     if (this.#queueHead === this.#queue.length) {
       this.#queue = [];
       this.#queueHead = 0;
@@ -331,8 +387,9 @@ export class Connection implements WebSocketConnection {
           return;
         }
         this.#messagesIn++;
-        // §2.4 (as §2.1): an empty onward route is a heartbeat.
+        // §2.4 (as §2.1): an empty onward route is a heartbeat; it does not count as delivered.
         if (message.onwardRoute.isEmpty) continue;
+        this.#watch.delivered();
         // §1.3: push the paired sender so that replies go back through this connection.
         const routed = new LocalMessage(
           message.onwardRoute,
@@ -353,16 +410,20 @@ export class Connection implements WebSocketConnection {
       if (this.#paused && !this.#closing) {
         this.#paused = false;
         this.#socket.resume?.();
+        this.#watch.frameProgress(this.#unfinishedBytes > 0);
       }
     }
   }
 
   // ---- closing ----
 
-  /** A peer broke the protocol or the socket failed: log why and drop only this connection. */
+  /**
+   * A peer broke the protocol or the socket failed: log why and drop only this connection. The
+   * line is rate-limited by reason: a flood of bad connections costs one line, not one each.
+   */
   #fail(cause: WebSocketCloseCause, reason: string, code: number, error?: unknown): void {
     if (this.#closing) return;
-    this.#logger.warn('websocket connection closed', {
+    this.#guard.log.warn(`${cause}:${reason}`, 'websocket connection closed', {
       peer: this.peerAddress,
       mode: this.mode,
       cause,
@@ -371,6 +432,18 @@ export class Connection implements WebSocketConnection {
     });
     void this.#shutdown({ cause, reason, code, error });
   }
+
+  /** A limit of the transport was hit (the guard logged it): close, without waiting for the peer. */
+  readonly #onLimit = (info: InboundLimitInfo): void => {
+    if (this.#closing) return;
+    this.#hardClose = true;
+    const budget = info.limit === 'buffer-budget';
+    void this.#shutdown({
+      cause: budget ? 'limit' : 'timeout',
+      reason: info.reason,
+      code: budget ? CloseCode.tryAgainLater : CloseCode.policyViolation,
+    });
+  };
 
   readonly #onError = (event: WebSocketLikeEvent): void => {
     const e = event.error ?? event.message;
@@ -392,7 +465,7 @@ export class Connection implements WebSocketConnection {
     }
     const code = event.code;
     const reason = `closed by peer${code === undefined ? '' : ` (code ${code}${event.reason ? `: ${event.reason}` : ''})`}`;
-    this.#logger.info('websocket connection closed', {
+    this.#guard.log.info(`peer:${code}`, 'websocket connection closed', {
       peer: this.peerAddress,
       mode: this.mode,
       cause: 'peer',
@@ -410,6 +483,8 @@ export class Connection implements WebSocketConnection {
   #shutdown(info: WebSocketCloseInfo): Promise<WebSocketCloseInfo> {
     if (this.#done !== undefined) return this.#done;
     this.#closing = true;
+    this.#watch.release();
+    this.#stopWatchingUnfinished?.();
     // Release a sender waiting for the buffer to drain; later messages are dropped.
     this.#releaseDrain();
     try {
@@ -442,6 +517,8 @@ export class Connection implements WebSocketConnection {
       }
       if (socket.readyState !== CLOSED) {
         closeSocket(socket, info.code ?? CloseCode.normal, info.cause === 'local' ? '' : info.reason);
+        // A peer over a limit gets its close frame but no grace period: it may be what stalls.
+        if (this.#hardClose) this.#terminate();
         await Promise.race([
           this.#socketClosed,
           new Promise<void>((resolve) => {

@@ -45,6 +45,11 @@ export class Listener implements WebSocketListener {
     this.#init.origins.allow(origin);
   }
 
+  /** @internal How many connections are open, for `maxConnections`. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
   /** @internal */
   add(connection: Connection): void {
     this.#connections.add(connection);
