@@ -59,7 +59,8 @@ export class OpenChannels<C> {
         throw new RangeError(`${name} must be a whole number ≥ 1, not ${v}`);
     }
     this.#limits = limits;
-    this.#now = limits.now ?? Date.now;
+    // A monotonic clock: a wall clock set forward must not close every channel at once.
+    this.#now = limits.now ?? (() => performance.now());
     this.#onIdle = onIdle;
     this.#sweepMs = Math.min(Math.max(Math.ceil(limits.idleTimeoutMs / 4), 10), MAX_SWEEP_INTERVAL_MS);
   }
