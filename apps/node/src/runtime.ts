@@ -703,6 +703,12 @@ function nodeMetrics(
       ],
     },
     {
+      name: 'ockam_secure_channels_idle_closed_total',
+      help: 'Secure channels accepted by a listener and closed for carrying nothing for the idle timeout',
+      type: 'counter',
+      samples: [{ value: handshakes.idleClosed }],
+    },
+    {
       name: 'process_resident_memory_bytes',
       help: 'Resident set size',
       type: 'gauge',

@@ -16,6 +16,7 @@ import {
   type CredentialsHook,
   createSecureChannel,
   createSecureChannelListener,
+  DEFAULT_MAX_CHANNELS,
   identityVerifier,
   type PeerVerifier,
   type SecureChannel,
@@ -44,13 +45,18 @@ export interface ListenerInfo {
   channels: number;
   /** Handshake slots taken: running responders, and failed ones until their deadline. */
   pendingHandshakes: number;
-  /** msg1 dropped since the listener started (malformed, or over a pending-handshake cap). */
+  /** msg1 dropped since the listener started (malformed, or over a pending-handshake or channel cap). */
   droppedHandshakes: number;
+  /** Channels the listener holds at most (handshakes under way included). */
+  maxChannels: number;
+  /** Channels closed since the listener started for carrying nothing for the idle timeout. */
+  idleClosedChannels: number;
 }
 
 /**
- * What each secure channel listener may spend on handshakes nobody has authenticated yet
- * (`@ockam/secure-channel`'s defaults where unset: 10 s, 256, 32, 10 s, 16).
+ * What each secure channel listener may spend on handshakes nobody has authenticated yet, and on
+ * the channels they open (`@ockam/secure-channel`'s defaults where unset: 10 s, 256, 32, 10 s, 16;
+ * 4096 channels, 256 per connection, 2 hours idle).
  */
 export interface HandshakeLimits {
   /** How long a responder waits for msg3. */
@@ -63,6 +69,12 @@ export interface HandshakeLimits {
   logIntervalMs?: number;
   /** Changes a peer's identity may have (each costs signature checks before the peer is known). */
   maxPeerIdentityChanges?: number;
+  /** Channels a listener holds open (handshakes under way included). */
+  maxChannels?: number;
+  /** Channels a listener holds open for one connection (a relay's connection counts as one). */
+  maxChannelsPerConnection?: number;
+  /** A channel a listener accepted that carries nothing for this long is closed. */
+  idleTimeoutMs?: number;
 }
 
 /** The environment variables an operator sets them with, and the field each one sets. */
@@ -72,6 +84,9 @@ export const HANDSHAKE_LIMIT_VARIABLES = {
   OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES_PER_CONNECTION: 'maxPendingHandshakesPerConnection',
   OCKAM_SECURE_CHANNEL_LOG_INTERVAL_MS: 'logIntervalMs',
   OCKAM_SECURE_CHANNEL_MAX_PEER_IDENTITY_CHANGES: 'maxPeerIdentityChanges',
+  OCKAM_SECURE_CHANNEL_MAX_CHANNELS: 'maxChannels',
+  OCKAM_SECURE_CHANNEL_MAX_CHANNELS_PER_CONNECTION: 'maxChannelsPerConnection',
+  OCKAM_SECURE_CHANNEL_IDLE_TIMEOUT_MS: 'idleTimeoutMs',
 } as const satisfies Record<string, keyof HandshakeLimits>;
 
 /** Reads `HANDSHAKE_LIMIT_VARIABLES`; throws on a value that is not a whole number ≥ 1. */
@@ -278,6 +293,8 @@ export class SecureChannels {
         channels: [...l.listener.channels].filter((c) => c.isOpen).length,
         pendingHandshakes: l.listener.pendingHandshakes,
         droppedHandshakes: l.listener.droppedHandshakes,
+        maxChannels: this.#handshakeLimits.maxChannels ?? DEFAULT_MAX_CHANNELS,
+        idleClosedChannels: l.listener.idleClosedChannels,
       }
     );
   }
@@ -360,15 +377,17 @@ export class SecureChannels {
     return info;
   }
 
-  /** Unfinished handshakes and dropped msg1 over every listener, for metrics. */
-  handshakeCounts(): { pending: number; dropped: number } {
+  /** Unfinished handshakes, dropped msg1 and channels closed as idle over every listener, for metrics. */
+  handshakeCounts(): { pending: number; dropped: number; idleClosed: number } {
     let pending = 0;
     let dropped = 0;
+    let idleClosed = 0;
     for (const { listener } of this.#listeners.values()) {
       pending += listener.pendingHandshakes;
       dropped += listener.droppedHandshakes;
+      idleClosed += listener.idleClosedChannels;
     }
-    return { pending, dropped };
+    return { pending, dropped, idleClosed };
   }
 
   /** Open channels this node initiated, and channels accepted by its listeners. */

@@ -10,9 +10,19 @@ describe('handshake limits from the environment', () => {
         OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES: '1024',
         OCKAM_SECURE_CHANNEL_MAX_PENDING_HANDSHAKES_PER_CONNECTION: '',
         OCKAM_SECURE_CHANNEL_MAX_PEER_IDENTITY_CHANGES: '4',
+        OCKAM_SECURE_CHANNEL_MAX_CHANNELS: '10000',
+        OCKAM_SECURE_CHANNEL_MAX_CHANNELS_PER_CONNECTION: '1000',
+        OCKAM_SECURE_CHANNEL_IDLE_TIMEOUT_MS: '86400000',
       }),
-    ).toEqual({ timeoutMs: 5000, maxPendingHandshakes: 1024, maxPeerIdentityChanges: 4 });
-    expect(Object.keys(HANDSHAKE_LIMIT_VARIABLES)).toHaveLength(5);
+    ).toEqual({
+      timeoutMs: 5000,
+      maxPendingHandshakes: 1024,
+      maxPeerIdentityChanges: 4,
+      maxChannels: 10_000,
+      maxChannelsPerConnection: 1000,
+      idleTimeoutMs: 86_400_000,
+    });
+    expect(Object.keys(HANDSHAKE_LIMIT_VARIABLES)).toHaveLength(8);
   });
 
   it('refuses a value that is not a whole number of at least 1, naming the variable', () => {

@@ -10,6 +10,13 @@
  * connection; each has `timeoutMs` (10 s) to finish, and one that fails keeps its slot until then.
  * msg1 over a cap is dropped; what a peer makes the listener log is rate-limited.
  *
+ * A completed handshake is a channel that holds two workers, keys and flow-control entries, and
+ * when the trust policy lets everyone in, anyone can complete one with a throwaway identity. So
+ * the channels are bounded too: at most `maxChannels` open at once, `maxChannelsPerConnection` of
+ * them from one connection (a handshake under way counts as a channel: msg1 is refused before a
+ * key is generated when the cap would be exceeded), and a channel that carries nothing for
+ * `idleTimeoutMs` is closed (Close is sent to the peer, PROTOCOL.md §3.3).
+ *
  * Flow control: the listener is a spawner; each channel's decryptor is a producer spawned by it.
  * Services reachable through any channel of this listener must be consumers of its
  * `flowControlId`.
@@ -37,6 +44,7 @@ import { SecureChannelError } from './errors.js';
 import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.js';
 import { ChannelEnd } from './internal/channel-worker.js';
 import { DEFAULT_LOG_INTERVAL_MS, LogLimiter } from './internal/log-limiter.js';
+import { OpenChannels } from './internal/open-channels.js';
 import { PendingHandshakes } from './internal/pending-handshakes.js';
 import { yieldToEventLoop } from './internal/yield-to-event-loop.js';
 import { DHLEN, NOISE_MAX_MESSAGE_SIZE } from './noise-handshake-state.js';
@@ -70,6 +78,32 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
  */
 export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION = 32;
 
+/**
+ * Channels one listener holds open at once (4096), counting handshakes under way. Each costs two
+ * workers, two AES keys in the vault and flow-control entries (measured: about 12 KiB of heap,
+ * 30-60 KiB of resident memory): a node serving a few thousand peers (a project's relay) fits,
+ * and what throwaway identities can make it hold stays under about 250 MiB. msg1 beyond it is
+ * dropped.
+ */
+export const DEFAULT_MAX_CHANNELS = 4096;
+
+/**
+ * Channels open at once from one connection (256), counting handshakes under way. A connection is
+ * what delivered msg1 (see `DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION`): every initiator that
+ * reaches this node through one relay shares the relay's connection, so this is far above what one
+ * peer needs (a node opens one channel per peer and multiplexes its portals over it); raise it on
+ * nodes reached by more than a couple of hundred peers through one relay.
+ */
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 256;
+
+/**
+ * How long a channel accepted by a listener may carry no frame before it is closed (2 hours,
+ * the idle time after which TCP keepalive starts probing, RFC 1122 §4.2.3.6). Portal inlets and
+ * relay registrations ping through their channel every 10 s, so only channels nobody uses are
+ * closed: those of peers that went away without Close, and those opened just to be held.
+ */
+export const DEFAULT_CHANNEL_IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+
 export { DEFAULT_LOG_INTERVAL_MS };
 
 /** The origin of msg1 that came from no producer (a worker on this node). */
@@ -95,6 +129,19 @@ export interface SecureChannelListenerOptions {
    * `DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION`, 32).
    */
   maxPendingHandshakesPerConnection?: number;
+  /** Open channels at most, handshakes under way included (default `DEFAULT_MAX_CHANNELS`, 4096). */
+  maxChannels?: number;
+  /**
+   * Open channels per connection at most, handshakes under way included (default
+   * `DEFAULT_MAX_CHANNELS_PER_CONNECTION`, 256).
+   */
+  maxChannelsPerConnection?: number;
+  /**
+   * A channel that carries no frame, either way, for this long is closed (default
+   * `DEFAULT_CHANNEL_IDLE_TIMEOUT_MS`, 2 hours; a whole number of milliseconds, so set it very
+   * high to keep idle channels). Channels the node initiates are not subject to it.
+   */
+  idleTimeoutMs?: number;
   /** Interval of the rate-limited log lines (default `DEFAULT_LOG_INTERVAL_MS`, 10 s). */
   logIntervalMs?: number;
   /** Flow-control ids (a TCP listener's spawner id) whose producers may reach the listener and its channels. */
@@ -111,9 +158,14 @@ export interface SecureChannelListener {
   readonly channels: ReadonlySet<SecureChannel>;
   /** Handshake slots taken: running responders, and failed ones until their deadline. */
   readonly pendingHandshakes: number;
-  /** msg1 dropped so far, because it was malformed or over a pending-handshake cap. */
+  /** msg1 dropped so far, because it was malformed or over a cap (pending handshakes or channels). */
   readonly droppedHandshakes: number;
-  /** Stops the listener and its unfinished handshakes (open channels stay up; close them through `channels`). */
+  /** Channels closed so far for carrying nothing for `idleTimeoutMs`. */
+  readonly idleClosedChannels: number;
+  /**
+   * Stops the listener and its unfinished handshakes (open channels stay up, and still time out
+   * when idle; close them through `channels`).
+   */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -136,6 +188,23 @@ export async function createSecureChannelListener(
   const flowControlId = node.flowControls.generateId();
   const consumerOf = [...(options.consumerOf ?? [])];
   const channels = new Set<SecureChannel>();
+  let idleClosed = 0;
+  const open = new OpenChannels<SecureChannel>(
+    {
+      max: options.maxChannels ?? DEFAULT_MAX_CHANNELS,
+      maxPerConnection: options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_CHANNEL_IDLE_TIMEOUT_MS,
+    },
+    (channel, idleMs) => {
+      idleClosed++;
+      log.log('info', 'idle', 'secure channel closed: idle', {
+        listener: address.value,
+        peer: channel.peerIdentifier,
+        idleMs,
+        idleTimeoutMs: open.limits.idleTimeoutMs,
+      });
+    },
+  );
   let dropped = 0;
   const drop = (reason: string, fields: Record<string, unknown>): void => {
     dropped++;
@@ -165,6 +234,22 @@ export async function createSecureChannelListener(
       // of the same producer, not only from the flows this listener was configured with.
       const producer = node.flowControls.producer(source);
       const origin = message.localInfo.flowControlId ?? producer?.flowControlId ?? LOCAL_ORIGIN;
+      // A handshake under way will be a channel: count it against the channel caps now, so that
+      // msg1 over them is refused before a key is generated.
+      if (open.countOf(origin) + pending.countOf(origin) >= open.limits.maxPerConnection) {
+        drop('channels:connection', {
+          error: `this connection already has ${open.limits.maxPerConnection} channels (open or in handshake)`,
+          connection: origin,
+        });
+        return;
+      }
+      if (open.size + pending.size >= open.limits.max) {
+        drop('channels:listener', {
+          error: `this listener already has ${open.limits.max} channels (open or in handshake)`,
+          connection: origin,
+        });
+        return;
+      }
       const slot = pending.admit(origin);
       if (typeof slot === 'string') {
         drop(`cap:${slot}`, {
@@ -204,7 +289,11 @@ export async function createSecureChannelListener(
           pending.opened(slot);
           const channel = channelHandle(end, info);
           channels.add(channel);
-          void end.closed.then(() => channels.delete(channel));
+          open.add(channel, { origin, activity: () => end.carried, close: () => end.stop() });
+          void end.closed.then(() => {
+            channels.delete(channel);
+            open.delete(channel);
+          });
           options.onChannel?.(channel);
         },
         () => pending.failed(slot),
@@ -240,6 +329,9 @@ export async function createSecureChannelListener(
     },
     get droppedHandshakes() {
       return dropped;
+    },
+    get idleClosedChannels() {
+      return idleClosed;
     },
     stop,
     [Symbol.asyncDispose]: stop,

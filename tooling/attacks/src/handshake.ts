@@ -55,6 +55,8 @@ export interface RawChannel {
   send(onward: readonly string[], payload: Uint8Array): void;
   /** The payloads of the data frames the node sent to `replyTo` so far, decrypted, in order. */
   replies(): Uint8Array[];
+  /** Whether the node sent `Close` on this channel (PROTOCOL.md §3.3). */
+  closedByNode(): boolean;
 }
 
 /**
@@ -98,6 +100,15 @@ export async function openRawChannel(
   const decrypting = new Decryptor(vault, receive.takeKey());
   let read = peer.received.filter(mine).length;
   const decrypted: Uint8Array[] = [];
+  let closed = false;
+  const readFrames = () => {
+    const frames = peer.received.filter(mine);
+    for (; read < frames.length; read++) {
+      const decoded = decodeSecureChannelMessage(decrypting.decrypt(frames[read]!.payload));
+      if (decoded.kind === 'payload') decrypted.push(decoded.payload);
+      else if (decoded.kind === 'close') closed = true;
+    }
+  };
   return {
     decryptor,
     identifier: me.identifier,
@@ -113,12 +124,12 @@ export async function openRawChannel(
       peer.send([decryptor], encryptor.encrypt(plaintext), []);
     },
     replies() {
-      const frames = peer.received.filter(mine);
-      for (; read < frames.length; read++) {
-        const decoded = decodeSecureChannelMessage(decrypting.decrypt(frames[read]!.payload));
-        if (decoded.kind === 'payload') decrypted.push(decoded.payload);
-      }
+      readFrames();
       return decrypted;
+    },
+    closedByNode() {
+      readFrames();
+      return closed;
     },
   };
 }

@@ -16,13 +16,19 @@ export interface RunningNode {
   readonly tcpListenerAddress: string;
 }
 
-/** Creates and starts a node; `args` go to `ockam node create NAME …`. */
+/**
+ * Creates and starts a node; `args` go to `ockam node create NAME …`, `variables` to its
+ * environment (the daemon inherits it: `OCKAM_…` limits).
+ */
 export async function startNode(
   env: OckamEnv,
   name: string,
   args: readonly string[] = [],
+  variables: Record<string, string> = {},
 ): Promise<RunningNode> {
-  await env.ok(['node', 'create', name, ...args], { timeoutMs: 120_000 });
+  const created = await env.run(['node', 'create', name, ...args], { timeoutMs: 120_000, env: variables });
+  if (created.code !== 0)
+    throw new Error(`ockam node create ${name} exited ${created.code}: ${created.stderr.trim()}`);
   const shown = await env.json<{ pid: number; tcpListenerAddress: string }>(['node', 'show', name]);
   return { env, name, pid: shown.pid, tcpListenerAddress: shown.tcpListenerAddress };
 }

@@ -178,7 +178,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
                 l.address,
                 l.identity,
                 l.authorized?.join(',') ?? 'anyone',
-                String(l.channels),
+                `${l.channels}/${l.maxChannels}`,
                 String(l.pendingHandshakes),
               ]),
             ),

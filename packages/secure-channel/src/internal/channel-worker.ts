@@ -123,6 +123,8 @@ export class ChannelEnd {
   #handshakeMessagesReceived = 0;
   #peerCredentials: readonly Uint8Array[] = [];
   #encryptorContext: WorkerContext | undefined;
+  /** Frames carried since the channel opened (authenticated in, encrypted out): its activity. */
+  #carried = 0;
 
   constructor(params: ChannelParams) {
     this.params = params;
@@ -146,6 +148,11 @@ export class ChannelEnd {
 
   get isOpen(): boolean {
     return this.#state === 'open';
+  }
+
+  /** Frames carried so far, both ways; a listener's idle timeout watches it move. */
+  get carried(): number {
+    return this.#carried;
   }
 
   /** Creates the handshake state and starts the decryptor worker; the handshake timer starts now. */
@@ -393,6 +400,7 @@ export class ChannelEnd {
       await yieldToEventLoop();
       return;
     }
+    this.#carried++;
     // PROTOCOL.md §3.3: the responder follows the initiator's route whenever a newer frame arrives.
     if (this.role === 'responder' && nonce > highestBefore && this.#theirDecryptor !== undefined) {
       this.#remoteRoute = message.returnRoute.append(this.#theirDecryptor);
@@ -498,6 +506,7 @@ export class ChannelEnd {
 
   async #onPlaintext(ctx: WorkerContext, routed: RoutedMessage): Promise<void> {
     if (this.#state !== 'open') return;
+    this.#carried++;
     const { message } = routed;
     // Encrypted in parts: the payload is read once, by the cipher, and never copied into a plaintext.
     // The head goes into this worker's scratch writer, which the cipher has read before the next message.

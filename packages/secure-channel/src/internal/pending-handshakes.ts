@@ -62,6 +62,12 @@ export class PendingHandshakes {
     return this.#all.size;
   }
 
+  /** Slots taken by `origin` (its running responders and failed ones before their deadline). */
+  countOf(origin: string): number {
+    this.#expire();
+    return this.#byOrigin.get(origin)?.size ?? 0;
+  }
+
   /** A slot for a msg1 from `origin`, or why there is none. */
   admit(origin: string): Slot | Refusal {
     this.#expire();
