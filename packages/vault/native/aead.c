@@ -1,7 +1,7 @@
 /*
  * Optional native AEAD for the node backend of @ockam/vault: AES-GCM and ChaCha20-Poly1305 on the
- * OpenSSL that Node.js itself links (its headers ship with Node; its symbols are resolved from
- * the running node binary).
+ * EVP interface of the OpenSSL that Node.js itself links (its headers ship with Node; its symbols
+ * are resolved from the running node binary). No cipher code of our own: every byte is OpenSSL's.
  *
  * Why: node:crypto makes a new cipher object for every message and returns its output in a fresh,
  * zero-filled buffer; for a 48 KiB secure-channel frame that doubles the cost of the AES itself.
@@ -10,8 +10,7 @@
  *
  * API (all arguments are checked here; a wrong one throws a TypeError or RangeError, never
  * touches memory it should not):
- *   create(algorithm: 0 AES-GCM | 1 ChaCha20-Poly1305, key: Uint8Array, allowVaes = true) -> handle
- *        an AES-256 key runs on gcm_vaes.c where the CPU has VAES (exports.vaes), else OpenSSL
+ *   create(algorithm: 0 AES-GCM | 1 ChaCha20-Poly1305, key: Uint8Array) -> handle
  *   seal(handle, nonce12, plaintext: Uint8Array | Uint8Array[] (at most 64), aad, out, offset)
  *        writes ciphertext ‖ 16-byte tag into out at offset; out may hold a single plaintext
  *        exactly where its ciphertext goes (in place), and must not overlap it otherwise
@@ -29,15 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gcm_vaes.h"
-
 #define NONCE_LENGTH 12
 #define TAG_LENGTH 16
 
 typedef struct {
   EVP_CIPHER_CTX *enc;
   EVP_CIPHER_CTX *dec;
-  GcmVaesKey *vaes; /* AES-256-GCM on VAES (gcm_vaes.c) instead of the two contexts, when set */
 } Aead;
 
 static napi_value fail(napi_env env, const char *code, const char *message, int range) {
@@ -60,9 +56,7 @@ static int bytes_of(napi_env env, napi_value value, unsigned char **data, size_t
 static void free_contexts(Aead *a) {
   if (a->enc != NULL) EVP_CIPHER_CTX_free(a->enc);
   if (a->dec != NULL) EVP_CIPHER_CTX_free(a->dec);
-  gcm_vaes_free(a->vaes);
   a->enc = a->dec = NULL;
-  a->vaes = NULL;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -78,16 +72,13 @@ static Aead *aead_of(napi_env env, napi_value value) {
   if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
   if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
   Aead *a = data;
-  return a != NULL && (a->enc != NULL || a->vaes != NULL) ? a : NULL;
+  return a != NULL && a->enc != NULL ? a : NULL;
 }
 
 static napi_value create(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  /* A third argument `false` keeps AES-256-GCM on OpenSSL even where the VAES path could run. */
-  bool allow_vaes = true;
-  if (argc >= 3) napi_get_value_bool(env, argv[2], &allow_vaes);
   int32_t algorithm = -1;
   unsigned char *key;
   size_t key_length;
@@ -105,14 +96,6 @@ static napi_value create(napi_env env, napi_callback_info info) {
   if (cipher == NULL) return fail(env, "ERR_OCKAM_AEAD", "unsupported algorithm or key length", 1);
   Aead *a = calloc(1, sizeof(Aead));
   if (a == NULL) return fail(env, "ERR_OCKAM_AEAD", "out of memory", 1);
-  if (allow_vaes && algorithm == 0 && key_length == 32 && gcm_vaes_available()) {
-    a->vaes = gcm_vaes_new(key);
-    if (a->vaes == NULL) {
-      free(a);
-      return fail(env, "ERR_OCKAM_AEAD", "out of memory", 1);
-    }
-    goto made;
-  }
   a->enc = EVP_CIPHER_CTX_new();
   a->dec = EVP_CIPHER_CTX_new();
   // The nonce length is the default (12 bytes) for both ciphers; each message sets its nonce.
@@ -123,7 +106,6 @@ static napi_value create(napi_env env, napi_callback_info info) {
     free(a);
     return fail(env, "ERR_OCKAM_AEAD", "OpenSSL could not prepare the key", 1);
   }
-made:;
   napi_value handle;
   if (napi_create_external(env, a, finalize, NULL, &handle) != napi_ok) {
     free_contexts(a);
@@ -135,9 +117,9 @@ made:;
 
 /*
  * Checks the handle, nonce and AAD shared by seal and open; feeds the nonce and the AAD to
- * OpenSSL, or starts `vaes_state` when the key runs on VAES.
+ * OpenSSL.
  */
-static int begin(napi_env env, napi_value *argv, int encrypt, Aead **out_aead, GcmVaesState *vaes_state) {
+static int begin(napi_env env, napi_value *argv, int encrypt, Aead **out_aead) {
   unsigned char *nonce, *aad;
   size_t nonce_length, aad_length;
   Aead *a = aead_of(env, argv[0]);
@@ -152,11 +134,6 @@ static int begin(napi_env env, napi_value *argv, int encrypt, Aead **out_aead, G
   if (!bytes_of(env, argv[3], &aad, &aad_length) || aad_length > 0x7fffffff) {
     fail(env, "ERR_OCKAM_AEAD", "the associated data must be a Uint8Array under 2 GiB", 1);
     return 0;
-  }
-  if (a->vaes != NULL) {
-    gcm_vaes_begin(a->vaes, vaes_state, nonce, aad, aad_length);
-    *out_aead = a;
-    return 1;
   }
   EVP_CIPHER_CTX *ctx = encrypt ? a->enc : a->dec;
   int n = 0;
@@ -247,17 +224,8 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   if (overlaps_parts(parts, lengths, count, out + offset, total + TAG_LENGTH))
     return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the plaintext (other than exactly in place)", 1);
   Aead *a;
-  GcmVaesState st;
-  if (!begin(env, argv, 1, &a, &st)) return NULL;
+  if (!begin(env, argv, 1, &a)) return NULL;
   unsigned char *p = out + offset;
-  if (a->vaes != NULL) {
-    for (uint32_t i = 0; i < count; i++) {
-      gcm_vaes_encrypt(a->vaes, &st, parts[i], p, lengths[i]);
-      p += lengths[i];
-    }
-    gcm_vaes_finish(a->vaes, &st, p);
-    return NULL;
-  }
   int n = 0, ok = 1;
   for (uint32_t i = 0; i < count && ok == 1; i++) {
     if (lengths[i] == 0) continue;
@@ -300,8 +268,7 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   if (overlaps_parts(parts, lengths, count, out, length))
     return fail(env, "ERR_OCKAM_AEAD", "the output overlaps the ciphertext (other than exactly in place)", 1);
   Aead *a;
-  GcmVaesState st;
-  if (!begin(env, argv, 0, &a, &st)) return NULL;
+  if (!begin(env, argv, 0, &a)) return NULL;
   // The tag is the last 16 bytes, wherever the parts cut them; read before anything is written.
   unsigned char tag[TAG_LENGTH];
   size_t start = 0;  // where parts[i] begins in the input
@@ -309,21 +276,6 @@ static napi_value open_(napi_env env, napi_callback_info info) {
     if (start + lengths[i] <= length) continue;
     size_t from = start < length ? length - start : 0;  // the first tag byte within this part
     memcpy(tag + (start + from - length), parts[i] + from, lengths[i] - from);
-  }
-  if (a->vaes != NULL) {
-    size_t done = 0;
-    for (uint32_t i = 0; i < count && done < length; i++) {
-      size_t take = lengths[i] < length - done ? lengths[i] : length - done;
-      gcm_vaes_decrypt(a->vaes, &st, parts[i], out + done, take);
-      done += take;
-    }
-    unsigned char computed[TAG_LENGTH];
-    gcm_vaes_finish(a->vaes, &st, computed);
-    int good = CRYPTO_memcmp(computed, tag, TAG_LENGTH) == 0;
-    OPENSSL_cleanse(computed, TAG_LENGTH);
-    if (!good) OPENSSL_cleanse(out, length);  // never hand out unauthenticated plaintext
-    napi_get_boolean(env, good, &result);
-    return result;
   }
   int n = 0, m = 0, ok = 1;
   size_t done = 0;
@@ -360,8 +312,5 @@ NAPI_MODULE_INIT() {
       {"destroy", NULL, destroy, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, 4, functions);
-  napi_value vaes;
-  napi_get_boolean(env, gcm_vaes_available(), &vaes);
-  napi_set_named_property(env, exports, "vaes", vaes);
   return exports;
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -20,15 +20,12 @@ const algorithms = [
 describe.skipIf(disabled)('native AEAD (node backend)', () => {
   it('is built and loaded', () => {
     const status = nativeAeadStatus();
-    expect(status, 'run `node packages/vault/scripts/build-native.mjs` to see why').toMatchObject({
+    expect(status, 'run `node packages/vault/scripts/build-native.mjs` to see why').toEqual({
       loaded: true,
       reason: 'loaded',
     });
     const addon = createRequire(import.meta.url)('../build/Release/ockam_aead.node');
-    expect(status.vaes).toBe(addon.vaes === true && process.env.OCKAM_VAULT_VAES !== '0');
-    console.log(
-      `AES-256-GCM runs on ${status.vaes ? 'the addon’s VAES code' : 'OpenSSL'} (CPU has VAES and VPCLMULQDQ: ${addon.vaes})`,
-    );
+    expect(Object.keys(addon).sort()).toEqual(['create', 'destroy', 'open', 'seal']);
   });
 
   for (const [algorithm, keyLength] of algorithms) {
@@ -178,136 +175,5 @@ describe.skipIf(disabled)('native AEAD (node backend)', () => {
     );
     expect(() => addon.open(h, nonce, [sealed, 'x'], none, new Uint8Array(200))).toThrow(TypeError);
     addon.destroy(h);
-  });
-});
-
-// native/gcm_vaes.c: AES-256-GCM of our own on VAES and VPCLMULQDQ. It must give OpenSSL's bytes
-// for every length, cut and AAD, open what OpenSSL seals, and refuse (and wipe) anything tampered.
-const addon = disabled ? undefined : createRequire(import.meta.url)('../build/Release/ockam_aead.node');
-const vaes = addon?.vaes === true;
-if (!disabled && !vaes)
-  console.log('VAES AES-GCM tests skipped: this CPU lacks VAES or VPCLMULQDQ (OpenSSL runs instead)');
-
-describe.skipIf(!vaes)('AES-256-GCM on VAES (native/gcm_vaes.c)', () => {
-  const none = new Uint8Array(0);
-  const seal = (
-    handle: object,
-    nonce: Uint8Array,
-    parts: Uint8Array | Uint8Array[],
-    aad: Uint8Array,
-    length: number,
-  ) => {
-    const out = new Uint8Array(length + 16);
-    addon.seal(handle, nonce, parts, aad, out, 0);
-    return out;
-  };
-  const cutAt = (bytes: Uint8Array, cuts: number[]): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    let at = 0;
-    for (const c of [...cuts.map((x) => Math.min(x, bytes.length)).sort((a, b) => a - b), bytes.length]) {
-      out.push(bytes.subarray(at, c));
-      at = c;
-    }
-    return out;
-  };
-
-  it('seals every length from 0 to 600 bytes, and 48/64 KiB ones, exactly as OpenSSL does, whole and cut', () => {
-    const key = new Uint8Array(randomBytes(32));
-    const fast = addon.create(0, key, true);
-    const openssl = addon.create(0, key, false);
-    const lengths = [
-      ...Array.from({ length: 601 }, (_, i) => i),
-      4095,
-      4096,
-      4097,
-      49_152,
-      49_169,
-      65_536 + 64,
-    ];
-    for (const length of lengths) {
-      const nonce = new Uint8Array(randomBytes(12));
-      const aad = new Uint8Array(randomBytes(length % 3 === 0 ? 0 : length % 37));
-      const plaintext = new Uint8Array(randomBytes(length));
-      const expected = seal(openssl, nonce, plaintext, aad, length);
-      const reference = createCipheriv('aes-256-gcm', key, nonce);
-      reference.setAAD(aad);
-      const viaNode = Buffer.concat([reference.update(plaintext), reference.final(), reference.getAuthTag()]);
-      expect(Buffer.compare(Buffer.from(expected), viaNode), `OpenSSL at ${length}`).toBe(0);
-      expect(
-        Buffer.compare(seal(fast, nonce, plaintext, aad, length), expected),
-        `whole, ${length} bytes`,
-      ).toBe(0);
-      const cuts = [length % 17, (length * 7) % (length + 1), length - (length % 5)];
-      const parts = cutAt(plaintext, cuts);
-      expect(Buffer.compare(seal(fast, nonce, parts, aad, length), expected), `cut at ${cuts}`).toBe(0);
-      // It opens OpenSSL's output, whole, cut, and in place.
-      const back = new Uint8Array(length);
-      expect(
-        addon.open(
-          fast,
-          nonce,
-          cutAt(
-            expected,
-            cuts.map((c) => c + 9),
-          ),
-          aad,
-          back,
-        ),
-      ).toBe(true);
-      expect(Buffer.compare(back, plaintext)).toBe(0);
-      const inPlace = expected.slice();
-      expect(addon.open(fast, nonce, inPlace, aad, inPlace.subarray(0, length))).toBe(true);
-      expect(Buffer.compare(inPlace.subarray(0, length), plaintext)).toBe(0);
-    }
-    addon.destroy(fast);
-    addon.destroy(openssl);
-  });
-
-  it('agrees with OpenSSL on random keys, nonces, AAD and cuts (fast-check)', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.uint8Array({ minLength: 12, maxLength: 12 }),
-        fc.array(fc.uint8Array({ maxLength: 1500 }), { maxLength: 6 }),
-        fc.uint8Array({ maxLength: 70 }),
-        (key, nonce, parts, aad) => {
-          const fast = addon.create(0, key, true);
-          const openssl = addon.create(0, key, false);
-          const length = parts.reduce((n, p) => n + p.length, 0);
-          const sealed = seal(fast, nonce, parts, aad, length);
-          expect(Buffer.compare(sealed, seal(openssl, nonce, Buffer.concat(parts), aad, length))).toBe(0);
-          const back = new Uint8Array(length);
-          expect(addon.open(openssl, nonce, sealed, aad, back)).toBe(true);
-          expect(addon.open(fast, nonce, cutAt(sealed, [length >> 1, length + 3]), aad, back)).toBe(true);
-          expect(Buffer.compare(back, Buffer.concat(parts))).toBe(0);
-          addon.destroy(fast);
-          addon.destroy(openssl);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  it('refuses a flipped bit anywhere, another nonce or AAD, and wipes what it wrote', () => {
-    const key = new Uint8Array(randomBytes(32));
-    const fast = addon.create(0, key, true);
-    const nonce = new Uint8Array(randomBytes(12));
-    const aad = Uint8Array.of(1, 2, 3);
-    const plaintext = new Uint8Array(randomBytes(5000));
-    const sealed = seal(fast, nonce, plaintext, aad, 5000);
-    for (const i of [0, 15, 16, 255, 256, 4999, 5000, 5015]) {
-      const bad = sealed.slice();
-      bad[i]! ^= 0x40;
-      const out = new Uint8Array(5000).fill(7);
-      expect(addon.open(fast, nonce, cutAt(bad, [300]), aad, out), `bit at byte ${i}`).toBe(false);
-      expect(out.every((b) => b === 0)).toBe(true);
-    }
-    const out = new Uint8Array(5000);
-    expect(addon.open(fast, new Uint8Array(12), sealed, aad, out)).toBe(false);
-    expect(addon.open(fast, nonce, sealed, none, out)).toBe(false);
-    expect(addon.open(fast, nonce, sealed, aad, out)).toBe(true); // the key still works
-    expect(Buffer.compare(out, plaintext)).toBe(0);
-    addon.destroy(fast);
-    expect(() => seal(fast, nonce, plaintext, aad, 5000)).toThrow(/destroyed/);
   });
 });

@@ -143,9 +143,7 @@ const AES_BY_KEY_LENGTH: Record<number, string> = { 16: 'aes-128-gcm', 24: 'aes-
 
 /** The optional native AEAD (native/aead.c), when it was built; see `nativeAeadStatus`. */
 interface NativeAead {
-  /** Whether this CPU runs AES-256-GCM on VAES and VPCLMULQDQ (native/gcm_vaes.c). */
-  readonly vaes: boolean;
-  create(algorithm: 0 | 1, key: Uint8Array, allowVaes: boolean): object;
+  create(algorithm: 0 | 1, key: Uint8Array): object;
   seal(
     handle: object,
     nonce: Uint8Array,
@@ -189,20 +187,9 @@ const NATIVE = loadNativeAead();
  * build time) or on node:crypto, and why. Both give the same bytes; the addon is about twice as
  * fast on 48 KiB frames and allocates nothing per message.
  */
-export function nativeAeadStatus(): {
-  readonly loaded: boolean;
-  readonly reason: string;
-  readonly vaes: boolean;
-} {
-  return { loaded: NATIVE.native !== undefined, reason: NATIVE.reason, vaes: USE_VAES };
+export function nativeAeadStatus(): { readonly loaded: boolean; readonly reason: string } {
+  return { loaded: NATIVE.native !== undefined, reason: NATIVE.reason };
 }
-
-/**
- * AES-256-GCM runs on the addon's own VAES code (native/gcm_vaes.c, about twice OpenSSL 3.0's
- * speed) where the CPU has VAES and VPCLMULQDQ, unless `OCKAM_VAULT_VAES=0`; elsewhere, and for
- * other keys, on the OpenSSL that Node links.
- */
-const USE_VAES = NATIVE.native?.vaes === true && process.env.OCKAM_VAULT_VAES !== '0';
 
 /** A buffer of its own memory (never Buffer's pool), not zero-filled: the caller writes every byte. */
 function allocate(size: number): Uint8Array {
@@ -218,7 +205,7 @@ function nativeAead(native: NativeAead, algorithm: AeadAlgorithm, raw: Uint8Arra
   // Prepared only if a nonce other than 96 bits ever comes (never on the data path).
   let slow: PreparedAead | undefined;
   const fallback = (): PreparedAead => (slow ??= nodeCryptoAead(algorithm, raw));
-  let handle: object | undefined = native.create(algorithm === 'chacha20-poly1305' ? 1 : 0, raw, USE_VAES);
+  let handle: object | undefined = native.create(algorithm === 'chacha20-poly1305' ? 1 : 0, raw);
   const live = (): object => {
     if (handle === undefined) throw new RangeError('AEAD key was deleted');
     return handle;
