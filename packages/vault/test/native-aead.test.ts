@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createVault } from '../src/index.js';
@@ -174,6 +179,195 @@ describe.skipIf(disabled)('native AEAD (node backend)', () => {
       /plaintext has more than 64 parts/,
     );
     expect(() => addon.open(h, nonce, [sealed, 'x'], none, new Uint8Array(200))).toThrow(TypeError);
+    addon.destroy(h);
+  });
+});
+
+/**
+ * The addon compiled from test/fixtures/foreign-external.c: native code other than the vault's,
+ * making an external that is not a vault key handle. Built with cc against the running Node's
+ * headers (found as scripts/build-native.mjs finds them).
+ */
+function foreignAddon(): { make(): object } {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const nodedir = [process.env.npm_config_nodedir, prefix].find(
+    (d) => d !== undefined && existsSync(path.join(d, 'include', 'node', 'node_api.h')),
+  );
+  if (nodedir === undefined) throw new Error(`no Node.js headers under ${prefix}/include/node`);
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'ockam-foreign-')), 'foreign.node');
+  const source = fileURLToPath(new URL('./fixtures/foreign-external.c', import.meta.url));
+  execFileSync('cc', [
+    '-shared',
+    '-fPIC',
+    '-O1',
+    `-I${path.join(nodedir, 'include', 'node')}`,
+    source,
+    '-o',
+    out,
+  ]);
+  return createRequire(import.meta.url)(out);
+}
+
+describe.skipIf(disabled)('native AEAD against in-process code', () => {
+  const load = () => createRequire(import.meta.url)('../build/Release/ockam_aead.node');
+  const none = new Uint8Array(0);
+  const nonce = new Uint8Array(12).fill(9);
+  /** A copy of `parts` whose element `at` is a getter that runs `effect` and then returns it. */
+  const withGetter = (parts: Uint8Array[], at: number, effect: () => void): Uint8Array[] => {
+    const array = [...parts];
+    Object.defineProperty(array, at, {
+      get() {
+        effect();
+        return parts[at];
+      },
+      enumerable: true,
+    });
+    return array;
+  };
+  /** Detaches `bytes`' ArrayBuffer (its memory goes to the clone; `bytes` becomes empty). */
+  const detach = (bytes: Uint8Array) =>
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer as ArrayBuffer] });
+  /** Two parts, each in its own ArrayBuffer, and their sealed form in two parts too. */
+  const fixture = (addon: ReturnType<typeof load>, h: object) => {
+    const plain = [new Uint8Array(randomBytes(40)), new Uint8Array(randomBytes(24))];
+    const sealed = new Uint8Array(64 + 16);
+    addon.seal(h, nonce, plain, none, sealed, 0);
+    const cut = [sealed.slice(0, 30), sealed.slice(30)];
+    return { plain, cut };
+  };
+
+  it('refuses parts whose getter detaches or shrinks the output, without writing to it', () => {
+    const addon = load();
+    const h = addon.create(0, new Uint8Array(32).fill(1));
+    const { plain, cut } = fixture(addon, h);
+    let out = new Uint8Array(80);
+    expect(() =>
+      addon.seal(
+        h,
+        nonce,
+        withGetter(plain, 1, () => detach(out)),
+        none,
+        out,
+        0,
+      ),
+    ).toThrow(/no room/);
+    out = new Uint8Array(64);
+    expect(() =>
+      addon.open(
+        h,
+        nonce,
+        withGetter(cut, 1, () => detach(out)),
+        none,
+        out,
+      ),
+    ).toThrow(/no room/);
+    const resizable = new ArrayBuffer(80, { maxByteLength: 80 });
+    const tracking = new Uint8Array(resizable); // follows the buffer's length
+    expect(() =>
+      addon.seal(
+        h,
+        nonce,
+        withGetter(plain, 1, () => resizable.resize(8)),
+        none,
+        tracking,
+        0,
+      ),
+    ).toThrow(/no room/);
+    expect([...tracking]).toEqual(new Array(8).fill(0));
+    // The key still works.
+    const back = new Uint8Array(64);
+    expect(addon.open(h, nonce, cut, none, back)).toBe(true);
+    expect(Buffer.from(back)).toEqual(Buffer.concat(plain));
+    addon.destroy(h);
+  });
+
+  it('refuses parts whose getter detaches or resizes a part fetched before it', () => {
+    const addon = load();
+    const h = addon.create(1, new Uint8Array(32).fill(2));
+    const { plain, cut } = fixture(addon, h);
+    const out = new Uint8Array(80);
+    expect(() =>
+      addon.seal(
+        h,
+        nonce,
+        withGetter(plain, 1, () => detach(plain[0]!)),
+        none,
+        out,
+        0,
+      ),
+    ).toThrow(/plaintext changed size/);
+    expect(out.every((b) => b === 0)).toBe(true);
+    expect(() =>
+      addon.open(
+        h,
+        nonce,
+        withGetter(cut, 1, () => detach(cut[0]!)),
+        none,
+        new Uint8Array(64),
+      ),
+    ).toThrow(/ciphertext changed size/);
+    const resizable = new ArrayBuffer(40, { maxByteLength: 400 });
+    const first = new Uint8Array(resizable);
+    expect(() =>
+      addon.seal(
+        h,
+        nonce,
+        withGetter([first, plain[1]!], 1, () => resizable.resize(400)),
+        none,
+        out,
+        0,
+      ),
+    ).toThrow(TypeError);
+    addon.destroy(h);
+  });
+
+  it('refuses parts whose getter destroys the key or throws, and parts that are not an array', () => {
+    const addon = load();
+    const h = addon.create(0, new Uint8Array(32).fill(3));
+    const { plain, cut } = fixture(addon, h);
+    const out = new Uint8Array(80);
+    const boom = new Error('a getter threw');
+    expect(() =>
+      addon.seal(
+        h,
+        nonce,
+        withGetter(plain, 1, () => {
+          throw boom;
+        }),
+        none,
+        out,
+        0,
+      ),
+    ).toThrow(boom);
+    expect(out.every((b) => b === 0)).toBe(true);
+    expect(() => addon.seal(h, nonce, new Proxy(plain, {}), none, out, 0)).toThrow(TypeError);
+    expect(() => addon.seal(h, nonce, { length: 1, 0: plain[0] }, none, out, 0)).toThrow(TypeError);
+    expect(() =>
+      addon.open(
+        h,
+        nonce,
+        withGetter(cut, 1, () => addon.destroy(h)),
+        none,
+        out,
+      ),
+    ).toThrow(/destroyed/);
+    expect(() => addon.seal(h, nonce, plain, none, out, 0)).toThrow(/destroyed/);
+  });
+
+  it('takes no external for a key handle but its own: another addon’s is refused with a TypeError', () => {
+    const addon = load();
+    const foreign = foreignAddon().make();
+    const out = new Uint8Array(80);
+    const message = /not one made by this addon/;
+    expect(() => addon.seal(foreign, nonce, new Uint8Array(64), none, out, 0)).toThrow(TypeError);
+    expect(() => addon.seal(foreign, nonce, new Uint8Array(64), none, out, 0)).toThrow(message);
+    expect(() => addon.open(foreign, nonce, out, none, new Uint8Array(64))).toThrow(message);
+    expect(() => addon.destroy(foreign)).toThrow(message);
+    expect(() => addon.destroy({})).toThrow(message);
+    // Its own handles still work after all that.
+    const h = addon.create(0, new Uint8Array(32));
+    addon.seal(h, nonce, new Uint8Array(64), none, out, 0);
+    expect(addon.open(h, nonce, out, none, new Uint8Array(64))).toBe(true);
     addon.destroy(h);
   });
 });
