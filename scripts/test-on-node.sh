@@ -49,4 +49,5 @@ if [ "$#" -eq 0 ]; then
 else
   for p in "$@"; do filters+=(--filter="$p"); done
 fi
-pnpm exec turbo run test --concurrency=1 "${filters[@]}"
+# --continue: every suite runs and reports its counts even after one fails (the status stays 1).
+pnpm exec turbo run test --concurrency=1 --continue "${filters[@]}"
