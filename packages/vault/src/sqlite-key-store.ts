@@ -2,7 +2,9 @@
  * A KeyStore in SQLite with every secret encrypted at rest (Node.js only: `@ockam/vault/sqlite`).
  *
  * Ockam Rust keeps vault secrets as plaintext rows (PROTOCOL.md §9); we encrypt each secret with
- * AES-256-GCM under a master key, with the key id as AAD so a row cannot be moved to another id.
+ * AES-256-GCM under a master key, with the key's type and id as AAD, so a row can neither be moved
+ * to another id nor have its type changed (an Ed25519 secret read as an X25519 one, say).
+ * Stores written before schema 2 bound only the id; they are migrated once, when first opened.
  * The master key comes from a key file (created 0600, in a 0700 directory) or from a passphrase
  * in an environment variable, stretched with scrypt and a random salt stored in the database.
  * A check value encrypted at creation detects a wrong master key before anything is written.
@@ -38,6 +40,31 @@ const CHECK_PLAINTEXT = Buffer.alloc(32);
 // scrypt cost: N = 2^15, r = 8, p = 1 (RFC 7914 §2's interactive-login recommendation, ~32 MiB).
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const KEY_TYPES: readonly KeyType[] = ['ed25519', 'p256', 'x25519'];
+
+/**
+ * The layout of the rows, in `vault_meta` under `schema`. 1 (no `schema` row): AAD = utf8(id).
+ * 2: AAD = {@link rowAad}. A store is migrated to 2 when it is opened, and never read with the
+ * old AAD afterwards.
+ */
+const SCHEMA = 2;
+const ROW_AAD_LABEL = 'ockam-vault-key/2';
+
+/**
+ * The AAD of a row since schema 2: a label, the key type and the key id, separated by NUL bytes.
+ * Types come from a fixed set without NUL, so the encoding is unambiguous whatever the id holds.
+ */
+function rowAad(type: KeyType, id: string): Buffer {
+  return Buffer.from(`${ROW_AAD_LABEL}\0${type}\0${id}`, 'utf8');
+}
+
+/** The AAD of a row before schema 2: its id alone. Only the migration reads with it. */
+function schema1Aad(id: string): Buffer {
+  return Buffer.from(id, 'utf8');
+}
+
+function isKeyType(type: string): type is KeyType {
+  return (KEY_TYPES as readonly string[]).includes(type);
+}
 
 type Kdf = 'raw' | 'scrypt';
 
@@ -213,6 +240,12 @@ export class SqliteKeyStore implements KeyStore {
           'wrong master key: it cannot decrypt this key store (nothing was changed)',
         );
       }
+      try {
+        SqliteKeyStore.#migrate(db, key);
+      } catch (e) {
+        key.fill(0);
+        throw e;
+      }
       return key;
     }
     const { nonce, sealed } = seal(key, CHECK_PLAINTEXT, CHECK_AAD);
@@ -222,8 +255,49 @@ export class SqliteKeyStore implements KeyStore {
       if (salt !== undefined) put.run('salt', salt);
       put.run('check_nonce', nonce);
       put.run('check', sealed);
+      put.run('schema', Buffer.from(String(SCHEMA)));
     })();
     return key;
+  }
+
+  /**
+   * Brings a store written before schema 2 to schema 2, in one transaction: every row is opened
+   * with its old AAD (the id) and sealed again, under a fresh nonce, with its type and id. A row
+   * that does not open (it was corrupted already) is left as it is and stays unreadable. The
+   * transaction takes the write lock first (IMMEDIATE) and reads the schema again, so two
+   * processes opening the same old store migrate it once.
+   */
+  static #migrate(db: Database.Database, masterKey: Uint8Array): void {
+    const schemaOf = (): number => {
+      const row = db.prepare("SELECT value FROM vault_meta WHERE name = 'schema'").get() as
+        | { value: Buffer }
+        | undefined;
+      return row === undefined ? 1 : Number(row.value.toString('utf8'));
+    };
+    const schema = schemaOf();
+    if (schema === SCHEMA) return;
+    if (!(Number.isInteger(schema) && schema >= 1 && schema < SCHEMA)) {
+      throw new VaultError(
+        'unsupported',
+        `this key store has schema ${schema}, newer than this version of @ockam/vault understands (${SCHEMA})`,
+      );
+    }
+    const rows = db.prepare('SELECT id, type, nonce, secret FROM vault_key');
+    const update = db.prepare('UPDATE vault_key SET nonce = ?, secret = ? WHERE id = ?');
+    db.transaction(() => {
+      if (schemaOf() === SCHEMA) return; // another process migrated it meanwhile
+      for (const row of rows.all() as Array<{ id: string; type: string; nonce: Buffer; secret: Buffer }>) {
+        if (!isKeyType(row.type)) continue; // unknown types are refused at load, as before
+        const secret = open(masterKey, row.nonce, row.secret, schema1Aad(row.id));
+        if (secret === undefined) continue;
+        const { nonce, sealed } = seal(masterKey, secret, rowAad(row.type, row.id));
+        secret.fill(0);
+        update.run(nonce, sealed, row.id);
+      }
+      db.prepare("INSERT OR REPLACE INTO vault_meta (name, value) VALUES ('schema', ?)").run(
+        Buffer.from(String(SCHEMA)),
+      );
+    }).immediate();
   }
 
   async load(id: string): Promise<StoredKey | undefined> {
@@ -232,21 +306,23 @@ export class SqliteKeyStore implements KeyStore {
       | { type: string; nonce: Buffer; secret: Buffer }
       | undefined;
     if (row === undefined) return undefined;
-    if (!KEY_TYPES.includes(row.type as KeyType))
+    if (!isKeyType(row.type))
       throw new VaultError('invalid', `stored key ${id} has an unknown type ${row.type}`);
-    const secret = open(this.#masterKey, row.nonce, row.secret, Buffer.from(id, 'utf8'));
+    const secret = open(this.#masterKey, row.nonce, row.secret, rowAad(row.type, id));
     if (secret === undefined) {
       throw new VaultError(
         'invalid',
-        `stored key ${id} cannot be decrypted: the row is corrupted or was written under another master key`,
+        `stored key ${id} cannot be decrypted: the row is corrupted, was changed (its id or type), or was written under another master key`,
       );
     }
-    return { id, type: row.type as KeyType, secret };
+    return { id, type: row.type, secret };
   }
 
   async save(key: StoredKey): Promise<void> {
     this.#checkOpen();
-    const { nonce, sealed } = seal(this.#masterKey, key.secret, Buffer.from(key.id, 'utf8'));
+    if (!isKeyType(key.type))
+      throw new VaultError('invalid', `cannot store a key of type ${String(key.type)}`);
+    const { nonce, sealed } = seal(this.#masterKey, key.secret, rowAad(key.type, key.id));
     this.#db
       .prepare('INSERT OR REPLACE INTO vault_key (id, type, nonce, secret) VALUES (?, ?, ?, ?)')
       .run(key.id, key.type, nonce, sealed);

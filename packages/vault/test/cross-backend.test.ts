@@ -59,6 +59,18 @@ describe('node and noble backends', () => {
     );
   });
 
+  it('agree on the public key of an X25519 key the node backend generated (OpenSSL makes it)', async () => {
+    for (let i = 0; i < 20; i++) {
+      for (const ephemeral of [true, false]) {
+        const key = await node.generateX25519({ ephemeral });
+        const secret = await node.exportSecretKey(key);
+        expect(secret.length).toBe(32);
+        const again = await noble.importX25519(secret, { ephemeral: true });
+        expect(noble.x25519PublicKey(again)).toEqual(node.x25519PublicKey(key));
+      }
+    }
+  });
+
   it('derive the same HKDF outputs', () => {
     fc.assert(
       fc.property(

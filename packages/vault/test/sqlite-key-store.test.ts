@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OckamError } from '@ockam/core';
@@ -159,6 +167,141 @@ describe('SqliteKeyStore', () => {
     await expect(createVault('node', { store }).getKey(b.id)).rejects.toThrow(/cannot be decrypted/);
     store.close();
     db.close();
+  });
+
+  it('refuses a row whose key type was changed in the database', async () => {
+    const db = new Database(':memory:');
+    const store = SqliteKeyStore.open({ database: db, masterKey: { key: new Uint8Array(32).fill(5) } });
+    const vault = createVault('node', { store });
+    const signing = await vault.generateSigningKey('ed25519');
+    const staticKey = await vault.generateX25519();
+    db.prepare('UPDATE vault_key SET type = ? WHERE id = ?').run('x25519', signing.id);
+    db.prepare('UPDATE vault_key SET type = ? WHERE id = ?').run('ed25519', staticKey.id);
+    for (const id of [signing.id, staticKey.id])
+      await expect(createVault('node', { store }).getKey(id)).rejects.toSatisfy(
+        (e) => OckamError.isKind(e, 'invalid', 'vault') && /cannot be decrypted/.test((e as Error).message),
+      );
+    db.prepare('UPDATE vault_key SET type = ? WHERE id = ?').run('ed25519', signing.id);
+    expect(await createVault('node', { store }).getKey(signing.id)).toEqual(signing);
+    store.close();
+    db.close();
+  });
+
+  describe('a store written before schema 2 (AAD = key id alone)', () => {
+    const fixtures = new URL('./fixtures/', import.meta.url);
+    const written = JSON.parse(readFileSync(new URL('vault-schema-1.json', fixtures), 'utf8')) as {
+      masterKeyByte: number;
+      keys: Array<{ id: string; type: string; secret: string }>;
+    };
+    const masterKey = { key: new Uint8Array(32).fill(written.masterKeyByte) };
+    const [ed25519, p256, x25519] = written.keys as [
+      (typeof written.keys)[0],
+      (typeof written.keys)[0],
+      (typeof written.keys)[0],
+    ];
+    const copy = (): string => {
+      const database = path.join(dir, 'old.sqlite3');
+      copyFileSync(new URL('vault-schema-1.sqlite3', fixtures), database);
+      return database;
+    };
+    const rows = (database: string) => {
+      const db = new Database(database, { readonly: true });
+      const all = db.prepare('SELECT id, type, nonce, secret FROM vault_key ORDER BY id').all() as Array<{
+        id: string;
+        type: string;
+        nonce: Buffer;
+        secret: Buffer;
+      }>;
+      const schema = db.prepare("SELECT value FROM vault_meta WHERE name = 'schema'").get() as
+        | { value: Buffer }
+        | undefined;
+      db.close();
+      return { all, schema: schema?.value.toString() };
+    };
+
+    it('opens, is migrated once to type-bound AAD, and keeps every key', async () => {
+      const database = copy();
+      const before = rows(database);
+      expect(before.schema).toBeUndefined();
+      const store = SqliteKeyStore.open({ database, masterKey });
+      const vault = createVault('node', { store });
+      for (const key of written.keys) {
+        const loaded = await vault.getKey(key.id);
+        expect(loaded?.type).toBe(key.type);
+        expect(Buffer.from(await vault.exportSecretKey(loaded!)).toString('hex')).toBe(key.secret);
+      }
+      store.close();
+      const after = rows(database);
+      expect(after.schema).toBe('2');
+      expect(after.all.map(({ id, type }) => ({ id, type }))).toEqual(
+        before.all.map(({ id, type }) => ({ id, type })),
+      );
+      after.all.forEach((row, i) => {
+        expect(row.nonce.equals(before.all[i]!.nonce)).toBe(false); // sealed again, under a new nonce
+      });
+      // Opening again changes nothing: the migration ran once.
+      SqliteKeyStore.open({ database, masterKey }).close();
+      expect(rows(database).all).toEqual(after.all);
+    });
+
+    it('after migration, a row whose type was swapped fails to decrypt, and so does a row in the old format', async () => {
+      const database = copy();
+      const old = rows(database).all;
+      SqliteKeyStore.open({ database, masterKey }).close();
+      const db = new Database(database);
+      db.prepare('UPDATE vault_key SET type = ? WHERE id = ?').run('x25519', ed25519.id);
+      // The old row of the p256 key, put back as it was before the migration: never read with the old AAD.
+      const oldP256 = old.find((row) => row.id === p256.id)!;
+      db.prepare('UPDATE vault_key SET nonce = ?, secret = ? WHERE id = ?').run(
+        oldP256.nonce,
+        oldP256.secret,
+        p256.id,
+      );
+      db.close();
+      const store = SqliteKeyStore.open({ database, masterKey });
+      const vault = createVault('node', { store });
+      for (const id of [ed25519.id, p256.id])
+        await expect(vault.getKey(id)).rejects.toSatisfy(
+          (e) => OckamError.isKind(e, 'invalid', 'vault') && /cannot be decrypted/.test((e as Error).message),
+        );
+      expect((await vault.getKey(x25519.id))?.type).toBe('x25519');
+      store.close();
+    });
+
+    it('migrates the readable rows and leaves a corrupted one unreadable', async () => {
+      const database = copy();
+      const db = new Database(database);
+      const row = db.prepare('SELECT secret FROM vault_key WHERE id = ?').get(p256.id) as { secret: Buffer };
+      row.secret[0]! ^= 1;
+      db.prepare('UPDATE vault_key SET secret = ? WHERE id = ?').run(row.secret, p256.id);
+      db.close();
+      const store = SqliteKeyStore.open({ database, masterKey });
+      const vault = createVault('node', { store });
+      await expect(vault.getKey(p256.id)).rejects.toThrow(/cannot be decrypted/);
+      for (const key of [ed25519, x25519]) expect((await vault.getKey(key.id))?.type).toBe(key.type);
+      store.close();
+      expect(rows(database).schema).toBe('2');
+    });
+
+    it('is not opened by a wrong master key, and a store of a newer schema is refused', () => {
+      const database = copy();
+      const bytes = readFileSync(database);
+      expect(() => SqliteKeyStore.open({ database, masterKey: { key: new Uint8Array(32).fill(8) } })).toThrow(
+        /wrong master key/,
+      );
+      expect(readFileSync(database)).toEqual(bytes);
+      const db = new Database(database);
+      db.prepare("INSERT INTO vault_meta (name, value) VALUES ('schema', ?)").run(Buffer.from('3'));
+      db.close();
+      let error: unknown;
+      try {
+        SqliteKeyStore.open({ database, masterKey });
+      } catch (e) {
+        error = e;
+      }
+      expect(OckamError.isKind(error, 'unsupported', 'vault')).toBe(true);
+      expect((error as Error).message).toMatch(/schema 3, newer/);
+    });
   });
 
   it('refuses use after close', async () => {

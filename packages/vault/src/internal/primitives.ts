@@ -62,6 +62,12 @@ export interface Primitives {
   /** Verifies; false for any malformed key or signature, never throws. */
   verify(type: SigningKeyType, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   x25519Key(secret: Uint8Array): PreparedX25519Key;
+  /**
+   * A fresh X25519 key: its secret (the vault's own copy from here on) and the prepared key, for a
+   * backend that generates faster than it imports. Without it the vault draws 32 random bytes and
+   * calls `x25519Key`.
+   */
+  generateX25519?(): { secret: Uint8Array; key: PreparedX25519Key };
   /** An AEAD key of any size the algorithm accepts (AES: 16/24/32 bytes) with any nonce length the backend supports. */
   aead(algorithm: AeadAlgorithm, key: Uint8Array): PreparedAead;
 }

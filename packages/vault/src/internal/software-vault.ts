@@ -167,6 +167,8 @@ export class SoftwareVault implements Vault {
   // --- secure channel ------------------------------------------------------------------------
 
   async generateX25519(options?: { ephemeral?: boolean }): Promise<KeyHandle> {
+    const generated = this.#p.generateX25519?.();
+    if (generated !== undefined) return this.#addX25519(generated.secret, generated.key, options);
     const secret = randomBytes(SECRET_KEY_LENGTH);
     try {
       return await this.importX25519(secret, options);
@@ -177,7 +179,6 @@ export class SoftwareVault implements Vault {
 
   async importX25519(secret: Uint8Array, options?: { ephemeral?: boolean }): Promise<KeyHandle> {
     checkSecretLength(secret, 'X25519 secret key');
-    const ephemeral = options?.ephemeral ?? false;
     const copy = new Uint8Array(secret);
     let prepared: PreparedX25519Key;
     try {
@@ -186,10 +187,20 @@ export class SoftwareVault implements Vault {
       copy.fill(0);
       throw new VaultError('invalid', 'cannot import X25519 secret key', { cause });
     }
+    return this.#addX25519(copy, prepared, options);
+  }
+
+  /** Keeps an X25519 key (`secret` is the vault's own copy) and persists it unless ephemeral. */
+  async #addX25519(
+    secret: Uint8Array,
+    prepared: PreparedX25519Key,
+    options?: { ephemeral?: boolean },
+  ): Promise<KeyHandle> {
+    const ephemeral = options?.ephemeral ?? false;
     const id = ephemeral ? randomId() : toHex(this.#p.sha256(prepared.publicKey));
     const entry: KeyEntry = {
       handle: Object.freeze({ id, type: 'x25519' }),
-      secret: copy,
+      secret,
       x25519: prepared,
       persistent: !ephemeral,
     };
