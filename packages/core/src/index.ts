@@ -80,6 +80,7 @@ export {
   recordingLogger,
 } from './logger.js';
 export {
+  type DecodeTransportMessageOptions,
   decodeLegacyTransportMessage,
   decodeTransportMessage,
   decodeTransportMessageParts,
@@ -87,6 +88,7 @@ export {
   encodeTransportMessage,
   type LocalInfo,
   LocalMessage,
+  MAX_ROUTE_LENGTH,
   readCborAddress,
   readCborRoute,
   writeCborAddress,
@@ -103,7 +105,9 @@ export {
   type AddressMetadata,
   Client,
   DEFAULT_MAILBOX_CAPACITY,
+  DEFAULT_REFUSAL_LOG_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TIME_SLICE_MS,
   type MailboxOptions,
   type MailboxSpec,
   Node,
