@@ -51,7 +51,11 @@ export interface LocalInfo {
   readonly secureChannelIdentifier?: string;
   /** The local address of the encryptor of that secure channel. */
   readonly secureChannelEncryptor?: string;
-  /** The flow-control id of the producer (connection, channel) that delivered this message. */
+  /**
+   * The flow-control id of the producer (connection, channel) that delivered this message, as the
+   * producer wrote it. Local info is anyone's to set: flow control decides on `LocalMessage.origin`,
+   * which only the router sets.
+   */
   readonly flowControlId?: string;
   readonly [key: string]: unknown;
 }
