@@ -66,13 +66,11 @@ describe('ockam node and ockam message send, against real node processes', () =>
     expect(JSON.parse(j.stdout).reply).toBe('x');
   });
 
-  it('reaches a node by its TCP address and through the hop service', async () => {
-    const list = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'list'])).stdout) as Array<{
-      name: string;
-      tcpListenerAddress: string;
-    }>;
-    const n3 = list.find((n) => n.name === 'n3')!.tcpListenerAddress;
-    const [host, port] = n3.split(':');
+  it('reaches a node by its TCP address and through the hop service, which starts only on request', async () => {
+    expect((await ockam(home, ['node', 'create', 'n4', '--enable-hop'])).code).toBe(0);
+    const shown = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'show', 'n4'])).stdout);
+    expect(shown.services).toEqual(['echo', 'uppercase', 'hop']);
+    const [host, port] = (shown.tcpListenerAddress as string).split(':');
     const r = await ockam(home, [
       'message',
       'send',
@@ -90,7 +88,7 @@ describe('ockam node and ockam message send, against real node processes', () =>
     expect(plain.stdout).toMatch(/NAME\s+STATUS\s+PID\s+TCP LISTENER\s+DEFAULT/);
     expect(plain.stdout).toMatch(/n1\s+running\s+\d+\s+127\.0\.0\.1:\d+\s+yes/);
     const show = JSON.parse((await ockam(home, ['--output', 'json', 'node', 'show', 'n2'])).stdout);
-    expect(show).toMatchObject({ name: 'n2', status: 'running', services: ['echo', 'uppercase', 'hop'] });
+    expect(show).toMatchObject({ name: 'n2', status: 'running', services: ['echo', 'uppercase'] });
     // n2 connected onwards to n3 for the multi-hop route, exposed to its listener.
     expect(show.tcpConnections.some((c: { exposed: boolean }) => c.exposed)).toBe(true);
   });

@@ -95,6 +95,13 @@ export interface NodeRuntimeOptions {
   /** What secure channel listeners spend on unauthenticated handshakes (package defaults if omitted). */
   handshakeLimits?: HandshakeLimits;
 
+  /**
+   * Start the `hop` service and expose it like echo and uppercase (default: the `enableHop` the
+   * node was created with, else off, as in Ockam Rust). Flow control still follows every message
+   * it forwards: hop reaches only what the original sender could reach itself.
+   */
+  enableHop?: boolean;
+
   /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
   tcpListenerAddress?: string;
   /** What peers of the TCP and WebSocket listeners may hold (core's `InboundLimits`; defaults if omitted). */
@@ -118,7 +125,34 @@ export interface NodeRuntime {
   stop(): Promise<void>;
 }
 
-const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE, HOP_SERVICE];
+/** Services every node starts; `hop` joins them only on request (`enableHop`). */
+const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE];
+
+/**
+ * The router's limits an operator may change from the environment of `ockam node create`/`start`:
+ * `OCKAM_ROUTER_TIME_SLICE_MS` (default `DEFAULT_TIME_SLICE_MS`) and
+ * `OCKAM_REFUSAL_LOG_INTERVAL_MS` (default `DEFAULT_REFUSAL_LOG_INTERVAL_MS`).
+ */
+function routerLimits(env: NodeJS.ProcessEnv): { timeSliceMs?: number; refusalLogIntervalMs?: number } {
+  const ms = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1)
+      throw new OckamError(
+        'node',
+        'invalid',
+        `Invalid ${name} '${text}': a whole number of milliseconds ≥ 1`,
+      );
+    return n;
+  };
+  const timeSliceMs = ms('OCKAM_ROUTER_TIME_SLICE_MS');
+  const refusalLogIntervalMs = ms('OCKAM_REFUSAL_LOG_INTERVAL_MS');
+  return {
+    ...(timeSliceMs !== undefined ? { timeSliceMs } : {}),
+    ...(refusalLogIntervalMs !== undefined ? { refusalLogIntervalMs } : {}),
+  };
+}
 
 function str(body: unknown, key: string, required = true): string | undefined {
   const v = (body as Record<string, unknown> | null)?.[key];
@@ -161,7 +195,7 @@ function identifiers(value: unknown): string[] {
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
   const { home, name } = options;
   const logger = options.logger;
-  const node = new Node({ name, ...(logger ? { logger } : {}) });
+  const node = new Node({ name, ...(logger ? { logger } : {}), ...routerLimits(process.env) });
   const limits = options.transportLimits ?? {};
   const tcp = new TcpTransport(node, { ...(logger ? { logger } : {}), limits });
   node.registerTransport(tcp);
@@ -196,10 +230,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   // Messages from TCP (and WebSocket) clients may reach the standard services, the secure channel
   // listeners and, without an authority, outlets and relays.
   const transportIds = [listenerId, ...(wsListener ? [wsListener.flowControlId] : [])];
+  const enableHop = options.enableHop ?? options.state.getNode(name)?.options.enableHop === true;
+  const services = enableHop ? [...DEFAULT_SERVICES, HOP_SERVICE] : DEFAULT_SERVICES;
   startEcho(node);
   startUppercase(node);
-  startHop(node);
-  for (const s of DEFAULT_SERVICES) for (const id of transportIds) node.flowControls.addConsumer(s, id);
+  if (enableHop) startHop(node);
+  for (const s of services) for (const id of transportIds) node.flowControls.addConsumer(s, id);
 
   const identities = new Identities(options.state);
   const secureChannels = new SecureChannels({
@@ -207,7 +243,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     identities,
     defaultIdentity: (await identities.ensureIdentity(options.identity)).name,
     listenerSources: transportIds,
-    services: [...DEFAULT_SERVICES],
+    services: [...services],
     ...(logger ? { logger } : {}),
     ...(options.handshakeLimits ? { handshakeLimits: options.handshakeLimits } : {}),
   });
@@ -304,7 +340,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           },
         };
       });
-    if (udp) udpInfo = await udp.start(options.udp!, secureChannels, [...DEFAULT_SERVICES]);
+    if (udp) udpInfo = await udp.start(options.udp!, secureChannels, [...services]);
     await portals.start();
   } catch (e) {
     await udp?.stop();
@@ -335,7 +371,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     tcpListenerAddress,
     identifier,
     uptimeMs: Date.now() - started,
-    services: DEFAULT_SERVICES,
+    services,
     tcpConnections: [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo),
     secureChannels: secureChannels.openCounts(),
     websocketListenerAddress: wsListener ? `${wsListener.address.host}:${wsListener.address.port}` : null,

@@ -80,8 +80,10 @@ describe('node runtime', () => {
     expect(s).toMatchObject({
       name: 'rt',
       tcpListenerAddress: rt.tcpListenerAddress,
-      services: ['echo', 'uppercase', 'hop'],
+      // hop only on request (issue 14: it forwarded a raw peer anywhere).
+      services: ['echo', 'uppercase'],
     });
+    expect(rt.node.has('hop')).toBe(false);
   });
 
   it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
@@ -104,7 +106,8 @@ describe('node runtime', () => {
     await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
     const port = (trap.address() as { port: number }).port;
     const peer = await rawPeer(rt.tcpListenerAddress);
-    // Straight to a TCP address, and through the hop service: neither may make the node connect.
+    // Straight to a TCP address, and through the hop service (not even started by default):
+    // neither may make the node connect.
     peer.socket.write(
       frame(new LocalMessage(Route.of(`1#127.0.0.1:${port}`, 'echo'), Route.of('app'), new Uint8Array([1]))),
     );
@@ -144,5 +147,64 @@ describe('node runtime', () => {
     await expect(startNodeRuntime({ home: new OckamHome(dir), state, name: 'rt' })).rejects.toThrow(
       /Another node is already serving/,
     );
+  });
+});
+
+describe('node runtime with hop enabled', () => {
+  it('starts and exposes hop on request, and hop reaches only what the raw peer could reach itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ockrt-'));
+    const lines: string[] = [];
+    const logger = createLogger('debug', (_l, message, fields) =>
+      lines.push(`${message} ${JSON.stringify(fields)}`),
+    );
+    const state = new State(new OckamHome(dir));
+    const rt = await startNodeRuntime({
+      home: new OckamHome(dir),
+      state,
+      name: 'hop',
+      logger,
+      enableHop: true,
+    });
+    try {
+      const s = await new ControlClient(rt.socketPath, 'hop').get<NodeStatus>('/node');
+      expect(s.services).toEqual(['echo', 'uppercase', 'hop']);
+      let reached = 0;
+      rt.node.startWorker('private', { handleMessage: () => void reached++ });
+      const peer = await rawPeer(rt.tcpListenerAddress);
+      peer.socket.write(
+        frame(new LocalMessage(Route.of('hop', 'private'), Route.of('app'), new Uint8Array([1]))),
+      );
+      peer.socket.write(
+        frame(new LocalMessage(Route.of('hop', 'echo'), Route.of('app'), new Uint8Array([2]))),
+      );
+      await expect.poll(() => peer.replies.length).toBe(1);
+      expect(peer.replies[0]!.returnRoute.toString()).toBe('0#hop => 0#echo');
+      expect(reached).toBe(0);
+      expect(
+        lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"from":"hop"')),
+      ).toBe(true);
+      peer.socket.destroy();
+    } finally {
+      await rt.stop();
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('router limits from the environment', () => {
+  it('refuses a malformed OCKAM_ROUTER_TIME_SLICE_MS with a clear reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ockrt-'));
+    const state = new State(new OckamHome(dir));
+    process.env.OCKAM_ROUTER_TIME_SLICE_MS = 'soon';
+    try {
+      await expect(startNodeRuntime({ home: new OckamHome(dir), state, name: 'env' })).rejects.toThrow(
+        "Invalid OCKAM_ROUTER_TIME_SLICE_MS 'soon': a whole number of milliseconds ≥ 1",
+      );
+    } finally {
+      delete process.env.OCKAM_ROUTER_TIME_SLICE_MS;
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -418,6 +418,15 @@ export class CborReader {
     return n;
   }
 
+  /**
+   * Reads only the head of an array and returns its declared length, not yet checked against the
+   * bytes that remain: for a caller that refuses lengths over its own cap first, even in an input
+   * cut short (the first piece of a frame). Check `remaining` before reading the items.
+   */
+  arrayHead(): number {
+    return this.#length(MAJOR_ARRAY, 'array');
+  }
+
   /** An array header with a length in [min, max]. */
   arrayOf(min: number, max: number, name = 'array'): number {
     const n = this.array();

@@ -7,6 +7,12 @@
  *   decryptor). It has a flow-control id and, if a listener spawned it, the spawner's id.
  * - A *consumer* of an id may receive messages from producers with that id (or that spawner id).
  * - The router enforces it on every send from a producer: the destination must be a consumer.
+ * - The fence follows a message's *origin* through forwarding workers (DESIGN.md decision 10): when
+ *   a producer sends, the router stamps the message with the producer's info (`LocalMessage.origin`),
+ *   every message derived from it keeps the stamp, and whoever forwards it (`hop`, a relay, a
+ *   fallback path) may deliver it only to consumers of that origin, exactly as if the producer had
+ *   sent it there itself. A producer sending re-stamps (a channel's decryptor vouches for its
+ *   plaintext); a message a worker builds afresh has no origin.
  *
  * @example
  * ```ts
@@ -37,7 +43,8 @@ export class FlowControls {
   }
 
   addProducer(address: AddressLike, flowControlId: FlowControlId, spawnerId?: FlowControlId): void {
-    this.#producers.set(toAddress(address).key, { flowControlId, spawnerId });
+    // Frozen: the router stamps this very object on the messages the producer sends.
+    this.#producers.set(toAddress(address).key, Object.freeze({ flowControlId, spawnerId }));
   }
 
   addSpawner(address: AddressLike, flowControlId: FlowControlId): void {
@@ -73,13 +80,23 @@ export class FlowControls {
     return this.#spawners.get(toAddress(address).key);
   }
 
-  /** Whether a message from `source` may go to `destination`. Non-producers are not fenced. */
+  /**
+   * Whether a message sent by `source` itself may go to `destination`. Non-producers are not
+   * fenced here; what they forward is, by its origin (`accepts`).
+   */
   isAllowed(source: Address, destination: Address): boolean {
     const p = this.#producers.get(source.key);
-    if (p === undefined) return true;
+    return p === undefined || this.accepts(destination, p);
+  }
+
+  /**
+   * Whether `destination` may receive a message that came from the producer `origin` (directly or
+   * through forwarding workers): it must be a consumer of the producer's id or of its spawner's id.
+   */
+  accepts(destination: Address, origin: ProducerInfo): boolean {
     const ids = this.#consumerOf.get(destination.key);
     if (ids === undefined) return false;
-    return ids.has(p.flowControlId) || (p.spawnerId !== undefined && ids.has(p.spawnerId));
+    return ids.has(origin.flowControlId) || (origin.spawnerId !== undefined && ids.has(origin.spawnerId));
   }
 
   /** Forgets an id: nobody is a consumer of it any more. */

@@ -100,6 +100,7 @@ export {
   recordingLogger,
 } from './logger.js';
 export {
+  type DecodeTransportMessageOptions,
   decodeLegacyTransportMessage,
   decodeTransportMessage,
   decodeTransportMessageParts,
@@ -107,6 +108,7 @@ export {
   encodeTransportMessage,
   type LocalInfo,
   LocalMessage,
+  MAX_ROUTE_LENGTH,
   readCborAddress,
   readCborRoute,
   writeCborAddress,
@@ -123,7 +125,9 @@ export {
   type AddressMetadata,
   Client,
   DEFAULT_MAILBOX_CAPACITY,
+  DEFAULT_REFUSAL_LOG_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_TIME_SLICE_MS,
   type MailboxOptions,
   type MailboxSpec,
   Node,

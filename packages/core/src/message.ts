@@ -20,8 +20,30 @@ import { Address, MAX_ADDRESS_LENGTH } from './address.js';
 import { readBareBytes, readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { CborReader, CborWriter } from './cbor.js';
 import { DecodeError } from './errors.js';
+import type { ProducerInfo } from './flow-control.js';
 import { concatBytes, copyBytes } from './hex.js';
 import { Route, type RouteLike, toRoute } from './route.js';
+
+/**
+ * Longest route (onward or return, in addresses) a decoder accepts from the network. Ockam's
+ * routes are a handful of hops: the longest our own commands build (`/node/n1/node/n2/node/n3`,
+ * a project route through a relay and two secure channels) stay under 8, and each transport hop
+ * adds one address to the return route. 32 leaves four times that, and keeps what one frame can
+ * make a node build (two routes of 32 addresses) a small constant, whatever the frame's size.
+ * Decoders take `maxRouteLength` to change it.
+ */
+export const MAX_ROUTE_LENGTH = 32;
+
+/** A route over the cap: definitive, unlike truncation, so no decoder retries after it. */
+class RouteLengthError extends DecodeError {}
+
+function checkRouteLength(what: string, n: number, max: number): void {
+  if (n > max)
+    throw new RouteLengthError(
+      what,
+      `route of ${n} addresses exceeds the limit of ${max} (MAX_ROUTE_LENGTH)`,
+    );
+}
 
 /** Facts a node attaches to a message it received; never serialized. */
 export interface LocalInfo {
@@ -29,12 +51,26 @@ export interface LocalInfo {
   readonly secureChannelIdentifier?: string;
   /** The local address of the encryptor of that secure channel. */
   readonly secureChannelEncryptor?: string;
-  /** The flow-control id of the producer (connection, channel) that delivered this message. */
+  /**
+   * The flow-control id of the producer (connection, channel) that delivered this message, as the
+   * producer wrote it. Local info is anyone's to set: flow control decides on `LocalMessage.origin`,
+   * which only the router sets.
+   */
   readonly flowControlId?: string;
   readonly [key: string]: unknown;
 }
 
 const NO_INFO: LocalInfo = Object.freeze({});
+
+let stamp: (message: LocalMessage, origin: ProducerInfo) => LocalMessage;
+
+/**
+ * The message, stamped with the producer it came out of (a copy unless it already carries that
+ * stamp). For the router alone: it is not exported from the package (see `LocalMessage.origin`).
+ */
+export function stampOrigin(message: LocalMessage, origin: ProducerInfo): LocalMessage {
+  return stamp(message, origin);
+}
 
 export class LocalMessage {
   readonly onwardRoute: Route;
@@ -47,6 +83,16 @@ export class LocalMessage {
   #length: number;
   /** Shared by this message's copies, so that the owner hears of a release at most once. */
   #release: { fn: (() => void) | undefined } | undefined;
+  #origin: ProducerInfo | undefined;
+
+  static {
+    stamp = (message, origin) => {
+      if (message.#origin === origin) return message;
+      const m = message.#with(message.onwardRoute, message.returnRoute, message.localInfo);
+      m.#origin = origin;
+      return m;
+    };
+  }
 
   constructor(
     onward: RouteLike,
@@ -92,6 +138,17 @@ export class LocalMessage {
     m.#parts = parts;
     m.#length = length;
     return m;
+  }
+
+  /**
+   * The flow-control producer this message came out of (a connection's receiver, a channel's
+   * decryptor), or undefined for a message a worker built. Only the router sets it, when a producer
+   * sends; every message derived from this one (`stepForward`, `withOnward`, …) keeps it, so a
+   * worker that forwards the message can deliver it only where the producer could have
+   * (PROTOCOL.md §1.5). A message built with `new LocalMessage` or `fromParts` has none.
+   */
+  get origin(): ProducerInfo | undefined {
+    return this.#origin;
   }
 
   /** The payload bytes (parts given to `fromParts` are joined on first read). */
@@ -150,6 +207,7 @@ export class LocalMessage {
         ? new LocalMessage(onward, ret, this.#payload!, localInfo, this.tracingContext)
         : LocalMessage.fromParts(onward, ret, this.#parts, localInfo, this.tracingContext);
     m.#release = this.#release;
+    m.#origin = this.#origin;
     return m;
   }
 
@@ -167,7 +225,15 @@ export class LocalMessage {
   }
 
   withPayload(payload: Uint8Array): LocalMessage {
-    return new LocalMessage(this.onwardRoute, this.returnRoute, payload, this.localInfo, this.tracingContext);
+    const m = new LocalMessage(
+      this.onwardRoute,
+      this.returnRoute,
+      payload,
+      this.localInfo,
+      this.tracingContext,
+    );
+    m.#origin = this.#origin;
+    return m;
   }
 
   withLocalInfo(info: LocalInfo): LocalMessage {
@@ -216,8 +282,15 @@ export function readCborAddress(r: CborReader): Address {
   return new Address(type, value);
 }
 
-export function readCborRoute(r: CborReader): Route {
-  const n = r.array();
+/**
+ * Reads a CBOR route, refusing one of more than `maxLength` addresses (default
+ * `MAX_ROUTE_LENGTH`) before it builds any of them.
+ */
+export function readCborRoute(r: CborReader, maxLength = MAX_ROUTE_LENGTH): Route {
+  const n = r.arrayHead();
+  checkRouteLength(r.what, n, maxLength);
+  // Each address takes at least three bytes (array head, type, value head).
+  if (n * 3 > r.remaining) r.fail(`route of ${n} addresses cannot fit in ${r.remaining} bytes`);
   const out: Address[] = new Array(n);
   for (let i = 0; i < n; i++) out[i] = readCborAddress(r);
   return new Route(out);
@@ -243,12 +316,16 @@ export interface DecodeTransportMessageOptions {
    * so that a small payload cannot pin a large buffer.
    */
   readonly copyPayload?: boolean;
+  /** Longest onward or return route accepted (default `MAX_ROUTE_LENGTH`). */
+  readonly maxRouteLength?: number;
 }
 
 /**
  * Decodes a CBOR transport message strictly: an array of 3 or more fields (minicbor ignores
  * unknown trailing fields), no trailing bytes. The payload is copied out of `bytes` (see
- * `options.copyPayload`).
+ * `options.copyPayload`). Routes over `options.maxRouteLength` are refused before any of their
+ * addresses is built, so what a message takes in memory is its size on the wire plus at most two
+ * capped routes, whatever the frame holds.
  */
 export function decodeTransportMessage(
   bytes: Uint8Array,
@@ -258,8 +335,9 @@ export function decodeTransportMessage(
   const r = new CborReader(bytes, what);
   const n = r.array();
   if (n < 3) r.fail(`expected at least 3 fields, found ${n}`);
-  const onward = readCborRoute(r);
-  const ret = readCborRoute(r);
+  const maxRouteLength = options?.maxRouteLength ?? MAX_ROUTE_LENGTH;
+  const onward = readCborRoute(r, maxRouteLength);
+  const ret = readCborRoute(r, maxRouteLength);
   const view = r.bytes();
   const payload =
     options?.copyPayload === false && view.length * 2 >= view.buffer.byteLength ? view : copyBytes(view);
@@ -279,22 +357,26 @@ export function decodeTransportMessage(
  * the payload's head lie in the first piece, the payload is made of views of the pieces
  * (`LocalMessage.fromParts`), so it can be forwarded without ever being copied. Anything else is
  * joined and decoded by `decodeTransportMessage` (payload not copied), whose errors are the
- * errors here. The pieces must be the caller's to keep, as with `copyPayload: false`.
+ * errors here. The pieces must be the caller's to keep, as with `copyPayload: false`. A route
+ * over the cap is refused from the first piece, without joining the rest.
  */
 export function decodeTransportMessageParts(
   parts: readonly Uint8Array[],
   what = 'transport message',
+  options?: Pick<DecodeTransportMessageOptions, 'maxRouteLength'>,
 ): LocalMessage {
+  const maxRouteLength = options?.maxRouteLength ?? MAX_ROUTE_LENGTH;
+  const whole = { copyPayload: false, maxRouteLength };
   const first = parts[0];
-  if (first === undefined) return decodeTransportMessage(new Uint8Array(0), what);
-  if (parts.length === 1) return decodeTransportMessage(first, what, { copyPayload: false });
+  if (first === undefined) return decodeTransportMessage(new Uint8Array(0), what, whole);
+  if (parts.length === 1) return decodeTransportMessage(first, what, whole);
   let total = 0;
   for (const part of parts) total += part.length;
   try {
     const r = new CborReader(first, what);
     if (r.array() === 3) {
-      const onward = readCborRoute(r);
-      const ret = readCborRoute(r);
+      const onward = readCborRoute(r, maxRouteLength);
+      const ret = readCborRoute(r, maxRouteLength);
       if (r.peekType() === 'bytes') {
         const length = r.bytesHead();
         const start = r.position;
@@ -307,10 +389,11 @@ export function decodeTransportMessageParts(
         }
       }
     }
-  } catch {
+  } catch (e) {
+    if (e instanceof RouteLengthError) throw e;
     // The head is split too, or the message is malformed: the joined bytes say which, below.
   }
-  return decodeTransportMessage(concatBytes(...parts), what, { copyPayload: false });
+  return decodeTransportMessage(concatBytes(...parts), what, whole);
 }
 
 export const LEGACY_PROTOCOL_VERSION_V1 = 1;
@@ -367,9 +450,10 @@ export function encodeLegacyTransportMessage(m: LocalMessage): Uint8Array {
   return out;
 }
 
-function readLegacyRoute(bytes: Uint8Array, o: number, what: string): [Route, number] {
+function readLegacyRoute(bytes: Uint8Array, o: number, what: string, maxLength: number): [Route, number] {
   const [count, start] = readUvarint(bytes, o, what);
   o = start;
+  checkRouteLength(what, count, maxLength);
   // Each address takes at least two bytes (type and length), so a count past that is a lie.
   if (count * 2 > bytes.length - o)
     throw new DecodeError(what, `route of ${count} addresses cannot fit in ${bytes.length - o} bytes`);
@@ -392,18 +476,24 @@ function readLegacyRoute(bytes: Uint8Array, o: number, what: string): [Route, nu
   return [new Route(addrs), o];
 }
 
-/** Decodes the legacy BARE `TransportMessage`, versions 1 and 2 (v1 ignores trailing bytes, as Ockam does). */
+/**
+ * Decodes the legacy BARE `TransportMessage`, versions 1 and 2 (v1 ignores trailing bytes, as Ockam
+ * does). Routes over `options.maxRouteLength` (default `MAX_ROUTE_LENGTH`) are refused before any
+ * of their addresses is built.
+ */
 export function decodeLegacyTransportMessage(
   bytes: Uint8Array,
   what = 'legacy transport message',
+  options?: Pick<DecodeTransportMessageOptions, 'maxRouteLength'>,
 ): LocalMessage {
+  const maxRouteLength = options?.maxRouteLength ?? MAX_ROUTE_LENGTH;
   if (bytes.length < 1) throw new DecodeError(what, 'empty input');
   const version = bytes[0]!;
   if (version !== LEGACY_PROTOCOL_VERSION_V1 && version !== LEGACY_PROTOCOL_VERSION_LATEST) {
     throw new DecodeError(what, `unsupported protocol version ${version}`);
   }
-  const [onward, afterOnward] = readLegacyRoute(bytes, 1, what);
-  const [ret, afterReturn] = readLegacyRoute(bytes, afterOnward, what);
+  const [onward, afterOnward] = readLegacyRoute(bytes, 1, what, maxRouteLength);
+  const [ret, afterReturn] = readLegacyRoute(bytes, afterOnward, what, maxRouteLength);
   let o = afterReturn;
   const [payload, afterPayload] = readBareBytes(bytes, o, what);
   o = afterPayload;

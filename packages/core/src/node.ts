@@ -1,8 +1,11 @@
 /**
  * The router of one node (PROTOCOL.md §1.3). Workers own addresses and bounded mailboxes; a send
  * to a full mailbox waits (back-pressure) instead of growing memory. Every send runs, in order:
- * flow control (messages from a network producer reach only its consumers), the sender address's
- * outgoing access control, then the destination address's incoming access control.
+ * flow control (a message that came out of a network producer, directly or through forwarding
+ * workers, reaches only that producer's consumers), the sender address's outgoing access control,
+ * then the destination address's incoming access control. A worker cannot send to itself, and the
+ * router lets the event loop run every `timeSliceMs` however busy its workers are, so that no
+ * message loop can starve sockets and timers.
  *
  * @example
  * ```ts
@@ -24,9 +27,10 @@ import {
 import { Address, type AddressLike, toAddress } from './address.js';
 import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
 import { FlowControls } from './flow-control.js';
+import { LogLimiter } from './internal/log-limiter.js';
 import { Mailbox } from './internal/mailbox.js';
 import { type Logger, noopLogger } from './logger.js';
-import { type LocalInfo, LocalMessage } from './message.js';
+import { type LocalInfo, LocalMessage, stampOrigin } from './message.js';
 import { Route, type RouteLike, toRoute } from './route.js';
 import type { Transport } from './transport.js';
 
@@ -37,6 +41,31 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export const DEFAULT_MAILBOX_CAPACITY = 64;
 /** Default timeout of `Client.request` (Ockam's `DEFAULT_TIMEOUT` for send_and_receive). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Longest time the router runs workers back to back (messages handled without waiting, as when
+ * workers feed each other) before it lets the event loop serve sockets, timers and the control API.
+ * 10 ms costs nothing measurable in throughput and keeps a node answering while it is flooded.
+ */
+export const DEFAULT_TIME_SLICE_MS = 10;
+/**
+ * A refusal a peer can trigger at will (flow control or access control dropping a message, a worker
+ * failing on one, a worker sending to itself) is logged at most once per this interval for each
+ * address, the next line counting what was held back.
+ */
+export const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/** The router reads the clock once per this many messages handled, to decide whether to yield. */
+const CLOCK_EVERY = 16;
+
+/** Runs `fn` on a later turn of the event loop, after pending I/O and timers. */
+const later: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function'
+    ? (fn) => {
+        globalThis.setImmediate(fn);
+      }
+    : (fn) => {
+        setTimeout(fn, 0);
+      };
 
 /** A message as a worker receives it. */
 export interface RoutedMessage extends RelayMessage {}
@@ -92,6 +121,10 @@ export interface NodeOptions {
   name?: string;
   logger?: Logger;
   mailboxCapacity?: number;
+  /** See `DEFAULT_TIME_SLICE_MS`. */
+  timeSliceMs?: number;
+  /** See `DEFAULT_REFUSAL_LOG_INTERVAL_MS`. */
+  refusalLogIntervalMs?: number;
 }
 
 export interface SendOptions {
@@ -112,12 +145,20 @@ export class Node {
   readonly #draining = new Map<string, MailboxEntry>();
   readonly #transports = new Map<number, Transport>();
   readonly #capacity: number;
+  readonly #timeSliceMs: number;
+  readonly #refusals: LogLimiter;
+  /** When the current run of back-to-back messages must give way (0: no run open). */
+  #sliceEnd = 0;
+  #sinceClock = 0;
   #stopped = false;
 
   constructor(options: NodeOptions = {}) {
     this.name = options.name ?? 'node';
     this.logger = options.logger ?? noopLogger;
     this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
+    this.#timeSliceMs = options.timeSliceMs ?? DEFAULT_TIME_SLICE_MS;
+    if (!(this.#timeSliceMs > 0)) throw new RangeError(`timeSliceMs must be > 0, got ${this.#timeSliceMs}`);
+    this.#refusals = new LogLimiter(options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS);
   }
 
   get stopped(): boolean {
@@ -187,16 +228,44 @@ export class Node {
       let item = entry.mailbox.take();
       if (item instanceof Promise) item = await item;
       if (item === undefined) break;
+      // Workers that handle messages synchronously and feed each other never wait on anything but
+      // settled promises: without this, they would keep the event loop to themselves.
+      if (this.#mustYield()) await new Promise<void>(later);
       try {
         const r = worker.handleMessage(entry.ctx, item);
         if (r !== undefined) await r;
       } catch (e) {
-        this.logger.warn('worker failed to handle a message', {
+        this.#refused('fail', item.destination, 'worker failed to handle a message', {
           address: item.destination.value,
           error: e instanceof Error ? e.message : String(e),
         });
       }
     }
+  }
+
+  /** Whether the worker about to handle a message must first let the event loop run. */
+  #mustYield(): boolean {
+    if (++this.#sinceClock < CLOCK_EVERY) return false;
+    this.#sinceClock = 0;
+    const now = performance.now();
+    if (this.#sliceEnd === 0) {
+      // A run starts; it ends at the next turn of the event loop, or when its time is up.
+      this.#sliceEnd = now + this.#timeSliceMs;
+      later(this.#endSlice);
+      return false;
+    }
+    return now >= this.#sliceEnd;
+  }
+
+  readonly #endSlice = (): void => {
+    this.#sliceEnd = 0;
+  };
+
+  /** Logs a refusal a peer may repeat at will: once per address and interval (see `refusalLogIntervalMs`). */
+  #refused(reason: string, address: Address, message: string, fields: Record<string, unknown>): void {
+    const suppressed = this.#refusals.admit(`${reason}|${address.key}`);
+    if (suppressed === undefined) return;
+    this.logger.warn(message, suppressed > 0 ? { ...fields, suppressed } : fields);
   }
 
   /** Whether a worker owns this address. */
@@ -291,17 +360,30 @@ export class Node {
       );
     const target = this.#mailboxes.get(dest.key);
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
-    if (!this.flowControls.isAllowed(source, dest)) {
-      this.logger.warn('flow control dropped a message', {
-        from: source.value,
-        to: dest.value,
-        flowControlId: this.flowControls.producer(source)?.flowControlId,
-        onward: message.onwardRoute.toString(),
+    if (target.entry === src.entry) {
+      // A worker forwarding to itself would loop in its own mailbox (a route of `hop, hop, …`).
+      this.#refused('self', dest, 'router dropped a message a worker sent to itself', {
+        address: dest.value,
+        onward: message.onwardRoute.length,
       });
-
       return undefined;
     }
-    const relay: RoutedMessage = { source, destination: dest, message };
+    // Flow control follows the message's origin: a producer sending stamps it (re-stamps it, if it
+    // vouches for what it forwards, as a channel's decryptor does); a worker forwarding a stamped
+    // message may deliver it only where the producer itself could have.
+    const producer = this.flowControls.producer(source);
+    const stamped = producer === undefined ? message : stampOrigin(message, producer);
+    const origin = stamped.origin;
+    if (origin !== undefined && !this.flowControls.accepts(dest, origin)) {
+      this.#refused('flow', dest, 'flow control dropped a message', {
+        from: source.value,
+        to: dest.value,
+        flowControlId: origin.flowControlId,
+        onward: message.onwardRoute.toString(),
+      });
+      return undefined;
+    }
+    const relay: RoutedMessage = { source, destination: dest, message: stamped };
     if (src.outgoing !== allowAll) {
       const ok = src.outgoing.isAuthorized(relay);
       if (typeof ok !== 'boolean') return this.#routeAfterOutgoing(ok, relay, target);
@@ -373,14 +455,14 @@ export class Node {
   }
 
   #incomingFailed(relay: RoutedMessage, e: unknown): void {
-    this.logger.warn('incoming access control failed; denying', {
+    this.#refused('incoming-failed', relay.destination, 'incoming access control failed; denying', {
       to: relay.destination.value,
       error: String(e),
     });
   }
 
   #incomingDenied(relay: RoutedMessage): void {
-    this.logger.warn('incoming access control denied a message', {
+    this.#refused('incoming', relay.destination, 'incoming access control denied a message', {
       from: relay.source.value,
       to: relay.destination.value,
     });

@@ -1,8 +1,10 @@
 /**
- * The standard services every node starts (PROTOCOL.md §1.6):
+ * The standard services (PROTOCOL.md §1.6):
  * - `echo` sends the payload back to the return route unchanged;
  * - `uppercase` takes a BARE string and replies with it upper-cased;
- * - `hop` forwards to the next hop (Ockam's `step_forward`).
+ * - `hop` forwards to the next hop (Ockam's `step_forward`). Nodes start it only on request, as
+ *   Ockam does; flow control follows what it forwards (`LocalMessage.origin`), so it reaches only
+ *   what the original sender could reach itself, and the router refuses `hop` forwarding to itself.
  *
  * @example
  * ```ts

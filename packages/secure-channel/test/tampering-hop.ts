@@ -89,6 +89,12 @@ export class TamperingHop {
     const viaB = direction === 'toB' && (nextHop === undefined || !this.#ctx.node.has(nextHop));
     const onward = viaB ? message.onwardRoute.prepend(await this.#senderToB()) : message.onwardRoute;
     this.seen.push({ direction, payload: message.payload.slice() });
+    // Flow control follows a message's origin through forwarders (PROTOCOL.md §1.5): M, an open
+    // intermediary by design, lets whatever crosses it go on, as a relay does for its two sides.
+    const origin = message.origin;
+    const next = onward.addresses[0];
+    if (origin !== undefined && next !== undefined)
+      this.#ctx.node.flowControls.addConsumer(next, origin.flowControlId);
     await this.#ctx.forward(message.withOnward(onward));
   }
 

@@ -210,6 +210,11 @@ export interface FuzzTarget {
   run: (input: Uint8Array) => unknown;
   /** Errors that count as typed (default: `OckamError.is`). */
   isTyped?: (e: unknown) => boolean;
+  /**
+   * Builds one structured input (a valid frame with odd contents) for structure-aware fuzzing:
+   * when given, half the inputs are built by it and the other half are mutations of the corpus.
+   */
+  generate?: (rng: Rng) => Uint8Array;
 }
 
 export interface FuzzReport {
@@ -257,7 +262,8 @@ export async function fuzz(target: FuzzTarget, seed: number): Promise<FuzzReport
     const chunkStart = performance.now();
     const end = Math.min(target.count, done + CHUNK);
     for (; done < end; done++) {
-      const input = nextInput(rng, target.corpus);
+      const input =
+        target.generate !== undefined && rng.bool(0.5) ? target.generate(rng) : nextInput(rng, target.corpus);
       const t0 = performance.now();
       try {
         const result = target.run(input);

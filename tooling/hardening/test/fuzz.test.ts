@@ -19,13 +19,18 @@ import {
   decodeCbor,
   decodeLegacyTransportMessage,
   decodeTransportMessage,
+  decodeTransportMessageParts,
   encodeBareString,
   encodeCbor,
   encodeLegacyTransportMessage,
   encodeTransportMessage,
   LocalMessage,
+  MAX_ROUTE_LENGTH,
   MultiAddr,
+  Node,
   OckamError,
+  startEcho,
+  startHop,
   toHex,
   utf8,
 } from '@ockam/core';
@@ -306,8 +311,178 @@ describe('decoders of network input fed random and mutated bytes', () => {
     });
   });
 
+  describe('routes and nested forwarding, structure-aware', () => {
+    /** Workers a route may name that nobody exposed to the network: a channel's encryptor, a TCP sender to another node… */
+    const INTERNAL = ['encryptor_0f3a9c', 'tcp_sender_77aa01', 'decryptor_internal_1b2c'];
+    /** What a node exposes to its listener, hop enabled: two hop workers, so chains can alternate. */
+    const EXPOSED = ['hop', 'hop2', 'echo'];
+    const LENGTHS = [
+      0,
+      1,
+      2,
+      3,
+      MAX_ROUTE_LENGTH - 1,
+      MAX_ROUTE_LENGTH,
+      MAX_ROUTE_LENGTH + 1,
+      64,
+      1000,
+      20_000,
+    ];
+    const ODD_VALUES = ['', '#', 'hop#echo', 'é😀', ' hop', 'HOP', 'x'.repeat(1024), 'x'.repeat(1025)];
+
+    function randomAddress(rng: Rng): Address {
+      switch (rng.int(10)) {
+        case 0:
+        case 1:
+        case 2:
+          return Address.local(rng.pick(EXPOSED));
+        case 3:
+        case 4:
+          return Address.local(rng.pick(INTERNAL));
+        case 5:
+          return new Address(1 + rng.int(5), rng.pick(['127.0.0.1:1', '[::1]:1', 'localhost:1', '']));
+        case 6:
+          return new Address(rng.int(256), text(rng.bytes(rng.int(12))));
+        case 7:
+          return Address.local(rng.pick(ODD_VALUES));
+        default:
+          return Address.local(`w${rng.int(4)}`);
+      }
+    }
+
+    /** Mostly short routes, often at and around the cap, sometimes huge; a third are hop chains. */
+    function randomRoute(rng: Rng): Address[] {
+      const n = rng.bool(0.6) ? rng.int(6) : rng.pick(LENGTHS);
+      if (n > 0 && rng.bool(0.35)) {
+        // hop, hop2, hop, … (or hop, hop: a worker sending to itself), then anything: often internal.
+        const chain = Array.from({ length: n - 1 }, (_, i) =>
+          Address.local(rng.bool(0.85) ? (i % 2 === 0 ? 'hop' : 'hop2') : 'hop'),
+        );
+        return [...chain, rng.bool(0.5) ? Address.local(rng.pick(INTERNAL)) : randomAddress(rng)];
+      }
+      return Array.from({ length: n }, () => randomAddress(rng));
+    }
+
+    function structuredMessage(rng: Rng): LocalMessage {
+      const payload = rng.bytes(rng.int(rng.bool(0.9) ? 16 : 4096));
+      const tracing = rng.bool(0.1) ? text(rng.bytes(rng.int(40))) : undefined;
+      return new LocalMessage(randomRoute(rng), randomRoute(rng), payload, undefined, tracing);
+    }
+
+    /** What a decoded message may be: routes within the cap, built from no more than the frame holds. */
+    function checkDecoded(m: LocalMessage, wire: number): LocalMessage {
+      let valueBytes = 0;
+      for (const r of [m.onwardRoute, m.returnRoute]) {
+        if (r.length > MAX_ROUTE_LENGTH) throw new Error(`a route of ${r.length} addresses got through`);
+        for (const a of r.addresses) valueBytes += a.value.length;
+      }
+      if (valueBytes + m.payloadLength > wire)
+        throw new Error(
+          `decoded ${valueBytes + m.payloadLength} bytes of addresses and payload from ${wire}`,
+        );
+      return m;
+    }
+
+    const seeds = (encode: (m: LocalMessage) => Uint8Array) =>
+      Array.from({ length: 40 }, (_, i) => encode(structuredMessage(new Rng(SEED + i))));
+
+    it('transport message decoders build no route over MAX_ROUTE_LENGTH, whole or in pieces, and fail typed', async () => {
+      await check({
+        name: 'core routes: decodeTransportMessage',
+        corpus: seeds(encodeTransportMessage),
+        generate: (rng) => encodeTransportMessage(structuredMessage(rng)),
+        count: 5000,
+        run: (b) => checkDecoded(decodeTransportMessage(b), b.length),
+      });
+      const rng = new Rng(SEED ^ 0x9a7);
+      await check({
+        name: 'core routes: decodeTransportMessageParts',
+        corpus: seeds(encodeTransportMessage),
+        generate: (r) => encodeTransportMessage(structuredMessage(r)),
+        count: 3000,
+        run: (b) => {
+          // Cut as socket reads would: one to four pieces at random points.
+          const cuts = [...new Set(Array.from({ length: rng.int(4) }, () => rng.int(b.length + 1)))].sort(
+            (x, y) => x - y,
+          );
+          const parts = [0, ...cuts].map((c, i) => b.subarray(c, cuts[i] ?? b.length));
+          return checkDecoded(decodeTransportMessageParts(parts), b.length);
+        },
+      });
+      await check({
+        name: 'core routes: decodeLegacyTransportMessage',
+        corpus: seeds(encodeLegacyTransportMessage),
+        generate: (r) => encodeLegacyTransportMessage(structuredMessage(r)),
+        count: 4000,
+        run: (b) => checkDecoded(decodeLegacyTransportMessage(b), b.length),
+      });
+    });
+
+    it('a router fed structured frames by a network producer never delivers to a worker not exposed to it, through any chain of hops', async () => {
+      const node = new Node({ name: 'fuzz' });
+      startEcho(node);
+      startHop(node, 'hop');
+      startHop(node, 'hop2');
+      const listenerId = node.flowControls.generateId();
+      node.flowControls.addSpawner(node.startProcessor('listener').address, listenerId);
+      for (const a of EXPOSED) node.flowControls.addConsumer(a, listenerId);
+      const reached = new Map<string, number>();
+      for (const a of INTERNAL)
+        node.startWorker(a, { handleMessage: () => void reached.set(a, (reached.get(a) ?? 0) + 1) });
+      // The peer's connection: its receiver (a producer the listener spawned) and its sender.
+      let replies = 0;
+      let throughHops = 0;
+      node.startWorker('sender', {
+        handleMessage: (_c, { message }) => {
+          replies++;
+          if (message.returnRoute.addresses[0]?.value.startsWith('hop')) throughHops++;
+        },
+      });
+      const receiver = node.startProcessor('receiver');
+      node.flowControls.addProducer('receiver', node.flowControls.generateId(), listenerId);
+      const settle = () => new Promise<void>((r) => setImmediate(r));
+      try {
+        await check({
+          name: 'core router: frames from a network producer',
+          corpus: seeds(encodeTransportMessage),
+          generate: (rng) => encodeTransportMessage(structuredMessage(rng)),
+          count: 5000,
+          run: async (b) => {
+            // What the TCP connection does with a frame (PROTOCOL.md §1.3, §2.1).
+            const m = checkDecoded(decodeTransportMessage(b), b.length);
+            if (m.onwardRoute.isEmpty) return;
+            const routed = new LocalMessage(
+              m.onwardRoute,
+              m.returnRoute.prepend(Address.local('sender')),
+              m.payload,
+            );
+            // A typed refusal (no such worker, an unresolved transport address) is kept for after
+            // the check: whatever the hops forward happens before the next turn of the event loop.
+            const refused = await node.route(receiver.address, routed).then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            await settle();
+            for (const [a, n] of reached)
+              if (n > 0) throw new Error(`${a} received ${n} message(s) from the network`);
+            if (refused !== undefined) throw refused;
+          },
+        });
+      } finally {
+        await node.stop();
+      }
+      console.log(
+        `  router: ${replies} replies reached the peer's sender, ${throughHops} of them back through hops`,
+      );
+      expect(replies).toBeGreaterThan(0);
+      expect(throughHops).toBeGreaterThan(0);
+      expect([...reached.values()].reduce((a, b) => a + b, 0)).toBe(0);
+    });
+  });
+
   describe('decoders given a declared length over their caps', () => {
     it('allocate nothing of that size (measured on arrayBuffers after each of 200 calls each)', () => {
+      const rest = new Uint8Array(64 * 1024).fill(0x80);
       const cases: Array<[string, () => unknown]> = [
         ['decodeCbor bytes 2^32−1', () => decodeCbor(Uint8Array.of(0x5a, 0xff, 0xff, 0xff, 0xff, 1, 2))],
         [
@@ -325,6 +500,14 @@ describe('decoders of network input fed random and mutated bytes', () => {
         [
           'decodePortalMessage 16 MiB+1',
           () => decodePortalMessage(Uint8Array.of(3, 0x81, 0x80, 0x80, 0x08, 1)),
+        ],
+        [
+          'decodeTransportMessage route 2^32−1',
+          () => decodeTransportMessage(Uint8Array.of(0x83, 0x9a, 0xff, 0xff, 0xff, 0xff, 0x82, 0x00, 0x40)),
+        ],
+        [
+          'decodeTransportMessageParts route 2^32−1',
+          () => decodeTransportMessageParts([Uint8Array.of(0x83, 0x9a, 0xff, 0xff, 0xff, 0xff), rest]),
         ],
         [
           'decodeTransportMessage payload 2^32−1',

@@ -40,7 +40,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
   node
     .command('create')
     .description(
-      'Create a node and start it in the background, with a TCP listener and the standard services (echo, uppercase, hop)',
+      'Create a node and start it in the background, with a TCP listener and the standard services (echo, uppercase)',
     )
     .argument('[name]', 'node name (random if omitted)')
     .addOption(
@@ -78,6 +78,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
       'enable the UDP transport and puncture negotiation (with --rendezvous or $OCKAM_RENDEZVOUS_SERVER)',
     )
     .option('--rendezvous <host:port>', 'UDP address of the rendezvous service, for --udp')
+    .option(
+      '--enable-hop',
+      "also start the 'hop' service, which forwards to the next address of a route (off by default, as in Ockam; it reaches only what its sender could reach itself)",
+    )
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
     .addHelpText(
       'after',
@@ -99,6 +103,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
           httpServerAllowedHost?: string[];
           udp?: boolean;
           rendezvous?: string;
+          enableHop?: boolean;
           tcpListenerAddress: string;
           foreground?: boolean;
           logLevel?: string;
@@ -366,6 +371,8 @@ export interface CreateNodeOptions {
   udp?: boolean;
   rendezvous?: string;
   rendezvousService?: string;
+  /** Start the `hop` service (kept in the node's state: `node start` starts it again). */
+  enableHop?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -421,6 +428,7 @@ export async function createNode(
     ...(opts.udp ? { udp: true } : {}),
     ...(opts.rendezvous ? { rendezvous: opts.rendezvous } : {}),
     ...(opts.rendezvousService ? { rendezvousService: opts.rendezvousService } : {}),
+    ...(opts.enableHop ? { enableHop: true } : {}),
   });
   if (opts.foreground) {
     ctx.close();

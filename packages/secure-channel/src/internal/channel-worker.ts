@@ -17,6 +17,7 @@ import {
   CborWriter,
   denyAll,
   type FlowControlId,
+  type IncomingAccessControl,
   LocalMessage,
   type Logger,
   type Node,
@@ -86,6 +87,21 @@ export interface ChannelInfo {
 }
 
 type State = 'handshake' | 'open' | 'closed';
+
+/**
+ * What the encryptor accepts: whatever it encrypts, the peer takes as said by this node's identity,
+ * so plaintext that came in from the network (a message with an origin, PROTOCOL.md §1.5) is
+ * accepted only from producers the encryptor was made a consumer of (a relay forwarding into this
+ * channel makes it one of the sender's flow). Messages local workers build have no origin.
+ */
+function encryptorAccessControl(node: Node, encryptor: Address): IncomingAccessControl {
+  return {
+    isAuthorized: ({ message }) => {
+      const origin = message.origin;
+      return origin === undefined || node.flowControls.accepts(encryptor, origin);
+    },
+  };
+}
 
 /**
  * One channel end. Owns the handshake, the data-phase ciphers and the two workers. `ready`
@@ -350,7 +366,10 @@ export class ChannelEnd {
         handleMessage: (ctx, message) => this.#onPlaintext(ctx, message),
         shutdown: (ctx) => this.#onEncryptorShutdown(ctx),
       },
-      { metadata: { terminal: true, attributes: { [IDENTITY_SECURE_CHANNEL_IDENTIFIER]: peer.identifier } } },
+      {
+        incoming: encryptorAccessControl(node, this.encryptorAddress),
+        metadata: { terminal: true, attributes: { [IDENTITY_SECURE_CHANNEL_IDENTIFIER]: peer.identifier } },
+      },
     );
     this.#encryptorStarted = true;
     this.#state = 'open';
