@@ -356,6 +356,16 @@ export class Connection implements TcpConnection {
         try {
           await this.#node.route(this.receiverAddress, routed);
         } catch (e) {
+          // A frame for a worker that has just stopped (a portal that closed) is normal on a
+          // connection many workers share: drop it, as Ockam does, instead of every other user's
+          // traffic with the connection.
+          if (OckamError.isKind(e, 'not-found')) {
+            this.#guard.log.info('routing:not-found', 'tcp message dropped: no worker at its address', {
+              peer: this.peerAddress,
+              reason: errorMessage(e),
+            });
+            continue;
+          }
           this.#fail('routing', errorMessage(e), e);
           return;
         }

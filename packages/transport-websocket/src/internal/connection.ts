@@ -401,6 +401,14 @@ export class Connection implements WebSocketConnection {
         try {
           await this.#node.route(this.receiverAddress, routed);
         } catch (e) {
+          // As in TCP: a frame for a worker that has just stopped is dropped, not the connection.
+          if (OckamError.isKind(e, 'not-found')) {
+            this.#guard.log.info('routing:not-found', 'websocket message dropped: no worker at its address', {
+              peer: this.peerAddress,
+              reason: errorMessage(e),
+            });
+            continue;
+          }
           this.#fail('routing', errorMessage(e), CloseCode.policyViolation, e);
           return;
         }
