@@ -13,6 +13,7 @@ import {
   type AddressLike,
   LocalMessage,
   type LocalMessage as LocalMessageType,
+  LogLimiter,
   type LogLine,
   Node,
   recordingLogger,
@@ -21,7 +22,6 @@ import {
 import { createIdentity } from '@ockam/identity';
 import { createVault } from '@ockam/vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LogLimiter } from '../src/internal/log-limiter.js';
 import { PendingHandshakes } from '../src/internal/pending-handshakes.js';
 import { createSecureChannel } from '../src/secure-channel.js';
 import {
@@ -156,7 +156,7 @@ describe('secure channel listener limits', () => {
     expect(drops()).toHaveLength(1);
     expect(drops()[0]!.fields).toMatchObject({ reason: 'cap:connection', connection: flood.id });
     await t.listener.stop();
-    expect(drops().map((l) => l.fields.repeated)).toEqual([undefined, 15]);
+    expect(drops().map((l) => l.fields.suppressed)).toEqual([undefined, 15]);
   });
 
   it('lets a connection with fewer handshakes evict the busiest one when every slot is taken, and drops msg1 from equally busy ones', async () => {
@@ -214,7 +214,7 @@ describe('secure channel listener limits', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.fields.error).toMatch(/did not complete within 200 ms/);
     await t.listener.stop();
-    expect(lines(t.lines, 'secure channel handshake failed').map((l) => l.fields.repeated)).toEqual([
+    expect(lines(t.lines, 'secure channel handshake failed').map((l) => l.fields.suppressed)).toEqual([
       undefined,
       2,
     ]);
@@ -314,20 +314,20 @@ describe('pending handshake slots', () => {
   });
 });
 
-describe('rate-limited log lines', () => {
+describe('rate-limited log lines (core LogLimiter with summaries)', () => {
   it('writes the first line of a reason at once, counts the rest, and writes the count once per interval', () => {
     vi.useFakeTimers();
     const { logger, lines: all } = recordingLogger('debug');
-    const log = new LogLimiter(logger, 1_000);
+    const log = new LogLimiter(logger, { intervalMs: 1_000, summaries: true });
     for (let i = 0; i < 100; i++) log.log('warn', 'frame', 'dropped', { error: `nonce ${i}` });
     log.log('info', 'other', 'something else', {});
-    expect(all.map((l) => [l.message, l.fields.repeated])).toEqual([
+    expect(all.map((l) => [l.message, l.fields.suppressed])).toEqual([
       ['dropped', undefined],
       ['something else', undefined],
     ]);
     vi.advanceTimersByTime(1_000);
     expect(all.slice(2).map((l) => [l.level, l.message, l.fields])).toEqual([
-      ['warn', 'dropped', { error: 'nonce 99', repeated: 99, intervalMs: 1_000 }],
+      ['warn', 'dropped', { error: 'nonce 99', suppressed: 99, intervalMs: 1_000 }],
     ]);
     // Still flooding: one line per interval; quiet for an interval: the next line is written at once.
     log.log('warn', 'frame', 'dropped', { error: 'again' });
@@ -341,10 +341,10 @@ describe('rate-limited log lines', () => {
 
   it('keeps at most 64 reasons apart and counts the others together', () => {
     const { logger, lines: all } = recordingLogger('debug');
-    const log = new LogLimiter(logger, 60_000);
+    const log = new LogLimiter(logger, { intervalMs: 60_000, summaries: true });
     for (let i = 0; i < 1_000; i++) log.log('warn', `reason ${i}`, 'dropped', { i });
     expect(all).toHaveLength(65);
     log.flush();
-    expect(all.at(-1)!.fields).toMatchObject({ i: 999, repeated: 935 });
+    expect(all.at(-1)!.fields).toMatchObject({ i: 999, suppressed: 935 });
   });
 });

@@ -40,9 +40,9 @@ const OVER = 64;
  */
 const RSS_GROWTH_MIB = 60;
 
-/** How many events rate-limited lines stand for: 1 for a line, `repeated` for a summary. */
+/** How many events rate-limited lines stand for: 1 for a line, `suppressed` for a summary. */
 function counted(lines: string[]): number {
-  return lines.reduce((n, l) => n + Number(/"repeated":(\d+)/.exec(l)?.[1] ?? 1), 0);
+  return lines.reduce((n, l) => n + Number(/"suppressed":(\d+)/.exec(l)?.[1] ?? 1), 0);
 }
 
 const waitFor = async (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000) => {
@@ -141,7 +141,7 @@ describe('throwaway identities completing handshakes against a secure channel li
     );
     expect(growth).toBeLessThan(RSS_GROWTH_MIB);
     const drops = linesSince(n1, logStart, /secure channel listener dropped a msg1/);
-    expect(drops.filter((l) => !/"repeated":/.test(l))).toHaveLength(1);
+    expect(drops.filter((l) => !/"suppressed":/.test(l))).toHaveLength(1);
     expect(drops[0]).toMatch(/channels:connection/);
     // 257 channels established, 64 msg1 dropped: a handful of lines, each with a count.
     const established = linesSince(n1, logStart, /"message":"secure channel established"/);
@@ -179,7 +179,7 @@ describe('throwaway identities completing handshakes against a secure channel li
     expect(msg2Count(c3) + msg2Count(c4)).toBe(0);
     expect((await api(n3)).channels).toBe(40);
     const drops = linesSince(n3, logStart, /secure channel listener dropped a msg1/);
-    expect(drops.filter((l) => !/"repeated":/.test(l))).toHaveLength(1);
+    expect(drops.filter((l) => !/"suppressed":/.test(l))).toHaveLength(1);
     expect(drops[0]).toMatch(/channels:listener/);
     for (const p of peers) p.destroy();
   });

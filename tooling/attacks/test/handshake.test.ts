@@ -30,9 +30,9 @@ interface ListenerInfo {
 const CHANNEL_LINES = /"message":"secure channel/;
 const PER_CONNECTION = 32;
 
-/** How many events rate-limited lines stand for: 1 for a line, `repeated` for a summary. */
+/** How many events rate-limited lines stand for: 1 for a line, `suppressed` for a summary. */
 function counted(lines: string[]): number {
-  return lines.reduce((n, l) => n + Number(/"repeated":(\d+)/.exec(l)?.[1] ?? 1), 0);
+  return lines.reduce((n, l) => n + Number(/"suppressed":(\d+)/.exec(l)?.[1] ?? 1), 0);
 }
 const PER_LISTENER = 256;
 /** RSS growth allowed during a flood of 3,000 msg1 (they cost about 70 MB before the caps). */
@@ -131,7 +131,7 @@ describe('a handshake flood against the secure channel listener, through a real 
     const logStart = 0; // the whole log: these are the first test's handshakes
     await waitFor(async () => (await api()).pendingHandshakes === 0, 'the handshakes to time out', 60_000);
     await waitFor(
-      () => linesSince(logStart, /secure channel handshake failed.*"repeated":/).length > 0,
+      () => linesSince(logStart, /secure channel handshake failed.*"suppressed":/).length > 0,
       'the count of timed-out handshakes',
     );
     const failed = linesSince(logStart, /secure channel handshake failed/);
@@ -173,7 +173,7 @@ describe('a handshake flood against the secure channel listener, through a real 
     expect(peers.reduce((n, p) => n + msg2Count(p), 0)).toBeLessThan(1_000);
     const drops = linesSince(logStart, /secure channel listener dropped a msg1/);
     // One line per reason (over the per-connection cap, over the listener's), then counts.
-    expect(drops.filter((l) => !/"repeated":/.test(l)).length).toBeLessThanOrEqual(2);
+    expect(drops.filter((l) => !/"suppressed":/.test(l)).length).toBeLessThanOrEqual(2);
     expect(linesSince(logStart, CHANNEL_LINES).length).toBeLessThanOrEqual(12);
     for (const peer of peers) peer.destroy();
   });
@@ -203,7 +203,7 @@ describe('a handshake flood against the secure channel listener, through a real 
     expect(new TextDecoder().decode(channel.replies()[1])).toBe('after');
     const dropped = () => linesSince(logStart, /secure channel dropped a frame/);
     // Two reasons (failed authentication, too far ahead): one line each, then their counts.
-    expect(dropped().filter((l) => !/"repeated":/.test(l))).toHaveLength(2);
+    expect(dropped().filter((l) => !/"suppressed":/.test(l))).toHaveLength(2);
     await waitFor(() => counted(dropped()) === FORGED, 'the counts of the dropped frames');
     expect(dropped().length).toBeLessThanOrEqual(6);
     peer.destroy();
