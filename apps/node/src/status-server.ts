@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join, normalize, sep } from 'node:path';
-import { type Logger, parseHostPort } from '@ockam/core';
+import { type Logger, LogLimiter, noopLogger, parseHostPort } from '@ockam/core';
 import type { NodeStatus } from './control-protocol.js';
 
 /**
@@ -187,22 +187,12 @@ export async function startStatusServer(
     return n;
   });
   let check: ReturnType<typeof hostCheck> | undefined;
-  let lastRefusalLog = Number.NEGATIVE_INFINITY;
-  let notLogged = 0;
-  const refused = (req: { headers: { host?: string | undefined }; socket: { remoteAddress?: string } }) => {
-    const now = Date.now();
-    if (now - lastRefusalLog < REFUSED_HOST_LOG_INTERVAL_MS) {
-      notLogged++;
-      return;
-    }
-    lastRefusalLog = now;
-    options.logger?.warn('http status request refused: Host is not one of this server', {
+  const refusals = new LogLimiter(options.logger ?? noopLogger, REFUSED_HOST_LOG_INTERVAL_MS);
+  const refused = (req: { headers: { host?: string | undefined }; socket: { remoteAddress?: string } }) =>
+    refusals.warn('host', 'http status request refused: Host is not one of this server', {
       host: req.headers.host?.slice(0, 200),
       peer: req.socket.remoteAddress,
-      ...(notLogged > 0 ? { notLoggedSince: notLogged } : {}),
     });
-    notLogged = 0;
-  };
   const server: Server = createServer((req, res) => {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });

@@ -86,7 +86,13 @@ export {
   READ_OVERHEAD_BYTES,
 } from './inbound-limits.js';
 export { Listeners } from './listeners.js';
-export { DEFAULT_LOG_INTERVAL_MS, LogLimiter, MAX_LOG_KINDS } from './log-limiter.js';
+export {
+  DEFAULT_LOG_INTERVAL_MS,
+  LogLimiter,
+  type LogLimiterLevel,
+  type LogLimiterOptions,
+  MAX_LOG_KINDS,
+} from './log-limiter.js';
 export {
   consoleLogger,
   createLogger,

@@ -27,9 +27,9 @@ import {
 import { Address, type AddressLike, toAddress } from './address.js';
 import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
 import { FlowControls } from './flow-control.js';
-import { LogLimiter } from './internal/log-limiter.js';
 import { Mailbox } from './internal/mailbox.js';
-import { type Logger, noopLogger } from './logger.js';
+import { LogLimiter } from './log-limiter.js';
+import { type LogFields, type Logger, noopLogger } from './logger.js';
 import { type LocalInfo, LocalMessage, stampOrigin } from './message.js';
 import { Route, type RouteLike, toRoute } from './route.js';
 import type { Transport } from './transport.js';
@@ -53,6 +53,11 @@ export const DEFAULT_TIME_SLICE_MS = 10;
  * address, the next line counting what was held back.
  */
 export const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 10_000;
+/**
+ * Reason and address pairs the router's refusal log remembers at once (keys are few: a reason and a
+ * local address); further ones share one catch-all line until some expire.
+ */
+const MAX_REFUSAL_LOG_KINDS = 1024;
 
 /** The router reads the clock once per this many messages handled, to decide whether to yield. */
 const CLOCK_EVERY = 16;
@@ -158,7 +163,10 @@ export class Node {
     this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
     this.#timeSliceMs = options.timeSliceMs ?? DEFAULT_TIME_SLICE_MS;
     if (!(this.#timeSliceMs > 0)) throw new RangeError(`timeSliceMs must be > 0, got ${this.#timeSliceMs}`);
-    this.#refusals = new LogLimiter(options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS);
+    this.#refusals = new LogLimiter(this.logger, {
+      intervalMs: options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS,
+      maxKinds: MAX_REFUSAL_LOG_KINDS,
+    });
   }
 
   get stopped(): boolean {
@@ -262,10 +270,8 @@ export class Node {
   };
 
   /** Logs a refusal a peer may repeat at will: once per address and interval (see `refusalLogIntervalMs`). */
-  #refused(reason: string, address: Address, message: string, fields: Record<string, unknown>): void {
-    const suppressed = this.#refusals.admit(`${reason}|${address.key}`);
-    if (suppressed === undefined) return;
-    this.logger.warn(message, suppressed > 0 ? { ...fields, suppressed } : fields);
+  #refused(reason: string, address: Address, message: string, fields: LogFields): void {
+    this.#refusals.warn(`${reason}|${address.key}`, message, fields);
   }
 
   /** Whether a worker owns this address. */

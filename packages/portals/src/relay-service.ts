@@ -63,6 +63,7 @@ import {
   type IncomingAccessControl,
   type LocalMessage,
   type Logger,
+  LogLimiter,
   MAX_ADDRESS_LENGTH,
   type Node,
   OckamError,
@@ -72,7 +73,6 @@ import {
   toAddress,
   type WorkerContext,
 } from '@ockam/core';
-import { RefusalLog } from './internal/refusal-log.js';
 import { errorMessage } from './internal/timers.js';
 
 /** Ockam's `RELAY_SERVICE` and `STATIC_RELAY_SERVICE` addresses. */
@@ -209,10 +209,8 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     DEFAULT_MAX_RELAYS_PER_REGISTRANT,
     'maxRelaysPerRegistrant',
   );
-  const refusals = new RefusalLog<Refusal>(
-    logger,
-    options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS,
-  );
+  // Reasons come from the fixed set `REFUSALS`, so the limiter's kinds stay few.
+  const refusals = new LogLimiter(logger, options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS);
   const relays = new Map<string, RelayEntry>();
   const fc = node.flowControls;
 
@@ -242,6 +240,7 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     registrant: Registrant | undefined,
   ): Promise<void> => {
     refusals.warn(reason, `relay registration refused: ${REFUSALS[reason]}`, {
+      reason,
       ...(requested !== undefined ? { name: requested.slice(0, 64) } : {}),
       registrant: describe(registrant),
     });

@@ -42,8 +42,7 @@ import type { Identity } from '@ockam/identity';
 import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from './channel-identity.js';
 import { SecureChannelError } from './errors.js';
 import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.js';
-import { ChannelEnd } from './internal/channel-worker.js';
-import { DEFAULT_LOG_INTERVAL_MS, LogLimiter } from './internal/log-limiter.js';
+import { ChannelEnd, channelLogLimiter } from './internal/channel-worker.js';
 import { OpenChannels } from './internal/open-channels.js';
 import { PendingHandshakes } from './internal/pending-handshakes.js';
 import { yieldToEventLoop } from './internal/yield-to-event-loop.js';
@@ -104,7 +103,7 @@ export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 256;
  */
 export const DEFAULT_CHANNEL_IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
-export { DEFAULT_LOG_INTERVAL_MS };
+export { DEFAULT_LOG_INTERVAL_MS } from './internal/channel-worker.js';
 
 /** The origin of msg1 that came from no producer (a worker on this node). */
 const LOCAL_ORIGIN = 'local';
@@ -181,7 +180,7 @@ export async function createSecureChannelListener(
       options.maxPendingHandshakesPerConnection ?? DEFAULT_MAX_PENDING_HANDSHAKES_PER_CONNECTION,
     timeoutMs,
   });
-  const log = new LogLimiter(node.logger, options.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS);
+  const log = channelLogLimiter(node.logger, options.logIntervalMs);
   const identity = await toSecureChannelIdentity(options.vault, options.identity);
   const verifier = options.verifier ?? identityVerifier();
   const address = toAddress(options.address ?? DEFAULT_LISTENER_ADDRESS);

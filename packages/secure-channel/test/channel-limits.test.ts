@@ -7,7 +7,7 @@
  * Connections are real TCP connections on 127.0.0.1: each initiating node reaches the listener's
  * node over one (the TCP transport reuses it for every channel to the same address).
  */
-import { type Node, startEcho, type Vault } from '@ockam/core';
+import { type Node, startEcho } from '@ockam/core';
 import { createIdentity, type Identity } from '@ockam/identity';
 import { createVault } from '@ockam/vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_CHANNELS_PER_CONNECTION,
   type SecureChannelListenerOptions,
 } from '../src/secure-channel-listener.js';
+import { ledger } from './helpers.js';
 import { tcpNode } from './tampering-hop.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -34,45 +35,6 @@ async function until(condition: () => boolean, what: string, polls = 4_000): Pro
     if (i === polls) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-/**
- * A vault that keeps count of the secrets, AEAD keys and ephemeral keys handed out and not yet
- * deleted (as in handshake-limits.test.ts).
- */
-function ledger(vault: Vault): { vault: Vault; live: () => number } {
-  const live = new Set<string>();
-  const add = <T extends { id: string }>(prefix: string, h: T): T => {
-    live.add(`${prefix}:${h.id}`);
-    return h;
-  };
-  const overrides: Partial<Vault> = {
-    generateX25519: async (options) => {
-      const key = await vault.generateX25519(options);
-      return options?.ephemeral ? add('key', key) : key;
-    },
-    x25519: (key, pub) => add('secret', vault.x25519(key, pub)),
-    importSecret: (bytes) => add('secret', vault.importSecret(bytes)),
-    hkdf: (...args) => vault.hkdf(...args).map((h) => add('secret', h)),
-    aeadKey: (...args) => add('aead', vault.aeadKey(...args)),
-    deleteSecret: (h) => {
-      live.delete(`${h.kind === 'aead' ? 'aead' : 'secret'}:${h.id}`);
-      vault.deleteSecret(h);
-    },
-    deleteKey: async (key) => {
-      live.delete(`key:${key.id}`);
-      return vault.deleteKey(key);
-    },
-  };
-  const wrapped = new Proxy(vault, {
-    get(target, prop, receiver) {
-      const own = (overrides as Record<string | symbol, unknown>)[prop];
-      if (own !== undefined) return own;
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { vault: wrapped, live: () => live.size };
 }
 
 /** Bob's node with a listener at `api` on a TCP listener, and `echo` exposed to its channels. */

@@ -223,7 +223,7 @@ for (const backend of BACKENDS) {
       const replays = () => s.logB.lines.filter((l) => /already received/.test(String(l.fields.error)));
       expect(replays()).toHaveLength(1);
       await s.listener.stop();
-      expect(replays().map((l) => l.fields.repeated)).toEqual([undefined, 1]);
+      expect(replays().map((l) => l.fields.suppressed)).toEqual([undefined, 1]);
     });
 
     it('accepts a frame delayed by 32 and drops one delayed by 33 (out of window)', async () => {
@@ -244,7 +244,7 @@ for (const backend of BACKENDS) {
       const late = () => s.logB.lines.filter((l) => /more than 32 behind/.test(String(l.fields.error)));
       expect(late()).toHaveLength(1);
       await s.listener.stop();
-      expect(late().map((l) => l.fields.repeated)).toEqual([undefined, 1]);
+      expect(late().map((l) => l.fields.suppressed)).toEqual([undefined, 1]);
     });
 
     it('reorders within the window', async () => {

@@ -16,12 +16,10 @@ import {
   type LogLine,
   Node,
   recordingLogger,
-  type Vault,
 } from '@ockam/core';
 import { createIdentity } from '@ockam/identity';
 import { createVault } from '@ockam/vault';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LogLimiter } from '../src/internal/log-limiter.js';
 import { PendingHandshakes } from '../src/internal/pending-handshakes.js';
 import { createSecureChannel } from '../src/secure-channel.js';
 import {
@@ -31,6 +29,7 @@ import {
   DEFAULT_RESPONDER_HANDSHAKE_TIMEOUT_MS,
   type SecureChannelListenerOptions,
 } from '../src/secure-channel-listener.js';
+import { ledger } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -44,47 +43,6 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-/**
- * A vault that keeps count of the ephemeral keys, secrets and AEAD keys handed out and not yet
- * deleted, and of X25519 key generations.
- */
-function ledger(vault: Vault): { vault: Vault; live: () => number; generated: () => number } {
-  const live = new Set<string>();
-  let generated = 0;
-  const add = <T extends { id: string }>(prefix: string, h: T): T => {
-    live.add(`${prefix}:${h.id}`);
-    return h;
-  };
-  const overrides: Partial<Vault> = {
-    generateX25519: async (options) => {
-      generated++;
-      const key = await vault.generateX25519(options);
-      return options?.ephemeral ? add('key', key) : key;
-    },
-    x25519: (key, pub) => add('secret', vault.x25519(key, pub)),
-    importSecret: (bytes) => add('secret', vault.importSecret(bytes)),
-    hkdf: (...args) => vault.hkdf(...args).map((h) => add('secret', h)),
-    aeadKey: (...args) => add('aead', vault.aeadKey(...args)),
-    deleteSecret: (h) => {
-      live.delete(`${h.kind === 'aead' ? 'aead' : 'secret'}:${h.id}`);
-      vault.deleteSecret(h);
-    },
-    deleteKey: async (key) => {
-      live.delete(`key:${key.id}`);
-      return vault.deleteKey(key);
-    },
-  };
-  const wrapped = new Proxy(vault, {
-    get(target, prop, receiver) {
-      const own = (overrides as Record<string | symbol, unknown>)[prop];
-      if (own !== undefined) return own;
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { vault: wrapped, live: () => live.size, generated: () => generated };
 }
 
 /** A node with a listener at `api` that accepts msg1 from connections spawned by `transportId`. */
@@ -156,7 +114,7 @@ describe('secure channel listener limits', () => {
     expect(drops()).toHaveLength(1);
     expect(drops()[0]!.fields).toMatchObject({ reason: 'cap:connection', connection: flood.id });
     await t.listener.stop();
-    expect(drops().map((l) => l.fields.repeated)).toEqual([undefined, 15]);
+    expect(drops().map((l) => l.fields.suppressed)).toEqual([undefined, 15]);
   });
 
   it('lets a connection with fewer handshakes evict the busiest one when every slot is taken, and drops msg1 from equally busy ones', async () => {
@@ -214,7 +172,7 @@ describe('secure channel listener limits', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.fields.error).toMatch(/did not complete within 200 ms/);
     await t.listener.stop();
-    expect(lines(t.lines, 'secure channel handshake failed').map((l) => l.fields.repeated)).toEqual([
+    expect(lines(t.lines, 'secure channel handshake failed').map((l) => l.fields.suppressed)).toEqual([
       undefined,
       2,
     ]);
@@ -311,40 +269,5 @@ describe('pending handshake slots', () => {
     expect(() => new PendingHandshakes({ max: 1, maxPerConnection: 1, timeoutMs: Number.NaN })).toThrow(
       RangeError,
     );
-  });
-});
-
-describe('rate-limited log lines', () => {
-  it('writes the first line of a reason at once, counts the rest, and writes the count once per interval', () => {
-    vi.useFakeTimers();
-    const { logger, lines: all } = recordingLogger('debug');
-    const log = new LogLimiter(logger, 1_000);
-    for (let i = 0; i < 100; i++) log.log('warn', 'frame', 'dropped', { error: `nonce ${i}` });
-    log.log('info', 'other', 'something else', {});
-    expect(all.map((l) => [l.message, l.fields.repeated])).toEqual([
-      ['dropped', undefined],
-      ['something else', undefined],
-    ]);
-    vi.advanceTimersByTime(1_000);
-    expect(all.slice(2).map((l) => [l.level, l.message, l.fields])).toEqual([
-      ['warn', 'dropped', { error: 'nonce 99', repeated: 99, intervalMs: 1_000 }],
-    ]);
-    // Still flooding: one line per interval; quiet for an interval: the next line is written at once.
-    log.log('warn', 'frame', 'dropped', { error: 'again' });
-    vi.advanceTimersByTime(1_000);
-    expect(all).toHaveLength(4);
-    vi.advanceTimersByTime(1_000);
-    log.log('warn', 'frame', 'dropped', { error: 'later' });
-    expect(all.at(-1)!.fields).toEqual({ error: 'later' });
-    log.flush();
-  });
-
-  it('keeps at most 64 reasons apart and counts the others together', () => {
-    const { logger, lines: all } = recordingLogger('debug');
-    const log = new LogLimiter(logger, 60_000);
-    for (let i = 0; i < 1_000; i++) log.log('warn', `reason ${i}`, 'dropped', { i });
-    expect(all).toHaveLength(65);
-    log.flush();
-    expect(all.at(-1)!.fields).toMatchObject({ i: 999, repeated: 935 });
   });
 });

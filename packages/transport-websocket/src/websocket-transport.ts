@@ -30,6 +30,7 @@ import {
   type InboundStats,
   Listeners,
   type Logger,
+  LogLimiter,
   type Node,
   parseHostPort,
   SharedDials,
@@ -42,7 +43,6 @@ import { MAX_FRAME_SIZE } from './framing.js';
 import { CloseCode, Connection, closeSocket, errorMessage, formatHostPort } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
 import { OriginPolicy } from './internal/origin-policy.js';
-import { RefusalLog } from './internal/refusal-log.js';
 import { toWebSocketUrl, type WebSocketAddressLike } from './websocket-address.js';
 import type { WebSocketCloseInfo, WebSocketConnection, WebSocketPeer } from './websocket-connection.js';
 import {
@@ -139,7 +139,7 @@ export class WebSocketTransport implements Transport {
   readonly #maxFrameSize: number;
   readonly #receiveBufferBytes: number;
   readonly #sendBufferBytes: number;
-  readonly #refusedUpgrades: RefusalLog;
+  readonly #refusedUpgrades: LogLimiter;
   readonly #guard: InboundGuard;
   readonly #connections = new Set<Connection>();
   /** The outgoing connection `resolve` reuses for each URL. */
@@ -162,7 +162,7 @@ export class WebSocketTransport implements Transport {
     const refusalInterval = options.refusedUpgradeLogIntervalMs ?? REFUSED_UPGRADE_LOG_INTERVAL_MS;
     if (!(refusalInterval >= 0))
       throw new RangeError(`refusedUpgradeLogIntervalMs must be >= 0, got ${refusalInterval}`);
-    this.#refusedUpgrades = new RefusalLog(this.#logger, 'websocket upgrade refused', refusalInterval);
+    this.#refusedUpgrades = new LogLimiter(this.#logger, refusalInterval);
     this.#guard = new InboundGuard({ limits: options.limits, logger: this.#logger, transport: 'websocket' });
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
@@ -469,7 +469,7 @@ export class WebSocketTransport implements Transport {
     }
     if (reason === undefined) return true;
     // The header is the peer's: log a bounded prefix of it.
-    this.#refusedUpgrades.note({
+    this.#refusedUpgrades.warn('upgrade', 'websocket upgrade refused', {
       peer: formatHostPort(request.peer),
       origin: request.origin?.slice(0, 200),
       reason,

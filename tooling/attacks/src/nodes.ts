@@ -70,6 +70,14 @@ export function logLines(node: RunningNode, pattern: RegExp): string[] {
 }
 
 /**
+ * How many events rate-limited log lines stand for: 1 for a line, the count for a line carrying
+ * `suppressed` (core's `LogLimiter` writes that field on the line after, or on a summary line).
+ */
+export function countedEvents(lines: string[]): number {
+  return lines.reduce((n, l) => n + Number(/"suppressed":(\d+)/.exec(l)?.[1] ?? 1), 0);
+}
+
+/**
  * Runs `attack` while probing the node's echo every `everyMs`; resolves with the slowest answer
  * seen during the attack and one more probe after it. Every attack test asserts that both stay
  * under a second.

@@ -11,6 +11,8 @@ export abstract class WatchedPeer {
   async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
+      // Nothing more arrives on a closed connection: the condition cannot change any more.
+      if (this.closed) return condition();
       const left = deadline - Date.now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {

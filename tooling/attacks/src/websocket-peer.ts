@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { decodeLegacyTransportMessage, encodeLegacyTransportMessage, type LocalMessage } from '@ockam/core';
 import { splitHostPort } from './peer.js';
+import { WatchedPeer } from './watched-peer.js';
 
 export interface UpgradeHeaders {
   /** The `Origin` header; none if undefined (as programs do). */
@@ -16,27 +17,26 @@ export interface UpgradeHeaders {
   host?: string;
 }
 
-export class RawWebSocket {
+export class RawWebSocket extends WatchedPeer {
   readonly socket: net.Socket;
   /** The response's status code (101 when upgraded), 0 if the node closed without answering. */
   status = 0;
   /** Messages the node sent back, decoded, in order. */
   readonly received: LocalMessage[] = [];
-  closed = false;
   #buffer = Buffer.alloc(0);
-  #waiters: Array<() => void> = [];
 
   private constructor(socket: net.Socket) {
+    super();
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, chunk]);
       this.#parse();
-      this.#wake();
+      this.wake();
     });
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
-      this.#wake();
+      this.wake();
     });
   }
 
@@ -83,24 +83,6 @@ export class RawWebSocket {
     return this.socket.write(clientFrame(encodeLegacyTransportMessage(message)));
   }
 
-  /** Waits until `condition()` holds or the connection closes; false after `timeoutMs`. */
-  async waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (this.closed) return condition();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return true;
-  }
-
   destroy(): void {
     this.socket.destroy();
   }
@@ -135,12 +117,6 @@ export class RawWebSocket {
       this.#buffer = b.subarray(offset + length);
       if (opcode === 2) this.received.push(decodeLegacyTransportMessage(payload, 'reply'));
     }
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
   }
 }
 

@@ -19,7 +19,15 @@ import { controlGet } from '@ockam/hardening/ockam';
 import { encodeFrame } from '@ockam/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { msg1, openRawChannel, type RawChannel } from '../src/handshake.js';
-import { logLines, OckamEnv, type RunningNode, rssMiB, startNode, underAttack } from '../src/nodes.js';
+import {
+  countedEvents,
+  logLines,
+  OckamEnv,
+  type RunningNode,
+  rssMiB,
+  startNode,
+  underAttack,
+} from '../src/nodes.js';
 import { RawPeer } from '../src/peer.js';
 
 /** What `GET /secure-channel-listeners` says of a listener (the fields used here). */
@@ -39,11 +47,6 @@ const OVER = 64;
  * the echo probes on top (measured: about 15 MiB; a channel end holds about 12 KiB of heap).
  */
 const RSS_GROWTH_MIB = 60;
-
-/** How many events rate-limited lines stand for: 1 for a line, `repeated` for a summary. */
-function counted(lines: string[]): number {
-  return lines.reduce((n, l) => n + Number(/"repeated":(\d+)/.exec(l)?.[1] ?? 1), 0);
-}
 
 const waitFor = async (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -141,7 +144,7 @@ describe('throwaway identities completing handshakes against a secure channel li
     );
     expect(growth).toBeLessThan(RSS_GROWTH_MIB);
     const drops = linesSince(n1, logStart, /secure channel listener dropped a msg1/);
-    expect(drops.filter((l) => !/"repeated":/.test(l))).toHaveLength(1);
+    expect(drops.filter((l) => !/"suppressed":/.test(l))).toHaveLength(1);
     expect(drops[0]).toMatch(/channels:connection/);
     // 257 channels established, 64 msg1 dropped: a handful of lines, each with a count.
     const established = linesSince(n1, logStart, /"message":"secure channel established"/);
@@ -179,7 +182,7 @@ describe('throwaway identities completing handshakes against a secure channel li
     expect(msg2Count(c3) + msg2Count(c4)).toBe(0);
     expect((await api(n3)).channels).toBe(40);
     const drops = linesSince(n3, logStart, /secure channel listener dropped a msg1/);
-    expect(drops.filter((l) => !/"repeated":/.test(l))).toHaveLength(1);
+    expect(drops.filter((l) => !/"suppressed":/.test(l))).toHaveLength(1);
     expect(drops[0]).toMatch(/channels:listener/);
     for (const p of peers) p.destroy();
   });
@@ -215,7 +218,7 @@ describe('throwaway identities completing handshakes against a secure channel li
     );
     expect((await api(n4)).idleClosedChannels).toBe(21);
     const idle = () => linesSince(n4, logStart, /secure channel closed: idle/);
-    await waitFor(() => counted(idle()) === 21, 'the count of idle channels');
+    await waitFor(() => countedEvents(idle()) === 21, 'the count of idle channels');
     expect(idle().length).toBeLessThanOrEqual(3);
     peer.destroy();
   });

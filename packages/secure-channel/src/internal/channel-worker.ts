@@ -20,6 +20,7 @@ import {
   type IncomingAccessControl,
   LocalMessage,
   type Logger,
+  LogLimiter,
   type Node,
   OckamError,
   Route,
@@ -50,10 +51,30 @@ import {
   encodeSecureChannelMessage,
 } from '../secure-channel-message.js';
 import type { TrustPolicy } from '../trust-policy.js';
-import { type LogLimiter, sharedLogLimiter } from './log-limiter.js';
 import { yieldToEventLoop } from './yield-to-event-loop.js';
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Log lines a peer can cause (a failed handshake, a dropped msg1 or frame) are written once per
+ * reason and this interval (10 s); a line at the end of each interval that saw repeats carries
+ * their count (`suppressed`). A million forged frames cost two lines per interval and reason.
+ */
+export const DEFAULT_LOG_INTERVAL_MS = 10_000;
+
+/** A limiter for the rate-limited lines of channel ends: per-interval summaries, 64 reasons at most. */
+export function channelLogLimiter(logger: Logger, intervalMs: number = DEFAULT_LOG_INTERVAL_MS): LogLimiter {
+  return new LogLimiter(logger, { intervalMs, summaries: true });
+}
+
+const byLogger = new WeakMap<Logger, LogLimiter>();
+
+/** One limiter per logger (per node), for channel ends that no listener gave one. */
+function sharedLogLimiter(logger: Logger): LogLimiter {
+  let limiter = byLogger.get(logger);
+  if (limiter === undefined) byLogger.set(logger, (limiter = channelLogLimiter(logger)));
+  return limiter;
+}
 
 export type Role = 'initiator' | 'responder';
 
