@@ -194,6 +194,18 @@ describe.each([TCP_WIRE, WS_WIRE])(
           const p = await wire.connect(wire.listener(t));
           if (p !== undefined) peers.push(p);
         }
+        // The kernel completes connections before the node accepts them: wait until the node has
+        // refused those over the cap, or the budget's closes below could free slots first (on a
+        // busy machine the node then never reached the cap).
+        const overCap = ATTACKERS - MAX_CONNECTIONS;
+        await withTimeout(
+          (async () => {
+            while (ATTACKERS - peers.length + peers.filter((p) => p.closed).length < overCap)
+              await new Promise((r) => setTimeout(r, 20));
+          })(),
+          CLOSE_WITHIN_MS,
+          'connections over the cap refused',
+        );
         for (const p of peers) {
           if (p.closed) continue;
           p.write(wire.head(16 * MiB));
