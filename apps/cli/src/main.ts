@@ -17,6 +17,7 @@ import { registerRendezvousCommands } from './commands/rendezvous.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerTcpCommands } from './commands/tcp.js';
 import { registerVaultCommands } from './commands/vault.js';
 import { CliContext } from './context.js';
 import { type GlobalOptions, Output } from './output.js';
@@ -56,6 +57,7 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerIdentityCommands(program, run);
   registerSecureChannelCommands(program, run);
   registerPortalCommands(program, run);
+  registerTcpCommands(program, run);
   registerProjectCommands(program, run);
   registerCredentialCommands(program, run);
   registerPolicyCommands(program, run);
