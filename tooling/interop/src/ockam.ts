@@ -22,14 +22,16 @@ export function rustBinaryPath(): string {
 }
 
 /**
- * Why the interop suite cannot run here, or undefined when it can. In CI the binary must exist:
- * `.ci/run` builds it, and a missing one is a failure, not a skip.
+ * Why the interop suite cannot run here, or undefined when it can. In CI (`CI` or
+ * `OCKAM_INTEROP_REQUIRED` set, as `.ci/run` does) the binary must exist: a missing one is a
+ * failure, not a skip.
  */
 export function rustMissing(): string | undefined {
   const bin = rustBinaryPath();
   if (existsSync(bin)) return undefined;
   const reason = `Ockam Rust ${RUST_VERSION} is not installed at ${bin} (run scripts/ockam-rust.sh)`;
-  if (process.env.CI) throw new Error(`${reason}; CI must run the interop suite`);
+  if (process.env.CI || process.env.OCKAM_INTEROP_REQUIRED)
+    throw new Error(`${reason}; CI must run the interop suite (OCKAM_INTEROP_REQUIRED is set)`);
   return reason;
 }
 
@@ -162,6 +164,33 @@ export class Ockam {
     const id = /I[0-9a-f]{64}/.exec(out)?.[0];
     if (id === undefined) throw new Error(`no identifier in ${this.impl} identity show: ${out}`);
     return id;
+  }
+
+  /** The secure channels a node initiated (`secure-channel list --at NODE`). */
+  async channels(node: string): Promise<unknown[]> {
+    const r = await this.run(['secure-channel', 'list', '--at', node, '--output', 'json']);
+    if (r.code !== 0) throw new Error(`${this.impl} secure-channel list exited ${r.code}: ${r.stderr}`);
+    const text = r.stdout.trim();
+    if (text === '') return [];
+    const list = JSON.parse(text) as unknown;
+    return Array.isArray(list) ? list : [];
+  }
+
+  /**
+   * A count that falls when a channel this node accepted closes: for ours, the channels its
+   * listeners hold (`status`); for Rust, which lists only channels a node initiated, the workers the
+   * node runs (`worker list`), each channel being several.
+   */
+  async acceptedChannels(node: string): Promise<number> {
+    if (this.impl === 'ours') {
+      const status = await this.json<{
+        nodes: Array<{ name: string; secureChannelListeners?: Array<{ channels: number }> }>;
+      }>(['status']);
+      const n = status.nodes.find((x) => x.name === node);
+      return (n?.secureChannelListeners ?? []).reduce((sum, l) => sum + l.channels, 0);
+    }
+    const out = await this.ok(['worker', 'list', '--at', node, '--output', 'json']);
+    return (out.match(/[0-9a-f]{32}/g) ?? []).length;
   }
 
   /** Stops and deletes every node of this home, then removes the home. */
