@@ -2,12 +2,13 @@
 export async function until(
   condition: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  what: string,
+  what: string | (() => string),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`${typeof what === 'function' ? what() : what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
