@@ -12,11 +12,15 @@
 #   dependency is the version Ockam released with), with `--no-default-features --features
 #   orchestrator,rust-crypto`: the default `ebpf` feature embeds a kernel object that is not in the
 #   published crate and needs root.
-# - One dependency needs a patch to build with today's Rust: `size-of` 0.1.5 (used by Ockam's
-#   terminal UI crate) implements a trait for function pointers of the "aapcs", "stdcall" and
-#   "fastcall" calling conventions, which rustc ≥ 1.87 rejects on x86-64 (error E0570). The patched
-#   copy drops those three lines and nothing else; cargo uses it through `[patch.crates-io]`, so the
-#   lock file changes only in that entry.
+# - Two one-line patches make it build with today's Rust (cargo 1.95 here; Ockam released 0.139
+#   with Rust 1.81), and change nothing it does:
+#   - `size-of` 0.1.5 (used by Ockam's terminal UI crate) implements a trait for function pointers
+#     of the "aapcs", "stdcall" and "fastcall" calling conventions, which rustc now rejects on
+#     x86-64 (error E0570). The patched copy drops those three lines; cargo uses it through
+#     `[patch.crates-io]`, so the lock file changes only in that entry.
+#   - `ockam_command`'s async blocks now overflow rustc's default query depth ("queries overflow
+#     the depth limit!", 26 times): its src/lib.rs gets `#![recursion_limit = "256"]`, as rustc
+#     advises.
 # - Crates are downloaded from static.crates.io and checked against the sha256 the crates.io index
 #   publishes for them.
 # - A cold build takes about 35 minutes on a 2-core machine; afterwards this returns at once.
@@ -51,7 +55,10 @@ if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$version"; then
   command -v cargo >/dev/null || { say "cargo is not installed; Ockam Rust $version cannot be built"; exit 1; }
   start=$SECONDS
   mkdir -p "$src" "$root/bin"
-  fetch ockam_command "$version"
+  if [ ! -d "$src/ockam_command-$version" ]; then
+    fetch ockam_command "$version"
+    sed -i '1i #![recursion_limit = "256"]' "$src/ockam_command-$version/src/lib.rs"
+  fi
   if [ ! -d "$src/size-of-0.1.5" ]; then
     fetch size-of 0.1.5
     sed -i -E '/^    "(aapcs|stdcall|fastcall)",$/d' "$src/size-of-0.1.5/src/core_impls.rs"

@@ -5,7 +5,7 @@
  * would.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { OCKAM_BIN } from '@ockam/hardening/ockam';
@@ -90,38 +90,47 @@ export class Ockam {
     return new Ockam('rust', [rustBinaryPath()], RUST_ENV);
   }
 
-  /** Runs `ockam ARGS`; resolves with its exit code and output (-1 if killed after the timeout). */
+  /**
+   * Runs `ockam ARGS`; resolves with its exit code and output (-1 if killed after the timeout).
+   * Output goes through files, not pipes: Rust's `node create` starts its node as a child that
+   * inherits them, so a pipe would stay open (and a wait for its end would hang) as long as the
+   * node runs.
+   */
   run(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const [cmd, ...pre] = this.#argv;
-    return new Promise((resolve, reject) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ockam-interop-run-'));
+    const outPath = path.join(dir, 'stdout');
+    const errPath = path.join(dir, 'stderr');
+    const out = openSync(outPath, 'w');
+    const err = openSync(errPath, 'w');
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    return new Promise<CommandResult>((resolve, reject) => {
       const child = spawn(cmd as string, [...pre, ...args], {
         env: { ...process.env, ...this.#env, OCKAM_HOME: this.home, ...options.env },
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio: ['pipe', out, err],
       });
-      let stdout = '';
-      let stderr = '';
       let killed = false;
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input ?? '');
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(options.input ?? '');
       const timer = setTimeout(() => {
         killed = true;
         child.kill('SIGKILL');
-      }, options.timeoutMs ?? 120_000);
+      }, timeoutMs);
       child.once('error', (e) => {
         clearTimeout(timer);
         reject(e);
       });
-      child.once('close', (code) => {
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        if (killed) stderr += `\n(killed after ${options.timeoutMs ?? 120_000} ms)`;
+        const stdout = readFileSync(outPath, 'utf8');
+        let stderr = readFileSync(errPath, 'utf8');
+        if (killed) stderr += `\n(killed after ${timeoutMs} ms)`;
         resolve({ code: killed ? -1 : (code ?? 1), stdout, stderr });
       });
+    }).finally(() => {
+      closeSync(out);
+      closeSync(err);
+      rmSync(dir, { recursive: true, force: true });
     });
   }
 
@@ -175,6 +184,19 @@ export class Ockam {
     if (found === undefined)
       throw new Error(`no TCP listener in rust node show ${name}: ${JSON.stringify(shown)}`);
     return found;
+  }
+
+  /**
+   * `tcp-connection create --from NODE --to HOST:PORT`: the node's own connection to another
+   * node's listener, as the `/worker/ADDRESS` route piece that reaches through it.
+   */
+  async tcpConnection(node: string, to: string): Promise<string> {
+    const out = await this.ok(['tcp-connection', 'create', '--from', node, '--to', to]);
+    // Ours prints `/worker/tcp_sender_<hex>`; Rust prints the worker's 32 hex digits in a sentence.
+    const worker = /\/worker\/([0-9A-Za-z_]+)/.exec(out)?.[1] ?? /[0-9a-f]{32}/.exec(out)?.[0];
+    if (worker === undefined)
+      throw new Error(`no worker address in ${this.impl} tcp-connection create: ${out}`);
+    return `/worker/${worker}`;
   }
 
   /** The identifier (`I…`) of an identity of this home (the default one without a name). */

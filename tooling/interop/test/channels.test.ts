@@ -121,9 +121,7 @@ describe.skipIf(skip !== undefined)('secure channels between our nodes and Ockam
       const z = await I.createNode(`hz-${resp}`);
       const m = await M.createNode(`hm-${init}`, M.impl === 'ours' ? ['--enable-hop'] : []);
       if (M.impl === 'rust') await M.ok(['service', 'start', 'hop', '--at', m.name]);
-      const created = await M.ok(['tcp-connection', 'create', '--from', m.name, '--to', z.tcp]);
-      const worker = /[0-9a-f]{32}/.exec(created)?.[0] ?? '';
-      const tail = `/service/hop/worker/${/tcp_sender_/.test(created) ? `tcp_sender_${worker}` : worker}`;
+      const tail = `/service/hop${await M.tcpConnection(m.name, z.tcp)}`;
       const zId = await I.identifier();
       const out = await I.ok([
         'secure-channel',
