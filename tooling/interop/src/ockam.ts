@@ -207,14 +207,15 @@ export class Ockam {
     return id;
   }
 
-  /** The secure channels a node initiated (`secure-channel list --at NODE`). */
-  async channels(node: string): Promise<unknown[]> {
-    const r = await this.run(['secure-channel', 'list', '--at', node, '--output', 'json']);
-    if (r.code !== 0) throw new Error(`${this.impl} secure-channel list exited ${r.code}: ${r.stderr}`);
-    const text = r.stdout.trim();
-    if (text === '') return [];
-    const list = JSON.parse(text) as unknown;
-    return Array.isArray(list) ? list : [];
+  /** The addresses of the secure channels a node initiated (`secure-channel list --at NODE`). */
+  async channels(node: string): Promise<string[]> {
+    if (this.impl === 'ours') {
+      const list = await this.json<Array<{ address: string }>>(['secure-channel', 'list', '--at', node]);
+      return list.map((c) => c.address);
+    }
+    // Rust 0.139 prints nothing for `--output json` here; its plain list has `At /service/<address>`.
+    const out = await this.ok(['secure-channel', 'list', '--at', node]);
+    return [...out.matchAll(/At \/service\/([0-9a-f]{32})/g)].map((m) => m[1]!);
   }
 
   /**
@@ -230,8 +231,9 @@ export class Ockam {
       const n = status.nodes.find((x) => x.name === node);
       return (n?.secureChannelListeners ?? []).reduce((sum, l) => sum + l.channels, 0);
     }
-    const out = await this.ok(['worker', 'list', '--at', node, '--output', 'json']);
-    return (out.match(/[0-9a-f]{32}/g) ?? []).length;
+    // As for `secure-channel list`, Rust 0.139's `--output json` prints nothing for `worker list`.
+    const out = await this.ok(['worker', 'list', '--at', node]);
+    return (out.match(/Worker [0-9a-f]{32}/g) ?? []).length;
   }
 
   /** Stops and deletes every node of this home, then removes the home. */
