@@ -263,6 +263,18 @@ export class SecureChannels {
       },
     });
     for (const s of this.#services) this.#node.flowControls.addConsumer(s, listener.flowControlId);
+    // A channel may run inside another (Ockam's UDP inlets open a second channel to `api` through
+    // their first one, PROTOCOL.md §2.2): every listener accepts handshakes that come out of any
+    // listener's channels, this one's included. A peer gains nothing it could not get over TCP;
+    // the handshake limits hold as for any other.
+    const fc = this.#node.flowControls;
+    for (const [address, { listener: other }] of [
+      ...this.#listeners,
+      [options.address, { listener }] as const,
+    ]) {
+      fc.addConsumer(options.address, other.flowControlId);
+      fc.addConsumer(address, listener.flowControlId);
+    }
     this.#listeners.set(options.address, {
       listener,
       identity: id.name,

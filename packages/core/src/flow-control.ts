@@ -69,6 +69,11 @@ export class FlowControls {
     this.#consumerOf.get(key)?.delete(flowControlId);
   }
 
+  /** The ids `address` is a consumer of, now. */
+  consumerIds(address: AddressLike): FlowControlId[] {
+    return [...(this.#consumerOf.get(toAddress(address).key) ?? [])];
+  }
+
   isConsumer(address: Address, flowControlId: FlowControlId): boolean {
     return this.#consumers.get(flowControlId)?.has(address.key) ?? false;
   }

@@ -260,9 +260,13 @@ export async function createSecureChannelListener(
         });
         return;
       }
+      // The channel's remote end accepts what its listener accepts now (the listener may have been
+      // exposed to more since it started, e.g. to UDP punctures), as Ockam does: the initiator may
+      // move the channel onto another path later (PROTOCOL.md §3.3, responder route update).
+      const now = node.flowControls.consumerIds(address);
       const responderConsumerOf = producer
-        ? [...consumerOf, producer.flowControlId, ...(producer.spawnerId ? [producer.spawnerId] : [])]
-        : consumerOf;
+        ? [...now, producer.flowControlId, ...(producer.spawnerId ? [producer.spawnerId] : [])]
+        : now;
       const end = new ChannelEnd({
         node,
         vault: options.vault,
