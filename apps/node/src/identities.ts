@@ -319,7 +319,7 @@ export class Identities {
    * Stores someone else's identity under a name (`ockam identity create NAME --identity HEX`, as
    * in Ockam): its change history is verified first; its keys are not here, so it can be trusted
    * (an issuer, an authority) but not used to sign. The record names the vault it would use, as
-   * Ockam's does. Never the default identity unless there is no other.
+   * Ockam's does. Never the default identity: that one must be able to sign.
    */
   importIdentity(
     name: string,
@@ -336,24 +336,12 @@ export class Identities {
     }
     const opened = this.openVault(options.vault);
     opened.close();
+    // Never the default: the default identity signs (channels, credentials), and this one cannot.
     this.#db
-      .transaction(() => {
-        const hasDefault =
-          this.#db.prepare('SELECT 1 FROM identity WHERE is_default = 1').get() !== undefined;
-        this.#db
-          .prepare(
-            'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(
-            name,
-            identity.identifier,
-            opened.record.name,
-            Buffer.from(identity.changeHistory),
-            hasDefault ? 0 : 1,
-            Date.now(),
-          );
-      })
-      .immediate();
+      .prepare(
+        'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)',
+      )
+      .run(name, identity.identifier, opened.record.name, Buffer.from(identity.changeHistory), Date.now());
     return this.requireIdentity(name);
   }
 
