@@ -1,0 +1,341 @@
+/**
+ * Matrix item 4 (issue 15): authorities and enrollment between our `ockam` and Ockam Rust 0.139's.
+ *
+ * - A Rust `ockam authority create` (run as Ockam's `local/authority.bats` runs it: pre-trusted
+ *   enroller, `project import --project-file`, `project ticket --identity enroller`) enrolls our
+ *   identity with the ticket Rust's `project ticket` prints.
+ * - Our project authority (`ockam enroll`, and our `authority create` run the same way as Rust's)
+ *   enrolls a Rust identity with the ticket our `project ticket` prints.
+ * - Then each side's outlet policy admits the other side's enrolled node, which presents its
+ *   credential in the secure channel, and refuses a node that never enrolled.
+ *
+ * The sides share nothing but tickets, project files and routes.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, get as httpGetRaw, type Server } from 'node:http';
+import { connect, createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ockam, rustMissing, type StartedNode } from '../src/ockam.js';
+
+/** The project identity of Ockam's bats project files: a project node that does not run here. */
+const BATS_PROJECT = {
+  identity: 'I923829d0397a06fa862be5a87b7966959b8ef99ab6455b843ca9131a747b4819',
+  project_change_history:
+    '81825837830101583285f68200815820f405e06d988fa8039cce1cd0ae607e46847c1b64bc459ca9d89dd9b21ae30681f41a654cebe91a7818eee98200815840494c9b70e8a9ad5593fceb478f722a513b4bd39fa70f4265d584253bc24617d0eb498ce532273f6d0d5326921e013696fce57c20cc6c4008f74b816810f0b009',
+};
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+async function waitForListener(port: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** One HTTP GET through a portal: the body, or undefined if the portal gave nothing in time. */
+function httpGet(port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGetRaw(
+      { host: '127.0.0.1', port, path: '/', timeout: timeoutMs, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve(body));
+        res.on('error', () => resolve(undefined));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/** Retries until the portal answers (the route and channel may still be coming up). */
+async function reachable(port: number, timeoutMs = 90_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = await httpGet(port, 10_000);
+    if (body !== undefined) return body;
+    if (Date.now() > deadline) throw new Error(`no answer through the inlet on port ${port}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * A portal that must stay shut: several requests, each with its own bound, none answered. Called
+ * after the same portal shape has been shown to work for an enrolled peer, so the refusal is the
+ * policy's doing.
+ */
+async function refused(port: number): Promise<boolean> {
+  for (let i = 0; i < 3; i++) if ((await httpGet(port, 5_000)) !== undefined) return false;
+  return true;
+}
+
+const SECRET = 'behind-the-outlet';
+
+async function startWeb(): Promise<{ port: number; server: Server }> {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(SECRET);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+/** A project JSON file as Ockam's bats scripts write it, naming an authority that runs locally. */
+function writeProjectFile(dir: string, authorityPort: number, authorityIdentity: string): string {
+  const file = path.join(dir, 'project.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      id: '1',
+      name: 'default',
+      space_name: 'together-porgy',
+      access_route: '/dnsaddr/127.0.0.1/tcp/4000/service/api',
+      users: [],
+      space_id: '1',
+      ...BATS_PROJECT,
+      authority_access_route: `/dnsaddr/127.0.0.1/tcp/${authorityPort}/service/api`,
+      authority_identity: authorityIdentity,
+      version: '605c4632ded93eb17edeeef31fa3860db225b3ab-2023-12-05',
+      running: false,
+      operation_id: null,
+      user_roles: [],
+    }),
+  );
+  return file;
+}
+
+/** The JSON inside a legacy ticket (hex of `{"one_time_code", "project"}`). */
+function legacyTicket(hex: string): { one_time_code: string; project: Record<string, unknown> } {
+  expect(hex).toMatch(/^[0-9a-f]+$/);
+  return JSON.parse(Buffer.from(hex, 'hex').toString('utf8'));
+}
+
+interface EnrollOutput {
+  attributes: Record<string, string>;
+}
+
+/** Rust's `project enroll --output json`: `{identity, project_name, credential: {attributes, …}}`. */
+interface RustEnrollOutput {
+  project_name: string;
+  credential: { subject: string; issuer: string; attributes: Record<string, string> };
+}
+
+/** Our inlet (on `node`) to an outlet route; resolves with its local port. */
+async function ourInlet(o: Ockam, node: string, to: string): Promise<number> {
+  const r = await o.json<{ bound: string }>([
+    'tcp-inlet',
+    'create',
+    '--at',
+    node,
+    '--from',
+    '127.0.0.1:0',
+    '--to',
+    to,
+  ]);
+  return Number(r.bound.slice(r.bound.lastIndexOf(':') + 1));
+}
+
+/** A Rust inlet (on `node`) to an outlet route, on a free port. */
+async function rustInlet(o: Ockam, node: string, to: string): Promise<number> {
+  const port = await freePort();
+  await o.ok(['tcp-inlet', 'create', '--at', node, '--from', `127.0.0.1:${port}`, '--to', to], {
+    timeoutMs: 120_000,
+  });
+  return port;
+}
+
+describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139', () => {
+  let web: Awaited<ReturnType<typeof startWeb>>;
+  const homes: Ockam[] = [];
+  const home = (o: Ockam) => {
+    homes.push(o);
+    return o;
+  };
+
+  beforeAll(async () => {
+    web = await startWeb();
+  });
+  afterAll(async () => {
+    await Promise.all(homes.map((h) => h.dispose().catch(() => {})));
+    web?.server.close();
+  });
+
+  describe("Ockam Rust's authority", () => {
+    let rust: Ockam;
+    let ours: Ockam;
+    let authorityId: string;
+    let rustNode: StartedNode;
+    let ourNode: StartedNode;
+
+    beforeAll(async () => {
+      rust = home(Ockam.rust());
+      ours = home(Ockam.ours());
+      await rust.ok(['identity', 'create', 'enroller']);
+      const enroller = await rust.identifier('enroller');
+      const port = await freePort();
+      await rust.ok(
+        [
+          'authority',
+          'create',
+          '--tcp-listener-address',
+          `127.0.0.1:${port}`,
+          '--project-identifier',
+          '1',
+          '--trusted-identities',
+          JSON.stringify({ [enroller]: { 'ockam-role': 'enroller' } }),
+        ],
+        { timeoutMs: 180_000 },
+      );
+      await waitForListener(port);
+      const authority = (
+        await rust.ok(['identity', 'show', '--full', '--encoding', 'hex', 'authority'])
+      ).trim();
+      authorityId = await rust.identifier('authority');
+      await rust.ok(['project', 'import', '--project-file', writeProjectFile(rust.home, port, authority)]);
+    });
+
+    it("enrolls our identity with the ticket Rust's `project ticket` prints (Ockam's legacy JSON)", async () => {
+      const ticket = (
+        await rust.ok(['project', 'ticket', '--identity', 'enroller', '--attribute', 'component=ours'])
+      ).trim();
+      const json = legacyTicket(ticket);
+      expect(json.one_time_code).toMatch(/^[0-9a-f]{64}$/);
+      expect(json.project).toMatchObject({ name: 'default', identity: BATS_PROJECT.identity });
+      const enrolled = await ours.json<EnrollOutput>(['project', 'enroll', ticket]);
+      expect(enrolled.attributes).toMatchObject({ component: 'ours', trust_context_id: '1' });
+      const shown = await ours.json<{ identifier: string; authorityChangeHistory: string }>([
+        'project',
+        'show',
+      ]);
+      expect(shown.identifier).toBe(BATS_PROJECT.identity);
+      // The ticket is single use, at Rust's authority as at ours.
+      const again = home(Ockam.ours());
+      expect((await again.run(['project', 'enroll', ticket])).code).not.toBe(0);
+    });
+
+    it("Rust's outlet admits our enrolled node and refuses a node that never enrolled", async () => {
+      // Rust's node: the pre-trusted enroller, a member, so it gets a credential from its authority.
+      await rust.ok(['project', 'enroll', '--identity', 'enroller']);
+      rustNode = await rust.createNode('r1', ['--identity', 'enroller']);
+      await rust.ok(['tcp-outlet', 'create', '--at', 'r1', '--to', `127.0.0.1:${web.port}`]);
+      ourNode = await ours.createNode('n1');
+      const to = `${rustNode.route}/secure/api/service/outlet`;
+      expect(await reachable(await ourInlet(ours, 'n1', to))).toBe(SECRET);
+
+      const stranger = home(Ockam.ours());
+      await stranger.createNode('x1');
+      expect(await refused(await ourInlet(stranger, 'x1', to))).toBe(true);
+    });
+
+    it("our outlet admits Rust's enrolled node and refuses a Rust node that never enrolled", async () => {
+      await ours.ok(['tcp-outlet', 'create', '--at', 'n1', '--to', String(web.port)]);
+      const to = `${ourNode.route}/secure/api/service/outlet`;
+      expect(await reachable(await rustInlet(rust, 'r1', to))).toBe(SECRET);
+
+      const stranger = home(Ockam.rust());
+      await stranger.createNode('x2');
+      expect(await refused(await rustInlet(stranger, 'x2', to))).toBe(true);
+      expect(authorityId).toMatch(/^I[0-9a-f]{64}$/);
+    });
+  });
+
+  describe('our project authority', () => {
+    let ours: Ockam;
+    let rust: Ockam;
+    let ourNode: StartedNode;
+    let rustNode: StartedNode;
+
+    beforeAll(async () => {
+      ours = home(Ockam.ours());
+      rust = home(Ockam.rust());
+      await ours.ok(['enroll']);
+    });
+
+    it("enrolls a Rust identity with the ticket our `project ticket` prints, in Ockam's format", async () => {
+      const ticket = (await ours.ok(['project', 'ticket', '--attribute', 'component=rust'])).trim();
+      const json = legacyTicket(ticket);
+      expect(Object.keys(json)).toEqual(['one_time_code', 'project']);
+      expect(String(json.project.access_route)).toMatch(/^\/dnsaddr\/127\.0\.0\.1\/tcp\/\d+\/service\/api$/);
+      const enrolled = await rust.json<RustEnrollOutput>(['project', 'enroll', ticket]);
+      const project = await ours.json<{ identifier: string }>(['project', 'show']);
+      expect(enrolled.credential.issuer).toBe(project.identifier);
+      expect(enrolled.credential.attributes).toMatchObject({ component: 'rust' });
+      expect(enrolled.credential.subject).toBe(await rust.identifier());
+    });
+
+    it('our outlet admits the Rust node enrolled with our authority, and refuses one that never enrolled', async () => {
+      ourNode = await ours.createNode('n2');
+      await ours.ok(['tcp-outlet', 'create', '--at', 'n2', '--to', String(web.port)]);
+      rustNode = await rust.createNode('r2');
+      const to = `${ourNode.route}/secure/api/service/outlet`;
+      expect(await reachable(await rustInlet(rust, 'r2', to))).toBe(SECRET);
+
+      const stranger = home(Ockam.rust());
+      await stranger.createNode('x3');
+      expect(await refused(await rustInlet(stranger, 'x3', to))).toBe(true);
+    });
+
+    it("the Rust node's outlet admits our enrolled node, and refuses one of ours that never enrolled", async () => {
+      await rust.ok(['tcp-outlet', 'create', '--at', 'r2', '--to', `127.0.0.1:${web.port}`]);
+      const to = `${rustNode.route}/secure/api/service/outlet`;
+      expect(await reachable(await ourInlet(ours, 'n2', to))).toBe(SECRET);
+
+      const stranger = home(Ockam.ours());
+      await stranger.createNode('x4');
+      expect(await refused(await ourInlet(stranger, 'x4', to))).toBe(true);
+    });
+  });
+
+  it("our `authority create`, run as Ockam's scripts run Rust's, enrolls a Rust identity with our ticket", async () => {
+    const ours = home(Ockam.ours());
+    const rust = home(Ockam.rust());
+    await ours.ok(['identity', 'create', 'enroller']);
+    const enroller = await ours.identifier('enroller');
+    const port = await freePort();
+    await ours.ok([
+      'authority',
+      'create',
+      '--tcp-listener-address',
+      `127.0.0.1:${port}`,
+      '--project-identifier',
+      '1',
+      '--trusted-identities',
+      JSON.stringify({ [enroller]: { 'ockam-role': 'enroller' } }),
+    ]);
+    const authority = (
+      await ours.ok(['identity', 'show', '--full', '--encoding', 'hex', 'authority'])
+    ).trim();
+    await ours.ok(['project', 'import', '--project-file', writeProjectFile(ours.home, port, authority)]);
+    const ticket = (
+      await ours.ok(['project', 'ticket', '--identity', 'enroller', '--attribute', 'sample_attr=rust_member'])
+    ).trim();
+    const enrolled = await rust.json<RustEnrollOutput>(['project', 'enroll', ticket]);
+    expect(enrolled.credential.issuer).toBe(await ours.identifier('authority'));
+    expect(enrolled.credential.attributes).toMatchObject({
+      sample_attr: 'rust_member',
+      trust_context_id: '1',
+    });
+  });
+});
