@@ -217,6 +217,13 @@ describe("Ockam's identity, credential and authority commands", () => {
       authorityRoute: `/dnsaddr/127.0.0.1/tcp/${port}`,
       authorityChangeHistory: authority,
     });
+    // A member presenting a ticket is told it is already one, and gets its credential anyway, as
+    // with Ockam's command.
+    const spare = await a.ok(['project', 'ticket', '--identity', 'enroller']);
+    const again = JSON.parse(
+      await a.ok(['--output', 'json', 'project', 'enroll', spare, '--identity', 'm1']),
+    );
+    expect(again.attributes).toMatchObject({ sample_attr: 'sample_val' });
     // The ticket was for one use.
     expect((await ockam(a.home, ['project', 'enroll', ticket, '--identity', 'm6'])).code).toBe(1);
   });

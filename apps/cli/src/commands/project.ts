@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fromHex, OckamError, parseHostPort, toHex } from '@ockam/core';
 import {
+  ApiError,
   createEnrollmentToken,
   decodeEnrollmentTicket,
   decodeProjectModel,
@@ -153,7 +154,15 @@ async function fetchCredential(
   const authority = new Projects(ctx.state).authority(project);
   return withClientNode(ctx.state, identity.name, async (c) => {
     const { client, via } = await connectAuthority(c, authority);
-    if (otc) await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+    if (otc) {
+      try {
+        await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+      } catch (e) {
+        // A member presenting another ticket: Ockam's authority answers 403 "Already a member",
+        // and Ockam's command goes on to fetch the credential (`enroll/enrollment.rs`); so do we.
+        if (!(ApiError.isStatus(e, 403) && /already a member/i.test(e.body?.message ?? ''))) throw e;
+      }
+    }
     const bytes = await requestCredential(client, via, { timeoutMs: 15_000 });
     const verified = verifyCredential(bytes, {
       trustedAuthorities: [authority.identity],
