@@ -227,4 +227,46 @@ describe("Ockam's identity, credential and authority commands", () => {
     // The ticket was for one use.
     expect((await ockam(a.home, ['project', 'enroll', ticket, '--identity', 'm6'])).code).toBe(1);
   });
+
+  it("prints our own project's tickets in Ockam's legacy JSON form, with /dnsaddr routes to the project node", async () => {
+    const c = machine();
+    const d = machine();
+    try {
+      await c.ok(['enroll']);
+      const project = JSON.parse(await c.ok(['--output', 'json', 'project', 'show']));
+      const ticket = await c.ok(['project', 'ticket', '--attribute', 'component=db']);
+      const json = JSON.parse(Buffer.from(ticket, 'hex').toString('utf8'));
+      const port = project.route.split('/').pop();
+      expect(json).toEqual({
+        one_time_code: expect.stringMatching(/^[0-9a-f]{64}$/),
+        project: {
+          id: project.id,
+          name: 'default',
+          space_name: '',
+          access_route: `/dnsaddr/127.0.0.1/tcp/${port}/service/api`,
+          users: [],
+          space_id: '',
+          identity: project.identifier,
+          authority_access_route: `/dnsaddr/127.0.0.1/tcp/${port}/service/api`,
+          authority_identity: project.changeHistory,
+          version: null,
+          running: null,
+          operation_id: null,
+          user_roles: [],
+          project_change_history: project.changeHistory,
+        },
+      });
+      // Read back: the project node is its own authority.
+      const enrolled = JSON.parse(await d.ok(['--output', 'json', 'project', 'enroll', ticket]));
+      expect(enrolled.attributes).toMatchObject({ component: 'db' });
+      expect(JSON.parse(await d.ok(['--output', 'json', 'project', 'show']))).toMatchObject({
+        route: project.route.replace('/ip4/', '/dnsaddr/'),
+        authorityRoute: null,
+        authorityChangeHistory: null,
+      });
+    } finally {
+      await c.cleanup();
+      await d.cleanup();
+    }
+  });
 });

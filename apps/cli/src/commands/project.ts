@@ -130,7 +130,7 @@ function connectAuthority(c: ClientNode, authority: ProjectAuthority) {
  * How a ticket or project file names a route we store without its listener: Ockam's routes end
  * with the `api` listener (`…/service/api`), ours stop before it (`/project/NAME` adds `/secure/api`).
  */
-export function routeWithoutApi(route: string): string {
+function routeWithoutApi(route: string): string {
   return route.replace(/\/service\/api$/, '');
 }
 
@@ -139,7 +139,7 @@ export function routeWithoutApi(route: string): string {
  * reads a project's id from a /dnsaddr route's first label and refuses other routes there; it
  * resolves an address literal in /dnsaddr as such).
  */
-export function ticketRoute(route: string): string {
+function ticketRoute(route: string): string {
   return `${route.replace(/^\/ip4\//, '/dnsaddr/')}/service/api`;
 }
 
