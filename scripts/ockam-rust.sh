@@ -5,30 +5,63 @@
 #   OCKAM_RUST=$(scripts/ockam-rust.sh)
 #   OCKAM_HOME=/tmp/rust-home "$OCKAM_RUST" node create n1
 #
-# - The build goes to ${XDG_CACHE_HOME:-~/.cache}/ockam-ts/rust/ (binary under ockam-0.139.0/bin,
-#   cargo's target directory beside it for a rebuild), never into the checkout: nothing from
-#   Ockam's repository is committed or copied here.
-# - Features: the default `ebpf` feature embeds a kernel object that is not in the published crate
-#   and needs root, so it is left out; `orchestrator` and `rust-crypto` are what Ockam's release
-#   builds carry besides it. `--locked` uses the crate's own Cargo.lock.
+# - Everything goes to ${XDG_CACHE_HOME:-~/.cache}/ockam-ts/rust/ (the binary under
+#   ockam-0.139.0/bin, the crate sources and cargo's target directory beside it), never into the
+#   checkout: nothing from Ockam's repository is committed or copied here.
+# - The published crate `ockam_command` 0.139.0 is built with the Cargo.lock it ships (so every
+#   dependency is the version Ockam released with), with `--no-default-features --features
+#   orchestrator,rust-crypto`: the default `ebpf` feature embeds a kernel object that is not in the
+#   published crate and needs root.
+# - One dependency needs a patch to build with today's Rust: `size-of` 0.1.5 (used by Ockam's
+#   terminal UI crate) implements a trait for function pointers of the "aapcs", "stdcall" and
+#   "fastcall" calling conventions, which rustc ≥ 1.87 rejects on x86-64 (error E0570). The patched
+#   copy drops those three lines and nothing else; cargo uses it through `[patch.crates-io]`, so the
+#   lock file changes only in that entry.
+# - Crates are downloaded from static.crates.io and checked against the sha256 the crates.io index
+#   publishes for them.
 # - A cold build takes about 35 minutes on a 2-core machine; afterwards this returns at once.
-# - Exits non-zero, saying why, when cargo is missing or the build fails.
+# - Exits non-zero, saying why, when cargo is missing or a download or the build fails.
 set -euo pipefail
 version=0.139.0
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/ockam-ts/rust
 root=$cache/ockam-$version
 bin=$root/bin/ockam
+src=$cache/src
 
-if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "ockam $version"; then
-  command -v cargo >/dev/null || {
-    echo "ockam-rust: cargo is not installed; Ockam Rust $version cannot be built" >&2
-    exit 1
-  }
-  echo "ockam-rust: building ockam_command $version with cargo into $root (once per machine)" >&2
+say() { echo "ockam-rust: $*" >&2; }
+
+# fetch NAME VERSION: downloads a crate into $src and unpacks it, after checking its sha256.
+fetch() {
+  local name=$1 vers=$2 file="$src/$1-$2.crate" prefix
+  [ -d "$src/$name-$vers" ] && return
+  case ${#name} in
+  1) prefix=1 ;; 2) prefix=2 ;; 3) prefix=3/${name:0:1} ;; *) prefix=${name:0:2}/${name:2:2} ;;
+  esac
+  local want
+  want=$(curl -sSfL "https://index.crates.io/$prefix/$name" |
+    node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>{for(const l of t.split("\n")){if(!l)continue;const e=JSON.parse(l);if(e.vers===process.argv[1])console.log(e.cksum)}})' "$vers")
+  [ -n "$want" ] || { say "no $name $vers in the crates.io index"; exit 1; }
+  curl -sSfL -o "$file" "https://static.crates.io/crates/$name/$vers/download"
+  echo "$want  $file" | sha256sum -c --quiet - || { say "$name $vers: checksum mismatch"; exit 1; }
+  tar -xzf "$file" -C "$src"
+  rm -f "$file"
+}
+
+if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$version"; then
+  command -v cargo >/dev/null || { say "cargo is not installed; Ockam Rust $version cannot be built"; exit 1; }
   start=$SECONDS
-  cargo install ockam_command --version "$version" --locked \
-    --no-default-features --features orchestrator,rust-crypto \
-    --root "$root" --target-dir "$cache/target" >&2
-  echo "ockam-rust: built in $((SECONDS - start)) s" >&2
+  mkdir -p "$src" "$root/bin"
+  fetch ockam_command "$version"
+  if [ ! -d "$src/size-of-0.1.5" ]; then
+    fetch size-of 0.1.5
+    sed -i -E '/^    "(aapcs|stdcall|fastcall)",$/d' "$src/size-of-0.1.5/src/core_impls.rs"
+  fi
+  say "building ockam_command $version with $(cargo --version) into $cache (once per machine)"
+  (cd "$src/ockam_command-$version" &&
+    cargo build --release --bin ockam --no-default-features --features orchestrator,rust-crypto \
+      --config "patch.crates-io.size-of.path=\"$src/size-of-0.1.5\"" \
+      --target-dir "$cache/target" >&2)
+  cp "$cache/target/release/ockam" "$bin.tmp" && mv "$bin.tmp" "$bin"
+  say "built in $((SECONDS - start)) s"
 fi
 echo "$bin"

@@ -36,6 +36,7 @@ export class FlowControls {
   readonly #spawners = new Map<string, FlowControlId>();
   readonly #consumers = new Map<FlowControlId, Set<string>>();
   readonly #consumerOf = new Map<string, Set<FlowControlId>>();
+  readonly #forwarders = new Set<string>();
 
   /** A new id: 16 random bytes as hex, as Ockam makes them. */
   generateId(): FlowControlId {
@@ -99,6 +100,19 @@ export class FlowControls {
     return ids.has(origin.flowControlId) || (origin.spawnerId !== undefined && ids.has(origin.spawnerId));
   }
 
+  /**
+   * Marks `address` as a forwarder: a worker that puts itself on the return route of what it
+   * forwards and passes replies on to the next return address (`hop`). Replies admitted to a
+   * forwarder by `Node.allowReplies` may then go on to that next address.
+   */
+  addForwarder(address: AddressLike): void {
+    this.#forwarders.add(toAddress(address).key);
+  }
+
+  isForwarder(address: Address): boolean {
+    return this.#forwarders.has(address.key);
+  }
+
   /** Forgets an id: nobody is a consumer of it any more. */
   removeId(flowControlId: FlowControlId): void {
     const consumers = this.#consumers.get(flowControlId);
@@ -113,6 +127,7 @@ export class FlowControls {
     const spawnerId = this.#spawners.get(key);
     this.#producers.delete(key);
     this.#spawners.delete(key);
+    this.#forwarders.delete(key);
     // A stopped spawner's id dies with it, unless producers it spawned are still alive.
     if (spawnerId !== undefined && ![...this.#producers.values()].some((q) => q.spawnerId === spawnerId))
       this.removeId(spawnerId);

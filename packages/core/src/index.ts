@@ -134,6 +134,7 @@ export {
   DEFAULT_REFUSAL_LOG_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_TIME_SLICE_MS,
+  MAX_REPLY_HOPS,
   type MailboxOptions,
   type MailboxSpec,
   Node,

@@ -26,7 +26,7 @@ import {
 } from './access-control.js';
 import { Address, type AddressLike, toAddress } from './address.js';
 import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
-import { FlowControls } from './flow-control.js';
+import { type FlowControlId, FlowControls } from './flow-control.js';
 import { Mailbox } from './internal/mailbox.js';
 import { LogLimiter } from './log-limiter.js';
 import { type LogFields, type Logger, noopLogger } from './logger.js';
@@ -39,6 +39,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Ockam's worker mailboxes hold 8; we default to 64, still bounded, for throughput. */
 export const DEFAULT_MAILBOX_CAPACITY = 64;
+/** How many return-route addresses `Node.allowReplies` admits at most: a sender's address and forwarders before it. */
+export const MAX_REPLY_HOPS = 8;
 /** Default timeout of `Client.request` (Ockam's `DEFAULT_TIMEOUT` for send_and_receive). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /**
@@ -299,6 +301,26 @@ export class Node {
   /** Every registered address (main and extra), for `worker list`. */
   addresses(): Address[] {
     return [...this.#mailboxes.values()].map((m) => m.address);
+  }
+
+  /**
+   * PROTOCOL.md §1.5: replies that come back through an outgoing link (a connection this node
+   * opened, a bind) may reach whoever sent through it, as Ockam does for `send_and_receive`.
+   * Called by a transport for what it sends: the first address of `returnRoute`, if it is a worker
+   * here, becomes a consumer of the link's `flowControlId`; while that address is a forwarder
+   * (`FlowControls.addForwarder`, e.g. `hop`), so does the next one, up to `MAX_REPLY_HOPS`
+   * addresses. The walk stops at the first worker that is not a forwarder (a connection's sender,
+   * a client), so what the remote end put on the return route never gains anything here.
+   */
+  allowReplies(flowControlId: FlowControlId, returnRoute: Route): void {
+    const addresses = returnRoute.addresses;
+    const fc = this.flowControls;
+    for (let i = 0; i < addresses.length && i < MAX_REPLY_HOPS; i++) {
+      const a = addresses[i]!;
+      if (!a.isLocal || !this.#mailboxes.has(a.key)) return;
+      if (!fc.isConsumer(a, flowControlId)) fc.addConsumer(a, flowControlId);
+      if (!fc.isForwarder(a)) return;
+    }
   }
 
   /** Stops the worker that owns `address` (all its addresses); resolves when it has shut down. */

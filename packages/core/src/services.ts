@@ -68,7 +68,7 @@ export function startHop(
   address: AddressLike = HOP_SERVICE,
   options?: WorkerOptions,
 ): WorkerContext {
-  return node.startWorker(
+  const ctx = node.startWorker(
     address,
     {
       handleMessage: (ctx, { message }) => {
@@ -78,4 +78,8 @@ export function startHop(
     },
     options,
   );
+  // It puts itself on the return route: replies that come back through a connection it sent to
+  // may pass through it to where the request came from (`Node.allowReplies`).
+  node.flowControls.addForwarder(ctx.address);
+  return ctx;
 }

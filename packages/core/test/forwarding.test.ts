@@ -9,6 +9,7 @@ import {
   createLogger,
   LocalMessage,
   type LogFields,
+  MAX_REPLY_HOPS,
   Node,
   Route,
   type RoutedMessage,
@@ -233,5 +234,56 @@ describe('the router against message loops', () => {
     expect(drops()).toHaveLength(2);
     expect(drops()[1]!.fields.suppressed).toBe(99);
     await node.stop();
+  });
+});
+
+describe('replies through an outgoing link (Node.allowReplies)', () => {
+  /** A node with `hop`, a local `sender` (a connection's), `private`, and an outgoing link's receiver. */
+  function link() {
+    const node = new Node({ logger: capturingLogger().logger });
+    const got: string[] = [];
+    for (const a of ['sender', 'private', 'client'])
+      node.startWorker(a, { handleMessage: () => void got.push(a) });
+    startHop(node);
+    const linkId = node.flowControls.generateId();
+    const receiver = node.startProcessor('link_receiver');
+    node.flowControls.addProducer('link_receiver', linkId);
+    return { node, got, linkId, receiver };
+  }
+
+  it('admits the first return address, and the next ones while they are forwarders like hop', async () => {
+    const t = link();
+    t.node.allowReplies(t.linkId, Route.parse('0#hop => 0#sender => 0#private'));
+    expect(t.node.flowControls.isConsumer(Address.parse('0#hop'), t.linkId)).toBe(true);
+    expect(t.node.flowControls.isConsumer(Address.parse('0#sender'), t.linkId)).toBe(true);
+    // `sender` is no forwarder: what the remote end put after it gains nothing here.
+    expect(t.node.flowControls.isConsumer(Address.parse('0#private'), t.linkId)).toBe(false);
+    // A reply through hop reaches the sender; one sent straight to `private` is dropped.
+    await t.receiver.send(['hop', 'sender'], Uint8Array.of(1));
+    await t.receiver.send(['private'], Uint8Array.of(1));
+    await until(() => t.got.includes('sender'));
+    expect(t.got).toEqual(['sender']);
+  });
+
+  it('admits only the first address when it is not a forwarder, and nothing for a remote or missing one', () => {
+    const t = link();
+    t.node.allowReplies(t.linkId, Route.parse('0#client => 0#private'));
+    t.node.allowReplies(t.linkId, Route.parse('1#127.0.0.1:4000 => 0#private'));
+    t.node.allowReplies(t.linkId, Route.parse('0#gone => 0#private'));
+    const fc = t.node.flowControls;
+    expect(fc.isConsumer(Address.parse('0#client'), t.linkId)).toBe(true);
+    expect(fc.isConsumer(Address.parse('0#private'), t.linkId)).toBe(false);
+    expect(fc.isConsumer(Address.parse('0#gone'), t.linkId)).toBe(false);
+  });
+
+  it('follows at most MAX_REPLY_HOPS forwarders', () => {
+    const t = link();
+    for (let i = 0; i < 12; i++) startHop(t.node, `hop${i}`);
+    const chain = Array.from({ length: 12 }, (_, i) => `0#hop${i}`).join(' => ');
+    t.node.allowReplies(t.linkId, Route.parse(chain));
+    const admitted = Array.from({ length: 12 }, (_, i) =>
+      t.node.flowControls.isConsumer(Address.parse(`0#hop${i}`), t.linkId),
+    ).filter(Boolean).length;
+    expect(admitted).toBe(MAX_REPLY_HOPS);
   });
 });

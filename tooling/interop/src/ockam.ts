@@ -4,7 +4,7 @@
  * the two sides share no state: they meet only by route, over real sockets, as users mixing them
  * would.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,14 +22,16 @@ export function rustBinaryPath(): string {
 }
 
 /**
- * Why the interop suite cannot run here, or undefined when it can. In CI the binary must exist:
- * `.ci/run` builds it, and a missing one is a failure, not a skip.
+ * Why the interop suite cannot run here, or undefined when it can. In CI (`CI` or
+ * `OCKAM_INTEROP_REQUIRED` set, as `.ci/run` does) the binary must exist: a missing one is a
+ * failure, not a skip.
  */
 export function rustMissing(): string | undefined {
   const bin = rustBinaryPath();
   if (existsSync(bin)) return undefined;
   const reason = `Ockam Rust ${RUST_VERSION} is not installed at ${bin} (run scripts/ockam-rust.sh)`;
-  if (process.env.CI) throw new Error(`${reason}; CI must run the interop suite`);
+  if (process.env.CI || process.env.OCKAM_INTEROP_REQUIRED)
+    throw new Error(`${reason}; CI must run the interop suite (OCKAM_INTEROP_REQUIRED is set)`);
   return reason;
 }
 
@@ -71,6 +73,7 @@ export class Ockam {
   readonly home: string;
   readonly #argv: readonly string[];
   readonly #env: Record<string, string>;
+  readonly #background = new Set<Background>();
 
   private constructor(impl: Implementation, argv: readonly string[], env: Record<string, string>) {
     this.impl = impl;
@@ -122,6 +125,21 @@ export class Ockam {
     });
   }
 
+  /**
+   * Starts a long-running `ockam ARGS` (a foreground server such as `rendezvous create`) whose
+   * output is collected; `stop()` kills it. Stopped by `dispose()` too.
+   */
+  start(args: readonly string[], env: Record<string, string> = {}): Background {
+    const [cmd, ...pre] = this.#argv;
+    const child = spawn(cmd as string, [...pre, ...args], {
+      env: { ...process.env, ...this.#env, OCKAM_HOME: this.home, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const bg = new Background(child);
+    this.#background.add(bg);
+    return bg;
+  }
+
   /** Runs `ockam ARGS` and throws with its output unless it exits 0; resolves with stdout. */
   async ok(args: readonly string[], options: RunOptions = {}): Promise<string> {
     const r = await this.run(args, options);
@@ -136,9 +154,13 @@ export class Ockam {
     return JSON.parse(await this.ok([...args, '--output', 'json'], options)) as T;
   }
 
-  /** `ockam node create NAME ARGS…`, then where its TCP listener is. */
-  async createNode(name: string, args: readonly string[] = []): Promise<StartedNode> {
-    await this.ok(['node', 'create', name, ...args], { timeoutMs: 180_000 });
+  /** `ockam node create NAME ARGS…` (the node inherits `env`), then where its TCP listener is. */
+  async createNode(
+    name: string,
+    args: readonly string[] = [],
+    env: Record<string, string> = {},
+  ): Promise<StartedNode> {
+    await this.ok(['node', 'create', name, ...args], { timeoutMs: 180_000, env });
     const tcp = await this.tcpListener(name);
     const port = tcp.slice(tcp.lastIndexOf(':') + 1);
     return { name, tcp, route: `/ip4/127.0.0.1/tcp/${port}` };
@@ -148,8 +170,7 @@ export class Ockam {
   async tcpListener(name: string): Promise<string> {
     const shown = await this.json<Record<string, unknown>>(['node', 'show', name]);
     if (this.impl === 'ours') return String(shown.tcpListenerAddress);
-    // Rust: `{"name": …, "status": …, "transports": [{"socket": "127.0.0.1:PORT", "mode": "Listening", …}], …}`
-    // (older shapes carry `node_address`, `tcp_listener_address` or a multiaddr).
+    // Rust prints its `NodeResources`: `route.verbose` and the listening transport's socket.
     const found = findListener(shown);
     if (found === undefined)
       throw new Error(`no TCP listener in rust node show ${name}: ${JSON.stringify(shown)}`);
@@ -164,8 +185,36 @@ export class Ockam {
     return id;
   }
 
+  /** The secure channels a node initiated (`secure-channel list --at NODE`). */
+  async channels(node: string): Promise<unknown[]> {
+    const r = await this.run(['secure-channel', 'list', '--at', node, '--output', 'json']);
+    if (r.code !== 0) throw new Error(`${this.impl} secure-channel list exited ${r.code}: ${r.stderr}`);
+    const text = r.stdout.trim();
+    if (text === '') return [];
+    const list = JSON.parse(text) as unknown;
+    return Array.isArray(list) ? list : [];
+  }
+
+  /**
+   * A count that falls when a channel this node accepted closes: for ours, the channels its
+   * listeners hold (`status`); for Rust, which lists only channels a node initiated, the workers the
+   * node runs (`worker list`), each channel being several.
+   */
+  async acceptedChannels(node: string): Promise<number> {
+    if (this.impl === 'ours') {
+      const status = await this.json<{
+        nodes: Array<{ name: string; secureChannelListeners?: Array<{ channels: number }> }>;
+      }>(['status']);
+      const n = status.nodes.find((x) => x.name === node);
+      return (n?.secureChannelListeners ?? []).reduce((sum, l) => sum + l.channels, 0);
+    }
+    const out = await this.ok(['worker', 'list', '--at', node, '--output', 'json']);
+    return (out.match(/[0-9a-f]{32}/g) ?? []).length;
+  }
+
   /** Stops and deletes every node of this home, then removes the home. */
   async dispose(): Promise<void> {
+    for (const bg of this.#background) await bg.stop();
     try {
       const all =
         this.impl === 'rust' ? ['node', 'delete', '--all', '--yes', '--force'] : ['node', 'delete', '--all'];
@@ -176,11 +225,40 @@ export class Ockam {
   }
 }
 
+/** A long-running command started by `Ockam.start`. */
+export class Background {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<number | null>;
+  output = '';
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      this.output += d;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      this.output += d;
+    });
+    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  async stop(): Promise<void> {
+    if (this.running) this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+}
+
 function findListener(shown: unknown): string | undefined {
   const text = JSON.stringify(shown);
-  const tcp =
-    /"(?:tcp_listener_address|node_address|socket|address)":"(?:\/ip4\/)?(127\.0\.0\.1)[:/](?:tcp\/)?(\d+)"/.exec(
-      text,
-    );
-  return tcp ? `${tcp[1]}:${tcp[2]}` : undefined;
+  // `route.verbose` is `/ip4/127.0.0.1/tcp/PORT`; a listening transport has `127.0.0.1:PORT`.
+  const route = /"\/ip4\/(127\.0\.0\.1)\/tcp\/(\d+)"/.exec(text);
+  if (route) return `${route[1]}:${route[2]}`;
+  const socket = /"(127\.0\.0\.1):(\d+)"/.exec(text);
+  return socket ? `${socket[1]}:${socket[2]}` : undefined;
 }

@@ -166,7 +166,7 @@ export class Connection implements BleConnection {
       return;
     }
     const message = routed.message;
-    if (this.role === 'central') this.#allowReplies(message.returnRoute);
+    if (this.role === 'central') this.#node.allowReplies(this.flowControlId, message.returnRoute);
     let writes: Uint8Array[];
     try {
       // §1.3: the sender drops its own address; §2.3: the rest as one legacy message ≤ 1024 bytes.
@@ -190,15 +190,6 @@ export class Connection implements BleConnection {
       this.#logger.warn('ble connection closed', { peer: this.peer, cause: 'io', reason: errorMessage(e) });
       void this.#shutdown({ cause: 'io', reason: `write failed: ${errorMessage(e)}`, error: e });
     }
-  }
-
-  /** §1.5: the first return address of what we send through an outgoing link may receive replies. */
-  #allowReplies(returnRoute: Route): void {
-    const first = returnRoute.addresses[0];
-    if (first === undefined || !first.isLocal) return;
-    const fc = this.#node.flowControls;
-    if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
-    fc.addConsumer(first, this.flowControlId);
   }
 
   // ---- inbound ----

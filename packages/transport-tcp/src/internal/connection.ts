@@ -203,7 +203,7 @@ export class Connection implements TcpConnection {
       message.releasePayload();
       return;
     }
-    if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
+    if (this.mode === 'outgoing') this.#node.allowReplies(this.flowControlId, message.returnRoute);
     this.#messagesOut++;
     const bound = frameSizeBound(message);
     if (
@@ -268,19 +268,6 @@ export class Connection implements TcpConnection {
   readonly #flushBatch = (): void => {
     this.#flush();
   };
-
-  /**
-   * §1.5: replies that come back through an outgoing connection may reach whoever sent through it.
-   * The first address of the return route, if it is a local worker, becomes a consumer of this
-   * connection's flow-control id (Ockam does the same for `send_and_receive`).
-   */
-  #allowReplies(returnRoute: Route): void {
-    const first = returnRoute.addresses[0];
-    if (first === undefined || !first.isLocal) return;
-    const fc = this.#node.flowControls;
-    if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
-    fc.addConsumer(first, this.flowControlId);
-  }
 
   #waitDrain(): Promise<void> {
     return new Promise((resolve) => {

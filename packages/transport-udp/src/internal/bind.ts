@@ -184,7 +184,7 @@ export class Bind implements UdpBind {
       this.#drop('will not send to port 0', { peer: peer.key });
       return;
     }
-    if (this.#init.autoAdmitReplies) this.#allowReplies(message.returnRoute);
+    if (this.#init.autoAdmitReplies) this.#node.allowReplies(this.flowControlId, message.returnRoute);
     let bytes: Uint8Array;
     try {
       bytes = encodeTransportMessage(
@@ -227,19 +227,6 @@ export class Bind implements UdpBind {
       this.#logger.debug('udp send failed', { bind: this.senderAddress.value, error: error.message });
     }
   };
-
-  /**
-   * §1.5: the first address of the return route of what we send, if it is a local worker, may
-   * receive what comes back through this bind (as Ockam's `send_and_receive` does for its reply
-   * address).
-   */
-  #allowReplies(returnRoute: Route): void {
-    const first = returnRoute.addresses[0];
-    if (first === undefined || !first.isLocal) return;
-    const fc = this.#node.flowControls;
-    if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
-    fc.addConsumer(first, this.flowControlId);
-  }
 
   // ---- inbound ----
 

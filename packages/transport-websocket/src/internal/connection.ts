@@ -225,7 +225,7 @@ export class Connection implements WebSocketConnection {
       return;
     }
     const message = routed.message;
-    if (this.mode === 'outgoing') this.#allowReplies(message.returnRoute);
+    if (this.mode === 'outgoing') this.#node.allowReplies(this.flowControlId, message.returnRoute);
     let frame: Uint8Array;
     try {
       // §1.3: the sender drops its own address and sends the rest.
@@ -249,19 +249,6 @@ export class Connection implements WebSocketConnection {
     this.#messagesOut++;
     this.#bytesWritten += frame.length;
     if (socket.bufferedAmount > this.#init.sendBufferBytes) return this.#waitDrain();
-  }
-
-  /**
-   * §1.5: replies that come back through an outgoing connection may reach whoever sent through it.
-   * The first address of the return route, if it is a local worker, becomes a consumer of this
-   * connection's flow-control id.
-   */
-  #allowReplies(returnRoute: Route): void {
-    const first = returnRoute.addresses[0];
-    if (first === undefined || !first.isLocal) return;
-    const fc = this.#node.flowControls;
-    if (fc.isConsumer(first, this.flowControlId) || !this.#node.has(first)) return;
-    fc.addConsumer(first, this.flowControlId);
   }
 
   #waitDrain(): Promise<void> {
