@@ -117,10 +117,22 @@ export class Ockam {
         clearTimeout(timer);
         reject(e);
       });
+      // 'close' waits for the output pipes to close, which a background node the command spawned
+      // may hold open (Rust's `credential store` starts a default node that inherits them): once
+      // the command itself has exited, its output gets a few seconds to drain, then the pipes are
+      // let go.
+      let drain: NodeJS.Timeout | undefined;
+      child.once('exit', () => {
+        drain = setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, 5_000);
+      });
       child.once('close', (code) => {
         clearTimeout(timer);
+        clearTimeout(drain);
         if (killed) stderr += `\n(killed after ${options.timeoutMs ?? 120_000} ms)`;
-        resolve({ code: killed ? -1 : (code ?? 1), stdout, stderr });
+        resolve({ code: killed ? -1 : (code ?? child.exitCode ?? 1), stdout, stderr });
       });
     });
   }

@@ -48,6 +48,9 @@ describe.skipIf(rustMissing())('identities and credentials with Ockam Rust 0.139
     rust = Ockam.rust();
     await ours.ok(['identity', 'create', 'alice']);
     await rust.ok(['identity', 'create', 'bob']);
+    // Rust's `credential store` keeps a credential for a node (the default one), starting one when
+    // there is none: start it here, so that the command prints only its own result.
+    await rust.createNode('r0', ['--identity', 'bob']);
   });
   afterAll(async () => {
     await ours?.dispose();
