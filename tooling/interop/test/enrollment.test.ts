@@ -12,11 +12,14 @@
  * The sides share nothing but tickets, project files and routes.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, get as httpGetRaw, type Server } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { get as httpGetRaw } from 'node:http';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BodyServer, getSha256, serveBody } from '../src/http.js';
 import { Ockam, rustMissing, type StartedNode } from '../src/ockam.js';
+import { freePort } from '../src/ports.js';
+import { until } from '../src/wait.js';
 
 /** The project identity of Ockam's bats project files: a project node that does not run here. */
 const BATS_PROJECT = {
@@ -25,30 +28,21 @@ const BATS_PROJECT = {
     '81825837830101583285f68200815820f405e06d988fa8039cce1cd0ae607e46847c1b64bc459ca9d89dd9b21ae30681f41a654cebe91a7818eee98200815840494c9b70e8a9ad5593fceb478f722a513b4bd39fa70f4265d584253bc24617d0eb498ce532273f6d0d5326921e013696fce57c20cc6c4008f74b816810f0b009',
 };
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 /** Resolves once something accepts TCP connections on the port. */
-async function waitForListener(port: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function waitForListener(port: number, timeoutMs = 60_000): Promise<void> {
+  return until(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      }),
+    timeoutMs,
+    `a listener on 127.0.0.1:${port}`,
+  );
 }
 
 /** One HTTP GET through a portal: the body, or undefined if the portal gave nothing in time. */
@@ -70,15 +64,9 @@ function httpGet(port: number, timeoutMs: number): Promise<string | undefined> {
   });
 }
 
-/** Retries until the portal answers (the route and channel may still be coming up). */
-async function reachable(port: number, timeoutMs = 90_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const body = await httpGet(port, 10_000);
-    if (body !== undefined) return body;
-    if (Date.now() > deadline) throw new Error(`no answer through the inlet on port ${port}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** The body's sha256 through an inlet, retried until the portal answers. */
+function throughInlet(port: number): Promise<string> {
+  return getSha256(`http://127.0.0.1:${port}/`, 120_000);
 }
 
 /**
@@ -89,17 +77,6 @@ async function reachable(port: number, timeoutMs = 90_000): Promise<string> {
 async function refused(port: number): Promise<boolean> {
   for (let i = 0; i < 3; i++) if ((await httpGet(port, 5_000)) !== undefined) return false;
   return true;
-}
-
-const SECRET = 'behind-the-outlet';
-
-async function startWeb(): Promise<{ port: number; server: Server }> {
-  const server = createHttpServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end(SECRET);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { port: (server.address() as { port: number }).port, server };
 }
 
 /** A project JSON file as Ockam's bats scripts write it, naming an authority that runs locally. */
@@ -159,7 +136,7 @@ async function ourInlet(o: Ockam, node: string, to: string): Promise<number> {
 
 /** A Rust inlet (on `node`) to an outlet route, on a free port. */
 async function rustInlet(o: Ockam, node: string, to: string): Promise<number> {
-  const port = await freePort();
+  const port = await freePort('tcp');
   await o.ok(['tcp-inlet', 'create', '--at', node, '--from', `127.0.0.1:${port}`, '--to', to], {
     timeoutMs: 120_000,
   });
@@ -167,7 +144,7 @@ async function rustInlet(o: Ockam, node: string, to: string): Promise<number> {
 }
 
 describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139', () => {
-  let web: Awaited<ReturnType<typeof startWeb>>;
+  let web: BodyServer;
   const homes: Ockam[] = [];
   const home = (o: Ockam) => {
     homes.push(o);
@@ -175,11 +152,11 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
   };
 
   beforeAll(async () => {
-    web = await startWeb();
+    web = await serveBody(64 * 1024);
   });
   afterAll(async () => {
     await Promise.all(homes.map((h) => h.dispose().catch(() => {})));
-    web?.server.close();
+    await web?.close();
   });
 
   describe("Ockam Rust's authority", () => {
@@ -194,7 +171,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       ours = home(Ockam.ours());
       await rust.ok(['identity', 'create', 'enroller']);
       const enroller = await rust.identifier('enroller');
-      const port = await freePort();
+      const port = await freePort('tcp');
       await rust.ok(
         [
           'authority',
@@ -239,10 +216,14 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       // Rust's node: the pre-trusted enroller, a member, so it gets a credential from its authority.
       await rust.ok(['project', 'enroll', '--identity', 'enroller']);
       rustNode = await rust.createNode('r1', ['--identity', 'enroller']);
+      // Rust's `authority create` made the authority the home's default node, and commands such as
+      // `tcp-outlet create` first wait for the default node to answer, which an authority node never
+      // does (they hang): make r1 the default.
+      await rust.ok(['node', 'default', 'r1']);
       await rust.ok(['tcp-outlet', 'create', '--at', 'r1', '--to', `127.0.0.1:${web.port}`]);
       ourNode = await ours.createNode('n1');
       const to = `${rustNode.route}/secure/api/service/outlet`;
-      expect(await reachable(await ourInlet(ours, 'n1', to))).toBe(SECRET);
+      expect(await throughInlet(await ourInlet(ours, 'n1', to))).toBe(web.sha256);
 
       const stranger = home(Ockam.ours());
       await stranger.createNode('x1');
@@ -252,7 +233,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
     it("our outlet admits Rust's enrolled node and refuses a Rust node that never enrolled", async () => {
       await ours.ok(['tcp-outlet', 'create', '--at', 'n1', '--to', String(web.port)]);
       const to = `${ourNode.route}/secure/api/service/outlet`;
-      expect(await reachable(await rustInlet(rust, 'r1', to))).toBe(SECRET);
+      expect(await throughInlet(await rustInlet(rust, 'r1', to))).toBe(web.sha256);
 
       const stranger = home(Ockam.rust());
       await stranger.createNode('x2');
@@ -290,7 +271,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       await ours.ok(['tcp-outlet', 'create', '--at', 'n2', '--to', String(web.port)]);
       rustNode = await rust.createNode('r2');
       const to = `${ourNode.route}/secure/api/service/outlet`;
-      expect(await reachable(await rustInlet(rust, 'r2', to))).toBe(SECRET);
+      expect(await throughInlet(await rustInlet(rust, 'r2', to))).toBe(web.sha256);
 
       const stranger = home(Ockam.rust());
       await stranger.createNode('x3');
@@ -300,7 +281,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
     it("the Rust node's outlet admits our enrolled node, and refuses one of ours that never enrolled", async () => {
       await rust.ok(['tcp-outlet', 'create', '--at', 'r2', '--to', `127.0.0.1:${web.port}`]);
       const to = `${rustNode.route}/secure/api/service/outlet`;
-      expect(await reachable(await ourInlet(ours, 'n2', to))).toBe(SECRET);
+      expect(await throughInlet(await ourInlet(ours, 'n2', to))).toBe(web.sha256);
 
       const stranger = home(Ockam.ours());
       await stranger.createNode('x4');
@@ -313,7 +294,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
     const rust = home(Ockam.rust());
     await ours.ok(['identity', 'create', 'enroller']);
     const enroller = await ours.identifier('enroller');
-    const port = await freePort();
+    const port = await freePort('tcp');
     await ours.ok([
       'authority',
       'create',
