@@ -162,7 +162,6 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
   describe("Ockam Rust's authority", () => {
     let rust: Ockam;
     let ours: Ockam;
-    let authorityId: string;
     let rustNode: StartedNode;
     let ourNode: StartedNode;
 
@@ -189,7 +188,6 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       const authority = (
         await rust.ok(['identity', 'show', '--full', '--encoding', 'hex', 'authority'])
       ).trim();
-      authorityId = await rust.identifier('authority');
       await rust.ok(['project', 'import', '--project-file', writeProjectFile(rust.home, port, authority)]);
     });
 
@@ -212,7 +210,7 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       expect((await again.run(['project', 'enroll', ticket])).code).not.toBe(0);
     });
 
-    it("Rust's outlet admits our enrolled node and refuses a node that never enrolled", async () => {
+    it("Rust's outlet admits our enrolled node by its attribute and refuses a node that never enrolled", async () => {
       // Rust's node: the pre-trusted enroller, a member, so it gets a credential from its authority.
       await rust.ok(['project', 'enroll', '--identity', 'enroller']);
       rustNode = await rust.createNode('r1', ['--identity', 'enroller']);
@@ -220,7 +218,18 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       // `tcp-outlet create` first wait for the default node to answer, which an authority node never
       // does (they hang): make r1 the default.
       await rust.ok(['node', 'default', 'r1']);
-      await rust.ok(['tcp-outlet', 'create', '--at', 'r1', '--to', `127.0.0.1:${web.port}`]);
+      // The attribute comes from the credential our node presents in the channel (Rust's ticket
+      // gave it component=ours).
+      await rust.ok([
+        'tcp-outlet',
+        'create',
+        '--at',
+        'r1',
+        '--to',
+        `127.0.0.1:${web.port}`,
+        '--allow',
+        '(= subject.component "ours")',
+      ]);
       ourNode = await ours.createNode('n1');
       const to = `${rustNode.route}/secure/api/service/outlet`;
       expect(await throughInlet(await ourInlet(ours, 'n1', to))).toBe(web.sha256);
@@ -230,15 +239,24 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       expect(await refused(await ourInlet(stranger, 'x1', to))).toBe(true);
     });
 
-    it("our outlet admits Rust's enrolled node and refuses a Rust node that never enrolled", async () => {
-      await ours.ok(['tcp-outlet', 'create', '--at', 'n1', '--to', String(web.port)]);
+    it("our outlet admits Rust's enrolled node by its attribute and refuses a Rust node that never enrolled", async () => {
+      // Rust's authority puts trust_context_id = the project id in its credentials.
+      await ours.ok([
+        'tcp-outlet',
+        'create',
+        '--at',
+        'n1',
+        '--to',
+        String(web.port),
+        '--allow',
+        '(= subject.trust_context_id "1")',
+      ]);
       const to = `${ourNode.route}/secure/api/service/outlet`;
       expect(await throughInlet(await rustInlet(rust, 'r1', to))).toBe(web.sha256);
 
       const stranger = home(Ockam.rust());
       await stranger.createNode('x2');
       expect(await refused(await rustInlet(stranger, 'x2', to))).toBe(true);
-      expect(authorityId).toMatch(/^I[0-9a-f]{64}$/);
     });
   });
 
@@ -276,6 +294,25 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       const stranger = home(Ockam.rust());
       await stranger.createNode('x3');
       expect(await refused(await rustInlet(stranger, 'x3', to))).toBe(true);
+    });
+
+    it("our outlet's policy reads the Rust node's credential: an attribute it lacks keeps it out", async () => {
+      await ours.ok([
+        'tcp-outlet',
+        'create',
+        '--at',
+        'n2',
+        '--to',
+        String(web.port),
+        '--from',
+        'web-only',
+        '--allow',
+        '(= subject.component "web")',
+      ]);
+      // The same node, channel and credential (component=rust) that the default policy admitted.
+      expect(await refused(await rustInlet(rust, 'r2', `${ourNode.route}/secure/api/service/web-only`))).toBe(
+        true,
+      );
     });
 
     it("the Rust node's outlet admits our enrolled node, and refuses one of ours that never enrolled", async () => {
