@@ -284,6 +284,23 @@ describe.skipIf(rustMissing())('authorities and enrollment with Ockam Rust 0.139
       expect(enrolled.credential.subject).toBe(await rust.identifier());
     });
 
+    it("a Rust enroller of our project makes tickets with Rust's `project ticket` that our command enrolls with", async () => {
+      // Rust's `project ticket` re-reads the project route it stored from our ticket and refuses
+      // any route but /dnsaddr (ProjectRoute::new): this is why our tickets write /dnsaddr routes.
+      const enrollerTicket = (await ours.ok(['project', 'ticket', '--enroller'])).trim();
+      const rustEnroller = home(Ockam.rust());
+      const enrolled = await rustEnroller.json<RustEnrollOutput>(['project', 'enroll', enrollerTicket]);
+      expect(enrolled.credential.attributes).toMatchObject({ 'ockam-role': 'enroller' });
+      const ticket = (await rustEnroller.ok(['project', 'ticket', '--attribute', 'made-by=rust'])).trim();
+      const json = legacyTicket(ticket);
+      expect(json.project.authority_identity).toBe(
+        (await ours.json<{ changeHistory: string }>(['project', 'show'])).changeHistory,
+      );
+      const member = home(Ockam.ours());
+      const joined = await member.json<EnrollOutput>(['project', 'enroll', ticket]);
+      expect(joined.attributes).toMatchObject({ 'made-by': 'rust' });
+    });
+
     it('our outlet admits the Rust node enrolled with our authority, and refuses one that never enrolled', async () => {
       ourNode = await ours.createNode('n2');
       await ours.ok(['tcp-outlet', 'create', '--at', 'n2', '--to', String(web.port)]);
