@@ -315,6 +315,47 @@ export class Identities {
     return this.requireIdentity(name);
   }
 
+  /**
+   * Stores someone else's identity under a name (`ockam identity create NAME --identity HEX`, as
+   * in Ockam): its change history is verified first; its keys are not here, so it can be trusted
+   * (an issuer, an authority) but not used to sign. The record names the vault it would use, as
+   * Ockam's does. Never the default identity: that one must be able to sign.
+   */
+  importIdentity(
+    name: string,
+    exported: string | Uint8Array,
+    options: { vault?: string } = {},
+  ): IdentityRecord {
+    checkName('identity', name);
+    if (this.getIdentity(name)) throw new StateError('already-exists', `Identity ${name} already exists`);
+    let identity: Identity;
+    try {
+      identity = importIdentity(typeof exported === 'string' ? exported.trim() : exported);
+    } catch (cause) {
+      throw new StateError('invalid', `Invalid identity: ${(cause as Error).message}`, { cause });
+    }
+    const opened = this.openVault(options.vault);
+    opened.close();
+    // Never the default: the default identity signs (channels, credentials), and this one cannot.
+    this.#db
+      .prepare(
+        'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)',
+      )
+      .run(name, identity.identifier, opened.record.name, Buffer.from(identity.changeHistory), Date.now());
+    return this.requireIdentity(name);
+  }
+
+  /** Every named identity with this identifier (the newest change history first). */
+  identitiesWithIdentifier(identifier: string): IdentityRecord[] {
+    return (
+      this.#db
+        .prepare(
+          'SELECT * FROM identity WHERE identifier = ? ORDER BY length(change_history) DESC, created_at',
+        )
+        .all(identifier) as IdentityRow[]
+    ).map(identityRecord);
+  }
+
   /** The named identity, or the default one (created with the default vault if there is none). */
   async ensureIdentity(name?: string): Promise<IdentityRecord> {
     if (name !== undefined) return this.requireIdentity(name);

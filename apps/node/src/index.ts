@@ -58,7 +58,7 @@ export {
   spawnNode,
   stopNodeProcess,
 } from './processes.js';
-export { type ProjectRecord, Projects } from './projects.js';
+export { type ProjectAuthority, type ProjectRecord, Projects } from './projects.js';
 export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';

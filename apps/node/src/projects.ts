@@ -1,8 +1,11 @@
 /**
  * Projects this `$OCKAM_HOME` knows (PROTOCOL.md §5.2, DESIGN.md §6): our self-hosted replacement
- * for Ockam's Orchestrator projects. A project is a node running an authority, a relay service
- * and a secure channel listener; its identity's identifier is the project identifier and the
- * authority. `/project/NAME` resolves to `ROUTE/secure/api`, authorized to that identifier.
+ * for Ockam's Orchestrator projects. A project we host is a node running an authority, a relay
+ * service and a secure channel listener; its identity's identifier is the project identifier and
+ * the authority. A project we joined (a ticket, `project import`) may have its authority elsewhere,
+ * with its own identity and route, as Ockam's projects and `ockam authority create` do.
+ * `/project/NAME` resolves to `ROUTE/secure/api`, authorized to the project's identifier;
+ * credentials come from `AUTHORITY_ROUTE/secure/api`, authorized to the authority's.
  * Credentials obtained by enrolling are kept per identity and project.
  */
 import { type Identity, importIdentity } from '@ockam/identity';
@@ -19,7 +22,18 @@ export interface ProjectRecord {
   route: string;
   /** The local node that hosts it, when it runs on this machine. */
   nodeName: string | null;
+  /** The authority's change history, when the authority is not the project node. */
+  authorityChangeHistory: Uint8Array | null;
+  /** Multiaddr of the authority's TCP listener (no `/service/api`), when not the project's route. */
+  authorityRoute: string | null;
   createdAt: number;
+}
+
+/** Who issues a project's credentials and where: the project node itself unless told otherwise. */
+export interface ProjectAuthority {
+  readonly identity: Identity;
+  /** Multiaddr up to the authority's node; its `api` listener follows (`…/secure/api`). */
+  readonly route: string;
 }
 
 interface ProjectRow {
@@ -29,6 +43,8 @@ interface ProjectRow {
   change_history: Buffer;
   route: string;
   node_name: string | null;
+  authority_change_history: Buffer | null;
+  authority_route: string | null;
   created_at: number;
 }
 
@@ -39,6 +55,8 @@ const toRecord = (r: ProjectRow): ProjectRecord => ({
   changeHistory: new Uint8Array(r.change_history),
   route: r.route,
   nodeName: r.node_name,
+  authorityChangeHistory: r.authority_change_history ? new Uint8Array(r.authority_change_history) : null,
+  authorityRoute: r.authority_route,
   createdAt: r.created_at,
 });
 
@@ -68,8 +86,11 @@ export class Projects {
     );
   }
 
-  save(p: Omit<ProjectRecord, 'createdAt'>): void {
-    // The stored history must verify and match the identifier: a ticket cannot smuggle in a mismatch.
+  save(
+    p: Omit<ProjectRecord, 'createdAt' | 'authorityChangeHistory' | 'authorityRoute'> &
+      Partial<Pick<ProjectRecord, 'authorityChangeHistory' | 'authorityRoute'>>,
+  ): void {
+    // The stored histories must verify and match the identifier: a ticket cannot smuggle in a mismatch.
     const identity = importIdentity(p.changeHistory);
     if (identity.identifier !== p.identifier) {
       throw new StateError(
@@ -77,11 +98,22 @@ export class Projects {
         `Project ${p.name}: its change history is ${identity.identifier}, not ${p.identifier}`,
       );
     }
+    if (p.authorityChangeHistory) importIdentity(p.authorityChangeHistory);
     this.state.db
       .prepare(
-        'INSERT OR REPLACE INTO project (name, id, identifier, change_history, route, node_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO project (name, id, identifier, change_history, route, node_name, authority_change_history, authority_route, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(p.name, p.id, p.identifier, Buffer.from(p.changeHistory), p.route, p.nodeName, Date.now());
+      .run(
+        p.name,
+        p.id,
+        p.identifier,
+        Buffer.from(p.changeHistory),
+        p.route,
+        p.nodeName,
+        p.authorityChangeHistory ? Buffer.from(p.authorityChangeHistory) : null,
+        p.authorityRoute ?? null,
+        Date.now(),
+      );
   }
 
   delete(name: string): boolean {
@@ -91,6 +123,14 @@ export class Projects {
 
   identity(p: ProjectRecord): Identity {
     return importIdentity(p.changeHistory);
+  }
+
+  /** The project's authority: its identity (verified) and the route to its node. */
+  authority(p: ProjectRecord): ProjectAuthority {
+    return {
+      identity: importIdentity(p.authorityChangeHistory ?? p.changeHistory),
+      route: p.authorityRoute ?? p.route,
+    };
   }
 
   /** A stored credential of an identity for a project, if it has not expired. */

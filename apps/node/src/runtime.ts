@@ -326,8 +326,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     if (trust.isAuthority) await trust.startAuthority(secureChannels.listenerFlowControlIds());
     else
       trust.startRetriever(async () => {
-        const c = await resolveMultiaddr(routeContext, `/project/${trust.project!.name}`, {
+        // Credentials come from the project's authority, which may be another node than the
+        // project's (Ockam's projects, \`ockam authority create\`).
+        const authority = projects.authority(trust.project!);
+        const c = await resolveMultiaddr(routeContext, `${authority.route}/secure/api`, {
           timeoutMs: 10_000,
+          authorized: [authority.identity.identifier],
         });
         const client = node.client();
         if (c.flowControlId) node.flowControls.addConsumer(client.address, c.flowControlId);

@@ -133,6 +133,10 @@ const MIGRATIONS: string[] = [
      expression TEXT NOT NULL,
      PRIMARY KEY (node_name, resource_type, action)
    );`,
+  // A project's authority may be another node with another identity (Ockam's projects, and
+  // \`ockam authority create\`): NULL means the project node is its own authority.
+  `ALTER TABLE project ADD COLUMN authority_change_history BLOB;
+   ALTER TABLE project ADD COLUMN authority_route TEXT;`,
 ];
 
 export class StateError extends OckamError {

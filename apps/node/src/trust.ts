@@ -85,7 +85,7 @@ export class NodeTrust {
     if (options.config.project) {
       const projects = new Projects(options.state);
       this.project = projects.require(options.config.project);
-      this.authority = projects.identity(this.project);
+      this.authority = projects.authority(this.project).identity;
       this.#credential = projects.credential(options.identityName, this.project.name);
     }
   }

@@ -41,7 +41,9 @@ await startAuthority(authorityNode, {
   trustedIdentities: new Map([[admin.identifier, new Map([['ockam-role', 'enroller']])]]),
   flowControlId: channels.flowControlId,
 });
-const route = `/ip4/127.0.0.1/tcp/${tcpListener.address.port}/service/api`;
+// Ockam reads a project id from the first label of a /dnsaddr route (here "127"), and takes an
+// address literal there as such.
+const route = `/dnsaddr/127.0.0.1/tcp/${tcpListener.address.port}/service/api`;
 
 // A client node; `open` gives a secure channel to the authority as `who`.
 const edge = new Node({ name: 'edge' });

@@ -38,6 +38,9 @@ export interface EnrollmentTicket {
   readonly authorityRoute?: string;
 }
 
+/** The exported format's fields: six, then the authority route. */
+const MAX_EXPORTED_FIELDS = 7;
+
 /** Larger tickets are refused before decoding. */
 export const MAX_TICKET_LENGTH = 64 * 1024;
 
@@ -77,7 +80,10 @@ export function encodeEnrollmentTicket(
   ];
   for (const f of fields)
     if (f.includes(',')) throw new RangeError(`a ticket field cannot contain ',': ${f.slice(0, 60)}`);
-  MultiAddr.parse(ticket.projectRoute);
+  if (projectIdOf(ticket.projectRoute) === undefined)
+    throw new RangeError(
+      `the project route of an exported ticket must start with /dnsaddr (Ockam reads the project id from it): ${ticket.projectRoute}`,
+    );
   if (ticket.authorityRoute !== undefined) MultiAddr.parse(ticket.authorityRoute);
   return toHex(new TextEncoder().encode(fields.join(',')));
 }
@@ -122,16 +128,20 @@ function parseRoute(value: string, what: string): string {
 }
 
 function decodeExported(contents: string): EnrollmentTicket {
-  const values = contents.split(',');
-  if (values.length < 6 || values.length > 7)
-    throw invalid(`expected 6 or 7 comma-separated fields, found ${values.length}`);
+  // Ockam reads the first six fields, the seventh when present, and ignores any more.
+  const values = contents.split(',', MAX_EXPORTED_FIELDS + 1);
+  if (values.length < 6) throw invalid(`expected 6 or 7 comma-separated fields, found ${values.length}`);
   const [routeOrId, projectIdentifier, projectName, otc, projectHistory, authorityHistory, authorityRoute] =
     values as [string, string, string, string, string, string, string | undefined];
   let projectRoute: string;
   let projectId: string | undefined;
   if (routeOrId.startsWith('/')) {
     projectRoute = parseRoute(routeOrId, 'the project route');
+    // Ockam takes the project id from the route's first label, so the route must start with
+    // /dnsaddr (`ProjectRoute::new`); any other route is refused, not read as an id.
     projectId = projectIdOf(projectRoute);
+    if (projectId === undefined)
+      throw invalid(`the project route must start with /dnsaddr/<id>…: ${routeOrId.slice(0, 100)}`);
   } else {
     if (!/^[A-Za-z0-9_-]+$/.test(routeOrId))
       throw invalid(`the project id ${JSON.stringify(routeOrId.slice(0, 60))} is not valid`);
@@ -167,6 +177,60 @@ function optionalString(o: Record<string, unknown>, key: string): string | undef
   return v;
 }
 
+/**
+ * A project as Ockam's JSON `ProjectModel` describes it (what `ockam project import --project-file`
+ * reads and what a legacy ticket carries): only the fields a member needs.
+ */
+export interface ProjectModel {
+  readonly id: string;
+  readonly name: string;
+  /** The project route (multiaddr text), e.g. `/dnsaddr/127.0.0.1/tcp/4000/service/api`. */
+  readonly accessRoute: string;
+  /** The project's identifier (`identity`). */
+  readonly identifier?: string;
+  /** Hex of the project's change history (`project_change_history`). */
+  readonly projectChangeHistory?: string;
+  /** Hex of the authority's change history (`authority_identity`). */
+  readonly authorityChangeHistory?: string;
+  /** The authority's route (`authority_access_route`). */
+  readonly authorityRoute?: string;
+}
+
+/** Reads a JSON `ProjectModel` (already parsed): checks each field's type, routes and hex. */
+export function decodeProjectModel(json: unknown): ProjectModel {
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw invalid('project must be an object');
+  const project = json as Record<string, unknown>;
+  const id = optionalString(project, 'id');
+  const name = optionalString(project, 'name');
+  const accessRoute = optionalString(project, 'access_route');
+  if (id === undefined || name === undefined || accessRoute === undefined)
+    throw invalid('project needs id, name and access_route');
+  const projectChangeHistory = optionalString(project, 'project_change_history');
+  const authorityChangeHistory = optionalString(project, 'authority_identity');
+  const identifier = optionalString(project, 'identity');
+  const authorityRoute = optionalString(project, 'authority_access_route');
+  const pch =
+    projectChangeHistory === undefined
+      ? undefined
+      : hexField(projectChangeHistory, 'project.project_change_history');
+  const ach =
+    authorityChangeHistory === undefined
+      ? undefined
+      : hexField(authorityChangeHistory, 'project.authority_identity');
+  return {
+    id,
+    name,
+    accessRoute: parseRoute(accessRoute, 'project.access_route'),
+    ...(identifier === undefined ? {} : { identifier }),
+    ...(pch === undefined ? {} : { projectChangeHistory: pch }),
+    ...(ach === undefined ? {} : { authorityChangeHistory: ach }),
+    ...(authorityRoute === undefined
+      ? {}
+      : { authorityRoute: parseRoute(authorityRoute, 'project.authority_access_route') }),
+  };
+}
+
 function decodeLegacy(json: unknown): EnrollmentTicket {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw invalid('expected a JSON object');
@@ -178,32 +242,20 @@ function decodeLegacy(json: unknown): EnrollmentTicket {
   } catch (cause) {
     throw invalid(`the one-time code must be ${ONE_TIME_CODE_LENGTH * 2} hex characters`, cause);
   }
-  const p = o.project;
-  if (p === undefined || p === null) throw invalid('no project in legacy ticket');
-  if (typeof p !== 'object' || Array.isArray(p)) throw invalid('project must be an object');
-  const project = p as Record<string, unknown>;
-  const id = optionalString(project, 'id');
-  const name = optionalString(project, 'name');
-  const accessRoute = optionalString(project, 'access_route');
-  if (id === undefined || name === undefined || accessRoute === undefined)
-    throw invalid('project needs id, name and access_route');
-  const projectChangeHistory = optionalString(project, 'project_change_history');
-  const authorityChangeHistory = optionalString(project, 'authority_identity');
-  if (projectChangeHistory === undefined) throw invalid('no project change history in legacy ticket');
-  if (authorityChangeHistory === undefined) throw invalid('no authority change history in legacy ticket');
-  const identity = optionalString(project, 'identity');
-  const authorityRoute = optionalString(project, 'authority_access_route');
+  if (o.project === undefined || o.project === null) throw invalid('no project in legacy ticket');
+  const project = decodeProjectModel(o.project);
+  if (project.projectChangeHistory === undefined) throw invalid('no project change history in legacy ticket');
+  if (project.authorityChangeHistory === undefined)
+    throw invalid('no authority change history in legacy ticket');
   return {
     oneTimeCode,
-    projectRoute: parseRoute(accessRoute, 'project.access_route'),
-    projectId: id,
-    projectName: name,
-    ...(identity === undefined ? {} : { projectIdentifier: identity }),
-    projectChangeHistory: hexField(projectChangeHistory, 'project.project_change_history')!,
-    authorityChangeHistory: hexField(authorityChangeHistory, 'project.authority_identity')!,
-    ...(authorityRoute === undefined
-      ? {}
-      : { authorityRoute: parseRoute(authorityRoute, 'project.authority_access_route') }),
+    projectRoute: project.accessRoute,
+    projectId: project.id,
+    projectName: project.name,
+    ...(project.identifier === undefined ? {} : { projectIdentifier: project.identifier }),
+    projectChangeHistory: project.projectChangeHistory,
+    authorityChangeHistory: project.authorityChangeHistory,
+    ...(project.authorityRoute === undefined ? {} : { authorityRoute: project.authorityRoute }),
   };
 }
 

@@ -89,11 +89,13 @@ export {
 } from './credential-retriever.js';
 export {
   decodeEnrollmentTicket,
+  decodeProjectModel,
   defaultProjectRoute,
   type EnrollmentTicket,
   encodeEnrollmentTicket,
   encodeLegacyEnrollmentTicket,
   MAX_TICKET_LENGTH,
+  type ProjectModel,
   ticketIdentities,
 } from './enrollment-ticket.js';
 export {

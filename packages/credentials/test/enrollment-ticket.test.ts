@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CredentialError,
   decodeEnrollmentTicket,
+  decodeProjectModel,
   defaultProjectRoute,
   encodeEnrollmentTicket,
   encodeLegacyEnrollmentTicket,
@@ -30,6 +31,14 @@ function invalid(text: string): string {
 }
 
 describe('enrollment tickets', () => {
+  const fields = () => [
+    defaultProjectRoute(PROJECT_ID),
+    PROJECT_IDENTIFIER,
+    'default',
+    toHex(code),
+    PROJECT_HISTORY,
+    AUTHORITY_HISTORY,
+  ];
   const ticket = {
     oneTimeCode: code,
     projectRoute: defaultProjectRoute(PROJECT_ID),
@@ -74,10 +83,70 @@ describe('enrollment tickets', () => {
       `/dnsaddr/${PROJECT_ID}.projects.orchestrator.ockam.io/tcp/443/service/${PROJECT_ID}/service/api`,
     );
     expect(t.oneTimeCode).toEqual(code);
-    const local = decodeEnrollmentTicket(
+    // Ockam takes the project id from a /dnsaddr route's first label and refuses any other route.
+    expect(() =>
       encodeEnrollmentTicket({ ...ticket, projectRoute: '/ip4/127.0.0.1/tcp/4000/service/api' }),
+    ).toThrow(/must start with \/dnsaddr/);
+    expect(invalid(['/ip4/127.0.0.1/tcp/4000/service/api', ...fields().slice(1)].join(','))).toMatch(
+      /project route must start with \/dnsaddr/,
     );
-    expect(local.projectId).toBeUndefined();
+    const local = decodeEnrollmentTicket(
+      encodeEnrollmentTicket({ ...ticket, projectRoute: '/dnsaddr/127.0.0.1/tcp/4000/service/api' }),
+    );
+    expect(local.projectId).toBe('127');
+    // Fields after the seventh are ignored, as Ockam does.
+    const eight = [...fields(), '/dnsaddr/127.0.0.1/tcp/4001/service/api', 'extra'].join(',');
+    expect(decodeEnrollmentTicket(eight).authorityRoute).toBe('/dnsaddr/127.0.0.1/tcp/4001/service/api');
+  });
+
+  it("write the legacy ticket byte for byte as Ockam's serde_json does (field order, nulls, no spaces)", () => {
+    const text = encodeLegacyEnrollmentTicket({
+      ...ticket,
+      projectRoute: '/dnsaddr/127.0.0.1/tcp/4000/service/api',
+      projectId: 'p1',
+      authorityRoute: '/dnsaddr/127.0.0.1/tcp/4001/service/api',
+    });
+    // ockam_api/src/cli_state/enrollments.rs (LegacyEnrollmentTicket, EnrollmentTicket::project)
+    // and cloud/project/models.rs (ProjectModel's field order; okta_config and kafka_config are
+    // skipped when absent).
+    expect(Buffer.from(text, 'hex').toString('utf8')).toBe(
+      `{"one_time_code":"${toHex(code)}","project":{"id":"p1","name":"default","space_name":"","access_route":"/dnsaddr/127.0.0.1/tcp/4000/service/api","users":[],"space_id":"","identity":"${PROJECT_IDENTIFIER}","authority_access_route":"/dnsaddr/127.0.0.1/tcp/4001/service/api","authority_identity":"${AUTHORITY_HISTORY}","version":null,"running":null,"operation_id":null,"user_roles":[],"project_change_history":"${PROJECT_HISTORY}"}}`,
+    );
+    expect(text).toMatch(/^[0-9a-f]+$/);
+  });
+
+  it("read a project file as Ockam's project import does, and refuse one with a bad route", () => {
+    const model = decodeProjectModel({
+      id: '1',
+      name: 'default',
+      space_name: 'together-porgy',
+      access_route: '/dnsaddr/127.0.0.1/tcp/4000/service/api',
+      users: [],
+      space_id: '1',
+      identity: PROJECT_IDENTIFIER,
+      project_change_history: PROJECT_HISTORY,
+      authority_access_route: '/dnsaddr/127.0.0.1/tcp/4001/service/api',
+      authority_identity: AUTHORITY_HISTORY,
+      version: '605c4632ded93eb17edeeef31fa3860db225b3ab-2023-12-05',
+      running: false,
+      operation_id: null,
+      user_roles: [],
+    });
+    expect(model).toEqual({
+      id: '1',
+      name: 'default',
+      accessRoute: '/dnsaddr/127.0.0.1/tcp/4000/service/api',
+      identifier: PROJECT_IDENTIFIER,
+      projectChangeHistory: PROJECT_HISTORY,
+      authorityChangeHistory: AUTHORITY_HISTORY,
+      authorityRoute: '/dnsaddr/127.0.0.1/tcp/4001/service/api',
+    });
+    expect(() => decodeProjectModel({ id: '1', name: 'x', access_route: '/nope/1' })).toThrow(
+      /access_route is not a multiaddr/,
+    );
+    expect(() => decodeProjectModel({ id: 1, name: 'x', access_route: '/ip4/1.2.3.4/tcp/1' })).toThrow(
+      /project.id must be a string/,
+    );
   });
 
   it('read the legacy JSON format that Ockam emits, and write one', () => {

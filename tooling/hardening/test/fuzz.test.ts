@@ -872,7 +872,7 @@ describe('decoders of network input fed random and mutated bytes', () => {
       const code = createOneTimeCode();
       const ticket = {
         oneTimeCode: code,
-        projectRoute: '/ip4/127.0.0.1/tcp/4000/service/api',
+        projectRoute: '/dnsaddr/127.0.0.1/tcp/4000/service/api',
         projectName: 'default',
         projectChangeHistory: toHex(exported[0]!),
         authorityChangeHistory: toHex(exported[1]!),

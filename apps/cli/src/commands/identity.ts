@@ -34,21 +34,35 @@ export function registerIdentityCommands(program: Command, run: Run): void {
     .addOption(
       new Option('--key-type <type>', 'primary key type').choices(['ed25519', 'p256']).default('ed25519'),
     )
+    .option(
+      '--identity <hex>',
+      "import someone else's identity instead (its change history as hex, from 'identity show --full --encoding hex'): it is verified and stored without keys, to be trusted as an issuer or authority",
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam identity create alice\n  $ ockam identity create bob --vault v1 --key-type p256',
+      '\nExamples:\n  $ ockam identity create alice\n  $ ockam identity create bob --vault v1 --key-type p256\n  $ ockam identity create carol --identity "$(ockam identity show carol --full --encoding hex)"',
     )
-    .action((name: string | undefined, opts: { vault?: string; keyType: SigningKeyType }) =>
-      run(async (ctx) => {
-        const ids = ctx.identities;
-        const n =
-          name ?? (ids.defaultIdentity() ? `identity-${Math.random().toString(16).slice(2, 8)}` : 'default');
-        const r = await ids.createIdentity(n, {
-          ...(opts.vault ? { vault: opts.vault } : {}),
-          keyType: opts.keyType,
-        });
-        ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r));
-      }),
+    .action(
+      (name: string | undefined, opts: { vault?: string; keyType: SigningKeyType; identity?: string }) =>
+        run(async (ctx) => {
+          const ids = ctx.identities;
+          const n =
+            name ??
+            (ids.defaultIdentity() ? `identity-${Math.random().toString(16).slice(2, 8)}` : 'default');
+          if (opts.identity !== undefined) {
+            const imported = ids.importIdentity(n, opts.identity, opts.vault ? { vault: opts.vault } : {});
+            ctx.out.result(
+              `Identity ${imported.identifier} imported as ${imported.name}`,
+              describe(imported),
+            );
+            return;
+          }
+          const r = await ids.createIdentity(n, {
+            ...(opts.vault ? { vault: opts.vault } : {}),
+            keyType: opts.keyType,
+          });
+          ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r));
+        }),
     );
 
   identity
@@ -75,18 +89,40 @@ export function registerIdentityCommands(program: Command, run: Run): void {
     .command('show')
     .description('Show an identity: its identifier, or with --full its change history (the export format)')
     .argument('[name]', 'identity name (default identity if omitted, created when missing)')
-    .option('--full', 'print the change history as hex')
+    .option('--full', 'print the change history (hex unless --encoding plain)')
+    .addOption(
+      new Option(
+        '--encoding <format>',
+        "with --full: 'hex' prints the change history as hex (the export format, as Ockam's), 'plain' describes each change",
+      ).choices(['plain', 'hex']),
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam identity show\n  $ ockam identity show alice --full > alice.identity',
+      '\nExamples:\n  $ ockam identity show\n  $ ockam identity show alice --full --encoding hex > alice.identity',
     )
-    .action((name: string | undefined, opts: { full?: boolean }) =>
+    .action((name: string | undefined, opts: { full?: boolean; encoding?: 'plain' | 'hex' }) =>
       run(async (ctx) => {
-        const d = describe(await ctx.identities.ensureIdentity(name));
-        ctx.out.result(
-          opts.full ? d.changeHistory : d.identifier,
-          opts.full ? d : { ...d, changeHistory: undefined },
-        );
+        if (opts.encoding !== undefined && !opts.full)
+          throw new OckamError('application', 'invalid', '--encoding requires --full');
+        const r = await ctx.identities.ensureIdentity(name);
+        const d = describe(r);
+        if (!opts.full) {
+          ctx.out.result(d.identifier, { ...d, changeHistory: undefined });
+        } else if (opts.encoding === 'plain') {
+          const identity = importIdentity(r.changeHistory);
+          const lines = [`Identifier: ${identity.identifier}`];
+          identity.changes.forEach((c, i) => {
+            lines.push(
+              `Change ${i + 1}: ${c.data.primaryPublicKey.type} key, attestations valid from ${new Date(c.data.attestationsValidFrom * 1000).toISOString()} until ${new Date(c.data.attestationsValidUntil * 1000).toISOString()}`,
+            );
+          });
+          ctx.out.result(lines.join('\n'), d);
+        } else if (opts.encoding === 'hex') {
+          // Ockam's JSON for this form is {"encoded": HEX}.
+          ctx.out.result(d.changeHistory, { encoded: d.changeHistory });
+        } else {
+          ctx.out.result(d.changeHistory, d);
+        }
       }),
     );
 

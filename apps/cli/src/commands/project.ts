@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fromHex, OckamError, parseHostPort, toHex } from '@ockam/core';
 import {
+  ApiError,
   createEnrollmentToken,
   decodeEnrollmentTicket,
-  encodeEnrollmentTicket,
+  decodeProjectModel,
+  encodeLegacyEnrollmentTicket,
+  MAX_TICKET_LENGTH,
   parseTrustedIdentities,
   presentEnrollmentToken,
   requestCredential,
@@ -12,7 +16,9 @@ import {
 } from '@ockam/credentials';
 import { importIdentity } from '@ockam/identity';
 import {
+  type ClientNode,
   isNodeRunning,
+  type ProjectAuthority,
   type ProjectRecord,
   Projects,
   spawnNode,
@@ -70,17 +76,18 @@ async function hostProject(
   ctx: CliContext,
   name: string,
   listen: string | undefined,
-  admin: string,
-  options: { projectId?: string; trustedIdentities?: string } = {},
+  admin: string | undefined,
+  options: { projectId?: string; trustedIdentities?: string; identityName?: string } = {},
 ): Promise<ProjectRecord> {
   const projects = new Projects(ctx.state);
   const ids = ctx.identities;
-  const identityName = `project-${name}`;
+  const identityName = options.identityName ?? `project-${name}`;
   const identity = ids.getIdentity(identityName) ?? (await ids.createIdentity(identityName));
   const trusted = new Map<string, Map<string, string>>(
     options.trustedIdentities ? parseTrustedIdentities(options.trustedIdentities) : [],
   );
-  trusted.set(admin, new Map([...(trusted.get(admin) ?? []), ['ockam-role', 'enroller']]));
+  if (admin !== undefined)
+    trusted.set(admin, new Map([...(trusted.get(admin) ?? []), ['ockam-role', 'enroller']]));
   const trustedJson = JSON.stringify(
     Object.fromEntries([...trusted].map(([k, v]) => [k, Object.fromEntries(v)])),
   );
@@ -114,6 +121,28 @@ async function hostProject(
   return projects.require(name);
 }
 
+/** A secure channel to the project's authority (its `api` listener), authorized to its identifier. */
+function connectAuthority(c: ClientNode, authority: ProjectAuthority) {
+  return c.connect(`${authority.route}/secure/api`, { authorized: [authority.identity.identifier] });
+}
+
+/**
+ * How a ticket or project file names a route we store without its listener: Ockam's routes end
+ * with the `api` listener (`…/service/api`), ours stop before it (`/project/NAME` adds `/secure/api`).
+ */
+function routeWithoutApi(route: string): string {
+  return route.replace(/\/service\/api$/, '');
+}
+
+/**
+ * A stored route as a ticket writes it: with `/service/api`, and `/ip4/H` as `/dnsaddr/H` (Ockam
+ * reads a project's id from a /dnsaddr route's first label and refuses other routes there; it
+ * resolves an address literal in /dnsaddr as such).
+ */
+function ticketRoute(route: string): string {
+  return `${route.replace(/^\/ip4\//, '/dnsaddr/')}/service/api`;
+}
+
 /** Gets (and stores) a credential for `identityName` from the project's authority. */
 async function fetchCredential(
   ctx: CliContext,
@@ -122,12 +151,21 @@ async function fetchCredential(
   otc?: Uint8Array,
 ): Promise<{ identifier: string; expiresAt: number; attributes: Record<string, string> }> {
   const identity = await ctx.identities.ensureIdentity(identityName);
+  const authority = new Projects(ctx.state).authority(project);
   return withClientNode(ctx.state, identity.name, async (c) => {
-    const { client, via } = await c.connect(`/project/${project.name}`);
-    if (otc) await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+    const { client, via } = await connectAuthority(c, authority);
+    if (otc) {
+      try {
+        await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+      } catch (e) {
+        // A member presenting another ticket: Ockam's authority answers 403 "Already a member",
+        // and Ockam's command goes on to fetch the credential (`enroll/enrollment.rs`); so do we.
+        if (!(ApiError.isStatus(e, 403) && /already a member/i.test(e.body?.message ?? ''))) throw e;
+      }
+    }
     const bytes = await requestCredential(client, via, { timeoutMs: 15_000 });
     const verified = verifyCredential(bytes, {
-      trustedAuthorities: [importIdentity(project.changeHistory)],
+      trustedAuthorities: [authority.identity],
       expectedSubject: identity.identifier,
     });
     new Projects(ctx.state).saveCredential(identity.name, project.name, bytes, verified.expiresAt);
@@ -184,7 +222,7 @@ export function registerProjectCommands(program: Command, run: Run): void {
         await fetchCredential(ctx, p, admin.name);
         ctx.out.result(
           `Project ${name} is running on node ${name} at ${p.route} (identifier ${p.identifier})`,
-          { ...p, changeHistory: toHex(p.changeHistory) },
+          describeProject(p),
         );
       }),
     );
@@ -202,9 +240,13 @@ export function registerProjectCommands(program: Command, run: Run): void {
     .option('--usage-count <n>', 'how many enrollments the ticket allows', '1')
     .option('--expires-in <duration>', 'how long the ticket is valid', '10m')
     .option('--enroller', 'the member may enroll others (attribute ockam-role=enroller)')
+    .option(
+      '--identity <name>',
+      'identity that asks the authority for the ticket, an enroller (default identity if omitted)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam project ticket --attribute component=db --relay db > db.ticket\n  $ OCKAM_HOME=/elsewhere ockam project enroll "$(cat db.ticket)"',
+      '\nThe ticket is the hex of Ockam\'s JSON ticket (what Ockam 0.139 prints), so Ockam\'s `ockam project enroll` reads it too.\n\nExamples:\n  $ ockam project ticket --attribute component=db --relay db > db.ticket\n  $ OCKAM_HOME=/elsewhere ockam project enroll "$(cat db.ticket)"',
     )
     .action(
       (opts: {
@@ -214,9 +256,12 @@ export function registerProjectCommands(program: Command, run: Run): void {
         usageCount: string;
         expiresIn: string;
         enroller?: boolean;
+        identity?: string;
       }) =>
         run(async (ctx) => {
-          const p = new Projects(ctx.state).require(opts.project);
+          const projects = new Projects(ctx.state);
+          const p = projects.require(opts.project);
+          const authority = projects.authority(p);
           const attributes = parseAttributes(opts.attribute);
           if (opts.relay) attributes.set('ockam-relay', opts.relay);
           if (opts.enroller) attributes.set('ockam-role', 'enroller');
@@ -224,8 +269,8 @@ export function registerProjectCommands(program: Command, run: Run): void {
           if (!Number.isInteger(uses) || uses < 1)
             throw new OckamError('application', 'invalid', `Invalid --usage-count '${opts.usageCount}'`);
           const ttlSeconds = Math.round(parseDuration(opts.expiresIn) / 1000);
-          const otc = await withClientNode(ctx.state, undefined, async (c) => {
-            const { client, via } = await c.connect(`/project/${p.name}`);
+          const otc = await withClientNode(ctx.state, opts.identity, async (c) => {
+            const { client, via } = await connectAuthority(c, authority);
             return createEnrollmentToken(
               client,
               via,
@@ -233,13 +278,17 @@ export function registerProjectCommands(program: Command, run: Run): void {
               { timeoutMs: 15_000 },
             );
           });
-          const ticket = encodeEnrollmentTicket({
-            projectRoute: p.route,
+          // Ockam 0.139's `project ticket` prints the legacy form and its parser tries it first
+          // (PROTOCOL.md §5.2): so do we, with the routes as Ockam writes them.
+          const ticket = encodeLegacyEnrollmentTicket({
+            projectRoute: ticketRoute(p.route),
+            projectId: p.id,
             projectIdentifier: p.identifier,
             projectName: p.name,
             oneTimeCode: otc,
             projectChangeHistory: toHex(p.changeHistory),
-            authorityChangeHistory: toHex(p.changeHistory),
+            authorityChangeHistory: authority.identity.export(),
+            authorityRoute: ticketRoute(authority.route),
           });
           ctx.out.result(ticket, {
             ticket,
@@ -253,21 +302,46 @@ export function registerProjectCommands(program: Command, run: Run): void {
 
   project
     .command('enroll')
-    .description('Join a project with a ticket: become a member and get a credential')
-    .argument('<ticket>', "the ticket printed by 'ockam project ticket' (hex), or '-' to read it from stdin")
+    .description(
+      'Join a project with a ticket: become a member and get a credential; without a ticket, a member gets its credential',
+    )
+    .argument(
+      '[ticket]',
+      "the ticket printed by 'ockam project ticket' (Ockam's or ours: hex), a file holding it, or '-' to read it from stdin",
+    )
     .option('--identity <name>', 'identity that enrolls (default identity if omitted)')
-    .addHelpText('after', '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"')
-    .action((text: string, opts: { identity?: string }) =>
+    .option('--project <name>', 'without a ticket: the project (default: "default")', 'default')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"\n  $ ockam project enroll db.ticket --identity db\n  $ ockam project enroll --identity m1',
+    )
+    .action((text: string | undefined, opts: { identity?: string; project: string }) =>
       run(async (ctx) => {
-        const { project: p, cred } = await enrollTicket(
-          ctx,
-          text === '-' ? (await import('node:fs')).readFileSync(0, 'utf8').trim() : text,
-          opts.identity,
-        );
+        const { project: p, cred } =
+          text === undefined
+            ? await enrollMember(ctx, opts.project, opts.identity)
+            : await enrollTicket(ctx, readTicket(text), opts.identity);
         ctx.out.result(
           `Enrolled ${cred.identifier} in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
           { project: p.name, ...cred },
         );
+      }),
+    );
+
+  project
+    .command('import')
+    .description(
+      "Import a project from Ockam's project JSON (id, name, access_route, identity, project_change_history, authority_access_route, authority_identity)",
+    )
+    .requiredOption('--project-file <path>', 'the project JSON file')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam project import --project-file project.json\n  $ ockam project enroll --identity m1',
+    )
+    .action((opts: { projectFile: string }) =>
+      run(async (ctx) => {
+        const p = importProjectFile(ctx, opts.projectFile);
+        ctx.out.result(`Imported project ${p.name} (identifier ${p.identifier})`, describeProject(p));
       }),
     );
 
@@ -307,7 +381,7 @@ export function registerProjectCommands(program: Command, run: Run): void {
             `Route:      ${p.route}`,
             `Node:       ${p.nodeName ?? '(elsewhere)'}`,
           ].join('\n'),
-          { ...p, changeHistory: toHex(p.changeHistory) },
+          describeProject(p),
         );
       }),
     );
@@ -336,26 +410,32 @@ export function registerProjectCommands(program: Command, run: Run): void {
     .command('create')
     .description('Start an authority node (members, enrollment tokens, credential issuer) for a project')
     .argument('[name]', 'node name', 'authority')
-    .requiredOption('--tcp-listener-address <host:port>', 'where it listens')
+    .option('--tcp-listener-address <host:port>', 'where it listens', '127.0.0.1:4000')
     .requiredOption('--project-identifier <id>', 'the project id (the trust_context_id attribute)')
     .option(
       '--trusted-identities <json>',
-      'pre-trusted members and their attributes, as JSON: {"I…": {"k": "v"}}',
+      'pre-trusted members and their attributes, as JSON: {"I…": {"k": "v"}}; an enroller has "ockam-role": "enroller"',
     )
+    .option('--identity <name>', 'identity of the authority (created when missing)', 'authority')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam authority create --tcp-listener-address 127.0.0.1:4000 --project-identifier p1 \\\n      --trusted-identities \'{"I923829d0…": {"ockam-role": "enroller"}}\'',
+      '\nAs in Ockam, only the pre-trusted identities are members at first: give an enroller there to make tickets.\nOthers reach it through a project file (\'ockam project import --project-file\') naming its identity\n(\'ockam identity show authority --full --encoding hex\') and its route (/dnsaddr/127.0.0.1/tcp/4000/service/api).\n\nExamples:\n  $ ockam authority create --tcp-listener-address 127.0.0.1:4000 --project-identifier p1 \\\n      --trusted-identities \'{"I923829d0…": {"ockam-role": "enroller"}}\'',
     )
     .action(
       (
         name: string,
-        opts: { tcpListenerAddress: string; projectIdentifier: string; trustedIdentities?: string },
+        opts: {
+          tcpListenerAddress: string;
+          projectIdentifier: string;
+          trustedIdentities?: string;
+          identity: string;
+        },
       ) =>
         run(async (ctx) => {
           if (opts.trustedIdentities) parseTrustedIdentities(opts.trustedIdentities);
-          const admin = await ctx.identities.ensureIdentity();
-          const p = await hostProject(ctx, name, opts.tcpListenerAddress, admin.identifier, {
+          const p = await hostProject(ctx, name, opts.tcpListenerAddress, undefined, {
             projectId: opts.projectIdentifier,
+            identityName: opts.identity,
             ...(opts.trustedIdentities ? { trustedIdentities: opts.trustedIdentities } : {}),
           });
           ctx.out.result(`Authority ${p.identifier} is running on node ${name} at ${p.route}`, {
@@ -368,42 +448,136 @@ export function registerProjectCommands(program: Command, run: Run): void {
     );
 }
 
-/** Joins a project with a ticket (hex text): stores the project and fetches a credential. */
-export async function enrollTicket(ctx: CliContext, raw: string, identityName?: string) {
-  const ticket = decodeEnrollmentTicket(raw);
-  if (!ticket.projectChangeHistory)
+/** What `project show --output json` and friends print: the record, its histories as hex. */
+function describeProject(p: ProjectRecord) {
+  return {
+    ...p,
+    changeHistory: toHex(p.changeHistory),
+    authorityChangeHistory: p.authorityChangeHistory ? toHex(p.authorityChangeHistory) : null,
+  };
+}
+
+/** A ticket argument: '-' (stdin), a file holding one, or the ticket itself (as Ockam takes it). */
+function readTicket(text: string): string {
+  if (text === '-') return readFileSync(0, 'utf8').trim();
+  if (!/^[0-9a-fA-F]+$/.test(text.trim()) && existsSync(text)) {
+    if (statSync(text).size > MAX_TICKET_LENGTH)
+      throw new OckamError('application', 'invalid', `${text} is larger than a ticket can be`);
+    return readFileSync(text, 'utf8').trim();
+  }
+  return text;
+}
+
+/** The largest project file `project import` reads (Ockam's are a few kilobytes). */
+const MAX_PROJECT_FILE = 1024 * 1024;
+
+/**
+ * Stores a project from Ockam's project JSON: its identity must verify and match `identity`; its
+ * authority (identity, route) may be another node. Routes are stored without `/service/api`.
+ */
+export function importProjectFile(ctx: CliContext, path: string): ProjectRecord {
+  if (statSync(path).size > MAX_PROJECT_FILE)
+    throw new OckamError('application', 'invalid', `${path} is larger than ${MAX_PROJECT_FILE} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new OckamError('application', 'invalid', `${path} is not JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const model = decodeProjectModel(json);
+  return saveProject(ctx, {
+    name: model.name,
+    id: model.id,
+    projectRoute: model.accessRoute,
+    ...(model.identifier ? { projectIdentifier: model.identifier } : {}),
+    ...(model.projectChangeHistory ? { projectChangeHistory: model.projectChangeHistory } : {}),
+    ...(model.authorityChangeHistory ? { authorityChangeHistory: model.authorityChangeHistory } : {}),
+    ...(model.authorityRoute ? { authorityRoute: model.authorityRoute } : {}),
+  });
+}
+
+/** Verifies and stores a project a ticket or a project file describes. */
+function saveProject(
+  ctx: CliContext,
+  d: {
+    name: string;
+    id: string;
+    projectRoute: string;
+    projectIdentifier?: string;
+    projectChangeHistory?: string;
+    authorityChangeHistory?: string;
+    authorityRoute?: string;
+  },
+): ProjectRecord {
+  if (!d.projectChangeHistory)
     throw new OckamError(
       'identity',
       'invalid',
-      "The ticket has no project identity; ask for a ticket from 'ockam project ticket'",
+      `Project ${d.name} comes without its identity (project_change_history); ask for a ticket from 'ockam project ticket'`,
     );
-  const history = fromHex(ticket.projectChangeHistory, 'project change history');
+  const history = fromHex(d.projectChangeHistory, 'project change history');
   const identity = importIdentity(history);
-  if (ticket.projectIdentifier && ticket.projectIdentifier !== identity.identifier) {
+  if (d.projectIdentifier && d.projectIdentifier !== identity.identifier) {
     throw new OckamError(
       'identity',
       'invalid',
-      `The ticket's project identifier ${ticket.projectIdentifier} does not match its change history (${identity.identifier})`,
+      `The project identifier ${d.projectIdentifier} does not match its change history (${identity.identifier})`,
     );
   }
+  const authorityHistory = d.authorityChangeHistory
+    ? fromHex(d.authorityChangeHistory, 'authority change history')
+    : undefined;
+  const authority = authorityHistory ? importIdentity(authorityHistory) : undefined;
   const projects = new Projects(ctx.state);
-  const existing = projects.get(ticket.projectName);
+  const existing = projects.get(d.name);
   if (existing && existing.identifier !== identity.identifier) {
     throw new OckamError(
       'node',
       'already-exists',
-      `A different project named ${ticket.projectName} (${existing.identifier}) is already known here`,
+      `A different project named ${d.name} (${existing.identifier}) is already known here`,
     );
   }
+  const route = routeWithoutApi(d.projectRoute);
+  const authorityRoute = d.authorityRoute ? routeWithoutApi(d.authorityRoute) : undefined;
+  // The project node is its own authority unless the ticket or file names another.
+  const separate =
+    (authority !== undefined && authority.identifier !== identity.identifier) ||
+    (authorityRoute !== undefined && authorityRoute !== route);
   projects.save({
-    name: ticket.projectName,
-    id: ticket.projectId ?? existing?.id ?? '',
+    name: d.name,
+    id: d.id,
     identifier: identity.identifier,
     changeHistory: history,
-    route: ticket.projectRoute.replace(/\/service\/api$/, ''),
+    route,
     nodeName: existing?.nodeName ?? null,
+    authorityChangeHistory: separate && authority ? authority.changeHistory : null,
+    authorityRoute: separate ? (authorityRoute ?? null) : null,
   });
-  const p = projects.require(ticket.projectName);
+  return projects.require(d.name);
+}
+
+/** A member of a project (pre-trusted, added, or enrolled before) gets its credential. */
+async function enrollMember(ctx: CliContext, projectName: string, identityName?: string) {
+  const project = new Projects(ctx.state).require(projectName);
+  const cred = await fetchCredential(ctx, project, identityName);
+  return { project, cred };
+}
+
+/** Joins a project with a ticket (hex text): stores the project and fetches a credential. */
+export async function enrollTicket(ctx: CliContext, raw: string, identityName?: string) {
+  const ticket = decodeEnrollmentTicket(raw);
+  const existing = new Projects(ctx.state).get(ticket.projectName);
+  const p = saveProject(ctx, {
+    name: ticket.projectName,
+    id: ticket.projectId ?? existing?.id ?? '',
+    projectRoute: ticket.projectRoute,
+    ...(ticket.projectIdentifier ? { projectIdentifier: ticket.projectIdentifier } : {}),
+    ...(ticket.projectChangeHistory ? { projectChangeHistory: ticket.projectChangeHistory } : {}),
+    ...(ticket.authorityChangeHistory ? { authorityChangeHistory: ticket.authorityChangeHistory } : {}),
+    ...(ticket.authorityRoute ? { authorityRoute: ticket.authorityRoute } : {}),
+  });
   const cred = await fetchCredential(ctx, p, identityName, ticket.oneTimeCode);
   return { project: p, cred };
 }

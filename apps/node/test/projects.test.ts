@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OckamHome } from '../src/home.js';
+import { Identities } from '../src/identities.js';
+import { Projects } from '../src/projects.js';
+import { State } from '../src/state.js';
+
+const opened: Array<{ state: State; dir: string }> = [];
+afterEach(() => {
+  for (const { state, dir } of opened.splice(0)) {
+    state.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function home(): { state: State; identities: Identities; projects: Projects } {
+  const dir = mkdtempSync(join(tmpdir(), 'ockam-projects-test-'));
+  const state = new State(new OckamHome(dir));
+  opened.push({ state, dir });
+  return { state, identities: new Identities(state), projects: new Projects(state) };
+}
+
+describe('projects and their authorities', () => {
+  it('a project is its own authority unless it names another identity and route', async () => {
+    const { identities, projects } = home();
+    const project = await identities.createIdentity('project');
+    const authority = await identities.createIdentity('authority');
+    projects.save({
+      name: 'own',
+      id: 'p1',
+      identifier: project.identifier,
+      changeHistory: project.changeHistory,
+      route: '/ip4/127.0.0.1/tcp/4000',
+      nodeName: null,
+    });
+    const own = projects.require('own');
+    expect(own.authorityChangeHistory).toBeNull();
+    expect(projects.authority(own).identity.identifier).toBe(project.identifier);
+    expect(projects.authority(own).route).toBe('/ip4/127.0.0.1/tcp/4000');
+
+    projects.save({
+      name: 'elsewhere',
+      id: '1',
+      identifier: project.identifier,
+      changeHistory: project.changeHistory,
+      route: '/dnsaddr/127.0.0.1/tcp/4000',
+      nodeName: null,
+      authorityChangeHistory: authority.changeHistory,
+      authorityRoute: '/dnsaddr/127.0.0.1/tcp/4001',
+    });
+    const elsewhere = projects.require('elsewhere');
+    expect(projects.authority(elsewhere).identity.identifier).toBe(authority.identifier);
+    expect(projects.authority(elsewhere).route).toBe('/dnsaddr/127.0.0.1/tcp/4001');
+  });
+
+  it('refuses an authority change history that does not verify', async () => {
+    const { identities, projects } = home();
+    const project = await identities.createIdentity('project');
+    const bad = new Uint8Array(project.changeHistory);
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 1;
+    expect(() =>
+      projects.save({
+        name: 'p',
+        id: 'p',
+        identifier: project.identifier,
+        changeHistory: project.changeHistory,
+        route: '/ip4/127.0.0.1/tcp/4000',
+        nodeName: null,
+        authorityChangeHistory: bad,
+      }),
+    ).toThrow();
+    expect(projects.get('p')).toBeUndefined();
+  });
+
+  it('an imported identity is stored without keys and never becomes the default', async () => {
+    const source = home();
+    const alice = await source.identities.createIdentity('alice');
+    const { identities } = home();
+    const imported = identities.importIdentity('alice', Buffer.from(alice.changeHistory).toString('hex'));
+    expect(imported.identifier).toBe(alice.identifier);
+    expect(imported.isDefault).toBe(false);
+    expect(identities.identitiesWithIdentifier(alice.identifier).map((r) => r.name)).toEqual(['alice']);
+    // The first identity that needs keys is made, and is the default.
+    const mine = await identities.ensureIdentity();
+    expect(mine.name).toBe('default');
+    expect(mine.isDefault).toBe(true);
+    expect(() => identities.importIdentity('mallory', 'ff00')).toThrow(/Invalid identity/);
+  });
+});
