@@ -236,6 +236,23 @@ export class Ockam {
     return (out.match(/Worker [0-9a-f]{32}/g) ?? []).length;
   }
 
+  /** The worker addresses a Rust node runs (`worker list`). */
+  async workers(node: string): Promise<string[]> {
+    if (this.impl === 'ours') throw new Error('workers(): only for Rust nodes');
+    const out = await this.ok(['worker', 'list', '--at', node]);
+    return [...out.matchAll(/Worker (\S+)/g)].map((m) => m[1]!);
+  }
+
+  /** Lines of our node's log (JSON lines). */
+  logLines(node: string): string[] {
+    if (this.impl !== 'ours') throw new Error('logLines(): only for our nodes');
+    try {
+      return readFileSync(path.join(this.home, 'nodes', node, 'node.log'), 'utf8').split('\n');
+    } catch {
+      return [];
+    }
+  }
+
   /** Stops and deletes every node of this home, then removes the home. */
   async dispose(): Promise<void> {
     for (const bg of this.#background) await bg.stop();

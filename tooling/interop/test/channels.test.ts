@@ -173,5 +173,54 @@ describe.skipIf(skip !== undefined)('secure channels between our nodes and Ockam
       ]);
       expect(answer.trim()).toBe('END TO END');
     });
+
+    it(`is closed on the ${init} end when the ${resp} responder's node stops`, async () => {
+      // Neither command can close a channel it accepted (both list only channels they started), so
+      // the responder's end closes by its node stopping, which sends Close on every channel.
+      const I = sides[init];
+      const R = sides[resp];
+      const a = await I.createNode(`ca-${resp}`);
+      const b = await R.createNode(`cb-${init}`);
+      const out = await I.ok([
+        'secure-channel',
+        'create',
+        '--from',
+        a.name,
+        '--to',
+        `${b.route}/service/api`,
+      ]);
+      const address = /\/service\/([0-9a-f]{32})/.exec(out)?.[1];
+      expect(address, `a channel route in: ${out}`).toBeDefined();
+      const echoed = await I.ok([
+        'message',
+        'send',
+        'open',
+        '--from',
+        a.name,
+        '--to',
+        `/service/${address}/service/echo`,
+      ]);
+      expect(echoed.trim()).toBe('open');
+      await R.ok(['node', 'stop', b.name]);
+      if (I.impl === 'ours') {
+        // Our node says so when a Close arrives (not when the connection drops), and forgets the channel.
+        await until(
+          () =>
+            I.logLines(a.name).some(
+              (l) => l.includes('secure channel closed by peer') && l.includes(address!),
+            ),
+          60_000,
+          'Close received',
+        );
+        expect(await I.channels(a.name)).not.toContain(address);
+      } else {
+        // Rust stops the channel's encryptor worker when a Close arrives (a dropped connection alone
+        // leaves it running).
+        await until(async () => !(await I.workers(a.name)).includes(address!), 60_000, 'Close received');
+      }
+      // Rust 0.139's `secure-channel create --from N` waits forever while the home's default node
+      // is stopped, even when N is another node: later tests need it running.
+      if (R.impl === 'rust') await R.ok(['node', 'start', b.name]);
+    });
   });
 });
