@@ -22,11 +22,14 @@
 //    responder: its handshake work and latency (sequential: one handshake at a time) and its
 //    capacity (BENCH_HANDSHAKE_CONCURRENCY in flight). Also the responder node's CPU ms per
 //    handshake. It does not measure Rust as an initiator (Rust's initiator is reachable only through
-//    its CLI, where process start-up dominates).
+//    its CLI, where process start-up dominates: that is part 3).
+// 3. `ockam secure-channel create` from a client node to a server node, each command of each
+//    implementation against each node, timed as a user sees it (process start included), beside the
+//    same command's `secure-channel list` to show how much of it is the handshake.
 //
 // Run with `pnpm bench` from tooling/interop (after `pnpm build` and scripts/ockam-rust.sh); without
 // the Rust binary only our rows are measured. Environment: BENCH_SECONDS (5), BENCH_REPS (3),
-// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), OCKAM_RUST (the Rust binary).
+// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +59,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const HANDSHAKE_MS = Number(process.env.BENCH_HANDSHAKE_MS ?? 3000);
 const CONCURRENCY = Math.max(1, Number(process.env.BENCH_HANDSHAKE_CONCURRENCY ?? 8));
+const CLI_RUNS = Math.max(1, Number(process.env.BENCH_CLI_RUNS ?? 10));
 
 // Where scripts/ockam-rust.sh installs Ockam Rust (as src/ockam.ts's rustBinaryPath, which this
 // plain-JavaScript script cannot import).
@@ -401,6 +405,47 @@ async function main() {
     table(['responder', '>in flight', '>handshakes/s', '>responder CPU ms/handshake'], rows);
     console.log(
       "each handshake: Noise XX with both identities verified (change history, purpose-key attestation), the initiator trusting only the node's identifier; then Close",
+    );
+
+    // ---- 3. the commands ----
+    console.log(
+      `\n3. \`ockam secure-channel create --from client --to <server>/service/api\`, ${CLI_RUNS} runs per pair: wall time per command (process start included), median`,
+    );
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const timed = async (f) => {
+      const t = performance.now();
+      await f();
+      return performance.now() - t;
+    };
+    const cli = [];
+    for (const from of Object.values(sides)) {
+      // The same command's start-up and one request to its node, without a handshake.
+      const base = [];
+      for (let i = 0; i < CLI_RUNS; i++)
+        base.push(await timed(() => from.ockam(['secure-channel', 'list', '--at', 'client'])));
+      for (const to of Object.values(sides)) {
+        try {
+          const times = [];
+          const route = `${to.nodes.server.route}/service/api`;
+          for (let i = 0; i < CLI_RUNS; i++)
+            times.push(
+              await timed(() => from.ockam(['secure-channel', 'create', '--from', 'client', '--to', route])),
+            );
+          cli.push([
+            `${from.impl} command and node → ${to.impl} node`,
+            fmt(median(times)),
+            fmt(median(base)),
+            fmt(median(times) - median(base)),
+          ]);
+        } catch (e) {
+          failed = true;
+          cli.push([`${from.impl} → ${to.impl}`, 'failed:', e.message.split('\n')[0], '']);
+        }
+      }
+    }
+    table(['initiator → responder', '>create (ms)', '>secure-channel list (ms)', '>difference (ms)'], cli);
+    console.log(
+      'difference: create minus the same command listing channels, i.e. roughly the handshake and its request',
     );
   } catch (e) {
     failed = true;
