@@ -5,7 +5,7 @@
  * would.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { OCKAM_BIN } from '@ockam/hardening/ockam';
@@ -87,37 +87,52 @@ export class Ockam {
     return new Ockam('rust', [rustBinaryPath()], RUST_ENV);
   }
 
-  /** Runs `ockam ARGS`; resolves with its exit code and output (-1 if killed after the timeout). */
+  /**
+   * Runs `ockam ARGS`; resolves with its exit code and output (-1 if killed after the timeout).
+   * Output goes to files, read when the command exits: Rust's `node create` leaves a daemon that
+   * inherits the command's stdout and stderr, so pipes would stay open (and 'close' never come)
+   * for as long as the node runs.
+   */
   run(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const [cmd, ...pre] = this.#argv;
+    const dir = mkdtempSync(path.join(tmpdir(), 'ockam-interop-out-'));
+    const files = [path.join(dir, 'stdout'), path.join(dir, 'stderr')] as const;
+    const fds = files.map((f) => openSync(f, 'w'));
+    const finish = () => {
+      for (const fd of fds) closeSync(fd);
+      const [stdout, stderr] = files.map((f) => readFileSync(f, 'utf8'));
+      rmSync(dir, { recursive: true, force: true });
+      return { stdout: stdout as string, stderr: stderr as string };
+    };
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd as string, [...pre, ...args], {
-        env: { ...process.env, ...this.#env, OCKAM_HOME: this.home, ...options.env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
+      let child: ReturnType<typeof spawn>;
+      try {
+        child = spawn(cmd as string, [...pre, ...args], {
+          env: { ...process.env, ...this.#env, OCKAM_HOME: this.home, ...options.env },
+          stdio: ['pipe', fds[0] as number, fds[1] as number],
+        });
+      } catch (e) {
+        finish();
+        reject(e);
+        return;
+      }
       let killed = false;
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input ?? '');
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(options.input ?? '');
       const timer = setTimeout(() => {
         killed = true;
         child.kill('SIGKILL');
       }, options.timeoutMs ?? 120_000);
       child.once('error', (e) => {
         clearTimeout(timer);
+        finish();
         reject(e);
       });
-      child.once('close', (code) => {
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        if (killed) stderr += `\n(killed after ${options.timeoutMs ?? 120_000} ms)`;
-        resolve({ code: killed ? -1 : (code ?? 1), stdout, stderr });
+        const out = finish();
+        if (killed) out.stderr += `\n(killed after ${options.timeoutMs ?? 120_000} ms)`;
+        resolve({ code: killed ? -1 : (code ?? 1), ...out });
       });
     });
   }
@@ -148,7 +163,7 @@ export class Ockam {
   async tcpListener(name: string): Promise<string> {
     const shown = await this.json<Record<string, unknown>>(['node', 'show', name]);
     if (this.impl === 'ours') return String(shown.tcpListenerAddress);
-    // Rust: `{"name": …, "status": …, "transports": [{"socket": "127.0.0.1:PORT", "mode": "Listening", …}], …}`
+    // Rust 0.139: `{"name": …, "pid": …, "transports": [{"socket_addr": "127.0.0.1:PORT", "mode": "Listen", …}], …}`
     // (older shapes carry `node_address`, `tcp_listener_address` or a multiaddr).
     const found = findListener(shown);
     if (found === undefined)
@@ -179,7 +194,7 @@ export class Ockam {
 function findListener(shown: unknown): string | undefined {
   const text = JSON.stringify(shown);
   const tcp =
-    /"(?:tcp_listener_address|node_address|socket|address)":"(?:\/ip4\/)?(127\.0\.0\.1)[:/](?:tcp\/)?(\d+)"/.exec(
+    /"(?:tcp_listener_address|node_address|socket_addr|socket|address)":"(?:\/ip4\/)?(127\.0\.0\.1)[:/](?:tcp\/)?(\d+)"/.exec(
       text,
     );
   return tcp ? `${tcp[1]}:${tcp[2]}` : undefined;
