@@ -12,7 +12,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import type { Ockam } from '../src/ockam.js';
 
-export { postgresBin, startPostgres } from '../../../apps/cli/test/servers.js';
+export { freePort, postgresBin, startPostgres } from '../../../apps/cli/test/servers.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -225,4 +225,23 @@ export function createOutlet(
     to,
     ...(from ? ['--from', from] : []),
   ]);
+}
+
+/** Waits (up to timeoutMs) until `curl --head` through the inlet answers 200: a route came back. */
+export async function waitForHead(inlet: string, timeoutMs = 120_000): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const r = await exec('curl', ['-s', '-m', '5', '--head', `http://${inlet}/`], 10_000);
+        return r.stdout.toString().split('\r\n')[0];
+      },
+      { timeout: timeoutMs, interval: 1000 },
+    )
+    .toBe('HTTP/1.1 200 OK');
+}
+
+/** Expects a request through the inlet to fail now (the outlet's node is gone). */
+export async function expectNoAnswer(inlet: string): Promise<void> {
+  const r = await exec('curl', ['-sS', '--fail', '-m', '3', `http://${inlet}/`], 10_000);
+  expect(r.code).not.toBe(0);
 }

@@ -11,9 +11,12 @@ import {
   createInlet,
   createOutlet,
   expectCurlThrough,
+  expectNoAnswer,
   expectPsqlThrough,
+  freePort,
   startBlobServer,
   startPostgres,
+  waitForHead,
 } from './portal-fixtures.js';
 
 describe.skipIf(rustMissing())('TCP portals between our ockam and Ockam Rust 0.139', () => {
@@ -92,5 +95,44 @@ describe.skipIf(rustMissing())('TCP portals between our ockam and Ockam Rust 0.1
     expect(JSON.stringify(theirs)).toContain(
       `${(nodes.oursServer as StartedNode).route}/secure/api/service/outlet`,
     );
+  });
+
+  it("each side's inlet comes back when the other side's outlet node is restarted", async () => {
+    // A Rust inlet to our node, which stops and starts again on the same port (outlets restored).
+    const ourNode = await ours.createNode('restarting', [
+      '--tcp-listener-address',
+      `127.0.0.1:${await freePort()}`,
+    ]);
+    await createOutlet(ours, 'restarting', blob.target);
+    const rustInlet = await createInlet(
+      rust,
+      'client',
+      ['--to', `${ourNode.route}/secure/api/service/outlet`],
+      'r2o-restart',
+    );
+    await waitForHead(rustInlet);
+    await ours.ok(['node', 'stop', 'restarting']);
+    await expectNoAnswer(rustInlet);
+    await ours.ok(['node', 'start', 'restarting']);
+    await waitForHead(rustInlet); // Rust's inlet session replaces its route (pings `echo` every 10 s)
+    await expectCurlThrough(rustInlet, blob);
+
+    // Our inlet to a Rust node, deleted and created again on the same port with its outlet.
+    const port = await freePort();
+    const rustNode = await rust.createNode('restarting', ['--tcp-listener-address', `127.0.0.1:${port}`]);
+    await createOutlet(rust, 'restarting', blob.target);
+    const ourInlet = await createInlet(
+      ours,
+      'client',
+      ['--to', `${rustNode.route}/secure/api/service/outlet`],
+      'o2r-restart',
+    );
+    await waitForHead(ourInlet);
+    await rust.ok(['node', 'delete', 'restarting', '--yes']);
+    await expectNoAnswer(ourInlet);
+    await rust.createNode('restarting', ['--tcp-listener-address', `127.0.0.1:${port}`]);
+    await createOutlet(rust, 'restarting', blob.target);
+    await waitForHead(ourInlet);
+    await expectCurlThrough(ourInlet, blob);
   });
 });
