@@ -14,9 +14,12 @@ import {
   createOutlet,
   exec,
   expectCurlThrough,
+  expectNoAnswer,
   expectPsqlThrough,
+  freePort,
   startBlobServer,
   startPostgres,
+  waitForHead,
 } from './portal-fixtures.js';
 
 /** `relay create NAME --at ROUTE [--to NODE]` on either side; resolves with the command's JSON. */
@@ -92,6 +95,53 @@ describe.skipIf(rustMissing())('relays between our ockam and Ockam Rust 0.139', 
       const db = await createInlet(side, 'client', ['--to', `${base}/pg`], `red-pg-${side.impl}`);
       await expectPsqlThrough(db, `via_ours_relay_from_${side.impl}`);
     }
+  });
+
+  it('relays register again when the relay node of the other side restarts', async () => {
+    // A Rust outlet node's relay on our relay node, which stops and starts on the same port; our
+    // inlet goes through it.
+    const ourRelay = await ours.createNode('relay2', [
+      '--tcp-listener-address',
+      `127.0.0.1:${await freePort()}`,
+    ]);
+    await createRelay(rust, 'green', ourRelay.route, 'server');
+    const ourInlet = await createInlet(
+      ours,
+      'client',
+      ['--to', `${ourRelay.route}/service/forward_to_green/secure/api/service/outlet`],
+      'green-again',
+    );
+    await waitForHead(ourInlet);
+    await ours.ok(['node', 'stop', 'relay2']);
+    await expectNoAnswer(ourInlet);
+    await ours.ok(['node', 'start', 'relay2']);
+    // Rust's relay session notices missed pings (every 10 s, 3 misses) and registers again.
+    await expect
+      .poll(async () => (await ours.json<{ served: string[] }>(['relay', 'list', '--to', 'relay2'])).served, {
+        timeout: 120_000,
+        interval: 1000,
+      })
+      .toContain('forward_to_green');
+    await waitForHead(ourInlet);
+    await expectCurlThrough(ourInlet, blob);
+
+    // Our outlet node's relay on a Rust relay node, deleted and created again on the same port; a
+    // Rust inlet goes through it.
+    const port = await freePort();
+    const rustRelay = await rust.createNode('relay2', ['--tcp-listener-address', `127.0.0.1:${port}`]);
+    await createRelay(ours, 'yellow', rustRelay.route, 'server');
+    const rustInlet = await createInlet(
+      rust,
+      'client',
+      ['--to', `${rustRelay.route}/service/forward_to_yellow/secure/api/service/outlet`],
+      'yellow-again',
+    );
+    await waitForHead(rustInlet);
+    await rust.ok(['node', 'delete', 'relay2', '--yes']);
+    await expectNoAnswer(rustInlet);
+    await rust.createNode('relay2', ['--tcp-listener-address', `127.0.0.1:${port}`]);
+    await waitForHead(rustInlet);
+    await expectCurlThrough(rustInlet, blob);
   });
 });
 
