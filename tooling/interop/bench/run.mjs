@@ -30,6 +30,7 @@
 // Run with `pnpm bench` from tooling/interop (after `pnpm build` and scripts/ockam-rust.sh); without
 // the Rust binary only our rows are measured. Environment: BENCH_SECONDS (5), BENCH_REPS (3),
 // BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,22 @@ function side(impl, root) {
     });
     return json ? JSON.parse(stdout) : stdout;
   };
+  // `node create` leaves a daemon; Rust's keeps the command's stdout and stderr, so pipes (which
+  // `run` waits to close) would stay open as long as the node runs: no output is kept for it.
+  const createNode = (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(file, [...pre, 'node', 'create', ...args], {
+        env: { ...process.env, ...env, OCKAM_HOME: home },
+        stdio: 'ignore',
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`${impl} ockam node create ${args.join(' ')} exited ${code}`));
+      });
+    });
   const nodes = {};
   return {
     impl,
@@ -101,7 +118,7 @@ function side(impl, root) {
     /** `node create NAME` on a port chosen here; records its route and the daemon's pid. */
     async node(name) {
       const port = await freePort();
-      await ockam(['node', 'create', name, '--tcp-listener-address', `127.0.0.1:${port}`]);
+      await createNode([name, '--tcp-listener-address', `127.0.0.1:${port}`]);
       let pid;
       for (let i = 0; i < 200 && pid === undefined; i++) {
         pid = pidListeningOn(port);
