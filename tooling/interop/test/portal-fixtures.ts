@@ -187,6 +187,13 @@ export async function expectPsqlThrough(inlet: string, table: string): Promise<v
 /**
  * `tcp-inlet create` on either side (`to` is what follows: `['--to', route]`, or our `--relay-at`
  * form); resolves with the `host:port` the inlet listens on once it reports its route up.
+ *
+ * Rust 0.139's `--to` (ockam_command/src/tcp/inlet/create.rs) takes a full route as a multiaddr
+ * (`/ip4/…/tcp/…/secure/api/service/outlet`, `/node/n/…`), used as given, or a bare service name
+ * (`outlet`, `/service/outlet`), which becomes `/project/<default project>/service/
+ * forward_to_<--via or default>/secure/api/service/<name>` and so needs an enrolled project;
+ * `--via` with a full route is refused. Ours takes the same, and `--relay-at <route>` in place of
+ * the project for the short forms.
  */
 export async function createInlet(
   side: Ockam,
