@@ -1,7 +1,7 @@
 // Small helpers for the portal benchmarks: child processes, the `ockam` command, /proc readings,
 // percentiles and tables. Nothing here depends on the workspace's packages.
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -173,6 +173,46 @@ export function processTree(root) {
     for (const c of children.get(p) ?? []) stack.push(c);
   }
   return out;
+}
+
+/**
+ * The pid of the process listening on TCP `port` (any local address), from /proc/net/tcp{,6} and
+ * the processes' open sockets; undefined when none is found. For processes started by a command
+ * that exits (`ockam node create`), where the daemon's pid is not the child's.
+ */
+export function pidListeningOn(port) {
+  const inodes = new Set();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXADDR:HEXPORT; st 0A is LISTEN; the inode is the tenth field.
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (Number.parseInt(f[1].split(':')[1], 16) === port) inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let fds = [];
+    try {
+      fds = readdirSync(`/proc/${name}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${name}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return Number(name);
+      } catch {}
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -32,6 +32,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bulkSend, latency, manyConnections } from './clients.mjs';
+import { iperfClient, startIperfServer } from './iperf.mjs';
 import {
   cpuSampler,
   fmt,
@@ -160,19 +161,10 @@ async function main() {
 
     let bulkPort;
     let iperf = null;
-    const startIperf = async () => {
-      iperf = (
-        await spawnUntil('iperf3', ['-s', '--forceflush', '-B', '127.0.0.1', '-p', String(bulkPort)], {
-          ready: (t) => /Server listening/.test(t),
-        })
-      ).child;
-      iperf.stdout.removeAllListeners('data');
-      iperf.stdout.resume();
-    };
     if (iperfVersion) {
       bulkPort = await freePort();
-      await startIperf();
-      cleanups.push(() => stopChild(iperf));
+      iperf = await startIperfServer(bulkPort);
+      cleanups.push(() => iperf.stop());
     } else {
       const sink = await spawnUntil(process.execPath, [echoScript, 'sink'], { ready: jsonLine });
       cleanups.push(() => stopChild(sink.child));
@@ -339,31 +331,6 @@ async function main() {
     console.log(`setup took ${fmt((performance.now() - started) / 1000, 1)} s\n`);
 
     // ---- 1. bulk throughput ----
-    const iperfClient = (port, onPid) =>
-      new Promise((resolve, reject) => {
-        const child = spawn('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(SECONDS), '-J'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        onPid(child.pid);
-        let out = '';
-        let err = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 30) * 1000);
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (err += d));
-        child.on('error', reject);
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          let j = null;
-          try {
-            j = JSON.parse(out);
-          } catch {}
-          const bps = j?.end?.sum_received?.bits_per_second;
-          if (code === 0 && bps) resolve(bps);
-          else
-            reject(new Error(`iperf3 -c failed (${code}): ${j?.error ?? err.trim() ?? out.slice(0, 200)}`));
-        });
-      });
-
     console.log(
       `1. Bulk throughput, ${SECONDS} s per run, best of ${REPS} (runs interleaved across paths); CPU: 100 % = one core`,
     );
@@ -374,13 +341,13 @@ async function main() {
         let clientPid = null;
         const sampler = cpuSampler(() => [
           ...p.procs(),
-          ...(iperf ? [{ label: 'iperf3 -s', pids: [iperf.pid] }] : []),
+          ...(iperf ? [{ label: 'iperf3 -s', pids: [iperf.pid()] }] : []),
           ...(clientPid ? [{ label: 'iperf3 -c', pids: [clientPid] }] : []),
         ]);
         let bps;
         try {
           bps = iperf
-            ? await iperfClient(p.bulk, (pid) => (clientPid = pid))
+            ? await iperfClient(p.bulk, SECONDS, (pid) => (clientPid = pid))
             : await bulkSend(p.bulk, SECONDS);
         } catch (e) {
           sampler.stop();
@@ -389,8 +356,7 @@ async function main() {
           failed = true;
           if (iperf) {
             // A failed test can leave iperf3 -s busy: start it again on the same port.
-            await stopChild(iperf);
-            await startIperf();
+            await iperf.restart();
           }
           continue;
         }

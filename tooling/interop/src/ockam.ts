@@ -118,6 +118,7 @@ export class Ockam {
       }, timeoutMs);
       child.once('error', (e) => {
         clearTimeout(timer);
+        finish();
         reject(e);
       });
       child.once('exit', (code) => {
@@ -160,7 +161,7 @@ export class Ockam {
   }
 
   async json<T>(args: readonly string[], options: RunOptions = {}): Promise<T> {
-    return JSON.parse(await this.ok([...args, '--output', 'json'], options)) as T;
+    return JSON.parse(lastJsonValue(await this.ok([...args, '--output', 'json'], options))) as T;
   }
 
   /** `ockam node create NAME ARGS…` (the node inherits `env`), then where its TCP listener is. */
@@ -293,6 +294,31 @@ export class Background {
     await this.#exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * The last of the JSON values in `text`. Rust 0.139's commands that create the default node on the
+ * way (`tcp-inlet create` with no node yet, …) print that node's JSON before their own under
+ * `--output json`: two documents back to back.
+ */
+export function lastJsonValue(text: string): string {
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  let last = text.trim();
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth++ === 0) start = i;
+    } else if ((c === '}' || c === ']') && --depth === 0) last = text.slice(start, i + 1);
+  }
+  return last;
 }
 
 function findListener(shown: unknown): string | undefined {
