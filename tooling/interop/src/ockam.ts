@@ -118,7 +118,6 @@ export class Ockam {
       }, timeoutMs);
       child.once('error', (e) => {
         clearTimeout(timer);
-        finish();
         reject(e);
       });
       child.once('exit', (code) => {
