@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, shell, tempHome } from './helpers.js';
 
@@ -244,5 +246,34 @@ describe('ockam secure-channel', () => {
       '1s',
     ]);
     expect(r.code).toBe(1);
+  });
+
+  it('tells the initiator with a Close when the responder node stops (as Ockam nodes do)', async () => {
+    const { home: h, cleanup: done } = tempHome();
+    try {
+      for (const n of ['a', 'b']) expect((await ockam(h, ['node', 'create', n])).code).toBe(0);
+      const route = (
+        await ockam(h, ['secure-channel', 'create', '--from', 'a', '--to', '/node/b/service/api'])
+      ).stdout.trim();
+      expect(route).toMatch(/^\/service\/[0-9a-f]{32}$/);
+      expect((await ockam(h, ['node', 'stop', 'b'])).code).toBe(0);
+      const log = join(h, 'nodes', 'a', 'node.log');
+      const address = route.replace('/service/', '');
+      const deadline = Date.now() + 30_000;
+      while (
+        !readFileSync(log, 'utf8')
+          .split('\n')
+          .some((l) => l.includes('secure channel closed by peer') && l.includes(address))
+      ) {
+        if (Date.now() > deadline) throw new Error('no Close from the stopped responder');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const list = JSON.parse(
+        (await ockam(h, ['--output', 'json', 'secure-channel', 'list', '--at', 'a'])).stdout,
+      ) as Array<{ address: string }>;
+      expect(list.map((c) => c.address)).not.toContain(address);
+    } finally {
+      await done();
+    }
   });
 });

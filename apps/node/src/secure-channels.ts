@@ -433,7 +433,13 @@ export class SecureChannels {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.#channels.values()) await c.channel.close().catch(() => {});
+    // Every channel, the accepted ones too, tells its peer with a Close before the transports go,
+    // as Ockam's nodes do when they stop (PROTOCOL.md §3.3).
+    const accepted = [...this.#listeners.values()].flatMap(({ listener }) => [...listener.channels]);
+    await Promise.all([
+      ...[...this.#channels.values()].map((c) => c.channel.close().catch(() => {})),
+      ...accepted.map((c) => c.close().catch(() => {})),
+    ]);
     for (const l of this.#listeners.values()) await l.listener.stop().catch(() => {});
     for (const p of this.#loaded.values()) (await p.catch(() => undefined))?.vault.close();
     this.#channels.clear();
