@@ -276,4 +276,32 @@ describe('ockam secure-channel', () => {
       await done();
     }
   });
+
+  it('runs a channel inside another to the same listener, as Ockam UDP inlets do', async () => {
+    const outer = (
+      await ockam(home, ['secure-channel', 'create', '--from', 'n1', '--to', '/node/n2/service/api'])
+    ).stdout.trim();
+    expect(outer).toMatch(/^\/service\/[0-9a-f]{32}$/);
+    const inner = await ockam(home, [
+      'secure-channel',
+      'create',
+      '--from',
+      'n1',
+      '--to',
+      `${outer}/service/api`,
+      '--timeout',
+      '20s',
+    ]);
+    expect(inner.code, inner.stderr).toBe(0);
+    const r = await ockam(home, [
+      'message',
+      'send',
+      'nested',
+      '--from',
+      'n1',
+      '--to',
+      `${inner.stdout.trim()}/service/uppercase`,
+    ]);
+    expect(r.stdout.trim()).toBe('NESTED');
+  });
 });

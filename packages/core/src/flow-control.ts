@@ -37,6 +37,8 @@ export class FlowControls {
   readonly #consumers = new Map<FlowControlId, Set<string>>();
   readonly #consumerOf = new Map<string, Set<FlowControlId>>();
   readonly #forwarders = new Set<string>();
+  /** Addresses that stand for a producer when looking up where replies come from (`producerFor`). */
+  readonly #aliases = new Map<string, string>();
 
   /** A new id: 16 random bytes as hex, as Ockam makes them. */
   generateId(): FlowControlId {
@@ -46,6 +48,24 @@ export class FlowControls {
   addProducer(address: AddressLike, flowControlId: FlowControlId, spawnerId?: FlowControlId): void {
     // Frozen: the router stamps this very object on the messages the producer sends.
     this.#producers.set(toAddress(address).key, Object.freeze({ flowControlId, spawnerId }));
+  }
+
+  /**
+   * Lets `alias` stand for the producer at `producer` in `producerFor`: a secure channel's
+   * encryptor for its decryptor, so that whoever sends through the channel finds the flow its
+   * replies come out of (Ockam lists such addresses with the producer). Fencing is unchanged:
+   * only what `producer` itself sends is stamped.
+   */
+  addProducerAlias(alias: AddressLike, producer: AddressLike): void {
+    this.#aliases.set(toAddress(alias).key, toAddress(producer).key);
+  }
+
+  /** The producer at `address`, or the one `address` stands for (`addProducerAlias`). */
+  producerFor(address: Address): ProducerInfo | undefined {
+    const p = this.#producers.get(address.key);
+    if (p !== undefined) return p;
+    const target = this.#aliases.get(address.key);
+    return target === undefined ? undefined : this.#producers.get(target);
   }
 
   addSpawner(address: AddressLike, flowControlId: FlowControlId): void {
@@ -133,6 +153,7 @@ export class FlowControls {
     this.#producers.delete(key);
     this.#spawners.delete(key);
     this.#forwarders.delete(key);
+    this.#aliases.delete(key);
     // A stopped spawner's id dies with it, unless producers it spawned are still alive.
     if (spawnerId !== undefined && ![...this.#producers.values()].some((q) => q.spawnerId === spawnerId))
       this.removeId(spawnerId);

@@ -287,3 +287,25 @@ describe('replies through an outgoing link (Node.allowReplies)', () => {
     expect(admitted).toBe(MAX_REPLY_HOPS);
   });
 });
+
+describe('producer aliases (FlowControls.addProducerAlias)', () => {
+  it('find the producer an alias stands for, without fencing what the alias itself sends', async () => {
+    const node = new Node({ logger: capturingLogger().logger });
+    const got: string[] = [];
+    node.startWorker('out', { handleMessage: () => void got.push('out') });
+    const encryptor = node.startWorker('encryptor', {
+      handleMessage: (ctx) => ctx.send(['out'], Uint8Array.of(1)),
+    });
+    node.startProcessor('decryptor');
+    const id = node.flowControls.generateId();
+    node.flowControls.addProducer('decryptor', id);
+    node.flowControls.addProducerAlias('encryptor', 'decryptor');
+    expect(node.flowControls.producerFor(Address.parse('0#encryptor'))?.flowControlId).toBe(id);
+    expect(node.flowControls.producer(Address.parse('0#encryptor'))).toBeUndefined();
+    // The alias sends unfenced: `out` is no consumer of `id`, yet receives what the encryptor sends.
+    await node.client().send(['encryptor'], Uint8Array.of(0));
+    await until(() => got.length === 1);
+    await node.stopWorker(encryptor.address);
+    expect(node.flowControls.producerFor(Address.parse('0#encryptor'))).toBeUndefined();
+  });
+});

@@ -113,7 +113,8 @@ export async function createSecureChannel(
   const resolved = await node.resolveRoute(route, { signal });
   const consumerOf = [...(options.consumerOf ?? [])];
   const first = resolved.addresses[0];
-  const producer = first === undefined ? undefined : node.flowControls.producer(first);
+  // Through another channel (its encryptor first), replies come out of that channel's decryptor.
+  const producer = first === undefined ? undefined : node.flowControls.producerFor(first);
   if (producer !== undefined) consumerOf.push(producer.flowControlId);
   const end = new ChannelEnd({
     node,

@@ -160,6 +160,22 @@ for (const backend of BACKENDS) {
       });
     });
 
+    it("accepts on a responder's remote end what its listener accepts when the channel starts, as Ockam does", async () => {
+      // Ockam's UDP inlets move a channel onto a punctured path after the handshake (PROTOCOL.md
+      // §2.2): the responder's end must accept what the listener was exposed to since it started.
+      const s = await setup();
+      const later = s.b.flowControls.generateId();
+      s.b.flowControls.addConsumer('api', later);
+      await open(s);
+      const [accepted] = [...s.listener.channels];
+      expect(accepted).toBeDefined();
+      expect(s.b.flowControls.isConsumer(accepted!.decryptorAddress, later)).toBe(true);
+      // Not what the listener is exposed to only afterwards.
+      const after = s.b.flowControls.generateId();
+      s.b.flowControls.addConsumer('api', after);
+      expect(s.b.flowControls.isConsumer(accepted!.decryptorAddress, after)).toBe(false);
+    });
+
     it('carries hundreds of messages across many rekeys, in both directions', async () => {
       const s = await setup();
       const { channel, client } = await open(s);

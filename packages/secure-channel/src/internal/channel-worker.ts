@@ -221,6 +221,7 @@ export class ChannelEnd {
     );
     for (const id of this.params.consumerOf) node.flowControls.addConsumer(this.decryptorRemote, id);
     node.flowControls.addProducer(this.decryptorInternal, this.flowControlId, this.params.spawnerId);
+    node.flowControls.addProducerAlias(this.encryptorAddress, this.decryptorInternal);
     this.#timer = setTimeout(() => {
       this.#fail(
         new SecureChannelError(
