@@ -21,7 +21,9 @@
 //    same initiator runs against both nodes, so the difference between the two rows is the
 //    responder: its handshake work and latency (sequential: one handshake at a time) and its
 //    capacity (BENCH_HANDSHAKE_CONCURRENCY in flight). Also the responder node's CPU ms per
-//    handshake. It does not measure Rust as an initiator (Rust's initiator is reachable only through
+//    handshake. Each node is measured fresh (its first seconds: our node's JIT is still compiling
+//    the handshake code then, a fifth to a third of its CPU) and then warm, as a node that has run
+//    a while. It does not measure Rust as an initiator (Rust's initiator is reachable only through
 //    its CLI, where process start-up dominates: that is part 3).
 // 3. `ockam secure-channel create` from a client node to a server node, each command of each
 //    implementation against each node, timed as a user sees it (process start included), beside the
@@ -29,7 +31,8 @@
 //
 // Run with `pnpm bench` from tooling/interop (after `pnpm build` and scripts/ockam-rust.sh); without
 // the Rust binary only our rows are measured. Environment: BENCH_SECONDS (5), BENCH_REPS (3),
-// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary),
+// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_WARMUP_MS (3000: the fresh node's row, which also warms
+// it), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary),
 // BENCH_PARTS (`1,2,3`: which parts to run; `2` alone starts only the server nodes, no iperf3 or ssh).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -61,6 +64,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const HANDSHAKE_MS = Number(process.env.BENCH_HANDSHAKE_MS ?? 3000);
 const CONCURRENCY = Math.max(1, Number(process.env.BENCH_HANDSHAKE_CONCURRENCY ?? 8));
+const HANDSHAKE_WARMUP_MS = Number(process.env.BENCH_HANDSHAKE_WARMUP_MS ?? 3000);
 const CLI_RUNS = Math.max(1, Number(process.env.BENCH_CLI_RUNS ?? 10));
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(',').map((p) => p.trim()));
 
@@ -166,15 +170,19 @@ function side(impl, root) {
   };
 }
 
-/** Channels opened and closed against `route` for `ms` with `parallel` in flight; per second. */
-async function handshakeRate(node, route, options, ms, parallel) {
+/**
+ * Channels opened and closed against `route` for `ms` with `parallel` in flight: per second, and
+ * the CPU ticks process `pid` (the responder) used meanwhile.
+ */
+async function handshakeRate(node, route, options, ms, parallel, pid) {
   const one = async () => {
     const channel = await createSecureChannel(node, route, options);
     await channel.close();
   };
-  // Warm-up: the TCP connection, the JIT, the responder's first allocations.
+  // The TCP connection and the first allocations (not counted).
   for (let i = 0; i < 20; i++) await one();
   let done = 0;
+  const before = cpuTicks(pid);
   const start = performance.now();
   const end = start + ms;
   await Promise.all(
@@ -185,7 +193,7 @@ async function handshakeRate(node, route, options, ms, parallel) {
       }
     }),
   );
-  return { rate: (done * 1000) / (performance.now() - start), done };
+  return { rate: (done * 1000) / (performance.now() - start), done, ticks: cpuTicks(pid) - before };
 }
 
 async function main() {
@@ -405,7 +413,7 @@ async function main() {
     // ---- 2. handshakes ----
     if (PARTS.has('2')) {
       console.log(
-        `2. Secure-channel handshakes per second against a node of each, full identity verification (our initiator in this process, ${fmt(HANDSHAKE_MS)} ms each)`,
+        `2. Secure-channel handshakes per second against a node of each, full identity verification (our initiator in this process; a fresh node's first ${fmt(HANDSHAKE_WARMUP_MS)} ms, then ${fmt(HANDSHAKE_MS)} ms each warm)`,
       );
       const initiatorNode = new Node({ name: 'bench-initiator' });
       initiatorNode.registerTransport(new TcpTransport(initiatorNode));
@@ -417,16 +425,28 @@ async function main() {
         const target = s.nodes.server;
         const options = { identity, vault, trustPolicy: trustIdentifier(await s.identifier()) };
         const route = [`1#127.0.0.1:${target.port}`, 'api'];
-        for (const parallel of [1, CONCURRENCY]) {
+        // First the fresh node (the JIT compiling our responder's code is part of its first
+        // seconds), then the same node warm, as a node that has run a while is.
+        const runs = [
+          { label: 'fresh', parallel: 1, ms: HANDSHAKE_WARMUP_MS },
+          { label: 'warm', parallel: 1, ms: HANDSHAKE_MS },
+          { label: 'warm', parallel: CONCURRENCY, ms: HANDSHAKE_MS },
+        ];
+        for (const { label, parallel, ms } of runs) {
           try {
-            const before = cpuTicks(target.pid);
-            const { rate, done } = await handshakeRate(initiatorNode, route, options, HANDSHAKE_MS, parallel);
-            const ticks = cpuTicks(target.pid) - before;
+            const { rate, done, ticks } = await handshakeRate(
+              initiatorNode,
+              route,
+              options,
+              ms,
+              parallel,
+              target.pid,
+            );
             rows.push([
-              `${s.impl === 'ours' ? 'our' : 'Rust'} node (responder)`,
+              `${s.impl === 'ours' ? 'our' : 'Rust'} node (responder), ${label}`,
               String(parallel),
               fmt(rate, 1),
-              fmt((1000 * ticks) / CLK_TCK / (done + 20), 2),
+              fmt((1000 * ticks) / CLK_TCK / done, 2),
             ]);
           } catch (e) {
             failed = true;
