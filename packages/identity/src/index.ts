@@ -112,6 +112,12 @@ export {
   writePurposePublicKey,
 } from './purpose-key-attestation.js';
 export {
+  type CachingVerifierOptions,
+  cachingVerifier,
+  DEFAULT_VERIFICATION_CACHE_ENTRIES,
+  MAX_CACHED_MESSAGE,
+} from './verification-cache.js';
+export {
   CHANGE_DATA_TYPE,
   CREDENTIAL_DATA_TYPE,
   decodeVersionedData,

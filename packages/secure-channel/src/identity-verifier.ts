@@ -17,7 +17,9 @@
  */
 import { CborReader, type Vault } from '@ockam/core';
 import {
+  cachingVerifier,
   createPurposeKey,
+  DEFAULT_VERIFICATION_CACHE_ENTRIES,
   type Identity,
   importIdentity,
   type PurposeKey,
@@ -40,25 +42,34 @@ export interface IdentityVerifierOptions {
   now?: () => number;
   /** Changes a peer's history may have (default `DEFAULT_MAX_PEER_IDENTITY_CHANGES`, 16). */
   maxChanges?: number;
+  /**
+   * Successful signature checks remembered across handshakes (default 256; 0: none). Peers come
+   * back with the same change history and attestation, and their two signature checks were about a
+   * sixth of a responder's handshake CPU; every other rule (links, windows, expiry) is still applied.
+   */
+  verificationCacheEntries?: number;
 }
 
 export function identityVerifier(options: IdentityVerifierOptions = {}): PeerVerifier {
   const maxChanges = options.maxChanges ?? DEFAULT_MAX_PEER_IDENTITY_CHANGES;
   if (!Number.isSafeInteger(maxChanges) || maxChanges < 1)
     throw new RangeError(`maxChanges must be a whole number ≥ 1, not ${maxChanges}`);
+  const verifier = cachingVerifier(options.verifier, {
+    maxEntries: options.verificationCacheEntries ?? DEFAULT_VERIFICATION_CACHE_ENTRIES,
+  });
   // Counted from the array header, before any signature is checked.
   const importBounded = (changeHistory: Uint8Array) => {
     const changes = new CborReader(changeHistory, 'change history').array();
     if (changes > maxChanges)
       throw new TypeError(`the change history has ${changes} changes, more than the ${maxChanges} accepted`);
-    return importIdentity(changeHistory, options.verifier);
+    return importIdentity(changeHistory, verifier);
   };
   return {
     async verifyPeer(changeHistory, purposeKeyAttestation): Promise<VerifiedPeer> {
       const identity = importBounded(changeHistory);
       const data = verifyPurposeKeyAttestation(purposeKeyAttestation, identity, {
         expectedPurpose: 'secure-channel',
-        verifier: options.verifier,
+        verifier,
         now: options.now?.(),
       });
       if (data.publicKey.purpose !== 'secure-channel' || data.publicKey.type !== 'x25519') {

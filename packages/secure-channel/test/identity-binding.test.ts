@@ -132,6 +132,19 @@ for (const backend of BACKENDS) {
         ).identifier,
       ).toBe(alice.identifier);
       expect(checks).toBe(1 + 2 * 3 + 1); // first change, three rotations (two signatures each), attestation
+      // The same peer again through one verifier: its signatures are remembered, not checked again.
+      checks = 0;
+      const kept = identityVerifier({ verifier: counting });
+      for (let i = 0; i < 3; i++)
+        expect((await kept.verifyPeer(me.changeHistory, me.purposeKeyAttestation)).identifier).toBe(
+          alice.identifier,
+        );
+      expect(checks).toBe(8);
+      checks = 0;
+      const uncached = identityVerifier({ verifier: counting, verificationCacheEntries: 0 });
+      await uncached.verifyPeer(me.changeHistory, me.purposeKeyAttestation);
+      await uncached.verifyPeer(me.changeHistory, me.purposeKeyAttestation);
+      expect(checks).toBe(16);
       checks = 0;
       const strict = identityVerifier({ verifier: counting, maxChanges: 3 });
       await expect(strict.verifyPeer(me.changeHistory, me.purposeKeyAttestation)).rejects.toThrow(
