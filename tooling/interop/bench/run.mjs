@@ -29,7 +29,11 @@
 //
 // Run with `pnpm bench` from tooling/interop (after `pnpm build` and scripts/ockam-rust.sh); without
 // the Rust binary only our rows are measured. Environment: BENCH_SECONDS (5), BENCH_REPS (3),
-// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary).
+// BENCH_HANDSHAKE_MS (3000), BENCH_HANDSHAKE_CONCURRENCY (8), BENCH_CLI_RUNS (10), OCKAM_RUST (the Rust binary),
+// BENCH_PARTS (which parts to run, e.g. `1` or `1,2`; default all), BENCH_PATHS (the part 1 paths to
+// measure by key, comma-separated, e.g. `ours relay,rust relay` to iterate on the relay rows alone;
+// default all: `ssh -L`, `rust → rust`, `ours → ours`, `ours → rust`, `rust → ours`, `rust relay`,
+// `ours relay`).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
@@ -61,6 +65,10 @@ const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const HANDSHAKE_MS = Number(process.env.BENCH_HANDSHAKE_MS ?? 3000);
 const CONCURRENCY = Math.max(1, Number(process.env.BENCH_HANDSHAKE_CONCURRENCY ?? 8));
 const CLI_RUNS = Math.max(1, Number(process.env.BENCH_CLI_RUNS ?? 10));
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(',').map((p) => p.trim()));
+/** Whether a part 1 path is selected by BENCH_PATHS (`->` may stand for `→`). */
+const PATHS = process.env.BENCH_PATHS?.split(',').map((p) => p.trim().replace('->', '→'));
+const selected = (key) => PATHS === undefined || PATHS.includes(key);
 
 // Where scripts/ockam-rust.sh installs Ockam Rust (as src/ockam.ts's rustBinaryPath, which this
 // plain-JavaScript script cannot import).
@@ -227,13 +235,14 @@ async function main() {
     const sshPort = await freePort();
     mkdirSync(join(tmp, 'ssh'), { mode: 0o700 });
     let tunnel = null;
-    try {
-      tunnel = await startSshTunnel(join(tmp, 'ssh'), [{ local: sshPort, remote: iperf.port }]);
-      cleanups.push(() => tunnel.stop());
-    } catch (e) {
-      failed = true;
-      console.log(`ssh -L: not measured (${e.message.split('\n')[0]})`);
-    }
+    if (PARTS.has('1') && selected('ssh -L'))
+      try {
+        tunnel = await startSshTunnel(join(tmp, 'ssh'), [{ local: sshPort, remote: iperf.port }]);
+        cleanups.push(() => tunnel.stop());
+      } catch (e) {
+        failed = true;
+        console.log(`ssh -L: not measured (${e.message.split('\n')[0]})`);
+      }
 
     // -- nodes: a relay, a server (the outlet `bench`, and a relay `bench` at its relay node) and a
     // client (the inlets) per implementation --
@@ -278,12 +287,14 @@ async function main() {
         ),
       nodes: [sides[impl].nodes.client, sides[impl].nodes.relay, sides[impl].nodes.server],
     });
-    const planned = [
-      ...(haveRust ? [direct('rust', 'rust')] : []),
-      direct('ours', 'ours'),
-      ...(haveRust ? [direct('ours', 'rust'), direct('rust', 'ours'), relayed('rust')] : []),
-      relayed('ours'),
-    ];
+    const planned = !PARTS.has('1')
+      ? []
+      : [
+          ...(haveRust ? [direct('rust', 'rust')] : []),
+          direct('ours', 'ours'),
+          ...(haveRust ? [direct('ours', 'rust'), direct('rust', 'ours'), relayed('rust')] : []),
+          relayed('ours'),
+        ].filter((p) => selected(p.key));
     const paths = [];
     if (tunnel)
       paths.push({
@@ -312,158 +323,182 @@ async function main() {
     console.log(`setup took ${fmt((performance.now() - started) / 1000, 1)} s\n`);
 
     // ---- 1. throughput ----
-    console.log(
-      `1. Portal throughput, iperf3 ${SECONDS} s per run, best of ${REPS} (runs interleaved across paths)`,
-    );
-    const best = new Map();
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const p of paths) {
-        const sampler = cpuSampler(p.procs);
-        let bps;
-        try {
-          bps = await iperfClient(p.bulk, SECONDS);
-        } catch (e) {
-          sampler.stop();
-          failed = true;
-          console.log(`   ${p.key} run ${rep + 1}: ${e.message}`);
-          await iperf.restart();
-          continue;
-        }
-        const cpu = sampler.stop();
-        const prev = best.get(p.key);
-        best.set(p.key, {
-          runs: [...(prev?.runs ?? []), bps],
-          bps: Math.max(bps, prev?.bps ?? 0),
-          cpu: !prev || bps > prev.bps ? cpu : prev.cpu,
-        });
-        await sleep(300);
-      }
-    }
-    const mbit = (k) => (best.get(k)?.bps ?? Number.NaN) / 1e6;
-    // CPU seconds per Gbit carried = (cores busy) ÷ (Gbit/s).
-    const cpuPerGbit = (k, label) => {
-      const b = best.get(k);
-      if (!b) return Number.NaN;
-      const pct = b.cpu
-        .filter((c) => label === undefined || c.label === label)
-        .reduce((a, c) => a + c.percent, 0);
-      return pct / 100 / (b.bps / 1e9);
-    };
-    const ref = mbit('ssh -L');
-    table(
-      [
-        'path',
-        '>Mbit/s',
-        '>runs (Mbit/s)',
-        '>× ssh -L',
-        '>path CPU s/Gbit',
-        '>relay node CPU s/Gbit',
-        'CPU during best run',
-      ],
-      paths.map((p) => [
-        p.name,
-        fmt(mbit(p.key)),
-        (best.get(p.key)?.runs ?? []).map((b) => fmt(b / 1e6)).join(' / '),
-        p.key === 'ssh -L' ? '1.00' : fmt(mbit(p.key) / ref, 2),
-        fmt(cpuPerGbit(p.key), 2),
-        p.relay ? fmt(cpuPerGbit(p.key, 'relay'), 2) : '',
-        (best.get(p.key)?.cpu ?? []).map((c) => `${c.label} ${fmt(c.percent)} %`).join(', '),
-      ]),
-    );
-    console.log(
-      'path CPU: every process of the path (the nodes, or ssh + sshd; not iperf3), CPU seconds per Gbit carried',
-    );
-    if (best.has('ours relay') && best.has('rust relay')) {
-      const [o, r] = [cpuPerGbit('ours relay', 'relay'), cpuPerGbit('rust relay', 'relay')];
+    if (PARTS.has('1')) {
       console.log(
-        `relay node: ours ${fmt(o, 2)} vs Rust ${fmt(r, 2)} CPU s per Gbit → ${o <= r ? 'ours ≤ Rust' : 'ours MORE than Rust'} (${fmt((100 * o) / r)} % of Rust's)`,
+        `1. Portal throughput, iperf3 ${SECONDS} s per run, best of ${REPS} (runs interleaved across paths)`,
       );
+      const best = new Map();
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const p of paths) {
+          const sampler = cpuSampler(p.procs);
+          let bps;
+          try {
+            bps = await iperfClient(p.bulk, SECONDS);
+          } catch (e) {
+            sampler.stop();
+            failed = true;
+            console.log(`   ${p.key} run ${rep + 1}: ${e.message}`);
+            await iperf.restart();
+            continue;
+          }
+          const cpu = sampler.stop();
+          const prev = best.get(p.key);
+          best.set(p.key, {
+            runs: [...(prev?.runs ?? []), bps],
+            // Every run's relay CPU and bits, for a figure less at the mercy of one run than the best's.
+            relayCpu:
+              (prev?.relayCpu ?? 0) +
+              cpu.filter((c) => c.label === 'relay').reduce((a, c) => a + c.cpuSeconds, 0),
+            bits: (prev?.bits ?? 0) + bps * SECONDS,
+            bps: Math.max(bps, prev?.bps ?? 0),
+            cpu: !prev || bps > prev.bps ? cpu : prev.cpu,
+          });
+          await sleep(300);
+        }
+      }
+      const mbit = (k) => (best.get(k)?.bps ?? Number.NaN) / 1e6;
+      // CPU seconds per Gbit carried = (cores busy) ÷ (Gbit/s).
+      const cpuPerGbit = (k, label) => {
+        const b = best.get(k);
+        if (!b) return Number.NaN;
+        const pct = b.cpu
+          .filter((c) => label === undefined || c.label === label)
+          .reduce((a, c) => a + c.percent, 0);
+        return pct / 100 / (b.bps / 1e9);
+      };
+      // The relay node's CPU seconds over every run, per Gbit carried in all of them.
+      const allRuns = (k) => {
+        const b = best.get(k);
+        return b ? b.relayCpu / (b.bits / 1e9) : Number.NaN;
+      };
+      const ref = mbit('ssh -L');
+      table(
+        [
+          'path',
+          '>Mbit/s',
+          '>runs (Mbit/s)',
+          '>× ssh -L',
+          '>path CPU s/Gbit',
+          '>relay node CPU s/Gbit',
+          '>… all runs',
+          'CPU during best run',
+        ],
+        paths.map((p) => [
+          p.name,
+          fmt(mbit(p.key)),
+          (best.get(p.key)?.runs ?? []).map((b) => fmt(b / 1e6)).join(' / '),
+          p.key === 'ssh -L' ? '1.00' : fmt(mbit(p.key) / ref, 2),
+          fmt(cpuPerGbit(p.key), 2),
+          p.relay ? fmt(cpuPerGbit(p.key, 'relay'), 2) : '',
+          p.relay ? fmt(allRuns(p.key), 3) : '',
+          (best.get(p.key)?.cpu ?? []).map((c) => `${c.label} ${fmt(c.percent)} %`).join(', '),
+        ]),
+      );
+      console.log(
+        'path CPU: every process of the path (the nodes, or ssh + sshd; not iperf3), CPU seconds per Gbit carried',
+      );
+      if (best.has('ours relay') && best.has('rust relay')) {
+        const [o, r] = [cpuPerGbit('ours relay', 'relay'), cpuPerGbit('rust relay', 'relay')];
+        console.log(
+          `relay node: ours ${fmt(o, 2)} vs Rust ${fmt(r, 2)} CPU s per Gbit → ${o <= r ? 'ours ≤ Rust' : 'ours MORE than Rust'} (${fmt((100 * o) / r)} % of Rust's)`,
+        );
+        const [oa, ra] = [allRuns('ours relay'), allRuns('rust relay')];
+        console.log(
+          `relay node over all runs: ours ${fmt(oa, 3)} vs Rust ${fmt(ra, 3)} CPU s per Gbit (${fmt((100 * oa) / ra)} % of Rust's)`,
+        );
+      }
+      for (const [o, r] of [
+        ['ours → ours', 'rust → rust'],
+        ['ours relay', 'rust relay'],
+      ]) {
+        if (best.has(o) && best.has(r))
+          console.log(`${o} carries ${fmt((100 * mbit(o)) / mbit(r))} % of ${r}'s throughput`);
+      }
+      console.log('');
     }
-    for (const [o, r] of [
-      ['ours → ours', 'rust → rust'],
-      ['ours relay', 'rust relay'],
-    ]) {
-      if (best.has(o) && best.has(r))
-        console.log(`${o} carries ${fmt((100 * mbit(o)) / mbit(r))} % of ${r}'s throughput`);
-    }
-    console.log('');
 
     // ---- 2. handshakes ----
-    console.log(
-      `2. Secure-channel handshakes per second against a node of each, full identity verification (our initiator in this process, ${fmt(HANDSHAKE_MS)} ms each)`,
-    );
-    const initiatorNode = new Node({ name: 'bench-initiator' });
-    initiatorNode.registerTransport(new TcpTransport(initiatorNode));
-    cleanups.push(() => initiatorNode.stop());
-    const vault = createVault('node');
-    const identity = await createIdentity(vault);
-    const rows = [];
-    for (const s of Object.values(sides)) {
-      const target = s.nodes.server;
-      const options = { identity, vault, trustPolicy: trustIdentifier(await s.identifier()) };
-      const route = [`1#127.0.0.1:${target.port}`, 'api'];
-      for (const parallel of [1, CONCURRENCY]) {
-        try {
-          const before = cpuTicks(target.pid);
-          const { rate, done } = await handshakeRate(initiatorNode, route, options, HANDSHAKE_MS, parallel);
-          const ticks = cpuTicks(target.pid) - before;
-          rows.push([
-            `${s.impl === 'ours' ? 'our' : 'Rust'} node (responder)`,
-            String(parallel),
-            fmt(rate, 1),
-            fmt((1000 * ticks) / CLK_TCK / (done + 20), 2),
-          ]);
-        } catch (e) {
-          failed = true;
-          rows.push([`${s.impl} node`, String(parallel), 'failed:', e.message.split('\n')[0]]);
+    if (PARTS.has('2')) {
+      console.log(
+        `2. Secure-channel handshakes per second against a node of each, full identity verification (our initiator in this process, ${fmt(HANDSHAKE_MS)} ms each)`,
+      );
+      const initiatorNode = new Node({ name: 'bench-initiator' });
+      initiatorNode.registerTransport(new TcpTransport(initiatorNode));
+      cleanups.push(() => initiatorNode.stop());
+      const vault = createVault('node');
+      const identity = await createIdentity(vault);
+      const rows = [];
+      for (const s of Object.values(sides)) {
+        const target = s.nodes.server;
+        const options = { identity, vault, trustPolicy: trustIdentifier(await s.identifier()) };
+        const route = [`1#127.0.0.1:${target.port}`, 'api'];
+        for (const parallel of [1, CONCURRENCY]) {
+          try {
+            const before = cpuTicks(target.pid);
+            const { rate, done } = await handshakeRate(initiatorNode, route, options, HANDSHAKE_MS, parallel);
+            const ticks = cpuTicks(target.pid) - before;
+            rows.push([
+              `${s.impl === 'ours' ? 'our' : 'Rust'} node (responder)`,
+              String(parallel),
+              fmt(rate, 1),
+              fmt((1000 * ticks) / CLK_TCK / (done + 20), 2),
+            ]);
+          } catch (e) {
+            failed = true;
+            rows.push([`${s.impl} node`, String(parallel), 'failed:', e.message.split('\n')[0]]);
+          }
         }
       }
+      table(['responder', '>in flight', '>handshakes/s', '>responder CPU ms/handshake'], rows);
+      console.log(
+        "each handshake: Noise XX with both identities verified (change history, purpose-key attestation), the initiator trusting only the node's identifier; then Close",
+      );
     }
-    table(['responder', '>in flight', '>handshakes/s', '>responder CPU ms/handshake'], rows);
-    console.log(
-      "each handshake: Noise XX with both identities verified (change history, purpose-key attestation), the initiator trusting only the node's identifier; then Close",
-    );
 
     // ---- 3. the commands ----
-    console.log(
-      `\n3. \`ockam secure-channel create --from client --to <server>/service/api\`, ${CLI_RUNS} runs per pair: wall time per command (process start included), median`,
-    );
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const timed = async (f) => {
-      const t = performance.now();
-      await f();
-      return performance.now() - t;
-    };
-    const cli = [];
-    for (const from of Object.values(sides)) {
-      // The same command's start-up and one request to its node, without a handshake.
-      const base = [];
-      for (let i = 0; i < CLI_RUNS; i++)
-        base.push(await timed(() => from.ockam(['secure-channel', 'list', '--at', 'client'])));
-      for (const to of Object.values(sides)) {
-        try {
-          const times = [];
-          const route = `${to.nodes.server.route}/service/api`;
-          for (let i = 0; i < CLI_RUNS; i++)
-            times.push(
-              await timed(() => from.ockam(['secure-channel', 'create', '--from', 'client', '--to', route])),
-            );
-          cli.push([
-            `${from.impl} command and node → ${to.impl} node`,
-            fmt(median(times)),
-            fmt(median(base)),
-            fmt(median(times) - median(base)),
-          ]);
-        } catch (e) {
-          failed = true;
-          cli.push([`${from.impl} → ${to.impl}`, 'failed:', e.message.split('\n')[0], '']);
+    if (PARTS.has('3')) {
+      console.log(
+        `\n3. \`ockam secure-channel create --from client --to <server>/service/api\`, ${CLI_RUNS} runs per pair: wall time per command (process start included), median`,
+      );
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const timed = async (f) => {
+        const t = performance.now();
+        await f();
+        return performance.now() - t;
+      };
+      const cli = [];
+      for (const from of Object.values(sides)) {
+        // The same command's start-up and one request to its node, without a handshake.
+        const base = [];
+        for (let i = 0; i < CLI_RUNS; i++)
+          base.push(await timed(() => from.ockam(['secure-channel', 'list', '--at', 'client'])));
+        for (const to of Object.values(sides)) {
+          try {
+            const times = [];
+            const route = `${to.nodes.server.route}/service/api`;
+            for (let i = 0; i < CLI_RUNS; i++)
+              times.push(
+                await timed(() =>
+                  from.ockam(['secure-channel', 'create', '--from', 'client', '--to', route]),
+                ),
+              );
+            cli.push([
+              `${from.impl} command and node → ${to.impl} node`,
+              fmt(median(times)),
+              fmt(median(base)),
+              fmt(median(times) - median(base)),
+            ]);
+          } catch (e) {
+            failed = true;
+            cli.push([`${from.impl} → ${to.impl}`, 'failed:', e.message.split('\n')[0], '']);
+          }
         }
       }
+      table(['initiator → responder', '>create (ms)', '>secure-channel list (ms)', '>difference (ms)'], cli);
+      console.log(
+        'difference: create minus the same command listing channels, i.e. roughly the handshake and its request',
+      );
     }
-    table(['initiator → responder', '>create (ms)', '>secure-channel list (ms)', '>difference (ms)'], cli);
-    console.log(
-      'difference: create minus the same command listing channels, i.e. roughly the handshake and its request',
-    );
   } catch (e) {
     failed = true;
     console.error(`bench failed: ${e.stack ?? e.message}`);
