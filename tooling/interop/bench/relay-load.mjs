@@ -14,11 +14,12 @@
 //
 // Run from tooling/interop: `node bench/relay-load.mjs` (after `pnpm build`; without the Rust
 // binary only ours). Environment: BENCH_SECONDS (5), BENCH_REPS (3), BENCH_PAYLOAD (49192 bytes),
-// BENCH_IMPLS (`ours,rust`), BENCH_GBPS (the rate to send at in Gbit/s; default 0, a flood), OCKAM_RUST.
+// BENCH_IMPLS (`ours,rust`), BENCH_GBPS (the rate to send at in Gbit/s; default 0, a flood), BENCH_SINK_GBPS (the rate the
+// registrant reads at; default 0, at once), OCKAM_RUST.
 // To profile our relay node: OCKAM_NODE_V8_FLAGS='--single-threaded-gc --cpu-prof' writes a
 // CPU profile into the current directory when the node is deleted at the end.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const PAYLOAD = Number(process.env.BENCH_PAYLOAD ?? 48 * 1024 + 40);
 /** Gbit/s the sender aims at (0: as fast as the relay takes them). */
 const RATE = Number(process.env.BENCH_GBPS ?? 0);
+/** Gbit/s the registrant reads at (0: as fast as it comes). */
+const SINK_RATE = Number(process.env.BENCH_SINK_GBPS ?? 0);
 const IMPLS = (process.env.BENCH_IMPLS ?? 'ours,rust').split(',').map((s) => s.trim());
 const RUST_BIN =
   process.env.OCKAM_RUST ??
@@ -144,6 +147,18 @@ async function load(node, seconds, name) {
   b.on('data', (chunk) => {
     received += chunk.length;
   });
+  let sink;
+  if (SINK_RATE > 0) {
+    // A reader slower than the relay (as an outlet node busy decrypting): the relay's buffers fill
+    // and it works under back-pressure, holding what it forwards for longer.
+    const t0 = performance.now();
+    const start = received;
+    sink = setInterval(() => {
+      const due = (((performance.now() - t0) / 1000) * SINK_RATE * 1e9) / 8;
+      if (received - start < due) b.resume();
+      else b.pause();
+    }, 1);
+  }
   const a = await ockamSocket(node.port);
   const frame = encodeFrame(
     new LocalMessage([`forward_to_${name}`, 'sink'], ['source'], new Uint8Array(PAYLOAD).fill(0x5a)),
@@ -180,9 +195,20 @@ async function load(node, seconds, name) {
   const elapsed = (performance.now() - t0) / 1000;
   sending = false;
   clearInterval(pacer);
+  clearInterval(sink);
   a.destroy();
   b.destroy();
   return { bits, cpu: ticks / CLK_TCK, elapsed };
+}
+
+/** The process's peak resident memory (VmHWM) in MiB, or NaN. */
+function peakRssMiB(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function main() {
@@ -191,7 +217,7 @@ async function main() {
   try {
     const impls = IMPLS.filter((i) => i === 'ours' || existsSync(RUST_BIN));
     console.log(
-      `relay node alone: ${impls.join(', ')}; ${PAYLOAD}-byte payloads${RATE > 0 ? ` at ${RATE} Gbit/s` : ', flood'}, ${SECONDS} s per run, ${REPS} runs each; load average ${loadavg()
+      `relay node alone: ${impls.join(', ')}; ${PAYLOAD}-byte payloads${RATE > 0 ? ` at ${RATE} Gbit/s` : ', flood'}${SINK_RATE > 0 ? `, read at ${SINK_RATE} Gbit/s` : ''}, ${SECONDS} s per run, ${REPS} runs each; load average ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );
@@ -209,6 +235,7 @@ async function main() {
           fmt(r.bits / r.elapsed / 1e9, 2),
           fmt((100 * r.cpu) / r.elapsed),
           fmt(r.cpu / (r.bits / 1e9), 3),
+          fmt(peakRssMiB(node.pid)),
         ]);
         await sleep(300);
       }
@@ -219,8 +246,9 @@ async function main() {
         fmt(t.bits / t.elapsed / 1e9, 2),
         fmt((100 * t.cpu) / t.elapsed),
         fmt(t.cpu / (t.bits / 1e9), 3),
+        '',
       ]);
-    table(['relay node', '>Gbit/s', '>CPU %', '>CPU s/Gbit'], rows);
+    table(['relay node', '>Gbit/s', '>CPU %', '>CPU s/Gbit', '>peak RSS MiB'], rows);
     const [o, r] = [total.get('ours'), total.get('rust')];
     if (o && r) {
       const [x, y] = [o.cpu / (o.bits / 1e9), r.cpu / (r.bits / 1e9)];
