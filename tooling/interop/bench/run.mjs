@@ -389,7 +389,7 @@ async function main() {
           (best.get(p.key)?.runs ?? []).map((b) => fmt(b / 1e6)).join(' / '),
           p.key === 'ssh -L' ? '1.00' : fmt(mbit(p.key) / ref, 2),
           fmt(cpuPerGbit(p.key), 2),
-          p.relay ? fmt(cpuPerGbit(p.key, 'relay'), 2) : '',
+          p.relay ? fmt(cpuPerGbit(p.key, 'relay'), 3) : '',
           p.relay ? fmt(allRuns(p.key), 3) : '',
           (best.get(p.key)?.cpu ?? []).map((c) => `${c.label} ${fmt(c.percent)} %`).join(', '),
         ]),
@@ -400,7 +400,7 @@ async function main() {
       if (best.has('ours relay') && best.has('rust relay')) {
         const [o, r] = [cpuPerGbit('ours relay', 'relay'), cpuPerGbit('rust relay', 'relay')];
         console.log(
-          `relay node: ours ${fmt(o, 2)} vs Rust ${fmt(r, 2)} CPU s per Gbit → ${o <= r ? 'ours ≤ Rust' : 'ours MORE than Rust'} (${fmt((100 * o) / r)} % of Rust's)`,
+          `relay node (best runs): ours ${fmt(o, 3)} vs Rust ${fmt(r, 3)} CPU s per Gbit → ${o <= r ? 'ours ≤ Rust' : 'ours MORE than Rust'} (${fmt((100 * o) / r)} % of Rust's)`,
         );
         const [oa, ra] = [allRuns('ours relay'), allRuns('rust relay')];
         console.log(
