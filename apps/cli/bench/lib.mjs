@@ -219,7 +219,7 @@ export function pidListeningOn(port) {
  * Samples the CPU of labelled processes every intervalMs while a measurement runs. `groups()`
  * returns [{label, pids}] and is called at every tick, so processes that appear later (an iperf3
  * client, sshd's per-connection children) are counted from the first tick that sees them.
- * stop() returns [{label, percent}] where 100 % is one core.
+ * stop() returns [{label, percent, cpuSeconds}] where 100 % is one core.
  */
 export function cpuSampler(groups, intervalMs = 200) {
   const seen = new Map(); // label -> Map(pid -> {first, last})
@@ -247,7 +247,7 @@ export function cpuSampler(groups, intervalMs = 200) {
       return [...seen].map(([label, m]) => {
         let ticks = 0;
         for (const { first, last } of m.values()) ticks += last - first;
-        return { label, percent: (100 * ticks) / CLK_TCK / seconds };
+        return { label, percent: (100 * ticks) / CLK_TCK / seconds, cpuSeconds: ticks / CLK_TCK };
       });
     },
   };

@@ -17,6 +17,9 @@ export const DAEMON_PATH = fileURLToPath(new URL('../bin/ockam-node.js', import.
 const REFUSED_FLAGS =
   /^--(require|import|loader|experimental-loader|inspect|debug|eval|print|env-file|experimental-policy|openssl-config|icu-data-dir|tls-keylog|redirect-warnings|diagnostic-dir|report-dir|cpu-prof-dir|heap-prof-dir)/;
 
+/** Where V8 starts the old generation's limit, in MiB (see `daemonV8Flags`). */
+export const OLD_SPACE_FLAG = '--initial-old-space-size=64';
+
 /**
  * The V8 flags a node process starts with. On a machine with two cores or fewer, V8's concurrent
  * and parallel GC threads take the CPU that this node's own data path and its peers need: a portal
@@ -24,15 +27,24 @@ const REFUSED_FLAGS =
  * `--single-threaded-gc` GC fell to 1–11 % and throughput held at 3.1–3.5 Gbit/s. The price:
  * allocation-heavy work that leaves the other core idle, such as one secure-channel handshake at a
  * time, loses the parallel scavenger (about 15–25 % fewer handshakes per second there). Larger
- * machines keep V8's defaults. `OCKAM_NODE_V8_FLAGS` (space-separated, may be empty) replaces this
- * choice.
+ * machines keep V8's concurrent and parallel GC.
+ *
+ * On every machine, `--initial-old-space-size=64` (`OLD_SPACE_FLAG`): every socket read is a fresh
+ * 64 KiB ArrayBuffer, and V8 counts the external memory allocated since its last full GC against
+ * the old generation's limit, which it starts at a few MiB above a node's ~13 MiB of live objects.
+ * A node forwarding a few Gbit/s (a relay, a portal's ends) thus reached that limit several times a
+ * second on bytes that scavenges free anyway: a relay node under back-pressure spent ~30 % of its
+ * CPU in GC, two thirds of it marking the whole heap 3–4 times a second. With the limit starting
+ * at 64 MiB, full GCs came every 1–2 s and the relay's CPU per Gbit fell by about a quarter
+ * (tooling/interop/bench/relay-load.mjs, 2 cores), for ~15 MiB more peak RSS. 64 did as well as
+ * 128 or 256 there. `OCKAM_NODE_V8_FLAGS` (space-separated, may be empty) replaces these choices.
  */
 export function daemonV8Flags(
   env: NodeJS.ProcessEnv = process.env,
   cores = availableParallelism(),
 ): string[] {
   const explicit = env.OCKAM_NODE_V8_FLAGS;
-  if (explicit === undefined) return cores <= 2 ? ['--single-threaded-gc'] : [];
+  if (explicit === undefined) return cores <= 2 ? ['--single-threaded-gc', OLD_SPACE_FLAG] : [OLD_SPACE_FLAG];
   const flags = explicit.split(/\s+/).filter((f) => f.length > 0);
   for (const flag of flags) {
     if (!/^--[a-z0-9][a-z0-9_-]*(=[A-Za-z0-9_.:-]+)?$/.test(flag) || REFUSED_FLAGS.test(flag)) {

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { daemonV8Flags } from '../src/processes.js';
 
 describe('daemonV8Flags', () => {
-  it('chooses single-threaded GC on two cores or fewer, V8 defaults above', () => {
-    expect(daemonV8Flags({}, 1)).toEqual(['--single-threaded-gc']);
-    expect(daemonV8Flags({}, 2)).toEqual(['--single-threaded-gc']);
-    expect(daemonV8Flags({}, 4)).toEqual([]);
+  it('chooses single-threaded GC on two cores or fewer, and a 64 MiB initial old-space limit everywhere', () => {
+    expect(daemonV8Flags({}, 1)).toEqual(['--single-threaded-gc', '--initial-old-space-size=64']);
+    expect(daemonV8Flags({}, 2)).toEqual(['--single-threaded-gc', '--initial-old-space-size=64']);
+    expect(daemonV8Flags({}, 4)).toEqual(['--initial-old-space-size=64']);
   });
 
   it('lets OCKAM_NODE_V8_FLAGS replace the choice, empty included', () => {

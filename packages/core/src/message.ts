@@ -372,8 +372,16 @@ export function decodeTransportMessageParts(
   if (parts.length === 1) return decodeTransportMessage(first, what, whole);
   let total = 0;
   for (const part of parts) total += part.length;
+  // A read can end anywhere in a frame, a few bytes into its head included: the head is then read
+  // from a copy of the frame's first bytes (at most `SPLIT_HEAD_BYTES`), and the payload is still
+  // made of views of the parts. Without it, such a frame failed here with an exception and was
+  // copied whole below.
+  const head =
+    first.length < SPLIT_HEAD_BYTES && total > first.length
+      ? prefixBytes(parts, Math.min(total, SPLIT_HEAD_BYTES))
+      : first;
   try {
-    const r = new CborReader(first, what);
+    const r = new CborReader(head, what);
     if (r.array() === 3) {
       const onward = readCborRoute(r, maxRouteLength);
       const ret = readCborRoute(r, maxRouteLength);
@@ -381,12 +389,7 @@ export function decodeTransportMessageParts(
         const length = r.bytesHead();
         const start = r.position;
         // Exactly the rest of the frame: nothing missing, nothing after it.
-        if (start + length === total) {
-          const payload: Uint8Array[] = [];
-          if (start < first.length) payload.push(first.subarray(start));
-          for (let i = 1; i < parts.length; i++) if (parts[i]!.length > 0) payload.push(parts[i]!);
-          return LocalMessage.fromParts(onward, ret, payload);
-        }
+        if (start + length === total) return LocalMessage.fromParts(onward, ret, partsFrom(parts, start));
       }
     }
   } catch (e) {
@@ -394,6 +397,37 @@ export function decodeTransportMessageParts(
     // The head is split too, or the message is malformed: the joined bytes say which, below.
   }
   return decodeTransportMessage(concatBytes(...parts), what, whole);
+}
+
+/** How many of a split frame's first bytes `decodeTransportMessageParts` copies to read its head. */
+const SPLIT_HEAD_BYTES = 1024;
+
+/** A copy of the first `n` bytes of the concatenation of `parts` (n ≤ their total). */
+function prefixBytes(parts: readonly Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (let i = 0; o < n; i++) {
+    const part = parts[i]!;
+    const take = Math.min(part.length, n - o);
+    out.set(take === part.length ? part : part.subarray(0, take), o);
+    o += take;
+  }
+  return out;
+}
+
+/** Views of the parts from byte `start` of their concatenation on, empty ones left out. */
+function partsFrom(parts: readonly Uint8Array[], start: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let skip = start;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    out.push(skip === 0 ? part : part.subarray(skip));
+    skip = 0;
+  }
+  return out;
 }
 
 export const LEGACY_PROTOCOL_VERSION_V1 = 1;

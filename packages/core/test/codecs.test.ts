@@ -365,6 +365,22 @@ describe('transport messages in pieces (decodeTransportMessageParts)', () => {
     }
   });
 
+  it('keeps the payload as views of the pieces when a read ended inside the head', () => {
+    // A socket read can end a few bytes into a frame: the head is read from a copy of the first
+    // bytes, the payload still points into the pieces (no copy of a large payload).
+    const payload = new Uint8Array(50_000).map((_, i) => (i * 7) & 0xff);
+    const bytes = encodeTransportMessage(new LocalMessage(['forward_to_x', 'a'.repeat(32)], ['b'], payload));
+    for (const cuts of [[1], [3], [3, 20], [30], [30, 40_000], [3, 10, 30_000]]) {
+      const pieces = splits(bytes, cuts);
+      const d = decodeTransportMessageParts(pieces);
+      expect(d.onwardRoute.toString()).toBe(`0#forward_to_x => 0#${'a'.repeat(32)}`);
+      expect(d.returnRoute.toString()).toBe('0#b');
+      expect(d.payloadParts.every((p) => pieces.some((q) => q.buffer === p.buffer))).toBe(true);
+      expect(d.payloadParts.reduce((n, p) => n + p.length, 0)).toBe(50_000);
+      expect(d.payload).toEqual(payload);
+    }
+  });
+
   it('fails exactly as decodeTransportMessage does on the joined bytes', () => {
     const good = encodeTransportMessage(new LocalMessage(['a'], ['b'], new Uint8Array(100)));
     const trailing = new Uint8Array(good.length + 1);
