@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { OCKAM_BIN } from '@ockam/hardening/ockam';
+import { afterAll, beforeAll } from 'vitest';
 
 export type Implementation = 'ours' | 'rust';
 
@@ -57,6 +58,28 @@ const RUST_ENV: Record<string, string> = {
   OCKAM_LOGGING: 'true',
   OCKAM_LOG_LEVEL: 'info',
 };
+
+/** Both directions of a matrix row: (ours, Rust) and (Rust, ours). */
+export const PAIRS = [
+  ['ours', 'rust'],
+  ['rust', 'ours'],
+] as const;
+
+/**
+ * One command of each implementation for the enclosing `describe`: made before its tests, their
+ * nodes and homes disposed after them.
+ */
+export function bothSides(): Record<Implementation, Ockam> {
+  const sides = {} as Record<Implementation, Ockam>;
+  beforeAll(() => {
+    sides.ours = Ockam.ours();
+    sides.rust = Ockam.rust();
+  });
+  afterAll(async () => {
+    await Promise.all(Object.values(sides).map((s) => s.dispose()));
+  });
+  return sides;
+}
 
 /** A node either command started, as a route prefix the other side can use. */
 export interface StartedNode {

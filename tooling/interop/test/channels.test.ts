@@ -5,17 +5,12 @@
  * the other implementation that only forwards (its `hop`); and a channel closed by either end is
  * closed on the other.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ockam, rustMissing } from '../src/ockam.js';
+import { describe, expect, it } from 'vitest';
+import { bothSides, type Ockam, PAIRS, rustMissing } from '../src/ockam.js';
 import { until } from '../src/wait.js';
 
 const skip = rustMissing();
 if (skip) console.warn(`interop channels: skipped: ${skip}`);
-
-const PAIRS = [
-  ['ours', 'rust'],
-  ['rust', 'ours'],
-] as const;
 
 /** A short handshake timeout: `--timeout` for ours; Rust's command takes it from its environment. */
 const short = (o: Ockam) => (o.impl === 'ours' ? ['--timeout', '10s'] : []);
@@ -25,14 +20,7 @@ const SHORT_ENV = { OCKAM_DEFAULT_TIMEOUT: '10s' };
 const MESSAGES = 40;
 
 describe.skipIf(skip !== undefined)('secure channels between our nodes and Ockam Rust 0.139', () => {
-  const sides = {} as Record<'ours' | 'rust', Ockam>;
-  beforeAll(() => {
-    sides.ours = Ockam.ours();
-    sides.rust = Ockam.rust();
-  });
-  afterAll(async () => {
-    await Promise.all(Object.values(sides).map((s) => s.dispose()));
-  });
+  const sides = bothSides();
 
   describe.each(PAIRS)('%s initiates to a %s listener', (init, resp) => {
     it('authenticates both ends, carries messages past the rekey, and closes on both ends', async () => {

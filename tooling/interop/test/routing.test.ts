@@ -4,26 +4,14 @@
  * secure channel through a relay on the middle node, and through the middle node's `hop` service
  * and its own outgoing TCP connection.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ockam, rustMissing } from '../src/ockam.js';
+import { describe, expect, it } from 'vitest';
+import { bothSides, PAIRS, rustMissing } from '../src/ockam.js';
 
 const skip = rustMissing();
 if (skip) console.warn(`interop routing: skipped: ${skip}`);
 
-const PAIRS = [
-  ['ours', 'rust'],
-  ['rust', 'ours'],
-] as const;
-
 describe.skipIf(skip !== undefined)('routing between our nodes and Ockam Rust 0.139', () => {
-  const sides = {} as Record<'ours' | 'rust', Ockam>;
-  beforeAll(() => {
-    sides.ours = Ockam.ours();
-    sides.rust = Ockam.rust();
-  });
-  afterAll(async () => {
-    await Promise.all(Object.values(sides).map((s) => s.dispose()));
-  });
+  const sides = bothSides();
 
   describe.each(PAIRS)('%s command → %s node', (from, to) => {
     it('reaches the uppercase and echo services', async () => {

@@ -6,29 +6,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BodyServer, getSha256, serveBody } from '../src/http.js';
-import { Ockam, rustMissing } from '../src/ockam.js';
+import { bothSides, PAIRS, rustMissing } from '../src/ockam.js';
 import { freePort } from '../src/ports.js';
 import { until } from '../src/wait.js';
 
 const skip = rustMissing();
 if (skip) console.warn(`interop udp: skipped: ${skip}`);
 
-const PAIRS = [
-  ['ours', 'rust'],
-  ['rust', 'ours'],
-] as const;
-
 describe.skipIf(skip !== undefined)('UDP puncture between our nodes and Ockam Rust 0.139', () => {
-  const sides = {} as Record<'ours' | 'rust', Ockam>;
+  const sides = bothSides();
   let web: BodyServer;
   beforeAll(async () => {
-    sides.ours = Ockam.ours();
-    sides.rust = Ockam.rust();
     web = await serveBody(2 * 1024 * 1024);
   });
   afterAll(async () => {
     await web?.close();
-    await Promise.all(Object.values(sides).map((s) => s.dispose()));
   });
 
   /** Starts a rendezvous server of `impl` on a free UDP port; resolves with `127.0.0.1:PORT`. */
