@@ -4,12 +4,11 @@
  * never leave this process's vault.
  */
 import { type Client, Node } from '@ockam/core';
+import type { State } from '@ockam/state';
+import { Identities, Projects } from '@ockam/state';
 import { TcpTransport } from '@ockam/transport-tcp';
-import { Identities } from './identities.js';
-import { Projects } from './projects.js';
 import { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import { SecureChannels } from './secure-channels.js';
-import type { State } from './state.js';
 
 export interface ClientNode {
   readonly node: Node;

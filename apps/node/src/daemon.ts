@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { OckamHome, validateNodeName } from './home.js';
+import { OckamHome, State, validateNodeName } from '@ockam/state';
 import {
   fileLogSink,
   type LogSink,
@@ -18,7 +18,6 @@ import {
 import type { RelayLimits } from './portals.js';
 import { startNodeRuntime } from './runtime.js';
 import { handshakeLimitsFromEnv } from './secure-channels.js';
-import { State } from './state.js';
 import { transportLimitsFromEnv } from './transport-limits.js';
 
 export interface DaemonReady {

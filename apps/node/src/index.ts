@@ -1,3 +1,31 @@
+export {
+  DEFAULT_IDENTITY_NAME,
+  DEFAULT_VAULT_NAME,
+  ensurePrivateDir,
+  Identities,
+  type IdentityRecord,
+  NODE_NAME_PATTERN,
+  type NodeRecord,
+  OckamHome,
+  type OpenVault,
+  openPostgres,
+  PASSPHRASE_ENV,
+  type PostgresConfig,
+  PostgresMemberStore,
+  PostgresTokenStore,
+  type ProjectAuthority,
+  type ProjectRecord,
+  Projects,
+  postgresConfigFromEnv,
+  SqliteAttributesStore,
+  SqliteMemberStore,
+  SqlitePolicyStore,
+  SqliteTokenStore,
+  State,
+  StateError,
+  type VaultRecord,
+  validateNodeName,
+} from '@ockam/state';
 export { type ClientNode, withClientNode } from './client-node.js';
 export { ControlApiError, ControlClient } from './control-client.js';
 export type {
@@ -10,16 +38,6 @@ export type {
 } from './control-protocol.js';
 export { ControlServer, HttpError, socketAnswers } from './control-server.js';
 export { type DaemonFailed, type DaemonReady, runDaemon } from './daemon.js';
-export { ensurePrivateDir, NODE_NAME_PATTERN, OckamHome, validateNodeName } from './home.js';
-export {
-  DEFAULT_IDENTITY_NAME,
-  DEFAULT_VAULT_NAME,
-  Identities,
-  type IdentityRecord,
-  type OpenVault,
-  PASSPHRASE_ENV,
-  type VaultRecord,
-} from './identities.js';
 export {
   type FileLogOptions,
   fileLogSink,
@@ -43,13 +61,6 @@ export {
   type RelayInfo,
 } from './portals.js';
 export {
-  openPostgres,
-  type PostgresConfig,
-  PostgresMemberStore,
-  PostgresTokenStore,
-  postgresConfigFromEnv,
-} from './postgres-stores.js';
-export {
   DAEMON_PATH,
   isNodeProcess,
   isNodeRunning,
@@ -58,11 +69,9 @@ export {
   spawnNode,
   stopNodeProcess,
 } from './processes.js';
-export { type ProjectAuthority, type ProjectRecord, Projects } from './projects.js';
 export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 export { type NodeRuntime, type NodeRuntimeOptions, startNodeRuntime } from './runtime.js';
 export { type ChannelInfo, type ListenerInfo, SecureChannels } from './secure-channels.js';
-export { type NodeRecord, State, StateError } from './state.js';
 export {
   type Metric,
   REFUSED_HOST_LOG_INTERVAL_MS,
@@ -73,9 +82,3 @@ export {
   startStatusServer,
 } from './status-server.js';
 export { NodeTrust, type NodeTrustOptions, type TrustConfig } from './trust.js';
-export {
-  SqliteAttributesStore,
-  SqliteMemberStore,
-  SqlitePolicyStore,
-  SqliteTokenStore,
-} from './trust-stores.js';

@@ -24,10 +24,10 @@ import {
   type SessionOptions,
   startRelayService,
 } from '@ockam/portals';
+import type { State } from '@ockam/state';
 import type { TcpTransport } from '@ockam/transport-tcp';
 import { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import type { SecureChannels } from './secure-channels.js';
-import type { State } from './state.js';
 
 export interface OutletConfig {
   /** Worker address of the outlet (default `outlet`). */

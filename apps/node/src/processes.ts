@@ -6,10 +6,9 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type LogLevel, OckamError } from '@ockam/core';
+import type { NodeRecord, OckamHome } from '@ockam/state';
 import { socketAnswers } from './control-server.js';
 import type { DaemonFailed, DaemonReady } from './daemon.js';
-import type { OckamHome } from './home.js';
-import type { NodeRecord } from './state.js';
 
 export const DAEMON_PATH = fileURLToPath(new URL('../bin/ockam-node.js', import.meta.url));
 

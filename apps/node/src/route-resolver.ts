@@ -10,9 +10,9 @@
  */
 import { Address, type Logger, MultiAddr, OckamError, Route, TCP } from '@ockam/core';
 import type { RouteConnection } from '@ockam/portals';
+import type { State } from '@ockam/state';
 import type { TcpTransport } from '@ockam/transport-tcp';
 import type { SecureChannels } from './secure-channels.js';
-import type { State } from './state.js';
 
 export interface ResolveOptions {
   /** Identifiers the LAST secure channel of the route must authenticate (`--authorized`). */

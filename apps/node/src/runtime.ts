@@ -31,10 +31,11 @@ import {
   UPPERCASE_SERVICE,
 } from '@ockam/core';
 import type { SessionOptions } from '@ockam/portals';
+import type { OckamHome, State } from '@ockam/state';
+import { Identities, Projects } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import type { WebSocketListener } from '@ockam/transport-websocket';
 import { WebSocketTransport } from '@ockam/transport-websocket';
-
 import type {
   CreateTcpConnectionRequest,
   NodeStatus,
@@ -43,8 +44,6 @@ import type {
   TcpConnectionInfo,
 } from './control-protocol.js';
 import { ControlServer, HttpError } from './control-server.js';
-import type { OckamHome } from './home.js';
-import { Identities } from './identities.js';
 import {
   type InletConfig,
   type OutletConfig,
@@ -52,7 +51,6 @@ import {
   type RelayConfig,
   type RelayLimits,
 } from './portals.js';
-import { Projects } from './projects.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import {
   type ChannelInfo,
@@ -60,7 +58,6 @@ import {
   type ListenerInfo,
   SecureChannels,
 } from './secure-channels.js';
-import type { State } from './state.js';
 import { type Metric, publicStatus, type StatusServer, startStatusServer } from './status-server.js';
 import { NodeTrust, type TrustConfig } from './trust.js';
 import { NodeUdp, type UdpOptions } from './udp.js';

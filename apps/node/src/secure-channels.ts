@@ -27,7 +27,7 @@ import {
   trustEveryone,
   trustMultiIdentifiers,
 } from '@ockam/secure-channel';
-import type { Identities, OpenVault } from './identities.js';
+import type { Identities, OpenVault } from '@ockam/state';
 
 export interface ChannelInfo {
   address: string;

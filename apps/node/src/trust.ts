@@ -29,21 +29,19 @@ import {
   verifyCredential,
 } from '@ockam/credentials';
 import type { Identity } from '@ockam/identity';
-import type { Identities } from './identities.js';
+import type { Identities, State } from '@ockam/state';
 import {
   openPostgres,
   PostgresMemberStore,
   PostgresTokenStore,
+  type ProjectRecord,
+  Projects,
   postgresConfigFromEnv,
-} from './postgres-stores.js';
-import { type ProjectRecord, Projects } from './projects.js';
-import type { State } from './state.js';
-import {
   SqliteAttributesStore,
   SqliteMemberStore,
   SqlitePolicyStore,
   SqliteTokenStore,
-} from './trust-stores.js';
+} from '@ockam/state';
 
 /** What a node's `options` in the state database say about its trust. */
 export interface TrustConfig {
