@@ -5,7 +5,7 @@
  * would.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { OCKAM_BIN } from '@ockam/hardening/ockam';
@@ -56,7 +56,8 @@ const RUST_ENV: Record<string, string> = {
   NO_INPUT: 'true',
   NO_COLOR: 'true',
   OCKAM_LOGGING: 'true',
-  OCKAM_LOG_LEVEL: 'info',
+  // INTEROP_RUST_LOG_LEVEL=debug makes Rust's node logs (in its home; see INTEROP_KEEP_HOMES) verbose.
+  OCKAM_LOG_LEVEL: process.env.INTEROP_RUST_LOG_LEVEL ?? 'info',
 };
 
 /** Both directions of a matrix row: (ours, Rust) and (Rust, ours). */
@@ -279,6 +280,12 @@ export class Ockam {
   /** Stops and deletes every node of this home, then removes the home. */
   async dispose(): Promise<void> {
     for (const bg of this.#background) await bg.stop();
+    // INTEROP_KEEP_HOMES=DIR keeps a copy of every home (node logs included) to read after a run.
+    const keep = process.env.INTEROP_KEEP_HOMES;
+    if (keep) {
+      const dest = path.join(keep, path.basename(this.home));
+      cpSync(this.home, dest, { recursive: true, filter: (f) => !f.endsWith('.sock') });
+    }
     try {
       const all =
         this.impl === 'rust' ? ['node', 'delete', '--all', '--yes', '--force'] : ['node', 'delete', '--all'];
