@@ -38,6 +38,18 @@ import {
   type ResourceStore,
   toJsonText,
 } from './store.js';
+import {
+  ATTRIBUTES_UPSERT,
+  IDENTITY_INSERT,
+  MEMBER_UPSERT,
+  numbered,
+  POLICY_TABLES,
+  PROJECT_UPSERT,
+  policyUpsert,
+  projectParams,
+  RESOURCE_UPSERT,
+  TOKEN_UPSERT,
+} from './upserts.js';
 
 export interface PostgresConfig {
   host: string;
@@ -149,11 +161,6 @@ async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Prom
   }
 }
 
-const MEMBER_UPSERT = `INSERT INTO authority_member (authority, identifier, attributes, added_by, added_at, pre_trusted)
-  VALUES ($1, $2, $3, $4, $5, $6)
-  ON CONFLICT (authority, identifier) DO UPDATE SET attributes = EXCLUDED.attributes, added_by = EXCLUDED.added_by,
-    added_at = EXCLUDED.added_at, pre_trusted = EXCLUDED.pre_trusted`;
-
 interface MemberRow {
   identifier: string;
   attributes: string;
@@ -194,7 +201,7 @@ export class PostgresMemberStore implements MemberStore {
 
   async addMember(m: Member): Promise<void> {
     const attributes = checkMember(m);
-    await this.pool.query(MEMBER_UPSERT, [
+    await this.pool.query(numbered(MEMBER_UPSERT), [
       this.authority,
       m.identifier,
       attributes,
@@ -219,7 +226,7 @@ export class PostgresMemberStore implements MemberStore {
         this.authority,
       ]);
       for (const { m, attributes } of checked)
-        await client.query(MEMBER_UPSERT, [
+        await client.query(numbered(MEMBER_UPSERT), [
           this.authority,
           m.identifier,
           attributes,
@@ -239,23 +246,16 @@ export class PostgresTokenStore implements TokenStore {
 
   async storeToken(t: EnrollmentToken): Promise<void> {
     const attributes = checkToken(t);
-    await this.pool.query(
-      `INSERT INTO authority_enrollment_token (authority, code_hash, reference, issued_by, created_at, expires_at, ttl_count, attributes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (authority, code_hash) DO UPDATE SET reference = EXCLUDED.reference, issued_by = EXCLUDED.issued_by,
-         created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, ttl_count = EXCLUDED.ttl_count,
-         attributes = EXCLUDED.attributes`,
-      [
-        this.authority,
-        codeHash(t.oneTimeCode),
-        t.reference,
-        t.issuedBy,
-        t.createdAt,
-        t.expiresAt,
-        t.ttlCount,
-        attributes,
-      ],
-    );
+    await this.pool.query(numbered(TOKEN_UPSERT), [
+      this.authority,
+      codeHash(t.oneTimeCode),
+      t.reference,
+      t.issuedBy,
+      t.createdAt,
+      t.expiresAt,
+      t.ttlCount,
+      attributes,
+    ]);
   }
 
   /** One transaction with the row locked: replicas racing for a token's last use cannot both get it. */
@@ -335,12 +335,14 @@ export class PostgresAttributesStore implements AttributesStore {
 
   async putAttributes(subject: string, e: AttributesEntry): Promise<void> {
     const attributes = checkAttributes(subject, e);
-    await this.pool.query(
-      `INSERT INTO identity_attributes (node_name, subject, attested_by, attributes, added_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (node_name, subject, attested_by) DO UPDATE SET attributes = EXCLUDED.attributes,
-         added_at = EXCLUDED.added_at, expires_at = EXCLUDED.expires_at`,
-      [this.nodeName, subject, e.attestedBy, attributes, e.addedAt, e.expiresAt ?? null],
-    );
+    await this.pool.query(numbered(ATTRIBUTES_UPSERT), [
+      this.nodeName,
+      subject,
+      e.attestedBy,
+      attributes,
+      e.addedAt,
+      e.expiresAt ?? null,
+    ]);
   }
 
   async listAttributes(subject: string, now: number): Promise<AttributesEntry[]> {
@@ -365,12 +367,17 @@ export class PostgresAttributesStore implements AttributesStore {
  * name of their key column (a fixed identifier here, never user input).
  */
 class PolicyTable {
+  readonly table: string;
+  readonly column: string;
+
   constructor(
     readonly pool: pg.Pool,
     readonly nodeName: string,
-    readonly table: 'resource_policy' | 'resource_type_policy',
-    readonly column: 'resource_name' | 'resource_type',
-  ) {}
+    readonly names: (typeof POLICY_TABLES)[keyof typeof POLICY_TABLES],
+  ) {
+    this.table = names.table;
+    this.column = names.column;
+  }
 
   async get(key: string, action: string): Promise<string | undefined> {
     const r = await this.pool.query<{ expression: string }>(
@@ -382,11 +389,7 @@ class PolicyTable {
 
   async set(key: string, action: string, expression: string): Promise<void> {
     checkPolicy(key, action, expression);
-    await this.pool.query(
-      `INSERT INTO ${this.table} (node_name, ${this.column}, action, expression) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (node_name, ${this.column}, action) DO UPDATE SET expression = EXCLUDED.expression`,
-      [this.nodeName, key, action, expression],
-    );
+    await this.pool.query(numbered(policyUpsert(this.names)), [this.nodeName, key, action, expression]);
   }
 
   async delete(key: string, action: string): Promise<boolean> {
@@ -412,8 +415,8 @@ export class PostgresPolicyStore implements PolicyStore {
   readonly #byType: PolicyTable;
 
   constructor(pool: pg.Pool, nodeName: string) {
-    this.#byName = new PolicyTable(pool, nodeName, 'resource_policy', 'resource_name');
-    this.#byType = new PolicyTable(pool, nodeName, 'resource_type_policy', 'resource_type');
+    this.#byName = new PolicyTable(pool, nodeName, POLICY_TABLES.resource);
+    this.#byType = new PolicyTable(pool, nodeName, POLICY_TABLES.type);
   }
 
   async getResourcePolicy(resourceName: string, action: Action): Promise<ResourcePolicy | undefined> {
@@ -467,10 +470,14 @@ export class PostgresIdentities implements IdentityStore {
   async create(i: IdentityRecord): Promise<void> {
     checkIdentity(i);
     try {
-      await this.pool.query(
-        'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [i.name, i.identifier, i.vaultName, Buffer.from(i.changeHistory), i.isDefault ? 1 : 0, i.createdAt],
-      );
+      await this.pool.query(numbered(IDENTITY_INSERT), [
+        i.name,
+        i.identifier,
+        i.vaultName,
+        Buffer.from(i.changeHistory),
+        i.isDefault ? 1 : 0,
+        i.createdAt,
+      ]);
     } catch (cause) {
       if ((cause as { code?: unknown }).code === UNIQUE_VIOLATION)
         throw new StateError('already-exists', `Identity ${i.name} already exists`, { cause });
@@ -513,24 +520,7 @@ export class PostgresProjects implements ProjectStore {
 
   async put(p: ProjectInput): Promise<void> {
     checkProject(p);
-    await this.pool.query(
-      `INSERT INTO project (name, id, identifier, change_history, route, node_name, authority_change_history, authority_route, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, identifier = EXCLUDED.identifier,
-         change_history = EXCLUDED.change_history, route = EXCLUDED.route, node_name = EXCLUDED.node_name,
-         authority_change_history = EXCLUDED.authority_change_history, authority_route = EXCLUDED.authority_route`,
-      [
-        p.name,
-        p.id,
-        p.identifier,
-        Buffer.from(p.changeHistory),
-        p.route,
-        p.nodeName ?? null,
-        p.authorityChangeHistory ? Buffer.from(p.authorityChangeHistory) : null,
-        p.authorityRoute ?? null,
-        this.now(),
-      ],
-    );
+    await this.pool.query(numbered(PROJECT_UPSERT), projectParams(p, this.now()));
   }
 
   async get(name: string): Promise<ProjectRecord | undefined> {
@@ -561,11 +551,13 @@ export class PostgresResources implements ResourceStore {
     checkName('node name', node);
     checkName('resource kind', kind);
     checkName('resource name', name);
-    await this.pool.query(
-      `INSERT INTO node_resource (node_name, kind, name, config, created_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (node_name, kind, name) DO UPDATE SET config = EXCLUDED.config`,
-      [node, kind, name, toJsonText('resource config', config), this.now()],
-    );
+    await this.pool.query(numbered(RESOURCE_UPSERT), [
+      node,
+      kind,
+      name,
+      toJsonText('resource config', config),
+      this.now(),
+    ]);
   }
 
   async delete(node: string, kind: string, name: string): Promise<boolean> {

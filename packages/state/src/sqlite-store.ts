@@ -29,6 +29,7 @@ import {
   SqlitePolicyStore,
   SqliteTokenStore,
 } from './trust-stores.js';
+import { IDENTITY_INSERT, PROJECT_UPSERT, projectParams, RESOURCE_UPSERT } from './upserts.js';
 
 /** SQLite's code for a PRIMARY KEY or UNIQUE clash, as better-sqlite3 reports it. */
 export function isUniqueViolation(e: unknown): boolean {
@@ -43,9 +44,7 @@ export class SqliteIdentities implements IdentityStore {
     checkIdentity(i);
     try {
       this.db
-        .prepare(
-          'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-        )
+        .prepare(IDENTITY_INSERT)
         .run(
           i.name,
           i.identifier,
@@ -94,25 +93,7 @@ export class SqliteProjects implements ProjectStore {
 
   put(p: ProjectInput): void {
     checkProject(p);
-    this.db
-      .prepare(
-        `INSERT INTO project (name, id, identifier, change_history, route, node_name, authority_change_history, authority_route, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET id = excluded.id, identifier = excluded.identifier,
-           change_history = excluded.change_history, route = excluded.route, node_name = excluded.node_name,
-           authority_change_history = excluded.authority_change_history, authority_route = excluded.authority_route`,
-      )
-      .run(
-        p.name,
-        p.id,
-        p.identifier,
-        Buffer.from(p.changeHistory),
-        p.route,
-        p.nodeName ?? null,
-        p.authorityChangeHistory ? Buffer.from(p.authorityChangeHistory) : null,
-        p.authorityRoute ?? null,
-        this.now(),
-      );
+    this.db.prepare(PROJECT_UPSERT).run(...projectParams(p, this.now()));
   }
 
   get(name: string): ProjectRecord | undefined {
@@ -141,12 +122,7 @@ export class SqliteResources implements ResourceStore {
     checkName('node name', node);
     checkName('resource kind', kind);
     checkName('resource name', name);
-    this.db
-      .prepare(
-        `INSERT INTO node_resource (node_name, kind, name, config, created_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (node_name, kind, name) DO UPDATE SET config = excluded.config`,
-      )
-      .run(node, kind, name, toJsonText('resource config', config), this.now());
+    this.db.prepare(RESOURCE_UPSERT).run(node, kind, name, toJsonText('resource config', config), this.now());
   }
 
   delete(node: string, kind: string, name: string): boolean {

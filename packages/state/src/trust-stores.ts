@@ -23,6 +23,7 @@ import {
   tokenCodeHash as codeHash,
   textMapFromJson as fromJson,
 } from './store.js';
+import { ATTRIBUTES_UPSERT, MEMBER_UPSERT, POLICY_TABLES, policyUpsert, TOKEN_UPSERT } from './upserts.js';
 
 export class SqliteMemberStore implements MemberStore {
   constructor(
@@ -62,11 +63,7 @@ export class SqliteMemberStore implements MemberStore {
   addMember(m: Member): void {
     const attributes = checkMember(m);
     this.state.db
-      .prepare(
-        `INSERT INTO authority_member (authority, identifier, attributes, added_by, added_at, pre_trusted) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (authority, identifier) DO UPDATE SET attributes = excluded.attributes,
-           added_by = excluded.added_by, added_at = excluded.added_at, pre_trusted = excluded.pre_trusted`,
-      )
+      .prepare(MEMBER_UPSERT)
       .run(this.authority, m.identifier, attributes, m.addedBy, m.addedAt, m.preTrusted ? 1 : 0);
   }
 
@@ -100,13 +97,7 @@ export class SqliteTokenStore implements TokenStore {
   storeToken(t: EnrollmentToken): void {
     const attributes = checkToken(t);
     this.state.db
-      .prepare(
-        `INSERT INTO authority_enrollment_token (authority, code_hash, reference, issued_by, created_at, expires_at, ttl_count, attributes)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (authority, code_hash) DO UPDATE SET reference = excluded.reference, issued_by = excluded.issued_by,
-           created_at = excluded.created_at, expires_at = excluded.expires_at, ttl_count = excluded.ttl_count,
-           attributes = excluded.attributes`,
-      )
+      .prepare(TOKEN_UPSERT)
       .run(
         this.authority,
         codeHash(t.oneTimeCode),
@@ -194,11 +185,7 @@ export class SqliteAttributesStore implements AttributesStore {
   putAttributes(subject: string, e: AttributesEntry): void {
     const attributes = checkAttributes(subject, e);
     this.state.db
-      .prepare(
-        `INSERT INTO identity_attributes (node_name, subject, attested_by, attributes, added_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (node_name, subject, attested_by) DO UPDATE SET attributes = excluded.attributes,
-           added_at = excluded.added_at, expires_at = excluded.expires_at`,
-      )
+      .prepare(ATTRIBUTES_UPSERT)
       .run(this.nodeName, subject, e.attestedBy, attributes, e.addedAt, e.expiresAt ?? null);
   }
 
@@ -239,10 +226,7 @@ export class SqlitePolicyStore implements PolicyStore {
   setResourcePolicy(resourceName: string, action: Action, expression: string): void {
     checkPolicy(resourceName, action, expression);
     this.state.db
-      .prepare(
-        `INSERT INTO resource_policy (node_name, resource_name, action, expression) VALUES (?, ?, ?, ?)
-         ON CONFLICT (node_name, resource_name, action) DO UPDATE SET expression = excluded.expression`,
-      )
+      .prepare(policyUpsert(POLICY_TABLES.resource))
       .run(this.nodeName, resourceName, action, expression);
   }
 
@@ -284,10 +268,7 @@ export class SqlitePolicyStore implements PolicyStore {
   setResourceTypePolicy(resourceType: ResourceType, action: Action, expression: string): void {
     checkPolicy(resourceType, action, expression);
     this.state.db
-      .prepare(
-        `INSERT INTO resource_type_policy (node_name, resource_type, action, expression) VALUES (?, ?, ?, ?)
-         ON CONFLICT (node_name, resource_type, action) DO UPDATE SET expression = excluded.expression`,
-      )
+      .prepare(policyUpsert(POLICY_TABLES.type))
       .run(this.nodeName, resourceType, action, expression);
   }
 
