@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OckamHome } from '../src/home.js';
 import { openSqliteDatabase } from '../src/sqlite-loader.js';
@@ -73,6 +74,56 @@ describe('the SQLite state database', () => {
       expect(state.listResources('no-such-node')).toHaveLength(1);
     } finally {
       state.close();
+    }
+  });
+
+  it('two threads upserting one key and racing for one token on one database file agree', async () => {
+    // Real concurrency: each worker has its own connection; SQLite serialises their writes.
+    const dir = tempDir();
+    const setup = sqliteStateStore(dir);
+    setup.resources.put('n', 'relay', 'first', {});
+    setup.resources.put('n', 'relay', 'k', { v: -1 });
+    setup.resources.put('n', 'relay', 'last', {});
+    setup.tokens('Iauth').storeToken({
+      oneTimeCode: new Uint8Array(32).fill(5),
+      reference: 'r',
+      issuedBy: 'Iauth',
+      createdAt: 0,
+      expiresAt: 10_000,
+      ttlCount: 50,
+      attributes: new Map(),
+    });
+    setup.close();
+    const worker = (id: number) =>
+      new Promise<number>((resolve, reject) => {
+        const w = new Worker(
+          `const { parentPort, workerData } = require('node:worker_threads');
+           import('@ockam/state').then(({ sqliteStateStore }) => {
+             const store = sqliteStateStore(workerData.dir);
+             let used = 0;
+             for (let i = 0; i < 200; i++) {
+               store.resources.put('n', 'relay', 'k', { v: workerData.id * 1000 + i });
+               store.members('Iauth').addMember({ identifier: 'Ialice', attributes: new Map(), addedBy: 'Iauth', addedAt: i, preTrusted: false });
+               if (store.tokens('Iauth').useToken(new Uint8Array(32).fill(5), 1)) used++;
+             }
+             store.close();
+             parentPort.postMessage(used);
+           }, (e) => { throw e; });`,
+          { eval: true, workerData: { dir, id } },
+        );
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const used = await Promise.all([worker(1), worker(2)]);
+    expect(used[0]! + used[1]!).toBe(50);
+    const check = sqliteStateStore(dir);
+    try {
+      const listed = check.resources.list('n');
+      expect(listed.map((r) => r.name)).toEqual(['first', 'k', 'last']);
+      expect([1199, 2199]).toContain((listed[1]!.config as { v: number }).v);
+      expect(check.members('Iauth').listMembers()).toHaveLength(1);
+    } finally {
+      check.close();
     }
   });
 
