@@ -14,8 +14,9 @@ type DatabaseConstructor = typeof BetterSqlite3;
 
 const HOW_TO_BUILD =
   "Build it again to see the compiler's error: 'npm rebuild better-sqlite3 --foreground-scripts' " +
-  "(npm 11 first wants 'npm install-scripts approve better-sqlite3'; with pnpm: 'pnpm approve-builds', " +
-  "then 'pnpm rebuild better-sqlite3'). Without a " +
+  "(a recent npm may first want 'npm install-scripts approve better-sqlite3'; with pnpm: 'pnpm approve-builds', " +
+  "then 'pnpm rebuild better-sqlite3'); npm also keeps a failed install script's output in its " +
+  'debug log (~/.npm/_logs). Without a ' +
   'prebuilt binary for this platform it needs a C++ compiler, make and python3 (Debian: apt-get ' +
   'install g++ make python3). Or use the in-memory or PostgreSQL store.';
 
