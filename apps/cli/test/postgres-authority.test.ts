@@ -1,7 +1,8 @@
-import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/node';
+import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/state';
+import { postgresBin, startPostgres } from '@ockam/state/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, tempHome } from './helpers.js';
-import { postgresBin, run, startPostgres } from './servers.js';
+import { run } from './servers.js';
 
 const available = postgresBin() !== undefined;
 if (!available)

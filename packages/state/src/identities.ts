@@ -10,6 +10,7 @@
  * - The first command that needs an identity creates the default vault and identity.
  */
 import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Logger, SigningKeyType, Vault } from '@ockam/core';
 import {
@@ -24,9 +25,12 @@ import {
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
 import { createVault } from '@ockam/vault';
-import { type MasterKeySource, SqliteKeyStore } from '@ockam/vault/sqlite';
+import type * as VaultSqlite from '@ockam/vault/sqlite';
+import type { MasterKeySource } from '@ockam/vault/sqlite';
+import { StateError } from './errors.js';
 import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
-import { type State, StateError } from './state.js';
+import { SqliteIdentities } from './sqlite-store.js';
+import type { State } from './state.js';
 
 export const PASSPHRASE_ENV = 'OCKAM_VAULT_PASSPHRASE';
 export const DEFAULT_VAULT_NAME = 'default';
@@ -59,13 +63,25 @@ interface VaultRow {
   created_at: number;
 }
 
-interface IdentityRow {
+/** A row of the `identity` table (SQLite and PostgreSQL). */
+export interface IdentityRow {
   name: string;
   identifier: string;
   vault_name: string;
   change_history: Buffer;
-  is_default: number;
-  created_at: number;
+  is_default: number | boolean;
+  created_at: number | string;
+}
+
+let vaultSqlite: typeof VaultSqlite | undefined;
+
+/**
+ * The SQLite key store, loaded on first use: it needs better-sqlite3, an optional dependency, and
+ * importing this package must work without it (a `State` has already said how to install it).
+ */
+function sqliteKeyStore(): typeof VaultSqlite.SqliteKeyStore {
+  vaultSqlite ??= createRequire(import.meta.url)('@ockam/vault/sqlite') as typeof VaultSqlite;
+  return vaultSqlite.SqliteKeyStore;
 }
 
 function checkName(kind: string, name: string): string {
@@ -87,13 +103,13 @@ const vaultRecord = (r: VaultRow): VaultRecord => ({
   createdAt: r.created_at,
 });
 
-const identityRecord = (r: IdentityRow): IdentityRecord => ({
+export const identityRecord = (r: IdentityRow): IdentityRecord => ({
   name: r.name,
   identifier: r.identifier,
   vaultName: r.vault_name,
   changeHistory: new Uint8Array(r.change_history),
-  isDefault: r.is_default === 1,
-  createdAt: r.created_at,
+  isDefault: Number(r.is_default) === 1,
+  createdAt: Number(r.created_at),
 });
 
 /** An opened vault; close it to release its database. */
@@ -133,9 +149,11 @@ export async function withHomeLock<T>(root: string, name: string, fn: () => Prom
 
 export class Identities {
   readonly state: State;
+  readonly #store: SqliteIdentities;
 
   constructor(state: State) {
     this.state = state;
+    this.#store = new SqliteIdentities(state.db);
   }
 
   get #db() {
@@ -174,7 +192,9 @@ export class Identities {
     const path = join(dir, `${name}.sqlite3`);
     const masterKey: VaultRecord['masterKey'] = process.env[PASSPHRASE_ENV] ? 'passphrase' : 'key-file';
     // Creating the store creates the master key (file) or its salt, and the check value.
-    SqliteKeyStore.open({ database: path, masterKey: this.#masterKeySource(name, masterKey) }).close();
+    sqliteKeyStore()
+      .open({ database: path, masterKey: this.#masterKeySource(name, masterKey) })
+      .close();
     this.#db
       .transaction(() => {
         const hasDefault = this.#db.prepare('SELECT 1 FROM vault WHERE is_default = 1').get() !== undefined;
@@ -207,7 +227,7 @@ export class Identities {
       name === undefined
         ? (this.defaultVault() ?? this.createVault(DEFAULT_VAULT_NAME))
         : this.requireVault(name);
-    const store = SqliteKeyStore.open({
+    const store = sqliteKeyStore().open({
       database: record.path,
       masterKey: this.#masterKeySource(record.name, record.masterKey),
     });
@@ -249,14 +269,11 @@ export class Identities {
   // ---- identities ----
 
   listIdentities(): IdentityRecord[] {
-    return (this.#db.prepare('SELECT * FROM identity ORDER BY created_at, name').all() as IdentityRow[]).map(
-      identityRecord,
-    );
+    return this.#store.list();
   }
 
   getIdentity(name: string): IdentityRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM identity WHERE name = ?').get(name) as IdentityRow | undefined;
-    return r && identityRecord(r);
+    return this.#store.get(name);
   }
 
   requireIdentity(name: string): IdentityRecord {
@@ -295,18 +312,14 @@ export class Identities {
         .transaction(() => {
           const hasDefault =
             this.#db.prepare('SELECT 1 FROM identity WHERE is_default = 1').get() !== undefined;
-          this.#db
-            .prepare(
-              'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-            )
-            .run(
-              name,
-              identity.identifier,
-              opened.record.name,
-              Buffer.from(identity.changeHistory),
-              hasDefault ? 0 : 1,
-              Date.now(),
-            );
+          this.#store.create({
+            name,
+            identifier: identity.identifier,
+            vaultName: opened.record.name,
+            changeHistory: identity.changeHistory,
+            isDefault: !hasDefault,
+            createdAt: Date.now(),
+          });
         })
         .immediate();
     } finally {
@@ -337,11 +350,14 @@ export class Identities {
     const opened = this.openVault(options.vault);
     opened.close();
     // Never the default: the default identity signs (channels, credentials), and this one cannot.
-    this.#db
-      .prepare(
-        'INSERT INTO identity (name, identifier, vault_name, change_history, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)',
-      )
-      .run(name, identity.identifier, opened.record.name, Buffer.from(identity.changeHistory), Date.now());
+    this.#store.create({
+      name,
+      identifier: identity.identifier,
+      vaultName: opened.record.name,
+      changeHistory: identity.changeHistory,
+      isDefault: false,
+      createdAt: Date.now(),
+    });
     return this.requireIdentity(name);
   }
 
@@ -390,10 +406,7 @@ export class Identities {
     const { record, identity, vault } = await this.loadIdentity(name);
     try {
       const rotated = await rotateIdentity(vault.vault, identity);
-      const result = this.#db
-        .prepare('UPDATE identity SET change_history = ? WHERE name = ? AND change_history = ?')
-        .run(Buffer.from(rotated.changeHistory), name, Buffer.from(record.changeHistory));
-      if (result.changes !== 1)
+      if (!this.#store.replaceChangeHistory(name, record.changeHistory, rotated.changeHistory))
         throw new StateError('invalid', `Identity ${name} changed while it was being rotated; try again`);
       // Purpose keys were attested by the previous key: make new ones on next use.
       this.#db.prepare('DELETE FROM purpose_key WHERE identifier = ?').run(record.identifier);
@@ -480,7 +493,8 @@ export class Identities {
   savePurposeKey(identifier: string, purpose: string, attestation: Uint8Array, keyId: string): void {
     this.#db
       .prepare(
-        'INSERT OR REPLACE INTO purpose_key (identifier, purpose, attestation, key_id) VALUES (?, ?, ?, ?)',
+        `INSERT INTO purpose_key (identifier, purpose, attestation, key_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (identifier, purpose) DO UPDATE SET attestation = excluded.attestation, key_id = excluded.key_id`,
       )
       .run(identifier, purpose, Buffer.from(attestation), keyId);
   }

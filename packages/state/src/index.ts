@@ -1,7 +1,8 @@
 /**
- * What an Ockam node keeps between runs, under its home directory (`OCKAM_HOME`): identities and
- * the vaults holding their keys, nodes, projects, and the trust stores (members, enrollment tokens,
- * attributes, policies) in SQLite, or members and tokens in PostgreSQL.
+ * What an Ockam node keeps between runs: identities, projects, members, enrollment tokens,
+ * attributes, policies and the inlets/outlets/relays to recreate, behind one `NodeStateStore`
+ * interface with three stores (in memory, SQLite, PostgreSQL) that pass one conformance suite;
+ * and the CLI's home directory (`OCKAM_HOME`: nodes, vaults) over the SQLite store.
  *
  * @example
  * ```ts
@@ -12,6 +13,8 @@
  * state.close();
  * ```
  */
+
+export { StateError } from './errors.js';
 export { ensurePrivateDir, NODE_NAME_PATTERN, OckamHome, validateNodeName } from './home.js';
 export {
   DEFAULT_IDENTITY_NAME,
@@ -23,15 +26,33 @@ export {
   type VaultRecord,
   withHomeLock,
 } from './identities.js';
+export { memoryStateStore } from './memory-store.js';
 export {
   openPostgres,
+  openPostgresStateStore,
+  PostgresAttributesStore,
   type PostgresConfig,
+  PostgresIdentities,
   PostgresMemberStore,
+  PostgresPolicyStore,
+  PostgresProjects,
+  PostgresResources,
   PostgresTokenStore,
   postgresConfigFromEnv,
 } from './postgres-stores.js';
 export { type ProjectAuthority, type ProjectRecord, Projects } from './projects.js';
-export { type NodeRecord, State, StateError } from './state.js';
+export { SqliteIdentities, SqliteProjects, SqliteResources, sqliteStateStore } from './sqlite-store.js';
+export { type NodeRecord, State } from './state.js';
+export {
+  type Awaitable,
+  type IdentityStore,
+  type NodeResource,
+  type NodeStateStore,
+  type ProjectInput,
+  type ProjectStore,
+  type ResourceStore,
+  STATE_LIMITS,
+} from './store.js';
 export {
   SqliteAttributesStore,
   SqliteMemberStore,

@@ -9,7 +9,10 @@
  * Credentials obtained by enrolling are kept per identity and project.
  */
 import { type Identity, importIdentity } from '@ockam/identity';
-import { type State, StateError } from './state.js';
+import { StateError } from './errors.js';
+import { SqliteProjects } from './sqlite-store.js';
+import type { State } from './state.js';
+import type { ProjectInput } from './store.js';
 
 export interface ProjectRecord {
   name: string;
@@ -36,7 +39,8 @@ export interface ProjectAuthority {
   readonly route: string;
 }
 
-interface ProjectRow {
+/** A row of the `project` table (SQLite and PostgreSQL). */
+export interface ProjectRow {
   name: string;
   id: string;
   identifier: string;
@@ -45,10 +49,10 @@ interface ProjectRow {
   node_name: string | null;
   authority_change_history: Buffer | null;
   authority_route: string | null;
-  created_at: number;
+  created_at: number | string;
 }
 
-const toRecord = (r: ProjectRow): ProjectRecord => ({
+export const projectRecord = (r: ProjectRow): ProjectRecord => ({
   name: r.name,
   id: r.id,
   identifier: r.identifier,
@@ -57,17 +61,18 @@ const toRecord = (r: ProjectRow): ProjectRecord => ({
   nodeName: r.node_name,
   authorityChangeHistory: r.authority_change_history ? new Uint8Array(r.authority_change_history) : null,
   authorityRoute: r.authority_route,
-  createdAt: r.created_at,
+  createdAt: Number(r.created_at),
 });
 
 export class Projects {
-  constructor(readonly state: State) {}
+  readonly #store: SqliteProjects;
+
+  constructor(readonly state: State) {
+    this.#store = new SqliteProjects(state.db);
+  }
 
   get(name: string): ProjectRecord | undefined {
-    const r = this.state.db.prepare('SELECT * FROM project WHERE name = ?').get(name) as
-      | ProjectRow
-      | undefined;
-    return r && toRecord(r);
+    return this.#store.get(name);
   }
 
   require(name: string): ProjectRecord {
@@ -81,15 +86,11 @@ export class Projects {
   }
 
   list(): ProjectRecord[] {
-    return (this.state.db.prepare('SELECT * FROM project ORDER BY created_at').all() as ProjectRow[]).map(
-      toRecord,
-    );
+    return this.#store.list();
   }
 
-  save(
-    p: Omit<ProjectRecord, 'createdAt' | 'authorityChangeHistory' | 'authorityRoute'> &
-      Partial<Pick<ProjectRecord, 'authorityChangeHistory' | 'authorityRoute'>>,
-  ): void {
+  /** Upserts by name (`createdAt` is kept); a change history that does not verify is refused. */
+  save(p: ProjectInput): void {
     // The stored histories must verify and match the identifier: a ticket cannot smuggle in a mismatch.
     const identity = importIdentity(p.changeHistory);
     if (identity.identifier !== p.identifier) {
@@ -99,26 +100,12 @@ export class Projects {
       );
     }
     if (p.authorityChangeHistory) importIdentity(p.authorityChangeHistory);
-    this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO project (name, id, identifier, change_history, route, node_name, authority_change_history, authority_route, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        p.name,
-        p.id,
-        p.identifier,
-        Buffer.from(p.changeHistory),
-        p.route,
-        p.nodeName,
-        p.authorityChangeHistory ? Buffer.from(p.authorityChangeHistory) : null,
-        p.authorityRoute ?? null,
-        Date.now(),
-      );
+    this.#store.put(p);
   }
 
   delete(name: string): boolean {
     this.state.db.prepare('DELETE FROM credential WHERE project = ?').run(name);
-    return this.state.db.prepare('DELETE FROM project WHERE name = ?').run(name).changes > 0;
+    return this.#store.delete(name);
   }
 
   identity(p: ProjectRecord): Identity {
@@ -148,7 +135,8 @@ export class Projects {
   saveCredential(identityName: string, project: string, credential: Uint8Array, expiresAt: number): void {
     this.state.db
       .prepare(
-        'INSERT OR REPLACE INTO credential (identity_name, project, credential, expires_at) VALUES (?, ?, ?, ?)',
+        `INSERT INTO credential (identity_name, project, credential, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (identity_name, project) DO UPDATE SET credential = excluded.credential, expires_at = excluded.expires_at`,
       )
       .run(identityName, project, Buffer.from(credential), expiresAt);
   }

@@ -4,9 +4,13 @@
  * Every write is one transaction; readers never see half a change.
  */
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
-import { OckamError } from '@ockam/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { StateError } from './errors.js';
 import type { OckamHome } from './home.js';
+import { openSqliteDatabase } from './sqlite-loader.js';
+import { SqliteResources } from './sqlite-store.js';
+
+export { StateError };
 
 export interface NodeRecord {
   name: string;
@@ -137,17 +141,33 @@ const MIGRATIONS: string[] = [
   // \`ockam authority create\`): NULL means the project node is its own authority.
   `ALTER TABLE project ADD COLUMN authority_change_history BLOB;
    ALTER TABLE project ADD COLUMN authority_route TEXT;`,
+  // The store interface keeps identities and resources without the CLI's vault and node rows
+  // (a library's node has neither): the code that owns both checks the references instead
+  // (deleteVault refuses a vault in use; deleteNode deletes the node's resources). The rowid
+  // order of node_resource is the order resources were first saved.
+  `CREATE TABLE identity_v6 (
+     name TEXT PRIMARY KEY,
+     identifier TEXT NOT NULL,
+     vault_name TEXT NOT NULL,
+     change_history BLOB NOT NULL,
+     is_default INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   );
+   INSERT INTO identity_v6 SELECT name, identifier, vault_name, change_history, is_default, created_at FROM identity;
+   DROP TABLE identity;
+   ALTER TABLE identity_v6 RENAME TO identity;
+   CREATE TABLE node_resource_v6 (
+     node_name TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     config TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (node_name, kind, name)
+   );
+   INSERT INTO node_resource_v6 SELECT node_name, kind, name, config, created_at FROM node_resource ORDER BY created_at, rowid;
+   DROP TABLE node_resource;
+   ALTER TABLE node_resource_v6 RENAME TO node_resource;`,
 ];
-
-export class StateError extends OckamError {
-  constructor(
-    kind: 'not-found' | 'already-exists' | 'invalid' | 'io',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super('node', kind, message, options);
-  }
-}
 
 function toRecord(r: NodeRow): NodeRecord {
   return {
@@ -166,6 +186,7 @@ function toRecord(r: NodeRow): NodeRecord {
 export class State {
   readonly home: OckamHome;
   readonly db: Database.Database;
+  readonly #resources: SqliteResources;
 
   constructor(home: OckamHome) {
     this.home = home;
@@ -176,12 +197,14 @@ export class State {
       // SQLite gives its -wal and -shm files the database file's mode: make that owner-only.
       if (fresh) closeSync(openSync(path, 'a', 0o600));
       chmodSync(path, 0o600);
-      this.db = new Database(path, { timeout: 10_000 });
+      this.db = openSqliteDatabase(path, { timeout: 10_000 });
       if (fresh) this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.#migrate();
+      this.#resources = new SqliteResources(this.db);
     } catch (cause) {
+      if (cause instanceof StateError) throw cause;
       throw new StateError('io', `Cannot open the state database ${path}: ${(cause as Error).message}`, {
         cause,
       });
@@ -275,42 +298,33 @@ export class State {
       .run(Date.now(), name, pid);
   }
 
+  /** Sets a node's options (JSON of what it was created with): the whole object is replaced. */
+  setNodeOptions(name: string, options: Record<string, unknown>): void {
+    const changed = this.db
+      .prepare('UPDATE node SET options = ? WHERE name = ?')
+      .run(JSON.stringify(options), name).changes;
+    if (changed === 0)
+      throw new StateError('not-found', `Node ${name} does not exist (see 'ockam node list')`);
+  }
+
   /** Inlets, outlets and relays a node recreates when it starts (config is JSON). */
   saveResource(node: string, kind: string, name: string, config: unknown): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO node_resource (node_name, kind, name, config, created_at) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(node, kind, name, JSON.stringify(config), Date.now());
+    this.#resources.put(node, kind, name, config);
   }
 
   deleteResource(node: string, kind: string, name: string): boolean {
-    return (
-      this.db
-        .prepare('DELETE FROM node_resource WHERE node_name = ? AND kind = ? AND name = ?')
-        .run(node, kind, name).changes > 0
-    );
+    return this.#resources.delete(node, kind, name);
   }
 
   listResources(node: string, kind?: string): Array<{ kind: string; name: string; config: unknown }> {
-    const rows = (
-      kind === undefined
-        ? this.db
-            .prepare('SELECT kind, name, config FROM node_resource WHERE node_name = ? ORDER BY created_at')
-            .all(node)
-        : this.db
-            .prepare(
-              'SELECT kind, name, config FROM node_resource WHERE node_name = ? AND kind = ? ORDER BY created_at',
-            )
-            .all(node, kind)
-    ) as Array<{ kind: string; name: string; config: string }>;
-    return rows.map((r) => ({ kind: r.kind, name: r.name, config: JSON.parse(r.config) as unknown }));
+    return this.#resources.list(node, kind);
   }
 
   deleteNode(name: string): void {
     this.db
       .transaction(() => {
         const n = this.requireNode(name);
+        this.#resources.deleteAll(name);
         this.db.prepare('DELETE FROM node WHERE name = ?').run(name);
         if (n.isDefault) {
           const next = this.db.prepare('SELECT name FROM node ORDER BY created_at LIMIT 1').get() as

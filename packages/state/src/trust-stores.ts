@@ -4,7 +4,6 @@
  * policies (per node). Enrollment tokens are stored by the SHA-256 of their one-time code, never
  * the code itself: a copy of the database cannot be used to enroll.
  */
-import { createHash } from 'node:crypto';
 import type {
   Action,
   AttributesEntry,
@@ -15,10 +14,16 @@ import type {
 } from '@ockam/abac';
 import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
 import type { State } from './state.js';
-
-const toJson = (m: ReadonlyMap<string, string>) => JSON.stringify(Object.fromEntries(m));
-const fromJson = (t: string) => new Map(Object.entries(JSON.parse(t) as Record<string, string>));
-const codeHash = (code: Uint8Array) => createHash('sha256').update(code).digest('hex');
+import {
+  bytesMapFromJson,
+  checkAttributes,
+  checkMember,
+  checkPolicy,
+  checkToken,
+  tokenCodeHash as codeHash,
+  textMapFromJson as fromJson,
+} from './store.js';
+import { ATTRIBUTES_UPSERT, MEMBER_UPSERT, POLICY_TABLES, policyUpsert, TOKEN_UPSERT } from './upserts.js';
 
 export class SqliteMemberStore implements MemberStore {
   constructor(
@@ -50,17 +55,16 @@ export class SqliteMemberStore implements MemberStore {
   listMembers(): Member[] {
     return (
       this.state.db
-        .prepare('SELECT * FROM authority_member WHERE authority = ? ORDER BY added_at')
+        .prepare('SELECT * FROM authority_member WHERE authority = ? ORDER BY added_at, identifier')
         .all(this.authority) as never[]
     ).map(this.#row);
   }
 
   addMember(m: Member): void {
+    const attributes = checkMember(m);
     this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO authority_member (authority, identifier, attributes, added_by, added_at, pre_trusted) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(this.authority, m.identifier, toJson(m.attributes), m.addedBy, m.addedAt, m.preTrusted ? 1 : 0);
+      .prepare(MEMBER_UPSERT)
+      .run(this.authority, m.identifier, attributes, m.addedBy, m.addedAt, m.preTrusted ? 1 : 0);
   }
 
   deleteMember(identifier: string): boolean {
@@ -72,6 +76,7 @@ export class SqliteMemberStore implements MemberStore {
   }
 
   bootstrapPreTrusted(members: readonly Member[]): void {
+    for (const m of members) checkMember(m);
     this.state.db
       .transaction(() => {
         this.state.db
@@ -90,10 +95,9 @@ export class SqliteTokenStore implements TokenStore {
   ) {}
 
   storeToken(t: EnrollmentToken): void {
+    const attributes = checkToken(t);
     this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO authority_enrollment_token (authority, code_hash, reference, issued_by, created_at, expires_at, ttl_count, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
+      .prepare(TOKEN_UPSERT)
       .run(
         this.authority,
         codeHash(t.oneTimeCode),
@@ -102,7 +106,7 @@ export class SqliteTokenStore implements TokenStore {
         t.createdAt,
         t.expiresAt,
         t.ttlCount,
-        toJson(t.attributes),
+        attributes,
       );
   }
 
@@ -164,12 +168,7 @@ export class SqliteAttributesStore implements AttributesStore {
     expires_at: number | null;
   }): AttributesEntry => ({
     attestedBy: r.attested_by,
-    attributes: new Map(
-      Object.entries(JSON.parse(r.attributes) as Record<string, string>).map(([k, v]) => [
-        k,
-        Buffer.from(v, 'base64'),
-      ]),
-    ),
+    attributes: bytesMapFromJson(r.attributes),
     addedAt: r.added_at,
     ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
   });
@@ -184,21 +183,17 @@ export class SqliteAttributesStore implements AttributesStore {
   }
 
   putAttributes(subject: string, e: AttributesEntry): void {
-    const attrs = Object.fromEntries(
-      [...e.attributes].map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    );
+    const attributes = checkAttributes(subject, e);
     this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO identity_attributes (node_name, subject, attested_by, attributes, added_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(this.nodeName, subject, e.attestedBy, JSON.stringify(attrs), e.addedAt, e.expiresAt ?? null);
+      .prepare(ATTRIBUTES_UPSERT)
+      .run(this.nodeName, subject, e.attestedBy, attributes, e.addedAt, e.expiresAt ?? null);
   }
 
   listAttributes(subject: string, now: number): AttributesEntry[] {
     return (
       this.state.db
         .prepare(
-          'SELECT * FROM identity_attributes WHERE node_name = ? AND subject = ? AND (expires_at IS NULL OR expires_at > ?)',
+          'SELECT * FROM identity_attributes WHERE node_name = ? AND subject = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY attested_by',
         )
         .all(this.nodeName, subject, now) as never[]
     ).map(this.#entry);
@@ -229,10 +224,9 @@ export class SqlitePolicyStore implements PolicyStore {
   }
 
   setResourcePolicy(resourceName: string, action: Action, expression: string): void {
+    checkPolicy(resourceName, action, expression);
     this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO resource_policy (node_name, resource_name, action, expression) VALUES (?, ?, ?, ?)',
-      )
+      .prepare(policyUpsert(POLICY_TABLES.resource))
       .run(this.nodeName, resourceName, action, expression);
   }
 
@@ -248,10 +242,12 @@ export class SqlitePolicyStore implements PolicyStore {
     const rows = (
       resourceName === undefined
         ? this.state.db
-            .prepare('SELECT * FROM resource_policy WHERE node_name = ? ORDER BY resource_name')
+            .prepare('SELECT * FROM resource_policy WHERE node_name = ? ORDER BY resource_name, action')
             .all(this.nodeName)
         : this.state.db
-            .prepare('SELECT * FROM resource_policy WHERE node_name = ? AND resource_name = ?')
+            .prepare(
+              'SELECT * FROM resource_policy WHERE node_name = ? AND resource_name = ? ORDER BY action',
+            )
             .all(this.nodeName, resourceName)
     ) as Array<{ resource_name: string; action: string; expression: string }>;
     return rows.map(
@@ -270,10 +266,9 @@ export class SqlitePolicyStore implements PolicyStore {
   }
 
   setResourceTypePolicy(resourceType: ResourceType, action: Action, expression: string): void {
+    checkPolicy(resourceType, action, expression);
     this.state.db
-      .prepare(
-        'INSERT OR REPLACE INTO resource_type_policy (node_name, resource_type, action, expression) VALUES (?, ?, ?, ?)',
-      )
+      .prepare(policyUpsert(POLICY_TABLES.type))
       .run(this.nodeName, resourceType, action, expression);
   }
 
@@ -289,10 +284,12 @@ export class SqlitePolicyStore implements PolicyStore {
     const rows = (
       resourceType === undefined
         ? this.state.db
-            .prepare('SELECT * FROM resource_type_policy WHERE node_name = ? ORDER BY resource_type')
+            .prepare('SELECT * FROM resource_type_policy WHERE node_name = ? ORDER BY resource_type, action')
             .all(this.nodeName)
         : this.state.db
-            .prepare('SELECT * FROM resource_type_policy WHERE node_name = ? AND resource_type = ?')
+            .prepare(
+              'SELECT * FROM resource_type_policy WHERE node_name = ? AND resource_type = ? ORDER BY action',
+            )
             .all(this.nodeName, resourceType)
     ) as Array<{ resource_type: string; action: string; expression: string }>;
     return rows.map(

@@ -113,10 +113,7 @@ async function hostProject(
     authority: { trustedIdentities: trustedJson },
   };
   if (!record) record = ctx.state.createNode(name, nodeOptions);
-  else
-    ctx.state.db
-      .prepare('UPDATE node SET options = ? WHERE name = ?')
-      .run(JSON.stringify({ ...record.options, ...nodeOptions }), name);
+  else ctx.state.setNodeOptions(name, { ...record.options, ...nodeOptions });
   await spawnNode(ctx.home, name, { tcpListenerAddress: address, identity: identityName });
   return projects.require(name);
 }
