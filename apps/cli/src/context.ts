@@ -13,7 +13,7 @@ import {
   State,
   spawnNode,
   validateNodeName,
-} from '@ockam/node';
+} from '@ockam/daemon';
 import type { Output } from './output.js';
 
 export const DEFAULT_NODE_NAME = 'default';

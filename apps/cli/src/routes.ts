@@ -8,7 +8,7 @@
  * may use them. A leading `/node/<from>` is where the message starts, not a hop.
  */
 import { MultiAddr, type MultiAddrComponent, OckamError } from '@ockam/core';
-import type { ChannelInfo, TcpConnectionInfo } from '@ockam/node';
+import type { ChannelInfo, TcpConnectionInfo } from '@ockam/daemon';
 import type { CliContext } from './context.js';
 
 export interface SecureHopOptions {

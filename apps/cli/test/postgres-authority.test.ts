@@ -1,4 +1,4 @@
-import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/node';
+import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/daemon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, tempHome } from './helpers.js';
 import { postgresBin, run, startPostgres } from './servers.js';

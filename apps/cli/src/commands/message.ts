@@ -1,5 +1,5 @@
 import { decodeBareBytes, encodeBareBytes, fromHex, OckamError, toHex, utf8 } from '@ockam/core';
-import type { SendMessageResponse } from '@ockam/node';
+import type { SendMessageResponse } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../output.js';

@@ -12,7 +12,7 @@ import {
   spawnNode,
   stopNodeProcess,
   validateNodeName,
-} from '@ockam/node';
+} from '@ockam/daemon';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';

@@ -1,5 +1,5 @@
 import { MultiAddr, OckamError, parseHostPort } from '@ockam/core';
-import type { InletInfo, OutletInfo, RelayInfo } from '@ockam/node';
+import type { InletInfo, OutletInfo, RelayInfo } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';

@@ -14,7 +14,6 @@ import {
   requestCredential,
   verifyCredential,
 } from '@ockam/credentials';
-import { importIdentity } from '@ockam/identity';
 import {
   type ClientNode,
   isNodeRunning,
@@ -24,7 +23,8 @@ import {
   spawnNode,
   stopNodeProcess,
   withClientNode,
-} from '@ockam/node';
+} from '@ockam/daemon';
+import { importIdentity } from '@ockam/identity';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';

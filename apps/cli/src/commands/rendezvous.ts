@@ -1,5 +1,5 @@
 import { parseHostPort } from '@ockam/core';
-import type { NodeStatus } from '@ockam/node';
+import type { NodeStatus } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { createNode } from './node.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isNodeRunning, spawnNode } from '@ockam/node';
+import { isNodeRunning, spawnNode } from '@ockam/daemon';
 import type { Command } from 'commander';
 import { loadConfig, type NodeConfig } from '../config.js';
 import type { CliContext } from '../context.js';

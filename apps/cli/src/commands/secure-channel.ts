@@ -1,5 +1,5 @@
 import { OckamError } from '@ockam/core';
-import type { ChannelInfo, ListenerInfo } from '@ockam/node';
+import type { ChannelInfo, ListenerInfo } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';

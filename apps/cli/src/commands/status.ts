@@ -1,4 +1,4 @@
-import { type ChannelInfo, isNodeRunning, type ListenerInfo, type NodeStatus } from '@ockam/node';
+import { type ChannelInfo, isNodeRunning, type ListenerInfo, type NodeStatus } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 

@@ -1,4 +1,4 @@
-import type { TcpConnectionInfo } from '@ockam/node';
+import type { TcpConnectionInfo } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';

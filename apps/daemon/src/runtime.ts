@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { OckamHome, startNodeRuntime } from '@ockam/node';
+ * import { OckamHome, startNodeRuntime } from '@ockam/daemon';
  * const rt = await startNodeRuntime({ home: new OckamHome('/tmp/ockam'), name: 'n1' });
  * console.log(rt.tcpListenerAddress); // 127.0.0.1:PORT
  * await rt.stop();
