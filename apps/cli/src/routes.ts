@@ -8,7 +8,6 @@
  * may use them. A leading `/node/<from>` is where the message starts, not a hop.
  */
 import { MultiAddr, type MultiAddrComponent, OckamError } from '@ockam/core';
-import type { ChannelInfo, TcpConnectionInfo } from '@ockam/daemon';
 import type { CliContext } from './context.js';
 
 export interface SecureHopOptions {
@@ -57,7 +56,7 @@ export async function resolveRoute(
       case 'secure': {
         // A secure channel from the sending node to the listener at this point of the route; the
         // rest of the route continues through the channel.
-        const channel = await ctx.client(fromNode).post<ChannelInfo>('/secure-channels', {
+        const channel = await ctx.client(fromNode).call('createSecureChannel', {
           route: [...route, `0#${value}`],
           ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
           ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
@@ -92,8 +91,6 @@ async function connect(ctx: CliContext, current: string, fromNode: string, to: s
       `Cannot ask ${current} to connect to ${to}: only local nodes can create hops`,
     );
   }
-  const conn = await ctx
-    .client(current)
-    .post<TcpConnectionInfo>('/tcp-connections', { to, expose: current !== fromNode });
+  const conn = await ctx.client(current).call('createTcpConnection', { to, expose: current !== fromNode });
   return `0#${conn.senderAddress}`;
 }

@@ -1,4 +1,4 @@
-import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/daemon';
+import { openPostgres, PostgresMemberStore, PostgresTokenStore } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, tempHome } from './helpers.js';
 import { postgresBin, run, startPostgres } from './servers.js';

@@ -10,15 +10,10 @@ import {
   LocalMessage,
   Route,
 } from '@ockam/core';
+import { ControlClient, type NodeStatus } from '@ockam/node/control';
+import { OckamHome, State } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ControlClient,
-  type NodeRuntime,
-  type NodeStatus,
-  OckamHome,
-  State,
-  startNodeRuntime,
-} from '../src/index.js';
+import { type NodeRuntime, startNodeRuntime } from '../src/index.js';
 
 function frame(m: LocalMessage): Buffer {
   const body = encodeTransportMessage(m);
@@ -83,7 +78,7 @@ describe('node runtime', () => {
       // hop only on request (issue 14: it forwarded a raw peer anywhere).
       services: ['echo', 'uppercase'],
     });
-    expect(rt.node.has('hop')).toBe(false);
+    expect(rt.node.router.has('hop')).toBe(false);
   });
 
   it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
@@ -130,7 +125,7 @@ describe('node runtime', () => {
 
   it('does not let a network peer reach a local worker that is not exposed to the listener', async () => {
     let reached = 0;
-    rt.node.startWorker('private', { handleMessage: () => void reached++ });
+    rt.node.router.startWorker('private', { handleMessage: () => void reached++ });
     const peer = await rawPeer(rt.tcpListenerAddress);
     peer.socket.write(frame(new LocalMessage(Route.of('private'), Route.of('app'), new Uint8Array([1]))));
     peer.socket.write(frame(new LocalMessage(Route.of('echo'), Route.of('app'), new Uint8Array([2]))));
@@ -140,7 +135,7 @@ describe('node runtime', () => {
       lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"to":"private"')),
     ).toBe(true);
     peer.socket.destroy();
-    await rt.node.stopWorker('private');
+    await rt.node.router.stopWorker('private');
   });
 
   it('rejects a second node on the same control socket', async () => {
@@ -169,7 +164,7 @@ describe('node runtime with hop enabled', () => {
       const s = await new ControlClient(rt.socketPath, 'hop').get<NodeStatus>('/node');
       expect(s.services).toEqual(['echo', 'uppercase', 'hop']);
       let reached = 0;
-      rt.node.startWorker('private', { handleMessage: () => void reached++ });
+      rt.node.router.startWorker('private', { handleMessage: () => void reached++ });
       const peer = await rawPeer(rt.tcpListenerAddress);
       peer.socket.write(
         frame(new LocalMessage(Route.of('hop', 'private'), Route.of('app'), new Uint8Array([1]))),

@@ -7,8 +7,8 @@ import {
   type VerifiedCredential,
   verifyCredential,
 } from '@ockam/credentials';
-import { Projects } from '@ockam/daemon';
 import { importIdentity } from '@ockam/identity';
+import { Projects } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
