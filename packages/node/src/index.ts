@@ -36,7 +36,13 @@ export type {
   RelayInfo,
   RelayLimits,
 } from './portals.js';
-export { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
+export {
+  buildRoute,
+  type ResolveOptions,
+  type RouteBuilder,
+  type RouteContext,
+  resolveMultiaddr,
+} from './route-resolver.js';
 export {
   type ChannelInfo,
   HANDSHAKE_LIMIT_VARIABLES,
