@@ -15,68 +15,37 @@
  */
 
 import { ALL_RESOURCE_TYPES, isResourceType } from '@ockam/abac';
-import {
-  Address,
-  fromHex,
-  type InboundLimitsOptions,
-  type Logger,
-  OckamError,
-  Route,
-  toHex,
-} from '@ockam/core';
+import { Address, fromHex, OckamError, Route, toHex } from '@ockam/core';
 import {
   CleanupStack,
   createNode,
-  type HandshakeLimits,
   type InletConfig,
+  type NodeOptions,
   type OckamNode,
   type OutletConfig,
   type PolicyTarget,
   type RelayConfig,
-  type RelayLimits,
-  type UdpOptions,
 } from '@ockam/node';
 import type { NodeStatus } from '@ockam/node/control';
-import type { SessionOptions } from '@ockam/portals';
 import type { OckamHome, State } from '@ockam/state';
 import { ControlServer, type Handlers, HttpError } from './control-server.js';
 import { publicStatus, type StatusServer, startStatusServer } from './status-server.js';
 
-export interface NodeRuntimeOptions {
+/** What `createNode` takes (but its state and name are required), and what the daemon adds. */
+export interface NodeRuntimeOptions
+  extends Omit<NodeOptions, 'state' | 'home' | 'name' | 'router' | 'tcpListenerAddress' | 'beforeStartStep'> {
   home: OckamHome;
   /** The state database (identities and vaults live there). */
   state: State;
   name: string;
-  /** The identity the node presents in secure channels (default identity if omitted). */
-  identity?: string;
+  /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
+  tcpListenerAddress?: string;
   /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
   httpServer?: string;
-  /** UDP: the transport, puncture negotiation (with a rendezvous), and optionally a rendezvous service. */
-  udp?: UdpOptions;
-  /** HOST:PORT of a WebSocket listener (browsers and nodes behind HTTP proxies). */
-  websocketListenerAddress?: string;
-  /**
-   * Web pages (origins) that may open WebSocket connections besides same-origin ones; the HTTP
-   * status server's own origins are added when it serves the example page.
-   */
-  websocketAllowedOrigins?: readonly string[];
   /** `Host` names the HTTP status server answers to besides its own addresses (behind a proxy). */
   httpServerAllowedHosts?: readonly string[];
   /** Directory of static files the HTTP status server serves under /example/ (the browser example). */
   exampleDir?: string;
-  /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
-  session?: SessionOptions;
-  /** Limits of the relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
-  relayLimits?: RelayLimits;
-  /** What secure channel listeners spend on unauthenticated handshakes (package defaults if omitted). */
-  handshakeLimits?: HandshakeLimits;
-  /** Start the `hop` service (default: the option the node was created with, else off). */
-  enableHop?: boolean;
-  /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
-  tcpListenerAddress?: string;
-  /** What peers of the TCP and WebSocket listeners may hold (core's `InboundLimits`; defaults if omitted). */
-  transportLimits?: InboundLimitsOptions;
-  logger?: Logger;
   /** Called once the node asks to be stopped through its control API. */
   onStopRequested?: () => void;
 }
@@ -279,31 +248,21 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const { home, name, logger } = options;
   const cleanup = new CleanupStack();
   try {
-    const node = await createNode({
-      name,
-      state: options.state,
-      router: routerLimits(process.env),
-      transportLimits: options.transportLimits ?? {},
-      ...(options.identity ? { identity: options.identity } : {}),
-      ...(options.tcpListenerAddress ? { tcpListenerAddress: options.tcpListenerAddress } : {}),
-      ...(options.websocketListenerAddress
-        ? {
-            websocketListenerAddress: options.websocketListenerAddress,
-            websocketAllowedOrigins: options.websocketAllowedOrigins ?? [],
-          }
-        : {}),
-      ...(options.udp ? { udp: options.udp } : {}),
-      ...(options.enableHop !== undefined ? { enableHop: options.enableHop } : {}),
-      ...(options.handshakeLimits ? { handshakeLimits: options.handshakeLimits } : {}),
-      ...(options.session ? { session: options.session } : {}),
-      ...(options.relayLimits ? { relayLimits: options.relayLimits } : {}),
-      ...(logger ? { logger } : {}),
-    });
+    // What is the daemon's stays here; the rest is the node's.
+    const {
+      home: _home,
+      httpServer,
+      httpServerAllowedHosts,
+      exampleDir,
+      onStopRequested,
+      ...nodeOptions
+    } = options;
+    const node = await createNode({ ...nodeOptions, router: routerLimits(process.env) });
     cleanup.push('node', () => node.stop());
 
-    let httpServer: StatusServer | undefined;
-    const status = (): NodeStatus => ({ ...node.status(), httpServerAddress: httpServer?.address ?? null });
-    const api = new ControlServer().serve(controlHandlers(node, status, () => options.onStopRequested?.()));
+    let statusServer: StatusServer | undefined;
+    const status = (): NodeStatus => ({ ...node.status(), httpServerAddress: statusServer?.address ?? null });
+    const api = new ControlServer().serve(controlHandlers(node, status, () => onStopRequested?.()));
     const socketPath = home.socketPath(name);
     try {
       home.ensureNodeDir(name);
@@ -322,13 +281,13 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     }
     cleanup.push('control API', () => api.close());
 
-    if (options.httpServer) {
+    if (httpServer) {
       try {
-        httpServer = await startStatusServer(options.httpServer, {
+        statusServer = await startStatusServer(httpServer, {
           health: () => ({ node: name, identifier: node.identifier, uptimeMs: node.status().uptimeMs }),
           show: () => publicStatus(status()),
-          ...(options.exampleDir ? { staticDir: options.exampleDir } : {}),
-          ...(options.httpServerAllowedHosts ? { allowedHosts: options.httpServerAllowedHosts } : {}),
+          ...(exampleDir ? { staticDir: exampleDir } : {}),
+          ...(httpServerAllowedHosts ? { allowedHosts: httpServerAllowedHosts } : {}),
           ...(logger ? { logger } : {}),
           metrics: () => node.metrics(),
         });
@@ -336,23 +295,23 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         throw new OckamError(
           'node',
           'io',
-          `Cannot start the HTTP status server on ${options.httpServer}: ${(e as Error).message}`,
+          `Cannot start the HTTP status server on ${httpServer}: ${(e as Error).message}`,
           { cause: e },
         );
       }
-      const server = httpServer;
+      const server = statusServer;
       cleanup.push('status server', () => server.close());
       // The example page this server serves connects to the WebSocket listener from its origins.
-      if (options.exampleDir) for (const o of server.origins) node.allowWebSocketOrigin(o);
+      if (exampleDir) for (const o of server.origins) node.allowWebSocketOrigin(o);
     }
-    logger?.info('daemon serving', { name, socketPath, httpServer: httpServer?.address });
+    logger?.info('daemon serving', { name, socketPath, httpServer: statusServer?.address });
     return {
       name,
       node,
       tcpListenerAddress: node.tcpListenerAddress,
       socketPath,
       identifier: node.identifier,
-      httpServerAddress: httpServer?.address,
+      httpServerAddress: statusServer?.address,
       stop: () => cleanup.run(logger),
     };
   } catch (e) {
