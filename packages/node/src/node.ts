@@ -486,11 +486,14 @@ export async function createNode(options: NodeOptions = {}): Promise<OckamNode> 
         address,
         peerIdentifier: channel.peerIdentifier,
         info: () => secureChannels.getChannel(address),
-        send: (route, payload) =>
-          node
-            .client()
-            .send(through(route), payload)
-            .then(() => undefined),
+        async send(route, payload) {
+          const client = node.client();
+          try {
+            await client.send(through(route), payload);
+          } finally {
+            await client.stop();
+          }
+        },
         async request(route, payload, o = {}) {
           const r = through(route);
           const client = replyClient(r, channel.flowControlId);

@@ -93,7 +93,15 @@ export function resolveMultiaddr(
   return buildRoute(nodeBuilder(ctx, text), text, options);
 }
 
-/** Resolves a multiaddr through `builder`; on failure, closes the channels it opened. */
+/**
+ * Resolves a multiaddr through `builder`; on failure, closes the channels it opened.
+ *
+ * @example
+ * ```ts
+ * // The command: every part is built by its local nodes, through their control APIs.
+ * const { route, close } = await buildRoute(commandBuilder, '/node/n1/node/n2/secure/api/service/echo');
+ * ```
+ */
 export async function buildRoute(
   builder: RouteBuilder,
   text: string,

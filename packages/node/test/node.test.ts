@@ -66,6 +66,13 @@ describe('two nodes in one process', () => {
     expect(text((await channel.request('greeter', utf8('alice'))).payload)).toBe('hi alice');
     await expect(channel.request('private', utf8('x'), { timeoutMs: 300 })).rejects.toThrow(/No reply/);
     expect(reached).toBe(0);
+    // One-way messages too, and the client used for them does not stay behind.
+    const inbox: string[] = [];
+    bob.startWorker('inbox', (_ctx, m) => void inbox.push(text(m.payload)), { expose: true });
+    const workers = alice.workers().length;
+    await channel.send('inbox', utf8('note'));
+    await expect.poll(() => inbox).toEqual(['note']);
+    expect(alice.workers()).toHaveLength(workers);
     expect(bob.workers()).toEqual(expect.arrayContaining(['api', 'echo', 'greeter', 'private', 'uppercase']));
     await channel.close();
   });
