@@ -99,9 +99,12 @@ describe('portals, relays and policies', () => {
   let echo: { server: Server; port: number };
   beforeAll(async () => {
     echo = await echoServer();
-    [alice, bob, carol, relay] = await Promise.all(
-      ['alice', 'bob', 'carol', 'relay'].map((name) => createNode({ name })),
-    );
+    [alice, bob, carol, relay] = await Promise.all([
+      createNode({ name: 'alice' }),
+      createNode({ name: 'bob' }),
+      createNode({ name: 'carol' }),
+      createNode({ name: 'relay' }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([alice, bob, carol, relay].map((n) => n?.stop()));
