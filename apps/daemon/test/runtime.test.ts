@@ -81,6 +81,26 @@ describe('node runtime', () => {
     expect(rt.node.router.has('hop')).toBe(false);
   });
 
+  it('serves every listing of the typed control API, and answers an unknown policy with not-found', async () => {
+    const client = new ControlClient(rt.socketPath, 'rt');
+    expect((await client.call('workers', {})).workers).toEqual(expect.arrayContaining(['api', 'echo']));
+    expect(await client.call('listTcpConnections', {})).toEqual({ connections: [] });
+    expect((await client.call('listSecureChannelListeners', {})).listeners.map((l) => l.address)).toEqual([
+      'api',
+    ]);
+    expect(await client.call('listSecureChannels', {})).toEqual({ channels: [] });
+    expect(await client.call('listOutlets', {})).toEqual({ outlets: [] });
+    expect(await client.call('listInlets', {})).toEqual({ inlets: [] });
+    expect(await client.call('listRelays', {})).toEqual({ relays: [], served: [] });
+    expect(await client.call('trust', {})).toEqual({ project: null, authority: false, credentials: 0 });
+    await expect(client.call('getPolicy', { resource: 'nothing' })).rejects.toMatchObject({
+      kind: 'not-found',
+      status: 404,
+    });
+    const reply = await client.call('sendMessage', { route: ['0#echo'], payloadHex: '0102' });
+    expect(reply.payloadHex).toBe('0102');
+  });
+
   it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
     const peer = await rawPeer(rt.tcpListenerAddress);
     peer.socket.write(
