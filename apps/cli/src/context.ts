@@ -4,16 +4,9 @@
  */
 
 import { OckamError } from '@ockam/core';
-import {
-  ControlClient,
-  Identities,
-  isNodeRunning,
-  type NodeRecord,
-  OckamHome,
-  State,
-  spawnNode,
-  validateNodeName,
-} from '@ockam/node';
+import { isNodeRunning, spawnNode } from '@ockam/daemon';
+import { ControlClient } from '@ockam/node/control';
+import { Identities, type NodeRecord, OckamHome, State, validateNodeName } from '@ockam/state';
 import type { Output } from './output.js';
 
 export const DEFAULT_NODE_NAME = 'default';

@@ -1,14 +1,17 @@
 /**
- * Turns a multiaddr typed by the user into a route the sending node can use (PROTOCOL.md §12).
+ * Turns a multiaddr typed by the user into a route the sending node can use, with the node's own
+ * resolver (`buildRoute` from `@ockam/node`): the command only says how to build each part, through
+ * the control APIs of its local nodes.
  *
  * Each `/node/N` (or `/ip4|ip6|dnsaddr/…/tcp/P`) hop is a TCP connection created BY THE NODE
- * BEFORE IT, on our request through that node's control API: for `/node/a/node/b/node/c/service/x`
- * sent from `a`, node `a` connects to `b` and node `b` connects to `c`. Connections made by
- * intermediate nodes are exposed to their listener, so traffic that arrived from the previous hop
- * may use them. A leading `/node/<from>` is where the message starts, not a hop.
+ * BEFORE IT: for `/node/a/node/b/node/c/service/x` sent from `a`, node `a` connects to `b` and node
+ * `b` connects to `c`. Connections made by intermediate nodes are exposed to their listener, so
+ * traffic that arrived from the previous hop may use them. A leading `/node/<from>` is where the
+ * message starts, not a hop.
  */
-import { MultiAddr, type MultiAddrComponent, OckamError } from '@ockam/core';
-import type { ChannelInfo, TcpConnectionInfo } from '@ockam/node';
+import { Address, OckamError } from '@ockam/core';
+import { buildRoute, type RouteBuilder } from '@ockam/node';
+import { Projects } from '@ockam/state';
 import type { CliContext } from './context.js';
 
 export interface SecureHopOptions {
@@ -25,75 +28,43 @@ export async function resolveRoute(
   text: string,
   secureOptions: SecureHopOptions = {},
 ): Promise<string[]> {
-  const ma = MultiAddr.parse(text);
-  const c = ma.components;
-  const route: string[] = [];
-  let current = fromNode;
-  for (let i = 0; i < c.length; i++) {
-    const { protocol, value } = c[i]!;
-    switch (protocol) {
-      case 'node': {
-        if (i === 0 && value === fromNode) break;
-        const target = ctx.state.requireNode(value);
-        if (!target.tcpListenerAddress)
-          throw new OckamError('node', 'not-found', `Node ${value} has no TCP listener (is it running?)`);
-        route.push(await connect(ctx, current, fromNode, target.tcpListenerAddress));
-        current = value;
-        break;
-      }
-      case 'ip4':
-      case 'ip6':
-      case 'dnsaddr': {
-        const port = (c[++i] as MultiAddrComponent).value;
-        const host = protocol === 'ip6' ? `[${value}]` : value;
-        route.push(await connect(ctx, current, fromNode, `${host}:${port}`));
-        current = `${host}:${port}`;
-        break;
-      }
-      case 'service':
-      case 'worker':
-        route.push(`0#${value}`);
-        break;
-      case 'secure': {
-        // A secure channel from the sending node to the listener at this point of the route; the
-        // rest of the route continues through the channel.
-        const channel = await ctx.client(fromNode).post<ChannelInfo>('/secure-channels', {
-          route: [...route, `0#${value}`],
-          ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
-          ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
-          ...(secureOptions.timeoutMs ? { timeoutMs: secureOptions.timeoutMs } : {}),
-        });
-        secureOptions.created?.push(channel.address);
-        route.length = 0;
-        route.push(`0#${channel.address}`);
-        break;
-      }
-      case 'project':
-      case 'space':
-        throw new OckamError(
-          'node',
-          'unsupported',
-          `'/${protocol}/${value}' needs a project; run 'ockam enroll' first (not supported yet by this ockam)`,
-        );
-      case 'tcp':
-        throw new OckamError('node', 'invalid', `'/tcp' must follow a host in ${text}`);
-    }
-  }
-  if (route.length === 0) throw new OckamError('node', 'invalid', `Route ${text} has no destination`);
-  return route;
-}
-
-async function connect(ctx: CliContext, current: string, fromNode: string, to: string): Promise<string> {
-  // Only nodes we run locally can be asked to connect onwards.
-  if (ctx.state.getNode(current) === undefined) {
-    throw new OckamError(
-      'node',
-      'unsupported',
-      `Cannot ask ${current} to connect to ${to}: only local nodes can create hops`,
-    );
-  }
-  const conn = await ctx
-    .client(current)
-    .post<TcpConnectionInfo>('/tcp-connections', { to, expose: current !== fromNode });
-  return `0#${conn.senderAddress}`;
+  const from = ctx.client(fromNode);
+  const builder: RouteBuilder = {
+    nodeName: fromNode,
+    nodeListener(name) {
+      const target = ctx.state.requireNode(name);
+      if (!target.tcpListenerAddress)
+        throw new OckamError('node', 'not-found', `Node ${name} has no TCP listener (is it running?)`);
+      return target.tcpListenerAddress;
+    },
+    async connect(to, via) {
+      const conn = await ctx
+        .client(via ?? fromNode)
+        .call('createTcpConnection', { to, expose: via !== undefined && via !== fromNode });
+      return Address.local(conn.senderAddress);
+    },
+    async createChannel(o) {
+      const channel = await from.call('createSecureChannel', {
+        route: o.route.addresses.map((a) => a.toString()),
+        ...(o.authorized ? { authorized: o.authorized } : {}),
+        ...(o.identity ? { identity: o.identity } : {}),
+        ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+      });
+      secureOptions.created?.push(channel.address);
+      return { address: channel.address };
+    },
+    deleteChannel: async (address) => {
+      await from.call('deleteSecureChannel', { address });
+    },
+    project: (name) => {
+      const p = new Projects(ctx.state).require(name);
+      return { route: p.route, identifier: p.identifier };
+    },
+  };
+  const { route } = await buildRoute(builder, text, {
+    ...(secureOptions.identity ? { identity: secureOptions.identity } : {}),
+    ...(secureOptions.authorized ? { authorized: secureOptions.authorized } : {}),
+    ...(secureOptions.timeoutMs ? { timeoutMs: secureOptions.timeoutMs } : {}),
+  });
+  return route.addresses.map((a) => a.toString());
 }

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OCKAM_BIN = fileURLToPath(new URL('../bin/ockam.js', import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../../node/browser-example/ockam-example.js', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../daemon/browser-example/ockam-example.js', import.meta.url));
 const MESSAGE = 'hello from the browser example 7f3a';
 const enc = new TextEncoder();
 
@@ -102,7 +102,7 @@ describe.skipIf(chromiumMissing !== undefined)('the browser example in headless 
   let svc: NodeShow;
 
   beforeAll(async () => {
-    if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run pnpm build in apps/node first`);
+    if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run pnpm build in apps/daemon first`);
     // Short, so the nodes' Unix socket paths stay under the 107-byte limit.
     home = mkdtempSync(join(tmpdir(), 'ock-'));
     profile = mkdtempSync(join(tmpdir(), 'ockam-chromium-'));

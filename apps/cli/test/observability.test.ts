@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Identities, OckamHome, State } from '@ockam/node';
+import { Identities, OckamHome, State } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OCKAM_BIN, ockam, shell, tempHome } from './helpers.js';
 

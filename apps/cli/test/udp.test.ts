@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ControlClient, type NodeStatus } from '@ockam/node';
+import { ControlClient, type NodeStatus } from '@ockam/node/control';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, tempHome } from './helpers.js';
 import { run, startHttpServer } from './servers.js';

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Identities, OckamHome, State } from '@ockam/node';
+import { Identities, OckamHome, State } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ockam, tempHome } from './helpers.js';
 

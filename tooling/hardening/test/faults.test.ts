@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toHex } from '@ockam/core';
 import { CredentialError, issueCredential, verifyCredential } from '@ockam/credentials';
+import { startNodeRuntime } from '@ockam/daemon';
 import {
   createIdentity,
   createPurposeKey,
@@ -28,7 +29,7 @@ import {
   MAX_ALLOWED_TIME_DRIFT,
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
-import { Identities, OckamHome, State, startNodeRuntime } from '@ockam/node';
+import { Identities, OckamHome, State } from '@ockam/state';
 import { createVault } from '@ockam/vault';
 import { SqliteKeyStore } from '@ockam/vault/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

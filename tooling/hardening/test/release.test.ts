@@ -27,7 +27,7 @@ interface Packed {
 function publishableDirs(): string[] {
   const dirs = [
     ...readdirSync(path.join(REPO_ROOT, 'packages')).map((d) => path.join(REPO_ROOT, 'packages', d)),
-    path.join(REPO_ROOT, 'apps/node'),
+    path.join(REPO_ROOT, 'apps/daemon'),
     path.join(REPO_ROOT, 'apps/cli'),
   ];
   return dirs.filter((d) => {

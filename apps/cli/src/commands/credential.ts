@@ -8,7 +8,7 @@ import {
   verifyCredential,
 } from '@ockam/credentials';
 import { importIdentity } from '@ockam/identity';
-import { Projects } from '@ockam/node';
+import { Projects } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { OckamError, type SigningKeyType } from '@ockam/core';
 import { IdentityError, importIdentity } from '@ockam/identity';
-import type { IdentityRecord } from '@ockam/node';
+import type { IdentityRecord } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';

@@ -1,5 +1,5 @@
 import { decodeBareBytes, encodeBareBytes, fromHex, OckamError, toHex, utf8 } from '@ockam/core';
-import type { SendMessageResponse } from '@ockam/node';
+import type { SendMessageResponse } from '@ockam/node/control';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../output.js';
@@ -38,8 +38,8 @@ export function registerMessageCommands(program: Command, run: Run): void {
           const route = await resolveRoute(ctx, from.name, to, { created, timeoutMs });
           reply = await ctx
             .client(from.name)
-            .post<SendMessageResponse>(
-              '/messages',
+            .call(
+              'sendMessage',
               { route, payloadHex: toHex(encodeBareBytes(payload)), timeoutMs },
               { timeoutMs: timeoutMs + 5_000 },
             );
@@ -48,7 +48,7 @@ export function registerMessageCommands(program: Command, run: Run): void {
           for (const a of created)
             await ctx
               .client(from.name)
-              .delete(`/secure-channels/${a}`)
+              .call('deleteSecureChannel', { address: a })
               .catch(() => {});
         }
         const raw = fromHex(reply.payloadHex);

@@ -3,16 +3,14 @@ import { OckamError, parseHostPort } from '@ockam/core';
 import {
   isNodeProcess,
   isNodeRunning,
-  type NodeRecord,
-  type NodeStatus,
-  Projects,
   parseLogLevel,
   resolveLogLevel,
   runDaemon,
   spawnNode,
   stopNodeProcess,
-  validateNodeName,
-} from '@ockam/node';
+} from '@ockam/daemon';
+import type { NodeStatus } from '@ockam/node/control';
+import { type NodeRecord, Projects, validateNodeName } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
@@ -177,7 +175,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
           );
         const d = await describe(ctx, record);
         let status: NodeStatus | undefined;
-        if (d.status === 'running') status = await ctx.client(record.name).get<NodeStatus>('/node');
+        if (d.status === 'running') status = await ctx.client(record.name).call('status', {});
         const json = {
           ...d,
           identifier: status?.identifier ?? null,

@@ -12,7 +12,7 @@ function target(opts: { resource?: string; resourceType?: string }) {
       'invalid',
       'Give exactly one of --resource NAME or --resource-type TYPE',
     );
-  return opts.resource ? { resource: opts.resource } : { resourceType: opts.resourceType };
+  return opts.resource ? { resource: opts.resource } : { resourceType: opts.resourceType! };
 }
 
 export function registerPolicyCommands(program: Command, run: Run): void {
@@ -38,9 +38,7 @@ export function registerPolicyCommands(program: Command, run: Run): void {
     .action((opts: { at?: string; resource?: string; resourceType?: string; allow: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const r = await ctx
-          .client(node.name)
-          .post<{ expression: string }>('/policies', { ...target(opts), expression: opts.allow });
+        const r = await ctx.client(node.name).call('setPolicy', { ...target(opts), expression: opts.allow });
         ctx.out.result(
           `Policy set on node ${node.name} for ${opts.resource ?? opts.resourceType}: ${r.expression}`,
           { node: node.name, ...r },
@@ -55,10 +53,7 @@ export function registerPolicyCommands(program: Command, run: Run): void {
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const p = await ctx.client(node.name).get<{
-          resources: Array<{ resourceName: string; expression: string }>;
-          resourceTypes: Array<{ resourceType: string; expression: string }>;
-        }>('/policies');
+        const p = await ctx.client(node.name).call('listPolicies', {});
         ctx.out.result(
           () =>
             table(
@@ -82,12 +77,7 @@ export function registerPolicyCommands(program: Command, run: Run): void {
     .action((opts: { at?: string; resource?: string; resourceType?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const t = target(opts);
-        const q =
-          'resource' in t
-            ? `resource=${encodeURIComponent(t.resource!)}`
-            : `resourceType=${encodeURIComponent(t.resourceType!)}`;
-        const r = await ctx.client(node.name).get<{ expression: string }>(`/policy?${q}`);
+        const r = await ctx.client(node.name).call('getPolicy', target(opts));
         ctx.out.result(r.expression, r);
       }),
     );
@@ -103,11 +93,7 @@ export function registerPolicyCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
         const t = target(opts);
-        const q =
-          'resource' in t
-            ? `resource=${encodeURIComponent(t.resource!)}`
-            : `resourceType=${encodeURIComponent(t.resourceType!)}`;
-        await ctx.client(node.name).delete(`/policy?${q}`);
+        await ctx.client(node.name).call('deletePolicy', t);
         ctx.out.result(`Policy deleted for ${opts.resource ?? opts.resourceType}`, { deleted: t });
       }),
     );

@@ -1,5 +1,4 @@
 import { MultiAddr, OckamError, parseHostPort } from '@ockam/core';
-import type { InletInfo, OutletInfo, RelayInfo } from '@ockam/node';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
@@ -50,7 +49,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((opts: { to: string; from: string; at?: string; allow?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const o = await ctx.client(node.name).post<OutletInfo>('/tcp-outlets', {
+        const o = await ctx.client(node.name).call('createOutlet', {
           address: opts.from.replace(/^\/service\//, ''),
           to: hostPort(opts.to),
           ...(opts.allow ? { allow: opts.allow } : {}),
@@ -69,7 +68,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const { outlets } = await ctx.client(node.name).get<{ outlets: OutletInfo[] }>('/tcp-outlets');
+        const { outlets } = await ctx.client(node.name).call('listOutlets', {});
         ctx.out.result(
           () =>
             table(
@@ -91,7 +90,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
         const node = await ctx.runningNode(opts.at);
         const o = await ctx
           .client(node.name)
-          .get<OutletInfo>(`/tcp-outlets/${encodeURIComponent(address.replace(/^\/service\//, ''))}`);
+          .call('getOutlet', { address: address.replace(/^\/service\//, '') });
         ctx.out.result(`Outlet /service/${o.address} → ${o.to} (${o.connections} connections)`, o);
       }),
     );
@@ -106,7 +105,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
         const a = address.replace(/^\/service\//, '');
-        await ctx.client(node.name).delete(`/tcp-outlets/${encodeURIComponent(a)}`);
+        await ctx.client(node.name).call('deleteOutlet', { address: a });
         ctx.out.result(`TCP outlet ${a} deleted`, { deleted: a });
       }),
     );
@@ -165,7 +164,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
             opts.via,
             opts.relayAt,
           );
-          const i = await ctx.client(node.name).post<InletInfo>('/tcp-inlets', {
+          const i = await ctx.client(node.name).call('createInlet', {
             name: opts.alias ?? `inlet-${Math.random().toString(16).slice(2, 8)}`,
             from: hostPort(opts.from),
             to,
@@ -190,7 +189,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const { inlets } = await ctx.client(node.name).get<{ inlets: InletInfo[] }>('/tcp-inlets');
+        const { inlets } = await ctx.client(node.name).call('listInlets', {});
         ctx.out.result(
           () =>
             table(
@@ -210,7 +209,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const i = await ctx.client(node.name).get<InletInfo>(`/tcp-inlets/${encodeURIComponent(name)}`);
+        const i = await ctx.client(node.name).call('getInlet', { name });
         ctx.out.result(
           [
             `Inlet:       ${i.name}`,
@@ -234,7 +233,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        await ctx.client(node.name).delete(`/tcp-inlets/${encodeURIComponent(name)}`);
+        await ctx.client(node.name).call('deleteInlet', { name });
         ctx.out.result(`TCP inlet ${name} deleted`, { deleted: name });
       }),
     );
@@ -260,7 +259,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { to?: string; at: string; authorized?: string[] }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.to);
-        const r = await ctx.client(node.name).post<RelayInfo>('/relays', {
+        const r = await ctx.client(node.name).call('createRelay', {
           name,
           at: opts.at,
           ...(opts.authorized ? { authorized: opts.authorized } : {}),
@@ -279,9 +278,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((opts: { to?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.to);
-        const { relays, served } = await ctx
-          .client(node.name)
-          .get<{ relays: RelayInfo[]; served: string[] }>('/relays');
+        const { relays, served } = await ctx.client(node.name).call('listRelays', {});
         ctx.out.result(
           () =>
             `${table(
@@ -301,7 +298,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { to?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.to);
-        const r = await ctx.client(node.name).get<RelayInfo>(`/relays/${encodeURIComponent(name)}`);
+        const r = await ctx.client(node.name).call('getRelay', { name });
         ctx.out.result(
           `Relay ${r.name} at ${r.at}/service/${r.remoteAddress}: ${r.status} (${r.reconnects} reconnects)`,
           r,
@@ -318,7 +315,7 @@ export function registerPortalCommands(program: Command, run: Run): void {
     .action((name: string, opts: { to?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.to);
-        await ctx.client(node.name).delete(`/relays/${encodeURIComponent(name)}`);
+        await ctx.client(node.name).call('deleteRelay', { name });
         ctx.out.result(`Relay ${name} deleted`, { deleted: name });
       }),
     );

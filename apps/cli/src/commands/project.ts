@@ -14,17 +14,10 @@ import {
   requestCredential,
   verifyCredential,
 } from '@ockam/credentials';
+import { isNodeRunning, spawnNode, stopNodeProcess } from '@ockam/daemon';
 import { importIdentity } from '@ockam/identity';
-import {
-  type ClientNode,
-  isNodeRunning,
-  type ProjectAuthority,
-  type ProjectRecord,
-  Projects,
-  spawnNode,
-  stopNodeProcess,
-  withClientNode,
-} from '@ockam/node';
+import { type ClientNode, withClientNode } from '@ockam/node';
+import { type ProjectAuthority, type ProjectRecord, Projects } from '@ockam/state';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';

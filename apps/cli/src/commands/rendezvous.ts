@@ -1,5 +1,4 @@
 import { parseHostPort } from '@ockam/core';
-import type { NodeStatus } from '@ockam/node';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { createNode } from './node.js';
@@ -34,7 +33,7 @@ export function registerRendezvousCommands(program: Command, run: Run): void {
         } finally {
           (ctx.out as { quiet: boolean }).quiet = quiet;
         }
-        const s = await ctx.client(name).get<NodeStatus>('/node');
+        const s = await ctx.client(name).call('status', {});
         ctx.out.result(`Rendezvous service running on node ${name} at UDP ${s.udp?.rendezvousService}`, {
           node: name,
           udpAddress: s.udp?.rendezvousService,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isNodeRunning, spawnNode } from '@ockam/node';
+import { isNodeRunning, spawnNode } from '@ockam/daemon';
 import type { Command } from 'commander';
 import { loadConfig, type NodeConfig } from '../config.js';
 import type { CliContext } from '../context.js';
@@ -51,14 +51,14 @@ export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir:
     const api = ctx.client(name);
     for (const p of n.policies) {
       const at = p.at ? ctx.client(p.at) : api;
-      await at.post('/policies', {
-        ...(p.resource ? { resource: p.resource } : { resourceType: p.resourceType }),
+      await at.call('setPolicy', {
+        ...(p.resource ? { resource: p.resource } : { resourceType: p.resourceType! }),
         expression: p.expression,
       });
       done.push(`policy for ${p.resource ?? p.resourceType}`);
     }
     for (const o of n.outlets) {
-      await api.post('/tcp-outlets', {
+      await api.call('createOutlet', {
         address: o.from,
         to: hostPort(o.to),
         ...(o.allow ? { allow: o.allow } : {}),
@@ -66,11 +66,11 @@ export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir:
       done.push(`tcp outlet ${o.name} → ${hostPort(o.to)}`);
     }
     for (const r of n.relays) {
-      await api.post('/relays', { name: r.name, at: r.at ?? '/project/default' });
+      await api.call('createRelay', { name: r.name, at: r.at ?? '/project/default' });
       done.push(`relay ${r.name}`);
     }
     for (const i of n.inlets) {
-      await api.post('/tcp-inlets', {
+      await api.call('createInlet', {
         name: i.name,
         from: hostPort(i.from),
         to: expandInletTo(

@@ -1,5 +1,4 @@
 import { OckamError } from '@ockam/core';
-import type { ChannelInfo, ListenerInfo } from '@ockam/node';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
@@ -50,8 +49,8 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
           const timeoutMs = parseDuration(opts.timeout);
           const from = await ctx.runningNode(opts.from);
           const route = await resolveRoute(ctx, from.name, opts.to);
-          const channel = await ctx.client(from.name).post<ChannelInfo>(
-            '/secure-channels',
+          const channel = await ctx.client(from.name).call(
+            'createSecureChannel',
             {
               route,
               timeoutMs,
@@ -77,7 +76,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const { channels } = await ctx.client(node.name).get<{ channels: ChannelInfo[] }>('/secure-channels');
+        const { channels } = await ctx.client(node.name).call('listSecureChannels', {});
         ctx.out.result(
           () =>
             channels.length === 0
@@ -101,7 +100,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
         const node = await ctx.runningNode(opts.at);
         const c = await ctx
           .client(node.name)
-          .get<ChannelInfo>(`/secure-channels/${encodeURIComponent(address.replace(/^\/service\//, ''))}`);
+          .call('getSecureChannel', { address: address.replace(/^\/service\//, '') });
         ctx.out.result(
           [
             `Address:    /service/${c.address}`,
@@ -125,7 +124,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
         const a = address.replace(/^\/service\//, '');
-        await ctx.client(node.name).delete(`/secure-channels/${encodeURIComponent(a)}`);
+        await ctx.client(node.name).call('deleteSecureChannel', { address: a });
         ctx.out.result(`Secure channel ${a} deleted`, { deleted: a });
       }),
     );
@@ -151,7 +150,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((address: string, opts: { at?: string; authorized?: string[]; identity?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const l = await ctx.client(node.name).post<ListenerInfo>('/secure-channel-listeners', {
+        const l = await ctx.client(node.name).call('createSecureChannelListener', {
           address,
           ...(opts.authorized ? { authorized: opts.authorized } : {}),
           ...(opts.identity ? { identity: opts.identity } : {}),
@@ -167,9 +166,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        const { listeners } = await ctx
-          .client(node.name)
-          .get<{ listeners: ListenerInfo[] }>('/secure-channel-listeners');
+        const { listeners } = await ctx.client(node.name).call('listSecureChannelListeners', {});
         ctx.out.result(
           () =>
             table(
@@ -196,7 +193,7 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at);
-        await ctx.client(node.name).delete(`/secure-channel-listeners/${encodeURIComponent(address)}`);
+        await ctx.client(node.name).call('deleteSecureChannelListener', { address });
         ctx.out.result(`Secure channel listener ${address} deleted`, { deleted: address });
       }),
     );

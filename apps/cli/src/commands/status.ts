@@ -1,4 +1,4 @@
-import { type ChannelInfo, isNodeRunning, type ListenerInfo, type NodeStatus } from '@ockam/node';
+import { isNodeRunning } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 
@@ -21,9 +21,9 @@ export function registerStatusCommand(program: Command, run: Run): void {
             const c = ctx.client(n.name);
             try {
               const [s, ch, ls] = await Promise.all([
-                c.get<NodeStatus>('/node', { timeoutMs: 5_000 }),
-                c.get<{ channels: ChannelInfo[] }>('/secure-channels', { timeoutMs: 5_000 }),
-                c.get<{ listeners: ListenerInfo[] }>('/secure-channel-listeners', { timeoutMs: 5_000 }),
+                c.call('status', {}, { timeoutMs: 5_000 }),
+                c.call('listSecureChannels', {}, { timeoutMs: 5_000 }),
+                c.call('listSecureChannelListeners', {}, { timeoutMs: 5_000 }),
               ]);
               return {
                 ...s,

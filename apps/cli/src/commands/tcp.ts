@@ -1,4 +1,3 @@
-import type { TcpConnectionInfo } from '@ockam/node';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
@@ -29,9 +28,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .action((opts: { to: string; from?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.from?.replace(/^\/node\//, ''));
-        const c = await ctx
-          .client(node.name)
-          .post<TcpConnectionInfo>('/tcp-connections', { to: opts.to, expose: true });
+        const c = await ctx.client(node.name).call('createTcpConnection', { to: opts.to, expose: true });
         ctx.out.result(`/worker/${c.senderAddress}`, { ...c, node: node.name });
       }),
     );
@@ -42,9 +39,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
-        const { connections } = await ctx
-          .client(node.name)
-          .get<{ connections: TcpConnectionInfo[] }>('/tcp-connections');
+        const { connections } = await ctx.client(node.name).call('listTcpConnections', {});
         ctx.out.result(
           () =>
             table(
@@ -63,7 +58,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
         const a = address.replace(/^\/worker\//, '');
-        await ctx.client(node.name).delete(`/tcp-connections/${encodeURIComponent(a)}`);
+        await ctx.client(node.name).call('deleteTcpConnection', { address: a });
         ctx.out.result(`Closed TCP connection /worker/${a} on node ${node.name}`, {
           deleted: a,
           node: node.name,

@@ -1,5 +1,5 @@
 import { OckamError } from '@ockam/core';
-import { PASSPHRASE_ENV, type VaultRecord } from '@ockam/node';
+import { PASSPHRASE_ENV, type VaultRecord } from '@ockam/state';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';

@@ -1,14 +1,16 @@
 /**
- * The `ockam` command's side of the control API: JSON requests over a node's Unix socket.
+ * The `ockam` command's side of the control API: JSON requests over a node's Unix socket, built
+ * from `CONTROL_API` (./api.ts).
  *
  * @example
  * ```ts
- * const client = new ControlClient('/home/me/.ockam/nodes/n1/api.sock');
- * const status = await client.get<NodeStatus>('/node');
+ * const client = new ControlClient('/home/me/.ockam/nodes/n1/api.sock', 'n1');
+ * const { inlets } = await client.call('listInlets', {});
  * ```
  */
 import { request } from 'node:http';
 import { type ErrorKind, OckamError } from '@ockam/core';
+import { CONTROL_API, type EndpointName, endpointUrl, type RequestOf, type ResponseOf } from './api.js';
 
 export class ControlApiError extends OckamError {
   readonly status: number;
@@ -27,19 +29,30 @@ export class ControlClient {
     this.nodeName = nodeName;
   }
 
+  /** Calls one endpoint of `CONTROL_API` by name. */
+  call<N extends EndpointName>(
+    name: N,
+    input: RequestOf<N>,
+    options?: { timeoutMs?: number },
+  ): Promise<ResponseOf<N>> {
+    const endpoint = CONTROL_API[name];
+    const fields = input as Record<string, unknown>;
+    const url = endpointUrl(endpoint, fields);
+    return this.raw<ResponseOf<N>>(
+      endpoint.method,
+      url,
+      endpoint.method === 'POST' ? fields : undefined,
+      options,
+    );
+  }
+
+  /** An untyped GET, for tests and tools that probe the API itself; programs use `call`. */
   get<T>(path: string, options?: { timeoutMs?: number }): Promise<T> {
-    return this.call<T>('GET', path, undefined, options);
+    return this.raw<T>('GET', path, undefined, options);
   }
 
-  post<T>(path: string, body: unknown, options?: { timeoutMs?: number }): Promise<T> {
-    return this.call<T>('POST', path, body, options);
-  }
-
-  delete<T>(path: string, options?: { timeoutMs?: number }): Promise<T> {
-    return this.call<T>('DELETE', path, undefined, options);
-  }
-
-  call<T>(method: string, path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+  /** An untyped request (see `get`). */
+  raw<T>(method: string, path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const timeoutMs = options.timeoutMs ?? 60_000;
     return new Promise<T>((resolve, reject) => {

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { handshakeLimitsFromEnv, type RelayLimits, transportLimitsFromEnv } from '@ockam/node';
 import { OckamHome, State, validateNodeName } from '@ockam/state';
 import {
   fileLogSink,
@@ -15,10 +16,7 @@ import {
   resolveLogLevel,
   stderrLogSink,
 } from './log-sink.js';
-import type { RelayLimits } from './portals.js';
 import { startNodeRuntime } from './runtime.js';
-import { handshakeLimitsFromEnv } from './secure-channels.js';
-import { transportLimitsFromEnv } from './transport-limits.js';
 
 export interface DaemonReady {
   type: 'ready';

@@ -14,7 +14,8 @@ import { createServer, type Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join, normalize, sep } from 'node:path';
 import { type Logger, LogLimiter, noopLogger, parseHostPort } from '@ockam/core';
-import type { NodeStatus } from './control-protocol.js';
+import type { Metric } from '@ockam/node';
+import type { NodeStatus } from '@ockam/node/control';
 
 /**
  * Requests refused for their `Host` are logged at most once per this interval, with the count of
@@ -38,13 +39,6 @@ export interface StatusServer {
   /** The origins (`http://host:port`) of pages this server serves: one per name it answers to. */
   readonly origins: readonly string[];
   close(): Promise<void>;
-}
-
-export interface Metric {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge';
-  samples: Array<{ labels?: Record<string, string>; value: number }>;
 }
 
 export interface StatusSource {

@@ -6,6 +6,18 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { OckamError } from '@ockam/core';
+import {
+  CONTROL_API,
+  type EndpointName,
+  type RequestOf,
+  type ResponseOf,
+  type Untrusted,
+} from '@ockam/node/control';
+
+/** One handler per endpoint of `CONTROL_API`; each gets what the socket sent, unchecked. */
+export type Handlers = {
+  [N in EndpointName]: (input: Untrusted<RequestOf<N>>) => Promise<ResponseOf<N>> | ResponseOf<N>;
+};
 
 export type Handler = (body: unknown, params: Record<string, string>) => Promise<unknown> | unknown;
 
@@ -53,6 +65,18 @@ export class ControlServer {
       })}$`,
     );
     this.#routes.push({ method, pattern, keys, handler });
+    return this;
+  }
+
+  /** Serves every endpoint of `CONTROL_API`: a POST's body, or a GET's or DELETE's path and query, is its input. */
+  serve(handlers: Handlers): this {
+    for (const name of Object.keys(CONTROL_API) as EndpointName[]) {
+      const { method, path } = CONTROL_API[name];
+      const handle = handlers[name] as (input: Record<string, unknown>) => unknown;
+      this.on(method, path, (body, params) =>
+        handle(method === 'POST' ? (body as Record<string, unknown>) : params),
+      );
+    }
     return this;
   }
 

@@ -10,15 +10,10 @@ import {
   LocalMessage,
   Route,
 } from '@ockam/core';
+import { ControlClient, type NodeStatus } from '@ockam/node/control';
+import { OckamHome, State } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ControlClient,
-  type NodeRuntime,
-  type NodeStatus,
-  OckamHome,
-  State,
-  startNodeRuntime,
-} from '../src/index.js';
+import { type NodeRuntime, startNodeRuntime } from '../src/index.js';
 
 function frame(m: LocalMessage): Buffer {
   const body = encodeTransportMessage(m);
@@ -83,7 +78,27 @@ describe('node runtime', () => {
       // hop only on request (issue 14: it forwarded a raw peer anywhere).
       services: ['echo', 'uppercase'],
     });
-    expect(rt.node.has('hop')).toBe(false);
+    expect(rt.node.router.has('hop')).toBe(false);
+  });
+
+  it('serves every listing of the typed control API, and answers an unknown policy with not-found', async () => {
+    const client = new ControlClient(rt.socketPath, 'rt');
+    expect((await client.call('workers', {})).workers).toEqual(expect.arrayContaining(['api', 'echo']));
+    expect(await client.call('listTcpConnections', {})).toEqual({ connections: [] });
+    expect((await client.call('listSecureChannelListeners', {})).listeners.map((l) => l.address)).toEqual([
+      'api',
+    ]);
+    expect(await client.call('listSecureChannels', {})).toEqual({ channels: [] });
+    expect(await client.call('listOutlets', {})).toEqual({ outlets: [] });
+    expect(await client.call('listInlets', {})).toEqual({ inlets: [] });
+    expect(await client.call('listRelays', {})).toEqual({ relays: [], served: [] });
+    expect(await client.call('trust', {})).toEqual({ project: null, authority: false, credentials: 0 });
+    await expect(client.call('getPolicy', { resource: 'nothing' })).rejects.toMatchObject({
+      kind: 'not-found',
+      status: 404,
+    });
+    const reply = await client.call('sendMessage', { route: ['0#echo'], payloadHex: '0102' });
+    expect(reply.payloadHex).toBe('0102');
   });
 
   it('answers a raw Ockam TCP peer: uppercase replies to the return route', async () => {
@@ -130,7 +145,7 @@ describe('node runtime', () => {
 
   it('does not let a network peer reach a local worker that is not exposed to the listener', async () => {
     let reached = 0;
-    rt.node.startWorker('private', { handleMessage: () => void reached++ });
+    rt.node.router.startWorker('private', { handleMessage: () => void reached++ });
     const peer = await rawPeer(rt.tcpListenerAddress);
     peer.socket.write(frame(new LocalMessage(Route.of('private'), Route.of('app'), new Uint8Array([1]))));
     peer.socket.write(frame(new LocalMessage(Route.of('echo'), Route.of('app'), new Uint8Array([2]))));
@@ -140,7 +155,7 @@ describe('node runtime', () => {
       lines.some((l) => l.startsWith('flow control dropped a message') && l.includes('"to":"private"')),
     ).toBe(true);
     peer.socket.destroy();
-    await rt.node.stopWorker('private');
+    await rt.node.router.stopWorker('private');
   });
 
   it('rejects a second node on the same control socket', async () => {
@@ -169,7 +184,7 @@ describe('node runtime with hop enabled', () => {
       const s = await new ControlClient(rt.socketPath, 'hop').get<NodeStatus>('/node');
       expect(s.services).toEqual(['echo', 'uppercase', 'hop']);
       let reached = 0;
-      rt.node.startWorker('private', { handleMessage: () => void reached++ });
+      rt.node.router.startWorker('private', { handleMessage: () => void reached++ });
       const peer = await rawPeer(rt.tcpListenerAddress);
       peer.socket.write(
         frame(new LocalMessage(Route.of('hop', 'private'), Route.of('app'), new Uint8Array([1]))),

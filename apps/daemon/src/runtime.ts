@@ -1,0 +1,321 @@
+/**
+ * The daemon's node: `createNode` from `@ockam/node`, plus the control API on the node's Unix
+ * socket and, on request, the HTTP status server. `startNodeRuntime` is what the daemon process
+ * runs; tests call it directly too.
+ *
+ * @example
+ * ```ts
+ * import { OckamHome, State } from '@ockam/state';
+ * import { startNodeRuntime } from '@ockam/daemon';
+ * const home = new OckamHome('/tmp/ockam');
+ * const rt = await startNodeRuntime({ home, state: new State(home), name: 'n1' });
+ * console.log(rt.tcpListenerAddress); // 127.0.0.1:PORT
+ * await rt.stop();
+ * ```
+ */
+
+import { ALL_RESOURCE_TYPES, isResourceType } from '@ockam/abac';
+import { Address, fromHex, OckamError, Route, toHex } from '@ockam/core';
+import {
+  CleanupStack,
+  createNode,
+  type InletConfig,
+  type NodeOptions,
+  type OckamNode,
+  type OutletConfig,
+  type PolicyTarget,
+  type RelayConfig,
+} from '@ockam/node';
+import type { NodeStatus } from '@ockam/node/control';
+import type { OckamHome, State } from '@ockam/state';
+import { ControlServer, type Handlers, HttpError } from './control-server.js';
+import { publicStatus, type StatusServer, startStatusServer } from './status-server.js';
+
+/** What `createNode` takes (but its state and name are required), and what the daemon adds. */
+export interface NodeRuntimeOptions
+  extends Omit<NodeOptions, 'state' | 'home' | 'name' | 'router' | 'tcpListenerAddress' | 'beforeStartStep'> {
+  home: OckamHome;
+  /** The state database (identities and vaults live there). */
+  state: State;
+  name: string;
+  /** HOST:PORT for the TCP listener; default 127.0.0.1:0 (a free port). */
+  tcpListenerAddress?: string;
+  /** [HOST:]PORT of an optional HTTP status server (/health, /show, /metrics). */
+  httpServer?: string;
+  /** `Host` names the HTTP status server answers to besides its own addresses (behind a proxy). */
+  httpServerAllowedHosts?: readonly string[];
+  /** Directory of static files the HTTP status server serves under /example/ (the browser example). */
+  exampleDir?: string;
+  /** Called once the node asks to be stopped through its control API. */
+  onStopRequested?: () => void;
+}
+
+export interface NodeRuntime {
+  readonly name: string;
+  readonly node: OckamNode;
+  readonly tcpListenerAddress: string;
+  readonly socketPath: string;
+  readonly identifier: string;
+  /** The bound address of the HTTP status server, if one was asked for. */
+  readonly httpServerAddress: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The router's limits an operator may change from the environment of `ockam node create`/`start`:
+ * `OCKAM_ROUTER_TIME_SLICE_MS` (default `DEFAULT_TIME_SLICE_MS`) and
+ * `OCKAM_REFUSAL_LOG_INTERVAL_MS` (default `DEFAULT_REFUSAL_LOG_INTERVAL_MS`).
+ */
+function routerLimits(env: NodeJS.ProcessEnv): { timeSliceMs?: number; refusalLogIntervalMs?: number } {
+  const ms = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1)
+      throw new OckamError(
+        'node',
+        'invalid',
+        `Invalid ${name} '${text}': a whole number of milliseconds ≥ 1`,
+      );
+    return n;
+  };
+  const timeSliceMs = ms('OCKAM_ROUTER_TIME_SLICE_MS');
+  const refusalLogIntervalMs = ms('OCKAM_REFUSAL_LOG_INTERVAL_MS');
+  return {
+    ...(timeSliceMs !== undefined ? { timeSliceMs } : {}),
+    ...(refusalLogIntervalMs !== undefined ? { refusalLogIntervalMs } : {}),
+  };
+}
+
+function str(body: unknown, key: string, required = true): string | undefined {
+  const v = (body as Record<string, unknown> | null)?.[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '')
+    throw new HttpError(400, `Field '${key}' must be a non-empty string`);
+  return v;
+}
+
+function parseRoute(value: unknown): Route {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((a) => typeof a === 'string')) {
+    throw new HttpError(400, "Field 'route' must be a non-empty list of addresses");
+  }
+  return new Route(value.map((a: string) => Address.parse(a)));
+}
+
+function policyTarget(b: Record<string, unknown>): PolicyTarget {
+  if (typeof b.resource === 'string' && b.resource !== '') return { resourceName: b.resource };
+  if (typeof b.resourceType === 'string') {
+    if (!isResourceType(b.resourceType))
+      throw new HttpError(
+        400,
+        `Unknown resource type '${b.resourceType}': use ${ALL_RESOURCE_TYPES.join(', ')}`,
+      );
+    return { resourceType: b.resourceType };
+  }
+  throw new HttpError(400, "Give a 'resource' or a 'resourceType'");
+}
+
+function identifiers(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^I[0-9a-f]{64}$/.test(v))) {
+    throw new HttpError(
+      400,
+      "Field 'authorized' must be a list of identifiers (I followed by 64 hex digits)",
+    );
+  }
+  return value as string[];
+}
+
+/** The control API's handlers: each checks what the socket sent and calls the node. */
+function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () => void): Handlers {
+  return {
+    status: () => status(),
+    workers: () => ({ workers: node.workers() }),
+    stop: () => {
+      setImmediate(onStop);
+      return { stopping: node.name };
+    },
+    createTcpConnection: (b) => node.connectTcp(str(b, 'to')!, { expose: b.expose === true }),
+    listTcpConnections: () => ({ connections: node.tcpConnections() }),
+    deleteTcpConnection: async (p) => {
+      const address = str(p, 'address')!;
+      await node.closeTcpConnection(address);
+      return { deleted: address };
+    },
+    sendMessage: async (b) => {
+      const reply = await node.request(
+        parseRoute(b.route),
+        fromHex(str(b, 'payloadHex', false) ?? '', 'payloadHex'),
+        { timeoutMs: typeof b.timeoutMs === 'number' ? b.timeoutMs : 10_000 },
+      );
+      return {
+        payloadHex: toHex(reply.payload),
+        returnRoute: reply.returnRoute.addresses.map((a) => a.toString()),
+      };
+    },
+    createSecureChannel: async (b) =>
+      (
+        await node.createSecureChannel(parseRoute(b.route), {
+          ...(b.authorized !== undefined ? { authorized: identifiers(b.authorized) } : {}),
+          ...(typeof b.identity === 'string' ? { identity: b.identity } : {}),
+          ...(typeof b.timeoutMs === 'number' ? { timeoutMs: b.timeoutMs } : {}),
+        })
+      ).info(),
+    listSecureChannels: () => ({ channels: node.secureChannels() }),
+    getSecureChannel: (p) => node.secureChannel(str(p, 'address')!).info(),
+    deleteSecureChannel: async (p) => {
+      const address = str(p, 'address')!;
+      await node.deleteSecureChannel(address);
+      return { deleted: address };
+    },
+    createSecureChannelListener: (b) =>
+      node.createSecureChannelListener({
+        address: str(b, 'address')!,
+        ...(b.authorized !== undefined ? { authorized: identifiers(b.authorized) } : {}),
+        ...(typeof b.identity === 'string' ? { identity: b.identity } : {}),
+      }),
+    listSecureChannelListeners: () => ({ listeners: node.secureChannelListeners() }),
+    deleteSecureChannelListener: async (p) => {
+      const address = str(p, 'address')!;
+      await node.deleteSecureChannelListener(address);
+      return { deleted: address };
+    },
+    createOutlet: (b) => {
+      const config: OutletConfig = { address: str(b, 'address', false) ?? 'outlet', to: str(b, 'to')! };
+      if (typeof b.allow === 'string') config.allow = b.allow;
+      return node.createOutlet(config);
+    },
+    listOutlets: () => ({ outlets: node.outlets() }),
+    getOutlet: (p) => node.outlet(str(p, 'address')!),
+    deleteOutlet: async (p) => {
+      const address = str(p, 'address')!;
+      await node.deleteOutlet(address);
+      return { deleted: address };
+    },
+    createInlet: (b) => {
+      const config: InletConfig = { name: str(b, 'name')!, from: str(b, 'from')!, to: str(b, 'to')! };
+      if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      if (typeof b.allow === 'string') config.allow = b.allow;
+      if (typeof b.connectionWaitMs === 'number') config.connectionWaitMs = b.connectionWaitMs;
+      if (b.udp === true) config.udp = true;
+      if (b.noTcpFallback === true) config.noTcpFallback = true;
+      return node.createInlet(config);
+    },
+    listInlets: () => ({ inlets: node.inlets() }),
+    getInlet: (p) => node.inlet(str(p, 'name')!),
+    deleteInlet: async (p) => {
+      const name = str(p, 'name')!;
+      await node.deleteInlet(name);
+      return { deleted: name };
+    },
+    createRelay: (b) => {
+      const config: RelayConfig = { name: str(b, 'name')!, at: str(b, 'at')! };
+      if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      return node.createRelay(config);
+    },
+    listRelays: () => ({ relays: node.relays(), served: node.servedRelays() }),
+    getRelay: (p) => node.relay(str(p, 'name')!),
+    deleteRelay: async (p) => {
+      const name = str(p, 'name')!;
+      await node.deleteRelay(name);
+      return { deleted: name };
+    },
+    setPolicy: async (b) => {
+      const target = policyTarget(b);
+      return { ...target, expression: await node.setPolicy(target, str(b, 'expression')!) };
+    },
+    listPolicies: () => node.policies(),
+    getPolicy: async (p) => {
+      const target = policyTarget(p);
+      const expression = await node.policy(target);
+      if (expression === undefined)
+        throw new HttpError(
+          404,
+          `No policy for ${'resourceName' in target ? `resource ${target.resourceName}` : `resource type ${target.resourceType}`}`,
+          'not-found',
+        );
+      return { ...target, expression };
+    },
+    deletePolicy: async (p) => {
+      const target = policyTarget(p);
+      if (!(await node.deletePolicy(target))) throw new HttpError(404, 'No such policy', 'not-found');
+      return { deleted: target };
+    },
+    trust: () => node.trust(),
+  };
+}
+
+export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
+  const { home, name, logger } = options;
+  const cleanup = new CleanupStack();
+  try {
+    // What is the daemon's stays here; the rest is the node's.
+    const {
+      home: _home,
+      httpServer,
+      httpServerAllowedHosts,
+      exampleDir,
+      onStopRequested,
+      ...nodeOptions
+    } = options;
+    const node = await createNode({ ...nodeOptions, router: routerLimits(process.env) });
+    cleanup.push('node', () => node.stop());
+
+    let statusServer: StatusServer | undefined;
+    const status = (): NodeStatus => ({ ...node.status(), httpServerAddress: statusServer?.address ?? null });
+    const api = new ControlServer().serve(controlHandlers(node, status, () => onStopRequested?.()));
+    const socketPath = home.socketPath(name);
+    try {
+      home.ensureNodeDir(name);
+      await api.listen(socketPath);
+    } catch (e) {
+      throw OckamError.is(e)
+        ? e
+        : new OckamError(
+            'node',
+            'io',
+            `Cannot serve the control API on ${socketPath}: ${(e as Error).message}`,
+            {
+              cause: e,
+            },
+          );
+    }
+    cleanup.push('control API', () => api.close());
+
+    if (httpServer) {
+      try {
+        statusServer = await startStatusServer(httpServer, {
+          health: () => ({ node: name, identifier: node.identifier, uptimeMs: node.status().uptimeMs }),
+          show: () => publicStatus(status()),
+          ...(exampleDir ? { staticDir: exampleDir } : {}),
+          ...(httpServerAllowedHosts ? { allowedHosts: httpServerAllowedHosts } : {}),
+          ...(logger ? { logger } : {}),
+          metrics: () => node.metrics(),
+        });
+      } catch (e) {
+        throw new OckamError(
+          'node',
+          'io',
+          `Cannot start the HTTP status server on ${httpServer}: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      const server = statusServer;
+      cleanup.push('status server', () => server.close());
+      // The example page this server serves connects to the WebSocket listener from its origins.
+      if (exampleDir) for (const o of server.origins) node.allowWebSocketOrigin(o);
+    }
+    logger?.info('daemon serving', { name, socketPath, httpServer: statusServer?.address });
+    return {
+      name,
+      node,
+      tcpListenerAddress: node.tcpListenerAddress,
+      socketPath,
+      identifier: node.identifier,
+      httpServerAddress: statusServer?.address,
+      stop: () => cleanup.run(logger),
+    };
+  } catch (e) {
+    await cleanup.run(logger);
+    throw e;
+  }
+}

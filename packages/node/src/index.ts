@@ -1,0 +1,55 @@
+/**
+ * `@ockam/node`: an Ockam node in your process. `createNode()` starts one and returns its typed
+ * methods; `@ockam/node/control` holds the typed control API of the `ockam-node` daemon.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from '@ockam/node';
+ * const bob = await createNode({ name: 'bob' });
+ * const alice = await createNode({ name: 'alice' });
+ * const channel = await alice.createSecureChannel(bob.multiaddr);
+ * const reply = await channel.request('echo', new TextEncoder().encode('hi'));
+ * await Promise.all([alice.stop(), bob.stop()]);
+ * ```
+ */
+export { CleanupStack } from './cleanup.js';
+export { type ClientNode, withClientNode } from './client-node.js';
+export type { Metric } from './metrics.js';
+export {
+  createNode,
+  type NodeOptions,
+  type NodeStatus,
+  type OckamNode,
+  type PolicyList,
+  type PolicyTarget,
+  type RequestOptions,
+  type SecureChannelHandle,
+  type TcpConnectionInfo,
+  type TrustInfo,
+} from './node.js';
+export type {
+  InletConfig,
+  InletInfo,
+  OutletConfig,
+  OutletInfo,
+  RelayConfig,
+  RelayInfo,
+  RelayLimits,
+} from './portals.js';
+export {
+  buildRoute,
+  type ResolveOptions,
+  type RouteBuilder,
+  type RouteContext,
+  resolveMultiaddr,
+} from './route-resolver.js';
+export {
+  type ChannelInfo,
+  HANDSHAKE_LIMIT_VARIABLES,
+  type HandshakeLimits,
+  handshakeLimitsFromEnv,
+  type ListenerInfo,
+} from './secure-channels.js';
+export { TRANSPORT_LIMIT_ENV, transportLimitsFromEnv } from './transport-limits.js';
+export type { TrustConfig } from './trust.js';
+export type { UdpOptions } from './udp.js';

@@ -1,0 +1,711 @@
+/**
+ * `createNode()`: one Ockam node in this process, started, with typed methods for what the
+ * `ockam-node` daemon offers over its control API: TCP (and WebSocket, UDP) listeners and
+ * connections, secure channels and their listeners, inlets, outlets, relays, policies, trust,
+ * status, workers, `send` and `request`. The daemon is this node plus a control socket.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from '@ockam/node';
+ * const bob = await createNode({ name: 'bob' });
+ * const alice = await createNode({ name: 'alice' });
+ * const channel = await alice.createSecureChannel(bob.multiaddr); // to bob's listener `api`
+ * const reply = await channel.request('uppercase', new TextEncoder().encode('hello'));
+ * await alice.stop();
+ * await bob.stop();
+ * ```
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResourcePolicy, ResourceType, ResourceTypePolicy } from '@ockam/abac';
+import {
+  ECHO_SERVICE,
+  type FlowControlId,
+  HOP_SERVICE,
+  type InboundLimitsOptions,
+  type LocalMessage,
+  type Logger,
+  MultiAddr,
+  Node,
+  OckamError,
+  type Route,
+  type RouteLike,
+  startEcho,
+  startHop,
+  startUppercase,
+  toRoute,
+  UPPERCASE_SERVICE,
+  type Worker,
+  type WorkerContext,
+} from '@ockam/core';
+import type { SessionOptions } from '@ockam/portals';
+import { Identities, OckamHome, Projects, State } from '@ockam/state';
+import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
+import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
+import { CleanupStack } from './cleanup.js';
+import { type Metric, nodeMetrics } from './metrics.js';
+import {
+  type InletConfig,
+  type InletInfo,
+  type OutletConfig,
+  type OutletInfo,
+  Portals,
+  type RelayConfig,
+  type RelayInfo,
+  type RelayLimits,
+} from './portals.js';
+import { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
+import {
+  type ChannelInfo,
+  type HandshakeLimits,
+  type ListenerInfo,
+  SecureChannels,
+} from './secure-channels.js';
+import { NodeTrust, type TrustConfig } from './trust.js';
+import { NodeUdp, type UdpOptions } from './udp.js';
+import { WorkerMessageTotals } from './worker-kinds.js';
+
+export interface NodeOptions {
+  /** The node's name in its state (default `node`); `/node/NAME` multiaddrs name nodes of the same state. */
+  name?: string;
+  /**
+   * Where identities, vaults, projects and saved portals live. Default: a fresh state in a
+   * temporary directory, deleted by `stop()` (no `OCKAM_HOME` needed; nothing outlives the node).
+   */
+  state?: State;
+  /** An `OCKAM_HOME` directory whose SQLite state to open (and close on `stop()`); instead of `state`. */
+  home?: string;
+  /** The identity (by name in the state) the node presents in secure channels; the default identity if omitted. */
+  identity?: string;
+  /** HOST:PORT of the TCP listener (default 127.0.0.1:0, a free port); `false`: no listener. */
+  tcpListenerAddress?: string | false;
+  /** HOST:PORT of a WebSocket listener (browsers, nodes behind HTTP proxies). */
+  websocketListenerAddress?: string;
+  /** Web pages (origins) that may open WebSocket connections besides same-origin ones. */
+  websocketAllowedOrigins?: readonly string[];
+  /** UDP: the transport, puncture negotiation with a rendezvous, and optionally a rendezvous service. */
+  udp?: UdpOptions;
+  /** Start the `hop` service and expose it like echo and uppercase (default: the node's saved option, else off). */
+  enableHop?: boolean;
+  /** What peers of the TCP and WebSocket listeners may hold (core's `InboundLimits`; defaults if omitted). */
+  transportLimits?: InboundLimitsOptions;
+  /** What secure channel listeners spend on unauthenticated handshakes (package defaults if omitted). */
+  handshakeLimits?: HandshakeLimits;
+  /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
+  session?: SessionOptions;
+  /** Limits of the relay service. */
+  relayLimits?: RelayLimits;
+  /** The router's time slice and refusal log interval (core's defaults if omitted). */
+  router?: { timeSliceMs?: number; refusalLogIntervalMs?: number };
+  logger?: Logger;
+  /**
+   * Called before each start step with its name; what it throws fails the start there. For tests
+   * of the cleanup path, not for applications.
+   * @internal
+   */
+  beforeStartStep?: (step: string) => void | Promise<void>;
+}
+
+/** What a node reports about itself (the control API's `GET /node` adds the daemon's HTTP server). */
+export interface NodeStatus {
+  name: string;
+  pid: number;
+  /** HOST:PORT of the TCP listener (empty without one). */
+  tcpListenerAddress: string;
+  /** The identifier of the identity the node presents in secure channels. */
+  identifier: string;
+  uptimeMs: number;
+  services: string[];
+  tcpConnections: TcpConnectionInfo[];
+  secureChannels: { initiated: number; accepted: number };
+  websocketListenerAddress: string | null;
+  udp: { rendezvous: string | null; rendezvousService: string | null; stats: Record<string, number> } | null;
+}
+
+export interface TcpConnectionInfo {
+  senderAddress: string;
+  peer: string;
+  flowControlId: string;
+  exposed: boolean;
+}
+
+/** Which policy: one resource by name, or every resource of a type. */
+export type PolicyTarget = { resourceName: string } | { resourceType: ResourceType };
+
+export interface PolicyList {
+  resources: ResourcePolicy[];
+  resourceTypes: ResourceTypePolicy[];
+}
+
+export interface TrustInfo {
+  project: { name: string; id: string; identifier: string } | null;
+  authority: boolean;
+  credentials: number;
+}
+
+export interface RequestOptions extends ResolveOptions {
+  /** How long to wait for the reply (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** A secure channel this node opened: send and request through it. */
+export interface SecureChannelHandle {
+  /** The channel's local address (its encryptor): put it first in a route to go through it. */
+  readonly address: string;
+  /** The identifier of the identity at the other end. */
+  readonly peerIdentifier: string;
+  info(): ChannelInfo;
+  /** Sends `payload` to `route` on the other side of the channel. */
+  send(route: RouteLike, payload: Uint8Array): Promise<void>;
+  /** Sends to `route` on the other side and waits for one reply (flow control for the reply is set up here). */
+  request(route: RouteLike, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<LocalMessage>;
+  close(): Promise<void>;
+}
+
+export interface OckamNode {
+  readonly name: string;
+  /** The router: workers, flow control, clients, for what the methods below do not cover. */
+  readonly router: Node;
+  readonly tcp: TcpTransport;
+  /** HOST:PORT of the TCP listener (empty without one). */
+  readonly tcpListenerAddress: string;
+  /** `/ip4/HOST/tcp/PORT` (or `/dnsaddr/…`) of the TCP listener, for other nodes' multiaddrs. */
+  readonly multiaddr: string;
+  /** The identifier of the identity this node presents. */
+  readonly identifier: string;
+  readonly state: State;
+
+  status(): NodeStatus;
+  metrics(): Metric[];
+  /** Every worker address, sorted. */
+  workers(): string[];
+
+  /**
+   * Starts a worker. `expose: true` lets peers reach it through the secure channel listeners (and,
+   * without a project authority, the transport listeners), as the standard services are.
+   */
+  startWorker(
+    address: string,
+    worker: Worker | ((ctx: WorkerContext, message: LocalMessage) => void | Promise<void>),
+    options?: { expose?: boolean },
+  ): WorkerContext;
+
+  /** Sends one message. `to` is a route, or a multiaddr (`/ip4/…/tcp/…/secure/api/service/echo`) resolved here. */
+  send(to: RouteLike | string, payload: Uint8Array, options?: ResolveOptions): Promise<void>;
+  /**
+   * Sends one message and waits for its reply; the reply may come back through the connections
+   * and channels of the route without the caller wiring flow control. Channels opened to resolve a
+   * multiaddr are closed afterwards.
+   */
+  request(to: RouteLike | string, payload: Uint8Array, options?: RequestOptions): Promise<LocalMessage>;
+  /** Resolves a multiaddr into a route, opening the connection and channels it names (see `route-resolver.ts`). */
+  resolve(multiaddr: string, options?: ResolveOptions): Promise<{ route: Route; close(): Promise<void> }>;
+
+  /** Lets pages from `origin` open WebSocket connections to the WebSocket listener (if any). */
+  allowWebSocketOrigin(origin: string): void;
+
+  connectTcp(to: string, options?: { expose?: boolean }): Promise<TcpConnectionInfo>;
+  tcpConnections(): TcpConnectionInfo[];
+  closeTcpConnection(senderAddress: string): Promise<void>;
+
+  /**
+   * Opens a secure channel: `to` is a route to a secure channel listener, or a multiaddr (to the
+   * listener `api` unless it ends with `/secure/NAME`).
+   */
+  createSecureChannel(
+    to: RouteLike | string,
+    options?: { authorized?: string[]; identity?: string; timeoutMs?: number },
+  ): Promise<SecureChannelHandle>;
+  secureChannels(): ChannelInfo[];
+  secureChannel(address: string): SecureChannelHandle;
+  deleteSecureChannel(address: string): Promise<void>;
+
+  createSecureChannelListener(options: {
+    address: string;
+    authorized?: string[];
+    identity?: string;
+  }): Promise<ListenerInfo>;
+  secureChannelListeners(): ListenerInfo[];
+  deleteSecureChannelListener(address: string): Promise<void>;
+
+  createOutlet(config: OutletConfig): Promise<OutletInfo>;
+  outlets(): OutletInfo[];
+  outlet(address: string): OutletInfo;
+  deleteOutlet(address: string): Promise<void>;
+
+  createInlet(config: InletConfig): Promise<InletInfo>;
+  inlets(): InletInfo[];
+  inlet(name: string): InletInfo;
+  deleteInlet(name: string): Promise<void>;
+
+  createRelay(config: RelayConfig): Promise<RelayInfo>;
+  relays(): RelayInfo[];
+  /** Names of the relays other nodes registered here. */
+  servedRelays(): string[];
+  relay(name: string): RelayInfo;
+  deleteRelay(name: string): Promise<void>;
+
+  setPolicy(target: PolicyTarget, expression: string): Promise<string>;
+  policies(): Promise<PolicyList>;
+  policy(target: PolicyTarget): Promise<string | undefined>;
+  deletePolicy(target: PolicyTarget): Promise<boolean>;
+  trust(): TrustInfo;
+
+  /** Stops everything the node started, in reverse order; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Services every node starts; `hop` joins them only on request (`enableHop`). */
+const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE];
+
+/**
+ * Starts a node. Every step that starts something registers what stops it; a failure at any step
+ * stops exactly what had started, in reverse order, and rethrows.
+ */
+export async function createNode(options: NodeOptions = {}): Promise<OckamNode> {
+  const name = options.name ?? 'node';
+  const logger = options.logger;
+  const lg = logger ? { logger } : {};
+  const cleanup = new CleanupStack();
+  const step = async (s: string) => options.beforeStartStep?.(s);
+  try {
+    await step('state');
+    const state = openState(name, options, cleanup);
+    if (!state.getNode(name)) state.createNode(name);
+
+    await step('router');
+    const node = new Node({ name, ...lg, ...options.router });
+    cleanup.push('router', () => node.stop());
+    const limits = options.transportLimits ?? {};
+    const tcp = new TcpTransport(node, { ...lg, limits });
+    node.registerTransport(tcp);
+    const started = Date.now();
+
+    await step('tcp-listener');
+    let listener: TcpListener | undefined;
+    if (options.tcpListenerAddress !== false) {
+      listener = await tcp.listen(options.tcpListenerAddress ?? '127.0.0.1:0');
+      const l = listener;
+      cleanup.push('tcp-listener', () => l.close());
+    }
+
+    await step('websocket-listener');
+    let ws: WebSocketTransport | undefined;
+    let wsListener: WebSocketListener | undefined;
+    if (options.websocketListenerAddress) {
+      ws = new WebSocketTransport(node, { ...lg, limits });
+      node.registerTransport(ws);
+      try {
+        wsListener = await ws.listen(options.websocketListenerAddress, {
+          allowedOrigins: options.websocketAllowedOrigins ?? [],
+        });
+      } catch (e) {
+        throw new OckamError(
+          'node',
+          'io',
+          `Cannot listen for WebSockets on ${options.websocketListenerAddress}: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      const l = wsListener;
+      cleanup.push('websocket-listener', () => l.close());
+    }
+
+    // Messages from TCP (and WebSocket) clients may reach the standard services, the secure
+    // channel listeners and, without an authority, outlets and relays.
+    const transportIds: FlowControlId[] = [
+      ...(listener ? [listener.flowControlId] : []),
+      ...(wsListener ? [wsListener.flowControlId] : []),
+    ];
+    const enableHop = options.enableHop ?? state.getNode(name)?.options.enableHop === true;
+    const services = enableHop ? [...DEFAULT_SERVICES, HOP_SERVICE] : [...DEFAULT_SERVICES];
+    startEcho(node);
+    startUppercase(node);
+    if (enableHop) startHop(node);
+    for (const s of services) for (const id of transportIds) node.flowControls.addConsumer(s, id);
+
+    await step('identity');
+    const identities = new Identities(state);
+    const secureChannels = new SecureChannels({
+      node,
+      identities,
+      defaultIdentity: (await identities.ensureIdentity(options.identity)).name,
+      listenerSources: transportIds,
+      services: [...services],
+      ...lg,
+      ...(options.handshakeLimits ? { handshakeLimits: options.handshakeLimits } : {}),
+    });
+    cleanup.push('secure-channels', () => secureChannels.stop());
+    const loaded = await secureChannels.identity();
+    const identifier = loaded.identity.identifier;
+
+    // Trust: a project member presents its credential and checks its peers'; a project node also
+    // runs the authority. Deny by default once there is an authority (PROTOCOL.md §6).
+    await step('trust');
+    const trustConfig = (state.getNode(name)?.options ?? {}) as TrustConfig;
+    const projects = new Projects(state);
+    const trust = new NodeTrust({
+      node,
+      nodeName: name,
+      state,
+      identities,
+      identityName: loaded.name,
+      identity: loaded.identity,
+      vault: loaded.vault.vault,
+      config: {
+        ...(trustConfig.project ? { project: trustConfig.project } : {}),
+        ...(trustConfig.authority ? { authority: trustConfig.authority } : {}),
+      },
+      ...lg,
+    });
+    cleanup.push('trust', () => trust.stop());
+    // With an authority, what the network sends to echo and uppercase goes through ABAC (`echoer`).
+    for (const s of [ECHO_SERVICE, UPPERCASE_SERVICE]) {
+      const ac = trust.serviceAccessControl(s);
+      if (ac) node.setIncomingAccessControl(s, ac);
+    }
+    secureChannels.setTrust(() => trust.credentials(), trust.verifyCredentials);
+    trust.onRefresh((credentials) => void secureChannels.refreshAll(credentials));
+    const routeContext: RouteContext = {
+      nodeName: name,
+      state,
+      tcp,
+      channels: secureChannels,
+      project: (p) => {
+        const r = projects.require(p);
+        return { route: r.route, identifier: r.identifier };
+      },
+      ...lg,
+    };
+    await trust.start();
+
+    await step('secure-channel-listener');
+    await secureChannels.createListener({ address: 'api' });
+
+    await step('credentials');
+    if (trust.isAuthority) await trust.startAuthority(secureChannels.listenerFlowControlIds());
+    else
+      trust.startRetriever(async () => {
+        // Credentials come from the project's authority, which may be another node than the
+        // project's (Ockam's projects, `ockam authority create`).
+        const authority = projects.authority(trust.project!);
+        const c = await resolveMultiaddr(routeContext, `${authority.route}/secure/api`, {
+          timeoutMs: 10_000,
+          authorized: [authority.identity.identifier],
+        });
+        const client = node.client();
+        if (c.flowControlId) node.flowControls.addConsumer(client.address, c.flowControlId);
+        return {
+          client,
+          via: c.route,
+          close: async () => {
+            await client.stop();
+            await c.close?.('stopped');
+          },
+        };
+      });
+
+    await step('udp');
+    let udp: NodeUdp | undefined;
+    let udpInfo: { rendezvousAddress?: string } = {};
+    if (options.udp) {
+      const u = new NodeUdp(node, options.udp, logger);
+      udp = u;
+      cleanup.push('udp', () => u.stop());
+      udpInfo = await u.start(options.udp, secureChannels, [...services]);
+    }
+
+    await step('portals');
+    const exposedTo = (): FlowControlId[] =>
+      trust.hasAuthority
+        ? secureChannels.listenerFlowControlIds()
+        : [...transportIds, ...secureChannels.listenerFlowControlIds()];
+    const portals = new Portals({
+      node,
+      nodeName: name,
+      state,
+      tcp,
+      channels: secureChannels,
+      // Without an authority, outlets and the relay service are also reachable from the transport
+      // listeners, as in Ockam (PROTOCOL.md §6); with one, only through secure channels.
+      exposedTo: () => exposedTo(),
+      accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
+      authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
+      relaysRequireSecureChannel: trust.hasAuthority,
+      ...(options.relayLimits ? { relayLimits: options.relayLimits } : {}),
+      ...(udp
+        ? {
+            udpConnect: (to: string, o: { authorized?: string[]; fallback: boolean; timeoutMs: number }) =>
+              udp.connectInlet(routeContext, to, o),
+          }
+        : {}),
+      project: routeContext.project!,
+      ...(options.session ? { session: options.session } : {}),
+      ...lg,
+    });
+    cleanup.push('portals', () => portals.stop());
+    await portals.start();
+
+    await step('started');
+    const tcpListenerAddress = listener ? `${listener.address.host}:${listener.address.port}` : '';
+    const connections = new Map<string, { conn: TcpConnection; exposed: boolean }>();
+    const workerMessages = new WorkerMessageTotals();
+    // Counters must never go down: keep what closed connections carried.
+    const closedTcpTotals = { bytesRead: 0, bytesWritten: 0, messagesIn: 0, messagesOut: 0 };
+    tcp.on('close', (c) => {
+      const s = c.stats();
+      closedTcpTotals.bytesRead += s.bytesRead;
+      closedTcpTotals.bytesWritten += s.bytesWritten;
+      closedTcpTotals.messagesIn += s.messagesIn;
+      closedTcpTotals.messagesOut += s.messagesOut;
+    });
+    const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
+      senderAddress: c.conn.senderAddress.value,
+      peer: c.conn.peerAddress,
+      flowControlId: c.conn.flowControlId,
+      exposed: c.exposed,
+    });
+    const openConnections = () => [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo);
+
+    /** A client that can receive the replies of a message sent along `route`. */
+    const replyClient = (route: Route, flowControlId: string | undefined) => {
+      const client = node.client();
+      if (flowControlId) node.flowControls.addConsumer(client.address, flowControlId);
+      secureChannels.admitReplies(client.address, route);
+      return client;
+    };
+    const resolveTo = async (to: RouteLike | string, o: ResolveOptions = {}) =>
+      typeof to === 'string' && to.startsWith('/')
+        ? await resolveMultiaddr(routeContext, to, o)
+        : { route: toRoute(to), flowControlId: undefined, close: undefined };
+    const channelHandle = (address: string): SecureChannelHandle => {
+      const channel = secureChannels.handle(address);
+      const through = (route: RouteLike) => toRoute([address, ...toRoute(route).addresses]);
+      return {
+        address,
+        peerIdentifier: channel.peerIdentifier,
+        info: () => secureChannels.getChannel(address),
+        async send(route, payload) {
+          const client = node.client();
+          try {
+            await client.send(through(route), payload);
+          } finally {
+            await client.stop();
+          }
+        },
+        async request(route, payload, o = {}) {
+          const r = through(route);
+          const client = replyClient(r, channel.flowControlId);
+          try {
+            return await client.request(r, payload, { timeoutMs: o.timeoutMs ?? 10_000 });
+          } finally {
+            await client.stop();
+          }
+        },
+        close: () => secureChannels.deleteChannel(address),
+      };
+    };
+
+    const self: OckamNode = {
+      name,
+      router: node,
+      tcp,
+      tcpListenerAddress,
+      multiaddr: listener ? hostPortMultiaddr(listener.address.host, listener.address.port) : '',
+      identifier,
+      state,
+      status: () => ({
+        name,
+        pid: process.pid,
+        tcpListenerAddress,
+        identifier,
+        uptimeMs: Date.now() - started,
+        services,
+        tcpConnections: openConnections(),
+        secureChannels: secureChannels.openCounts(),
+        websocketListenerAddress: wsListener ? `${wsListener.address.host}:${wsListener.address.port}` : null,
+        udp: udp
+          ? {
+              rendezvous: udp.rendezvous ?? null,
+              rendezvousService: udpInfo.rendezvousAddress ?? null,
+              stats: { ...udp.stats() },
+            }
+          : null,
+      }),
+      metrics: () => [
+        ...nodeMetrics(node, tcp, closedTcpTotals, secureChannels, started, workerMessages, ws),
+        {
+          name: 'ockam_portal_connections_open',
+          help: 'Open portal connections (inlets and outlets)',
+          type: 'gauge',
+          samples: [{ value: portals.openConnections() }],
+        },
+        {
+          name: 'ockam_reconnects_total',
+          help: 'Routes rebuilt by inlets and relays',
+          type: 'counter',
+          samples: [
+            { value: [...portals.inlets(), ...portals.relays()].reduce((n, r) => n + r.reconnects, 0) },
+          ],
+        },
+      ],
+      workers: () =>
+        node
+          .addresses()
+          .map((a) => a.value)
+          .sort(),
+      startWorker(address, worker, o = {}) {
+        const w: Worker =
+          typeof worker === 'function' ? { handleMessage: (ctx, m) => worker(ctx, m.message) } : worker;
+        const ctx = node.startWorker(address, w);
+        if (o.expose) {
+          for (const id of exposedTo()) node.flowControls.addConsumer(address, id);
+          secureChannels.exposeService(address);
+        }
+        return ctx;
+      },
+      async send(to, payload, o = {}) {
+        const r = await resolveTo(to, o);
+        const client = node.client();
+        try {
+          await client.send(r.route, payload);
+        } finally {
+          await client.stop();
+        }
+      },
+      async request(to, payload, o = {}) {
+        const r = await resolveTo(to, o);
+        const client = replyClient(r.route, r.flowControlId);
+        try {
+          return await client.request(r.route, payload, { timeoutMs: o.timeoutMs ?? 10_000 });
+        } finally {
+          await client.stop();
+          await r.close?.('stopped');
+        }
+      },
+      async resolve(multiaddr, o = {}) {
+        const r = await resolveMultiaddr(routeContext, multiaddr, o);
+        return { route: r.route, close: async () => void (await r.close?.('stopped')) };
+      },
+      allowWebSocketOrigin: (origin) => wsListener?.allowOrigin(origin),
+      async connectTcp(to, o = {}) {
+        const exposed = o.expose === true;
+        // Reuse an open connection to the same peer with the same exposure.
+        for (const c of connections.values()) {
+          if (c.conn.isOpen && c.exposed === exposed && c.conn.peerAddress === to) return connectionInfo(c);
+        }
+        const conn = await tcp.connect(
+          to,
+          exposed ? { exposeTo: [...transportIds, ...secureChannels.listenerFlowControlIds()] } : {},
+        );
+        const entry = { conn, exposed };
+        const key = conn.senderAddress.value;
+        connections.set(key, entry);
+        void conn.closed.then((info) => {
+          connections.delete(key);
+          logger?.info('tcp connection closed', {
+            peer: conn.peerAddress,
+            cause: info.cause,
+            reason: info.reason,
+          });
+        });
+        return connectionInfo(entry);
+      },
+      tcpConnections: openConnections,
+      async closeTcpConnection(senderAddress) {
+        const c = connections.get(senderAddress);
+        if (!c)
+          throw new OckamError('node', 'not-found', `No TCP connection with sender address ${senderAddress}`);
+        await c.conn.close();
+        connections.delete(senderAddress);
+      },
+      async createSecureChannel(to, o = {}) {
+        if (typeof to === 'string' && to.startsWith('/')) {
+          const hasSecure = MultiAddr.parse(to).components.some((c) => c.protocol === 'secure');
+          const r = await resolveMultiaddr(routeContext, hasSecure ? to : `${to}/secure/api`, o);
+          const last = r.route.addresses.at(-1)!.value;
+          if (r.route.addresses.length !== 1) {
+            await r.close?.('stopped');
+            throw new OckamError('node', 'invalid', `Multiaddr ${to} goes on past its last secure channel`);
+          }
+          return channelHandle(last);
+        }
+        const info = await secureChannels.createChannel({
+          route: toRoute(to),
+          ...(o.authorized?.length ? { authorized: o.authorized } : {}),
+          ...(o.identity ? { identity: o.identity } : {}),
+          ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        });
+        return channelHandle(info.address);
+      },
+      secureChannels: () => secureChannels.listChannels(),
+      secureChannel: channelHandle,
+      deleteSecureChannel: (address) => secureChannels.deleteChannel(address),
+      createSecureChannelListener: (o) => secureChannels.createListener(o),
+      secureChannelListeners: () => secureChannels.listListeners(),
+      deleteSecureChannelListener: (address) => secureChannels.deleteListener(address),
+      createOutlet: (config) => portals.createOutlet(config),
+      outlets: () => portals.outlets(),
+      outlet: (address) => portals.outlet(address),
+      deleteOutlet: (address) => portals.deleteOutlet(address),
+      createInlet: (config) => portals.createInlet(config),
+      inlets: () => portals.inlets(),
+      inlet: (inletName) => portals.inlet(inletName),
+      deleteInlet: (inletName) => portals.deleteInlet(inletName),
+      createRelay: (config) => portals.createRelay(config),
+      relays: () => portals.relays(),
+      servedRelays: () => portals.relayNames(),
+      relay: (relayName) => portals.relay(relayName),
+      deleteRelay: (relayName) => portals.deleteRelay(relayName),
+      async setPolicy(target, expression) {
+        const text = await trust.policies.setPolicy(target, expression);
+        logger?.info('policy set', { ...target, expression: text });
+        return text;
+      },
+      policies: async () => ({
+        resources: await trust.policies.store.listResourcePolicies(),
+        resourceTypes: await trust.policies.store.listResourceTypePolicies(),
+      }),
+      policy: (target) => trust.policies.getPolicy(target),
+      deletePolicy: (target) => trust.policies.deletePolicy(target),
+      trust: () => ({
+        project: trust.project
+          ? { name: trust.project.name, id: trust.project.id, identifier: trust.project.identifier }
+          : null,
+        authority: trust.isAuthority,
+        credentials: trust.credentials().length,
+      }),
+      async stop() {
+        await cleanup.run(logger);
+        logger?.info('node stopped', { name });
+      },
+    };
+    logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
+    return self;
+  } catch (e) {
+    await cleanup.run(logger);
+    throw e;
+  }
+}
+
+/** The state to use: given, opened from a home, or a fresh one in a temporary directory. */
+function openState(name: string, options: NodeOptions, cleanup: CleanupStack): State {
+  if (options.state) return options.state;
+  if (options.home !== undefined) {
+    const state = new State(new OckamHome(options.home));
+    cleanup.push('state', () => state.close());
+    return state;
+  }
+  const dir = mkdtempSync(join(tmpdir(), `ockam-node-${name}-`));
+  cleanup.push('temporary home', () => rmSync(dir, { recursive: true, force: true }));
+  const state = new State(new OckamHome(dir));
+  cleanup.push('state', () => state.close());
+  return state;
+}
+
+function hostPortMultiaddr(host: string, port: number): string {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return `/ip4/${host}/tcp/${port}`;
+  if (host.includes(':')) return `/ip6/${host.replace(/^\[|\]$/g, '')}/tcp/${port}`;
+  return `/dnsaddr/${host}/tcp/${port}`;
+}
