@@ -155,6 +155,23 @@ export {
   UPPERCASE_SERVICE,
 } from './services.js';
 export { raceSignal, SharedDials } from './shared-dials.js';
+export {
+  closeWithin,
+  errorMessage,
+  formatHostPort,
+  type StreamCloseCause,
+  type StreamCloseInfo,
+  StreamConnection,
+  type StreamConnectionInit,
+  type StreamConnectionMode,
+} from './stream-transport/stream-connection.js';
+export { StreamListener, type StreamListenerInit } from './stream-transport/stream-listener.js';
+export {
+  type AdoptedInit,
+  StreamTransport,
+  type StreamTransportEvents,
+  type StreamTransportInit,
+} from './stream-transport/stream-transport.js';
 export type { Transport } from './transport.js';
 export type {
   AeadAlgorithm,
