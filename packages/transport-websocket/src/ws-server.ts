@@ -157,10 +157,12 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
     address: { host: bound.address, port: bound.port },
     close: () =>
       new Promise<void>((resolve) => {
-        // Stop accepting; accepted sockets stay open (the transport closes them if asked to).
+        // Stop accepting; accepted sockets stay open (the transport closes them if asked to). The
+        // listening handle goes at once: `http.close`'s callback would wait for every accepted
+        // socket, and so would a transport that closes its listeners before its connections.
         wss.close(() => {
-          if (attached !== undefined) resolve();
-          else http.close(() => resolve());
+          if (attached === undefined) http.close();
+          resolve();
         });
       }),
   };
