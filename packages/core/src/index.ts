@@ -159,15 +159,20 @@ export {
   closeWithin,
   errorMessage,
   formatHostPort,
+  type HostPort,
   type StreamCloseCause,
   type StreamCloseInfo,
   StreamConnection,
   type StreamConnectionInit,
   type StreamConnectionMode,
+  type StreamConnectionStats,
+  type StreamConnectionView,
+  type StreamConnectOptions,
 } from './stream-transport/stream-connection.js';
 export { StreamListener, type StreamListenerInit } from './stream-transport/stream-listener.js';
 export {
   type AdoptedInit,
+  type AdoptSource,
   StreamTransport,
   type StreamTransportEvents,
   type StreamTransportInit,

@@ -25,16 +25,18 @@
  */
 import {
   type Address,
+  type AdoptedInit,
+  type AdoptSource,
   BLE,
   CancelledError,
+  type ErrorKind,
   errorMessage,
-  type FlowControlId,
   type InboundLimitsOptions,
   type Logger,
   type Node,
+  type StreamConnectOptions,
   StreamTransport,
   type StreamTransportEvents,
-  type Transport,
 } from '@ockam/core';
 import type { BleAdapter, BleAdvertisement, BleLink } from './ble-adapter.js';
 import type { BleCloseInfo, BleConnection, BleListener } from './ble-connection.js';
@@ -60,20 +62,19 @@ export interface BleTransportOptions {
   idleTimeoutMs?: number;
 }
 
-export interface BleConnectOptions {
-  /** Flow-control ids whose producers may send through this connection (multi-hop routes). */
-  exposeTo?: readonly FlowControlId[];
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes), `timeoutMs` (default: the transport's), `signal`. */
+export type BleConnectOptions = StreamConnectOptions;
 
 /** `connection`: a link was opened or accepted; `close`: a link closed (`info.reason` says why). */
 export type BleTransportEvents = StreamTransportEvents<BleConnection, BleCloseInfo>;
 
-export class BleTransport
-  extends StreamTransport<BleConnection, BleListener, BleCloseInfo, Connection, Listener>
-  implements Transport
-{
+export class BleTransport extends StreamTransport<
+  BleConnection,
+  BleListener,
+  BleCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = BLE;
   readonly adapter: BleAdapter;
   readonly #connectTimeoutMs: number;
@@ -82,6 +83,7 @@ export class BleTransport
   constructor(node: Node, adapter: BleAdapter, options: BleTransportOptions = {}) {
     super(node, {
       transport: 'ble',
+      label: 'BLE',
       logger: options.logger,
       limits: { ...options.limits, frameTimeoutMs: 0, handshakeTimeoutMs: 0 },
     });
@@ -133,21 +135,14 @@ export class BleTransport
     return this.connectShared(name, () => this.#open(name, options));
   }
 
-  /** `Transport.resolve`: the sender of the open connection to `4#<name>`, connecting if needed. */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.checkRunning();
-    if (address.type !== BLE)
-      throw new BleTransportError('invalid', `Cannot resolve ${address}: not a BLE address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const name = address.value;
     checkName(name);
-    return this.resolveShared(name, () => this.#open(name, {}), {
-      signal: options.signal,
-      what: `Connecting to '${name}' cancelled`,
-    });
+    return { key: name, open: () => this.#open(name, {}) };
   }
 
-  protected stoppedError(): Error {
-    return new BleTransportError('shutdown', 'BLE transport is stopped');
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new BleTransportError(kind, message, options);
   }
 
   async #open(name: string, options: BleConnectOptions): Promise<Connection> {
@@ -164,10 +159,7 @@ export class BleTransport
       await link.disconnect().catch(() => {});
       throw this.stoppedError();
     }
-    const connection = this.#adopt(link, {
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
+    const connection = this.#adopt(link, { exposeTo: options.exposeTo });
     this.logger.info('ble connection opened', {
       peer: name,
       mtu: link.mtu,
@@ -182,11 +174,7 @@ export class BleTransport
       return;
     }
     try {
-      const connection = this.#adopt(
-        link,
-        { flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
-        listener,
-      );
+      const connection = this.#adopt(link, { listener });
       this.logger.debug('ble connection accepted', {
         peer: connection.peer,
         listener: listener.name,
@@ -198,20 +186,11 @@ export class BleTransport
     }
   }
 
-  #adopt(
-    link: BleLink,
-    init: {
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    return this.adopt(
-      link.peer,
-      (hooks) => new Connection({ ...hooks, ...init, link, idleTimeoutMs: this.#idleTimeoutMs }),
-      listener,
-    );
+  /** A central we connected to is `outgoing`; one that connected to our listener, `incoming`. */
+  #adopt(link: BleLink, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<BleCloseInfo>): Connection =>
+      new Connection({ ...init, link, idleTimeoutMs: this.#idleTimeoutMs });
+    return this.adopt(link.peer, make, from);
   }
 }
 

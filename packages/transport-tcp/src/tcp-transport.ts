@@ -25,18 +25,20 @@
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import {
   Address,
+  type AdoptedInit,
+  type AdoptSource,
   CancelledError,
+  type ErrorKind,
   errorMessage,
-  type FlowControlId,
   formatHostPort,
   type InboundLimitsOptions,
   type Logger,
   type Node,
   parseHostPort,
+  type StreamConnectOptions,
   StreamTransport,
   type StreamTransportEvents,
   TCP,
-  type Transport,
 } from '@ockam/core';
 import { TransportError } from './errors.js';
 import { Connection } from './internal/connection.js';
@@ -70,17 +72,8 @@ export interface TcpTransportOptions {
   limits?: InboundLimitsOptions;
 }
 
-export interface TcpConnectOptions {
-  /**
-   * Flow-control ids whose producers may send through this connection: its sender becomes a
-   * consumer of each. A node uses it for multi-hop routes, passing its listener's id so that its
-   * clients can reach the peer of this connection.
-   */
-  exposeTo?: readonly FlowControlId[];
-  /** Overrides the transport's `connectTimeoutMs`. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes: a listener's id, so that its clients reach this peer), `timeoutMs`, `signal`. */
+export type TcpConnectOptions = StreamConnectOptions;
 
 export interface TcpListenOptions {
   signal?: AbortSignal;
@@ -92,10 +85,13 @@ export type TcpAddressLike = string | { host?: string; port: number } | Address;
 /** `connection`: a connection was opened or accepted; `close`: a connection closed (`info.reason` says why). */
 export type TcpTransportEvents = StreamTransportEvents<TcpConnection, TcpCloseInfo>;
 
-export class TcpTransport
-  extends StreamTransport<TcpConnection, TcpListener, TcpCloseInfo, Connection, Listener>
-  implements Transport
-{
+export class TcpTransport extends StreamTransport<
+  TcpConnection,
+  TcpListener,
+  TcpCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = TCP;
   readonly #keepAliveMs: number | false;
   readonly #connectTimeoutMs: number;
@@ -104,7 +100,7 @@ export class TcpTransport
   readonly #dialing = new Set<Socket>();
 
   constructor(node: Node, options: TcpTransportOptions = {}) {
-    super(node, { transport: 'tcp', logger: options.logger, limits: options.limits });
+    super(node, { transport: 'tcp', label: 'TCP', logger: options.logger, limits: options.limits });
     this.#keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs;
@@ -195,32 +191,13 @@ export class TcpTransport
     return this.connectShared(formatHostPort(peer), () => this.#open(peer, options));
   }
 
-  /**
-   * `Transport.resolve`: the sender address of the open connection to `address` (`1#host:port`),
-   * connecting first if there is none. Concurrent calls for one peer share one connection attempt.
-   */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.checkRunning();
-    if (address.type !== TCP)
-      throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const peer = toPeer(address.value);
-    const key = formatHostPort(peer);
-    return this.resolveShared(key, () => this.#open(peer, {}), {
-      signal: options.signal,
-      what: `Connecting to ${key} cancelled`,
-    });
+    return { key: formatHostPort(peer), open: () => this.#open(peer, {}) };
   }
 
-  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet flushed). */
-  bufferedBytes(): number {
-    return this.sumConnections((c) => {
-      const s = c.stats();
-      return s.inboundBufferedBytes + s.outboundBufferedBytes;
-    });
-  }
-
-  protected stoppedError(): Error {
-    return new TransportError('shutdown', 'TCP transport is stopped');
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new TransportError(kind, message, options);
   }
 
   protected override cancelDials(): void {
@@ -235,12 +212,7 @@ export class TcpTransport
       throw this.stoppedError();
     }
     if (this.#keepAliveMs !== false) socket.setKeepAlive(true, this.#keepAliveMs);
-    const connection = this.#adopt(socket, {
-      mode: 'outgoing',
-      peer,
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
+    const connection = this.#adopt(socket, peer, { exposeTo: options.exposeTo });
     this.logger.info('tcp connection opened', {
       peer: connection.peerAddress,
       sender: connection.senderAddress.value,
@@ -306,16 +278,7 @@ export class TcpTransport
     }
     let connection: Connection;
     try {
-      connection = this.#adopt(
-        socket,
-        {
-          mode: 'incoming',
-          peer,
-          flowControlId: this.node.flowControls.generateId(),
-          spawnerFlowControlId: listener.flowControlId,
-        },
-        listener,
-      );
+      connection = this.#adopt(socket, peer, { listener });
     } catch (e) {
       this.logger.warn('tcp connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
       return;
@@ -326,29 +289,16 @@ export class TcpTransport
     });
   }
 
-  #adopt(
-    socket: Socket,
-    init: {
-      mode: 'incoming' | 'outgoing';
-      peer: TcpPeer;
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    return this.adopt(
-      formatHostPort(init.peer),
-      (hooks) =>
-        new Connection({
-          ...hooks,
-          ...init,
-          socket,
-          receiveBufferBytes: this.#receiveBufferBytes,
-          idleTimeoutMs: this.#idleTimeoutMs,
-        }),
-      listener,
-    );
+  #adopt(socket: Socket, peer: TcpPeer, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<TcpCloseInfo>): Connection =>
+      new Connection({
+        ...init,
+        socket,
+        peer,
+        receiveBufferBytes: this.#receiveBufferBytes,
+        idleTimeoutMs: this.#idleTimeoutMs,
+      });
+    return this.adopt(formatHostPort(peer), make, from);
   }
 }
 

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
+import { type Logger, type LogLine, type Node, recordingLogger, startEcho } from '@ockam/core';
+import { recordingNode, waitFor } from '@ockam/core/testing';
 import { type TcpListener, TcpTransport, type TcpTransportOptions } from '../src/index.js';
 
 export type { LogLine };
@@ -17,11 +18,8 @@ export interface TestNode {
 }
 
 export function testNode(name: string, options: TcpTransportOptions = {}): TestNode {
-  const { logger, lines } = capturingLogger();
-  const node = new Node({ name, logger });
-  const tcp = new TcpTransport(node, options);
-  node.registerTransport(tcp);
-  return { node, tcp, lines, stop: () => node.stop() };
+  const t = recordingNode(name, (node) => new TcpTransport(node, options));
+  return { ...t, tcp: t.transport };
 }
 
 /** A node listening on 127.0.0.1 with echo exposed to its listener. */
@@ -36,17 +34,7 @@ export async function echoServer(
   return { ...t, listener, port: listener.address.port };
 }
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -21,18 +21,20 @@
  */
 import {
   type Address,
+  type AdoptedInit,
+  type AdoptSource,
   CancelledError,
+  type ErrorKind,
   errorMessage,
-  type FlowControlId,
   formatHostPort,
   type InboundLimitsOptions,
   type Logger,
   LogLimiter,
   type Node,
   parseHostPort,
+  type StreamConnectOptions,
   StreamTransport,
   type StreamTransportEvents,
-  type Transport,
   WS,
 } from '@ockam/core';
 import { WebSocketTransportError } from './errors.js';
@@ -93,16 +95,8 @@ export interface WebSocketTransportOptions {
   limits?: InboundLimitsOptions;
 }
 
-export interface WebSocketConnectOptions {
-  /**
-   * Flow-control ids whose producers may send through this connection: its sender becomes a
-   * consumer of each (multi-hop routes: pass a listener's id so that its clients reach this peer).
-   */
-  exposeTo?: readonly FlowControlId[];
-  /** Overrides the transport's `connectTimeoutMs`. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes: a listener's id, so that its clients reach this peer), `timeoutMs`, `signal`. */
+export type WebSocketConnectOptions = StreamConnectOptions;
 
 export interface WebSocketListenOptions {
   /** Accept upgrade requests for this path only (default: any path). */
@@ -123,10 +117,13 @@ export interface WebSocketListenOptions {
 /** `connection`: a connection was opened or accepted; `close`: a connection closed (`info.reason` says why). */
 export type WebSocketTransportEvents = StreamTransportEvents<WebSocketConnection, WebSocketCloseInfo>;
 
-export class WebSocketTransport
-  extends StreamTransport<WebSocketConnection, WebSocketListener, WebSocketCloseInfo, Connection, Listener>
-  implements Transport
-{
+export class WebSocketTransport extends StreamTransport<
+  WebSocketConnection,
+  WebSocketListener,
+  WebSocketCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = WS;
   readonly #WebSocket: WebSocketConstructor | undefined;
   readonly #serverFactory: WebSocketServerFactory | undefined;
@@ -139,7 +136,12 @@ export class WebSocketTransport
   readonly #dialing = new Set<WebSocketLike>();
 
   constructor(node: Node, options: WebSocketTransportOptions = {}) {
-    super(node, { transport: 'websocket', logger: options.logger, limits: options.limits });
+    super(node, {
+      transport: 'websocket',
+      label: 'WebSocket',
+      logger: options.logger,
+      limits: options.limits,
+    });
     this.#WebSocket =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
     this.#serverFactory = options.serverFactory;
@@ -259,31 +261,13 @@ export class WebSocketTransport
     return this.connectShared(url, () => this.#open(url, options));
   }
 
-  /**
-   * `Transport.resolve`: the sender address of the open connection to `address` (`3#host:port` or
-   * `3#ws://…`), connecting first if there is none. Concurrent calls share one connection attempt.
-   */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.checkRunning();
-    if (address.type !== WS)
-      throw new WebSocketTransportError('invalid', `Cannot resolve ${address}: not a WebSocket address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const url = toWebSocketUrl(address);
-    return this.resolveShared(url, () => this.#open(url, {}), {
-      signal: options.signal,
-      what: `Connecting to ${url} cancelled`,
-    });
+    return { key: url, open: () => this.#open(url, {}) };
   }
 
-  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet sent). */
-  bufferedBytes(): number {
-    return this.sumConnections((c) => {
-      const s = c.stats();
-      return s.inboundBufferedBytes + s.outboundBufferedBytes;
-    });
-  }
-
-  protected stoppedError(): Error {
-    return new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new WebSocketTransportError(kind, message, options);
   }
 
   protected override cancelDials(): void {
@@ -297,13 +281,7 @@ export class WebSocketTransport
       closeSocket(socket, CloseCode.goingAway, 'transport stopped');
       throw this.stoppedError();
     }
-    const connection = this.#adopt(socket, {
-      mode: 'outgoing',
-      url,
-      peer: peerOfUrl(url),
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
+    const connection = this.#adopt(socket, url, peerOfUrl(url), { exposeTo: options.exposeTo });
     this.logger.info('websocket connection opened', { url, sender: connection.senderAddress.value });
     return connection;
   }
@@ -416,17 +394,7 @@ export class WebSocketTransport
     }
     let connection: Connection;
     try {
-      connection = this.#adopt(
-        socket,
-        {
-          mode: 'incoming',
-          url: `ws://${formatHostPort(peer)}/`,
-          peer,
-          flowControlId: this.node.flowControls.generateId(),
-          spawnerFlowControlId: listener.flowControlId,
-        },
-        listener,
-      );
+      connection = this.#adopt(socket, `ws://${formatHostPort(peer)}/`, peer, { listener });
     } catch (e) {
       this.logger.warn('websocket connection refused', {
         peer: formatHostPort(peer),
@@ -440,32 +408,19 @@ export class WebSocketTransport
     });
   }
 
-  #adopt(
-    socket: WebSocketLike,
-    init: {
-      mode: 'incoming' | 'outgoing';
-      url: string;
-      peer: WebSocketPeer;
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    return this.adopt(
-      init.url,
-      (hooks) =>
-        new Connection({
-          ...hooks,
-          ...init,
-          socket,
-          maxFrameSize: this.#maxFrameSize,
-          receiveBufferBytes: this.#receiveBufferBytes,
-          sendBufferBytes: this.#sendBufferBytes,
-          idleTimeoutMs: this.#idleTimeoutMs,
-        }),
-      listener,
-    );
+  #adopt(socket: WebSocketLike, url: string, peer: WebSocketPeer, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<WebSocketCloseInfo>): Connection =>
+      new Connection({
+        ...init,
+        socket,
+        url,
+        peer,
+        maxFrameSize: this.#maxFrameSize,
+        receiveBufferBytes: this.#receiveBufferBytes,
+        sendBufferBytes: this.#sendBufferBytes,
+        idleTimeoutMs: this.#idleTimeoutMs,
+      });
+    return this.adopt(url, make, from);
   }
 }
 

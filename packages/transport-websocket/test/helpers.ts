@@ -1,4 +1,5 @@
-import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
+import { type Logger, type LogLine, type Node, recordingLogger, startEcho } from '@ockam/core';
+import { recordingNode, waitFor } from '@ockam/core/testing';
 import { WebSocket as WsWebSocket } from 'ws';
 import { type WebSocketListener, WebSocketTransport, type WebSocketTransportOptions } from '../src/index.js';
 
@@ -15,11 +16,8 @@ export interface TestNode {
 }
 
 export function testNode(name: string, options: WebSocketTransportOptions = {}): TestNode {
-  const { logger, lines } = capturingLogger();
-  const node = new Node({ name, logger });
-  const ws = new WebSocketTransport(node, options);
-  node.registerTransport(ws);
-  return { node, ws, lines, stop: () => node.stop() };
+  const t = recordingNode(name, (node) => new WebSocketTransport(node, options));
+  return { ...t, ws: t.transport };
 }
 
 /** A node listening on 127.0.0.1 with echo exposed to its listener. */
@@ -34,17 +32,7 @@ export async function echoServer(
   return { ...t, listener, port: listener.address.port };
 }
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

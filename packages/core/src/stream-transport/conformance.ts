@@ -30,6 +30,12 @@ import { Node } from '../node.js';
 import { startEcho } from '../services.js';
 import type { Transport } from '../transport.js';
 import type { StreamCloseInfo } from './stream-connection.js';
+import { waitFor as waitUntil } from './test-nodes.js';
+
+const WAIT_MS = 10_000;
+
+const waitFor = (condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> =>
+  waitUntil(condition, what, timeoutMs);
 
 /** What the suite reads of a connection. */
 export interface ConformanceConnection {
@@ -87,17 +93,6 @@ export interface StreamTransportHarness<T extends ConformanceTransport> {
   readonly backPressure: 'pause' | 'drop';
   /** `process.getActiveResourcesInfo()` kinds the transport's sockets show as (`TCPSocketWrap`). */
   readonly resourceKinds?: RegExp;
-}
-
-const WAIT_MS = 10_000;
-
-/** Waits for `condition` (polling); fails naming `what` after `timeoutMs`. */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Runs the stream transport conformance suite against the transport `harness` makes. */

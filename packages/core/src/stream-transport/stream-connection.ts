@@ -54,6 +54,52 @@ export interface StreamCloseInfo {
   readonly error?: unknown;
 }
 
+/** What a stream transport's connection shows its users (each transport adds its peer and stats). */
+export type StreamConnectionView<I extends StreamCloseInfo = StreamCloseInfo> = Pick<
+  StreamConnection<I>,
+  | 'mode'
+  | 'peerAddress'
+  | 'senderAddress'
+  | 'receiverAddress'
+  | 'flowControlId'
+  | 'spawnerFlowControlId'
+  | 'isOpen'
+  | 'closed'
+>;
+
+/** A host and a port: what we connected to, or the remote end of an accepted socket. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Counters of a byte-stream connection, for diagnostics and memory checks. */
+export interface StreamConnectionStats {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** Bytes read from the peer and not yet routed (bounded by `receiveBufferBytes` and a frame). */
+  readonly inboundBufferedBytes: number;
+  /** Bytes handed to the socket and not yet handed to the network. */
+  readonly outboundBufferedBytes: number;
+  /** Whether reading is paused because the node cannot take messages as fast as they arrive. */
+  readonly readPaused: boolean;
+}
+
+/** Options of a transport's `connect`. */
+export interface StreamConnectOptions {
+  /**
+   * Flow-control ids whose producers may send through this connection: its sender becomes a
+   * consumer of each. A node uses it for multi-hop routes, passing its listener's id so that its
+   * clients can reach the peer of this connection.
+   */
+  exposeTo?: readonly FlowControlId[];
+  /** Overrides the transport's `connectTimeoutMs`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 /** What a connection is told when the transport makes it. */
 export interface StreamConnectionInit<I extends StreamCloseInfo = StreamCloseInfo> {
   readonly node: Node;
@@ -147,6 +193,11 @@ export abstract class StreamConnection<I extends StreamCloseInfo = StreamCloseIn
   /** False once closing has begun. */
   get isOpen(): boolean {
     return !this.#closing;
+  }
+
+  /** Bytes held for this connection: read and not yet routed, plus written and not yet sent. */
+  bufferedBytes(): number {
+    return 0;
   }
 
   /** Whether reading is paused because the node cannot take messages as fast as they arrive. */
@@ -498,6 +549,6 @@ export function errorMessage(e: unknown): string {
  * formatHostPort({ host: '::1', port: 4000 }); // '[::1]:4000'
  * ```
  */
-export function formatHostPort(peer: { readonly host: string; readonly port: number }): string {
+export function formatHostPort(peer: HostPort): string {
   return peer.host.includes(':') ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
 }

@@ -11,17 +11,20 @@
  * ```ts
  * class PipeTransport extends StreamTransport<PipeConnection, PipeListener, StreamCloseInfo> {
  *   readonly type = 9;
- *   constructor(node: Node) { super(node, { transport: 'pipe' }); }
- *   async resolve(address: Address): Promise<Address> {
- *     this.checkRunning();
- *     return this.resolveShared(address.value, () => this.#open(address.value));
+ *   constructor(node: Node) { super(node, { transport: 'pipe', label: 'pipe' }); }
+ *   protected dialTarget(address: Address) {
+ *     return { key: address.value, open: () => this.#open(address.value) };
  *   }
- *   // #open dials, then: this.adopt(name, (init) => new PipeConnection({ ...init, mode: 'outgoing', peer: name, … }, pipe))
- *   protected stoppedError(): Error { return new Error('pipe transport is stopped'); }
+ *   // #open dials, then: this.adopt(name, (init) => new PipeConnection({ ...init, mode: 'outgoing', peer: name }, pipe))
+ *   protected transportError(kind: ErrorKind, message: string): Error {
+ *     return new OckamError('transport', kind, message);
+ *   }
  * }
  * ```
  */
 import { Address, type AddressLike, toAddress } from '../address.js';
+import type { ErrorKind } from '../errors.js';
+import type { FlowControlId } from '../flow-control.js';
 import {
   InboundGuard,
   type InboundLimits,
@@ -32,6 +35,7 @@ import { Listeners } from '../listeners.js';
 import type { Logger } from '../logger.js';
 import type { Node } from '../node.js';
 import { SharedDials } from '../shared-dials.js';
+import type { Transport } from '../transport.js';
 import type { StreamCloseInfo, StreamConnection, StreamConnectionInit } from './stream-connection.js';
 import type { StreamListener, StreamListenerInit } from './stream-listener.js';
 
@@ -46,6 +50,8 @@ export interface StreamTransportEvents<C, I extends StreamCloseInfo> {
 export interface StreamTransportInit {
   /** Names the transport in addresses and log lines (`tcp`). */
   readonly transport: string;
+  /** Names the transport in error messages (`TCP transport is stopped`). */
+  readonly label: string;
   /** Where connection events and refused peers are logged (default: the node's logger). */
   readonly logger?: Logger | undefined;
   /** What peers may hold (core's `InboundLimits`). */
@@ -55,8 +61,23 @@ export interface StreamTransportInit {
 /** What `adopt` hands to the connection it makes: spread it into the connection's init. */
 export type AdoptedInit<I extends StreamCloseInfo> = Pick<
   StreamConnectionInit<I>,
-  'node' | 'logger' | 'guard' | 'transport' | 'onClosing' | 'onClosed'
+  | 'node'
+  | 'logger'
+  | 'guard'
+  | 'transport'
+  | 'mode'
+  | 'flowControlId'
+  | 'spawnerFlowControlId'
+  | 'exposeTo'
+  | 'onClosing'
+  | 'onClosed'
 >;
+
+/** Where a connection comes from: a listener that accepted it, or a dial (exposed to `exposeTo`). */
+export interface AdoptSource<L> {
+  readonly listener?: L | undefined;
+  readonly exposeTo?: readonly FlowControlId[] | undefined;
+}
 
 /**
  * `C` and `L` are the connection and listener types the transport's users see; `K` and `LK` the
@@ -68,11 +89,14 @@ export abstract class StreamTransport<
   I extends StreamCloseInfo,
   K extends StreamConnection<I> & C = StreamConnection<I> & C,
   LK extends StreamListener<K> & L = StreamListener<K> & L,
-> {
+> implements Transport
+{
+  abstract readonly type: number;
   readonly node: Node;
   protected readonly logger: Logger;
   protected readonly guard: InboundGuard;
   readonly #transport: string;
+  readonly #label: string;
   readonly #events: Listeners<StreamTransportEvents<C, I>>;
   readonly #connections = new Set<K>();
   /** The outgoing connection `resolve` reuses for each peer. */
@@ -83,6 +107,7 @@ export abstract class StreamTransport<
   constructor(node: Node, init: StreamTransportInit) {
     this.node = node;
     this.#transport = init.transport;
+    this.#label = init.label;
     this.logger = init.logger ?? node.logger;
     this.#events = new Listeners(this.logger, init.transport);
     this.guard = new InboundGuard({ limits: init.limits, logger: this.logger, transport: init.transport });
@@ -113,6 +138,13 @@ export abstract class StreamTransport<
     return undefined;
   }
 
+  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet sent). */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) n += c.bufferedBytes();
+    return n;
+  }
+
   /** The limits on what peers may hold, defaults filled in. */
   get limits(): InboundLimits {
     return this.guard.limits;
@@ -121,6 +153,23 @@ export abstract class StreamTransport<
   /** Connections refused and closed by the limits, and bytes charged to the shared budget now. */
   inboundStats(): InboundStats {
     return this.guard.stats();
+  }
+
+  /**
+   * `Transport.resolve`: the sender address of the open connection to `address`, connecting first
+   * if there is none. Concurrent calls for one peer share one attempt, which no single caller's
+   * signal may cancel (each caller's signal stops only its own wait).
+   */
+  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
+    this.checkRunning();
+    if (address.type !== this.type)
+      throw this.transportError('invalid', `Cannot resolve ${address}: not a ${this.#label} address`);
+    const { key, open } = this.dialTarget(address);
+    const connection = await this.#outgoing.dial(key, open, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      what: `Connecting to ${key} cancelled`,
+    });
+    return connection.senderAddress;
   }
 
   /** Closes every listener and connection and cancels connection attempts. Idempotent. */
@@ -133,8 +182,16 @@ export abstract class StreamTransport<
     await this.stop();
   }
 
+  /** An error of this transport's class (`TransportError` for TCP). */
+  protected abstract transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error;
+
+  /** What `resolve` dials for `address` (of this transport's type): the peer's key and how to open. */
+  protected abstract dialTarget(address: Address): { key: string; open: () => Promise<K> };
+
   /** The error for a call made once `stop()` began. */
-  protected abstract stoppedError(): Error;
+  protected stoppedError(): Error {
+    return this.transportError('shutdown', `${this.#label} transport is stopped`);
+  }
 
   /** Cancels connection attempts under way (`stop()` calls it first). */
   protected cancelDials(): void {}
@@ -149,34 +206,11 @@ export abstract class StreamTransport<
     if (this.#stopping !== undefined) throw this.stoppedError();
   }
 
-  /** The sum of `f` over the open connections. */
-  protected sumConnections(f: (connection: K) => number): number {
-    let n = 0;
-    for (const c of this.#connections) n += f(c);
-    return n;
-  }
-
   /** Opens a connection to `key` with `open` and remembers it as the one `resolve` reuses. */
   protected async connectShared(key: string, open: () => Promise<K>): Promise<K> {
     const connection = await open();
     this.#outgoing.remember(key, connection);
     return connection;
-  }
-
-  /**
-   * The sender address of the open connection to `key`, opening one with `open` if there is none.
-   * Concurrent calls share one attempt, which no single caller's signal may cancel.
-   */
-  protected async resolveShared(
-    key: string,
-    open: () => Promise<K>,
-    options: { signal?: AbortSignal | undefined; what: string },
-  ): Promise<Address> {
-    const connection = await this.#outgoing.dial(key, open, {
-      ...(options.signal ? { signal: options.signal } : {}),
-      what: options.what,
-    });
-    return connection.senderAddress;
   }
 
   /**
@@ -205,13 +239,21 @@ export abstract class StreamTransport<
    * Makes a connection with `make` and holds it until it closes: it is forgotten (by the listener
    * that accepted it, and as the one `resolve` reuses for `key`) when closing begins, and `close`
    * is emitted when it is closed. Emits `connection`. Throws what `make` throws.
+   *
+   * `make` is given a fresh flow-control id and, with `listener`, the `incoming` mode and the
+   * listener's id as spawner id; without, the `outgoing` mode and `exposeTo`.
    */
-  protected adopt(key: string, make: (init: AdoptedInit<I>) => K, listener?: LK): K {
+  protected adopt(key: string, make: (init: AdoptedInit<I>) => K, from: AdoptSource<LK> = {}): K {
+    const { listener } = from;
     const connection = make({
       node: this.node,
       logger: this.logger,
       guard: this.guard,
       transport: this.#transport,
+      mode: listener === undefined ? 'outgoing' : 'incoming',
+      flowControlId: this.node.flowControls.generateId(),
+      spawnerFlowControlId: listener?.flowControlId,
+      exposeTo: from.exposeTo ?? [],
       onClosing: (c) => {
         const k = c as K;
         this.#connections.delete(k);

@@ -22,7 +22,7 @@ import { decodeBleMessage, encodeBleMessage, fragmentPacket, PacketReassembler }
 /** Reassembled messages waiting to be routed before more are dropped. */
 export const RECEIVE_QUEUE_MESSAGES = 64;
 
-export interface ConnectionInit extends Omit<StreamConnectionInit<BleCloseInfo>, 'peer' | 'mode'> {
+export interface ConnectionInit extends Omit<StreamConnectionInit<BleCloseInfo>, 'peer'> {
   readonly link: BleLink;
 }
 
@@ -41,8 +41,8 @@ export class Connection extends StreamConnection<BleCloseInfo> implements BleCon
 
   constructor(init: ConnectionInit) {
     const link = init.link;
-    // A central that connected to us (we are the peripheral) must deliver a message in time.
-    super({ ...init, peer: link.peer, mode: link.role === 'central' ? 'outgoing' : 'incoming' });
+    // A central that connected to us (we are the peripheral, `incoming`) must deliver a message in time.
+    super({ ...init, peer: link.peer });
     this.#link = link;
     this.role = link.role;
     this.peer = link.peer;

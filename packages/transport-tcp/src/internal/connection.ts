@@ -80,6 +80,10 @@ export class Connection extends StreamConnection<TcpCloseInfo> implements TcpCon
     socket.write(VERSION_BYTE);
   }
 
+  override bufferedBytes(): number {
+    return this.#decoder.buffered + this.#socket.writableLength;
+  }
+
   stats(): TcpConnectionStats {
     return {
       bytesRead: this.#bytesRead,

@@ -115,6 +115,10 @@ export class Connection extends StreamConnection<WebSocketCloseInfo> implements 
     if (socket.readyState !== OPEN) this.#onSocketClose({});
   }
 
+  override bufferedBytes(): number {
+    return this.#queuedBytes + this.#socket.bufferedAmount;
+  }
+
   stats(): WebSocketConnectionStats {
     return {
       bytesRead: this.#bytesRead,
