@@ -138,6 +138,7 @@ export class WebSocketTransport extends StreamTransport<
   constructor(node: Node, options: WebSocketTransportOptions = {}) {
     super(node, {
       transport: 'websocket',
+      addressPrefix: 'ws',
       label: 'WebSocket',
       logger: options.logger,
       limits: options.limits,

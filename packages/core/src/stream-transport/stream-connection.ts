@@ -106,8 +106,10 @@ export interface StreamConnectionInit<I extends StreamCloseInfo = StreamCloseInf
   readonly logger: Logger;
   /** The transport's limits on what peers may hold; the connection gets a watch of its own. */
   readonly guard: InboundGuard;
-  /** Names the transport in addresses (`tcp_sender_…`) and log lines (`tcp connection closed`). */
+  /** Names the transport in log lines (`tcp connection closed`). */
   readonly transport: string;
+  /** Starts the workers' addresses (`tcp` gives `tcp_sender_…`; default: `transport`). */
+  readonly addressPrefix?: string | undefined;
   readonly mode: StreamConnectionMode;
   /** The peer as log lines name it (`host:port`, a device name). */
   readonly peer: string;
@@ -178,8 +180,9 @@ export abstract class StreamConnection<I extends StreamCloseInfo = StreamCloseIn
     this.#receiveBufferBytes = init.receiveBufferBytes ?? Number.POSITIVE_INFINITY;
     this.#localInfo = Object.freeze({ flowControlId: init.flowControlId });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.senderAddress = Address.random(`${init.transport}_sender_`);
-    this.receiverAddress = Address.random(`${init.transport}_receiver_`);
+    const prefix = init.addressPrefix ?? init.transport;
+    this.senderAddress = Address.random(`${prefix}_sender_`);
+    this.receiverAddress = Address.random(`${prefix}_receiver_`);
     this.watch = init.guard.watch({
       peer: init.peer,
       inbound: init.inbound ?? init.mode === 'incoming',

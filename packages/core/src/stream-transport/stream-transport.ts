@@ -48,8 +48,10 @@ export interface StreamTransportEvents<C, I extends StreamCloseInfo> {
 }
 
 export interface StreamTransportInit {
-  /** Names the transport in addresses and log lines (`tcp`). */
+  /** Names the transport in log lines (`tcp`). */
   readonly transport: string;
+  /** Starts the addresses of its workers and listeners (`ws` gives `ws_sender_…`; default: `transport`). */
+  readonly addressPrefix?: string | undefined;
   /** Names the transport in error messages (`TCP transport is stopped`). */
   readonly label: string;
   /** Where connection events and refused peers are logged (default: the node's logger). */
@@ -65,6 +67,7 @@ export type AdoptedInit<I extends StreamCloseInfo> = Pick<
   | 'logger'
   | 'guard'
   | 'transport'
+  | 'addressPrefix'
   | 'mode'
   | 'flowControlId'
   | 'spawnerFlowControlId'
@@ -96,6 +99,7 @@ export abstract class StreamTransport<
   protected readonly logger: Logger;
   protected readonly guard: InboundGuard;
   readonly #transport: string;
+  readonly #addressPrefix: string;
   readonly #label: string;
   readonly #events: Listeners<StreamTransportEvents<C, I>>;
   readonly #connections = new Set<K>();
@@ -107,6 +111,7 @@ export abstract class StreamTransport<
   constructor(node: Node, init: StreamTransportInit) {
     this.node = node;
     this.#transport = init.transport;
+    this.#addressPrefix = init.addressPrefix ?? init.transport;
     this.#label = init.label;
     this.logger = init.logger ?? node.logger;
     this.#events = new Listeners(this.logger, init.transport);
@@ -220,7 +225,7 @@ export abstract class StreamTransport<
   protected openListener(make: (init: StreamListenerInit) => LK): LK {
     const node = this.node;
     const flowControlId = node.flowControls.generateId();
-    const processorAddress = Address.random(`${this.#transport}_listener_`);
+    const processorAddress = Address.random(`${this.#addressPrefix}_listener_`);
     node.startProcessor(processorAddress);
     node.flowControls.addSpawner(processorAddress, flowControlId);
     const listener: LK = make({
@@ -250,6 +255,7 @@ export abstract class StreamTransport<
       logger: this.logger,
       guard: this.guard,
       transport: this.#transport,
+      addressPrefix: this.#addressPrefix,
       mode: listener === undefined ? 'outgoing' : 'incoming',
       flowControlId: this.node.flowControls.generateId(),
       spawnerFlowControlId: listener?.flowControlId,
