@@ -156,6 +156,11 @@ export {
 } from './services.js';
 export { raceSignal, SharedDials } from './shared-dials.js';
 export {
+  type ListeningServer,
+  type WhenListeningOptions,
+  whenListening,
+} from './stream-transport/listening.js';
+export {
   closeWithin,
   errorMessage,
   formatHostPort,

@@ -39,6 +39,7 @@ import {
   StreamTransport,
   type StreamTransportEvents,
   TCP,
+  whenListening,
 } from '@ockam/core';
 import { TransportError } from './errors.js';
 import { Connection } from './internal/connection.js';
@@ -124,34 +125,14 @@ export class TcpTransport extends StreamTransport<
     if (signal?.aborted)
       throw new CancelledError('TCP listen cancelled', 'transport', { cause: signal.reason });
     const server = createServer({ noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        server.off('listening', onListening);
-        server.off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onListening = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onError = (e: Error): void => {
-        cleanup();
-        server.close();
-        reject(
-          new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, {
-            cause: e,
-          }),
-        );
-      };
-      const onAbort = (): void => {
-        cleanup();
-        server.close();
-        reject(new CancelledError('TCP listen cancelled', 'transport', { cause: signal?.reason }));
-      };
-      server.once('listening', onListening);
-      server.once('error', onError);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      server.listen({ host, port });
+    await whenListening(server, () => server.listen({ host, port }), {
+      signal,
+      release: () => server.close(),
+      failed: (e) =>
+        new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, {
+          cause: e,
+        }),
+      cancelled: () => new CancelledError('TCP listen cancelled', 'transport', { cause: signal?.reason }),
     });
     if (this.stopping) {
       server.close();
