@@ -1,11 +1,8 @@
-import { type Logger, type LogLine, type Node, recordingLogger } from '@ockam/core';
+import type { LogLine, Node } from '@ockam/core';
 import { recordingNode, waitFor } from '@ockam/core/testing';
 import { type BleAdapter, BleTransport, type BleTransportOptions } from '../src/index.js';
 
 export type { LogLine };
-
-/** Every log line of a test node, kept for assertions. */
-export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('trace');
 
 export function bleNode(
   name: string,

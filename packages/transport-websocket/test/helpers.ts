@@ -1,5 +1,5 @@
-import { type Logger, type LogLine, type Node, recordingLogger, startEcho } from '@ockam/core';
-import { recordingNode, waitFor } from '@ockam/core/testing';
+import { type Logger, type LogLine, type Node, recordingLogger } from '@ockam/core';
+import { echoNode, type RecordingNode, recordingNode, waitFor } from '@ockam/core/testing';
 import { WebSocket as WsWebSocket } from 'ws';
 import { type WebSocketListener, WebSocketTransport, type WebSocketTransportOptions } from '../src/index.js';
 
@@ -8,12 +8,7 @@ export type { LogLine };
 /** Every log line of a test node, kept for assertions. */
 export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('trace');
 
-export interface TestNode {
-  node: Node;
-  ws: WebSocketTransport;
-  lines: LogLine[];
-  stop(): Promise<void>;
-}
+export type TestNode = RecordingNode<WebSocketTransport> & { readonly ws: WebSocketTransport };
 
 export function testNode(name: string, options: WebSocketTransportOptions = {}): TestNode {
   const t = recordingNode(name, (node) => new WebSocketTransport(node, options));
@@ -25,11 +20,9 @@ export async function echoServer(
   name = 'server',
   options: WebSocketTransportOptions = {},
 ): Promise<TestNode & { listener: WebSocketListener; port: number }> {
-  const t = testNode(name, options);
-  const listener = await t.ws.listen('127.0.0.1:0');
-  startEcho(t.node);
-  t.node.flowControls.addConsumer('echo', listener.flowControlId);
-  return { ...t, listener, port: listener.address.port };
+  const create = (node: Node) => new WebSocketTransport(node, options);
+  const t = await echoNode(name, create, (ws) => ws.listen('127.0.0.1:0'));
+  return { ...t, ws: t.transport, port: t.listener.address.port };
 }
 
 export { waitFor };

@@ -15,4 +15,4 @@ export {
   type StreamTransportHarness,
   streamTransportConformance,
 } from './conformance.js';
-export { type RecordingNode, recordingNode, waitFor } from './test-nodes.js';
+export { echoNode, type RecordingNode, recordingNode, waitFor } from './test-nodes.js';
