@@ -252,6 +252,25 @@ export function streamTransportConformance<T extends ConformanceTransport>(
       await waitFor(() => c.transport.connections().length === 0, 'the client to see it closed');
     });
 
+    it('keeps a connection with traffic open past the idle timeout', async () => {
+      const idleTimeoutMs = 150;
+      const s = await server({ idleTimeoutMs });
+      const c = side('client', { idleTimeoutMs });
+      const client = c.node.client();
+      const route = await c.node.resolveRoute([s.hop, 'echo']);
+      // Round trips back to back for four idle periods: traffic all along, so nothing closes.
+      const start = Date.now();
+      let n = 0;
+      while (Date.now() - start < 4 * idleTimeoutMs) {
+        await client.send(route, Uint8Array.of(n & 0xff));
+        expect((await client.receive({ timeoutMs: WAIT_MS })).payload[0]).toBe(n & 0xff);
+        n++;
+      }
+      expect(s.closes).toEqual([]);
+      expect(c.closes).toEqual([]);
+      expect(c.transport.connections()).toHaveLength(1);
+    });
+
     it('refuses a frame larger than it accepts, and keeps serving other peers', async () => {
       const s = await server();
       await harness.refuseOversized(s.hop, s.transport, WAIT_MS);
