@@ -155,6 +155,33 @@ export {
   UPPERCASE_SERVICE,
 } from './services.js';
 export { raceSignal, SharedDials } from './shared-dials.js';
+export {
+  type ListeningServer,
+  type WhenListeningOptions,
+  whenListening,
+} from './stream-transport/listening.js';
+export {
+  closeWithin,
+  errorMessage,
+  formatHostPort,
+  type HostPort,
+  type StreamCloseCause,
+  type StreamCloseInfo,
+  StreamConnection,
+  type StreamConnectionInit,
+  type StreamConnectionMode,
+  type StreamConnectionStats,
+  type StreamConnectionView,
+  type StreamConnectOptions,
+} from './stream-transport/stream-connection.js';
+export { StreamListener, type StreamListenerInit } from './stream-transport/stream-listener.js';
+export {
+  type AdoptedInit,
+  type AdoptSource,
+  StreamTransport,
+  type StreamTransportEvents,
+  type StreamTransportInit,
+} from './stream-transport/stream-transport.js';
 export type { Transport } from './transport.js';
 export type {
   AeadAlgorithm,

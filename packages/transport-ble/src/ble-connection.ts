@@ -10,7 +10,7 @@
  * console.log(connection.stats().dropped); // what a lossy radio cost
  * ```
  */
-import type { Address, FlowControlId } from '@ockam/core';
+import type { Address, FlowControlId, StreamCloseInfo, StreamConnectionView } from '@ockam/core';
 import type { BleRole } from './ble-adapter.js';
 import type { BleDropReason } from './framing.js';
 
@@ -21,10 +21,8 @@ import type { BleDropReason } from './framing.js';
  */
 export type BleCloseCause = 'local' | 'peer' | 'io' | 'protocol' | 'timeout';
 
-export interface BleCloseInfo {
+export interface BleCloseInfo extends StreamCloseInfo {
   readonly cause: BleCloseCause;
-  readonly reason: string;
-  readonly error?: unknown;
 }
 
 export interface BleConnectionStats {
@@ -38,19 +36,12 @@ export interface BleConnectionStats {
   readonly messagesDropped: number;
 }
 
-export interface BleConnection {
+export interface BleConnection extends StreamConnectionView<BleCloseInfo> {
   /** `central` for connections we opened, `peripheral` for centrals that connected to us. */
   readonly role: BleRole;
   /** The peer's name (as advertised) or address. */
   readonly peer: string;
   readonly mtu: number;
-  readonly senderAddress: Address;
-  readonly receiverAddress: Address;
-  readonly flowControlId: FlowControlId;
-  readonly spawnerFlowControlId: FlowControlId | undefined;
-  readonly isOpen: boolean;
-  /** Resolves (never rejects) when the link is down and both workers are stopped. */
-  readonly closed: Promise<BleCloseInfo>;
   stats(): BleConnectionStats;
   close(): Promise<BleCloseInfo>;
 }

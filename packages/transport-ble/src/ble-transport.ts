@@ -24,25 +24,24 @@
  * ```
  */
 import {
-  Address,
-  type AddressLike,
+  type Address,
+  type AdoptedInit,
+  type AdoptSource,
   BLE,
   CancelledError,
-  type FlowControlId,
-  InboundGuard,
+  type ErrorKind,
+  errorMessage,
   type InboundLimitsOptions,
-  type InboundStats,
-  Listeners,
   type Logger,
   type Node,
-  SharedDials,
-  type Transport,
-  toAddress,
+  type StreamConnectOptions,
+  StreamTransport,
+  type StreamTransportEvents,
 } from '@ockam/core';
 import type { BleAdapter, BleAdvertisement, BleLink } from './ble-adapter.js';
 import type { BleCloseInfo, BleConnection, BleListener } from './ble-connection.js';
 import { BleTransportError } from './errors.js';
-import { Connection, errorMessage } from './internal/connection.js';
+import { Connection } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
 
 export const DEFAULT_BLE_CONNECT_TIMEOUT_MS = 30_000;
@@ -59,50 +58,40 @@ export interface BleTransportOptions {
    * is never timed out (a lossy radio leaves them).
    */
   limits?: Pick<InboundLimitsOptions, 'maxConnections' | 'firstMessageTimeoutMs'>;
+  /** Close a link that sees no traffic for this long (default: never). */
+  idleTimeoutMs?: number;
 }
 
-export interface BleConnectOptions {
-  /** Flow-control ids whose producers may send through this connection (multi-hop routes). */
-  exposeTo?: readonly FlowControlId[];
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes), `timeoutMs` (default: the transport's), `signal`. */
+export type BleConnectOptions = StreamConnectOptions;
 
-export interface BleTransportEvents {
-  connection: (connection: BleConnection) => void;
-  close: (connection: BleConnection, info: BleCloseInfo) => void;
-}
+/** `connection`: a link was opened or accepted; `close`: a link closed (`info.reason` says why). */
+export type BleTransportEvents = StreamTransportEvents<BleConnection, BleCloseInfo>;
 
-export class BleTransport implements Transport {
+export class BleTransport extends StreamTransport<
+  BleConnection,
+  BleListener,
+  BleCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = BLE;
-  readonly node: Node;
   readonly adapter: BleAdapter;
-  readonly #logger: Logger;
-  readonly #events: Listeners<BleTransportEvents>;
   readonly #connectTimeoutMs: number;
-  readonly #guard: InboundGuard;
-  readonly #connections = new Set<Connection>();
-  readonly #outgoing = new SharedDials<Connection>();
-  readonly #listeners = new Set<Listener>();
-  #stopping: Promise<void> | undefined;
+  readonly #idleTimeoutMs: number | undefined;
 
   constructor(node: Node, adapter: BleAdapter, options: BleTransportOptions = {}) {
-    this.node = node;
-    this.adapter = adapter;
-    this.#logger = options.logger ?? node.logger;
-    this.#events = new Listeners(this.#logger, 'ble');
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_BLE_CONNECT_TIMEOUT_MS;
-    this.#guard = new InboundGuard({
-      limits: { ...options.limits, frameTimeoutMs: 0, handshakeTimeoutMs: 0 },
-      logger: this.#logger,
+    super(node, {
       transport: 'ble',
+      label: 'BLE',
+      logger: options.logger,
+      limits: { ...options.limits, frameTimeoutMs: 0, handshakeTimeoutMs: 0 },
     });
+    this.adapter = adapter;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_BLE_CONNECT_TIMEOUT_MS;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
-  }
-
-  on<E extends keyof BleTransportEvents>(event: E, listener: BleTransportEvents[E]): () => void {
-    return this.#events.on(event, listener);
   }
 
   /**
@@ -110,21 +99,15 @@ export class BleTransport implements Transport {
    * `4#<name>`; expose services to them with `node.flowControls.addConsumer(service, listener.flowControlId)`.
    */
   async listen(name: string, options: { signal?: AbortSignal } = {}): Promise<BleListener> {
-    this.#checkRunning();
+    this.checkRunning();
     checkName(name);
-    const flowControlId = this.node.flowControls.generateId();
-    const processorAddress = Address.random('ble_listener_');
-    this.node.startProcessor(processorAddress);
-    this.node.flowControls.addSpawner(processorAddress, flowControlId);
-    const listener = new Listener(this.node, name, flowControlId, processorAddress, this.#logger, (l) =>
-      this.#listeners.delete(l),
-    );
+    const listener = this.openListener((init) => new Listener(init, name));
     let advertisement: BleAdvertisement;
     try {
       advertisement = await this.adapter.advertise(
         name,
         (link) => {
-          if (!listener.isOpen || this.#stopping !== undefined) {
+          if (!listener.isOpen || this.stopping) {
             void link.disconnect().catch(() => {});
             return;
           }
@@ -133,79 +116,33 @@ export class BleTransport implements Transport {
         options,
       );
     } catch (e) {
-      await this.node.stopWorker(processorAddress);
+      await listener.close();
       throw e;
     }
     listener.started(advertisement);
-    this.#listeners.add(listener);
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       await listener.close();
-      throw new BleTransportError('shutdown', 'BLE transport is stopped');
+      throw this.stoppedError();
     }
-    this.#logger.info('ble listener started', { name, flowControlId });
+    this.logger.info('ble listener started', { name, flowControlId: listener.flowControlId });
     return listener;
   }
 
   /** Connects to the peripheral advertising `name` (central role). */
   async connect(name: string, options: BleConnectOptions = {}): Promise<BleConnection> {
-    this.#checkRunning();
+    this.checkRunning();
     checkName(name);
-    const connection = await this.#open(name, options);
-    this.#outgoing.remember(name, connection);
-    return connection;
+    return this.connectShared(name, () => this.#open(name, options));
   }
 
-  /** `Transport.resolve`: the sender of the open connection to `4#<name>`, connecting if needed. */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.#checkRunning();
-    if (address.type !== BLE)
-      throw new BleTransportError('invalid', `Cannot resolve ${address}: not a BLE address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const name = address.value;
     checkName(name);
-    // Shared by every caller, so no single caller's signal may cancel it.
-    const connection = await this.#outgoing.dial(name, () => this.#open(name, {}), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      what: `Connecting to '${name}' cancelled`,
-    });
-    return connection.senderAddress;
+    return { key: name, open: () => this.#open(name, {}) };
   }
 
-  connections(): BleConnection[] {
-    return [...this.#connections];
-  }
-
-  listeners(): BleListener[] {
-    return [...this.#listeners];
-  }
-
-  connection(address: AddressLike): BleConnection | undefined {
-    const a = toAddress(address);
-    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
-    return undefined;
-  }
-
-  /** Links refused and closed by the limits. */
-  inboundStats(): InboundStats {
-    return this.#guard.stats();
-  }
-
-  /** Stops advertising and closes every link (the adapter itself is the caller's to close). */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-
-  async #stop(): Promise<void> {
-    await Promise.all([...this.#listeners].map((l) => l.close()));
-    await Promise.all([...this.#connections].map((c) => c.close()));
-  }
-
-  #checkRunning(): void {
-    if (this.#stopping !== undefined) throw new BleTransportError('shutdown', 'BLE transport is stopped');
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new BleTransportError(kind, message, options);
   }
 
   async #open(name: string, options: BleConnectOptions): Promise<Connection> {
@@ -218,15 +155,12 @@ export class BleTransport implements Transport {
       `Connecting to '${name}' cancelled`,
       (late) => void late.disconnect().catch(() => {}),
     );
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       await link.disconnect().catch(() => {});
-      throw new BleTransportError('shutdown', 'BLE transport is stopped');
+      throw this.stoppedError();
     }
-    const connection = this.#adopt(link, {
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
-    this.#logger.info('ble connection opened', {
+    const connection = this.#adopt(link, { exposeTo: options.exposeTo });
+    this.logger.info('ble connection opened', {
       peer: name,
       mtu: link.mtu,
       sender: connection.senderAddress.value,
@@ -235,53 +169,28 @@ export class BleTransport implements Transport {
   }
 
   #accept(listener: Listener, link: BleLink): void {
-    if (!this.#guard.admit(listener.connectionCount, link.peer)) {
+    if (!this.guard.admit(listener.connectionCount, link.peer)) {
       void link.disconnect().catch(() => {});
       return;
     }
     try {
-      const connection = this.#adopt(
-        link,
-        { flowControlId: this.node.flowControls.generateId(), spawnerFlowControlId: listener.flowControlId },
-        listener,
-      );
-      this.#logger.debug('ble connection accepted', {
+      const connection = this.#adopt(link, { listener });
+      this.logger.debug('ble connection accepted', {
         peer: connection.peer,
         listener: listener.name,
         mtu: link.mtu,
       });
     } catch (e) {
-      this.#logger.warn('ble connection refused', { peer: link.peer, reason: errorMessage(e) });
+      this.logger.warn('ble connection refused', { peer: link.peer, reason: errorMessage(e) });
       void link.disconnect().catch(() => {});
     }
   }
 
-  #adopt(
-    link: BleLink,
-    init: {
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    const connection = new Connection({
-      node: this.node,
-      logger: this.#logger,
-      link,
-      ...init,
-      guard: this.#guard,
-      onClosing: (c) => {
-        this.#connections.delete(c);
-        listener?.remove(c);
-        this.#outgoing.forget(c.peer, c);
-      },
-      onClosed: (c, info) => this.#events.emit('close', c, info),
-    });
-    this.#connections.add(connection);
-    listener?.add(connection);
-    this.#events.emit('connection', connection);
-    return connection;
+  /** A central we connected to is `outgoing`; one that connected to our listener, `incoming`. */
+  #adopt(link: BleLink, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<BleCloseInfo>): Connection =>
+      new Connection({ ...init, link, idleTimeoutMs: this.#idleTimeoutMs });
+    return this.adopt(link.peer, make, from);
   }
 }
 

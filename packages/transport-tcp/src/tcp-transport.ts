@@ -25,24 +25,24 @@
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import {
   Address,
-  type AddressLike,
+  type AdoptedInit,
+  type AdoptSource,
   CancelledError,
-  type FlowControlId,
-  InboundGuard,
-  type InboundLimits,
+  type ErrorKind,
+  errorMessage,
+  formatHostPort,
   type InboundLimitsOptions,
-  type InboundStats,
-  Listeners,
   type Logger,
   type Node,
   parseHostPort,
-  SharedDials,
+  type StreamConnectOptions,
+  StreamTransport,
+  type StreamTransportEvents,
   TCP,
-  type Transport,
-  toAddress,
+  whenListening,
 } from '@ockam/core';
 import { TransportError } from './errors.js';
-import { Connection, errorMessage, formatHostPort } from './internal/connection.js';
+import { Connection } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
 import type { TcpCloseInfo, TcpConnection, TcpPeer } from './tcp-connection.js';
 import type { TcpListener } from './tcp-listener.js';
@@ -73,17 +73,8 @@ export interface TcpTransportOptions {
   limits?: InboundLimitsOptions;
 }
 
-export interface TcpConnectOptions {
-  /**
-   * Flow-control ids whose producers may send through this connection: its sender becomes a
-   * consumer of each. A node uses it for multi-hop routes, passing its listener's id so that its
-   * clients can reach the peer of this connection.
-   */
-  exposeTo?: readonly FlowControlId[];
-  /** Overrides the transport's `connectTimeoutMs`. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes: a listener's id, so that its clients reach this peer), `timeoutMs`, `signal`. */
+export type TcpConnectOptions = StreamConnectOptions;
 
 export interface TcpListenOptions {
   signal?: AbortSignal;
@@ -92,39 +83,29 @@ export interface TcpListenOptions {
 /** Accepts `'host:port'`, `'port'`, `{ host, port }`, or a `1#host:port` address. */
 export type TcpAddressLike = string | { host?: string; port: number } | Address;
 
-export interface TcpTransportEvents {
-  /** A connection was opened (outgoing) or accepted (incoming). */
-  connection: (connection: TcpConnection) => void;
-  /** A connection closed; `info.reason` says why. */
-  close: (connection: TcpConnection, info: TcpCloseInfo) => void;
-}
+/** `connection`: a connection was opened or accepted; `close`: a connection closed (`info.reason` says why). */
+export type TcpTransportEvents = StreamTransportEvents<TcpConnection, TcpCloseInfo>;
 
-export class TcpTransport implements Transport {
+export class TcpTransport extends StreamTransport<
+  TcpConnection,
+  TcpListener,
+  TcpCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = TCP;
-  readonly node: Node;
-  readonly #logger: Logger;
-  readonly #events: Listeners<TcpTransportEvents>;
   readonly #keepAliveMs: number | false;
   readonly #connectTimeoutMs: number;
   readonly #idleTimeoutMs: number | undefined;
   readonly #receiveBufferBytes: number;
-  readonly #guard: InboundGuard;
-  readonly #connections = new Set<Connection>();
-  /** The outgoing connection `resolve` reuses for each `host:port`. */
-  readonly #outgoing = new SharedDials<Connection>();
-  readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<Socket>();
-  #stopping: Promise<void> | undefined;
 
   constructor(node: Node, options: TcpTransportOptions = {}) {
-    this.node = node;
-    this.#logger = options.logger ?? node.logger;
-    this.#events = new Listeners(this.#logger, 'tcp');
+    super(node, { transport: 'tcp', label: 'TCP', logger: options.logger, limits: options.limits });
     this.#keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
-    this.#guard = new InboundGuard({ limits: options.limits, logger: this.#logger, transport: 'tcp' });
     if (this.#keepAliveMs !== false && !(this.#keepAliveMs >= 0))
       throw new RangeError(`keepAliveMs must be ≥ 0, got ${this.#keepAliveMs}`);
     if (!(this.#connectTimeoutMs > 0))
@@ -133,83 +114,51 @@ export class TcpTransport implements Transport {
       throw new RangeError(`receiveBufferBytes must be > 0, got ${this.#receiveBufferBytes}`);
   }
 
-  /** Subscribes to connection events; returns a function that unsubscribes. */
-  on<E extends keyof TcpTransportEvents>(event: E, listener: TcpTransportEvents[E]): () => void {
-    return this.#events.on(event, listener);
-  }
-
   /**
    * Listens on `host:port` (port 0 picks a free port; `listener.address.port` tells which).
    * Expose services to its clients with `node.flowControls.addConsumer(service, listener.flowControlId)`.
    */
   async listen(address: TcpAddressLike, options: TcpListenOptions = {}): Promise<TcpListener> {
-    this.#checkRunning();
+    this.checkRunning();
     const { host, port } = toPeer(address);
     const { signal } = options;
     if (signal?.aborted)
       throw new CancelledError('TCP listen cancelled', 'transport', { cause: signal.reason });
     const server = createServer({ noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        server.off('listening', onListening);
-        server.off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onListening = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onError = (e: Error): void => {
-        cleanup();
-        server.close();
-        reject(
-          new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, {
-            cause: e,
-          }),
-        );
-      };
-      const onAbort = (): void => {
-        cleanup();
-        server.close();
-        reject(new CancelledError('TCP listen cancelled', 'transport', { cause: signal?.reason }));
-      };
-      server.once('listening', onListening);
-      server.once('error', onError);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      server.listen({ host, port });
+    await whenListening(server, () => server.listen({ host, port }), {
+      signal,
+      release: () => server.close(),
+      failed: (e) =>
+        new TransportError('io', `Cannot listen on ${formatHostPort({ host, port })}: ${e.message}`, {
+          cause: e,
+        }),
+      cancelled: () => new CancelledError('TCP listen cancelled', 'transport', { cause: signal?.reason }),
     });
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       server.close();
-      throw new TransportError('shutdown', 'TCP transport is stopped');
+      throw this.stoppedError();
     }
     const bound = server.address() as AddressInfo;
-    const flowControlId = this.node.flowControls.generateId();
-    const processorAddress = Address.random('tcp_listener_');
+    let listener: Listener;
     try {
-      this.node.startProcessor(processorAddress);
+      listener = this.openListener(
+        (init) => new Listener(init, server, { host: bound.address, port: bound.port }),
+      );
     } catch (e) {
       server.close();
       throw e;
     }
-    this.node.flowControls.addSpawner(processorAddress, flowControlId);
-    const listener = new Listener({
-      node: this.node,
-      logger: this.#logger,
-      server,
-      address: { host: bound.address, port: bound.port },
-      flowControlId,
-      processorAddress,
-      onClosed: (l) => this.#listeners.delete(l),
-    });
-    this.#listeners.add(listener);
     server.on('connection', (socket) => this.#accept(listener, socket));
     server.on('error', (e) =>
-      this.#logger.warn('tcp listener error', {
+      this.logger.warn('tcp listener error', {
         address: formatHostPort(listener.address),
         error: e.message,
       }),
     );
-    this.#logger.info('tcp listener started', { address: formatHostPort(listener.address), flowControlId });
+    this.logger.info('tcp listener started', {
+      address: formatHostPort(listener.address),
+      flowControlId: listener.flowControlId,
+    });
     return listener;
   }
 
@@ -218,104 +167,34 @@ export class TcpTransport implements Transport {
    * `resolve` reuses for it.
    */
   async connect(address: TcpAddressLike, options: TcpConnectOptions = {}): Promise<TcpConnection> {
-    this.#checkRunning();
+    this.checkRunning();
     const peer = toPeer(address);
-    const connection = await this.#open(peer, options);
-    const key = formatHostPort(peer);
-    this.#outgoing.remember(key, connection);
-    return connection;
+    return this.connectShared(formatHostPort(peer), () => this.#open(peer, options));
   }
 
-  /**
-   * `Transport.resolve`: the sender address of the open connection to `address` (`1#host:port`),
-   * connecting first if there is none. Concurrent calls for one peer share one connection attempt.
-   */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.#checkRunning();
-    if (address.type !== TCP)
-      throw new TransportError('invalid', `Cannot resolve ${address}: not a TCP address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const peer = toPeer(address.value);
-    const key = formatHostPort(peer);
-    // Shared by every caller, so no single caller's signal may cancel it.
-    const connection = await this.#outgoing.dial(key, () => this.#open(peer, {}), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      what: `Connecting to ${key} cancelled`,
-    });
-    return connection.senderAddress;
+    return { key: formatHostPort(peer), open: () => this.#open(peer, {}) };
   }
 
-  /** Every open connection, outgoing and accepted. */
-  connections(): TcpConnection[] {
-    return [...this.#connections];
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new TransportError(kind, message, options);
   }
 
-  /** Every open listener. */
-  listeners(): TcpListener[] {
-    return [...this.#listeners];
-  }
-
-  /** The open connection whose sender or receiver has this address. */
-  connection(address: AddressLike): TcpConnection | undefined {
-    const a = toAddress(address);
-    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
-    return undefined;
-  }
-
-  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet flushed). */
-  bufferedBytes(): number {
-    let n = 0;
-    for (const c of this.#connections) {
-      const s = c.stats();
-      n += s.inboundBufferedBytes + s.outboundBufferedBytes;
-    }
-    return n;
-  }
-
-  /** The limits on what peers may hold, defaults filled in. */
-  get limits(): InboundLimits {
-    return this.#guard.limits;
-  }
-
-  /** Connections refused and closed by the limits, and bytes charged to the shared budget now. */
-  inboundStats(): InboundStats {
-    return this.#guard.stats();
-  }
-
-  /** Closes every listener and connection and cancels connection attempts. Idempotent. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-
-  async #stop(): Promise<void> {
+  protected override cancelDials(): void {
     for (const s of this.#dialing) s.destroy(new TransportError('shutdown', 'TCP transport stopped'));
     this.#dialing.clear();
-    await Promise.all([...this.#listeners].map((l) => l.close()));
-    await Promise.all([...this.#connections].map((c) => c.close()));
-  }
-
-  #checkRunning(): void {
-    if (this.#stopping !== undefined) throw new TransportError('shutdown', 'TCP transport is stopped');
   }
 
   async #open(peer: TcpPeer, options: TcpConnectOptions): Promise<Connection> {
     const socket = await this.#dial(peer, options.timeoutMs ?? this.#connectTimeoutMs, options.signal);
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       socket.destroy();
-      throw new TransportError('shutdown', 'TCP transport is stopped');
+      throw this.stoppedError();
     }
     if (this.#keepAliveMs !== false) socket.setKeepAlive(true, this.#keepAliveMs);
-    const connection = this.#adopt(socket, {
-      mode: 'outgoing',
-      peer,
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
-    this.#logger.info('tcp connection opened', {
+    const connection = this.#adopt(socket, peer, { exposeTo: options.exposeTo });
+    this.logger.info('tcp connection opened', {
       peer: connection.peerAddress,
       sender: connection.senderAddress.value,
     });
@@ -368,70 +247,39 @@ export class TcpTransport implements Transport {
   }
 
   #accept(listener: Listener, socket: Socket): void {
-    if (this.#stopping !== undefined || !listener.isOpen) {
+    if (this.stopping || !listener.isOpen) {
       socket.destroy();
       return;
     }
     const peer = { host: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     // Over `maxConnections`: closed before anything is read or allocated for it (logged, counted).
-    if (!this.#guard.admit(listener.connectionCount, formatHostPort(peer))) {
+    if (!this.guard.admit(listener.connectionCount, formatHostPort(peer))) {
       socket.destroy();
       return;
     }
     let connection: Connection;
     try {
-      connection = this.#adopt(
-        socket,
-        {
-          mode: 'incoming',
-          peer,
-          flowControlId: this.node.flowControls.generateId(),
-          spawnerFlowControlId: listener.flowControlId,
-        },
-        listener,
-      );
+      connection = this.#adopt(socket, peer, { listener });
     } catch (e) {
-      this.#logger.warn('tcp connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
+      this.logger.warn('tcp connection refused', { peer: formatHostPort(peer), reason: errorMessage(e) });
       return;
     }
-    this.#logger.debug('tcp connection accepted', {
+    this.logger.debug('tcp connection accepted', {
       peer: connection.peerAddress,
       listener: formatHostPort(listener.address),
     });
   }
 
-  #adopt(
-    socket: Socket,
-    init: {
-      mode: 'incoming' | 'outgoing';
-      peer: TcpPeer;
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    const connection = new Connection({
-      node: this.node,
-      logger: this.#logger,
-      socket,
-      ...init,
-      exposeTo: init.exposeTo ?? [],
-      receiveBufferBytes: this.#receiveBufferBytes,
-      idleTimeoutMs: this.#idleTimeoutMs,
-      guard: this.#guard,
-      onClosing: (c) => {
-        this.#connections.delete(c);
-        listener?.remove(c);
-        const key = c.peerAddress;
-        this.#outgoing.forget(key, c);
-      },
-      onClosed: (c, info) => this.#events.emit('close', c, info),
-    });
-    this.#connections.add(connection);
-    listener?.add(connection);
-    this.#events.emit('connection', connection);
-    return connection;
+  #adopt(socket: Socket, peer: TcpPeer, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<TcpCloseInfo>): Connection =>
+      new Connection({
+        ...init,
+        socket,
+        peer,
+        receiveBufferBytes: this.#receiveBufferBytes,
+        idleTimeoutMs: this.#idleTimeoutMs,
+      });
+    return this.adopt(formatHostPort(peer), make, from);
   }
 }
 

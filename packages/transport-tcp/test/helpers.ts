@@ -1,27 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
+import type { LogLine, Node } from '@ockam/core';
+import { echoNode, type RecordingNode, recordingNode, waitFor } from '@ockam/core/testing';
 import { type TcpListener, TcpTransport, type TcpTransportOptions } from '../src/index.js';
 
 export type { LogLine };
 
-/** Every log line of a test node, kept for assertions. */
-export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('trace');
-
-export interface TestNode {
-  node: Node;
-  tcp: TcpTransport;
-  lines: LogLine[];
-  stop(): Promise<void>;
-}
+export type TestNode = RecordingNode<TcpTransport> & { readonly tcp: TcpTransport };
 
 export function testNode(name: string, options: TcpTransportOptions = {}): TestNode {
-  const { logger, lines } = capturingLogger();
-  const node = new Node({ name, logger });
-  const tcp = new TcpTransport(node, options);
-  node.registerTransport(tcp);
-  return { node, tcp, lines, stop: () => node.stop() };
+  const t = recordingNode(name, (node) => new TcpTransport(node, options));
+  return { ...t, tcp: t.transport };
 }
 
 /** A node listening on 127.0.0.1 with echo exposed to its listener. */
@@ -29,24 +19,12 @@ export async function echoServer(
   name = 'server',
   options: TcpTransportOptions = {},
 ): Promise<TestNode & { listener: TcpListener; port: number }> {
-  const t = testNode(name, options);
-  const listener = await t.tcp.listen('127.0.0.1:0');
-  startEcho(t.node);
-  t.node.flowControls.addConsumer('echo', listener.flowControlId);
-  return { ...t, listener, port: listener.address.port };
+  const create = (node: Node) => new TcpTransport(node, options);
+  const t = await echoNode(name, create, (tcp) => tcp.listen('127.0.0.1:0'));
+  return { ...t, tcp: t.transport, port: t.listener.address.port };
 }
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

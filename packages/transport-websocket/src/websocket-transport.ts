@@ -20,27 +20,26 @@
  * ```
  */
 import {
-  Address,
-  type AddressLike,
+  type Address,
+  type AdoptedInit,
+  type AdoptSource,
   CancelledError,
-  type FlowControlId,
-  InboundGuard,
-  type InboundLimits,
+  type ErrorKind,
+  errorMessage,
+  formatHostPort,
   type InboundLimitsOptions,
-  type InboundStats,
-  Listeners,
   type Logger,
   LogLimiter,
   type Node,
   parseHostPort,
-  SharedDials,
-  type Transport,
-  toAddress,
+  type StreamConnectOptions,
+  StreamTransport,
+  type StreamTransportEvents,
   WS,
 } from '@ockam/core';
 import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
-import { CloseCode, Connection, closeSocket, errorMessage, formatHostPort } from './internal/connection.js';
+import { CloseCode, Connection, closeSocket } from './internal/connection.js';
 import { Listener } from './internal/listener.js';
 import { OriginPolicy } from './internal/origin-policy.js';
 import { toWebSocketUrl, type WebSocketAddressLike } from './websocket-address.js';
@@ -83,6 +82,8 @@ export interface WebSocketTransportOptions {
   receiveBufferBytes?: number;
   /** `bufferedAmount` above which sending waits for the socket to drain (default 1 MiB). */
   sendBufferBytes?: number;
+  /** Close a connection that sees no traffic for this long (default: never). */
+  idleTimeoutMs?: number;
   /** At most one log line per this many ms about refused upgrade requests (default 60 000). */
   refusedUpgradeLogIntervalMs?: number;
   /**
@@ -94,16 +95,8 @@ export interface WebSocketTransportOptions {
   limits?: InboundLimitsOptions;
 }
 
-export interface WebSocketConnectOptions {
-  /**
-   * Flow-control ids whose producers may send through this connection: its sender becomes a
-   * consumer of each (multi-hop routes: pass a listener's id so that its clients reach this peer).
-   */
-  exposeTo?: readonly FlowControlId[];
-  /** Overrides the transport's `connectTimeoutMs`. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
+/** `exposeTo` (multi-hop routes: a listener's id, so that its clients reach this peer), `timeoutMs`, `signal`. */
+export type WebSocketConnectOptions = StreamConnectOptions;
 
 export interface WebSocketListenOptions {
   /** Accept upgrade requests for this path only (default: any path). */
@@ -121,37 +114,35 @@ export interface WebSocketListenOptions {
   signal?: AbortSignal;
 }
 
-export interface WebSocketTransportEvents {
-  /** A connection was opened (outgoing) or accepted (incoming). */
-  connection: (connection: WebSocketConnection) => void;
-  /** A connection closed; `info.reason` says why. */
-  close: (connection: WebSocketConnection, info: WebSocketCloseInfo) => void;
-}
+/** `connection`: a connection was opened or accepted; `close`: a connection closed (`info.reason` says why). */
+export type WebSocketTransportEvents = StreamTransportEvents<WebSocketConnection, WebSocketCloseInfo>;
 
-export class WebSocketTransport implements Transport {
+export class WebSocketTransport extends StreamTransport<
+  WebSocketConnection,
+  WebSocketListener,
+  WebSocketCloseInfo,
+  Connection,
+  Listener
+> {
   readonly type = WS;
-  readonly node: Node;
-  readonly #logger: Logger;
-  readonly #events: Listeners<WebSocketTransportEvents>;
   readonly #WebSocket: WebSocketConstructor | undefined;
   readonly #serverFactory: WebSocketServerFactory | undefined;
   readonly #connectTimeoutMs: number;
   readonly #maxFrameSize: number;
   readonly #receiveBufferBytes: number;
   readonly #sendBufferBytes: number;
+  readonly #idleTimeoutMs: number | undefined;
   readonly #refusedUpgrades: LogLimiter;
-  readonly #guard: InboundGuard;
-  readonly #connections = new Set<Connection>();
-  /** The outgoing connection `resolve` reuses for each URL. */
-  readonly #outgoing = new SharedDials<Connection>();
-  readonly #listeners = new Set<Listener>();
   readonly #dialing = new Set<WebSocketLike>();
-  #stopping: Promise<void> | undefined;
 
   constructor(node: Node, options: WebSocketTransportOptions = {}) {
-    this.node = node;
-    this.#logger = options.logger ?? node.logger;
-    this.#events = new Listeners(this.#logger, 'websocket');
+    super(node, {
+      transport: 'websocket',
+      addressPrefix: 'ws',
+      label: 'WebSocket',
+      logger: options.logger,
+      limits: options.limits,
+    });
     this.#WebSocket =
       options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? undefined;
     this.#serverFactory = options.serverFactory;
@@ -162,8 +153,8 @@ export class WebSocketTransport implements Transport {
     const refusalInterval = options.refusedUpgradeLogIntervalMs ?? REFUSED_UPGRADE_LOG_INTERVAL_MS;
     if (!(refusalInterval >= 0))
       throw new RangeError(`refusedUpgradeLogIntervalMs must be >= 0, got ${refusalInterval}`);
-    this.#refusedUpgrades = new LogLimiter(this.#logger, refusalInterval);
-    this.#guard = new InboundGuard({ limits: options.limits, logger: this.#logger, transport: 'websocket' });
+    this.#refusedUpgrades = new LogLimiter(this.logger, refusalInterval);
+    this.#idleTimeoutMs = options.idleTimeoutMs;
     if (!(this.#connectTimeoutMs > 0))
       throw new RangeError(`connectTimeoutMs must be > 0, got ${this.#connectTimeoutMs}`);
     if (
@@ -185,11 +176,6 @@ export class WebSocketTransport implements Transport {
     return this.#serverFactory !== undefined;
   }
 
-  /** Subscribes to connection events; returns a function that unsubscribes. */
-  on<E extends keyof WebSocketTransportEvents>(event: E, listener: WebSocketTransportEvents[E]): () => void {
-    return this.#events.on(event, listener);
-  }
-
   /**
    * Listens on `host:port` (port 0 picks a free port; `listener.address.port` tells which), or on
    * an existing HTTP server with `{ server }`. Expose services to its clients with
@@ -199,7 +185,7 @@ export class WebSocketTransport implements Transport {
     address: string | { host?: string; port: number } = '127.0.0.1:0',
     options: WebSocketListenOptions = {},
   ): Promise<WebSocketListener> {
-    this.#checkRunning();
+    this.checkRunning();
     const factory = this.#serverFactory;
     if (factory === undefined) {
       throw new WebSocketTransportError(
@@ -225,7 +211,7 @@ export class WebSocketTransport implements Transport {
     // The listener exists before the server so that a socket accepted at once has somewhere to go.
     let listener: Listener | undefined;
     const early: Array<[WebSocketLike, WebSocketPeer]> = [];
-    const limits = this.#guard.limits;
+    const limits = this.guard.limits;
     const server = await factory(
       {
         host,
@@ -236,7 +222,7 @@ export class WebSocketTransport implements Transport {
         verifyUpgrade: (request) => this.#verifyUpgrade(origins, request),
         maxConnections: limits.maxConnections,
         handshakeTimeoutMs: limits.handshakeTimeoutMs,
-        onLimit: (peer, limit) => this.#guard.report(formatHostPort(peer), limit),
+        onLimit: (peer, limit) => this.guard.report(formatHostPort(peer), limit),
         signal,
       },
       (socket, peer) => {
@@ -244,35 +230,22 @@ export class WebSocketTransport implements Transport {
         else this.#accept(listener, socket, peer);
       },
     );
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       await server.close();
       for (const [s] of early) closeSocket(s, CloseCode.goingAway, 'transport stopped');
       throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
     }
-    const flowControlId = this.node.flowControls.generateId();
-    const processorAddress = Address.random('ws_listener_');
+    const path =
+      options.path === undefined ? '/' : options.path.startsWith('/') ? options.path : `/${options.path}`;
+    const url = `ws://${formatHostPort(server.address)}${path}`;
     try {
-      this.node.startProcessor(processorAddress);
+      listener = this.openListener((init) => new Listener(init, server, url, origins));
     } catch (e) {
       await server.close();
       throw e;
     }
-    this.node.flowControls.addSpawner(processorAddress, flowControlId);
-    const path =
-      options.path === undefined ? '/' : options.path.startsWith('/') ? options.path : `/${options.path}`;
-    listener = new Listener({
-      node: this.node,
-      logger: this.#logger,
-      server,
-      url: `ws://${formatHostPort(server.address)}${path}`,
-      flowControlId,
-      processorAddress,
-      origins,
-      onClosed: (l) => this.#listeners.delete(l),
-    });
-    this.#listeners.add(listener);
     for (const [s, p] of early) this.#accept(listener, s, p);
-    this.#logger.info('websocket listener started', { url: listener.url, flowControlId });
+    this.logger.info('websocket listener started', { url, flowControlId: listener.flowControlId });
     return listener;
   }
 
@@ -284,103 +257,33 @@ export class WebSocketTransport implements Transport {
     address: WebSocketAddressLike,
     options: WebSocketConnectOptions = {},
   ): Promise<WebSocketConnection> {
-    this.#checkRunning();
+    this.checkRunning();
     const url = toWebSocketUrl(address);
-    const connection = await this.#open(url, options);
-    this.#outgoing.remember(url, connection);
-    return connection;
+    return this.connectShared(url, () => this.#open(url, options));
   }
 
-  /**
-   * `Transport.resolve`: the sender address of the open connection to `address` (`3#host:port` or
-   * `3#ws://…`), connecting first if there is none. Concurrent calls share one connection attempt.
-   */
-  async resolve(address: Address, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    this.#checkRunning();
-    if (address.type !== WS)
-      throw new WebSocketTransportError('invalid', `Cannot resolve ${address}: not a WebSocket address`);
+  protected dialTarget(address: Address): { key: string; open: () => Promise<Connection> } {
     const url = toWebSocketUrl(address);
-    // Shared by every caller, so no single caller's signal may cancel it.
-    const connection = await this.#outgoing.dial(url, () => this.#open(url, {}), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      what: `Connecting to ${url} cancelled`,
-    });
-    return connection.senderAddress;
+    return { key: url, open: () => this.#open(url, {}) };
   }
 
-  /** Every open connection, outgoing and accepted. */
-  connections(): WebSocketConnection[] {
-    return [...this.#connections];
+  protected transportError(kind: ErrorKind, message: string, options?: { cause?: unknown }): Error {
+    return new WebSocketTransportError(kind, message, options);
   }
 
-  /** Every open listener. */
-  listeners(): WebSocketListener[] {
-    return [...this.#listeners];
-  }
-
-  /** The open connection whose sender or receiver has this address. */
-  connection(address: AddressLike): WebSocketConnection | undefined {
-    const a = toAddress(address);
-    for (const c of this.#connections) if (c.senderAddress.equals(a) || c.receiverAddress.equals(a)) return c;
-    return undefined;
-  }
-
-  /** Bytes held by this transport's connections (inbound not yet routed plus outbound not yet sent). */
-  bufferedBytes(): number {
-    let n = 0;
-    for (const c of this.#connections) {
-      const s = c.stats();
-      n += s.inboundBufferedBytes + s.outboundBufferedBytes;
-    }
-    return n;
-  }
-
-  /** The limits on what peers may hold, defaults filled in. */
-  get limits(): InboundLimits {
-    return this.#guard.limits;
-  }
-
-  /** Connections refused and closed by the limits, and bytes charged to the shared budget now. */
-  inboundStats(): InboundStats {
-    return this.#guard.stats();
-  }
-
-  /** Closes every listener and connection and cancels connection attempts. Idempotent. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-
-  async #stop(): Promise<void> {
+  protected override cancelDials(): void {
     for (const s of this.#dialing) closeSocket(s, CloseCode.goingAway, 'transport stopped');
     this.#dialing.clear();
-    await Promise.all([...this.#listeners].map((l) => l.close()));
-    await Promise.all([...this.#connections].map((c) => c.close()));
-  }
-
-  #checkRunning(): void {
-    if (this.#stopping !== undefined)
-      throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
   }
 
   async #open(url: string, options: WebSocketConnectOptions): Promise<Connection> {
     const socket = await this.#dial(url, options.timeoutMs ?? this.#connectTimeoutMs, options.signal);
-    if (this.#stopping !== undefined) {
+    if (this.stopping) {
       closeSocket(socket, CloseCode.goingAway, 'transport stopped');
-      throw new WebSocketTransportError('shutdown', 'WebSocket transport is stopped');
+      throw this.stoppedError();
     }
-    const connection = this.#adopt(socket, {
-      mode: 'outgoing',
-      url,
-      peer: peerOfUrl(url),
-      flowControlId: this.node.flowControls.generateId(),
-      exposeTo: options.exposeTo,
-    });
-    this.#logger.info('websocket connection opened', { url, sender: connection.senderAddress.value });
+    const connection = this.#adopt(socket, url, peerOfUrl(url), { exposeTo: options.exposeTo });
+    this.logger.info('websocket connection opened', { url, sender: connection.senderAddress.value });
     return connection;
   }
 
@@ -478,76 +381,47 @@ export class WebSocketTransport implements Transport {
   }
 
   #accept(listener: Listener, socket: WebSocketLike, peer: WebSocketPeer): void {
-    if (this.#stopping !== undefined || !listener.isOpen) {
+    if (this.stopping || !listener.isOpen) {
       closeSocket(socket, CloseCode.goingAway, 'listener closed');
       socket.terminate?.();
       return;
     }
     socket.addEventListener('error', ignore);
     // A bound `ws` server counts connections before their upgrade; this covers the others.
-    if (!this.#guard.admit(listener.connectionCount, formatHostPort(peer))) {
+    if (!this.guard.admit(listener.connectionCount, formatHostPort(peer))) {
       if (socket.terminate) socket.terminate();
       else closeSocket(socket, CloseCode.tryAgainLater, 'too many connections');
       return;
     }
     let connection: Connection;
     try {
-      connection = this.#adopt(
-        socket,
-        {
-          mode: 'incoming',
-          url: `ws://${formatHostPort(peer)}/`,
-          peer,
-          flowControlId: this.node.flowControls.generateId(),
-          spawnerFlowControlId: listener.flowControlId,
-        },
-        listener,
-      );
+      connection = this.#adopt(socket, `ws://${formatHostPort(peer)}/`, peer, { listener });
     } catch (e) {
-      this.#logger.warn('websocket connection refused', {
+      this.logger.warn('websocket connection refused', {
         peer: formatHostPort(peer),
         reason: errorMessage(e),
       });
       return;
     }
-    this.#logger.debug('websocket connection accepted', {
+    this.logger.debug('websocket connection accepted', {
       peer: connection.peerAddress,
       listener: listener.url,
     });
   }
 
-  #adopt(
-    socket: WebSocketLike,
-    init: {
-      mode: 'incoming' | 'outgoing';
-      url: string;
-      peer: WebSocketPeer;
-      flowControlId: FlowControlId;
-      spawnerFlowControlId?: FlowControlId;
-      exposeTo?: readonly FlowControlId[] | undefined;
-    },
-    listener?: Listener,
-  ): Connection {
-    const connection = new Connection({
-      node: this.node,
-      logger: this.#logger,
-      socket,
-      ...init,
-      maxFrameSize: this.#maxFrameSize,
-      receiveBufferBytes: this.#receiveBufferBytes,
-      sendBufferBytes: this.#sendBufferBytes,
-      guard: this.#guard,
-      onClosing: (c) => {
-        this.#connections.delete(c);
-        listener?.remove(c);
-        this.#outgoing.forget(c.url, c);
-      },
-      onClosed: (c, info) => this.#events.emit('close', c, info),
-    });
-    this.#connections.add(connection);
-    listener?.add(connection);
-    this.#events.emit('connection', connection);
-    return connection;
+  #adopt(socket: WebSocketLike, url: string, peer: WebSocketPeer, from: AdoptSource<Listener>): Connection {
+    const make = (init: AdoptedInit<WebSocketCloseInfo>): Connection =>
+      new Connection({
+        ...init,
+        socket,
+        url,
+        peer,
+        maxFrameSize: this.#maxFrameSize,
+        receiveBufferBytes: this.#receiveBufferBytes,
+        sendBufferBytes: this.#sendBufferBytes,
+        idleTimeoutMs: this.#idleTimeoutMs,
+      });
+    return this.adopt(url, make, from);
   }
 }
 

@@ -21,7 +21,7 @@
  */
 import { createServer, type Server as HttpServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CancelledError } from '@ockam/core';
+import { CancelledError, whenListening } from '@ockam/core';
 import { WebSocketServer, WebSocket as WsWebSocket } from 'ws';
 import { WebSocketTransportError } from './errors.js';
 import { MAX_FRAME_SIZE } from './framing.js';
@@ -114,32 +114,16 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
   });
   const where = attached === undefined ? `${options.host}:${options.port}` : 'the given HTTP server';
   if (attached === undefined) {
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        http.off('listening', onListening);
-        http.off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onListening = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onError = (e: Error): void => {
-        cleanup();
+    await whenListening(http, () => http.listen(options.port, options.host), {
+      signal,
+      release: () => {
         wss.close();
         http.close();
-        reject(new WebSocketTransportError('io', `Cannot listen on ${where}: ${e.message}`, { cause: e }));
-      };
-      const onAbort = (): void => {
-        cleanup();
-        wss.close();
-        http.close();
-        reject(new CancelledError('WebSocket listen cancelled', 'transport', { cause: signal?.reason }));
-      };
-      http.once('listening', onListening);
-      http.once('error', onError);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      http.listen(options.port, options.host);
+      },
+      failed: (e) =>
+        new WebSocketTransportError('io', `Cannot listen on ${where}: ${e.message}`, { cause: e }),
+      cancelled: () =>
+        new CancelledError('WebSocket listen cancelled', 'transport', { cause: signal?.reason }),
     });
   } else if (!attached.listening) {
     wss.close();
@@ -157,10 +141,12 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
     address: { host: bound.address, port: bound.port },
     close: () =>
       new Promise<void>((resolve) => {
-        // Stop accepting; accepted sockets stay open (the transport closes them if asked to).
+        // Stop accepting; accepted sockets stay open (the transport closes them if asked to). The
+        // listening handle goes at once: `http.close`'s callback would wait for every accepted
+        // socket, and so would a transport that closes its listeners before its connections.
         wss.close(() => {
-          if (attached !== undefined) resolve();
-          else http.close(() => resolve());
+          if (attached === undefined) http.close();
+          resolve();
         });
       }),
   };

@@ -1,4 +1,5 @@
-import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
+import { type Logger, type LogLine, type Node, recordingLogger } from '@ockam/core';
+import { echoNode, type RecordingNode, recordingNode, waitFor } from '@ockam/core/testing';
 import { WebSocket as WsWebSocket } from 'ws';
 import { type WebSocketListener, WebSocketTransport, type WebSocketTransportOptions } from '../src/index.js';
 
@@ -7,19 +8,11 @@ export type { LogLine };
 /** Every log line of a test node, kept for assertions. */
 export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('trace');
 
-export interface TestNode {
-  node: Node;
-  ws: WebSocketTransport;
-  lines: LogLine[];
-  stop(): Promise<void>;
-}
+export type TestNode = RecordingNode<WebSocketTransport> & { readonly ws: WebSocketTransport };
 
 export function testNode(name: string, options: WebSocketTransportOptions = {}): TestNode {
-  const { logger, lines } = capturingLogger();
-  const node = new Node({ name, logger });
-  const ws = new WebSocketTransport(node, options);
-  node.registerTransport(ws);
-  return { node, ws, lines, stop: () => node.stop() };
+  const t = recordingNode(name, (node) => new WebSocketTransport(node, options));
+  return { ...t, ws: t.transport };
 }
 
 /** A node listening on 127.0.0.1 with echo exposed to its listener. */
@@ -27,24 +20,12 @@ export async function echoServer(
   name = 'server',
   options: WebSocketTransportOptions = {},
 ): Promise<TestNode & { listener: WebSocketListener; port: number }> {
-  const t = testNode(name, options);
-  const listener = await t.ws.listen('127.0.0.1:0');
-  startEcho(t.node);
-  t.node.flowControls.addConsumer('echo', listener.flowControlId);
-  return { ...t, listener, port: listener.address.port };
+  const create = (node: Node) => new WebSocketTransport(node, options);
+  const t = await echoNode(name, create, (ws) => ws.listen('127.0.0.1:0'));
+  return { ...t, ws: t.transport, port: t.listener.address.port };
 }
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
