@@ -180,6 +180,37 @@ describe('tcp portals', () => {
     expect(echo.sockets.size).toBe(0);
   });
 
+  it('answer a Ping that access control refuses with Disconnect, so the inlet closes its client without waiting for a Pong', async () => {
+    const echo = await echoTarget();
+    cleanups.push(() => echo.stop());
+    const o = await listeningNode('outlet-node');
+    cleanups.push(() => o.node.stop());
+    createOutlet(o.node, {
+      lingerMs: 20,
+      to: `127.0.0.1:${echo.port}`,
+      consumerOf: [o.listener.flowControlId],
+      incoming: { isAuthorized: async () => false },
+    });
+    const i = testNode('inlet-node');
+    cleanups.push(() => i.node.stop());
+    const inlet = await createInlet(i.node, {
+      lingerMs: 20,
+      bind: '127.0.0.1:0',
+      route: [`1#127.0.0.1:${o.port}`, 'outlet'],
+      // Far longer than the test may take: only the outlet's answer can close the client.
+      pongTimeoutMs: 120_000,
+    });
+    cleanups.push(() => inlet.stop());
+    const { data } = await collect(await connectTo(inlet.address.port));
+    expect(data.length).toBe(0);
+    expect(echo.sockets.size).toBe(0);
+    expect(o.lines.some((l) => l.message === 'tcp outlet refused a Ping: access control denied it')).toBe(
+      true,
+    );
+    const failed = i.lines.find((l) => l.message === 'tcp inlet could not open a portal connection');
+    expect(failed?.fields.error).toMatch(/outlet refused the connection/);
+  });
+
   it('close the client promptly when the outlet cannot reach its target', async () => {
     const node = new Node();
     cleanups.push(() => node.stop());

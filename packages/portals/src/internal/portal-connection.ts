@@ -233,7 +233,9 @@ export class PortalConnection {
           this.#pong?.resolve(routed.message.returnRoute);
           return;
         case 'disconnect':
-          this.#pong?.reject(new PortalError('io', 'The outlet could not reach its target'));
+          this.#pong?.reject(
+            new PortalError('io', 'The outlet refused the connection, or could not reach its target'),
+          );
           return;
         case 'ping':
         case 'payload':
