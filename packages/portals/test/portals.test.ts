@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Node, Route } from '@ockam/core';
+import { Node, noopLogger, Route } from '@ockam/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInlet, createOutlet } from '../src/index.js';
 import {
@@ -161,7 +161,7 @@ describe('tcp portals', () => {
   it('apply incoming access control to the outlet', async () => {
     const echo = await echoTarget();
     cleanups.push(() => echo.stop());
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, {
       lingerMs: 20,
@@ -212,7 +212,7 @@ describe('tcp portals', () => {
   });
 
   it('close the client promptly when the outlet cannot reach its target', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
     const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: ['outlet'] });
@@ -223,7 +223,7 @@ describe('tcp portals', () => {
   });
 
   it('keep sessions off a single local hop: the inlet is up without an echo service', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
     const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: Route.of('outlet') });

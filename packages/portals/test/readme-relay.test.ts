@@ -1,4 +1,4 @@
-import { Node, Route } from '@ockam/core';
+import { Node, Route, startEcho } from '@ockam/core';
 import { createIdentity } from '@ockam/identity';
 import { createSecureChannel, createSecureChannelListener } from '@ockam/secure-channel';
 import { TcpTransport } from '@ockam/transport-tcp';
@@ -91,5 +91,23 @@ describe("the README's relay-with-portal set-up", () => {
     expect(i.lines.filter((l) => l.message.includes('route is down'))).toEqual([]);
 
     expect((await httpGetBody(inlet.address.port)).toString()).toBe('hello through the relay');
+  });
+
+  it('brings echo only to a node without one, shares it between outlets and stops it with the last', async () => {
+    const bare = node('bare');
+    const a = createOutlet(bare.node, { address: 'a', to: '127.0.0.1:1' });
+    const b = createOutlet(bare.node, { address: 'b', to: '127.0.0.1:1' });
+    expect(bare.node.has('echo')).toBe(true);
+    await a.stop();
+    expect(bare.node.has('echo')).toBe(true);
+    await b.stop();
+    expect(bare.node.has('echo')).toBe(false);
+
+    const own = node('own');
+    const mine = startEcho(own.node);
+    const c = createOutlet(own.node, { to: '127.0.0.1:1' });
+    await c.stop();
+    expect(own.node.has('echo')).toBe(true);
+    await mine.stop();
   });
 });
