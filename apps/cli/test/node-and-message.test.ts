@@ -135,7 +135,8 @@ describe('ockam node and ockam message send, against real node processes', () =>
       ],
       [
         ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n2/service/nothing-here', '--timeout', '1s'],
-        /^Error: No reply within 1000 ms\n$/,
+        // One line that names the route the request took (what to check follows on that line).
+        /^Error: No reply within 1000 ms to a request along 0#\w+ => 0#nothing-here \(first hop \w+[^\n]*\n$/,
       ],
       [
         ['message', 'send', 'x', '--from', 'n1', '--to', '/node/n1/service/echo', '--timeout', 'soon'],

@@ -10,21 +10,11 @@
  *   anything is written, at every level.
  */
 import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createLogger, type LogFields, type Logger, type LogLevel } from '@ockam/core';
+import { createLogger, type LogFields, type Logger, type LogLevel, redact } from '@ockam/core';
 
-const SECRET_FIELDS = /secret|private|password|passphrase|token|otc|seed|key_bytes|payload|credential/i;
+export { redact };
 
 export type LogFormat = 'json' | 'pretty';
-
-export function redact(fields: LogFields): LogFields {
-  const out: LogFields = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_FIELDS.test(k)) out[k] = '[redacted]';
-    else if (v instanceof Uint8Array) out[k] = `[${v.length} bytes]`;
-    else out[k] = v;
-  }
-  return out;
-}
 
 export interface LogSink {
   readonly logger: Logger;

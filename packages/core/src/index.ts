@@ -96,6 +96,7 @@ export {
 export {
   consoleLogger,
   createLogger,
+  defaultLogger,
   LOG_LEVELS,
   type LogFields,
   type Logger,
@@ -104,6 +105,7 @@ export {
   levelEnabled,
   noopLogger,
   recordingLogger,
+  redact,
 } from './logger.js';
 export {
   type DecodeTransportMessageOptions,

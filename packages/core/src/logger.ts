@@ -91,9 +91,57 @@ export function recordingLogger(
   return { logger, lines };
 }
 
+/**
+ * Field names whose values may be secrets (keys, passphrases, one-time codes, tokens, credentials,
+ * payloads): every sink replaces them before writing, at every level.
+ */
+const SECRET_FIELDS = /secret|private|password|passphrase|token|otc|seed|key_bytes|payload|credential/i;
+
+/**
+ * What a log sink writes of `fields`: values of secret-looking names become `[redacted]` and byte
+ * arrays their length, so a careless field never puts a secret or a payload in a log.
+ *
+ * @example
+ * ```ts
+ * import { redact } from '@ockam/core';
+ * redact({ passphrase: 'x', frame: new Uint8Array(3), peer: 'p' });
+ * // { passphrase: '[redacted]', frame: '[3 bytes]', peer: 'p' }
+ * ```
+ */
+export function redact(fields: LogFields): LogFields {
+  const out: LogFields = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (SECRET_FIELDS.test(k)) out[k] = '[redacted]';
+    else if (v instanceof Uint8Array) out[k] = `[${v.length} bytes]`;
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A logger that writes one line per record to stderr (`console.error`, so it works in browsers
+ * too), secret-looking fields redacted (`redact`).
+ */
 export function consoleLogger(threshold: LogLevel = 'warn'): Logger {
   return createLogger(threshold, (level, message, fields) => {
-    const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+    const safe = redact(fields);
+    const extra = Object.keys(safe).length ? ` ${JSON.stringify(safe)}` : '';
     console.error(`${new Date().toISOString()} ${level.toUpperCase()} ${message}${extra}`);
   });
+}
+
+/**
+ * The logger of a `Node` created without one: warnings and errors to stderr, redacted
+ * (`consoleLogger('warn')`), so that what a node drops or refuses is never silent by default.
+ * Silence it with `new Node({ logger: noopLogger })`; see more with `consoleLogger('debug')`.
+ *
+ * @example
+ * ```ts
+ * import { Node, noopLogger } from '@ockam/core';
+ * const loud = new Node();                        // warnings reach stderr
+ * const quiet = new Node({ logger: noopLogger }); // nothing is logged
+ * ```
+ */
+export function defaultLogger(): Logger {
+  return consoleLogger('warn');
 }

@@ -24,12 +24,12 @@ import {
   type OutgoingAccessControl,
   type RelayMessage,
 } from './access-control.js';
-import { Address, type AddressLike, toAddress } from './address.js';
+import { Address, type AddressLike, BLE, TCP, toAddress, UDP, UDS, WS } from './address.js';
 import { CancelledError, OckamError, RouteError, TimeoutError } from './errors.js';
 import { type FlowControlId, FlowControls } from './flow-control.js';
 import { Mailbox } from './internal/mailbox.js';
 import { LogLimiter } from './log-limiter.js';
-import { type LogFields, type Logger, noopLogger } from './logger.js';
+import { defaultLogger, type LogFields, type Logger } from './logger.js';
 import { type LocalInfo, LocalMessage, stampOrigin } from './message.js';
 import { Route, type RouteLike, toRoute } from './route.js';
 import type { Transport } from './transport.js';
@@ -60,6 +60,15 @@ export const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 10_000;
  * local address); further ones share one catch-all line until some expire.
  */
 const MAX_REFUSAL_LOG_KINDS = 1024;
+
+/** Names of the transport types, for errors that say which transport is missing. */
+const TRANSPORT_NAMES: Readonly<Record<number, string>> = {
+  [TCP]: 'TCP',
+  [UDP]: 'UDP',
+  [WS]: 'WebSocket',
+  [BLE]: 'BLE',
+  [UDS]: 'Unix socket',
+};
 
 /** The router reads the clock once per this many messages handled, to decide whether to yield. */
 const CLOCK_EVERY = 16;
@@ -122,10 +131,18 @@ interface WorkerEntry {
   readonly ctx: WorkerContext;
   stopping: boolean;
   done: Promise<void> | undefined;
+  /** Whether this is a client (`Node.client`), whose refusals are recorded. */
+  client?: boolean;
+  /** A client (`Node.client`): the last message to it the router refused, for its timeout error. */
+  refused?: string;
 }
 
 export interface NodeOptions {
   name?: string;
+  /**
+   * Where the node and everything on it log (default `defaultLogger()`: warnings and errors to
+   * stderr, secrets redacted). Pass `noopLogger` to silence it.
+   */
   logger?: Logger;
   mailboxCapacity?: number;
   /** See `DEFAULT_TIME_SLICE_MS`. */
@@ -154,6 +171,8 @@ export class Node {
   readonly #capacity: number;
   readonly #timeSliceMs: number;
   readonly #refusals: LogLimiter;
+  /** Callbacks waiting for the worker at an address to stop (`whenStopped`). */
+  readonly #stopWatchers = new Map<string, Set<() => void>>();
   /** When the current run of back-to-back messages must give way (0: no run open). */
   #sliceEnd = 0;
   #sinceClock = 0;
@@ -161,7 +180,7 @@ export class Node {
 
   constructor(options: NodeOptions = {}) {
     this.name = options.name ?? 'node';
-    this.logger = options.logger ?? noopLogger;
+    this.logger = options.logger ?? defaultLogger();
     this.#capacity = options.mailboxCapacity ?? DEFAULT_MAILBOX_CAPACITY;
     this.#timeSliceMs = options.timeSliceMs ?? DEFAULT_TIME_SLICE_MS;
     if (!(this.#timeSliceMs > 0)) throw new RangeError(`timeSliceMs must be > 0, got ${this.#timeSliceMs}`);
@@ -349,26 +368,78 @@ export class Node {
         this.#draining.delete(a.key);
         this.flowControls.cleanup(a);
       }
+      for (const a of entry.addresses) this.#notifyStopped(a);
     }
     return true;
   }
 
   /**
+   * Calls `onStop` once the worker that owns `address` has stopped (at once, on a later turn, if
+   * no worker owns it now): what waits on a connection or a channel learns that it closed instead
+   * of waiting out a timeout. Returns a function that cancels the call.
+   *
+   * @example
+   * ```ts
+   * const cancel = node.whenStopped(resolvedRoute.next(), () => abort(new Error('connection closed')));
+   * ```
+   */
+  whenStopped(address: AddressLike, onStop: () => void): () => void {
+    const key = toAddress(address).key;
+    if (!this.#mailboxes.has(key)) {
+      let cancelled = false;
+      queueMicrotask(() => {
+        if (!cancelled) onStop();
+      });
+      return () => {
+        cancelled = true;
+      };
+    }
+    let set = this.#stopWatchers.get(key);
+    if (set === undefined) this.#stopWatchers.set(key, (set = new Set()));
+    const once = (): void => onStop();
+    set.add(once);
+    return () => {
+      const s = this.#stopWatchers.get(key);
+      s?.delete(once);
+      if (s?.size === 0) this.#stopWatchers.delete(key);
+    };
+  }
+
+  #notifyStopped(address: Address): void {
+    const set = this.#stopWatchers.get(address.key);
+    if (set === undefined) return;
+    this.#stopWatchers.delete(address.key);
+    for (const fn of set) {
+      try {
+        fn();
+      } catch (e) {
+        this.logger.warn('a callback waiting for a worker to stop failed', {
+          address: address.value,
+          error: String(e),
+        });
+      }
+    }
+  }
+
+  /**
    * Routes a message sent from `source`. Throws `RouteError` if the onward route is empty, starts
    * with an unresolved transport address, or names no worker. A message refused by flow control or
-   * access control is dropped (and logged); the promise still resolves, as in Ockam.
+   * access control is dropped (and logged); the promise still resolves, as in Ockam, unless
+   * `strict` (what application code sends through a `Client`): then it rejects with a `permission`
+   * `RouteError` that says which check refused it and how to allow it, since a refusal on this
+   * node is a mistake to report at once, not a loss to wait out.
    */
-  route(source: Address, message: LocalMessage): Promise<void> {
+  route(source: Address, message: LocalMessage, strict = false): Promise<void> {
     // Synchronous fast path: when no access control answers with a promise and the mailbox has
     // room, nothing here awaits, and one already-settled promise is returned.
     try {
-      return this.#route(source, message) ?? RESOLVED;
+      return this.#route(source, message, strict) ?? RESOLVED;
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  #route(source: Address, message: LocalMessage): Promise<void> | undefined {
+  #route(source: Address, message: LocalMessage, strict: boolean): Promise<void> | undefined {
     const dest = message.onwardRoute.addresses[0];
     if (dest === undefined)
       throw new RouteError('invalid', 'Cannot send a message with an empty onward route');
@@ -387,6 +458,7 @@ export class Node {
         `Address ${source.value} is not registered on this node; it cannot send`,
       );
     const target = this.#mailboxes.get(dest.key);
+    // The message the command prints as it is (`Error: No worker at address …`): keep it short.
     if (target === undefined) throw new RouteError('not-found', `No worker at address ${dest.value}`);
     if (target.entry === src.entry) {
       // A worker forwarding to itself would loop in its own mailbox (a route of `hop, hop, …`).
@@ -409,42 +481,62 @@ export class Node {
         flowControlId: origin.flowControlId,
         onward: message.onwardRoute.toString(),
       });
+      this.#refusal(
+        target,
+        strict,
+        `flow control refused a message from ${source.value} to ${dest.value}: ${dest.value} is not a consumer of flow ${origin.flowControlId}, where the message came from (node.flowControls.addConsumer('${dest.value}', '${origin.flowControlId}') allows it)`,
+      );
       return undefined;
     }
     const relay: RoutedMessage = { source, destination: dest, message: stamped };
     if (src.outgoing !== allowAll) {
       const ok = src.outgoing.isAuthorized(relay);
-      if (typeof ok !== 'boolean') return this.#routeAfterOutgoing(ok, relay, target);
+      if (typeof ok !== 'boolean') return this.#routeAfterOutgoing(ok, relay, target, strict);
       if (!ok) {
-        this.#outgoingDenied(relay);
+        this.#outgoingDenied(relay, target, strict);
         return undefined;
       }
     }
-    return this.#routeIncoming(relay, target);
+    return this.#routeIncoming(relay, target, strict);
+  }
+
+  /**
+   * A refusal: recorded on a client it was meant for (its timeout error quotes it), and thrown
+   * when the sender asked for `strict` routing.
+   */
+  #refusal(target: MailboxEntry, strict: boolean, reason: string): void {
+    if (target.entry.client) target.entry.refused = reason;
+    if (strict) throw new RouteError('permission', `Message refused on node ${this.name}: ${reason}`);
   }
 
   async #routeAfterOutgoing(
     pending: Promise<boolean>,
     relay: RoutedMessage,
     target: MailboxEntry,
+    strict: boolean,
   ): Promise<void> {
     if (!(await pending)) {
-      this.#outgoingDenied(relay);
+      this.#outgoingDenied(relay, target, strict);
       return;
     }
-    const wait = this.#routeIncoming(relay, target);
+    const wait = this.#routeIncoming(relay, target, strict);
     if (wait !== undefined) await wait;
   }
 
-  #outgoingDenied(relay: RoutedMessage): void {
+  #outgoingDenied(relay: RoutedMessage, target: MailboxEntry, strict: boolean): void {
     this.logger.debug('outgoing access control dropped a message', {
       from: relay.source.value,
       to: relay.destination.value,
     });
+    this.#refusal(
+      target,
+      strict,
+      `the outgoing access control of ${relay.source.value} refused a message to ${relay.destination.value}`,
+    );
   }
 
   /** Incoming access control, then delivery; undefined when done without waiting. */
-  #routeIncoming(relay: RoutedMessage, target: MailboxEntry): Promise<void> | undefined {
+  #routeIncoming(relay: RoutedMessage, target: MailboxEntry, strict: boolean): Promise<void> | undefined {
     if (target.incoming !== allowAll) {
       let ok: boolean | Promise<boolean>;
       try {
@@ -453,9 +545,9 @@ export class Node {
         this.#incomingFailed(relay, e);
         ok = false;
       }
-      if (typeof ok !== 'boolean') return this.#deliverAfterIncoming(ok, relay, target);
+      if (typeof ok !== 'boolean') return this.#deliverAfterIncoming(ok, relay, target, strict);
       if (!ok) {
-        this.#incomingDenied(relay);
+        this.#incomingDenied(relay, target, strict);
         return undefined;
       }
     }
@@ -466,6 +558,7 @@ export class Node {
     pending: Promise<boolean>,
     relay: RoutedMessage,
     target: MailboxEntry,
+    strict: boolean,
   ): Promise<void> {
     let ok: boolean;
     try {
@@ -475,7 +568,7 @@ export class Node {
       ok = false;
     }
     if (!ok) {
-      this.#incomingDenied(relay);
+      this.#incomingDenied(relay, target, strict);
       return;
     }
     const wait = this.#deliver(relay, target);
@@ -489,11 +582,16 @@ export class Node {
     });
   }
 
-  #incomingDenied(relay: RoutedMessage): void {
+  #incomingDenied(relay: RoutedMessage, target: MailboxEntry, strict: boolean): void {
     this.#refused('incoming', relay.destination, 'incoming access control denied a message', {
       from: relay.source.value,
       to: relay.destination.value,
     });
+    this.#refusal(
+      target,
+      strict,
+      `the incoming access control of ${relay.destination.value} refused a message from ${relay.source.value}`,
+    );
   }
 
   #deliver(relay: RoutedMessage, target: MailboxEntry): Promise<void> | undefined {
@@ -522,8 +620,13 @@ export class Node {
       throw new RouteError('unsupported', `Only one transport hop per route is allowed: ${r}`);
     const hop = remote[0]!;
     const t = this.#transports.get(hop.type);
-    if (!t)
-      throw new RouteError('unsupported', `No transport registered for type ${hop.type} (address ${hop})`);
+    if (!t) {
+      const name = TRANSPORT_NAMES[hop.type];
+      throw new RouteError(
+        'unsupported',
+        `No transport registered for type ${hop.type}${name ? ` (${name})` : ''} on node ${this.name}, for address ${hop} in ${r}: register one first (node.registerTransport)`,
+      );
+    }
     const local = await t.resolve(hop, options);
     return new Route(r.addresses.map((a) => (a === hop ? local : a)));
   }
@@ -532,7 +635,16 @@ export class Node {
   client(options: { address?: AddressLike; capacity?: number } = {}): Client {
     const address = options.address ?? Address.random('client_');
     const ctx = this.#register(address, { handleMessage() {} }, { capacity: options.capacity ?? 16 }, true);
+    this.#mailboxes.get(ctx.address.key)!.entry.client = true;
     return new Client(this, ctx);
+  }
+
+  /** @internal: what the router last refused to deliver to a client, and forgets it. */
+  takeRefusal(address: Address): string | undefined {
+    const entry = this.#mailboxes.get(address.key)?.entry;
+    const refused = entry?.refused;
+    if (entry !== undefined) entry.refused = undefined;
+    return refused;
   }
 
   /** @internal: the mailbox behind a manual (client) context. */
@@ -619,13 +731,24 @@ export class Client {
     return this.#ctx.address;
   }
 
-  /** Sends from this client's address (the route must already be resolved). */
+  /**
+   * Sends from this client's address (the route must already be resolved). As in Ockam, a message
+   * this node's flow control or access control refuses is dropped and logged; `request` fails
+   * instead.
+   */
   send(route: RouteLike, payload: Uint8Array, options: SendOptions = {}): Promise<void> {
     return this.#ctx.send(route, payload, options);
   }
 
   /** Waits for the next message sent to this client. */
   async receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LocalMessage> {
+    return this.#receive(options, undefined);
+  }
+
+  async #receive(
+    options: { timeoutMs?: number; signal?: AbortSignal },
+    sent: Route | undefined,
+  ): Promise<LocalMessage> {
     const mailbox = this.node.mailboxOf(this.address);
     if (!mailbox) throw new OckamError('node', 'shutdown', 'Client is stopped');
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -640,7 +763,10 @@ export class Client {
       const item = await Promise.race([
         first,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError(`No reply within ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new TimeoutError(this.#timeoutMessage(timeoutMs, sent))),
+            timeoutMs,
+          );
           if (options.signal) {
             onAbort = () =>
               reject(new CancelledError('Receive cancelled', 'node', { cause: options.signal?.reason }));
@@ -661,15 +787,43 @@ export class Client {
     }
   }
 
-  /** Resolves the route, sends, and waits for one reply. */
+  /**
+   * Resolves the route, sends, and waits for one reply. As Ockam's `send_and_receive`, the client
+   * becomes a consumer of the flow replies come out of when the route's first hop is a producer
+   * (a secure channel's encryptor). Rejects at once for what this node refuses or cannot route (no
+   * worker at the first address, flow control, access control: a `permission` `RouteError` that
+   * says which check and how to allow it); a timeout's error names the route, its first hop and
+   * what to check.
+   */
   async request(
     route: RouteLike,
     payload: Uint8Array,
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<LocalMessage> {
     const resolved = await this.node.resolveRoute(route, options);
-    await this.send(resolved, payload);
-    return this.receive(options);
+    const first = resolved.addresses[0];
+    const producer = first === undefined ? undefined : this.node.flowControls.producerFor(first);
+    if (producer !== undefined && !this.node.flowControls.isConsumer(this.address, producer.flowControlId))
+      this.node.flowControls.addConsumer(this.address, producer.flowControlId);
+    this.node.takeRefusal(this.address);
+    // Strict: what this node refuses is an error now, not a reply that never comes.
+    await this.node.route(this.address, new LocalMessage(resolved, [this.address], payload), true);
+    return this.#receive(options, resolved);
+  }
+
+  /** What a timed-out wait says: the route, where it left this node, what was refused here, what to check. */
+  #timeoutMessage(timeoutMs: number, sent: Route | undefined): string {
+    const refused = this.node.takeRefusal(this.address);
+    const here =
+      refused === undefined ? '' : ` Meanwhile this node refused a message to the client: ${refused}.`;
+    if (sent === undefined) return `No reply within ${timeoutMs} ms for client ${this.address.value}.${here}`;
+    return (
+      `No reply within ${timeoutMs} ms to a request along ${sent} (first hop ${sent.addresses[0]?.value}, ` +
+      `which accepted it).${here} A hop after it dropped the request or the reply: check that ` +
+      'every worker, listener and relay name on the route exists on its node, that the service at the ' +
+      "end is a flow-control consumer of the listener it is reached through (its secure channel or TCP listener's " +
+      'flowControlId), and that its policy allows this identity.'
+    );
   }
 
   stop(): Promise<boolean> {

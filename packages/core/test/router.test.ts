@@ -8,6 +8,7 @@ import {
   LocalMessage,
   type LogFields,
   Node,
+  noopLogger,
   OckamError,
   Route,
   type RoutedMessage,
@@ -24,7 +25,7 @@ function capturingLogger() {
 
 describe('router', () => {
   it('delivers to echo and uppercase and returns replies to the sender', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     startEcho(node);
     startUppercase(node);
     const client = node.client();
@@ -36,7 +37,7 @@ describe('router', () => {
   });
 
   it('forwards through hops, each one pushing itself on the return route', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     startEcho(node);
     startHop(node, 'hop1');
     startHop(node, 'hop2');
@@ -47,7 +48,7 @@ describe('router', () => {
   });
 
   it('throws a typed not-found error for an unknown address', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const client = node.client();
     await expect(client.send(['nobody'], new Uint8Array())).rejects.toSatisfy(
       (e) => OckamError.isKind(e, 'not-found') && /No worker at address nobody/.test((e as Error).message),
@@ -56,7 +57,7 @@ describe('router', () => {
   });
 
   it('refuses to resolve a transport address that no transport handles', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const client = node.client();
     await expect(client.request(['1#127.0.0.1:1', 'echo'], new Uint8Array())).rejects.toThrow(
       /No transport registered for type 1/,
@@ -68,7 +69,7 @@ describe('router', () => {
   });
 
   it('makes a sender wait while the mailbox is full (back-pressure), and never queues more than its capacity', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let handled = 0;
@@ -122,7 +123,7 @@ describe('router', () => {
   });
 
   it('drops messages denied by outgoing access control', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const got: number[] = [];
     node.startWorker('sink', { handleMessage: (_c, m) => void got.push(m.message.payload[0]!) });
     const ctx = node.startWorker(
@@ -137,7 +138,7 @@ describe('router', () => {
   });
 
   it('denies when an access control throws', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const got: number[] = [];
     node.startWorker(
       'sink',
@@ -181,7 +182,7 @@ describe('router', () => {
   });
 
   it('cleans up addresses and flow-control entries when workers stop', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const id = node.flowControls.generateId();
     node.startWorker('w', { handleMessage() {} });
     node.flowControls.addProducer('w', id);
@@ -194,7 +195,7 @@ describe('router', () => {
   });
 
   it('keeps serving after a worker throws', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     let n = 0;
     node.startWorker('flaky', {
       handleMessage: (ctx, { message }) => {
@@ -210,7 +211,7 @@ describe('router', () => {
   });
 
   it('times out a request with a typed error', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     node.startWorker('silent', { handleMessage() {} });
     await expect(node.client().request(['silent'], new Uint8Array(), { timeoutMs: 30 })).rejects.toSatisfy(
       (e) => OckamError.isKind(e, 'timeout'),
@@ -219,14 +220,14 @@ describe('router', () => {
   });
 
   it('refuses duplicate and non-local worker addresses', () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     node.startWorker('a', { handleMessage() {} });
     expect(() => node.startWorker('a', { handleMessage() {} })).toThrow(/already in use/);
     expect(() => node.startWorker('1#x:1', { handleMessage() {} })).toThrow(/must be LOCAL/);
   });
 
   it('carries local info only inside the node', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     let seen: unknown;
     node.startWorker('w', {
       handleMessage: (_c, m) => void (seen = m.message.localInfo.secureChannelIdentifier),
@@ -244,7 +245,7 @@ describe('router', () => {
 
 describe('flow control after workers stop', () => {
   it('refuses to route from an address that is no longer registered (a stopped receiver)', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     node.startWorker('private', { handleMessage() {} });
     const receiver = node.startProcessor('receiver');
     node.flowControls.addProducer('receiver', node.flowControls.generateId());
@@ -256,7 +257,7 @@ describe('flow control after workers stop', () => {
   });
 
   it('forgets the consumers of a spawner once it stops', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     const id = node.flowControls.generateId();
     node.startProcessor('listener');
     node.flowControls.addSpawner('listener', id);

@@ -3,7 +3,7 @@
  * authority on behalf of an identity (enroll, ticket): no daemon needed, and the identity's keys
  * never leave this process's vault.
  */
-import { type Client, Node } from '@ockam/core';
+import { type Client, Node, noopLogger } from '@ockam/core';
 import type { State } from '@ockam/state';
 import { Identities, Projects } from '@ockam/state';
 import { TcpTransport } from '@ockam/transport-tcp';
@@ -25,7 +25,8 @@ export async function withClientNode<T>(
   identityName: string | undefined,
   fn: (c: ClientNode) => Promise<T>,
 ): Promise<T> {
-  const node = new Node({ name: 'ockam-command' });
+  // The command reports what fails itself; its short-lived node's warnings would only interleave.
+  const node = new Node({ name: 'ockam-command', logger: noopLogger });
   const tcp = new TcpTransport(node);
   node.registerTransport(tcp);
   const identities = new Identities(state);

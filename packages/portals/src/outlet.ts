@@ -7,8 +7,19 @@
  * connection, a secure channel) only if it is a consumer of that producer's flow-control id —
  * pass the ids in `consumerOf` (a secure channel listener's `flowControlId`, typically). Each
  * portal worker becomes a consumer of exactly the flow its Ping came from. `incoming` and
- * `outgoing` access controls (ABAC policies, later) apply to the listener and to every portal
- * worker.
+ * `outgoing` access controls (ABAC policies) apply to the listener and to every portal worker.
+ *
+ * A Ping that `incoming` refuses is answered with `Disconnect` (PROTOCOL.md §7.1), as a Ping whose
+ * target cannot be reached is, so that the inlet closes its client at once instead of waiting out
+ * its Pong timeout: a refused connection must not look like a lost one. The answer is one byte
+ * per Ping, along the route the Ping came by, and says nothing about why. An Ockam Rust inlet
+ * treats it as an unexpected message and keeps waiting, as it would for no answer.
+ *
+ * Inlets check their route with liveness pings to `echo` beside the outlet (PROTOCOL.md §7.4, as
+ * Ockam's sessions do, and Ockam nodes run `echo`). So that an outlet alone is enough, an outlet
+ * on a node without `echo` starts one, reachable from the same `consumerOf` flows as the outlet,
+ * and stops it with the last outlet that needed it. A node that runs its own `echo` keeps it, and
+ * exposes it itself.
  *
  * @example
  * ```ts
@@ -28,12 +39,15 @@ import {
   type FlowControlId,
   type IncomingAccessControl,
   type Logger,
+  LogLimiter,
   type Node,
   type OutgoingAccessControl,
   parseHostPort,
+  type RoutedMessage,
   toAddress,
 } from '@ockam/core';
 import { PortalError } from './errors.js';
+import { useEcho } from './internal/echo.js';
 import { PortalConnection } from './internal/portal-connection.js';
 import { errorMessage, within } from './internal/timers.js';
 import { decodePortalMessage, encodePortalMessage } from './portal-message.js';
@@ -43,6 +57,10 @@ export const DEFAULT_OUTLET_ADDRESS = 'outlet';
 /** How long a portal worker lingers after closing to absorb messages still in flight. */
 export const DEFAULT_LINGER_MS = 1_000;
 export const DEFAULT_TARGET_CONNECT_TIMEOUT_MS = 10_000;
+/** Lines a peer can cause (a refused Ping, a message that is not a Ping): once per kind and 10 s. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Disconnects answering refused Pings that may be waiting on a full mailbox at once; more go unanswered. */
+const MAX_REFUSALS_IN_FLIGHT = 64;
 
 const DISCONNECT = encodePortalMessage({ kind: 'disconnect' });
 
@@ -144,24 +162,56 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
     }
   };
 
+  const refusals = new LogLimiter(logger, REFUSAL_LOG_INTERVAL_MS);
+  let answering = 0;
+  /** `incoming` for the listener's messages: checked here, not by the router, so a refusal can be answered. */
+  const authorized = async (routed: RoutedMessage): Promise<boolean> => {
+    if (options.incoming === undefined) return true;
+    try {
+      return await options.incoming.isAuthorized(routed);
+    } catch (e) {
+      refusals.warn('incoming-failed', 'tcp outlet access control failed; refusing', {
+        error: errorMessage(e),
+      });
+      return false;
+    }
+  };
+
   node.startWorker(
     address,
     {
-      handleMessage(ctx, routed) {
+      async handleMessage(ctx, routed) {
         const message = routed.message;
         let kind: string;
         try {
           kind = decodePortalMessage(message.payload).kind;
         } catch (e) {
-          logger.warn('tcp outlet dropped a malformed message', { error: errorMessage(e) });
+          refusals.warn('malformed', 'tcp outlet dropped a malformed message', { error: errorMessage(e) });
           return;
         }
         if (kind !== 'ping') {
-          logger.warn('tcp outlet accepts only Ping', { kind });
+          refusals.warn('not-ping', 'tcp outlet accepts only Ping', { kind });
           return;
         }
         if (stopped || message.returnRoute.isEmpty) return;
         const returnRoute = message.returnRoute;
+        if (!(await authorized(routed))) {
+          refusals.warn('refused', 'tcp outlet refused a Ping: access control denied it', {
+            from: routed.source.value,
+            ...(message.localInfo.secureChannelIdentifier
+              ? { peer: message.localInfo.secureChannelIdentifier }
+              : {}),
+          });
+          // Tell the inlet now (one byte, along the route the Ping came by) rather than let it
+          // wait for a Pong that will never come. Beside the worker, so a peer that does not read
+          // cannot hold up other Pings; and a bounded number at once, so it cannot pile them up.
+          if (answering >= MAX_REFUSALS_IN_FLIGHT) return;
+          answering++;
+          void within(ctx.send(returnRoute, DISCONNECT), 2_000)
+            .catch(() => {})
+            .finally(() => answering--);
+          return;
+        }
         // Connecting to the target must not hold up other Pings: run it beside the worker.
         const task = openConnection(returnRoute, routed.source, message.localInfo.flowControlId, (payload) =>
           ctx.send(returnRoute, payload),
@@ -172,12 +222,11 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
         void task.finally(() => pending.delete(task));
       },
     },
-    {
-      ...(options.incoming ? { incoming: options.incoming } : {}),
-      ...(options.outgoing ? { outgoing: options.outgoing } : {}),
-    },
+    // `incoming` is checked by the worker itself (above); flow control still fences the listener.
+    options.outgoing ? { outgoing: options.outgoing } : {},
   );
   for (const id of options.consumerOf ?? []) node.flowControls.addConsumer(address, id);
+  const releaseEcho = useEcho(node, options.consumerOf ?? []);
   logger.info('tcp outlet started', { target: `${to.host}:${to.port}` });
 
   // A route that died without a word (its TCP connection or channel closed) leaves portal
@@ -200,6 +249,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
     for (const s of dialing) s.destroy();
     await Promise.all([...pending]);
     await node.stopWorker(address);
+    await releaseEcho();
     await Promise.all([...connections].map((c) => c.close('outlet stopped')));
   };
   return {

@@ -42,7 +42,8 @@
  * connection (default 64); dead relays are swept before a registration is refused for either.
  *
  * Flow control: the service and every relay are consumers of `consumerOf` (where the service is
- * exposed: a TCP listener's or secure channel listener's id). As in Ockam, when a relay forwards
+ * exposed: a TCP listener's or secure channel listener's id); so is `echo`, which the service
+ * starts if the node has none, for its registrants' liveness pings. As in Ockam, when a relay forwards
  * a message it lets the replies flow back: the previous hop becomes a consumer of the
  * registrant's flow and the next hop a consumer of the sender's flow.
  *
@@ -73,6 +74,7 @@ import {
   toAddress,
   type WorkerContext,
 } from '@ockam/core';
+import { useEcho } from './internal/echo.js';
 import { errorMessage } from './internal/timers.js';
 
 /** Ockam's `RELAY_SERVICE` and `STATIC_RELAY_SERVICE` addresses. */
@@ -413,12 +415,15 @@ export function startRelayService(node: Node, options: RelayServiceOptions = {})
     { handleMessage: register },
   );
   for (const a of [address, ...aliases]) for (const id of consumerOf) fc.addConsumer(a, id);
+  // Registrants' sessions ping `echo` here (PROTOCOL.md §8, refresh): answer them.
+  const releaseEcho = useEcho(node, consumerOf);
   logger.info('relay service started', { address: address.value });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await node.stopWorker(address);
+      await releaseEcho();
       await Promise.all([...relays.values()].map(stopRelay));
     })();
     return stopping;

@@ -32,7 +32,6 @@ import {
 } from '@ockam/core';
 import { PortalError } from './errors.js';
 import { staticConnector } from './inlet.js';
-import { errorMessage } from './internal/timers.js';
 import { RELAY_REFUSED_PREFIX, RELAY_SERVICE, STATIC_RELAY_SERVICE } from './relay-service.js';
 import {
   type RouteConnection,
@@ -155,18 +154,35 @@ async function register(
   signal: AbortSignal,
 ): Promise<{ address: string; flowControlId: FlowControlId | undefined }> {
   const client = node.client();
+  const to = connection.route.append(service);
+  // The registration travels through the route's first hop (a connection's sender, a channel's
+  // encryptor): if that stops, no answer can come back; stop waiting at once.
+  const closed = new AbortController();
+  const first = connection.route.isEmpty ? undefined : connection.route.next();
+  const unwatch = first === undefined ? undefined : node.whenStopped(first, () => closed.abort());
   try {
     if (connection.flowControlId !== undefined)
       node.flowControls.addConsumer(client.address, connection.flowControlId);
-    await client.send(connection.route.append(service), encodeBareString(name));
-    let reply: Awaited<ReturnType<typeof client.receive>>;
+    let reply: Awaited<ReturnType<typeof client.request>>;
     try {
-      reply = await client.receive({ timeoutMs, signal });
-    } catch (e) {
-      throw new PortalError('timeout', `Relay registration of '${name}' got no answer: ${errorMessage(e)}`, {
-        origin: 'application',
-        cause: e,
+      // A request: what this node refuses on the way out fails at once.
+      reply = await client.request(to, encodeBareString(name), {
+        timeoutMs,
+        signal: AbortSignal.any([signal, closed.signal]),
       });
+    } catch (e) {
+      if (closed.signal.aborted && !signal.aborted)
+        throw new PortalError(
+          'io',
+          `Relay registration of '${name}' along ${to} failed: ${first?.value}, the connection or channel it went through, closed before the relay node answered`,
+          { origin: 'application', cause: e },
+        );
+      if (!OckamError.isKind(e, 'timeout')) throw e;
+      throw new PortalError(
+        'timeout',
+        `Relay registration of '${name}' along ${to} got no answer within ${timeoutMs} ms: check that the node at the end of the route runs a relay service at '${service}' and that it is a flow-control consumer of the connection or channel the registration arrives by (startRelayService consumerOf)`,
+        { origin: 'application', cause: e },
+      );
     }
     let address: string;
     try {
@@ -186,6 +202,7 @@ async function register(
       throw new PortalError('protocol', `Relay registration of '${name}' was answered for '${address}'`);
     return { address, flowControlId: reply.localInfo.flowControlId ?? connection.flowControlId };
   } finally {
+    unwatch?.();
     await client.stop();
   }
 }

@@ -274,7 +274,7 @@ export class Session {
     const first = connection.route.addresses[0];
     if (first !== undefined && !this.node.has(first)) return `its first hop ${first.value} is gone`;
     if (this.#pingRoute !== null && this.#outstanding.size >= this.#maxMissed)
-      return `${this.#outstanding.size} pings went unanswered`;
+      return `${this.#outstanding.size} pings went unanswered (along ${this.#pingRoute}: check that the far node runs echo and that it is a flow-control consumer of the connection or channel the pings arrive by)`;
     return undefined;
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Node, Route } from '@ockam/core';
+import { Node, noopLogger, Route } from '@ockam/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInlet, createOutlet } from '../src/index.js';
 import {
@@ -161,7 +161,7 @@ describe('tcp portals', () => {
   it('apply incoming access control to the outlet', async () => {
     const echo = await echoTarget();
     cleanups.push(() => echo.stop());
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, {
       lingerMs: 20,
@@ -180,8 +180,39 @@ describe('tcp portals', () => {
     expect(echo.sockets.size).toBe(0);
   });
 
+  it('answer a Ping that access control refuses with Disconnect, so the inlet closes its client without waiting for a Pong', async () => {
+    const echo = await echoTarget();
+    cleanups.push(() => echo.stop());
+    const o = await listeningNode('outlet-node');
+    cleanups.push(() => o.node.stop());
+    createOutlet(o.node, {
+      lingerMs: 20,
+      to: `127.0.0.1:${echo.port}`,
+      consumerOf: [o.listener.flowControlId],
+      incoming: { isAuthorized: async () => false },
+    });
+    const i = testNode('inlet-node');
+    cleanups.push(() => i.node.stop());
+    const inlet = await createInlet(i.node, {
+      lingerMs: 20,
+      bind: '127.0.0.1:0',
+      route: [`1#127.0.0.1:${o.port}`, 'outlet'],
+      // Far longer than the test may take: only the outlet's answer can close the client.
+      pongTimeoutMs: 120_000,
+    });
+    cleanups.push(() => inlet.stop());
+    const { data } = await collect(await connectTo(inlet.address.port));
+    expect(data.length).toBe(0);
+    expect(echo.sockets.size).toBe(0);
+    expect(o.lines.some((l) => l.message === 'tcp outlet refused a Ping: access control denied it')).toBe(
+      true,
+    );
+    const failed = i.lines.find((l) => l.message === 'tcp inlet could not open a portal connection');
+    expect(failed?.fields.error).toMatch(/outlet refused the connection/);
+  });
+
   it('close the client promptly when the outlet cannot reach its target', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
     const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: ['outlet'] });
@@ -192,7 +223,7 @@ describe('tcp portals', () => {
   });
 
   it('keep sessions off a single local hop: the inlet is up without an echo service', async () => {
-    const node = new Node();
+    const node = new Node({ logger: noopLogger });
     cleanups.push(() => node.stop());
     createOutlet(node, { lingerMs: 20, to: '127.0.0.1:1' });
     const inlet = await createInlet(node, { lingerMs: 20, bind: '127.0.0.1:0', route: Route.of('outlet') });

@@ -9,6 +9,7 @@
  * - `timeout`: the handshake did not finish in time;
  * - `serialization`: a plaintext that is not a valid Ockam secure channel message;
  * - `invalid`: misuse of a handshake or cipher object (for example reading when it is our turn);
+ * - `io`: the connection (or channel) a handshake was using closed before it completed;
  * - `resource`: a nonce space that is exhausted;
  * - `unsupported`: a Noise pattern, DH, cipher or hash this package does not implement;
  * - `cancelled`, `shutdown`: the caller aborted, or the channel was closed.

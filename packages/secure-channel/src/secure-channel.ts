@@ -18,6 +18,7 @@ import {
   CancelledError,
   type FlowControlId,
   type Node,
+  OckamError,
   type RouteLike,
   type Vault,
 } from '@ockam/core';
@@ -100,7 +101,8 @@ export function channelHandle(end: ChannelEnd, info: Awaited<ChannelEnd['ready']
 /**
  * Runs the initiator side of the handshake. Rejects with a SecureChannelError — `permission`
  * when our trust policy rejects the peer, `protocol` when its identity, purpose key or messages do
- * not verify, `timeout`, `cancelled` — leaving no workers behind.
+ * not verify, `io` as soon as the connection (or channel) it goes through closes, `timeout` (its
+ * message names the route and what to check), `cancelled` — leaving no workers behind.
  */
 export async function createSecureChannel(
   node: Node,
@@ -132,15 +134,29 @@ export async function createSecureChannel(
       new SecureChannelError('cancelled', 'Secure channel creation cancelled', { cause: signal?.reason }),
     );
   signal?.addEventListener('abort', onAbort, { once: true });
+  let unwatch: (() => void) | undefined;
   try {
     await end.start();
+    // The first hop is what carries the handshake: a connection's sender, or another channel's
+    // encryptor. If it stops, no answer can come back, so fail now rather than at the timeout.
+    if (first !== undefined)
+      unwatch = node.whenStopped(first, () =>
+        end.abort(
+          new SecureChannelError(
+            'io',
+            `Secure channel handshake along ${resolved} failed: ${first.value}, the connection or channel it went through, closed before the handshake completed`,
+          ),
+        ),
+      );
     try {
       await end.initiate(resolved);
     } catch (cause) {
       end.abort(
-        new SecureChannelError('protocol', `Cannot send the first handshake message along ${resolved}`, {
-          cause,
-        }),
+        new SecureChannelError(
+          OckamError.is(cause) && cause.kind === 'permission' ? 'permission' : 'protocol',
+          `Cannot send the first handshake message along ${resolved}: ${cause instanceof Error ? cause.message : String(cause)}`,
+          { cause },
+        ),
       );
     }
     const info = await end.ready;
@@ -149,6 +165,7 @@ export async function createSecureChannel(
     await end.stop();
     throw e;
   } finally {
+    unwatch?.();
     signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -6,6 +6,7 @@ import {
   LocalMessage,
   type LogFields,
   Node,
+  noopLogger,
   OckamError,
   startEcho,
   toHex,
@@ -100,7 +101,7 @@ for (const backend of BACKENDS) {
       } = {},
     ) {
       const logB = capturingLogger();
-      const a = new Node({ name: 'alice' });
+      const a = new Node({ name: 'alice', logger: noopLogger });
       const b = new Node({ name: 'bob', logger: logB.logger });
       nodes.push(a, b);
       const vaultA = vaultFor(backend);

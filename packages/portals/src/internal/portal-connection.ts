@@ -148,20 +148,38 @@ export class PortalConnection {
       this.#pong = { resolve, reject };
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let unwatch: (() => void) | undefined;
     try {
       await this.#ctx.send(route, PING);
+      const first = route.next();
       const remote = await Promise.race([
         pong,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new PortalError('timeout', `No Pong from the outlet within ${timeoutMs} ms`)),
+            () =>
+              reject(
+                new PortalError(
+                  'timeout',
+                  `No Pong from the outlet within ${timeoutMs} ms along ${route}: check the outlet's address and that it is a flow-control consumer of the connection or channel the Ping arrives by (createOutlet consumerOf)`,
+                ),
+              ),
             timeoutMs,
+          );
+          // The Ping went through the route's first hop: if that stops, no Pong can come back.
+          unwatch = this.#node.whenStopped(first, () =>
+            reject(
+              new PortalError(
+                'io',
+                `The route to the outlet closed (${first.value} stopped) before the outlet answered`,
+              ),
+            ),
           );
         }),
       ]);
       this.#open(remote);
     } finally {
       clearTimeout(timer);
+      unwatch?.();
       this.#pong = undefined;
     }
   }
@@ -233,7 +251,9 @@ export class PortalConnection {
           this.#pong?.resolve(routed.message.returnRoute);
           return;
         case 'disconnect':
-          this.#pong?.reject(new PortalError('io', 'The outlet could not reach its target'));
+          this.#pong?.reject(
+            new PortalError('io', 'The outlet refused the connection, or could not reach its target'),
+          );
           return;
         case 'ping':
         case 'payload':

@@ -151,6 +151,8 @@ export class ChannelEnd {
   readonly #scratch = new CborWriter(256);
   #decryptor: Decryptor | undefined;
   #remoteRoute = Route.empty();
+  /** Initiator: the route msg1 went along, for the timeout's error. */
+  #initiatedAlong: Route | undefined;
   /** The peer's decryptor_remote: the last hop of every route to it. */
   #theirDecryptor: Address | undefined;
   #info: ChannelInfo | undefined;
@@ -223,19 +225,37 @@ export class ChannelEnd {
     node.flowControls.addProducer(this.decryptorInternal, this.flowControlId, this.params.spawnerId);
     node.flowControls.addProducerAlias(this.encryptorAddress, this.decryptorInternal);
     this.#timer = setTimeout(() => {
-      this.#fail(
-        new SecureChannelError(
-          'timeout',
-          `Secure channel handshake did not complete within ${this.params.timeoutMs} ms`,
-        ),
-      );
+      this.#fail(new SecureChannelError('timeout', this.#timeoutMessage()));
     }, this.params.timeoutMs);
+  }
+
+  /** What a handshake that timed out says: for an initiator, where msg1 went and what to check. */
+  #timeoutMessage(): string {
+    const within = `did not complete within ${this.params.timeoutMs} ms`;
+    const route = this.#initiatedAlong;
+    if (route === undefined) return `Secure channel handshake ${within}`;
+    const listener = route.isEmpty ? 'api' : route.recipient().value;
+    if (this.#handshakeMessagesReceived > 0)
+      return `Secure channel handshake along ${route} ${within}: the responder answered, then nothing more came`;
+    return (
+      `Secure channel handshake along ${route} ${within}: no answer to the first message ` +
+      `(first hop ${route.next().value}). Check that a secure channel listener runs at '${listener}' ` +
+      'on the node at the end of the route, that it is a flow-control consumer of the connection or ' +
+      "relay the message arrives by (its consumerOf: the TCP listener's flowControlId), and that every " +
+      'relay name on the route is registered.'
+    );
   }
 
   /** Initiator: sends msg1 (empty payload, PROTOCOL.md §3.1) along `route` from decryptor_remote. */
   async initiate(route: Route): Promise<void> {
+    this.#initiatedAlong = route;
     const msg1 = this.#handshake!.writeMessage(EMPTY);
-    await this.params.node.route(this.decryptorRemote, new LocalMessage(route, [this.decryptorRemote], msg1));
+    // Strict: a refusal on this node (flow control, access control) is an error now, not a timeout.
+    await this.params.node.route(
+      this.decryptorRemote,
+      new LocalMessage(route, [this.decryptorRemote], msg1),
+      true,
+    );
   }
 
   /** Fails the handshake from outside (abort signal). */
