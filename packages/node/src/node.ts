@@ -10,7 +10,7 @@
  * const bob = await createNode({ name: 'bob' });
  * const alice = await createNode({ name: 'alice' });
  * const channel = await alice.createSecureChannel(bob.multiaddr); // to bob's listener `api`
- * const reply = await channel.request('uppercase', new TextEncoder().encode('hello'));
+ * const reply = await channel.request('echo', new TextEncoder().encode('hello'));
  * await alice.stop();
  * await bob.stop();
  * ```
