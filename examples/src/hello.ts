@@ -5,7 +5,7 @@
  */
 import { createNode } from '@ockam/node';
 
-const node = await createNode({ tcpListenerAddress: false });
+const node = await createNode({ tcp: { listen: false } });
 node.startWorker('echoer', (ctx, message) => ctx.send(message.returnRoute, message.payload));
 
 const reply = await node.request('echoer', new TextEncoder().encode('Hello Ockam!'));

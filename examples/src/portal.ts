@@ -15,7 +15,7 @@ const serverPort = (server.address() as AddressInfo).port;
 const bob = await createNode({ name: 'bob' });
 await bob.createOutlet({ address: 'web', to: `127.0.0.1:${serverPort}` });
 
-const alice = await createNode({ name: 'alice', tcpListenerAddress: false });
+const alice = await createNode({ name: 'alice', tcp: { listen: false } });
 const inlet = await alice.createInlet({
   name: 'web',
   from: '127.0.0.1:0',

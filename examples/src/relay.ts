@@ -8,8 +8,8 @@ import { createNode } from '@ockam/node';
 
 const relay = await createNode({ name: 'relay' });
 
-// Bob: no TCP listener, a worker `greeter`, and a relay named `bob` at the relay node.
-const bob = await createNode({ name: 'bob', tcpListenerAddress: false });
+// Bob: no TCP listener (he only dials out), a worker `greeter`, and a relay named `bob` at the relay node.
+const bob = await createNode({ name: 'bob', tcp: { listen: false } });
 bob.startWorker(
   'greeter',
   (ctx, m) =>
@@ -19,7 +19,7 @@ bob.startWorker(
 await bob.createRelay({ name: 'bob', at: relay.multiaddr });
 
 // Alice: a secure channel to bob through the relay, admitting only bob's identity at the other end.
-const alice = await createNode({ name: 'alice', tcpListenerAddress: false });
+const alice = await createNode({ name: 'alice', tcp: { listen: false } });
 const channel = await alice.createSecureChannel(`${relay.multiaddr}/service/forward_to_bob`, {
   authorized: [bob.identifier],
 });

@@ -89,9 +89,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
       ...(values.identity ? { identity: values.identity } : {}),
       ...(values['http-server'] ? { httpServer: values['http-server'] } : {}),
       ...(values['websocket-listener-address']
-        ? { websocketListenerAddress: values['websocket-listener-address'] }
+        ? {
+            websocket: {
+              listen: values['websocket-listener-address'],
+              allowedOrigins: values['websocket-allowed-origin'] ?? [],
+            },
+          }
         : {}),
-      websocketAllowedOrigins: values['websocket-allowed-origin'] ?? [],
       httpServerAllowedHosts: values['http-server-allowed-host'] ?? [],
       ...(values.udp || values['rendezvous-service']
         ? {

@@ -32,8 +32,7 @@ import { ControlServer, type Handlers, HttpError } from './control-server.js';
 import { publicStatus, type StatusServer, startStatusServer } from './status-server.js';
 
 /** What `createNode` takes (but its state and name are required), and what the daemon adds. */
-export interface NodeRuntimeOptions
-  extends Omit<NodeOptions, 'state' | 'home' | 'name' | 'router' | 'tcpListenerAddress' | 'beforeStartStep'> {
+export interface NodeRuntimeOptions extends Omit<NodeOptions, 'state' | 'home' | 'name' | 'router' | 'tcp'> {
   home: OckamHome;
   /** The state database (identities and vaults live there). */
   state: State;
@@ -255,9 +254,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       httpServerAllowedHosts,
       exampleDir,
       onStopRequested,
+      tcpListenerAddress,
       ...nodeOptions
     } = options;
-    const node = await createNode({ ...nodeOptions, router: routerLimits(process.env) });
+    const node = await createNode({
+      ...nodeOptions,
+      ...(tcpListenerAddress ? { tcp: { listen: tcpListenerAddress } } : {}),
+      router: routerLimits(process.env),
+    });
     cleanup.push('node', () => node.stop());
 
     let statusServer: StatusServer | undefined;

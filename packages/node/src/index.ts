@@ -25,7 +25,9 @@ export {
   type RequestOptions,
   type SecureChannelHandle,
   type TcpConnectionInfo,
+  type TcpOptions,
   type TrustInfo,
+  type WebSocketOptions,
 } from './node.js';
 export type {
   InletConfig,

@@ -78,13 +78,14 @@ export interface NodeOptions {
   home?: string;
   /** The identity (by name in the state) the node presents in secure channels; the default identity if omitted. */
   identity?: string;
-  /** HOST:PORT of the TCP listener (default 127.0.0.1:0, a free port); `false`: no listener. */
-  tcpListenerAddress?: string | false;
-  /** HOST:PORT of a WebSocket listener (browsers, nodes behind HTTP proxies). */
-  websocketListenerAddress?: string;
-  /** Web pages (origins) that may open WebSocket connections besides same-origin ones. */
-  websocketAllowedOrigins?: readonly string[];
-  /** UDP: the transport, puncture negotiation with a rendezvous, and optionally a rendezvous service. */
+  /**
+   * TCP, which every node has (connections, inlets and outlets use it): where its listener listens,
+   * HOST:PORT (default `127.0.0.1:0`, a free port); `listen: false` for a node that only dials out.
+   */
+  tcp?: TcpOptions;
+  /** A WebSocket listener (browsers, nodes behind HTTP proxies); none if omitted. */
+  websocket?: WebSocketOptions;
+  /** UDP: the transport, puncture negotiation with a rendezvous, and optionally a rendezvous service; none if omitted. */
   udp?: UdpOptions;
   /** Start the `hop` service and expose it like echo and uppercase (default: the node's saved option, else off). */
   enableHop?: boolean;
@@ -99,11 +100,25 @@ export interface NodeOptions {
   /** The router's time slice and refusal log interval (core's defaults if omitted). */
   router?: { timeSliceMs?: number; refusalLogIntervalMs?: number };
   logger?: Logger;
-  /**
-   * Called before each start step with its name; what it throws fails the start there. For tests
-   * of the cleanup path, not for applications.
-   * @internal
-   */
+}
+
+/** The TCP transport of a node. */
+export interface TcpOptions {
+  /** HOST:PORT of the listener (default `127.0.0.1:0`, a free port); `false`: no listener. */
+  listen?: string | false;
+}
+
+/** The WebSocket transport of a node: a listener browsers and HTTP proxies can reach. */
+export interface WebSocketOptions {
+  /** HOST:PORT of the listener (port 0: a free port). */
+  listen: string;
+  /** Web pages (origins) that may open connections besides same-origin ones. */
+  allowedOrigins?: readonly string[];
+}
+
+/** Hooks for this package's tests, outside the public `NodeOptions`. */
+export interface StartHooks {
+  /** Called before each start step with its name; what it throws fails the start there (tests of the cleanup path). */
   beforeStartStep?: (step: string) => void | Promise<void>;
 }
 
@@ -263,12 +278,17 @@ const DEFAULT_SERVICES = [ECHO_SERVICE, UPPERCASE_SERVICE];
  * Starts a node. Every step that starts something registers what stops it; a failure at any step
  * stops exactly what had started, in reverse order, and rethrows.
  */
-export async function createNode(options: NodeOptions = {}): Promise<OckamNode> {
+export function createNode(options: NodeOptions = {}): Promise<OckamNode> {
+  return startNode(options, {});
+}
+
+/** `createNode` with test hooks; not exported from the package. */
+export async function startNode(options: NodeOptions, hooks: StartHooks): Promise<OckamNode> {
   const name = options.name ?? 'node';
   const logger = options.logger;
   const lg = logger ? { logger } : {};
   const cleanup = new CleanupStack();
-  const step = async (s: string) => options.beforeStartStep?.(s);
+  const step = async (s: string) => hooks.beforeStartStep?.(s);
   try {
     await step('state');
     const state = openState(name, options, cleanup);
@@ -284,8 +304,9 @@ export async function createNode(options: NodeOptions = {}): Promise<OckamNode> 
 
     await step('tcp-listener');
     let listener: TcpListener | undefined;
-    if (options.tcpListenerAddress !== false) {
-      listener = await tcp.listen(options.tcpListenerAddress ?? '127.0.0.1:0');
+    const tcpListen = options.tcp?.listen ?? '127.0.0.1:0';
+    if (tcpListen !== false) {
+      listener = await tcp.listen(tcpListen);
       const l = listener;
       cleanup.push('tcp-listener', () => l.close());
     }
@@ -293,18 +314,17 @@ export async function createNode(options: NodeOptions = {}): Promise<OckamNode> 
     await step('websocket-listener');
     let ws: WebSocketTransport | undefined;
     let wsListener: WebSocketListener | undefined;
-    if (options.websocketListenerAddress) {
+    if (options.websocket) {
+      const { listen, allowedOrigins = [] } = options.websocket;
       ws = new WebSocketTransport(node, { ...lg, limits });
       node.registerTransport(ws);
       try {
-        wsListener = await ws.listen(options.websocketListenerAddress, {
-          allowedOrigins: options.websocketAllowedOrigins ?? [],
-        });
+        wsListener = await ws.listen(listen, { allowedOrigins });
       } catch (e) {
         throw new OckamError(
           'node',
           'io',
-          `Cannot listen for WebSockets on ${options.websocketListenerAddress}: ${(e as Error).message}`,
+          `Cannot listen for WebSockets on ${listen}: ${(e as Error).message}`,
           { cause: e },
         );
       }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { utf8 } from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, type OckamNode } from '../src/index.js';
+import { startNode } from '../src/node.js';
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -186,12 +187,10 @@ const leftHomes = (name: string) => readdirSync(tmpdir()).filter((d) => d.starts
 
 describe('start and stop release exactly what was started', () => {
   const full = (name: string, beforeStartStep?: (s: string) => void) =>
-    createNode({
-      name,
-      websocketListenerAddress: '127.0.0.1:0',
-      udp: { rendezvousService: '127.0.0.1:0' },
-      ...(beforeStartStep ? { beforeStartStep } : {}),
-    });
+    startNode(
+      { name, websocket: { listen: '127.0.0.1:0' }, udp: { rendezvousService: '127.0.0.1:0' } },
+      beforeStartStep ? { beforeStartStep } : {},
+    );
 
   it('stop() closes every listener, socket and the temporary home', async () => {
     const STOPPER = fresh('stopper');
@@ -230,7 +229,7 @@ describe('start and stop release exactly what was started', () => {
     const before = handles();
     const TAKEN = fresh('taken');
     try {
-      await expect(createNode({ name: TAKEN, tcpListenerAddress: `127.0.0.1:${port}` })).rejects.toThrow();
+      await expect(createNode({ name: TAKEN, tcp: { listen: `127.0.0.1:${port}` } })).rejects.toThrow();
       await expect.poll(() => leaks(before), { timeout: 10_000 }).toEqual([]);
       expect(leftHomes(TAKEN)).toEqual([]);
     } finally {
@@ -241,7 +240,7 @@ describe('start and stop release exactly what was started', () => {
   it('a bad WebSocket address fails the start after the TCP listener, and closes it', async () => {
     const BADWS = fresh('badws');
     const before = handles();
-    await expect(createNode({ name: BADWS, websocketListenerAddress: 'not an address' })).rejects.toThrow(
+    await expect(createNode({ name: BADWS, websocket: { listen: 'not an address' } })).rejects.toThrow(
       /Cannot listen for WebSockets on not an address/,
     );
     await expect.poll(() => leaks(before), { timeout: 10_000 }).toEqual([]);
