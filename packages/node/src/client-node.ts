@@ -12,7 +12,6 @@ import { SecureChannels } from './secure-channels.js';
 
 export interface ClientNode {
   readonly node: Node;
-  readonly channels: SecureChannels;
   /** Resolves a multiaddr (`/project/NAME`, `/ip4/…/tcp/…/secure/api`) and returns a client that can receive replies through it. */
   connect(
     route: string,
@@ -51,7 +50,6 @@ export async function withClientNode<T>(
   try {
     return await fn({
       node,
-      channels,
       async connect(route, options = {}) {
         const c = await resolveMultiaddr(ctx, route, { timeoutMs: 15_000, ...options });
         const client = node.client();

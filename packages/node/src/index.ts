@@ -38,13 +38,7 @@ export type {
   RelayInfo,
   RelayLimits,
 } from './portals.js';
-export {
-  buildRoute,
-  type ResolveOptions,
-  type RouteBuilder,
-  type RouteContext,
-  resolveMultiaddr,
-} from './route-resolver.js';
+export { buildRoute, type ResolveOptions, type RouteBuilder } from './route-resolver.js';
 export {
   type ChannelInfo,
   HANDSHAKE_LIMIT_VARIABLES,

@@ -58,8 +58,10 @@ export interface ApiErrorBody {
   error: { kind: string; message: string };
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
-type NoInput = Record<string, never>;
+/** The HTTP methods of the control API. */
+export type Method = 'GET' | 'POST' | 'DELETE';
+/** The input of an endpoint that takes none. */
+export type NoInput = Record<string, never>;
 
 /** One endpoint: where it is, and (as types only) what it takes and returns. */
 export interface Endpoint<Req, Res> {
