@@ -8,8 +8,8 @@ const run = promisify(execFile);
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 
 /** Runs one compiled example as its own process (what `node dist/NAME.js` does) and returns its output. */
-async function example(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [`${dist}${name}.js`], { timeout: 90_000 });
+async function example(name: string, nodeArgs: string[] = []): Promise<string> {
+  const { stdout } = await run(process.execPath, [...nodeArgs, `${dist}${name}.js`], { timeout: 90_000 });
   return stdout;
 }
 
@@ -41,4 +41,10 @@ describe('examples', () => {
       for (const p of patterns) expect(out).toMatch(p);
     });
   }
+
+  it('the first program runs where better-sqlite3 cannot be loaded (a node without state is in memory)', async () => {
+    const withoutSqlite = fileURLToPath(new URL('fixtures/without-sqlite.mjs', import.meta.url));
+    const out = await example('secure-channel', ['--import', withoutSqlite]);
+    expect(out).toMatch(/^alice received: Hello Ockam!$/m);
+  });
 });

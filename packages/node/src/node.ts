@@ -15,9 +15,6 @@
  * await bob.stop();
  * ```
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ResourcePolicy, ResourceType, ResourceTypePolicy } from '@ockam/abac';
 import {
   ECHO_SERVICE,
@@ -44,6 +41,7 @@ import { Identities, OckamHome, Projects, State } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
 import { CleanupStack } from './cleanup.js';
+import { MemoryIdentities, NO_RECORDS, type NodeIdentities, type NodeRecords } from './memory-state.js';
 import { type Metric, nodeMetrics } from './metrics.js';
 import {
   type InletConfig,
@@ -70,13 +68,14 @@ export interface NodeOptions {
   /** The node's name in its state (default `node`); `/node/NAME` multiaddrs name nodes of the same state. */
   name?: string;
   /**
-   * Where identities, vaults, projects and saved portals live. Default: a fresh state in a
-   * temporary directory, deleted by `stop()` (no `OCKAM_HOME` needed; nothing outlives the node).
+   * Where identities, vaults, projects and saved portals live (`@ockam/state`, SQLite). Default:
+   * none: the node's identity and vault are in memory, it saves nothing and knows no project, and
+   * nothing outlives it (no directory, no SQLite needed).
    */
   state?: State;
   /** An `OCKAM_HOME` directory whose SQLite state to open (and close on `stop()`); instead of `state`. */
   home?: string;
-  /** The identity (by name in the state) the node presents in secure channels; the default identity if omitted. */
+  /** The identity (by name in the state) the node presents in secure channels; the default identity if omitted (in memory: created). */
   identity?: string;
   /**
    * TCP, which every node has (connections, inlets and outlets use it): where its listener listens,
@@ -189,7 +188,8 @@ export interface OckamNode {
   readonly multiaddr: string;
   /** The identifier of the identity this node presents. */
   readonly identifier: string;
-  readonly state: State;
+  /** The SQLite state the node uses (`state` or `home`), undefined for a node in memory. */
+  readonly state: State | undefined;
 
   status(): NodeStatus;
   metrics(): Metric[];
@@ -291,8 +291,9 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
   const step = async (s: string) => hooks.beforeStartStep?.(s);
   try {
     await step('state');
-    const state = openState(name, options, cleanup);
-    if (!state.getNode(name)) state.createNode(name);
+    const state = openState(options, cleanup);
+    if (state && !state.getNode(name)) state.createNode(name);
+    const records: NodeRecords = state ?? NO_RECORDS;
 
     await step('router');
     const node = new Node({ name, ...lg, ...options.router });
@@ -338,7 +339,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       ...(listener ? [listener.flowControlId] : []),
       ...(wsListener ? [wsListener.flowControlId] : []),
     ];
-    const enableHop = options.enableHop ?? state.getNode(name)?.options.enableHop === true;
+    const enableHop = options.enableHop ?? records.getNode(name)?.options.enableHop === true;
     const services = enableHop ? [...DEFAULT_SERVICES, HOP_SERVICE] : [...DEFAULT_SERVICES];
     startEcho(node);
     startUppercase(node);
@@ -346,7 +347,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     for (const s of services) for (const id of transportIds) node.flowControls.addConsumer(s, id);
 
     await step('identity');
-    const identities = new Identities(state);
+    const identities: NodeIdentities = state ? new Identities(state) : new MemoryIdentities();
     const secureChannels = new SecureChannels({
       node,
       identities,
@@ -363,8 +364,8 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     // Trust: a project member presents its credential and checks its peers'; a project node also
     // runs the authority. Deny by default once there is an authority (PROTOCOL.md §6).
     await step('trust');
-    const trustConfig = (state.getNode(name)?.options ?? {}) as TrustConfig;
-    const projects = new Projects(state);
+    const trustConfig = (records.getNode(name)?.options ?? {}) as TrustConfig;
+    const projects = state ? new Projects(state) : undefined;
     const trust = new NodeTrust({
       node,
       nodeName: name,
@@ -389,10 +390,12 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     trust.onRefresh((credentials) => void secureChannels.refreshAll(credentials));
     const routeContext: RouteContext = {
       nodeName: name,
-      state,
+      state: records,
       tcp,
       channels: secureChannels,
       project: (p) => {
+        if (!projects)
+          throw new OckamError('node', 'not-found', `No project ${p}: a node in memory knows none`);
         const r = projects.require(p);
         return { route: r.route, identifier: r.identifier };
       },
@@ -409,7 +412,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       trust.startRetriever(async () => {
         // Credentials come from the project's authority, which may be another node than the
         // project's (Ockam's projects, `ockam authority create`).
-        const authority = projects.authority(trust.project!);
+        const authority = projects!.authority(trust.project!);
         const c = await resolveMultiaddr(routeContext, `${authority.route}/secure/api`, {
           timeoutMs: 10_000,
           authorized: [authority.identity.identifier],
@@ -444,7 +447,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     const portals = new Portals({
       node,
       nodeName: name,
-      state,
+      state: records,
       tcp,
       channels: secureChannels,
       // Without an authority, outlets and the relay service are also reachable from the transport
@@ -709,17 +712,11 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
   }
 }
 
-/** The state to use: given, opened from a home, or a fresh one in a temporary directory. */
-function openState(name: string, options: NodeOptions, cleanup: CleanupStack): State {
+/** The SQLite state to use: given, or opened from a home; none for a node in memory. */
+function openState(options: NodeOptions, cleanup: CleanupStack): State | undefined {
   if (options.state) return options.state;
-  if (options.home !== undefined) {
-    const state = new State(new OckamHome(options.home));
-    cleanup.push('state', () => state.close());
-    return state;
-  }
-  const dir = mkdtempSync(join(tmpdir(), `ockam-node-${name}-`));
-  cleanup.push('temporary home', () => rmSync(dir, { recursive: true, force: true }));
-  const state = new State(new OckamHome(dir));
+  if (options.home === undefined) return undefined;
+  const state = new State(new OckamHome(options.home));
   cleanup.push('state', () => state.close());
   return state;
 }

@@ -24,8 +24,8 @@ import {
   type SessionOptions,
   startRelayService,
 } from '@ockam/portals';
-import type { State } from '@ockam/state';
 import type { TcpTransport } from '@ockam/transport-tcp';
+import type { NodeRecords } from './memory-state.js';
 import { type ResolveOptions, type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import type { SecureChannels } from './secure-channels.js';
 
@@ -85,7 +85,7 @@ export interface RelayInfo extends RelayConfig {
 export interface PortalsOptions {
   node: Node;
   nodeName: string;
-  state: State;
+  state: NodeRecords;
   tcp: TcpTransport;
   channels: SecureChannels;
   /** Flow-control ids whose producers may reach outlets and the relay service (listeners). */

@@ -14,8 +14,8 @@
  */
 import { Address, type Logger, MultiAddr, OckamError, Route, TCP } from '@ockam/core';
 import type { RouteConnection } from '@ockam/portals';
-import type { State } from '@ockam/state';
 import type { TcpTransport } from '@ockam/transport-tcp';
+import type { NodeRecords } from './memory-state.js';
 import type { SecureChannels } from './secure-channels.js';
 
 export interface ResolveOptions {
@@ -53,7 +53,7 @@ export interface RouteBuilder {
 /** What a node's own resolution needs (its TCP transport and secure channels). */
 export interface RouteContext {
   readonly nodeName: string;
-  readonly state: State;
+  readonly state: NodeRecords;
   readonly tcp: TcpTransport;
   readonly channels: SecureChannels;
   readonly logger?: Logger;

@@ -10,6 +10,7 @@ import {
   type Node,
   OckamError,
   type Route,
+  type Vault,
 } from '@ockam/core';
 import type { Identity } from '@ockam/identity';
 import {
@@ -27,7 +28,7 @@ import {
   trustEveryone,
   trustMultiIdentifiers,
 } from '@ockam/secure-channel';
-import type { Identities, OpenVault } from '@ockam/state';
+import type { NodeIdentities } from './memory-state.js';
 
 export interface ChannelInfo {
   address: string;
@@ -107,7 +108,7 @@ export function handshakeLimitsFromEnv(
 interface LoadedIdentity {
   name: string;
   identity: Identity;
-  vault: OpenVault;
+  vault: { vault: Vault; close(): void };
   channelIdentity: SecureChannelIdentity;
 }
 
@@ -117,7 +118,7 @@ function policy(authorized: readonly string[] | undefined): TrustPolicy {
 
 export class SecureChannels {
   readonly #node: Node;
-  readonly #identities: Identities;
+  readonly #identities: NodeIdentities;
   readonly #defaultIdentity: string;
   readonly #logger: Logger | undefined;
   readonly #loaded = new Map<string, Promise<LoadedIdentity>>();
@@ -182,7 +183,7 @@ export class SecureChannels {
 
   constructor(options: {
     node: Node;
-    identities: Identities;
+    identities: NodeIdentities;
     defaultIdentity: string;
     listenerSources: FlowControlId[];
     services: string[];

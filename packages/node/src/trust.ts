@@ -12,16 +12,19 @@ import {
   ALL_RESOURCE_TYPES,
   abacIncomingAccessControl,
   DEFAULT_RESOURCE_TYPE_POLICY,
+  MemoryPolicyStore,
   Policies,
   type ResourceType,
 } from '@ockam/abac';
 import type { IncomingAccessControl, Logger, Node, Vault } from '@ockam/core';
 import {
+  type AttributesStore,
   type Authority,
   type AuthorityConnection,
   CredentialRetriever,
   issueCredential,
   type MemberStore,
+  MemoryAttributesStore,
   parseTrustedIdentities,
   presentedCredentialsHandler,
   startAuthority,
@@ -29,7 +32,7 @@ import {
   verifyCredential,
 } from '@ockam/credentials';
 import type { Identity } from '@ockam/identity';
-import type { Identities, State } from '@ockam/state';
+import type { State } from '@ockam/state';
 import {
   openPostgres,
   PostgresMemberStore,
@@ -42,6 +45,7 @@ import {
   SqlitePolicyStore,
   SqliteTokenStore,
 } from '@ockam/state';
+import type { NodeIdentities } from './memory-state.js';
 
 /** What a node's `options` in the state database say about its trust. */
 export interface TrustConfig {
@@ -54,8 +58,9 @@ export interface TrustConfig {
 export interface NodeTrustOptions {
   node: Node;
   nodeName: string;
-  state: State;
-  identities: Identities;
+  /** The SQLite state, or none: a node in memory (no project, no authority, memory stores). */
+  state: State | undefined;
+  identities: NodeIdentities;
   identityName: string;
   identity: Identity;
   vault: Vault;
@@ -68,7 +73,7 @@ const now = () => Math.floor(Date.now() / 1000);
 export class NodeTrust {
   readonly project: ProjectRecord | undefined;
   readonly authority: Identity | undefined;
-  readonly attributes: SqliteAttributesStore;
+  readonly attributes: AttributesStore;
   readonly policies: Policies;
   readonly #o: NodeTrustOptions;
   #credential: Uint8Array | undefined;
@@ -78,14 +83,25 @@ export class NodeTrust {
 
   constructor(options: NodeTrustOptions) {
     this.#o = options;
-    this.attributes = new SqliteAttributesStore(options.state, options.nodeName);
-    this.policies = new Policies(new SqlitePolicyStore(options.state, options.nodeName));
+    const state = options.state;
+    this.attributes = state
+      ? new SqliteAttributesStore(state, options.nodeName)
+      : new MemoryAttributesStore();
+    this.policies = new Policies(
+      state ? new SqlitePolicyStore(state, options.nodeName) : new MemoryPolicyStore(),
+    );
     if (options.config.project) {
-      const projects = new Projects(options.state);
+      const projects = new Projects(this.#state);
       this.project = projects.require(options.config.project);
       this.authority = projects.authority(this.project).identity;
       this.#credential = projects.credential(options.identityName, this.project.name);
     }
+  }
+
+  /** Projects and authorities live in the SQLite state; a node in memory has neither. */
+  get #state(): State {
+    if (!this.#o.state) throw new TypeError('a node without state has no project and runs no authority');
+    return this.#o.state;
   }
 
   get hasAuthority(): boolean {
@@ -134,8 +150,8 @@ export class NodeTrust {
     const pgConfig = postgresConfigFromEnv();
     if (!pgConfig)
       return {
-        members: new SqliteMemberStore(this.#o.state, authority),
-        tokens: new SqliteTokenStore(this.#o.state, authority),
+        members: new SqliteMemberStore(this.#state, authority),
+        tokens: new SqliteTokenStore(this.#state, authority),
       };
     const pool = await openPostgres(pgConfig);
     this.#pool = pool;
@@ -193,7 +209,7 @@ export class NodeTrust {
    */
   startRetriever(connect: (signal?: AbortSignal) => Promise<AuthorityConnection>): void {
     if (!this.project || !this.authority || this.isAuthority) return;
-    const projects = new Projects(this.#o.state);
+    const projects = new Projects(this.#state);
     const project = this.project;
     this.#retriever = new CredentialRetriever({
       subject: this.#o.identity.identifier,

@@ -182,7 +182,7 @@ function leaks(before: Record<string, number>): string[] {
 /** A node name no earlier run used, so its temporary home can be looked for. */
 const fresh = (name: string) => `${name}-${Math.random().toString(16).slice(2, 8)}`;
 
-/** Temporary homes left behind by nodes named `name`. */
+/** Temporary homes (what nodes without state once made) left behind by nodes named `name`. */
 const leftHomes = (name: string) => readdirSync(tmpdir()).filter((d) => d.startsWith(`ockam-node-${name}-`));
 
 describe('start and stop release exactly what was started', () => {
@@ -192,13 +192,12 @@ describe('start and stop release exactly what was started', () => {
       beforeStartStep ? { beforeStartStep } : {},
     );
 
-  it('stop() closes every listener, socket and the temporary home', async () => {
+  it('stop() closes every listener and socket', async () => {
     const STOPPER = fresh('stopper');
     const before = handles();
     const node = await full(STOPPER);
     expect(handles().TCPServerWrap).toBeGreaterThan(before.TCPServerWrap!);
     expect(handles().UDPWrap).toBeGreaterThan(before.UDPWrap!);
-    expect(leftHomes(STOPPER)).toHaveLength(1);
     await node.stop();
     await node.stop(); // idempotent
     await expect.poll(() => leaks(before), { timeout: 10_000 }).toEqual([]);
@@ -245,6 +244,19 @@ describe('start and stop release exactly what was started', () => {
     );
     await expect.poll(() => leaks(before), { timeout: 10_000 }).toEqual([]);
     expect(leftHomes(BADWS)).toEqual([]);
+  });
+
+  it('without home or state, keeps its identity in memory and writes no file', async () => {
+    const MEMORY = fresh('memory');
+    const node = await createNode({ name: MEMORY });
+    const other = await createNode({ name: MEMORY, identity: 'second' });
+    expect(node.state).toBeUndefined();
+    expect(node.identifier).toMatch(/^I[0-9a-f]{64}$/);
+    expect(other.identifier).not.toBe(node.identifier);
+    expect(leftHomes(MEMORY)).toEqual([]);
+    // A node in memory knows no project: a `/project/` multiaddr fails at once, naming why.
+    await expect(node.request('/project/default/service/echo', utf8('x'))).rejects.toThrow(/knows none/);
+    await Promise.all([node.stop(), other.stop()]);
   });
 
   it('keeps the state it was given open, and the home it was given on disk', async () => {
