@@ -1,9 +1,10 @@
 /**
- * Credentials and a policy (Ockam Rust's get_started `06-credentials-exchange-*` and ABAC): an
- * authority issues alice a credential with an attribute; whoever receives it verifies it against
- * the authority, keeps the attribute, and a policy decides: alice is admitted, carol (without a
- * credential, or presenting alice's) is refused. A node whose project has an authority does the
- * same at every secure channel handshake and for every inlet, outlet and relay.
+ * Credentials and a policy (Ockam Rust's get_started `06-credentials-exchange-*.rs` and
+ * `11-attribute-based-authentication*.rs`): an authority issues alice a credential with an
+ * attribute; whoever receives it verifies it against the authority, keeps the attribute, and a
+ * policy decides: alice is admitted, carol (without a credential, or presenting alice's) is
+ * refused. A node whose project has an authority does the same at every secure channel handshake
+ * and for every inlet, outlet and relay.
  */
 import { authorizeIdentity, parseExpr } from '@ockam/abac';
 import { issueCredential, MemoryAttributesStore, presentedCredentialsHandler } from '@ockam/credentials';

@@ -1,7 +1,7 @@
 /**
- * Hello: one node, one worker, one message and its reply (Ockam Rust's get_started
- * `01-worker`). A worker is a function that gets messages at an address; it replies along the
- * message's return route.
+ * Hello: one node, one worker, one message and its reply (Ockam Rust's get_started `hello.rs`
+ * and `02-worker.rs`). A worker is a function that gets messages at an address; it replies along
+ * the message's return route.
  */
 import { createNode } from '@ockam/node';
 

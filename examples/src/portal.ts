@@ -1,7 +1,7 @@
 /**
- * A TCP portal (Ockam Rust's get_started `04-inlet-outlet` and its TCP examples): a TCP server
- * next to bob, an outlet on bob to it, an inlet on alice that listens on a local port. A TCP
- * client connects to alice's inlet and talks to bob's server, through a secure channel.
+ * A TCP portal (Ockam Rust's `tcp_inlet_and_outlet` examples): a TCP server next to bob, an
+ * outlet on bob to it, an inlet on alice that listens on a local port. A TCP client connects to
+ * alice's inlet and talks to bob's server, through a secure channel.
  */
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer } from 'node:net';

@@ -1,6 +1,6 @@
 /**
- * A secure channel through a relay (Ockam Rust's get_started `11-forwarding-via-a-relay` and
- * `12-secure-channel-over-relay`): bob opens no port; he registers a relay at a node both he and
+ * A secure channel through a relay (Ockam Rust's get_started `bob.rs` and `alice.rs`, which meet
+ * at a relay on an Ockam node): bob opens no port; he registers a relay at a node both he and
  * alice can reach, and alice's channel to bob runs through it, end to end. The relay node only
  * forwards bytes it cannot read.
  */
