@@ -31,7 +31,7 @@ import type {
   RelayMessage,
   Route,
 } from '@ockam/core';
-import { noopLogger } from '@ockam/core';
+import { IDENTITY_SECURE_CHANNEL_IDENTIFIER, noopLogger } from '@ockam/core';
 import type { AttributesLookup } from './attributes-lookup.js';
 import { type Decision, decide, type Environment } from './evaluate.js';
 import { type Expr, FALSE, str, TRUE } from './expr.js';
@@ -39,9 +39,6 @@ import { parsePolicyExpression } from './policy-expression.js';
 import { Policies, type PolicyStore } from './policy-store.js';
 import { printExpr } from './print-expr.js';
 import { type Action, HANDLE_MESSAGE, type Resource } from './resource.js';
-
-/** The metadata attribute naming the peer of a secure channel on its encryptor (Ockam's name). */
-export const IDENTITY_SECURE_CHANNEL_IDENTIFIER = 'IDENTITY_SECURE_CHANNEL_IDENTIFIER';
 
 export const SUBJECT_IDENTIFIER = 'subject.identifier';
 export const SUBJECT_HAS_CREDENTIAL = 'subject.has_credential';

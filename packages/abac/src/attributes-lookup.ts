@@ -4,8 +4,7 @@
  * in-memory store; a node backs it with SQLite.
  */
 
-/** Something that may be synchronous or asynchronous. */
-export type Awaitable<T> = T | Promise<T>;
+import type { Awaitable } from '@ockam/core';
 
 /** The attributes one issuer attested for one subject. */
 export interface AttributesEntry {

@@ -13,7 +13,6 @@ export {
   abacOutgoingAccessControl,
   authorizeIdentity,
   type ExpressionAccessControlOptions,
-  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
   incomingIdentifier,
   outgoingIdentifier,
   type PolicyAccessControlOptions,
@@ -22,7 +21,7 @@ export {
   SUBJECT_IDENTIFIER,
   subjectEnvironment,
 } from './access-control.js';
-export type { AttributesEntry, AttributesLookup, Awaitable } from './attributes-lookup.js';
+export type { AttributesEntry, AttributesLookup } from './attributes-lookup.js';
 export {
   BOOLEAN_NAME_PATTERN,
   type BooleanExpr,
@@ -65,13 +64,7 @@ export {
   TRUE,
   UNIT,
 } from './expr.js';
-export {
-  type DecodeLegacyExprOptions,
-  decodeLegacyExpr,
-  encodeLegacyExpr,
-  MAX_LEGACY_EXPR_DEPTH,
-  migrateLegacyPolicyText,
-} from './legacy-expr.js';
+export { migrateLegacyPolicyText } from './legacy-expr.js';
 export { type ParseExprOptions, parseExpr } from './parse-expr.js';
 export { type PolicyExpression, parsePolicyExpression, printPolicyExpression } from './policy-expression.js';
 export {

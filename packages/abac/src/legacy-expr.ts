@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * import { decodeLegacyExpr, printExpr } from '@ockam/abac';
+ * import { printExpr } from '@ockam/abac';
+ * import { decodeLegacyExpr } from '@ockam/abac/codec';
  * printExpr(decodeLegacyExpr(fromHex('820481f5'), { requireOperator: false })); // true
  * ```
  */

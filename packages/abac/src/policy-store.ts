@@ -14,7 +14,7 @@
  * // (= subject.component.db "true")
  * ```
  */
-import type { Awaitable } from './attributes-lookup.js';
+import type { Awaitable } from '@ockam/core';
 import type { Expr } from './expr.js';
 import { parseExpr } from './parse-expr.js';
 import { type PolicyExpression, parsePolicyExpression } from './policy-expression.js';

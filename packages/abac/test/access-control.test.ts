@@ -1,4 +1,10 @@
-import { Address, encodeBareString, Node, type RoutedMessage } from '@ockam/core';
+import {
+  Address,
+  encodeBareString,
+  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
+  Node,
+  type RoutedMessage,
+} from '@ockam/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ALL_RESOURCE_TYPES,
@@ -7,7 +13,6 @@ import {
   abacIncomingAccessControl,
   abacOutgoingAccessControl,
   DEFAULT_RESOURCE_TYPE_POLICY,
-  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
   MemoryPolicyStore,
   Policies,
   parseResourceType,

@@ -1,10 +1,9 @@
 import { fromHex, toHex } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeLegacyExpr, encodeLegacyExpr } from '../src/codec.js';
 import {
   AbacError,
-  decodeLegacyExpr,
-  encodeLegacyExpr,
   float,
   int,
   migrateLegacyPolicyText,

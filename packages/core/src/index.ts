@@ -156,6 +156,13 @@ export {
   startUppercase,
   UPPERCASE_SERVICE,
 } from './services.js';
+export {
+  type Awaitable,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
+  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
+  MAX_MESSAGE_SIZE,
+} from './shared.js';
 export { raceSignal, SharedDials } from './shared-dials.js';
 export {
   type ListeningServer,

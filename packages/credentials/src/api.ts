@@ -9,7 +9,8 @@
  *
  * @example
  * ```ts
- * import { callApi, encodeApiRequest } from '@ockam/credentials';
+ * import { callApi } from '@ockam/credentials';
+ * import { encodeApiRequest } from '@ockam/credentials/codec';
  * const body = await callApi(client, [channel.encryptorAddress, 'credential_issuer'], 'POST', '/');
  * ```
  */

@@ -13,8 +13,8 @@
  * });
  * ```
  */
-import type { AttributesEntry, AttributesLookup, Awaitable } from '@ockam/abac';
-import type { Logger } from '@ockam/core';
+import type { AttributesEntry, AttributesLookup } from '@ockam/abac';
+import type { Awaitable, Logger } from '@ockam/core';
 import { CredentialError } from './credential-error.js';
 import { type TrustedAuthority, type VerifiedCredential, verifyCredential } from './verify-credential.js';
 

@@ -11,13 +11,6 @@ export {
   type ApiResponse,
   type CallApiOptions,
   callApi,
-  decodeApiErrorBody,
-  decodeApiRequest,
-  decodeApiResponse,
-  encodeApiError,
-  encodeApiErrorBody,
-  encodeApiRequest,
-  encodeApiResponse,
   freshId,
   MAX_API_MESSAGE_SIZE,
   type Method,
@@ -62,16 +55,6 @@ export {
 export {
   type AddMemberRequest,
   type CreateTokenRequest,
-  decodeAddMember,
-  decodeCreateToken,
-  decodeMemberEntry,
-  decodeMemberIds,
-  decodeMemberList,
-  encodeAddMember,
-  encodeCreateToken,
-  encodeMemberEntry,
-  encodeMemberIds,
-  encodeMemberList,
   type MemberEntry,
   parseTrustedIdentities,
 } from './authority-messages.js';
@@ -109,8 +92,6 @@ export {
 export { type Member, type MemberStore, MemoryMemberStore } from './member-store.js';
 export {
   createOneTimeCode,
-  decodeOneTimeCode,
-  encodeOneTimeCode,
   ONE_TIME_CODE_LENGTH,
   oneTimeCodeFromText,
   oneTimeCodeToText,
@@ -119,7 +100,6 @@ export { type EnrollmentToken, MemoryTokenStore, type TokenStore } from './token
 export {
   attributesAsText,
   MAX_CLOCK_SKEW,
-  type SignatureVerifier,
   type TrustedAuthority,
   type VerifiedCredential,
   type VerifyCredentialOptions,

@@ -15,18 +15,20 @@
 import { type SigningVault, utf8 } from '@ockam/core';
 import {
   type Attributes,
-  CREDENTIAL_DATA_TYPE,
   type CredentialData,
-  encodeCredentialAndPurposeKey,
-  encodeCredentialData,
-  encodeVersionedData,
   type Identifier,
   type Identity,
   PROJECT_MEMBER_SCHEMA,
   type PurposeKey,
   parseIdentifier,
-  VERSIONED_DATA_VERSION,
 } from '@ockam/identity';
+import {
+  CREDENTIAL_DATA_TYPE,
+  encodeCredentialAndPurposeKey,
+  encodeCredentialData,
+  encodeVersionedData,
+  VERSIONED_DATA_VERSION,
+} from '@ockam/identity/codec';
 import { CredentialError } from './credential-error.js';
 
 /** `ockam credential issue` default: 30 minutes. */

@@ -4,7 +4,7 @@
  * replaced as a whole at start and cannot be deleted through the API. A node implements
  * `MemberStore` over SQLite or PostgreSQL.
  */
-import type { Awaitable } from '@ockam/abac';
+import type { Awaitable } from '@ockam/core';
 
 export interface Member {
   readonly identifier: string;

@@ -2,7 +2,7 @@
  * Enrollment tokens (PROTOCOL.md §5.2): a one-time code that turns whoever presents it into a
  * member with the token's attributes, a limited number of times before an expiry.
  */
-import type { Awaitable } from '@ockam/abac';
+import type { Awaitable } from '@ockam/core';
 import { toHex } from '@ockam/core';
 
 export interface EnrollmentToken {

@@ -9,26 +9,29 @@
  * verified.attributes.get('ockam-role'); // 'member'
  * ```
  */
-import { fromHex, OckamError, type SigningVault } from '@ockam/core';
+import { fromHex, OckamError } from '@ockam/core';
 import {
   type Attributes,
-  CREDENTIAL_DATA_TYPE,
   type Credential,
   type CredentialAndPurposeKey,
   type CredentialData,
-  decodeCredentialAndPurposeKey,
-  decodeCredentialData,
-  decodePurposeKeyAttestationData,
-  decodeVersionedData,
+  defaultVerifier,
   type Identifier,
   type Identity,
   IdentityError,
   importIdentity,
   type PurposeKeyAttestationData,
-  VERSIONED_DATA_VERSION,
+  type SignatureVerifier,
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
-import { createVault } from '@ockam/vault';
+import {
+  CREDENTIAL_DATA_TYPE,
+  decodeCredentialAndPurposeKey,
+  decodeCredentialData,
+  decodePurposeKeyAttestationData,
+  decodeVersionedData,
+  VERSIONED_DATA_VERSION,
+} from '@ockam/identity/codec';
 import { CredentialError } from './credential-error.js';
 
 /** How far in the future `created_at` may be (§5.1 rule 8). */
@@ -39,15 +42,13 @@ export type TrustedAuthority =
   | Identity
   | { readonly changeHistory: string | Uint8Array; readonly identifier?: Identifier };
 
-/** What verification needs from a vault: SHA-256 and signature checks. */
-export type SignatureVerifier = Pick<SigningVault, 'verify' | 'sha256'>;
-
 export interface VerifyCredentialOptions {
   trustedAuthorities: readonly TrustedAuthority[];
   /** The identity the credential must be about (§5.1 rule 6); checked when given. */
   expectedSubject?: Identifier;
   /** Unix seconds (default: the clock). */
   now?: number;
+  /** Signature checks (default: `@ockam/identity`'s `defaultVerifier()`, shared by the process). */
   verifier?: SignatureVerifier;
 }
 
@@ -63,12 +64,6 @@ export interface VerifiedCredential {
   readonly data: CredentialData;
   readonly purposeKey: PurposeKeyAttestationData;
   readonly credential: Credential;
-}
-
-let sharedVerifier: SignatureVerifier | undefined;
-function defaultVerifier(): SignatureVerifier {
-  sharedVerifier ??= createVault();
-  return sharedVerifier;
 }
 
 const fatal = new TextDecoder('utf-8', { fatal: true });

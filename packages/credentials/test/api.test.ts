@@ -2,14 +2,11 @@ import { DecodeError, encodeBareBytes, fromHex, OckamError, toHex } from '@ockam
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  ApiError,
-  CredentialError,
   decodeAddMember,
   decodeApiErrorBody,
   decodeApiRequest,
   decodeApiResponse,
   decodeCreateToken,
-  decodeEnrollmentTicket,
   decodeMemberEntry,
   decodeMemberIds,
   decodeMemberList,
@@ -24,6 +21,11 @@ import {
   encodeMemberIds,
   encodeMemberList,
   encodeOneTimeCode,
+} from '../src/codec.js';
+import {
+  ApiError,
+  CredentialError,
+  decodeEnrollmentTicket,
   MAX_API_MESSAGE_SIZE,
   oneTimeCodeFromText,
   oneTimeCodeToText,

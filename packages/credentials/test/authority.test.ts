@@ -1,15 +1,13 @@
 import { abacIncomingAccessControl } from '@ockam/abac';
 import { encodeBareBytes, Node } from '@ockam/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeApiErrorBody, decodeApiResponse, encodeApiRequest } from '../src/codec.js';
 import {
   ApiError,
   addMember,
   callApi,
   createEnrollmentToken,
-  decodeApiErrorBody,
-  decodeApiResponse,
   deleteMember,
-  encodeApiRequest,
   listMemberIds,
   listMembers,
   MemoryAttributesStore,

@@ -5,14 +5,16 @@ import {
   attributesFromStrings,
   createIdentity,
   createPurposeKey,
+  importIdentity,
+  rotateIdentity,
+} from '@ockam/identity';
+import {
   decodeCredentialAndPurposeKey,
   decodePurposeKeyAttestationData,
   decodeVersionedData,
   encodeCredentialAndPurposeKey,
-  importIdentity,
-  rotateIdentity,
-} from '@ockam/identity';
-import { decodeSecureChannelMessage } from '@ockam/secure-channel';
+} from '@ockam/identity/codec';
+import { decodeSecureChannelMessage } from '@ockam/secure-channel/codec';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,15 +1,17 @@
 import type { Vault } from '@ockam/core';
 import {
-  CREDENTIAL_DATA_TYPE,
   type CredentialData,
   createIdentity,
   createPurposeKey,
-  encodeCredentialAndPurposeKey,
-  encodeCredentialData,
-  encodeVersionedData,
   type Identity,
   type PurposeKey,
 } from '@ockam/identity';
+import {
+  CREDENTIAL_DATA_TYPE,
+  encodeCredentialAndPurposeKey,
+  encodeCredentialData,
+  encodeVersionedData,
+} from '@ockam/identity/codec';
 import { createVault } from '@ockam/vault';
 import { expect } from 'vitest';
 import { CredentialError, type CredentialErrorReason } from '../src/index.js';

@@ -14,7 +14,8 @@ import {
 import { type Identifier, identifierFromBytes, parseIdentifier } from './identifier.js';
 import { IdentityError, type IdentityErrorReason } from './identity-error.js';
 import { decodeAll, type Signature } from './internal/cbor-helpers.js';
-import { defaultVerifier, type SignatureVerifier } from './internal/default-verifier.js';
+import type { SignatureVerifier } from './internal/default-verifier.js';
+import { defaultVerifier } from './verification-cache.js';
 import { CHANGE_DATA_TYPE, decodeVersionedData, VERSIONED_DATA_VERSION } from './versioned-data.js';
 
 export type { SignatureVerifier } from './internal/default-verifier.js';

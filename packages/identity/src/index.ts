@@ -19,24 +19,7 @@
  * verifyPurposeKeyAttestation(sc.encoded, copy, { expectedPurpose: 'secure-channel' });
  * ```
  */
-export {
-  type Change,
-  type ChangeData,
-  type ChangeSignature,
-  decodeChange,
-  decodeChangeData,
-  decodeChangeHistory,
-  encodeChange,
-  encodeChangeData,
-  encodeChangeHistory,
-  type PrimaryPublicKey,
-  readChange,
-  readChangeData,
-  readChangeHistory,
-  writeChange,
-  writeChangeData,
-  writeChangeHistory,
-} from './change-history.js';
+export type { Change, ChangeData, ChangeSignature, PrimaryPublicKey } from './change-history.js';
 export {
   type CreateIdentityOptions,
   createIdentity,
@@ -50,23 +33,7 @@ export {
   type Credential,
   type CredentialAndPurposeKey,
   type CredentialData,
-  decodeAttributes,
-  decodeCredential,
-  decodeCredentialAndPurposeKey,
-  decodeCredentialData,
-  encodeAttributes,
-  encodeCredential,
-  encodeCredentialAndPurposeKey,
-  encodeCredentialData,
   PROJECT_MEMBER_SCHEMA,
-  readAttributes,
-  readCredential,
-  readCredentialAndPurposeKey,
-  readCredentialData,
-  writeAttributes,
-  writeCredential,
-  writeCredentialAndPurposeKey,
-  writeCredentialData,
 } from './credential.js';
 export {
   IDENTIFIER_LENGTH,
@@ -95,36 +62,16 @@ export {
   type VerifyPurposeKeyOptions,
   verifyPurposeKeyAttestation,
 } from './purpose-key.js';
-export {
-  decodePurposeKeyAttestation,
-  decodePurposeKeyAttestationData,
-  encodePurposeKeyAttestation,
-  encodePurposeKeyAttestationData,
-  type Purpose,
-  type PurposeKeyAttestation,
-  type PurposeKeyAttestationData,
-  type PurposePublicKey,
-  readPurposeKeyAttestation,
-  readPurposeKeyAttestationData,
-  readPurposePublicKey,
-  writePurposeKeyAttestation,
-  writePurposeKeyAttestationData,
-  writePurposePublicKey,
+export type {
+  Purpose,
+  PurposeKeyAttestation,
+  PurposeKeyAttestationData,
+  PurposePublicKey,
 } from './purpose-key-attestation.js';
 export {
   type CachingVerifierOptions,
   cachingVerifier,
   DEFAULT_VERIFICATION_CACHE_ENTRIES,
+  defaultVerifier,
   MAX_CACHED_MESSAGE,
 } from './verification-cache.js';
-export {
-  CHANGE_DATA_TYPE,
-  CREDENTIAL_DATA_TYPE,
-  decodeVersionedData,
-  encodeVersionedData,
-  PURPOSE_KEY_DATA_TYPE,
-  readVersionedData,
-  VERSIONED_DATA_VERSION,
-  type VersionedData,
-  writeVersionedData,
-} from './versioned-data.js';

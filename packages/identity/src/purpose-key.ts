@@ -6,7 +6,7 @@ import { bytesEqual, type KeyHandle, OckamError, type SigningKeyType, type Vault
 import type { Identity } from './identity.js';
 import { IdentityError } from './identity-error.js';
 import { decodeAll } from './internal/cbor-helpers.js';
-import { defaultVerifier, type SignatureVerifier } from './internal/default-verifier.js';
+import type { SignatureVerifier } from './internal/default-verifier.js';
 import { findSigningKey, signData } from './internal/sign.js';
 import { DEFAULT_PURPOSE_KEY_TTL, MAX_ALLOWED_TIME_DRIFT, nowSeconds } from './internal/time.js';
 import {
@@ -19,6 +19,7 @@ import {
   type PurposePublicKey,
   readPurposeKeyAttestationData,
 } from './purpose-key-attestation.js';
+import { defaultVerifier } from './verification-cache.js';
 import {
   decodeVersionedData,
   encodeVersionedData,

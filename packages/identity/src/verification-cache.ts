@@ -21,7 +21,7 @@
  * ```
  */
 import { type PublicKey, toHex } from '@ockam/core';
-import { defaultVerifier, type SignatureVerifier } from './internal/default-verifier.js';
+import { platformVerifier, type SignatureVerifier } from './internal/default-verifier.js';
 
 /** Results kept by default: each entry is a few hundred bytes. */
 export const DEFAULT_VERIFICATION_CACHE_ENTRIES = 256;
@@ -34,9 +34,27 @@ export interface CachingVerifierOptions {
   maxEntries?: number;
 }
 
+let shared: SignatureVerifier | undefined;
+
+/**
+ * The verifier every function of `@ockam/identity`, `@ockam/secure-channel` and
+ * `@ockam/credentials` uses when none is given: one per process, a `cachingVerifier` with the
+ * default 256 entries in front of the platform's vault (node:crypto on Node.js, noble in browsers).
+ *
+ * @example
+ * ```ts
+ * import { defaultVerifier, importIdentity } from '@ockam/identity';
+ * importIdentity(changeHistory); // the same as importIdentity(changeHistory, defaultVerifier())
+ * ```
+ */
+export function defaultVerifier(): SignatureVerifier {
+  shared ??= cachingVerifier();
+  return shared;
+}
+
 /** A `SignatureVerifier` that remembers up to `maxEntries` successful checks of `inner`. */
 export function cachingVerifier(
-  inner: SignatureVerifier = defaultVerifier(),
+  inner: SignatureVerifier = platformVerifier(),
   options: CachingVerifierOptions = {},
 ): SignatureVerifier {
   const maxEntries = options.maxEntries ?? DEFAULT_VERIFICATION_CACHE_ENTRIES;

@@ -3,14 +3,6 @@ import { OckamError, toHex } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type Attributes,
-  type Change,
-  type ChangeData,
-  type Credential,
-  type CredentialAndPurposeKey,
-  type CredentialData,
-  createIdentity,
-  createPurposeKey,
   decodeAttributes,
   decodeChange,
   decodeChangeData,
@@ -31,13 +23,23 @@ import {
   encodePurposeKeyAttestation,
   encodePurposeKeyAttestationData,
   encodeVersionedData,
+  type VersionedData,
+} from '../src/codec.js';
+import {
+  type Attributes,
+  type Change,
+  type ChangeData,
+  type Credential,
+  type CredentialAndPurposeKey,
+  type CredentialData,
+  createIdentity,
+  createPurposeKey,
   importIdentity,
   type PurposeKeyAttestation,
   type PurposeKeyAttestationData,
   type PurposePublicKey,
   type Signature,
   type SigningPublicKey,
-  type VersionedData,
   verifyPurposeKeyAttestation,
 } from '../src/index.js';
 import { backends } from './helpers.js';

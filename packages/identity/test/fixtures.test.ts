@@ -4,7 +4,6 @@ import path from 'node:path';
 import { CborReader, fromHex, toHex } from '@ockam/core';
 import { describe, expect, it } from 'vitest';
 import {
-  attributesToStrings,
   decodeChangeData,
   decodeChangeHistory,
   decodeCredentialData,
@@ -15,11 +14,10 @@ import {
   encodeCredentialAndPurposeKey,
   encodeCredentialData,
   encodePurposeKeyAttestationData,
-  importIdentity,
   readChangeHistory,
   readCredentialAndPurposeKey,
-  verifyPurposeKeyAttestation,
-} from '../src/index.js';
+} from '../src/codec.js';
+import { attributesToStrings, importIdentity, verifyPurposeKeyAttestation } from '../src/index.js';
 import { backends, expectReason } from './helpers.js';
 
 interface Fixture {

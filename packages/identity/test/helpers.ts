@@ -3,14 +3,16 @@ import { createVault } from '@ockam/vault';
 import { expect } from 'vitest';
 import {
   CHANGE_DATA_TYPE,
-  type Change,
-  type ChangeData,
   encodeChangeData,
   encodePurposeKeyAttestationData,
   encodeVersionedData,
+  PURPOSE_KEY_DATA_TYPE,
+} from '../src/codec.js';
+import {
+  type Change,
+  type ChangeData,
   IdentityError,
   type IdentityErrorReason,
-  PURPOSE_KEY_DATA_TYPE,
   type PurposeKeyAttestation,
   type PurposeKeyAttestationData,
   type Signature,

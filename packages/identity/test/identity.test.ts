@@ -1,11 +1,10 @@
 import { toHex } from '@ockam/core';
 import { describe, expect, it } from 'vitest';
+import { decodeChangeHistory, encodeChangeHistory } from '../src/codec.js';
 import {
   type Change,
   createIdentity,
   DEFAULT_IDENTITY_TTL,
-  decodeChangeHistory,
-  encodeChangeHistory,
   IdentityError,
   identityFromChanges,
   importIdentity,

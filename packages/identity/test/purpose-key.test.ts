@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { decodePurposeKeyAttestation, encodePurposeKeyAttestation } from '../src/codec.js';
 import {
   createIdentity,
   createPurposeKey,
   DEFAULT_PURPOSE_KEY_TTL,
-  decodePurposeKeyAttestation,
-  encodePurposeKeyAttestation,
   type PurposeKeyAttestationData,
   rotateIdentity,
   verifyPurposeKeyAttestation,

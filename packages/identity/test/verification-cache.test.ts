@@ -4,6 +4,7 @@ import {
   cachingVerifier,
   createIdentity,
   createPurposeKey,
+  defaultVerifier,
   importIdentity,
   MAX_CACHED_MESSAGE,
   rotateIdentity,
@@ -108,5 +109,19 @@ describe('cachingVerifier', () => {
 
     expect(cachingVerifier(inner, { maxEntries: 0 })).toBe(inner);
     expect(() => cachingVerifier(inner, { maxEntries: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('defaultVerifier', () => {
+  it('is one verifier per process that accepts genuine signatures and refuses forged ones', async () => {
+    expect(defaultVerifier()).toBe(defaultVerifier());
+    const identity = await createIdentity(vault);
+    const bytes = identity.export();
+    expect(importIdentity(bytes).identifier).toBe(identity.identifier);
+    expect(importIdentity(bytes, defaultVerifier()).identifier).toBe(identity.identifier);
+    const forged = Uint8Array.from(bytes);
+    forged[forged.length - 1]! ^= 1;
+    expect(() => importIdentity(forged)).toThrow();
+    expect(() => importIdentity(forged, defaultVerifier())).toThrow();
   });
 });

@@ -39,15 +39,6 @@ export {
   type OutletOptions,
 } from './outlet.js';
 export {
-  decodePortalMessage,
-  encodePayload,
-  encodePayloadParts,
-  encodePortalMessage,
-  MAX_DECODED_PAYLOAD_SIZE,
-  MAX_PAYLOAD_SIZE,
-  type PortalMessage,
-} from './portal-message.js';
-export {
   createRelay,
   DEFAULT_REGISTRATION_TIMEOUT_MS,
   DEFAULT_RELAY_NAME,

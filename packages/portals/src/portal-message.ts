@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { encodePortalMessage, decodePortalMessage } from '@ockam/portals';
+ * import { encodePortalMessage, decodePortalMessage } from '@ockam/portals/codec';
  * encodePortalMessage({ kind: 'payload', data: new TextEncoder().encode('hello') });
  * // 03 05 68 65 6c 6c 6f
  * decodePortalMessage(Uint8Array.of(0x02)); // { kind: 'disconnect' }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer, get as httpGet } from 'node:http';
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { type Logger, type LogLine, Node, recordingLogger, startEcho } from '@ockam/core';
+import { waitFor } from '@ockam/core/testing';
 import { type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 
 export type { LogLine };
@@ -149,17 +150,7 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+export { waitFor };
 
 /** TCP sockets this process holds (libuv handles), for leak checks. */
 export function tcpHandles(): number {

@@ -6,7 +6,7 @@ import {
   encodePortalMessage,
   MAX_PAYLOAD_SIZE,
   type PortalMessage,
-} from '../src/index.js';
+} from '../src/codec.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -49,6 +49,3 @@ export type CredentialsHook = (context: {
   peerIdentifier: string;
   credentials: readonly Uint8Array[];
 }) => Promise<void>;
-
-/** The attribute Ockam puts on a channel's encryptor address, naming the peer identifier. */
-export const IDENTITY_SECURE_CHANNEL_IDENTIFIER = 'IDENTITY_SECURE_CHANNEL_IDENTIFIER';

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { encodeIdentityAndCredentials, decodeIdentityAndCredentials } from '@ockam/secure-channel';
+ * import { encodeIdentityAndCredentials, decodeIdentityAndCredentials } from '@ockam/secure-channel/codec';
  * const bytes = encodeIdentityAndCredentials({ changeHistory, purposeKeyAttestation, credentials: [] });
  * decodeIdentityAndCredentials(bytes).changeHistory; // the same CBOR bytes
  * ```

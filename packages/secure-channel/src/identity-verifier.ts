@@ -20,6 +20,7 @@ import {
   cachingVerifier,
   createPurposeKey,
   DEFAULT_VERIFICATION_CACHE_ENTRIES,
+  defaultVerifier,
   type Identity,
   importIdentity,
   type PurposeKey,
@@ -36,7 +37,7 @@ import type { PeerVerifier, SecureChannelIdentity, VerifiedPeer } from './channe
 export const DEFAULT_MAX_PEER_IDENTITY_CHANGES = 16;
 
 export interface IdentityVerifierOptions {
-  /** Signature checks (default: `@ockam/identity`'s node:crypto verifier). */
+  /** Signature checks (default: `@ockam/identity`'s `defaultVerifier()`, shared by the process). */
   verifier?: SignatureVerifier;
   /** The current time in Unix seconds (tests). */
   now?: () => number;
@@ -54,9 +55,13 @@ export function identityVerifier(options: IdentityVerifierOptions = {}): PeerVer
   const maxChanges = options.maxChanges ?? DEFAULT_MAX_PEER_IDENTITY_CHANGES;
   if (!Number.isSafeInteger(maxChanges) || maxChanges < 1)
     throw new RangeError(`maxChanges must be a whole number ≥ 1, not ${maxChanges}`);
-  const verifier = cachingVerifier(options.verifier, {
-    maxEntries: options.verificationCacheEntries ?? DEFAULT_VERIFICATION_CACHE_ENTRIES,
-  });
+  // The process-wide default unless the caller chose a verifier or a cache size of its own.
+  const verifier =
+    options.verifier === undefined && options.verificationCacheEntries === undefined
+      ? defaultVerifier()
+      : cachingVerifier(options.verifier, {
+          maxEntries: options.verificationCacheEntries ?? DEFAULT_VERIFICATION_CACHE_ENTRIES,
+        });
   // Counted from the array header, before any signature is checked.
   const importBounded = (changeHistory: Uint8Array) => {
     const changes = new CborReader(changeHistory, 'change history').array();

@@ -4,12 +4,11 @@
  * encryptor and decryptor with rekeying and the replay window, and the plaintext codec.
  */
 
-export {
-  type CredentialsHook,
-  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
-  type PeerVerifier,
-  type SecureChannelIdentity,
-  type VerifiedPeer,
+export type {
+  CredentialsHook,
+  PeerVerifier,
+  SecureChannelIdentity,
+  VerifiedPeer,
 } from './channel-identity.js';
 export { Decryptor, type DecryptorOptions } from './decryptor.js';
 export {
@@ -20,12 +19,6 @@ export {
   TAG_LENGTH,
 } from './encryptor.js';
 export { SecureChannelError } from './errors.js';
-export {
-  decodeIdentityAndCredentials,
-  encodeIdentityAndCredentials,
-  type IdentityAndCredentials,
-  MAX_PEER_CREDENTIALS,
-} from './identity-and-credentials.js';
 export {
   DEFAULT_MAX_PEER_IDENTITY_CHANGES,
   type IdentityVerifierOptions,
@@ -77,14 +70,6 @@ export {
   type SecureChannelListener,
   type SecureChannelListenerOptions,
 } from './secure-channel-listener.js';
-export {
-  type CloseMessage,
-  decodeSecureChannelMessage,
-  encodeSecureChannelMessage,
-  type PayloadMessage,
-  type RefreshCredentialsMessage,
-  type SecureChannelMessage,
-} from './secure-channel-message.js';
 export {
   and,
   or,

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { Route, toHex } from '@ockam/core';
- * import { encodeSecureChannelMessage } from '@ockam/secure-channel';
+ * import { encodeSecureChannelMessage } from '@ockam/secure-channel/codec';
  * toHex(encodeSecureChannelMessage({ kind: 'close' })); // '8282028040'
  * ```
  */

@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CborWriter, fromHex, OckamError, toHex } from '@ockam/core';
-import {
-  createIdentity,
-  createPurposeKey,
-  decodeCredentialAndPurposeKey,
-  encodeCredentialAndPurposeKey,
-  importIdentity,
-  rotateIdentity,
-} from '@ockam/identity';
+import { createIdentity, createPurposeKey, importIdentity, rotateIdentity } from '@ockam/identity';
+import { decodeCredentialAndPurposeKey, encodeCredentialAndPurposeKey } from '@ockam/identity/codec';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

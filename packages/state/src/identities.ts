@@ -16,7 +16,6 @@ import type { Logger, SigningKeyType, Vault } from '@ockam/core';
 import {
   createIdentity,
   createPurposeKey,
-  decodePurposeKeyAttestation,
   type Identity,
   importIdentity,
   type Purpose,
@@ -24,6 +23,7 @@ import {
   rotateIdentity,
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
+import { decodePurposeKeyAttestation } from '@ockam/identity/codec';
 import { createVault } from '@ockam/vault';
 import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';

@@ -44,7 +44,6 @@ export { type ProjectAuthority, type ProjectRecord, Projects } from './projects.
 export { SqliteIdentities, SqliteProjects, SqliteResources, sqliteStateStore } from './sqlite-store.js';
 export { type NodeRecord, State } from './state.js';
 export {
-  type Awaitable,
   type IdentityStore,
   type NodeResource,
   type NodeStateStore,

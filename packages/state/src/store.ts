@@ -30,13 +30,12 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import type { AttributesEntry, Awaitable, PolicyStore } from '@ockam/abac';
+import type { AttributesEntry, PolicyStore } from '@ockam/abac';
+import type { Awaitable } from '@ockam/core';
 import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
 import { StateError } from './errors.js';
 import type { IdentityRecord } from './identities.js';
 import type { ProjectRecord } from './projects.js';
-
-export type { Awaitable };
 
 /** Bounds every store enforces (bytes of UTF-8 for names, bytes for values and JSON texts). */
 export const STATE_LIMITS = {

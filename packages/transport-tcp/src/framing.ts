@@ -22,13 +22,17 @@
  * decodeTransportMessage(frame!).onwardRoute.toString(); // '0#echo'
  * ```
  */
-import { CborWriter, encodeTransportMessage, joinBytes, type LocalMessage } from '@ockam/core';
+import {
+  CborWriter,
+  encodeTransportMessage,
+  joinBytes,
+  type LocalMessage,
+  MAX_MESSAGE_SIZE,
+} from '@ockam/core';
 import { TransportError } from './errors.js';
 
 /** `TcpProtocolVersion::V1`: the single byte each side writes first. */
 export const TCP_PROTOCOL_VERSION = 1;
-/** `MAX_MESSAGE_SIZE` of `ockam_transport_tcp`: the largest CBOR transport message, 16 MiB. */
-export const MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Bytes of the big-endian length that precedes every frame. */
 export const FRAME_HEADER_LENGTH = 4;
 

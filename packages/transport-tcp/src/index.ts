@@ -18,7 +18,6 @@ export {
   FRAME_HEADER_LENGTH,
   FrameDecoder,
   type FrameDecoderOptions,
-  MAX_MESSAGE_SIZE,
   TCP_PROTOCOL_VERSION,
 } from './framing.js';
 export type {
@@ -31,9 +30,7 @@ export type {
 } from './tcp-connection.js';
 export type { TcpListener } from './tcp-listener.js';
 export {
-  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_KEEPALIVE_MS,
-  DEFAULT_RECEIVE_BUFFER_BYTES,
   type TcpAddressLike,
   type TcpConnectOptions,
   type TcpListenOptions,

@@ -28,6 +28,8 @@ import {
   type AdoptedInit,
   type AdoptSource,
   CancelledError,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
   type ErrorKind,
   errorMessage,
   formatHostPort,
@@ -49,9 +51,6 @@ import type { TcpListener } from './tcp-listener.js';
 
 /** Ockam sets SO_KEEPALIVE with 300 s idle on outgoing sockets (§2.1). */
 export const DEFAULT_KEEPALIVE_MS = 300_000;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Inbound bytes buffered while the node is busy before reading pauses. */
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 256 * 1024;
 
 export interface TcpTransportOptions {
   /** Where connection events and refused peers are logged (default: the node's logger). */

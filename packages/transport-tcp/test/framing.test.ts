@@ -4,6 +4,7 @@ import {
   encodeBareString,
   fromHex,
   LocalMessage,
+  MAX_MESSAGE_SIZE,
   OckamError,
   Route,
   toHex,
@@ -11,7 +12,7 @@ import {
 } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, FrameDecoder, MAX_MESSAGE_SIZE } from '../src/index.js';
+import { encodeFrame, FrameDecoder } from '../src/index.js';
 
 // PROTOCOL.md §2.1: onward ["echo"], return ["app"], payload BARE "hello", no tracing field.
 const SPEC_FRAME = '00000017 83 81 82 00 44 6563686f 81 82 00 43 617070 46 0568656c6c6f'.replace(/ /g, '');

@@ -10,12 +10,8 @@
  * fragmentRoutingMessage(bytes, 42).length; // 3 datagrams, each ≤ 508 bytes
  * ```
  */
-import {
-  encodeUdpTransportMessage,
-  MAX_MESSAGE_SIZE,
-  MAX_PAYLOAD_SIZE,
-  UDP_PROTOCOL_VERSION,
-} from './transport-message.js';
+import { MAX_MESSAGE_SIZE } from '@ockam/core';
+import { encodeUdpTransportMessage, MAX_PAYLOAD_SIZE, UDP_PROTOCOL_VERSION } from './transport-message.js';
 
 /** Encodes the datagrams that carry `routingMessage` (the CBOR `UdpRoutingMessage`). */
 export function fragmentRoutingMessage(routingMessage: Uint8Array, routingNumber: number): Uint8Array[] {

@@ -14,7 +14,6 @@
  * ```
  */
 export { UdpTransportError } from './errors.js';
-export { fragmentRoutingMessage } from './fragmentation.js';
 export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_PUNCTURE_CLOSE_AFTER_MS,
@@ -33,14 +32,6 @@ export {
   type PunctureFallbackStats,
 } from './puncture-fallback.js';
 export {
-  decodeNegotiationMessage,
-  decodePunctureMessage,
-  encodeNegotiationMessage,
-  encodePunctureMessage,
-  type NegotiationMessage,
-  type PunctureMessage,
-} from './puncture-message.js';
-export {
   DEFAULT_ACKNOWLEDGE_TIMEOUT_MS,
   DEFAULT_MAX_PUNCTURES,
   type NegotiatePunctureOptions,
@@ -53,14 +44,6 @@ export {
   UDP_PUNCTURE_NEGOTIATION_LISTENER,
 } from './puncture-negotiation.js';
 export {
-  DEFAULT_MAX_PEERS,
-  DEFAULT_MAX_PENDING_BYTES,
-  DEFAULT_MAX_PENDING_PEERS,
-  Reassembler,
-  type ReassemblerOptions,
-  type ReassemblyCounters,
-} from './reassembler.js';
-export {
   DEFAULT_RENDEZVOUS_SERVER,
   getMyAddress,
   pingRendezvous,
@@ -71,24 +54,6 @@ export {
   rendezvousRoute,
   startRendezvousService,
 } from './rendezvous.js';
-export {
-  decodeRendezvousRequest,
-  decodeRendezvousResponse,
-  encodeRendezvousRequest,
-  encodeRendezvousResponse,
-  type RendezvousRequest,
-  type RendezvousResponse,
-} from './rendezvous-message.js';
-export { compareRoutingNumbers, nextRoutingNumber, randomRoutingNumber } from './routing-number.js';
-export {
-  decodeUdpTransportMessage,
-  encodeUdpTransportMessage,
-  MAX_MESSAGE_SIZE,
-  MAX_ON_THE_WIRE_SIZE,
-  MAX_PAYLOAD_SIZE,
-  UDP_PROTOCOL_VERSION,
-  type UdpTransportMessage,
-} from './transport-message.js';
 export type { UdpBind, UdpBindStats } from './udp-bind.js';
 export {
   DEFAULT_MAX_QUEUED_BYTES,

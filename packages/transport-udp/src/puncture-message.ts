@@ -21,13 +21,13 @@ import {
   CborWriter,
   DecodeError,
   MAX_ADDRESS_LENGTH,
+  MAX_MESSAGE_SIZE,
   type Route,
   readCborRoute,
   utf8,
   writeCborRoute,
 } from '@ockam/core';
 import { readByteArray, writeByteArray } from './internal/byte-array.js';
-import { MAX_MESSAGE_SIZE } from './transport-message.js';
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 

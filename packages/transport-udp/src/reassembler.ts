@@ -22,11 +22,10 @@
  * r.counters.gaps; // 0
  * ```
  */
-import { DecodeError } from '@ockam/core';
+import { DecodeError, MAX_MESSAGE_SIZE } from '@ockam/core';
 import { compareRoutingNumbers, nextRoutingNumber } from './routing-number.js';
 import {
   decodeUdpTransportMessage,
-  MAX_MESSAGE_SIZE,
   MAX_ON_THE_WIRE_SIZE,
   UDP_PROTOCOL_VERSION,
 } from './transport-message.js';

@@ -20,8 +20,6 @@ export const UDP_PROTOCOL_VERSION = 1;
 export const MAX_ON_THE_WIRE_SIZE = 508;
 /** Largest fragment payload: keeps every encoded datagram within `MAX_ON_THE_WIRE_SIZE`. */
 export const MAX_PAYLOAD_SIZE = 493;
-/** Largest routing message (16 MiB), as for TCP. */
-export const MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 export interface UdpTransportMessage {
   readonly version: number;

@@ -17,7 +17,7 @@ import {
   MAX_ON_THE_WIRE_SIZE,
   MAX_PAYLOAD_SIZE,
   nextRoutingNumber,
-} from '../src/index.js';
+} from '../src/codec.js';
 
 const hex = (b: Uint8Array): string => toHex(b);
 

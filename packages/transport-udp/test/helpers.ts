@@ -1,37 +1,14 @@
-import { type Logger, type LogLine, Node, recordingLogger } from '@ockam/core';
+import { type RecordingNode, recordingNode, waitFor } from '@ockam/core/testing';
 import { UdpTransport, type UdpTransportOptions } from '../src/index.js';
 
-export type { LogLine };
-
-/** Every log line of a test node, kept for assertions. */
-export const capturingLogger = (): { logger: Logger; lines: LogLine[] } => recordingLogger('debug');
-
-export interface TestNode {
-  node: Node;
-  udp: UdpTransport;
-  lines: LogLine[];
-  stop(): Promise<void>;
-}
+export type TestNode = RecordingNode<UdpTransport> & { readonly udp: UdpTransport };
 
 export function testNode(name: string, options: UdpTransportOptions = {}): TestNode {
-  const { logger, lines } = capturingLogger();
-  const node = new Node({ name, logger });
-  const udp = new UdpTransport(node, options);
-  node.registerTransport(udp);
-  return { node, udp, lines, stop: () => node.stop() };
+  const t = recordingNode(name, (node) => new UdpTransport(node, options));
+  return { ...t, udp: t.transport };
 }
 
-export async function waitFor(
-  condition: () => boolean,
-  what = 'condition',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

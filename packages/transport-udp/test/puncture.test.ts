@@ -1,9 +1,9 @@
 import { Address, startEcho } from '@ockam/core';
 import { TcpTransport } from '@ockam/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeNegotiationMessage } from '../src/codec.js';
 import {
   createPunctureFallback,
-  encodeNegotiationMessage,
   negotiatePuncture,
   rendezvousRoute,
   startPuncture,

@@ -1,12 +1,12 @@
+import { MAX_MESSAGE_SIZE } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   encodeUdpTransportMessage,
   fragmentRoutingMessage,
-  MAX_MESSAGE_SIZE,
   MAX_PAYLOAD_SIZE,
   Reassembler,
-} from '../src/index.js';
+} from '../src/codec.js';
 
 const P = '10.0.0.1:4000';
 const message = (n: number, seed = 1): Uint8Array => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);

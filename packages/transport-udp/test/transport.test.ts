@@ -1,13 +1,8 @@
 import { createSocket } from 'node:dgram';
 import { Address, encodeTransportMessage, LocalMessage, startEcho, UDP } from '@ockam/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  fragmentRoutingMessage,
-  getMyAddress,
-  pingRendezvous,
-  rendezvousRoute,
-  startRendezvousService,
-} from '../src/index.js';
+import { fragmentRoutingMessage } from '../src/codec.js';
+import { getMyAddress, pingRendezvous, rendezvousRoute, startRendezvousService } from '../src/index.js';
 import { pattern, sleep, testNode, waitFor } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];

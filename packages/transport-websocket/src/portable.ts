@@ -27,8 +27,6 @@ export type {
   WebSocketUpgradeRequest,
 } from './websocket-listener.js';
 export {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_RECEIVE_BUFFER_BYTES,
   DEFAULT_SEND_BUFFER_BYTES,
   REFUSED_UPGRADE_LOG_INTERVAL_MS,
   type WebSocketConnectOptions,

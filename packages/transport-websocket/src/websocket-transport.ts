@@ -24,6 +24,8 @@ import {
   type AdoptedInit,
   type AdoptSource,
   CancelledError,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
   type ErrorKind,
   errorMessage,
   formatHostPort,
@@ -56,9 +58,6 @@ import type {
   WebSocketUpgradeRequest,
 } from './websocket-listener.js';
 
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** Inbound bytes queued while the node is busy before reading pauses (where it can). */
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** `bufferedAmount` above which the sender worker waits for the socket to drain. */
 export const DEFAULT_SEND_BUFFER_BYTES = 1024 * 1024;
 /**

@@ -112,6 +112,11 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
     clientTracking: false,
     WebSocket: CorkingWebSocket,
   });
+  // ws re-emits its HTTP server's errors on itself, from a listener it adds before ours: without a
+  // listener here an `EADDRINUSE` would throw out of that emit (an uncaught exception) before
+  // `whenListening` saw it. The HTTP server's own 'error' is what settles `listen`; after that,
+  // errors (an accept failing) concern one socket, and ws reports them per socket.
+  wss.on('error', () => {});
   const where = attached === undefined ? `${options.host}:${options.port}` : 'the given HTTP server';
   if (attached === undefined) {
     await whenListening(http, () => http.listen(options.port, options.host), {
@@ -130,9 +135,6 @@ export const wsServerFactory: WebSocketServerFactory = async (options, onConnect
     throw new WebSocketTransportError('invalid', 'Cannot attach to an HTTP server that is not listening');
   }
   const bound = http.address() as AddressInfo;
-  wss.on('error', () => {
-    // Errors after listening (an accept failing) concern one socket; ws reports them per socket.
-  });
   wss.on('connection', (socket: WsWebSocket, request: IncomingMessage) => {
     upgraded(request.socket);
     onConnection(socket as unknown as WebSocketLike, peerOf(request));

@@ -204,6 +204,28 @@ describe('WebSocket transport between two nodes on 127.0.0.1', () => {
     }
   });
 
+  it('rejects listen on a port in use with an error naming the address, and listens again after', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    const server = testNode('server');
+    try {
+      const failure = await server.ws.listen(`127.0.0.1:${port}`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(OckamError.isKind(failure, 'io', 'transport')).toBe(true);
+      expect((failure as Error).message).toContain(`127.0.0.1:${port}`);
+      expect((failure as Error).message).toContain('EADDRINUSE');
+      expect(server.ws.listeners()).toHaveLength(0);
+      const listener = await server.ws.listen('127.0.0.1:0');
+      expect(server.ws.listeners()).toEqual([listener]);
+    } finally {
+      await server.stop();
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
+  });
+
   it('releases every worker, flow-control entry and connection on stop', async () => {
     const server = await echoServer();
     const client = testNode('client');

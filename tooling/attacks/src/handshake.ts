@@ -9,15 +9,17 @@ import { type LocalMessage, toRoute, type Vault } from '@ockam/core';
 import { createIdentity, rotateIdentity } from '@ockam/identity';
 import {
   Decryptor,
-  decodeSecureChannelMessage,
   Encryptor,
-  encodeIdentityAndCredentials,
-  encodeSecureChannelMessage,
   HandshakeState,
   OCKAM_PROTOCOL_NAME,
   type SecureChannelIdentity,
   secureChannelIdentity,
 } from '@ockam/secure-channel';
+import {
+  decodeSecureChannelMessage,
+  encodeIdentityAndCredentials,
+  encodeSecureChannelMessage,
+} from '@ockam/secure-channel/codec';
 import { createVault } from '@ockam/vault';
 import type { RawPeer } from './peer.js';
 

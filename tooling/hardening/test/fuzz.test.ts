@@ -6,13 +6,8 @@
  * of the process watched, and declared lengths over every cap are checked not to allocate.
  */
 
-import {
-  decodeLegacyExpr,
-  encodeLegacyExpr,
-  parseBooleanExpr,
-  parseExpr,
-  parsePolicyExpression,
-} from '@ockam/abac';
+import { parseBooleanExpr, parseExpr, parsePolicyExpression } from '@ockam/abac';
+import { decodeLegacyExpr, encodeLegacyExpr } from '@ockam/abac/codec';
 import {
   Address,
   decodeBareString,
@@ -25,6 +20,7 @@ import {
   encodeLegacyTransportMessage,
   encodeTransportMessage,
   LocalMessage,
+  MAX_MESSAGE_SIZE,
   MAX_ROUTE_LENGTH,
   MultiAddr,
   Node,
@@ -36,12 +32,18 @@ import {
 } from '@ockam/core';
 import {
   createOneTimeCode,
+  decodeEnrollmentTicket,
+  encodeEnrollmentTicket,
+  encodeLegacyEnrollmentTicket,
+  issueCredential,
+  verifyCredential,
+} from '@ockam/credentials';
+import {
   decodeAddMember,
   decodeApiErrorBody,
   decodeApiRequest,
   decodeApiResponse,
   decodeCreateToken,
-  decodeEnrollmentTicket,
   decodeMemberList,
   decodeOneTimeCode,
   encodeAddMember,
@@ -49,35 +51,30 @@ import {
   encodeApiRequest,
   encodeApiResponse,
   encodeCreateToken,
-  encodeEnrollmentTicket,
-  encodeLegacyEnrollmentTicket,
   encodeMemberList,
   encodeOneTimeCode,
-  issueCredential,
-  verifyCredential,
-} from '@ockam/credentials';
+} from '@ockam/credentials/codec';
 import {
   createIdentity,
   createPurposeKey,
-  decodeChangeHistory,
-  decodeCredentialAndPurposeKey,
-  decodePurposeKeyAttestation,
   type Identity,
   importIdentity,
   rotateIdentity,
 } from '@ockam/identity';
-import { decodePortalMessage, encodePortalMessage } from '@ockam/portals';
 import {
-  Decryptor,
+  decodeChangeHistory,
+  decodeCredentialAndPurposeKey,
+  decodePurposeKeyAttestation,
+} from '@ockam/identity/codec';
+import { decodePortalMessage, encodePortalMessage } from '@ockam/portals/codec';
+import { Decryptor, Encryptor, HandshakeState, OCKAM_PROTOCOL_NAME } from '@ockam/secure-channel';
+import {
   decodeIdentityAndCredentials,
   decodeSecureChannelMessage,
-  Encryptor,
   encodeIdentityAndCredentials,
   encodeSecureChannelMessage,
-  HandshakeState,
-  OCKAM_PROTOCOL_NAME,
-} from '@ockam/secure-channel';
-import { encodeFrame, FrameDecoder, MAX_MESSAGE_SIZE } from '@ockam/transport-tcp';
+} from '@ockam/secure-channel/codec';
+import { encodeFrame, FrameDecoder } from '@ockam/transport-tcp';
 import {
   decodeNegotiationMessage,
   decodePunctureMessage,
@@ -90,7 +87,7 @@ import {
   encodeRendezvousResponse,
   fragmentRoutingMessage,
   Reassembler,
-} from '@ockam/transport-udp';
+} from '@ockam/transport-udp/codec';
 import { createVault } from '@ockam/vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -6,8 +6,11 @@ export type SignatureVerifier = Pick<SigningVault, 'verify' | 'sha256'>;
 
 let shared: SignatureVerifier | undefined;
 
-/** The platform's default vault (node:crypto on Node.js, noble in browsers), created on first use. */
-export function defaultVerifier(): SignatureVerifier {
+/**
+ * The platform's vault (node:crypto on Node.js, noble in browsers), created on first use: what the
+ * default verifier (`defaultVerifier` in verification-cache.ts) remembers the checks of.
+ */
+export function platformVerifier(): SignatureVerifier {
   shared ??= createVault();
   return shared;
 }

@@ -17,6 +17,7 @@ import {
   CborWriter,
   denyAll,
   type FlowControlId,
+  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
   type IncomingAccessControl,
   LocalMessage,
   type Logger,
@@ -29,12 +30,7 @@ import {
   type Worker,
   type WorkerContext,
 } from '@ockam/core';
-import {
-  type CredentialsHook,
-  IDENTITY_SECURE_CHANNEL_IDENTIFIER,
-  type PeerVerifier,
-  type SecureChannelIdentity,
-} from '../channel-identity.js';
+import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from '../channel-identity.js';
 import { Decryptor } from '../decryptor.js';
 import { Encryptor } from '../encryptor.js';
 import { SecureChannelError } from '../errors.js';

@@ -14,6 +14,7 @@
  *   arrive in time, and an accepted connection must deliver a message in time. A limit hit
  *   destroys the socket; the guard has logged why, once per reason.
  */
+
 import type { Socket } from 'node:net';
 // Imported rather than read off the global `process`, an accessor that showed up per message in
 // a relay node's CPU profile.
@@ -24,16 +25,11 @@ import {
   errorMessage,
   formatHostPort,
   type LocalMessage,
+  MAX_MESSAGE_SIZE,
   StreamConnection,
   type StreamConnectionInit,
 } from '@ockam/core';
-import {
-  encodeFrame,
-  FRAME_HEADER_LENGTH,
-  FrameDecoder,
-  MAX_MESSAGE_SIZE,
-  TCP_PROTOCOL_VERSION,
-} from '../framing.js';
+import { encodeFrame, FRAME_HEADER_LENGTH, FrameDecoder, TCP_PROTOCOL_VERSION } from '../framing.js';
 import type {
   TcpCloseInfo,
   TcpConnection,

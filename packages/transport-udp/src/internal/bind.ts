@@ -7,6 +7,7 @@
  * messages wait in a bounded queue while the node routes them one at a time; when the queue is
  * full, new messages are dropped and counted, never buffered without limit.
  */
+
 import type { RemoteInfo, Socket } from 'node:dgram';
 import {
   Address,
@@ -16,6 +17,7 @@ import {
   type LocalInfo,
   LocalMessage,
   type Logger,
+  MAX_MESSAGE_SIZE,
   type Node,
   OckamError,
   Route,
@@ -25,7 +27,6 @@ import {
 import { fragmentRoutingMessage } from '../fragmentation.js';
 import { Reassembler, type ReassemblerOptions } from '../reassembler.js';
 import { nextRoutingNumber, randomRoutingNumber } from '../routing-number.js';
-import { MAX_MESSAGE_SIZE } from '../transport-message.js';
 import type { UdpBind, UdpBindStats } from '../udp-bind.js';
 import { literalUdpPeer, type PeerAddress, resolveUdpPeer } from './peer-address.js';
 
