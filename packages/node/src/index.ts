@@ -47,5 +47,5 @@ export {
   type ListenerInfo,
 } from './secure-channels.js';
 export { TRANSPORT_LIMIT_ENV, transportLimitsFromEnv } from './transport-limits.js';
-export type { TrustConfig } from './trust.js';
+export type { TrustConfig, TrustOptions } from './trust.js';
 export type { UdpOptions } from './udp.js';

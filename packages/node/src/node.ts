@@ -31,6 +31,7 @@ import {
   startEcho,
   startHop,
   startUppercase,
+  toHex,
   toRoute,
   UPPERCASE_SERVICE,
   type Worker,
@@ -60,7 +61,7 @@ import {
   type ListenerInfo,
   SecureChannels,
 } from './secure-channels.js';
-import { NodeTrust, type TrustConfig } from './trust.js';
+import { NodeTrust, type TrustConfig, type TrustOptions } from './trust.js';
 import { NodeUdp, type UdpOptions } from './udp.js';
 import { WorkerMessageTotals } from './worker-kinds.js';
 
@@ -86,6 +87,22 @@ export interface NodeOptions {
   websocket?: WebSocketOptions;
   /** UDP: the transport, puncture negotiation with a rendezvous, and optionally a rendezvous service; none if omitted. */
   udp?: UdpOptions;
+  /**
+   * An authority to trust without a project: peers' credentials are checked against it, this node
+   * presents `credential` (if given) in its handshakes, and inlets, outlets, relays, echo and
+   * uppercase are deny by default until `setPolicy` says who may use them. Not with a node whose
+   * saved options name a project.
+   *
+   * @example
+   * ```ts
+   * const authority = await createNode();
+   * const server = await createNode({ trust: { authority: authority.exportIdentity() } });
+   * await server.setPolicy({ resourceName: 'echo' }, '(= subject.cluster "green")');
+   * const client = await createNode({ trust: { authority: authority.exportIdentity() } });
+   * client.presentCredential(await authority.issueCredential(client.identifier, { cluster: 'green' }));
+   * ```
+   */
+  trust?: TrustOptions;
   /** Start the `hop` service and expose it like echo and uppercase (default: the node's saved option, else off). */
   enableHop?: boolean;
   /** What peers of the TCP and WebSocket listeners may hold (core's `InboundLimits`; defaults if omitted). */
@@ -190,6 +207,33 @@ export interface OckamNode {
   readonly identifier: string;
   /** The SQLite state the node uses (`state` or `home`), undefined for a node in memory. */
   readonly state: State | undefined;
+  /** This node's identity, exported (its change history, hex): what other nodes trust as an authority (`trust.authority`). */
+  exportIdentity(): string;
+  /**
+   * Issues a credential signed by this node's identity: this node is the authority of nodes that
+   * trust its `exportIdentity()`. `ttlSeconds` defaults to 30 minutes.
+   *
+   * @example
+   * ```ts
+   * const credential = await authority.issueCredential(client.identifier, { cluster: 'green' });
+   * const member = await createNode({ trust: { authority: authority.exportIdentity(), credential } });
+   * ```
+   */
+  issueCredential(
+    subject: string,
+    attributes: Record<string, string>,
+    options?: { ttlSeconds?: number },
+  ): Promise<Uint8Array>;
+  /**
+   * Presents `credential` (from the authority in `trust`, for this node's identifier) in every
+   * secure channel from now on, and over the channels already open. Throws if it does not verify.
+   *
+   * @example
+   * ```ts
+   * client.presentCredential(await authority.issueCredential(client.identifier, { cluster: 'green' }));
+   * ```
+   */
+  presentCredential(credential: Uint8Array): void;
 
   status(): NodeStatus;
   metrics(): Metric[];
@@ -378,6 +422,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         ...(trustConfig.project ? { project: trustConfig.project } : {}),
         ...(trustConfig.authority ? { authority: trustConfig.authority } : {}),
       },
+      ...(options.trust ? { given: options.trust } : {}),
       ...lg,
     });
     cleanup.push('trust', () => trust.stop());
@@ -538,6 +583,9 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       multiaddr: listener ? hostPortMultiaddr(listener.address.host, listener.address.port) : '',
       identifier,
       state,
+      exportIdentity: () => toHex(loaded.identity.changeHistory),
+      issueCredential: (subject, attributes, o = {}) => trust.issue(subject, attributes, o.ttlSeconds),
+      presentCredential: (credential) => trust.present(credential),
       status: () => ({
         name,
         pid: process.pid,

@@ -31,7 +31,7 @@ import {
   type TokenStore,
   verifyCredential,
 } from '@ockam/credentials';
-import type { Identity } from '@ockam/identity';
+import { type Identity, importIdentity } from '@ockam/identity';
 import type { State } from '@ockam/state';
 import {
   openPostgres,
@@ -65,7 +65,24 @@ export interface NodeTrustOptions {
   identity: Identity;
   vault: Vault;
   config: TrustConfig;
+  /** An authority given in code (`createNode({ trust })`) instead of a project in the state. */
+  given?: TrustOptions;
   logger?: Logger;
+}
+
+/**
+ * Credentials without a project: the authority a node trusts and the credential it presents. As
+ * with a project, every inlet, outlet, relay and standard service is then deny by default
+ * (`(= subject.has_credential true)`) until a policy says otherwise.
+ */
+export interface TrustOptions {
+  /** The authority's identity: its exported change history (hex or bytes), e.g. another node's `exportIdentity()`. */
+  authority: string | Uint8Array;
+  /**
+   * A credential the authority issued to this node's identity, presented in every secure channel
+   * handshake. Checked when the node starts; not refreshed (issue one that outlives the node).
+   */
+  credential?: Uint8Array;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -90,7 +107,14 @@ export class NodeTrust {
     this.policies = new Policies(
       state ? new SqlitePolicyStore(state, options.nodeName) : new MemoryPolicyStore(),
     );
-    if (options.config.project) {
+    if (options.given) {
+      if (options.config.project)
+        throw new TypeError(
+          `node ${options.nodeName} is in project ${options.config.project}: it cannot also be given an authority`,
+        );
+      this.authority = importIdentity(options.given.authority);
+      if (options.given.credential) this.present(options.given.credential);
+    } else if (options.config.project) {
       const projects = new Projects(this.#state);
       this.project = projects.require(options.config.project);
       this.authority = projects.authority(this.project).identity;
@@ -166,17 +190,18 @@ export class NodeTrust {
     };
   }
 
+  /** This node's credential-signing purpose key (created once, then reused). */
+  #signingKey() {
+    const { identities, identity, vault, logger } = this.#o;
+    return identities.ensurePurposeKey(identity, vault, 'credential-signing', logger);
+  }
+
   /** Starts the authority services on a project node (after its `api` listener exists), and issues our own credential. */
   async startAuthority(flowControlIds: readonly string[]): Promise<void> {
     const cfg = this.#o.config.authority;
     if (!cfg || !this.project) return;
-    const { identities, identity, vault } = this.#o;
-    const purposeKey = await identities.ensurePurposeKey(
-      identity,
-      vault,
-      'credential-signing',
-      this.#o.logger,
-    );
+    const { identity, vault } = this.#o;
+    const purposeKey = await this.#signingKey();
     this.#authority = await startAuthority(this.#o.node, {
       vault,
       identity,
@@ -297,6 +322,33 @@ export class NodeTrust {
       message: { localInfo: { secureChannelIdentifier: peer } },
     };
     return ac.isAuthorized(msg as never);
+  }
+
+  /**
+   * Presents `credential` from now on, in new handshakes and pushed over live channels. Checked
+   * here, not at the first handshake: a credential every peer would refuse fails loudly now.
+   */
+  present(credential: Uint8Array): void {
+    if (!this.authority) throw new TypeError('a node without an authority presents no credential');
+    verifyCredential(credential, {
+      trustedAuthorities: [this.authority],
+      expectedSubject: this.#o.identity.identifier,
+    });
+    this.#credential = credential;
+    for (const l of this.#listeners) l(this.credentials());
+  }
+
+  /** Issues a credential signed by this node's identity (this node acting as an authority for nodes that trust it). */
+  async issue(subject: string, attributes: Record<string, string>, ttlSeconds?: number): Promise<Uint8Array> {
+    const { identity, vault } = this.#o;
+    return issueCredential({
+      vault,
+      issuer: identity,
+      purposeKey: await this.#signingKey(),
+      subject,
+      attributes,
+      ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+    });
   }
 
   /** Verifies a credential against this node's authority (for `ockam credential verify` style checks). */
