@@ -1,4 +1,4 @@
-import { utf8 } from '@ockam/core';
+import { type Logger, utf8 } from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, type OckamNode } from '../src/index.js';
 import { echoServer, exchange } from './tcp-echo.js';
@@ -20,12 +20,23 @@ describe('credentials and policies through createNode (in memory, over TCP)', ()
   const echo = (client: OckamNode) =>
     client.request(`${server.multiaddr}/secure/api/service/echo`, utf8('hello'), { timeoutMs: 3_000 });
 
+  /** What the server warns about, to see why it refused. */
+  const warnings: string[] = [];
+  const logger: Logger = {
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields ?? {})}`),
+    error: (message, fields) => void warnings.push(`${message} ${JSON.stringify(fields ?? {})}`),
+    child: () => logger,
+  };
+
   beforeAll(async () => {
     [authority, rogue] = await Promise.all([
       createNode({ tcp: { listen: false } }),
       createNode({ tcp: { listen: false } }),
     ]);
-    server = await createNode({ trust: { authority: authority.exportIdentity() } });
+    server = await createNode({ trust: { authority: authority.exportIdentity() }, logger });
     nodes.push(authority, rogue, server);
     await server.setPolicy({ resourceName: 'echo' }, '(= subject.cluster "green")');
   });
@@ -46,6 +57,7 @@ describe('credentials and policies through createNode (in memory, over TCP)', ()
   it('refuses a credential from an authority the server does not trust, even with the attribute', async () => {
     const impostor = await member(rogue, { cluster: 'green' });
     await expect(echo(impostor)).rejects.toThrow(/echo.*its policy allows this identity/s);
+    expect(warnings.join('\n')).toMatch(new RegExp(`${impostor.identifier}.*untrusted-issuer`));
   });
 
   it("a TCP outlet with a policy: the green inlet gets through, the blue inlet's connection is closed", async () => {
@@ -79,6 +91,13 @@ describe('credentials and policies through createNode (in memory, over TCP)', ()
     await expect(
       anonymous.request(`${server.multiaddr}/secure/api/service/uppercase`, utf8('x'), { timeoutMs: 3_000 }),
     ).rejects.toThrow();
+  });
+
+  it('createNode fails loudly when trust.credential is not for its identity', async () => {
+    const credential = await authority.issueCredential(server.identifier, { cluster: 'green' });
+    await expect(
+      createNode({ tcp: { listen: false }, trust: { authority: authority.exportIdentity(), credential } }),
+    ).rejects.toThrow(/subject-mismatch/);
   });
 
   it('a credential for another identity, or from another authority, is refused when presented', async () => {
