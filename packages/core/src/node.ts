@@ -484,7 +484,8 @@ export class Node {
       this.#refusal(
         target,
         strict,
-        `flow control refused a message from ${source.value} to ${dest.value}: ${dest.value} is not a consumer of flow ${origin.flowControlId}, where the message came from (node.flowControls.addConsumer('${dest.value}', '${origin.flowControlId}') allows it)`,
+        () =>
+          `flow control refused a message from ${source.value} to ${dest.value}: ${dest.value} is not a consumer of flow ${origin.flowControlId}, where the message came from (node.flowControls.addConsumer('${dest.value}', '${origin.flowControlId}') allows it)`,
       );
       return undefined;
     }
@@ -504,9 +505,12 @@ export class Node {
    * A refusal: recorded on a client it was meant for (its timeout error quotes it), and thrown
    * when the sender asked for `strict` routing.
    */
-  #refusal(target: MailboxEntry, strict: boolean, reason: string): void {
-    if (target.entry.client) target.entry.refused = reason;
-    if (strict) throw new RouteError('permission', `Message refused on node ${this.name}: ${reason}`);
+  #refusal(target: MailboxEntry, strict: boolean, reason: () => string): void {
+    // Built only when someone reads it: a flood of refused frames must not pay for the text.
+    if (!target.entry.client && !strict) return;
+    const text = reason();
+    if (target.entry.client) target.entry.refused = text;
+    if (strict) throw new RouteError('permission', `Message refused on node ${this.name}: ${text}`);
   }
 
   async #routeAfterOutgoing(
@@ -531,7 +535,8 @@ export class Node {
     this.#refusal(
       target,
       strict,
-      `the outgoing access control of ${relay.source.value} refused a message to ${relay.destination.value}`,
+      () =>
+        `the outgoing access control of ${relay.source.value} refused a message to ${relay.destination.value}`,
     );
   }
 
@@ -590,7 +595,8 @@ export class Node {
     this.#refusal(
       target,
       strict,
-      `the incoming access control of ${relay.destination.value} refused a message from ${relay.source.value}`,
+      () =>
+        `the incoming access control of ${relay.destination.value} refused a message from ${relay.source.value}`,
     );
   }
 
