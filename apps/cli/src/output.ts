@@ -19,13 +19,21 @@ export class Output {
     this.verbose = opts.verbose;
   }
 
-  /** Prints a result: `plain` text, or `json` as JSON with --output json. */
-  result(plain: string | (() => string), json: unknown): void {
+  /**
+   * Prints a result: `plain` text for a terminal, `json` as JSON with --output json, and `machine`
+   * (when given) when stdout is not a terminal, so that scripts can pipe one command's result into
+   * the next (`ockam secure-channel create … | ockam message send --to -/service/echo`), as Ockam does.
+   */
+  result(plain: string | (() => string), json: unknown, machine?: string): void {
     if (this.format === 'json') {
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
       return;
     }
     if (this.quiet) return;
+    if (machine !== undefined && !process.stdout.isTTY) {
+      process.stdout.write(`${machine}\n`);
+      return;
+    }
     const text = typeof plain === 'function' ? plain() : plain;
     if (text !== '') process.stdout.write(`${text}\n`);
   }
