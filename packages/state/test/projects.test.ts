@@ -78,7 +78,10 @@ describe('projects and their authorities', () => {
     const source = home();
     const alice = await source.identities.createIdentity('alice');
     const { identities } = home();
-    const imported = identities.importIdentity('alice', Buffer.from(alice.changeHistory).toString('hex'));
+    const imported = await identities.importIdentity(
+      'alice',
+      Buffer.from(alice.changeHistory).toString('hex'),
+    );
     expect(imported.identifier).toBe(alice.identifier);
     expect(imported.isDefault).toBe(false);
     expect(identities.identitiesWithIdentifier(alice.identifier).map((r) => r.name)).toEqual(['alice']);
@@ -86,6 +89,6 @@ describe('projects and their authorities', () => {
     const mine = await identities.ensureIdentity();
     expect(mine.name).toBe('default');
     expect(mine.isDefault).toBe(true);
-    expect(() => identities.importIdentity('mallory', 'ff00')).toThrow(/Invalid identity/);
+    await expect(identities.importIdentity('mallory', 'ff00')).rejects.toThrow(/Invalid identity/);
   });
 });
