@@ -1,26 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { OckamHome } from '../src/home.js';
-import { Identities } from '../src/identities.js';
-import { Projects } from '../src/projects.js';
-import { State } from '../src/state.js';
+import { describe, expect, it } from 'vitest';
 
-const opened: Array<{ state: State; dir: string }> = [];
-afterEach(() => {
-  for (const { state, dir } of opened.splice(0)) {
-    state.db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+import { tempHomes } from './temp-home.js';
 
-function home(): { state: State; identities: Identities; projects: Projects } {
-  const dir = mkdtempSync(join(tmpdir(), 'ockam-projects-test-'));
-  const state = new State(new OckamHome(dir));
-  opened.push({ state, dir });
-  return { state, identities: new Identities(state), projects: new Projects(state) };
-}
+const home = tempHomes('ockam-projects-test-');
 
 describe('projects and their authorities', () => {
   it('a project is its own authority unless it names another identity and route', async () => {

@@ -1,26 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '@ockam/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { OckamHome } from '../src/home.js';
-import { Identities } from '../src/identities.js';
-import { State } from '../src/state.js';
+import { describe, expect, it } from 'vitest';
 
-const opened: Array<{ state: State; dir: string }> = [];
-afterEach(() => {
-  for (const { state, dir } of opened.splice(0)) {
-    state.db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+import { tempHomes } from './temp-home.js';
 
-function home(): { dir: string; state: State; identities: Identities } {
-  const dir = mkdtempSync(join(tmpdir(), 'ockam-vaults-test-'));
-  const state = new State(new OckamHome(dir));
-  opened.push({ state, dir });
-  return { dir, state, identities: new Identities(state) };
-}
+const home = tempHomes('ockam-vaults-test-');
 
 describe('vaults', () => {
   it('keeps the first vault in the main database and others in files of their own', async () => {
