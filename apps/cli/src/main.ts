@@ -7,7 +7,9 @@ import { OckamError } from '@ockam/core';
 import { Command, CommanderError, Option } from 'commander';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerCredentialCommands } from './commands/credential.js';
+import { registerEnvironmentCommand } from './commands/environment.js';
 import { registerIdentityCommands } from './commands/identity.js';
+import { registerMarkdownCommands } from './commands/markdown.js';
 import { registerMessageCommands } from './commands/message.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -65,6 +67,8 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerRendezvousCommands(program, run);
 
   registerCompletionCommand(program, run);
+  registerMarkdownCommands(program, run);
+  registerEnvironmentCommand(program, run);
 
   registerStatusCommand(program, run);
   for (const c of program.commands) c.exitOverride();

@@ -63,9 +63,11 @@ describe('projects, credentials and attribute-based access control', () => {
       (await admin.o(['--output', 'json', 'project', 'show'])).stdout,
     ).changeHistory;
     // With an authority every resource type defaults to deny-unless-credential.
-    expect((await admin.o(['policy', 'show', '--resource-type', 'tcp-outlet'])).stdout).toBe(
-      '(= subject.has_credential true)\n',
-    );
+    expect(JSON.parse((await admin.o(['policy', 'show', 'tcp-outlet'])).stdout)).toEqual({
+      resource: 'tcp-outlet',
+      action: 'handle_message',
+      expression: '(= subject.has_credential true)',
+    });
   });
 
   it('lets another machine join with a ticket and reach the outlet through the project relay', async () => {
@@ -235,15 +237,17 @@ describe('projects, credentials and attribute-based access control', () => {
     ).toBe(0);
     expect(await curlHead(port)).toBe('HTTP/1.0 200 OK');
     const list = JSON.parse((await admin.o(['--output', 'json', 'policy', 'list'])).stdout);
-    expect(list.resources).toEqual([
-      expect.objectContaining({ resourceName: 'outlet', expression: '(= subject.has_credential true)' }),
-    ]);
+    expect(list).toContainEqual({
+      resource: 'outlet',
+      action: 'handle_message',
+      expression: '(= subject.has_credential true)',
+    });
     expect(
       (await admin.o(['policy', 'create', '--resource-type', 'nonsense', '--allow', 'x'])).stderr,
     ).toMatch(/^Error: Unknown resource type 'nonsense'/);
     expect(
       (await admin.o(['policy', 'create', '--resource', 'outlet', '--allow', '(= subject.x'])).stderr,
-    ).toMatch(/^Error: cannot parse the policy/);
+    ).toMatch(/^Error: invalid value '\(= subject.x' for '--allow <expression>': cannot parse the policy/);
   });
 
   it('issues, verifies and lists credentials from the command line', async () => {

@@ -14,6 +14,8 @@
  * // (and (= subject.component.db "true") (not (= subject.web "true")))
  * ```
  */
+
+import { AbacError } from './abac-error.js';
 import { type Expr, list, str } from './expr.js';
 import { describeAt, syntaxError, where } from './internal/source.js';
 
@@ -31,6 +33,9 @@ export const MAX_BOOLEAN_NESTING = 256;
 type Tok =
   | { readonly kind: '(' | ')' | 'end'; readonly offset: number }
   | { readonly kind: 'word'; readonly offset: number; readonly text: string };
+
+/** Where a token ends (the offset after its last character). */
+const tokEnd = (t: Tok): number => t.offset + (t.kind === 'word' ? t.text.length : t.kind === 'end' ? 0 : 1);
 
 function tokenize(text: string): Tok[] {
   const out: Tok[] = [];
@@ -71,11 +76,32 @@ export function parseBooleanExpr(text: string): BooleanExpr {
     throw syntaxError(text, t.offset, (w) => `expected ${expected} at ${w}, found ${describe(t)}`);
   };
 
+  // Where the top-level expression parsed so far ends, and why it went no further: Ockam's
+  // message names the prefix that parsed and the rest that did not (`successfully parsed: `a`,
+  // but ` or` cannot be parsed`), and users of its docs look for that wording.
+  const unparsedRest = (end: number, why: string): never => {
+    throw syntaxError(
+      text,
+      end,
+      () =>
+        `successfully parsed: \`${text.slice(0, end)}\`, but \`${text.slice(end)}\` cannot be parsed (${why})`,
+    );
+  };
+  /** The right operand of `and`/`or`; at the top level, a failure names what parsed before the operator. */
+  const operand = (depth: number, parse: (depth: number) => BooleanExpr): BooleanExpr => {
+    const end = tokEnd(toks[i - 2]!);
+    try {
+      return parse(depth);
+    } catch (e) {
+      if (depth > 0 || !AbacError.isReason(e, 'syntax')) throw e;
+      return unparsedRest(end, e.message);
+    }
+  };
   const orExpr = (depth: number): BooleanExpr => {
     let left = andExpr(depth);
     while (isWord(peek(), 'or')) {
       i++;
-      left = { type: 'or', left, right: andExpr(depth) };
+      left = { type: 'or', left, right: operand(depth, andExpr) };
     }
     return left;
   };
@@ -83,7 +109,7 @@ export function parseBooleanExpr(text: string): BooleanExpr {
     let left = notExpr(depth);
     while (isWord(peek(), 'and')) {
       i++;
-      left = { type: 'and', left, right: notExpr(depth) };
+      left = { type: 'and', left, right: operand(depth, notExpr) };
     }
     return left;
   };
@@ -122,7 +148,11 @@ export function parseBooleanExpr(text: string): BooleanExpr {
 
   const expr = orExpr(0);
   const rest = peek();
-  if (rest.kind !== 'end') fail(rest, "'and', 'or' or end of input");
+  if (rest.kind !== 'end')
+    unparsedRest(
+      tokEnd(toks[i - 1]!),
+      `expected 'and', 'or' or end of input at ${where(text, rest.offset)}, found ${describe(rest)}`,
+    );
   return expr;
 }
 

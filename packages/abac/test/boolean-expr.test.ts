@@ -78,9 +78,24 @@ describe('boolean shorthand', () => {
   const errors: Array<[string, string]> = [
     ['', "expected a name, 'not' or '(' at 1:1, found end of input"],
     ['()', "expected a name, 'not' or '(' at 1:2, found ')'"],
-    ['a and', "expected a name, 'not' or '(' at 1:6, found end of input"],
-    ['a and b not c', "expected 'and', 'or' or end of input at 1:9, found 'not'"],
-    ['(a and b) or (c and d))', "expected 'and', 'or' or end of input at 1:23, found ')'"],
+    [
+      'a and',
+      "successfully parsed: `a`, but ` and` cannot be parsed (expected a name, 'not' or '(' at 1:6, found end of input)",
+    ],
+    [
+      'component.db or',
+      "successfully parsed: `component.db`, but ` or` cannot be parsed (expected a name, 'not' or '(' at 1:16, found end of input)",
+    ],
+    [
+      'a and b not c',
+      "successfully parsed: `a and b`, but ` not c` cannot be parsed (expected 'and', 'or' or end of input at 1:9, found 'not')",
+    ],
+    [
+      '(a and b) or (c and d))',
+      "successfully parsed: `(a and b) or (c and d)`, but `)` cannot be parsed (expected 'and', 'or' or end of input at 1:23, found ')')",
+    ],
+    // Inside parentheses nothing parsed completely: the error is where the parse stopped.
+    ['(a or) and b', "expected a name, 'not' or '(' at 1:6, found ')'"],
     ['(a and b', "expected ')' (to close the '(' at 1:1) at 1:9, found end of input"],
     ['na*me', "unexpected character '*' at 1:3"],
     ['1abc', "a name cannot start with '1' (at 1:1); names start with a letter, '_' or '-'"],
@@ -122,7 +137,7 @@ describe('parsePolicyExpression', () => {
     } catch (e) {
       expect(AbacError.isReason(e, 'syntax')).toBe(true);
       expect((e as AbacError).message).toBe(
-        "cannot parse the policy as a boolean expression (expected a name, 'not' or '(' at 1:16, found end of input) nor as a full expression (expected an operator (and, or, not, if, <, >, =, !=, member?, exists?) at 1:1, found component.db)",
+        "cannot parse the policy as a boolean expression (successfully parsed: `component.db`, but ` or` cannot be parsed (expected a name, 'not' or '(' at 1:16, found end of input)) nor as a full expression (expected an operator (and, or, not, if, <, >, =, !=, member?, exists?) at 1:1, found component.db)",
       );
       expect((e as AbacError).position).toMatchObject({ line: 1, column: 1 });
     }

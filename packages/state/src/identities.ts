@@ -2,17 +2,19 @@
  * Named vaults and identities of one `$OCKAM_HOME` (the `ockam vault` and `ockam identity`
  * commands, and every node's identity).
  *
- * - A vault is an encrypted SQLite key store at `vaults/<name>.sqlite3`. Its master key is a file
+ * - A vault is an encrypted SQLite key store. As in Ockam, the first vault created without a path
+ *   keeps its keys in the main database (it cannot be moved); any other is a file of its own,
+ *   `vaults/<name>.sqlite3` or the path given, which `moveVault` can move. Its master key is a file
  *   `vaults/<name>.key` (0600) or, when `OCKAM_VAULT_PASSPHRASE` is set at creation, a passphrase
  *   that must be in the environment whenever the vault is opened.
  * - An identity is its change history (PROTOCOL.md §4), stored in the main database with the name
  *   of the vault that holds its keys.
  * - The first command that needs an identity creates the default vault and identity.
  */
-import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import type { Logger, SigningKeyType, Vault } from '@ockam/core';
+import { dirname, join, resolve } from 'node:path';
+import { type Logger, type SigningKeyType, toHex, type Vault } from '@ockam/core';
 import {
   createIdentity,
   createPurposeKey,
@@ -29,6 +31,7 @@ import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
 import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
+import { openSqliteDatabase } from './sqlite-loader.js';
 import { SqliteIdentities } from './sqlite-store.js';
 import type { State } from './state.js';
 
@@ -38,7 +41,10 @@ export const DEFAULT_IDENTITY_NAME = 'default';
 
 export interface VaultRecord {
   name: string;
+  /** Where its keys are: the main database (`inDatabase`) or a file of its own. */
   path: string;
+  /** True for the vault whose keys live in the main database (Ockam's DatabaseVault). */
+  inDatabase: boolean;
   masterKey: 'key-file' | 'passphrase';
   backend: 'node' | 'noble';
   isDefault: boolean;
@@ -94,9 +100,10 @@ function checkName(kind: string, name: string): string {
   return name;
 }
 
-const vaultRecord = (r: VaultRow): VaultRecord => ({
+const vaultRecord = (r: VaultRow, databasePath: string): VaultRecord => ({
   name: r.name,
   path: r.path,
+  inDatabase: resolve(r.path) === resolve(databasePath),
   masterKey: r.master_key as VaultRecord['masterKey'],
   backend: r.backend as VaultRecord['backend'],
   isDefault: r.is_default === 1,
@@ -162,15 +169,17 @@ export class Identities {
 
   // ---- vaults ----
 
+  #vaultRecord = (r: VaultRow): VaultRecord => vaultRecord(r, this.state.home.databasePath);
+
   listVaults(): VaultRecord[] {
     return (this.#db.prepare('SELECT * FROM vault ORDER BY created_at, name').all() as VaultRow[]).map(
-      vaultRecord,
+      this.#vaultRecord,
     );
   }
 
   getVault(name: string): VaultRecord | undefined {
     const r = this.#db.prepare('SELECT * FROM vault WHERE name = ?').get(name) as VaultRow | undefined;
-    return r && vaultRecord(r);
+    return r && this.#vaultRecord(r);
   }
 
   requireVault(name: string): VaultRecord {
@@ -181,19 +190,34 @@ export class Identities {
 
   defaultVault(): VaultRecord | undefined {
     const r = this.#db.prepare('SELECT * FROM vault WHERE is_default = 1').get() as VaultRow | undefined;
-    return r && vaultRecord(r);
+    return r && this.#vaultRecord(r);
   }
 
-  /** Creates a vault: its key store file and its master key (file, or passphrase from the environment). */
-  createVault(name: string, options: { backend?: 'node' | 'noble' } = {}): VaultRecord {
+  /**
+   * Creates a vault: its key store and its master key (file, or passphrase from the environment).
+   * Without `path`, the first vault keeps its keys in the main database and the others in
+   * `vaults/<name>.sqlite3`; a `path` must not exist yet.
+   */
+  createVault(name: string, options: { backend?: 'node' | 'noble'; path?: string } = {}): VaultRecord {
     checkName('vault', name);
     if (this.getVault(name)) throw new StateError('already-exists', `Vault ${name} already exists`);
-    const dir = ensurePrivateDir(join(this.state.home.root, 'vaults'));
-    const path = join(dir, `${name}.sqlite3`);
+    const databasePath = this.state.home.databasePath;
+    let path: string;
+    if (options.path !== undefined) {
+      path = resolve(options.path);
+      this.#checkNewVaultPath(path);
+    } else if (this.listVaults().some((v) => v.inDatabase)) {
+      path = join(ensurePrivateDir(join(this.state.home.root, 'vaults')), `${name}.sqlite3`);
+    } else {
+      path = databasePath;
+    }
     const masterKey: VaultRecord['masterKey'] = process.env[PASSPHRASE_ENV] ? 'passphrase' : 'key-file';
     // Creating the store creates the master key (file) or its salt, and the check value.
     sqliteKeyStore()
-      .open({ database: path, masterKey: this.#masterKeySource(name, masterKey) })
+      .open({
+        database: path === databasePath ? this.#db : path,
+        masterKey: this.#masterKeySource(name, masterKey),
+      })
       .close();
     this.#db
       .transaction(() => {
@@ -205,6 +229,50 @@ export class Identities {
           .run(name, path, masterKey, options.backend ?? 'node', hasDefault ? 0 : 1, Date.now());
       })
       .immediate();
+    return this.requireVault(name);
+  }
+
+  /** A vault file goes where nothing is: no file there, and no vault that uses that path. */
+  #checkNewVaultPath(path: string): void {
+    if (
+      path === resolve(this.state.home.databasePath) ||
+      this.listVaults().some((v) => resolve(v.path) === path)
+    )
+      throw new StateError('already-exists', `The vault path ${path} is already used by a vault`);
+    if (existsSync(path)) throw new StateError('already-exists', `The vault path ${path} exists already`);
+  }
+
+  /**
+   * Moves a vault's file to `path` (a consistent copy first, then the record, then the old file
+   * goes). The vault in the main database cannot move, as in Ockam. Stop the nodes using it first:
+   * a node that holds it open keeps writing to the old file.
+   */
+  moveVault(name: string, path: string): VaultRecord {
+    const v = this.requireVault(name);
+    const target = resolve(path);
+    if (v.inDatabase)
+      throw new StateError(
+        'invalid',
+        `The vault ${name} cannot be moved to ${target} because its keys are stored in the main database (it is the first vault, created without --path)`,
+      );
+    this.#checkNewVaultPath(target);
+    ensurePrivateDir(dirname(target));
+    // The copy is private before anything is written to it; VACUUM INTO fills an empty file.
+    closeSync(openSync(target, 'wx', 0o600));
+    try {
+      const db = openSqliteDatabase(v.path, { fileMustExist: true, timeout: 10_000 });
+      try {
+        db.prepare('VACUUM INTO ?').run(target);
+      } finally {
+        db.close();
+      }
+      if (this.#db.prepare('UPDATE vault SET path = ? WHERE name = ?').run(target, name).changes !== 1)
+        throw new StateError('not-found', `Vault ${name} was deleted while it was being moved`);
+    } catch (e) {
+      rmSync(target, { force: true });
+      throw e;
+    }
+    for (const f of [v.path, `${v.path}-wal`, `${v.path}-shm`]) rmSync(f, { force: true });
     return this.requireVault(name);
   }
 
@@ -228,7 +296,7 @@ export class Identities {
         ? (this.defaultVault() ?? this.createVault(DEFAULT_VAULT_NAME))
         : this.requireVault(name);
     const store = sqliteKeyStore().open({
-      database: record.path,
+      database: record.inDatabase ? this.#db : record.path,
       masterKey: this.#masterKeySource(record.name, record.masterKey),
     });
     const vault = createVault(record.backend, { store });
@@ -249,6 +317,11 @@ export class Identities {
     this.#db
       .transaction(() => {
         this.#db.prepare('DELETE FROM vault WHERE name = ?').run(name);
+        // The key store's tables in the main database hold that vault's keys only.
+        if (v.inDatabase)
+          for (const table of ['vault_key', 'vault_meta'])
+            if (this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table))
+              this.#db.prepare(`DELETE FROM ${table}`).run();
         if (v.isDefault) {
           const next = this.#db.prepare('SELECT name FROM vault ORDER BY created_at LIMIT 1').get() as
             | { name: string }
@@ -257,12 +330,8 @@ export class Identities {
         }
       })
       .immediate();
-    for (const f of [
-      v.path,
-      `${v.path}-wal`,
-      `${v.path}-shm`,
-      join(this.state.home.root, 'vaults', `${name}.key`),
-    ])
+    const files = v.inDatabase ? [] : [v.path, `${v.path}-wal`, `${v.path}-shm`];
+    for (const f of [...files, join(this.state.home.root, 'vaults', `${name}.key`)])
       rmSync(f, { force: true });
   }
 
@@ -308,20 +377,7 @@ export class Identities {
     const opened = this.openVault(options.vault);
     try {
       const identity = await createIdentity(opened.vault, { keyType: options.keyType ?? 'ed25519' });
-      this.#db
-        .transaction(() => {
-          const hasDefault =
-            this.#db.prepare('SELECT 1 FROM identity WHERE is_default = 1').get() !== undefined;
-          this.#store.create({
-            name,
-            identifier: identity.identifier,
-            vaultName: opened.record.name,
-            changeHistory: identity.changeHistory,
-            isDefault: !hasDefault,
-            createdAt: Date.now(),
-          });
-        })
-        .immediate();
+      this.#storeIdentity(name, identity, opened.record.name, true);
     } finally {
       opened.close();
     }
@@ -329,16 +385,17 @@ export class Identities {
   }
 
   /**
-   * Stores someone else's identity under a name (`ockam identity create NAME --identity HEX`, as
-   * in Ockam): its change history is verified first; its keys are not here, so it can be trusted
-   * (an issuer, an authority) but not used to sign. The record names the vault it would use, as
-   * Ockam's does. Never the default identity: that one must be able to sign.
+   * Stores an exported identity under a name (`ockam identity create NAME --identity HEX`, as in
+   * Ockam): its change history is verified first. Someone else's identity has no keys here: it can
+   * be trusted (an issuer, an authority) but not sign, so it never becomes the default. One whose
+   * primary key the vault still holds (exported from here, deleted, imported again) can sign, and
+   * becomes the default when there is none, as a created identity would.
    */
-  importIdentity(
+  async importIdentity(
     name: string,
     exported: string | Uint8Array,
     options: { vault?: string } = {},
-  ): IdentityRecord {
+  ): Promise<IdentityRecord> {
     checkName('identity', name);
     if (this.getIdentity(name)) throw new StateError('already-exists', `Identity ${name} already exists`);
     let identity: Identity;
@@ -348,17 +405,35 @@ export class Identities {
       throw new StateError('invalid', `Invalid identity: ${(cause as Error).message}`, { cause });
     }
     const opened = this.openVault(options.vault);
-    opened.close();
-    // Never the default: the default identity signs (channels, credentials), and this one cannot.
-    this.#store.create({
-      name,
-      identifier: identity.identifier,
-      vaultName: opened.record.name,
-      changeHistory: identity.changeHistory,
-      isDefault: false,
-      createdAt: Date.now(),
-    });
+    let canSign: boolean;
+    try {
+      const primary = identity.primaryPublicKey;
+      // Key handle ids are the hex SHA-256 of the public key (PROTOCOL.md §9).
+      const key = await opened.vault.getKey(toHex(opened.vault.sha256(primary.bytes)));
+      canSign = key !== undefined && key.type === primary.type;
+    } finally {
+      opened.close();
+    }
+    this.#storeIdentity(name, identity, opened.record.name, canSign);
     return this.requireIdentity(name);
+  }
+
+  /** Stores an identity; it becomes the default when there is none and it `mayBeDefault` (it can sign). */
+  #storeIdentity(name: string, identity: Identity, vaultName: string, mayBeDefault: boolean): void {
+    this.#db
+      .transaction(() => {
+        const hasDefault =
+          this.#db.prepare('SELECT 1 FROM identity WHERE is_default = 1').get() !== undefined;
+        this.#store.create({
+          name,
+          identifier: identity.identifier,
+          vaultName,
+          changeHistory: identity.changeHistory,
+          isDefault: mayBeDefault && !hasDefault,
+          createdAt: Date.now(),
+        });
+      })
+      .immediate();
   }
 
   /** Every named identity with this identifier (the newest change history first). */
@@ -418,9 +493,10 @@ export class Identities {
 
   deleteIdentity(name: string): void {
     const i = this.requireIdentity(name);
-    const nodes = this.#db.prepare('SELECT name FROM node WHERE identity_name = ?').all(name) as Array<{
-      name: string;
-    }>;
+    // A node records the identity it was created with in its options (`node create --identity`).
+    const nodes = this.#db
+      .prepare("SELECT name FROM node WHERE identity_name = ? OR json_extract(options, '$.identity') = ?")
+      .all(name, name) as Array<{ name: string }>;
     if (nodes.length)
       throw new StateError(
         'invalid',

@@ -1,26 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { OckamHome } from '../src/home.js';
-import { Identities } from '../src/identities.js';
-import { Projects } from '../src/projects.js';
-import { State } from '../src/state.js';
+import { describe, expect, it } from 'vitest';
 
-const opened: Array<{ state: State; dir: string }> = [];
-afterEach(() => {
-  for (const { state, dir } of opened.splice(0)) {
-    state.db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+import { tempHomes } from './temp-home.js';
 
-function home(): { state: State; identities: Identities; projects: Projects } {
-  const dir = mkdtempSync(join(tmpdir(), 'ockam-projects-test-'));
-  const state = new State(new OckamHome(dir));
-  opened.push({ state, dir });
-  return { state, identities: new Identities(state), projects: new Projects(state) };
-}
+const home = tempHomes('ockam-projects-test-');
 
 describe('projects and their authorities', () => {
   it('a project is its own authority unless it names another identity and route', async () => {
@@ -78,7 +60,10 @@ describe('projects and their authorities', () => {
     const source = home();
     const alice = await source.identities.createIdentity('alice');
     const { identities } = home();
-    const imported = identities.importIdentity('alice', Buffer.from(alice.changeHistory).toString('hex'));
+    const imported = await identities.importIdentity(
+      'alice',
+      Buffer.from(alice.changeHistory).toString('hex'),
+    );
     expect(imported.identifier).toBe(alice.identifier);
     expect(imported.isDefault).toBe(false);
     expect(identities.identitiesWithIdentifier(alice.identifier).map((r) => r.name)).toEqual(['alice']);
@@ -86,6 +71,6 @@ describe('projects and their authorities', () => {
     const mine = await identities.ensureIdentity();
     expect(mine.name).toBe('default');
     expect(mine.isDefault).toBe(true);
-    expect(() => identities.importIdentity('mallory', 'ff00')).toThrow(/Invalid identity/);
+    await expect(identities.importIdentity('mallory', 'ff00')).rejects.toThrow(/Invalid identity/);
   });
 });

@@ -306,8 +306,12 @@ describe('corrupted state files', () => {
   it('a corrupted vault file gives a clear error, is not overwritten, and no key is ever written in the clear', async () => {
     const env = new OckamEnv();
     try {
-      await env.ok(['node', 'create', 'n1']);
-      await env.ok(['identity', 'create', 'alice']);
+      // The first vault keeps its keys in the main database; the second is a file of its own,
+      // which this test corrupts, holding the keys of the node's identity.
+      await env.ok(['vault', 'create', 'main']);
+      await env.ok(['vault', 'create', 'file']);
+      await env.ok(['identity', 'create', 'alice', '--vault', 'file']);
+      await env.ok(['node', 'create', 'n1', '--identity', 'alice']);
       await env.ok(['node', 'stop', 'n1']);
       const secrets = await storedSecrets(env.home);
       expect(secrets.length).toBeGreaterThanOrEqual(2);

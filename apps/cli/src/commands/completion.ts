@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { OckamError } from '@ockam/core';
+import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
@@ -73,14 +74,24 @@ function fish(nodes: Node[], globals: string[]): string {
 export function registerCompletionCommand(program: Command, run: Run): void {
   program
     .command('completion')
-    .description('Print a shell completion script')
-    .argument('<shell>', 'bash, zsh or fish')
+    .description('Print a shell completion script (bash, zsh or fish)')
+    .argument('[shell]', 'bash, zsh or fish (or give --shell)')
+    .addOption(new Option('-s, --shell <shell>', 'the shell, as in Ockam').choices(['bash', 'zsh', 'fish']))
     .addHelpText(
       'after',
-      '\nExamples:\n  $ eval "$(ockam completion bash)"\n  $ ockam completion fish > ~/.config/fish/completions/ockam.fish',
+      '\nExamples:\n  $ eval "$(ockam completion --shell bash)"\n  $ ockam completion --shell zsh > ~/.zfunc/_ockam\n  $ ockam completion --shell fish > ~/.config/fish/completions/ockam.fish',
     )
-    .action((shell: string) =>
-      run(async (ctx) => {
+    .action((positional: string | undefined, opts: { shell?: string }) =>
+      run(async () => {
+        if (positional !== undefined && opts.shell !== undefined && positional !== opts.shell)
+          throw new OckamError(
+            'application',
+            'invalid',
+            `Give the shell once: '${positional}' or --shell ${opts.shell}`,
+          );
+        const shell = opts.shell ?? positional;
+        if (shell === undefined)
+          throw new OckamError('application', 'invalid', 'Give the shell: --shell bash, zsh or fish');
         const nodes: Node[] = [];
         walk(program, [], nodes);
         const globals = nodes[0]!.options;
@@ -93,9 +104,13 @@ export function registerCompletionCommand(program: Command, run: Run): void {
               : shell === 'fish'
                 ? fish(nodes, globals)
                 : undefined;
-        if (script === undefined) throw new Error(`Unsupported shell '${shell}': use bash, zsh or fish`);
+        if (script === undefined)
+          throw new OckamError(
+            'application',
+            'unsupported',
+            `Unsupported shell '${shell}': use bash, zsh or fish`,
+          );
         process.stdout.write(script);
-        void ctx;
       }),
     );
 }

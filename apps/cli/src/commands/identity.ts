@@ -1,24 +1,50 @@
 import { readFileSync } from 'node:fs';
-import { OckamError, type SigningKeyType } from '@ockam/core';
-import { IdentityError, importIdentity } from '@ockam/identity';
+import { OckamError, type SigningKeyType, toHex } from '@ockam/core';
+import { type Identity, IdentityError, importIdentity } from '@ockam/identity';
 import type { IdentityRecord } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
+import { deleteNamedOrAll } from './delete-named.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
+/** An identity as `identity list --output json` prints it: Ockam's fields, then ours. */
 function describe(r: IdentityRecord) {
   const identity = importIdentity(r.changeHistory);
   return {
-    name: r.name,
     identifier: r.identifier,
-    vault: r.vaultName,
-    keyType: identity.primaryPublicKey.type,
+    is_default: r.isDefault,
+    name: r.name,
+    vault_name: r.vaultName,
+    key_type: identity.primaryPublicKey.type,
     changes: identity.changes.length,
-    default: r.isDefault,
-    changeHistory: identity.export(),
   };
+}
+
+/** How Ockam names a primary key's type in `identity show --full`. */
+const KEY_TYPE_NAMES: Record<SigningKeyType, string> = {
+  ed25519: 'EdDSACurve25519',
+  p256: 'ECDSASHA256CurveP256',
+};
+
+/** The change history described change by change, as Ockam's `identity show --full` prints it. */
+function fullDescription(identity: Identity) {
+  const changes = identity.changes.map((c) => ({
+    identifier: toHex(c.changeHash),
+    primary_public_key: `${KEY_TYPE_NAMES[c.data.primaryPublicKey.type]}: ${toHex(c.data.primaryPublicKey.bytes)}`,
+    revoke_all_purpose_keys: c.data.revokeAllPurposeKeys,
+  }));
+  const lines = [`Identifier: ${identity.identifier}`];
+  changes.forEach((c, i) => {
+    lines.push(
+      `  Change[${i}]:`,
+      `    identifier:              ${c.identifier}`,
+      `    primary_public_key:      ${c.primary_public_key}`,
+      `    revoke_all_purpose_keys: ${c.revoke_all_purpose_keys}`,
+    );
+  });
+  return { plain: lines.join('\n'), json: { identifier: identity.identifier, changes } };
 }
 
 export function registerIdentityCommands(program: Command, run: Run): void {
@@ -28,7 +54,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
 
   identity
     .command('create')
-    .description('Create an identity with a new primary key in a vault')
+    .description('Create an identity with a new primary key in a vault, or import one with --identity')
     .argument('[name]', 'identity name (default: "default" for the first identity)')
     .option('--vault <name>', 'vault for its keys (default vault if omitted, created when missing)')
     .addOption(
@@ -50,7 +76,11 @@ export function registerIdentityCommands(program: Command, run: Run): void {
             name ??
             (ids.defaultIdentity() ? `identity-${Math.random().toString(16).slice(2, 8)}` : 'default');
           if (opts.identity !== undefined) {
-            const imported = ids.importIdentity(n, opts.identity, opts.vault ? { vault: opts.vault } : {});
+            const imported = await ids.importIdentity(
+              n,
+              opts.identity,
+              opts.vault ? { vault: opts.vault } : {},
+            );
             ctx.out.result(
               `Identity ${imported.identifier} imported as ${imported.name}`,
               describe(imported),
@@ -61,14 +91,15 @@ export function registerIdentityCommands(program: Command, run: Run): void {
             ...(opts.vault ? { vault: opts.vault } : {}),
             keyType: opts.keyType,
           });
-          ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r));
+          // Piped, the identifier alone (as Ockam), for `id=$(ockam identity create)`.
+          ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r), r.identifier);
         }),
     );
 
   identity
     .command('list')
     .description('List identities')
-    .addHelpText('after', '\nExamples:\n  $ ockam identity list')
+    .addHelpText('after', '\nExamples:\n  $ ockam identity list\n  $ ockam identity list --output json')
     .action(() =>
       run(async (ctx) => {
         const list = ctx.identities.listIdentities().map(describe);
@@ -78,66 +109,79 @@ export function registerIdentityCommands(program: Command, run: Run): void {
               ? 'No identities. Create one with: ockam identity create'
               : table(
                   ['NAME', 'IDENTIFIER', 'KEY', 'VAULT', 'DEFAULT'],
-                  list.map((i) => [i.name, i.identifier, i.keyType, i.vault, i.default ? 'yes' : '']),
+                  list.map((i) => [
+                    i.name,
+                    i.identifier,
+                    i.key_type,
+                    i.vault_name,
+                    i.is_default ? 'yes' : '',
+                  ]),
                 ),
-          list.map(({ changeHistory: _, ...rest }) => rest),
+          list,
+          list.map((i) => i.name).join('\n'),
         );
       }),
     );
 
   identity
     .command('show')
-    .description('Show an identity: its identifier, or with --full its change history (the export format)')
+    .description(
+      'Show an identity: its identifier; with --full its change history, described change by change, or with --encoding hex in the export format',
+    )
     .argument('[name]', 'identity name (default identity if omitted, created when missing)')
-    .option('--full', 'print the change history (hex unless --encoding plain)')
+    .option('--full', 'print the change history')
     .addOption(
       new Option(
         '--encoding <format>',
-        "with --full: 'hex' prints the change history as hex (the export format, as Ockam's), 'plain' describes each change",
+        "with --full: 'hex' prints the change history as hex (the export format, as Ockam's); 'plain' (the default) describes each change",
       ).choices(['plain', 'hex']),
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam identity show\n  $ ockam identity show alice --full --encoding hex > alice.identity',
+      '\nExamples:\n  $ ockam identity show\n  $ ockam identity show alice --full\n  $ ockam identity show alice --full --encoding hex > alice.identity',
     )
     .action((name: string | undefined, opts: { full?: boolean; encoding?: 'plain' | 'hex' }) =>
       run(async (ctx) => {
         if (opts.encoding !== undefined && !opts.full)
           throw new OckamError('application', 'invalid', '--encoding requires --full');
         const r = await ctx.identities.ensureIdentity(name);
-        const d = describe(r);
         if (!opts.full) {
-          ctx.out.result(d.identifier, { ...d, changeHistory: undefined });
-        } else if (opts.encoding === 'plain') {
-          const identity = importIdentity(r.changeHistory);
-          const lines = [`Identifier: ${identity.identifier}`];
-          identity.changes.forEach((c, i) => {
-            lines.push(
-              `Change ${i + 1}: ${c.data.primaryPublicKey.type} key, attestations valid from ${new Date(c.data.attestationsValidFrom * 1000).toISOString()} until ${new Date(c.data.attestationsValidUntil * 1000).toISOString()}`,
-            );
-          });
-          ctx.out.result(lines.join('\n'), d);
+          ctx.out.result(r.identifier, describe(r));
         } else if (opts.encoding === 'hex') {
           // Ockam's JSON for this form is {"encoded": HEX}.
-          ctx.out.result(d.changeHistory, { encoded: d.changeHistory });
+          const hex = toHex(r.changeHistory);
+          ctx.out.result(hex, { encoded: hex });
         } else {
-          ctx.out.result(d.changeHistory, d);
+          const full = fullDescription(importIdentity(r.changeHistory));
+          ctx.out.result(full.plain, full.json);
         }
       }),
     );
 
   identity
     .command('default')
-    .description('Show the default identity, or make NAME the default')
+    .description('Show the name of the default identity, or make NAME the default')
     .argument('[name]', 'identity to make the default')
     .addHelpText('after', '\nExamples:\n  $ ockam identity default\n  $ ockam identity default alice')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        if (name) ctx.identities.setDefaultIdentity(name);
-        const d = ctx.identities.defaultIdentity();
+        const ids = ctx.identities;
+        if (name === undefined) {
+          const d = await ids.ensureIdentity();
+          ctx.out.result(`The name of the default identity is '${d.name}'`, {
+            name: d.name,
+            identifier: d.identifier,
+          });
+          return;
+        }
+        const wanted = ids.requireIdentity(name);
+        if (wanted.isDefault)
+          throw new OckamError('identity', 'invalid', `The identity named '${name}' is already the default`);
+        ids.setDefaultIdentity(name);
         ctx.out.result(
-          d ? `The default identity is ${d.name} (${d.identifier})` : 'There is no default identity',
-          { default: d?.name ?? null, identifier: d?.identifier ?? null },
+          `The identity named '${name}' is now the default`,
+          { name, identifier: wanted.identifier },
+          name,
         );
       }),
     );
@@ -158,14 +202,30 @@ export function registerIdentityCommands(program: Command, run: Run): void {
 
   identity
     .command('delete')
-    .description('Delete an identity (its keys stay in the vault until the vault is deleted)')
-    .argument('<name>', 'identity name')
+    .description(
+      'Delete an identity, or all of them with --all (refused for an identity a node uses; its keys stay in the vault until the vault is deleted)',
+    )
+    .argument('[name]', 'identity name')
+    .option('-a, --all', 'delete every identity (those a node uses are kept, with a warning)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .addHelpText('after', '\nExamples:\n  $ ockam identity delete alice')
-    .action((name: string) =>
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam identity delete alice --yes\n  $ ockam identity delete --all --yes',
+    )
+    .action((name: string | undefined, opts: { all?: boolean }) =>
       run(async (ctx) => {
-        ctx.identities.deleteIdentity(name);
-        ctx.out.result(`Identity ${name} deleted`, { deleted: name });
+        const ids = ctx.identities;
+        deleteNamedOrAll(
+          ctx,
+          {
+            singular: 'identity',
+            plural: 'identities',
+            names: ids.listIdentities().map((x) => x.name),
+            remove: (n) => ids.deleteIdentity(n),
+          },
+          name,
+          opts.all,
+        );
       }),
     );
 
@@ -177,7 +237,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
     .argument('<hex>', 'the change history as hex')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam identity verify 81825837830101...\n  $ ockam identity show alice --full | ockam identity verify -',
+      '\nExamples:\n  $ ockam identity verify 81825837830101...\n  $ ockam identity show alice --full --encoding hex | ockam identity verify -',
     )
     .action((hex: string) =>
       run(async (ctx) => {
