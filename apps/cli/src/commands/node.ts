@@ -166,7 +166,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node show n1\n  $ ockam node show n1 --output json')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record)
           throw new OckamError(
             'node',
@@ -209,7 +209,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node stop n1')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         if (!record.pid || !(await isNodeRunning(ctx.home, record)))
           throw new OckamError('node', 'invalid', `Node ${record.name} is not running`);
@@ -225,7 +225,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node start n1')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         if (await isNodeRunning(ctx.home, record))
           throw new OckamError(
@@ -275,7 +275,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
         let targets: NodeRecord[];
         if (opts.all) targets = ctx.state.listNodes();
         else {
-          const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+          const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
           if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
           targets = [record];
         }
@@ -301,7 +301,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node logs n1\n  $ ockam node logs n1 -n 20 --follow')
     .action((name: string | undefined, opts: { lines?: string; follow?: boolean }) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         const path = ctx.home.logPath(record.name);
         const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
