@@ -3,11 +3,21 @@
  * the default node that is created (or started) on demand.
  */
 
+import { createRequire } from 'node:module';
 import { MultiAddr, OckamError } from '@ockam/core';
 import { isNodeRunning, spawnNode } from '@ockam/daemon';
 import { ControlClient } from '@ockam/node/control';
-import { Identities, type NodeRecord, OckamHome, State, validateNodeName } from '@ockam/state';
+import type { Identities, NodeRecord, Projects } from '@ockam/state';
+import { OckamHome, State, validateNodeName } from '@ockam/state';
+import type * as LazyState from './lazy-state.js';
 import type { Output } from './output.js';
+
+let lazy: typeof LazyState | undefined;
+/** See lazy-state.ts: loaded the first time a command asks for identities or projects. */
+function lazyState(): typeof LazyState {
+  lazy ??= createRequire(import.meta.url)('./lazy-state.js') as typeof LazyState;
+  return lazy;
+}
 
 export const DEFAULT_NODE_NAME = 'default';
 
@@ -50,7 +60,11 @@ export class CliContext {
   }
 
   get identities(): Identities {
-    return new Identities(this.state);
+    return new (lazyState().Identities)(this.state);
+  }
+
+  get projects(): Projects {
+    return new (lazyState().Projects)(this.state);
   }
 
   close(): void {

@@ -5,12 +5,11 @@ import {
   isNodeRunning,
   parseLogLevel,
   resolveLogLevel,
-  runDaemon,
   spawnNode,
   stopNodeProcess,
 } from '@ockam/daemon';
 import type { NodeStatus } from '@ockam/node/control';
-import { type NodeRecord, Projects, validateNodeName } from '@ockam/state';
+import { type NodeRecord, validateNodeName } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
@@ -411,7 +410,7 @@ export async function createNode(
   // The identity must exist before the node starts (the default one is created here if needed).
   const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
   if (opts.httpServer) parseHostPort(opts.httpServer);
-  const projects = new Projects(ctx.state);
+  const projects = ctx.projects;
   const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
   ctx.state.createNode(nodeName, {
     identity,
@@ -450,6 +449,8 @@ export async function createNode(
     if (opts.rendezvous) args.push('--rendezvous', opts.rendezvous);
     if (opts.rendezvousService) args.push('--rendezvous-service', opts.rendezvousService);
     if (logLevel) args.push('--log-level', logLevel);
+    // The node runtime (transports, channels, portals) is loaded only for a foreground node.
+    const { runDaemon } = await import('@ockam/daemon');
     await runDaemon(args);
     await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
   }

@@ -1,0 +1,83 @@
+// Startup benchmark (issue 17, "Fast enough for scripts"): the wall time of one `ockam` invocation
+// beside `node -e 0`, measured in the same run. Scripts (and Ockam's own test suite) run the
+// command hundreds of times, so what matters is what each invocation costs before and after its
+// work, not the work itself.
+//
+// Cases, each run BENCH_STARTUP_RUNS times (default 25), interleaved so that a busy machine slows
+// every case alike:
+//   node -e 0                                   the floor: starting Node.js itself
+//   ockam --help                                the command framework alone
+//   ockam node list                             reads the state (SQLite) and checks each node's process
+//   ockam message send hi --to /node/n1/…/echo  a round trip through a running node's control API
+// Prints median and p90 wall time and the median's ratio to `node -e 0`. Target: every ratio ≤ 1.5.
+//
+// Run with `pnpm --filter @ockam/command bench` (with the portal benchmarks) or
+// `node bench/startup.mjs` after `pnpm build`. OCKAM_BENCH_BIN=path/to/ockam.js measures another
+// build (e.g. an older one, for a before/after figure). BENCH_STRICT=1 exits 2 when a target is missed.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OCKAM_BIN, percentile } from './lib.mjs';
+
+const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 25);
+const BIN = process.env.OCKAM_BENCH_BIN ?? OCKAM_BIN;
+const home = mkdtempSync(join(tmpdir(), 'ock-start-'));
+const env = { ...process.env, OCKAM_HOME: home };
+
+/** Runs one invocation and returns its wall time in ms; throws when it fails. */
+function timed(args) {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = performance.now() - started;
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  return { ms, stdout: r.stdout };
+}
+
+const cases = [
+  { name: 'node -e 0', args: ['-e', '0'] },
+  { name: 'ockam --help', args: [BIN, '--help'] },
+  { name: 'ockam node list', args: [BIN, 'node', 'list'] },
+  {
+    name: 'ockam message send (running node)',
+    args: [BIN, 'message', 'send', 'hi', '--from', 'n1', '--to', '/node/n1/service/echo'],
+    expect: 'hi\n',
+  },
+];
+
+try {
+  timed([BIN, 'node', 'create', 'n1']);
+  for (const c of cases) {
+    // One warm-up run each: the first run pays for cold file caches, not for the command.
+    const { stdout } = timed(c.args);
+    if (c.expect !== undefined && stdout !== c.expect)
+      throw new Error(`${c.name} printed ${JSON.stringify(stdout)}, expected ${JSON.stringify(c.expect)}`);
+    c.samples = [];
+  }
+  for (let i = 0; i < RUNS; i++) for (const c of cases) c.samples.push(timed(c.args).ms);
+
+  for (const c of cases) c.samples.sort((a, b) => a - b);
+  const base = percentile(cases[0].samples, 50);
+  console.log(`Startup of ${BIN}, ${RUNS} runs each, Node.js ${process.version}`);
+  console.log(
+    `${'case'.padEnd(36)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'× node -e 0'.padStart(12)}`,
+  );
+  let missed = false;
+  for (const c of cases) {
+    const median = percentile(c.samples, 50);
+    const ratio = median / base;
+    if (c !== cases[0] && ratio > 1.5) missed = true;
+    console.log(
+      `${c.name.padEnd(36)} ${median.toFixed(1).padStart(10)} ${percentile(c.samples, 90).toFixed(1).padStart(8)} ${ratio.toFixed(2).padStart(12)}`,
+    );
+  }
+  console.log(
+    missed
+      ? 'Target (every case within 1.5× of node -e 0): missed'
+      : 'Target (within 1.5× of node -e 0): met',
+  );
+  if (missed && process.env.BENCH_STRICT === '1') process.exitCode = 2;
+} finally {
+  spawnSync(process.execPath, [BIN, 'node', 'delete', '--all', '--yes'], { env, stdio: 'ignore' });
+  rmSync(home, { recursive: true, force: true });
+}
