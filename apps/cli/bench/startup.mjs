@@ -44,7 +44,7 @@ function timed(args, nodeOptions = []) {
 const cpuReporter = join(home, 'cpu-at-exit.mjs');
 writeFileSync(
   cpuReporter,
-  "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write(`\\nCPU_MS ${(u.user + u.system) / 1000}\\n`); });\n",
+  "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write('\\nCPU_MS ' + (u.user + u.system) / 1000 + '\\n'); });\n",
 );
 function cpu(args) {
   const { stderr } = timed(args, ['--import', cpuReporter]);
