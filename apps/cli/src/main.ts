@@ -177,9 +177,21 @@ export async function buildProgram(
     // Names and descriptions are all `--help` shows of the commands that were not loaded.
     for (const e of table) program.command(e.name).aliases(e.aliases).description(e.description);
   } else {
-    const names = needed === 'help' ? Object.keys(COMMAND_MODULES) : needed;
+    const all = Object.keys(COMMAND_MODULES);
+    const names = needed === 'help' ? all : needed;
     const registers = await Promise.all(names.map((m) => COMMAND_MODULES[m]!()));
     for (const register of registers) register(program, run);
+    // A table older than the modules (tsc run without the rest of the build) may name the wrong
+    // module for a command that moved: then load them all rather than call the command unknown.
+    const word = args === undefined ? undefined : commandWord(args);
+    if (
+      word !== undefined &&
+      names.length < all.length &&
+      !program.commands.some((c) => c.name() === word || c.aliases().includes(word))
+    ) {
+      const rest = await Promise.all(all.filter((m) => !names.includes(m)).map((m) => COMMAND_MODULES[m]!()));
+      for (const register of rest) register(program, run);
+    }
   }
   for (const c of program.commands) c.exitOverride();
   return program;
