@@ -3,13 +3,43 @@
  * the default node that is created (or started) on demand.
  */
 
-import { OckamError } from '@ockam/core';
+import { createRequire } from 'node:module';
+import { MultiAddr, OckamError } from '@ockam/core';
 import { isNodeRunning, spawnNode } from '@ockam/daemon';
 import { ControlClient } from '@ockam/node/control';
-import { Identities, type NodeRecord, OckamHome, State, validateNodeName } from '@ockam/state';
+import type { Identities, NodeRecord, Projects } from '@ockam/state';
+import { OckamHome, State, validateNodeName } from '@ockam/state';
+import type * as LazyState from './lazy-state.js';
 import type { Output } from './output.js';
 
+let lazy: typeof LazyState | undefined;
+/** See lazy-state.ts: loaded the first time a command asks for identities or projects. */
+function lazyState(): typeof LazyState {
+  lazy ??= createRequire(import.meta.url)('./lazy-state.js') as typeof LazyState;
+  return lazy;
+}
+
 export const DEFAULT_NODE_NAME = 'default';
+
+/**
+ * A node name as Ockam takes one wherever a node is expected (`--at`, `--from`, `--to`, positional
+ * names): `n1`, or a multiaddr whose first part is `/node/n1` (Ockam's `extract_address_value`),
+ * so `--at /node/n1` and `--from /node/n1` work as in Ockam's docs.
+ */
+export function nodeName(text: string): string {
+  if (!text.includes('/')) return validateNodeName(text);
+  let first: { protocol: string; value: string } | undefined;
+  try {
+    first = MultiAddr.parse(text).components[0];
+  } catch (cause) {
+    throw new OckamError('node', 'invalid', `Invalid node '${text}': expected a name or /node/NAME`, {
+      cause,
+    });
+  }
+  if (first?.protocol !== 'node')
+    throw new OckamError('node', 'invalid', `Invalid node '${text}': expected a name or /node/NAME`);
+  return validateNodeName(first.value);
+}
 
 export class CliContext {
   readonly home: OckamHome;
@@ -30,7 +60,11 @@ export class CliContext {
   }
 
   get identities(): Identities {
-    return new Identities(this.state);
+    return new (lazyState().Identities)(this.state);
+  }
+
+  get projects(): Projects {
+    return new (lazyState().Projects)(this.state);
   }
 
   close(): void {
@@ -42,15 +76,23 @@ export class CliContext {
     return new ControlClient(this.home.socketPath(name), name);
   }
 
-  /** The named node, or the default node; the default is created or started when needed. */
+  /** The node named `name` (`n1` or `/node/n1`), running or not; it must exist. */
+  requireNode(name: string): NodeRecord {
+    return this.state.requireNode(nodeName(name));
+  }
+
+  /**
+   * The named node (`n1` or `/node/n1`), which must be running, or the default node, which is
+   * created or started when needed.
+   */
   async runningNode(name?: string): Promise<NodeRecord> {
     if (name !== undefined) {
-      const record = this.state.requireNode(validateNodeName(name));
+      const record = this.requireNode(name);
       if (!(await isNodeRunning(this.home, record))) {
         throw new OckamError(
           'node',
           'not-found',
-          `Node ${name} is not running (start it with 'ockam node start ${name}')`,
+          `Node ${record.name} is not running (start it with 'ockam node start ${record.name}')`,
         );
       }
       return record;

@@ -11,7 +11,6 @@
  */
 import { Address, OckamError } from '@ockam/core';
 import { buildRoute, type RouteBuilder } from '@ockam/node';
-import { Projects } from '@ockam/state';
 import type { CliContext } from './context.js';
 
 export interface SecureHopOptions {
@@ -57,7 +56,7 @@ export async function resolveRoute(
       await from.call('deleteSecureChannel', { address });
     },
     project: (name) => {
-      const p = new Projects(ctx.state).require(name);
+      const p = ctx.projects.require(name);
       return { route: p.route, identifier: p.identifier };
     },
   };

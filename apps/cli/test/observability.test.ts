@@ -110,7 +110,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
       return new Set(lines.map((l) => (JSON.parse(l) as { level: string }).level));
     };
     expect(await levels('l1', [], { OCKAM_LOG_LEVEL: '' })).toEqual(new Set(['info']));
-    expect((await levels('l2', ['-v'])).has('debug')).toBe(true);
+    expect((await levels('l2', ['-vvv'])).has('debug')).toBe(true);
     expect((await levels('l3', [], { OCKAM_LOG_LEVEL: 'warn' })).has('info')).toBe(false);
     expect((await levels('l4', ['--log-level', 'error', '-vv'], { OCKAM_LOG_LEVEL: 'trace' })).size).toBe(0);
     expect((await ockam(home, ['node', 'create', 'l5', '--log-level', 'loud'])).stderr).toBe(

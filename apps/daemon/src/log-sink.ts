@@ -98,11 +98,15 @@ export function parseLogLevel(value: string | undefined, fallback: LogLevel): Lo
   throw new Error(`Invalid log level '${value}': use trace, debug, info, warn, error or off`);
 }
 
-/** The documented precedence: flag, then -v count, then OCKAM_LOG_LEVEL, then info. */
+/**
+ * The documented precedence: flag, then -v count, then OCKAM_LOG_LEVEL, then info. The count is
+ * Ockam's (`LogLevelWithCratesFilter::from_verbose`): -v and -vv info, -vvv debug, -vvvv trace.
+ */
 export function resolveLogLevel(flag: string | undefined, verbosity: number, env = process.env): LogLevel {
   if (flag) return parseLogLevel(flag, 'info');
-  if (verbosity >= 2) return 'trace';
-  if (verbosity === 1) return 'debug';
+  if (verbosity >= 4) return 'trace';
+  if (verbosity === 3) return 'debug';
+  if (verbosity >= 1) return 'info';
   return parseLogLevel(env.OCKAM_LOG_LEVEL, 'info');
 }
 

@@ -58,8 +58,10 @@ describe('node log files', () => {
 
   it('resolves the level with one precedence', () => {
     expect(resolveLogLevel('warn', 2, { OCKAM_LOG_LEVEL: 'trace' })).toBe('warn');
-    expect(resolveLogLevel(undefined, 1, { OCKAM_LOG_LEVEL: 'error' })).toBe('debug');
-    expect(resolveLogLevel(undefined, 2, {})).toBe('trace');
+    expect(resolveLogLevel(undefined, 1, { OCKAM_LOG_LEVEL: 'error' })).toBe('info');
+    expect(resolveLogLevel(undefined, 2, {})).toBe('info');
+    expect(resolveLogLevel(undefined, 3, {})).toBe('debug');
+    expect(resolveLogLevel(undefined, 4, {})).toBe('trace');
     expect(resolveLogLevel(undefined, 0, { OCKAM_LOG_LEVEL: 'error' })).toBe('error');
     expect(resolveLogLevel(undefined, 0, {})).toBe('info');
   });

@@ -32,6 +32,7 @@ import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
 import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
 import { openSqliteDatabase } from './sqlite-loader.js';
+import { identityRecord } from './records.js';
 import { SqliteIdentities } from './sqlite-store.js';
 import type { State } from './state.js';
 
@@ -108,15 +109,6 @@ const vaultRecord = (r: VaultRow, databasePath: string): VaultRecord => ({
   backend: r.backend as VaultRecord['backend'],
   isDefault: r.is_default === 1,
   createdAt: r.created_at,
-});
-
-export const identityRecord = (r: IdentityRow): IdentityRecord => ({
-  name: r.name,
-  identifier: r.identifier,
-  vaultName: r.vault_name,
-  changeHistory: new Uint8Array(r.change_history),
-  isDefault: Number(r.is_default) === 1,
-  createdAt: Number(r.created_at),
 });
 
 /** An opened vault; close it to release its database. */

@@ -16,8 +16,9 @@ import type {
 import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
 import pg from 'pg';
 import { StateError } from './errors.js';
-import { type IdentityRecord, type IdentityRow, identityRecord } from './identities.js';
-import { type ProjectRecord, type ProjectRow, projectRecord } from './projects.js';
+import type { IdentityRecord, IdentityRow } from './identities.js';
+import type { ProjectRecord, ProjectRow } from './projects.js';
+import { identityRecord, projectRecord } from './records.js';
 import {
   bytesMapFromJson,
   checkAttributes,

@@ -52,18 +52,6 @@ export interface ProjectRow {
   created_at: number | string;
 }
 
-export const projectRecord = (r: ProjectRow): ProjectRecord => ({
-  name: r.name,
-  id: r.id,
-  identifier: r.identifier,
-  changeHistory: new Uint8Array(r.change_history),
-  route: r.route,
-  nodeName: r.node_name,
-  authorityChangeHistory: r.authority_change_history ? new Uint8Array(r.authority_change_history) : null,
-  authorityRoute: r.authority_route,
-  createdAt: Number(r.created_at),
-});
-
 export class Projects {
   readonly #store: SqliteProjects;
 

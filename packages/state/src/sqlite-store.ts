@@ -7,8 +7,9 @@
 import type Database from 'better-sqlite3';
 import { StateError } from './errors.js';
 import { OckamHome } from './home.js';
-import { type IdentityRecord, type IdentityRow, identityRecord } from './identities.js';
-import { type ProjectRecord, type ProjectRow, projectRecord } from './projects.js';
+import type { IdentityRecord, IdentityRow } from './identities.js';
+import type { ProjectRecord, ProjectRow } from './projects.js';
+import { identityRecord, projectRecord } from './records.js';
 import { State } from './state.js';
 import {
   checkIdentity,

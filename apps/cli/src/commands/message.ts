@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration } from '../output.js';
 import { resolveRoute } from '../routes.js';
-import { readStdinRoutePrefix } from '../stdin.js';
+import { readStdinRoute } from '../stdin.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
@@ -28,8 +28,7 @@ export function registerMessageCommands(program: Command, run: Run): void {
     .action((text: string, opts: { to: string; from?: string; timeout: string; hex?: boolean }) =>
       run(async (ctx) => {
         const timeoutMs = parseDuration(opts.timeout);
-        let to = opts.to;
-        if (to.startsWith('-')) to = (await readStdinRoutePrefix()) + to.slice(1);
+        const to = opts.to === '-' ? await readStdinRoute() : opts.to;
         const payload = opts.hex ? fromHex(text, 'message') : utf8(text);
         const from = await ctx.runningNode(opts.from);
         const created: string[] = [];

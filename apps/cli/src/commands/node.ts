@@ -5,12 +5,11 @@ import {
   isNodeRunning,
   parseLogLevel,
   resolveLogLevel,
-  runDaemon,
   spawnNode,
   stopNodeProcess,
 } from '@ockam/daemon';
 import type { NodeStatus } from '@ockam/node/control';
-import { type NodeRecord, Projects, validateNodeName } from '@ockam/state';
+import { type NodeRecord, validateNodeName } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
@@ -166,7 +165,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node show n1\n  $ ockam node show n1 --output json')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record)
           throw new OckamError(
             'node',
@@ -209,7 +208,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node stop n1')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         if (!record.pid || !(await isNodeRunning(ctx.home, record)))
           throw new OckamError('node', 'invalid', `Node ${record.name} is not running`);
@@ -225,7 +224,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node start n1')
     .action((name: string | undefined) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         if (await isNodeRunning(ctx.home, record))
           throw new OckamError(
@@ -275,7 +274,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
         let targets: NodeRecord[];
         if (opts.all) targets = ctx.state.listNodes();
         else {
-          const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+          const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
           if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
           targets = [record];
         }
@@ -301,7 +300,7 @@ export function registerNodeCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam node logs n1\n  $ ockam node logs n1 -n 20 --follow')
     .action((name: string | undefined, opts: { lines?: string; follow?: boolean }) =>
       run(async (ctx) => {
-        const record = name ? ctx.state.requireNode(name) : ctx.state.defaultNode();
+        const record = name ? ctx.requireNode(name) : ctx.state.defaultNode();
         if (!record) throw new OckamError('node', 'not-found', 'There is no default node');
         const path = ctx.home.logPath(record.name);
         const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
@@ -411,7 +410,7 @@ export async function createNode(
   // The identity must exist before the node starts (the default one is created here if needed).
   const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
   if (opts.httpServer) parseHostPort(opts.httpServer);
-  const projects = new Projects(ctx.state);
+  const projects = ctx.projects;
   const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
   ctx.state.createNode(nodeName, {
     identity,
@@ -450,6 +449,8 @@ export async function createNode(
     if (opts.rendezvous) args.push('--rendezvous', opts.rendezvous);
     if (opts.rendezvousService) args.push('--rendezvous-service', opts.rendezvousService);
     if (logLevel) args.push('--log-level', logLevel);
+    // The node runtime (transports, channels, portals) is loaded only for a foreground node.
+    const { runDaemon } = await import('@ockam/daemon');
     await runDaemon(args);
     await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
   }

@@ -23,16 +23,12 @@ export function registerRendezvousCommands(program: Command, run: Run): void {
     .action((name: string, opts: { udpAddress: string }) =>
       run(async (ctx) => {
         parseHostPort(opts.udpAddress);
-        const quiet = ctx.out.quiet;
-        (ctx.out as { quiet: boolean }).quiet = true;
-        try {
-          await createNode(ctx, name, {
+        await ctx.out.muted(() =>
+          createNode(ctx, name, {
             tcpListenerAddress: '127.0.0.1:0',
             rendezvousService: opts.udpAddress,
-          });
-        } finally {
-          (ctx.out as { quiet: boolean }).quiet = quiet;
-        }
+          }),
+        );
         const s = await ctx.client(name).call('status', {});
         ctx.out.result(`Rendezvous service running on node ${name} at UDP ${s.udp?.rendezvousService}`, {
           node: name,

@@ -27,18 +27,14 @@ export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir:
     const name = n.name ?? 'default';
     const existing = ctx.state.getNode(name);
     if (!existing) {
-      const quiet = ctx.out.quiet;
-      (ctx.out as { quiet: boolean }).quiet = true;
-      try {
-        await createNode(ctx, name, {
+      await ctx.out.muted(() =>
+        createNode(ctx, name, {
           tcpListenerAddress: n.tcpListenerAddress ? hostPort(n.tcpListenerAddress) : '127.0.0.1:0',
           ...(n.identity ? { identity: n.identity } : {}),
           ...(n.httpServer ? { httpServer: hostPort(n.httpServer) } : {}),
           ...(n.project ? { project: n.project } : {}),
-        });
-      } finally {
-        (ctx.out as { quiet: boolean }).quiet = quiet;
-      }
+        }),
+      );
       done.push(`node ${name} created`);
     } else if (!(await isNodeRunning(ctx.home, existing))) {
       await spawnNode(
