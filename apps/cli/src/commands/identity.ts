@@ -61,7 +61,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
             ...(opts.vault ? { vault: opts.vault } : {}),
             keyType: opts.keyType,
           });
-          ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r));
+          ctx.out.result(`Identity ${r.name} created: ${r.identifier}`, describe(r), r.identifier);
         }),
     );
 
