@@ -245,6 +245,17 @@ describe('portal, relay and secure channel commands, in the forms Ockam prints a
     );
   });
 
+  it("an inlet to an existing channel's route (secure-channel create through a relay, then --to /service/<channel>/service/outlet) carries TCP", async () => {
+    // The docs' end-to-end encryption use case, with the route passed by hand instead of a pipe.
+    const channel = await c(
+      `secure-channel create --from n2 --to /node/relay/service/forward_to_blue/service/api`,
+    );
+    expect(channel.stdout).toMatch(/^\/service\/[0-9a-f]{32}\n$/);
+    const inlet = await c(`tcp-inlet create --at n2 --to ${channel.stdout.trim()}/service/outlet`);
+    expect(inlet.stdout).toMatch(/^127\.0\.0\.1:\d+\n$/);
+    await expectHttpThrough(inlet.stdout.trim());
+  });
+
   it('secure-channel-listener create and show, with --identity and --authorized', async () => {
     expect((await c(`identity create i2`)).code).toBe(0);
     const i1 = (await c(`identity show`)).stdout.trim();
