@@ -219,6 +219,23 @@ describe('portal, relay and secure channel commands, in the forms Ockam prints a
     await expectHttpThrough(asAlt.bind_addr);
   });
 
+  it('relay create --no-connection-wait returns before the relay node exists, and the relay comes up when it appears', async () => {
+    const port = await freePort();
+    const created = await c(
+      `relay create later --to n2 --at /ip4/127.0.0.1/tcp/${port} --no-connection-wait`,
+    );
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'later', connection_status: 'Down' });
+    expect((await c(`node create relay2 --tcp-listener-address 127.0.0.1:${port}`)).code).toBe(0);
+    await expect
+      .poll(async () => JSON.parse((await c(`relay show later --at n2`)).stdout).connection_status, {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toBe('Up');
+    expect(JSON.parse((await c(`relay list --to relay2 --served`)).stdout)).toEqual(['forward_to_later']);
+  });
+
   it('tcp-inlet and tcp-outlet delete --all empty the node', async () => {
     expect((await c(`tcp-inlet delete --all --at n2 --yes`)).code).toBe(0);
     expect((await c(`tcp-inlet list --at n2`)).stdout).toBe('[]\n');

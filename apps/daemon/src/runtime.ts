@@ -214,6 +214,7 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
     createRelay: (b) => {
       const config: RelayConfig = { name: str(b, 'name')!, at: str(b, 'at')! };
       if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      if (b.noConnectionWait === true) config.noConnectionWait = true;
       return node.createRelay(config);
     },
     listRelays: () => ({ relays: node.relays(), served: node.servedRelays() }),

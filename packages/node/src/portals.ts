@@ -68,6 +68,8 @@ export interface RelayConfig {
   /** Multiaddr of the relay node. */
   at: string;
   authorized?: string[];
+  /** Return at once and register in the background, instead of failing when the first try fails. */
+  noConnectionWait?: boolean;
 }
 
 /** Limits of the node's relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
@@ -369,7 +371,7 @@ export class Portals {
       exposeTo: ['api', ...(this.#o.relayServices?.() ?? [])],
       // A saved relay recreated at start keeps trying: the relay node may be down, or still hold
       // the name for the connection this node had before it was killed.
-      required: save,
+      required: save && !config.noConnectionWait,
       ...(this.#o.session ? { session: this.#o.session } : {}),
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });

@@ -406,28 +406,44 @@ export function registerPortalCommands(program: Command, run: Run): void {
       'identifiers the relay node must prove, when --at has /secure',
       collectIdentifiers,
     )
+    .option(
+      '--no-connection-wait',
+      'return at once; the relay registers as soon as the relay node is reachable',
+    )
     .addHelpText(
       'after',
       "\nWhen stdout is not a terminal only the relay's address (/service/forward_to_NAME) is printed.\n\nExamples:\n  $ ockam relay create\n  $ ockam relay create postgres --to db-node --at /node/relay-node",
     )
-    .action((name: string, opts: { to?: string; at: string; authorized?: string[] }) =>
-      run(async (ctx) => {
-        if (!NAME.test(name)) throw invalid(`Invalid relay name '${name}'`);
-        const node = await ctx.runningNode(opts.to);
-        // A bare name is a node, as in Ockam (`--at relay` = `--at /node/relay`).
-        const at = opts.at.includes('/') ? opts.at : `/node/${opts.at}`;
-        const r = await ctx.client(node.name).call('createRelay', {
-          name,
-          at,
-          ...(opts.authorized ? { authorized: opts.authorized } : {}),
-        });
-        const remote = `/service/${r.remoteAddress}`;
-        ctx.out.result(
-          `Now relaying messages from ${r.at}${remote} → /node/${node.name}`,
-          relayListJson(r),
-          remote,
-        );
-      }),
+    .action(
+      (name: string, opts: { to?: string; at: string; authorized?: string[]; connectionWait: boolean }) =>
+        run(async (ctx) => {
+          if (!NAME.test(name)) throw invalid(`Invalid relay name '${name}'`);
+          const node = await ctx.runningNode(opts.to);
+          // A bare name is a node, as in Ockam (`--at relay` = `--at /node/relay`).
+          const at = opts.at.includes('/') ? opts.at : `/node/${opts.at}`;
+          const r = await ctx.client(node.name).call('createRelay', {
+            name,
+            at,
+            ...(opts.authorized ? { authorized: opts.authorized } : {}),
+            ...(opts.connectionWait ? {} : { noConnectionWait: true }),
+          });
+          if (r.status !== 'up') {
+            // No address to print yet: piped, the relay's JSON (as Ockam prints then).
+            const shown = relayListJson(r);
+            ctx.out.result(
+              `Relay ${r.name} will be created from ${r.at} → /node/${node.name} as soon as a connection can be established`,
+              shown,
+              json(shown),
+            );
+            return;
+          }
+          const remote = `/service/${r.remoteAddress}`;
+          ctx.out.result(
+            `Now relaying messages from ${r.at}${remote} → /node/${node.name}`,
+            relayListJson(r),
+            remote,
+          );
+        }),
     );
   relay
     .command('list')
