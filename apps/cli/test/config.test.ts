@@ -97,7 +97,7 @@ describe('configuration files bring up a portal', () => {
     const inlet = JSON.parse(
       (await ockam(home, ['--output', 'json', 'tcp-inlet', 'show', 'web-inlet', '--at', 'client'])).stdout,
     );
-    expect((await run('curl', ['-sS', '--head', `http://${inlet.bound}/`])).stdout).toMatch(
+    expect((await run('curl', ['-sS', '--head', `http://${inlet.bind_addr}/`])).stdout).toMatch(
       /^HTTP\/1\.0 200 OK/,
     );
     const bad = file('bad-node.yaml', 'name: wrong\ntcp-outlets:\n  x:\n    to: $UNSET_VAR\n');

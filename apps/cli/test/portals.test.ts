@@ -61,7 +61,7 @@ describe('TCP portals and relays across node processes', () => {
         '--at',
         `/ip4/127.0.0.1/tcp/${proxy.port}`,
       ]);
-      expect(relay.stdout).toMatch(/^Relay web for node server is up at .*\/service\/forward_to_web\n$/);
+      expect(relay.stdout).toBe('/service/forward_to_web\n');
       const inlet = JSON.parse(
         (
           await o([
@@ -73,7 +73,7 @@ describe('TCP portals and relays across node processes', () => {
             'client',
             '--alias',
             'web',
-            '--to',
+            '--via',
             'web',
             '--relay-at',
             '/node/relay',
@@ -81,12 +81,12 @@ describe('TCP portals and relays across node processes', () => {
         ).stdout,
       );
       expect(inlet).toMatchObject({
-        status: 'up',
-        to: '/node/relay/service/forward_to_web/secure/api/service/outlet',
+        status: 'Up',
+        outlet_addr: '/node/relay/service/forward_to_web/secure/api/service/outlet',
       });
-      const head = await run('curl', ['-sS', '--head', `http://${inlet.bound}/`]);
+      const head = await run('curl', ['-sS', '--head', `http://${inlet.bind_addr}/`]);
       expect(head.stdout).toMatch(/^HTTP\/1\.0 200 OK/);
-      const body = await run('curl', ['-sS', `http://${inlet.bound}/`]);
+      const body = await run('curl', ['-sS', `http://${inlet.bind_addr}/`]);
       expect(body.stdout).toMatch(/<title>Directory listing for \/<\/title>/);
       // Everything between the server node and the relay node went through the proxy: no plaintext.
       const seen = proxy.bytes();
@@ -98,24 +98,25 @@ describe('TCP portals and relays across node processes', () => {
 
   it('lists, shows and deletes inlets, outlets and relays', async () => {
     const inlets = JSON.parse((await o(['--output', 'json', 'tcp-inlet', 'list', '--at', 'client'])).stdout);
-    expect(inlets.map((i: { name: string }) => i.name)).toEqual(['web']);
+    expect(inlets.map((i: { alias: string }) => i.alias)).toEqual(['web']);
     expect(
       JSON.parse((await o(['--output', 'json', 'tcp-outlet', 'show', 'outlet', '--at', 'server'])).stdout).to,
     ).toBe(`127.0.0.1:${web.port}`);
     expect(
-      JSON.parse((await o(['--output', 'json', 'relay', 'list', '--to', 'relay'])).stdout).served,
+      JSON.parse((await o(['--output', 'json', 'relay', 'list', '--to', 'relay', '--served'])).stdout),
     ).toEqual(['forward_to_web']);
-    expect((await o(['tcp-outlet', 'create', '--at', 'server', '--to', String(web.port)])).stderr).toBe(
-      'Error: Address outlet is already in use on node server\n',
-    );
+    expect(
+      (await o(['tcp-outlet', 'create', '--at', 'server', '--from', 'outlet', '--to', String(web.port)]))
+        .stderr,
+    ).toBe('Error: Address outlet is already in use on node server\n');
     expect((await o(['tcp-inlet', 'show', 'nope', '--at', 'client'])).stderr).toBe(
-      'Error: No TCP inlet nope on node client\n',
+      'Error: The TCP inlet nope was not found on node client\n',
     );
     expect(
       (await o(['tcp-outlet', 'create', '--at', 'server', '--from', 'x', '--to', 'host:99999'])).stderr,
     ).toMatch(/^Error: Invalid address 'host:99999'/);
     expect(
-      (await o(['tcp-inlet', 'create', '--at', 'client', '--to', 'web', '--allow', 'component.db and (']))
+      (await o(['tcp-inlet', 'create', '--at', 'client', '--via', 'web', '--allow', 'component.db and (']))
         .stderr,
     ).toMatch(/^Error: cannot parse the policy/);
   });
@@ -133,16 +134,19 @@ describe('TCP portals and relays across node processes', () => {
             .status,
         { timeout: 15_000 },
       )
-      .toBe('down');
+      .toBe('Down');
     // While down the inlet keeps its port; a client fails visibly rather than hanging forever.
-    const down = await run('curl', ['-sS', '-m', '10', `http://${inlet.bound}/`]);
+    const down = await run('curl', ['-sS', '-m', '10', `http://${inlet.bind_addr}/`]);
     expect(down.code).not.toBe(0);
     expect((await o(['node', 'start', 'server'])).code).toBe(0);
     await expect
-      .poll(async () => (await run('curl', ['-sS', '-m', '5', '--head', `http://${inlet.bound}/`])).stdout, {
-        timeout: 30_000,
-        interval: 500,
-      })
+      .poll(
+        async () => (await run('curl', ['-sS', '-m', '5', '--head', `http://${inlet.bind_addr}/`])).stdout,
+        {
+          timeout: 30_000,
+          interval: 500,
+        },
+      )
       .toMatch(/^HTTP\/1\.0 200 OK/);
   });
 
@@ -175,7 +179,7 @@ describe('TCP portals and relays across node processes', () => {
           ])
         ).stdout,
       );
-      const [host, port] = inlet.bound.split(':');
+      const [host, port] = inlet.bind_addr.split(':');
       const psql = (sql: string) =>
         run('psql', ['-h', host, '-p', port, '-U', 'postgres', '-d', 'postgres', '-At', '-c', sql]);
       expect((await psql('select 40 + 2')).stdout).toBe('42\n');

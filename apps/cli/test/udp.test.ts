@@ -21,7 +21,7 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
   });
 
   it('carries an HTTP request over UDP, with no relayed fallback', async () => {
-    const rv = await ockam(home, ['rendezvous', 'create', '--udp-address', '127.0.0.1:0']);
+    const rv = await ockam(home, ['rendezvous', 'create', 'rendezvous', '--udp', '127.0.0.1:0']);
     expect(rv.stdout).toMatch(/^Rendezvous service running on node rendezvous at UDP 127\.0\.0\.1:\d+\n$/);
     const rendezvous = (await status('rendezvous')).udp!.rendezvousService!;
     expect((await ockam(home, ['node', 'create', 'relay'])).code).toBe(0);
@@ -45,7 +45,7 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
           'client',
           '--alias',
           'u',
-          '--to',
+          '--via',
           'web',
           '--relay-at',
           '/node/relay',
@@ -54,8 +54,8 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
         ])
       ).stdout,
     );
-    expect(inlet.status).toBe('up');
-    expect((await run('curl', ['-sS', '-m', '10', '--head', `http://${inlet.bound}/`])).stdout).toMatch(
+    expect(inlet.status).toBe('Up');
+    expect((await run('curl', ['-sS', '-m', '10', '--head', `http://${inlet.bind_addr}/`])).stdout).toMatch(
       /^HTTP\/1\.0 200 OK/,
     );
     const after = (await status('client')).udp!.stats;
@@ -71,7 +71,7 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
       'create',
       '--at',
       'plain',
-      '--to',
+      '--via',
       'web',
       '--relay-at',
       '/node/relay',
@@ -83,7 +83,7 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
     const shown = JSON.parse(
       (await ockam(home, ['--output', 'json', 'tcp-inlet', 'list', '--at', 'plain'])).stdout,
     )[0];
-    expect(shown.status).toBe('down');
+    expect(shown.status).toBe('Down');
     expect((await ockam(home, ['node', 'logs', 'plain'])).stdout).toMatch(
       /--udp' needs a node created with --udp/,
     );

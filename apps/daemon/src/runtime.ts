@@ -179,7 +179,9 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
       return { deleted: address };
     },
     createOutlet: (b) => {
-      const config: OutletConfig = { address: str(b, 'address', false) ?? 'outlet', to: str(b, 'to')! };
+      const config: OutletConfig = { to: str(b, 'to')! };
+      const address = str(b, 'address', false);
+      if (address !== undefined) config.address = address;
       if (typeof b.allow === 'string') config.allow = b.allow;
       return node.createOutlet(config);
     },
@@ -193,8 +195,11 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
     createInlet: (b) => {
       const config: InletConfig = { name: str(b, 'name')!, from: str(b, 'from')!, to: str(b, 'to')! };
       if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      if (typeof b.identity === 'string') config.identity = b.identity;
       if (typeof b.allow === 'string') config.allow = b.allow;
       if (typeof b.connectionWaitMs === 'number') config.connectionWaitMs = b.connectionWaitMs;
+      if (typeof b.retryWaitMs === 'number') config.retryWaitMs = b.retryWaitMs;
+      if (b.noConnectionWait === true) config.noConnectionWait = true;
       if (b.udp === true) config.udp = true;
       if (b.noTcpFallback === true) config.noTcpFallback = true;
       return node.createInlet(config);
@@ -209,6 +214,7 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
     createRelay: (b) => {
       const config: RelayConfig = { name: str(b, 'name')!, at: str(b, 'at')! };
       if (b.authorized !== undefined) config.authorized = identifiers(b.authorized);
+      if (b.noConnectionWait === true) config.noConnectionWait = true;
       return node.createRelay(config);
     },
     listRelays: () => ({ relays: node.relays(), served: node.servedRelays() }),

@@ -38,6 +38,12 @@ export type {
   RelayInfo,
   RelayLimits,
 } from './portals.js';
+export {
+  type RendezvousServer,
+  type RendezvousServerOptions,
+  rendezvousGetMyAddress,
+  startRendezvousServer,
+} from './rendezvous-server.js';
 export { buildRoute, type ResolveOptions, type RouteBuilder } from './route-resolver.js';
 export {
   type ChannelInfo,

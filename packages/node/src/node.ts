@@ -498,6 +498,8 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       // Without an authority, outlets and the relay service are also reachable from the transport
       // listeners, as in Ockam (PROTOCOL.md §6); with one, only through secure channels.
       exposedTo: () => exposedTo(),
+      // Through a relay, as through the TCP listener: the standard services too, without an authority.
+      relayServices: () => (trust.hasAuthority ? [] : [...services]),
       accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
       authorizeRelay: (relayName, peer) => trust.authorizeRelay(relayName, peer),
       relaysRequireSecureChannel: trust.hasAuthority,

@@ -3,6 +3,7 @@
  * saved in the state database when created and recreated when the node starts again, so a node
  * killed with SIGKILL comes back with its portals.
  */
+import { randomBytes } from 'node:crypto';
 import {
   type FlowControlId,
   type IncomingAccessControl,
@@ -30,8 +31,11 @@ import { type ResolveOptions, type RouteContext, resolveMultiaddr } from './rout
 import type { SecureChannels } from './secure-channels.js';
 
 export interface OutletConfig {
-  /** Worker address of the outlet (default `outlet`). */
-  address: string;
+  /**
+   * Worker address of the outlet. If omitted: `outlet` when that address is free, else a random
+   * one (as Ockam's nodes choose).
+   */
+  address?: string;
   /** HOST:PORT of the TCP service. */
   to: string;
   allow?: string;
@@ -44,9 +48,15 @@ export interface InletConfig {
   /** Multiaddr to the outlet. */
   to: string;
   authorized?: string[];
+  /** Identity the inlet's secure channels present (the node's identity if omitted). */
+  identity?: string;
   allow?: string;
   /** Wait for a route that is down before refusing a client (ms). */
   connectionWaitMs?: number;
+  /** Longest pause between attempts to rebuild a route that is down (ms; the session's default if omitted). */
+  retryWaitMs?: number;
+  /** Return once bound, without waiting for the first attempt at the route (`--no-connection-wait`). */
+  noConnectionWait?: boolean;
   /** Run the portal over a punched UDP path (`--udp`). */
   udp?: boolean;
   /** With `udp`: no relayed fallback while there is no puncture (`--no-tcp-fallback`). */
@@ -58,12 +68,15 @@ export interface RelayConfig {
   /** Multiaddr of the relay node. */
   at: string;
   authorized?: string[];
+  /** Return at once and register in the background, instead of failing when the first try fails. */
+  noConnectionWait?: boolean;
 }
 
 /** Limits of the node's relay service (`OCKAM_MAX_RELAYS`, `OCKAM_MAX_RELAYS_PER_REGISTRANT`). */
 export type RelayLimits = Pick<RelayServiceOptions, 'maxRelays' | 'maxRelaysPerRegistrant'>;
 
 export interface OutletInfo extends OutletConfig {
+  address: string;
   connections: number;
 }
 
@@ -79,6 +92,8 @@ export interface InletInfo extends InletConfig {
 export interface RelayInfo extends RelayConfig {
   status: string;
   remoteAddress: string;
+  /** The route to the relay node in use (`0#… => 0#…`), while up. */
+  route: string | null;
   reconnects: number;
 }
 
@@ -97,6 +112,11 @@ export interface PortalsOptions {
     allow: string | undefined,
   ) => Promise<IncomingAccessControl | undefined>;
 
+  /**
+   * Services that messages arriving through this node's relays may reach besides `api` (the
+   * standard services on a node without an authority, as its TCP listener exposes them).
+   */
+  relayServices?: () => string[];
   /** Resolves `/project/NAME`. */
   project?: RouteContext['project'];
   /** Builds the route of a `--udp` inlet. */
@@ -120,6 +140,9 @@ export interface PortalsOptions {
  * of Ockam's 120 s channel default.
  */
 const SESSION_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** The address of the first outlet created without one (Ockam's `/service/outlet`). */
+const DEFAULT_OUTLET_ADDRESS = 'outlet';
 
 function conflict(message: string): OckamError {
   return new OckamError('node', 'already-exists', message);
@@ -183,14 +206,16 @@ export class Portals {
 
   // ---- outlets ----
 
-  async createOutlet(config: OutletConfig, save = true): Promise<OutletInfo> {
-    parseHostPort(config.to);
-    if (this.#outlets.has(config.address) || this.#o.node.has(config.address)) {
-      throw conflict(`Address ${config.address} is already in use on node ${this.#o.nodeName}`);
+  async createOutlet(requested: OutletConfig, save = true): Promise<OutletInfo> {
+    parseHostPort(requested.to);
+    const address = requested.address ?? this.#defaultOutletAddress();
+    const config = { ...requested, address };
+    if (this.#outlets.has(address) || this.#o.node.has(address)) {
+      throw conflict(`Address ${address} is already in use on node ${this.#o.nodeName}`);
     }
-    const incoming = await this.#o.accessControl?.('tcp-outlet', config.address, config.allow);
+    const incoming = await this.#o.accessControl?.('tcp-outlet', address, config.allow);
     const outlet = createOutlet(this.#o.node, {
-      address: config.address,
+      address,
       to: config.to,
       consumerOf: this.#o.exposedTo(),
       ...(incoming ? { incoming } : {}),
@@ -203,11 +228,25 @@ export class Portals {
     return this.outlet(config.address);
   }
 
+  /** `outlet` for the first outlet created without an address, a random address after it. */
+  #defaultOutletAddress(): string {
+    const taken = (a: string) => this.#outlets.has(a) || this.#o.node.has(a);
+    if (!taken(DEFAULT_OUTLET_ADDRESS)) return DEFAULT_OUTLET_ADDRESS;
+    let a: string;
+    do a = randomBytes(8).toString('hex');
+    while (taken(a));
+    return a;
+  }
+
   outlet(address: string): OutletInfo {
     const o = this.#outlets.get(address);
     if (!o)
-      throw new OckamError('node', 'not-found', `No TCP outlet at ${address} on node ${this.#o.nodeName}`);
-    return { ...o.config, connections: o.outlet.connections() };
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The TCP outlet ${address} was not found on node ${this.#o.nodeName}`,
+      );
+    return { ...o.config, address, connections: o.outlet.connections() };
   }
 
   outlets(): OutletInfo[] {
@@ -217,7 +256,11 @@ export class Portals {
   async deleteOutlet(address: string): Promise<void> {
     const o = this.#outlets.get(address);
     if (!o)
-      throw new OckamError('node', 'not-found', `No TCP outlet at ${address} on node ${this.#o.nodeName}`);
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The TCP outlet ${address} was not found on node ${this.#o.nodeName}`,
+      );
     this.#outlets.delete(address);
     this.#o.state.deleteResource(this.#o.nodeName, 'tcp-outlet', address);
     await o.outlet.stop();
@@ -231,6 +274,7 @@ export class Portals {
     const resolve: ResolveOptions = {
       timeoutMs: SESSION_HANDSHAKE_TIMEOUT_MS,
       ...(config.authorized?.length ? { authorized: config.authorized } : {}),
+      ...(config.identity ? { identity: config.identity } : {}),
     };
     const incoming = await this.#o.accessControl?.('tcp-inlet', config.name, config.allow);
     const inlet = await createInlet(this.#o.node, {
@@ -247,7 +291,15 @@ export class Portals {
           }
         : () => resolveMultiaddr(this.#routeContext, config.to, resolve),
       ...(config.connectionWaitMs !== undefined ? { connectionWaitMs: config.connectionWaitMs } : {}),
-      ...(this.#o.session ? { session: this.#o.session } : {}),
+      ...(config.noConnectionWait ? { waitForRoute: false } : {}),
+      ...(this.#o.session || config.retryWaitMs !== undefined
+        ? {
+            session: {
+              ...this.#o.session,
+              ...(config.retryWaitMs !== undefined ? { retryMaxMs: config.retryWaitMs } : {}),
+            },
+          }
+        : {}),
       ...(incoming ? { incoming } : {}),
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });
@@ -268,7 +320,12 @@ export class Portals {
 
   inlet(name: string): InletInfo {
     const i = this.#inlets.get(name);
-    if (!i) throw new OckamError('node', 'not-found', `No TCP inlet ${name} on node ${this.#o.nodeName}`);
+    if (!i)
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The TCP inlet ${name} was not found on node ${this.#o.nodeName}`,
+      );
     const stats = i.inlet.session.stats();
     return {
       ...i.config,
@@ -286,7 +343,12 @@ export class Portals {
 
   async deleteInlet(name: string): Promise<void> {
     const i = this.#inlets.get(name);
-    if (!i) throw new OckamError('node', 'not-found', `No TCP inlet ${name} on node ${this.#o.nodeName}`);
+    if (!i)
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The TCP inlet ${name} was not found on node ${this.#o.nodeName}`,
+      );
     this.#inlets.delete(name);
     this.#o.state.deleteResource(this.#o.nodeName, 'tcp-inlet', name);
     await i.inlet.stop();
@@ -306,10 +368,10 @@ export class Portals {
       return { ...c, ...(c.close ? { close: c.close } : {}) };
     };
     const relay = await createRelay(this.#o.node, connect, config.name, {
-      exposeTo: ['api'],
+      exposeTo: ['api', ...(this.#o.relayServices?.() ?? [])],
       // A saved relay recreated at start keeps trying: the relay node may be down, or still hold
       // the name for the connection this node had before it was killed.
-      required: save,
+      required: save && !config.noConnectionWait,
       ...(this.#o.session ? { session: this.#o.session } : {}),
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });
@@ -321,11 +383,17 @@ export class Portals {
 
   relay(name: string): RelayInfo {
     const r = this.#relays.get(name);
-    if (!r) throw new OckamError('node', 'not-found', `No relay ${name} on node ${this.#o.nodeName}`);
+    if (!r)
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The relay ${name} was not found on node ${this.#o.nodeName}`,
+      );
     return {
       ...r.config,
       status: r.relay.status,
       remoteAddress: r.relay.remoteAddress,
+      route: r.relay.route?.toString() ?? null,
       reconnects: Math.max(0, r.relay.session.stats().connects - 1),
     };
   }
@@ -336,7 +404,12 @@ export class Portals {
 
   async deleteRelay(name: string): Promise<void> {
     const r = this.#relays.get(name);
-    if (!r) throw new OckamError('node', 'not-found', `No relay ${name} on node ${this.#o.nodeName}`);
+    if (!r)
+      throw new OckamError(
+        'node',
+        'not-found',
+        `The relay ${name} was not found on node ${this.#o.nodeName}`,
+      );
     this.#relays.delete(name);
     this.#o.state.deleteResource(this.#o.nodeName, 'relay', name);
     await r.relay.stop();

@@ -46,6 +46,12 @@ export interface RouteBuilder {
     consumerOf?: string[];
   }): Promise<{ address: string; flowControlId?: string }>;
   deleteChannel(address: string): Promise<void>;
+  /**
+   * The flow-control id of an existing secure channel of the start node at `address` (a route
+   * that starts `/service/<channel>`, as `secure-channel create | tcp-inlet create --to -/…` makes):
+   * what comes back through it reaches only that flow's consumers.
+   */
+  channelFlowControl?(address: string): string | undefined;
   /** Resolves `/project/NAME` to the multiaddr of the project node and its identifier. */
   project?(name: string): { route: string; identifier: string };
 }
@@ -80,6 +86,13 @@ function nodeBuilder(ctx: RouteContext, text: string): RouteBuilder {
       return { address: info.address, flowControlId: ctx.channels.handle(info.address).flowControlId };
     },
     deleteChannel: (address) => ctx.channels.deleteChannel(address),
+    channelFlowControl: (address) => {
+      try {
+        return ctx.channels.handle(address).flowControlId;
+      } catch {
+        return undefined;
+      }
+    },
     ...(ctx.project ? { project: ctx.project } : {}),
   };
 }
@@ -160,6 +173,8 @@ export async function buildRoute(
         }
         case 'service':
         case 'worker':
+          if (route.length === 0 && flowControlId === undefined)
+            flowControlId = builder.channelFlowControl?.(value);
           route.push(Address.local(value));
           break;
         case 'secure': {

@@ -63,6 +63,11 @@ export interface InletOptions {
   connectionWaitMs?: number;
   /** How long to wait for the outlet's Pong (default 20 s). */
   pongTimeoutMs?: number;
+  /**
+   * Whether `createInlet` waits for the first attempt at the route (default true). With false it
+   * resolves once bound, and the first attempt runs in the background like every retry.
+   */
+  waitForRoute?: boolean;
   /** Checked on every message to the inlet's portal workers. */
   incoming?: IncomingAccessControl;
   /** Checked on every message the inlet's portal workers send. */
@@ -92,8 +97,9 @@ export interface Inlet {
 }
 
 /**
- * Binds the TCP server and makes a first attempt at the route. Resolves once bound, whether the
- * route is up or not (`status` says; it is retried in the background). Rejects if binding fails.
+ * Binds the TCP server and makes a first attempt at the route. Resolves once bound and the first
+ * attempt is over (at once with `waitForRoute: false`), whether the route is up or not (`status`
+ * says; it is retried in the background). Rejects if binding fails.
  */
 export async function createInlet(node: Node, options: InletOptions): Promise<Inlet> {
   const bind = toHostPort(options.bind);
@@ -188,11 +194,18 @@ export async function createInlet(node: Node, options: InletOptions): Promise<In
   });
   server.on('error', (e) => logger.warn('tcp inlet server error', { error: e.message }));
 
-  try {
-    await session.start();
-  } catch (e) {
-    server.close();
-    throw e;
+  if (options.waitForRoute === false) {
+    // session.start() only rejects when the route is required; it is not here.
+    session
+      .start()
+      .catch((e: unknown) => logger.warn('tcp inlet: route setup failed', { error: errorMessage(e) }));
+  } else {
+    try {
+      await session.start();
+    } catch (e) {
+      server.close();
+      throw e;
+    }
   }
   logger.info('tcp inlet started', { status: session.status });
 

@@ -69,11 +69,7 @@ export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir:
       await api.call('createInlet', {
         name: i.name,
         from: hostPort(i.from),
-        to: expandInletTo(
-          i.via && i.to === undefined ? '/service/outlet' : (i.to ?? i.name),
-          i.via,
-          undefined,
-        ),
+        to: expandInletTo(i.to, i.via, undefined),
         ...(i.allow ? { allow: i.allow } : {}),
         ...(i.authorized ? { authorized: i.authorized } : {}),
       });

@@ -61,10 +61,9 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
           );
           const address = `/service/${channel.address}`;
           ctx.out.result(
-            process.stdout.isTTY
-              ? `Secure channel to ${channel.peerIdentifier} created at\n${address}`
-              : address,
+            `Secure channel to ${channel.peerIdentifier} created at\n${address}`,
             { ...channel, route: address, node: from.name },
+            address,
           );
         }),
     );
@@ -155,7 +154,11 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
           ...(opts.authorized ? { authorized: opts.authorized } : {}),
           ...(opts.identity ? { identity: opts.identity } : {}),
         });
-        ctx.out.result(`Secure channel listener at /service/${l.address} created on node ${node.name}`, l);
+        ctx.out.result(
+          `Secure channel listener at /service/${l.address} created on node ${node.name}`,
+          l,
+          `/service/${l.address}`,
+        );
       }),
     );
   scl
@@ -180,6 +183,36 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
               ]),
             ),
           listeners,
+        );
+      }),
+    );
+  scl
+    .command('show')
+    .description('Show a secure channel listener')
+    .argument('<address>', 'worker address of the listener')
+    .option('--at <node>', 'node (default node if omitted)')
+    .addHelpText('after', '\nExamples:\n  $ ockam secure-channel-listener show api --at n2')
+    .action((address: string, opts: { at?: string }) =>
+      run(async (ctx) => {
+        const node = await ctx.runningNode(opts.at);
+        const name = address.replace(/^\/service\//, '');
+        const { listeners } = await ctx.client(node.name).call('listSecureChannelListeners', {});
+        const l = listeners.find((x) => x.address === name);
+        if (!l)
+          throw new OckamError(
+            'node',
+            'not-found',
+            `The secure channel listener ${name} was not found on node ${node.name}`,
+          );
+        ctx.out.result(
+          [
+            `Listener:   /service/${l.address}`,
+            `Identity:   ${l.identity}`,
+            `Authorized: ${l.authorized?.join(', ') ?? 'anyone'}`,
+            `Channels:   ${l.channels}/${l.maxChannels}`,
+          ].join('\n'),
+          l,
+          `/service/${l.address}`,
         );
       }),
     );

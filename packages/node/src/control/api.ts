@@ -123,7 +123,10 @@ export const CONTROL_API = {
   getInlet: endpoint<{ name: string }, InletInfo>('GET', '/tcp-inlets/:name'),
   deleteInlet: endpoint<{ name: string }, { deleted: string }>('DELETE', '/tcp-inlets/:name'),
 
-  createRelay: endpoint<{ name: string; at: string; authorized?: string[] }, RelayInfo>('POST', '/relays'),
+  createRelay: endpoint<
+    { name: string; at: string; authorized?: string[]; noConnectionWait?: boolean },
+    RelayInfo
+  >('POST', '/relays'),
   listRelays: endpoint<NoInput, { relays: RelayInfo[]; served: string[] }>('GET', '/relays'),
   getRelay: endpoint<{ name: string }, RelayInfo>('GET', '/relays/:name'),
   deleteRelay: endpoint<{ name: string }, { deleted: string }>('DELETE', '/relays/:name'),
