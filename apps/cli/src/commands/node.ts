@@ -10,10 +10,11 @@ import {
   stopNodeProcess,
 } from '@ockam/daemon';
 import type { NodeStatus } from '@ockam/node/control';
-import { type NodeRecord, Projects, validateNodeName } from '@ockam/state';
+import { type NodeRecord, validateNodeName } from '@ockam/state';
 import { type Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
+import { nodeTrustOptions } from './project.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
@@ -81,6 +82,16 @@ export function registerNodeCommands(program: Command, run: Run): void {
       "also start the 'hop' service, which forwards to the next address of a route (off by default, as in Ockam; it reaches only what its sender could reach itself)",
     )
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
+    .option(
+      '--authority-identity <hex>',
+      "trust this authority without a project: its exported identity ('ockam identity show NAME --full --encoding hex'); deny by default",
+    )
+    .option('--authority-route <route>', 'where that authority listens (a multiaddr)')
+    .option(
+      '--credential-scope <scope>',
+      "present the credential stored for the node's identity with this scope ('ockam credential store --scope')",
+    )
+    .option('--enrollment-ticket <ticket>', "enroll the node's identity with this project ticket first")
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground' +
@@ -109,6 +120,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
           httpServer?: string;
           project?: string;
           configuration?: string;
+          authorityIdentity?: string;
+          authorityRoute?: string;
+          credentialScope?: string;
+          enrollmentTicket?: string;
         },
       ) =>
         run(async (ctx) => {
@@ -198,6 +213,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
               `Logs:         ${json.logPath}`,
             ].join('\n'),
           json,
+          // Piped, Ockam prints a node as JSON (`"status": "running"`): so do we.
+          JSON.stringify(json, null, 2),
         );
       }),
     );
@@ -371,6 +388,11 @@ export interface CreateNodeOptions {
   rendezvousService?: string;
   /** Start the `hop` service (kept in the node's state: `node start` starts it again). */
   enableHop?: boolean;
+  /** Trust options (`--authority-identity`, …): see `createTrustOptions` in project.ts. */
+  authorityIdentity?: string;
+  authorityRoute?: string;
+  credentialScope?: string;
+  enrollmentTicket?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -411,11 +433,10 @@ export async function createNode(
   // The identity must exist before the node starts (the default one is created here if needed).
   const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
   if (opts.httpServer) parseHostPort(opts.httpServer);
-  const projects = new Projects(ctx.state);
-  const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
+  const trust = await nodeTrustOptions(ctx, identity, opts);
   ctx.state.createNode(nodeName, {
     identity,
-    ...(project ? { project } : {}),
+    ...trust,
     ...(logLevel ? { logLevel } : {}),
     ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
     ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),
