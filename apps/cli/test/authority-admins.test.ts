@@ -55,6 +55,22 @@ describe('a standalone authority with project admins, enrollers and members', ()
     return r.stdout.trim();
   };
   const id = (name: string) => ok(['identity', 'show', name]);
+  /** `authority create` on a free port, project id 1, with these pre-trusted members and flags; its port. */
+  const startAuthority = async (trusted: string, ...flags: string[]) => {
+    const port = await freePort();
+    await ok([
+      'authority',
+      'create',
+      '--tcp-listener-address',
+      `127.0.0.1:${port}`,
+      '--project-identifier',
+      '1',
+      '--trusted-identities',
+      trusted,
+      ...flags,
+    ]);
+    return port;
+  };
 
   it('an account-authority credential makes an admin; admins make enrollers, enrollers only members', {
     timeout: 240_000,
@@ -76,21 +92,13 @@ describe('a standalone authority with project admins, enrollers and members', ()
       'hex',
     ]);
     await ok(['node', 'create', 'admin', '--identity', 'admin', '--authority-identity', account]);
-    const port = await freePort();
-    await ok([
-      'authority',
-      'create',
-      '--tcp-listener-address',
-      `127.0.0.1:${port}`,
-      '--project-identifier',
-      '1',
-      '--trusted-identities',
+    const port = await startAuthority(
       JSON.stringify({ [await id('m1')]: { sample_attr: 'sample_val' } }),
       '--no-direct-authentication',
       '--account-authority',
       account,
       '--enforce-admin-checks',
-    ]);
+    );
     // The admin presents its admin credential once; the authority remembers it.
     await ok([
       'secure-channel',
@@ -149,20 +157,12 @@ describe('a standalone authority with project admins, enrollers and members', ()
     for (const n of ['authority', 'account', 'm1', 'm2']) await ok(['identity', 'create', n]);
     const account = await ok(['identity', 'show', 'account', '--full', '--encoding', 'hex']);
     const authority = await ok(['identity', 'show', 'authority', '--full', '--encoding', 'hex']);
-    const port = await freePort();
-    await ok([
-      'authority',
-      'create',
-      '--tcp-listener-address',
-      `127.0.0.1:${port}`,
-      '--project-identifier',
-      '1',
-      '--trusted-identities',
+    const port = await startAuthority(
       JSON.stringify({ [await id('m1')]: { 'ockam-role': 'enroller', sample_attr: 'sample_val' } }),
       '--no-direct-authentication',
       '--account-authority',
       account,
-    ]);
+    );
     await ok(['project', 'import', '--project-file', projectFile(dir, authority, port)]);
     const ticket = await ok([
       'project',
@@ -185,17 +185,7 @@ describe('a standalone authority with project admins, enrollers and members', ()
     const authorityId = await id('authority');
     const enroller = await id('enroller');
     const member = await id('m');
-    const port = await freePort();
-    await ok([
-      'authority',
-      'create',
-      '--tcp-listener-address',
-      `127.0.0.1:${port}`,
-      '--project-identifier',
-      '1',
-      '--trusted-identities',
-      JSON.stringify({ [enroller]: { 'ockam-role': 'enroller' } }),
-    ]);
+    const port = await startAuthority(JSON.stringify({ [enroller]: { 'ockam-role': 'enroller' } }));
     // As in Ockam, piped output is JSON: the authority's node is running.
     expect(JSON.parse(await ok(['node', 'show', 'authority']))).toMatchObject({ status: 'running' });
     await ok(['project', 'import', '--project-file', projectFile(dir, authority, port)]);
@@ -240,6 +230,20 @@ describe('a standalone authority with project admins, enrollers and members', ()
     expect(JSON.parse(await ok(['project-member', 'list-ids', '--identity', 'enroller']))).toEqual([
       enroller,
     ]);
+
+    // node create --enrollment-ticket: the node's identity enrolls first, then the node joins the project.
+    await ok(['identity', 'create', 'n3']);
+    const forNode = await ok(['project', 'ticket', '--identity', 'enroller', '--attribute', 'role=n3']);
+    await ok(['node', 'create', 'n3', '--identity', 'n3', '--enrollment-ticket', forNode]);
+    expect(JSON.parse(await ok(['credential', 'list']))).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          identity: 'n3',
+          scope: 'default',
+          credential: expect.objectContaining({ attributes: expect.objectContaining({ role: 'n3' }) }),
+        }),
+      ]),
+    );
 
     // A ticket that expires before it is used.
     const ticket = await ok(['project', 'ticket', '--identity', 'enroller', '--expires-in', '1s']);

@@ -480,19 +480,10 @@ export function registerProjectCommands(program: Command, run: Run): void {
       ) =>
         run(async (ctx) => {
           if (opts.trustedIdentities) parseTrustedIdentities(opts.trustedIdentities);
-          const account = opts.accountAuthority?.trim();
-          if (account !== undefined) {
-            try {
-              importIdentity(account);
-            } catch (cause) {
-              throw new OckamError(
-                'identity',
-                'invalid',
-                `--account-authority is not an exported identity (hex of its change history): ${(cause as Error).message}`,
-                { cause },
-              );
-            }
-          }
+          const account =
+            opts.accountAuthority === undefined
+              ? undefined
+              : exportedIdentityFlag(opts.accountAuthority, '--account-authority');
           const p = await hostProject(ctx, name, opts.tcpListenerAddress, undefined, {
             projectId: opts.projectIdentifier,
             identityName: opts.identity,
@@ -625,6 +616,22 @@ function saveProject(
   return projects.require(d.name);
 }
 
+/** A flag holding an exported identity (hex of its change history): checked, trimmed. */
+function exportedIdentityFlag(value: string, flag: string): string {
+  const hex = value.trim();
+  try {
+    importIdentity(hex);
+  } catch (cause) {
+    throw new OckamError(
+      'identity',
+      'invalid',
+      `${flag} is not an exported identity (hex of its change history): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return hex;
+}
+
 /** How a new node is told whom to trust (`node create`): the options stored with it. */
 export interface NodeTrustFlags {
   project?: string;
@@ -654,17 +661,7 @@ export async function nodeTrustOptions(
         'invalid',
         'Give --authority-identity, or a project (--project, --enrollment-ticket), not both',
       );
-    const hex = flags.authorityIdentity.trim();
-    try {
-      importIdentity(hex);
-    } catch (cause) {
-      throw new OckamError(
-        'identity',
-        'invalid',
-        `--authority-identity is not an exported identity (hex of its change history): ${(cause as Error).message}`,
-        { cause },
-      );
-    }
+    const hex = exportedIdentityFlag(flags.authorityIdentity, '--authority-identity');
     return {
       authorityIdentity: hex,
       ...(flags.authorityRoute ? { authorityRoute: flags.authorityRoute } : {}),
