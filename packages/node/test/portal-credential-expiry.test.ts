@@ -79,12 +79,14 @@ describe('portal connections end when a credential they rely on expires', () => 
     expect(await exchange(port, 'hello')).toBe('');
   }, 60_000);
 
-  it("the inlet's side drops a download when the outlet's credential expires", async () => {
+  it("the inlet's side drops a download when the outlet's credential expires, and refuses the next connection", async () => {
     const server = await member(4, true);
     const client = await member(3600, false);
     const port = await portal(client, server);
     const got = await download(port);
     expect(got.ended).toBe(true);
     expect(got.bytes).toBeGreaterThan(0);
+    // A new connection is refused by the inlet's own side as soon as the outlet answers.
+    expect(await exchange(port, 'hello')).toBe('');
   }, 60_000);
 });

@@ -150,7 +150,7 @@ export class PortalConnection {
         handleMessage: (_ctx, routed) => this.#onMessage(routed),
       },
       {
-        ...(init.incoming ? { incoming: init.incoming } : {}),
+        ...(init.incoming ? { incoming: this.#refusingHandshake(init.incoming) } : {}),
         ...(init.outgoing ? { outgoing: init.outgoing } : {}),
       },
     );
@@ -164,6 +164,27 @@ export class PortalConnection {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+  }
+
+  /**
+   * `incoming`, and while an inlet waits for its Pong, a refusal ends the wait at once: the
+   * outlet's side answered but may not talk to us (its credential expired, a policy), which the
+   * inlet would otherwise learn only from the Pong timeout.
+   */
+  #refusingHandshake(incoming: IncomingAccessControl): IncomingAccessControl {
+    return {
+      isAuthorized: async (relay) => {
+        const allowed = await incoming.isAuthorized(relay);
+        if (!allowed && this.#state === 'handshake')
+          this.#pong?.reject(
+            new PortalError(
+              'permission',
+              "The outlet answered, but this side's access control refuses it (an expired credential, or a policy)",
+            ),
+          );
+        return allowed;
+      },
+    };
   }
 
   get isOpen(): boolean {
