@@ -107,12 +107,34 @@ describe("Ockam's identity, credential and authority commands", () => {
     });
     const path = join(files, 'bob.cred');
     writeFileSync(path, `${cred}\n`);
-    expect(await b.ok(['credential', 'verify', '--issuer', alice, '--credential-path', path])).toMatch(
-      /^Valid credential for /,
-    );
+    // Piped, verify prints its verdict as Ockam does: `true` or `false`, with success either way.
+    expect(await b.ok(['credential', 'verify', '--issuer', alice, '--credential-path', path])).toBe('true');
+    const bad = join(files, 'bad.cred');
+    writeFileSync(bad, 'aabbcc\n');
+    expect(await b.ok(['credential', 'verify', '--issuer', alice, '--credential-path', bad])).toBe('false');
+    const badStore = await b.o([
+      'credential',
+      'store',
+      '--issuer',
+      alice,
+      '--credential-path',
+      bad,
+      '--scope',
+      'x',
+    ]);
+    expect(badStore.code).toBe(1);
+    expect(badStore.stderr).toMatch(/Credential is not verified/);
+    // Piped, store prints the stored credential; list prints Ockam's JSON with the attributes.
     expect(
       await b.ok(['credential', 'store', '--issuer', alice, '--credential-path', path, '--scope', 'blue']),
-    ).toMatch(/^Stored a credential for identity default in blue/);
+    ).toBe(cred);
+    expect(JSON.parse(await b.ok(['credential', 'list']))).toEqual([
+      expect.objectContaining({
+        credential: expect.objectContaining({ attributes: { team: 'blue' }, issuer: alice, subject: bob }),
+        is_verified: true,
+        scope: 'blue',
+      }),
+    ]);
     // An identifier this home does not know is refused with what to do.
     const unknown = await b.o([
       'credential',
@@ -183,7 +205,7 @@ describe("Ockam's identity, credential and authority commands", () => {
       }),
     );
     expect(await a.ok(['project', 'import', '--project-file', projectFile])).toBe(
-      'Imported project default (identifier I923829d0397a06fa862be5a87b7966959b8ef99ab6455b843ca9131a747b4819)',
+      'Successfully imported project default (identifier I923829d0397a06fa862be5a87b7966959b8ef99ab6455b843ca9131a747b4819)',
     );
     // A pre-trusted member gets its credential without a ticket.
     const member = JSON.parse(await a.ok(['--output', 'json', 'project', 'enroll', '--identity', 'm1']));

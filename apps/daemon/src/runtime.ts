@@ -86,6 +86,13 @@ function routerLimits(env: NodeJS.ProcessEnv): { timeSliceMs?: number; refusalLo
   };
 }
 
+/** A hex field of a request (a credential, an exported identity: well under 64 KiB of text). */
+function hexField(value: unknown, key: string): Uint8Array {
+  if (typeof value !== 'string' || value.length > 64 * 1024 || !/^([0-9a-fA-F]{2})+$/.test(value))
+    throw new HttpError(400, `${key} must be hex (at most 32 KiB)`, 'invalid');
+  return fromHex(value, key);
+}
+
 function str(body: unknown, key: string, required = true): string | undefined {
   const v = (body as Record<string, unknown> | null)?.[key];
   if (v === undefined && !required) return undefined;
@@ -157,6 +164,10 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
           ...(b.authorized !== undefined ? { authorized: identifiers(b.authorized) } : {}),
           ...(typeof b.identity === 'string' ? { identity: b.identity } : {}),
           ...(typeof b.timeoutMs === 'number' ? { timeoutMs: b.timeoutMs } : {}),
+          ...(b.credential !== undefined ? { credential: hexField(b.credential, 'credential') } : {}),
+          ...(b.authorityIdentity !== undefined
+            ? { authority: hexField(b.authorityIdentity, 'authorityIdentity') }
+            : {}),
         })
       ).info(),
     listSecureChannels: () => ({ channels: node.secureChannels() }),
@@ -246,6 +257,13 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
       return { deleted: target };
     },
     trust: () => node.trust(),
+    presentCredential: (b) => {
+      const credential = hexField(b.credential, 'credential');
+      if (node.trust().trustedAuthority === null)
+        throw new HttpError(409, 'This node trusts no authority: it presents no credential', 'invalid');
+      node.presentCredential(credential);
+      return { presented: true as const };
+    },
   };
 }
 

@@ -92,7 +92,19 @@ describe('node runtime', () => {
     expect(await client.call('listOutlets', {})).toEqual({ outlets: [] });
     expect(await client.call('listInlets', {})).toEqual({ inlets: [] });
     expect(await client.call('listRelays', {})).toEqual({ relays: [], served: [] });
-    expect(await client.call('trust', {})).toEqual({ project: null, authority: false, credentials: 0 });
+    expect(await client.call('trust', {})).toEqual({
+      project: null,
+      authority: false,
+      trustedAuthority: null,
+      credentials: 0,
+    });
+    // A node that trusts no authority presents no credential, and says so.
+    await expect(client.call('presentCredential', { credential: 'aabb' })).rejects.toMatchObject({
+      status: 409,
+    });
+    await expect(client.call('presentCredential', { credential: 'not hex' })).rejects.toMatchObject({
+      status: 400,
+    });
     await expect(client.call('getPolicy', { resource: 'nothing' })).rejects.toMatchObject({
       kind: 'not-found',
       status: 404,

@@ -102,6 +102,10 @@ export interface AuthorityOptions {
   trustedIdentities?: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** Credential validity in seconds (default 30 days). */
   credentialTtlSeconds?: number;
+  /** Run `direct_authenticator` (default true; Ockam's `--no-direct-authentication` turns it off). */
+  directAuthentication?: boolean;
+  /** Run the enrollment token issuer and acceptor (default true; Ockam's `--no-token-enrollment`). */
+  tokenEnrollment?: boolean;
   /** Leave out `trust_context_id` (Ockam's `--disable-trust-context-id`). */
   disableTrustContextId?: boolean;
   accountAuthority?: AccountAuthority;
@@ -435,10 +439,23 @@ export async function startAuthority(node: Node, options: AuthorityOptions): Pro
       })),
     );
   }
+  const direct = options.directAuthentication !== false;
+  const tokens = options.tokenEnrollment !== false;
   const services: Array<[string, Handler]> = [
-    [AUTHORITY_SERVICES.directAuthenticator, (f, r) => core.directAuthenticator(f, r)],
-    [AUTHORITY_SERVICES.enrollmentTokenIssuer, (f, r) => core.tokenIssuer(f, r)],
-    [AUTHORITY_SERVICES.enrollmentTokenAcceptor, (f, r) => core.tokenAcceptor(f, r)],
+    ...(direct
+      ? [
+          [AUTHORITY_SERVICES.directAuthenticator, (f, r) => core.directAuthenticator(f, r)] as [
+            string,
+            Handler,
+          ],
+        ]
+      : []),
+    ...(tokens
+      ? ([
+          [AUTHORITY_SERVICES.enrollmentTokenIssuer, (f, r) => core.tokenIssuer(f, r)],
+          [AUTHORITY_SERVICES.enrollmentTokenAcceptor, (f, r) => core.tokenAcceptor(f, r)],
+        ] as Array<[string, Handler]>)
+      : []),
     [AUTHORITY_SERVICES.credentialIssuer, (f, r) => core.credentialIssuer(f, r)],
   ];
   const ids =

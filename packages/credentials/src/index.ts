@@ -99,6 +99,8 @@ export {
 export { type EnrollmentToken, MemoryTokenStore, type TokenStore } from './token-store.js';
 export {
   attributesAsText,
+  type CredentialDescription,
+  describeCredential,
   MAX_CLOCK_SKEW,
   type TrustedAuthority,
   type VerifiedCredential,

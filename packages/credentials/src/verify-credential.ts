@@ -240,3 +240,42 @@ function finish(
     credential,
   };
 }
+
+/** What a credential says, read without verifying it. */
+export interface CredentialDescription {
+  readonly subject: Identifier | undefined;
+  /** The identifier the purpose key attestation names (unverified). */
+  readonly issuer: Identifier;
+  readonly attributes: ReadonlyMap<string, string>;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Reads a credential's subject, issuer, attributes and window WITHOUT verifying anything: for
+ * displaying credentials that were verified when they were stored (`ockam credential list`).
+ * Never base a decision on it; use {@link verifyCredential}. Throws `malformed` on bad bytes.
+ */
+export function describeCredential(input: Uint8Array | string): CredentialDescription {
+  const cpk = decodeInput(input);
+  try {
+    const issuer = decodePurposeKeyAttestationData(
+      decodeVersionedData(cpk.purposeKeyAttestation.data).data,
+    ).subject;
+    const versioned = decodeVersionedData(cpk.credential.data);
+    if (versioned.dataType !== CREDENTIAL_DATA_TYPE)
+      throw new Error(`data_type ${versioned.dataType} is not a credential`);
+    const data = decodeCredentialData(versioned.data);
+    return {
+      subject: data.subject,
+      issuer,
+      attributes: attributesAsText(data.attributes),
+      createdAt: data.createdAt,
+      expiresAt: data.expiresAt,
+    };
+  } catch (cause) {
+    throw new CredentialError('malformed', `the credential cannot be decoded: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}

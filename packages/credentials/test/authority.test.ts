@@ -312,3 +312,54 @@ describe('credentials presented in a secure channel drive ABAC', () => {
     ).toBe(true);
   });
 });
+
+describe('authority services that are turned off', () => {
+  it('without direct authentication members cannot be added directly; tickets and credentials still work', async () => {
+    const h = await authorityHarness({ directAuthentication: false });
+    const edge = new Node({ name: 'edge' });
+    cleanups.push(
+      () => h.node.stop(),
+      () => edge.stop(),
+    );
+    const admin = await connect(edge, h.port, h.admin, h.authority.identity);
+    const alice = await actor();
+    // Nothing answers at direct_authenticator (the probe's client is done after its timeout).
+    const probe = await connect(edge, h.port, h.admin, h.authority.identity);
+    await expect(
+      addMember(probe.client, probe.via, alice.identity.identifier, new Map(), { timeoutMs: 1_000 }),
+    ).rejects.toThrow(/direct_authenticator/);
+    const otc = await createEnrollmentToken(admin.client, admin.via);
+    const conn = await connect(edge, h.port, alice, h.authority.identity);
+    await presentEnrollmentToken(conn.client, conn.via, otc);
+    expect(
+      verifyCredential(await requestCredential(conn.client, conn.via), {
+        trustedAuthorities: [h.authority.identity],
+        now: h.clock,
+      }).subject,
+    ).toBe(alice.identity.identifier);
+  });
+
+  it('without token enrollment no ticket is issued; members are added directly', async () => {
+    const h = await authorityHarness({ tokenEnrollment: false });
+    const edge = new Node({ name: 'edge' });
+    cleanups.push(
+      () => h.node.stop(),
+      () => edge.stop(),
+    );
+    const admin = await connect(edge, h.port, h.admin, h.authority.identity);
+    // Nothing answers at enrollment_token_issuer (the probe's client is done after its timeout).
+    const probe = await connect(edge, h.port, h.admin, h.authority.identity);
+    await expect(createEnrollmentToken(probe.client, probe.via, {}, { timeoutMs: 1_000 })).rejects.toThrow(
+      /enrollment_token_issuer/,
+    );
+    const alice = await actor();
+    await addMember(admin.client, admin.via, alice.identity.identifier, new Map([['role', 'dev']]));
+    const conn = await connect(edge, h.port, alice, h.authority.identity);
+    expect(
+      verifyCredential(await requestCredential(conn.client, conn.via), {
+        trustedAuthorities: [h.authority.identity],
+        now: h.clock,
+      }).attributes.get('role'),
+    ).toBe('dev');
+  });
+});

@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CredentialError,
   DEFAULT_CLI_CREDENTIAL_TTL,
+  describeCredential,
   issueCredential,
   MAX_CLOCK_SKEW,
   verifyCredential,
@@ -392,5 +393,30 @@ describe('verifyCredential on random input', () => {
       { numRuns: 2000 },
     );
     expect(utf8('x')).toHaveLength(1);
+  });
+});
+
+describe('describeCredential', () => {
+  it('reads subject, issuer, attributes and window without verifying, and refuses bytes that are no credential', async () => {
+    const issuer = await makeIssuer();
+    const alice = await createIdentity(issuer.vault);
+    const now = nowSeconds();
+    const bytes = await issueCredential({
+      ...issuer,
+      issuer: issuer.identity,
+      subject: alice,
+      attributes: { city: 'New York' },
+      ttlSeconds: 60,
+      now,
+    });
+    const d = describeCredential(toHex(bytes));
+    expect(d).toEqual({
+      subject: alice.identifier,
+      issuer: issuer.identity.identifier,
+      attributes: new Map([['city', 'New York']]),
+      createdAt: now,
+      expiresAt: now + 60,
+    });
+    expectReason(() => describeCredential(fromHex('aabbcc', 'bad')), 'malformed');
   });
 });

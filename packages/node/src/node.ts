@@ -171,7 +171,10 @@ export interface PolicyList {
 
 export interface TrustInfo {
   project: { name: string; id: string; identifier: string } | null;
+  /** This node runs a project's authority. */
   authority: boolean;
+  /** The identifier of the authority whose credentials this node checks and presents, if any. */
+  trustedAuthority: string | null;
   credentials: number;
 }
 
@@ -274,7 +277,15 @@ export interface OckamNode {
    */
   createSecureChannel(
     to: RouteLike | string,
-    options?: { authorized?: string[]; identity?: string; timeoutMs?: number },
+    options?: {
+      authorized?: string[];
+      identity?: string;
+      timeoutMs?: number;
+      /** Presented in this handshake instead of the node's own credential (e.g. a project-admin credential). */
+      credential?: Uint8Array;
+      /** Verify the peer's credentials against this authority (exported identity) on this channel. */
+      authority?: string | Uint8Array;
+    },
   ): Promise<SecureChannelHandle>;
   secureChannels(): ChannelInfo[];
   secureChannel(address: string): SecureChannelHandle;
@@ -421,6 +432,15 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       config: {
         ...(trustConfig.project ? { project: trustConfig.project } : {}),
         ...(trustConfig.authority ? { authority: trustConfig.authority } : {}),
+        ...(typeof trustConfig.authorityIdentity === 'string'
+          ? { authorityIdentity: trustConfig.authorityIdentity }
+          : {}),
+        ...(typeof trustConfig.authorityRoute === 'string'
+          ? { authorityRoute: trustConfig.authorityRoute }
+          : {}),
+        ...(typeof trustConfig.credentialScope === 'string'
+          ? { credentialScope: trustConfig.credentialScope }
+          : {}),
       },
       ...(options.trust ? { given: options.trust } : {}),
       ...lg,
@@ -695,6 +715,12 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       },
       async createSecureChannel(to, o = {}) {
         if (typeof to === 'string' && to.startsWith('/')) {
+          if (o.credential !== undefined || o.authority !== undefined)
+            throw new OckamError(
+              'node',
+              'unsupported',
+              'A credential or an authority for one channel needs a route, not a multiaddr',
+            );
           const hasSecure = MultiAddr.parse(to).components.some((c) => c.protocol === 'secure');
           const r = await resolveMultiaddr(routeContext, hasSecure ? to : `${to}/secure/api`, o);
           const last = r.route.addresses.at(-1)!.value;
@@ -709,6 +735,12 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
           ...(o.authorized?.length ? { authorized: o.authorized } : {}),
           ...(o.identity ? { identity: o.identity } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+          ...(o.credential ? { credentials: [o.credential] } : {}),
+          ...(o.authority !== undefined
+            ? {
+                verifyCredentials: trust.verifyAgainst(o.authority),
+              }
+            : {}),
         });
         return channelHandle(info.address);
       },
@@ -747,6 +779,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
           ? { name: trust.project.name, id: trust.project.id, identifier: trust.project.identifier }
           : null,
         authority: trust.isAuthority,
+        trustedAuthority: trust.authorityIdentifier ?? null,
         credentials: trust.credentials().length,
       }),
       async stop() {

@@ -329,16 +329,31 @@ export class SecureChannels {
     authorized?: string[];
     timeoutMs?: number;
     consumerOf?: string[];
+    /** Presented in this channel's handshake instead of the node's (`secure-channel create --credential`). */
+    credentials?: readonly Uint8Array[];
+    /** Checks what the peer presents on this channel instead of the node's check (`--authority-identity`). */
+    verifyCredentials?: CredentialsHook;
   }): Promise<ChannelInfo> {
     const id = await this.identity(options.identity);
+    const given = options.credentials;
+    const identity: SecureChannelIdentity = given
+      ? {
+          identifier: id.channelIdentity.identifier,
+          changeHistory: id.channelIdentity.changeHistory,
+          secureChannelKey: id.channelIdentity.secureChannelKey,
+          purposeKeyAttestation: id.channelIdentity.purposeKeyAttestation,
+          credentials: given,
+        }
+      : id.channelIdentity;
+    const verify = options.verifyCredentials ?? this.#verifyCredentials;
     let channel: SecureChannel;
     try {
       channel = await createSecureChannel(this.#node, options.route, {
-        identity: id.channelIdentity,
+        identity,
         vault: id.vault.vault,
         trustPolicy: policy(options.authorized),
         verifier: this.#verifier,
-        ...(this.#verifyCredentials ? { verifyCredentials: this.#verifyCredentials } : {}),
+        ...(verify ? { verifyCredentials: verify } : {}),
         ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
         // A channel through another channel: its handshake replies come out of that one.
         ...(options.consumerOf?.length ? { consumerOf: options.consumerOf } : {}),

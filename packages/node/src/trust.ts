@@ -47,12 +47,40 @@ import {
 } from '@ockam/state';
 import type { NodeIdentities } from './memory-state.js';
 
+/** How a project's authority runs (the flags of `ockam authority create`). */
+export interface AuthorityConfig {
+  /** Pre-trusted members, as JSON: `{"I…": {"k": "v"}}`. */
+  trustedIdentities?: string;
+  /** The account authority (exported identity, hex) whose `project` credentials make project admins. */
+  accountAuthority?: string;
+  /** With an account authority, enrollers are not admins (Ockam's `--enforce-admin-checks`). */
+  enforceAdminChecks?: boolean;
+  /** No `direct_authenticator` (members are added by tickets only). */
+  noDirectAuthentication?: boolean;
+  /** No enrollment tokens (members are added directly only). */
+  noTokenEnrollment?: boolean;
+  /** Credentials without `trust_context_id`. */
+  disableTrustContextId?: boolean;
+}
+
 /** What a node's `options` in the state database say about its trust. */
 export interface TrustConfig {
   /** The project this node is a member of (`/project/NAME`, credentials). */
   project?: string;
-  /** This node hosts the project's authority. */
-  authority?: { trustedIdentities?: string };
+  /** This node hosts the project's authority (`ockam authority create` and its flags). */
+  authority?: AuthorityConfig;
+  /**
+   * Without a project, an authority to trust (`node create --authority-identity`): its exported
+   * identity (hex). Peers' credentials are checked against it, and it is deny by default.
+   */
+  authorityIdentity?: string;
+  /** Where that authority listens (`--authority-route`), kept for commands that ask it. */
+  authorityRoute?: string;
+  /**
+   * The scope of the stored credential this node presents (`--credential-scope`, what
+   * `ockam credential store --scope` names), read at start and when told it changed.
+   */
+  credentialScope?: string;
 }
 
 export interface NodeTrustOptions {
@@ -119,6 +147,11 @@ export class NodeTrust {
       this.project = projects.require(options.config.project);
       this.authority = projects.authority(this.project).identity;
       this.#credential = projects.credential(options.identityName, this.project.name);
+    } else if (options.config.authorityIdentity) {
+      this.authority = importIdentity(options.config.authorityIdentity);
+      const scope = options.config.credentialScope;
+      if (scope !== undefined && options.state)
+        this.#credential = new Projects(options.state).credential(options.identityName, scope);
     }
   }
 
@@ -126,6 +159,11 @@ export class NodeTrust {
   get #state(): State {
     if (!this.#o.state) throw new TypeError('a node without state has no project and runs no authority');
     return this.#o.state;
+  }
+
+  /** The identifier of the authority whose credentials this node checks and presents, if any. */
+  get authorityIdentifier(): string | undefined {
+    return this.authority?.identifier;
   }
 
   get hasAuthority(): boolean {
@@ -160,14 +198,32 @@ export class NodeTrust {
     | ((c: { peerIdentifier: string; credentials: readonly Uint8Array[] }) => Promise<void>)
     | undefined {
     if (!this.authority) return undefined;
+    // An authority also takes its account authority's project-admin credentials.
     return presentedCredentialsHandler({
-      trustedAuthorities: [this.authority],
+      trustedAuthorities: [this.authority, ...(this.#accountAuthority ? [this.#accountAuthority] : [])],
+      store: this.attributes,
+      ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+    });
+  }
+
+  /** A check of what one channel's peer presents, against `authority` (exported identity), stored with the node's attributes. */
+  verifyAgainst(
+    authority: string | Uint8Array,
+  ): (c: { peerIdentifier: string; credentials: readonly Uint8Array[] }) => Promise<void> {
+    return presentedCredentialsHandler({
+      trustedAuthorities: [importIdentity(authority)],
       store: this.attributes,
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });
   }
 
   #pool: { end(): Promise<void> } | undefined;
+
+  /** The account authority of an authority node, if its flags name one. */
+  get #accountAuthority(): Identity | undefined {
+    const hex = this.#o.config.authority?.accountAuthority;
+    return hex ? importIdentity(hex) : undefined;
+  }
 
   /** Member and token stores: PostgreSQL when OCKAM_POSTGRES_HOST/PORT are set (replicas share it), else SQLite. */
   async #stores(authority: string): Promise<{ members: MemberStore; tokens: TokenStore }> {
@@ -202,6 +258,7 @@ export class NodeTrust {
     if (!cfg || !this.project) return;
     const { identity, vault } = this.#o;
     const purposeKey = await this.#signingKey();
+    const account = this.#accountAuthority;
     this.#authority = await startAuthority(this.#o.node, {
       vault,
       identity,
@@ -209,6 +266,18 @@ export class NodeTrust {
       projectId: this.project.id,
       ...(await this.#stores(identity.identifier)),
       ...(cfg.trustedIdentities ? { trustedIdentities: parseTrustedIdentities(cfg.trustedIdentities) } : {}),
+      ...(account
+        ? {
+            accountAuthority: {
+              identifier: account.identifier,
+              attributes: this.attributes,
+              enforceAdminChecks: cfg.enforceAdminChecks === true,
+            },
+          }
+        : {}),
+      ...(cfg.noDirectAuthentication ? { directAuthentication: false } : {}),
+      ...(cfg.noTokenEnrollment ? { tokenEnrollment: false } : {}),
+      ...(cfg.disableTrustContextId ? { disableTrustContextId: true } : {}),
       flowControlId: flowControlIds,
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });

@@ -121,6 +121,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
     source: Address,
     flowId: FlowControlId | undefined,
     send: (payload: Uint8Array) => Promise<void>,
+    openedBy: RoutedMessage,
   ): Promise<void> => {
     let socket: Socket;
     try {
@@ -146,6 +147,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
       lingerMs,
       incoming: options.incoming,
       outgoing: options.outgoing,
+      openedBy,
       consumerOf: [flowId],
       onClosed: (c) => {
         connections.delete(c);
@@ -213,8 +215,12 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
           return;
         }
         // Connecting to the target must not hold up other Pings: run it beside the worker.
-        const task = openConnection(returnRoute, routed.source, message.localInfo.flowControlId, (payload) =>
-          ctx.send(returnRoute, payload),
+        const task = openConnection(
+          returnRoute,
+          routed.source,
+          message.localInfo.flowControlId,
+          (payload) => ctx.send(returnRoute, payload),
+          routed,
         ).catch((e: unknown) =>
           logger.warn('tcp outlet failed to open a connection', { error: errorMessage(e) }),
         );

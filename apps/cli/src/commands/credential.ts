@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fromHex, OckamError, toHex } from '@ockam/core';
 import {
   CredentialError,
   DEFAULT_CLI_CREDENTIAL_TTL,
+  describeCredential,
   issueCredential,
   type VerifiedCredential,
   verifyCredential,
 } from '@ockam/credentials';
+import { isNodeRunning } from '@ockam/daemon';
 import { importIdentity } from '@ockam/identity';
 import { Projects } from '@ockam/state';
 import { type Command, Option } from 'commander';
@@ -54,12 +56,20 @@ function issuerIdentity(ctx: CliContext, nameOrHex: string) {
   }
 }
 
-/** `--credential HEX` or `--credential-path FILE` (exactly one, as in Ockam). */
-function credentialBytes(opts: { credential?: string; credentialPath?: string }): Uint8Array {
+/** The largest credential file read (Ockam's credentials are well under a kilobyte of hex). */
+const MAX_CREDENTIAL_FILE = 64 * 1024;
+
+/** The text of `--credential HEX` or `--credential-path FILE` (exactly one, as in Ockam). */
+function readCredential(opts: { credential?: string; credentialPath?: string }): string {
   if ((opts.credential === undefined) === (opts.credentialPath === undefined))
     throw new OckamError('application', 'invalid', 'Give exactly one of --credential and --credential-path');
-  const text = opts.credential ?? readFileSync(opts.credentialPath as string, 'utf8');
-  return fromHex(text.trim(), 'credential');
+  if (opts.credentialPath !== undefined && statSync(opts.credentialPath).size > MAX_CREDENTIAL_FILE)
+    throw new OckamError(
+      'application',
+      'invalid',
+      `${opts.credentialPath} is larger than a credential can be (${MAX_CREDENTIAL_FILE} bytes)`,
+    );
+  return (opts.credential ?? readFileSync(opts.credentialPath as string, 'utf8')).trim();
 }
 
 export function registerCredentialCommands(program: Command, run: Run): void {
@@ -151,21 +161,25 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     )
     .action((opts: { issuer: string; credential?: string; credentialPath?: string; for?: string }) =>
       run(async (ctx) => {
+        // As in Ockam, the verdict is the result (`true`/`false` when piped), not the exit code:
+        // only a question that cannot be asked (no credential given, an issuer unknown here) fails.
+        const text = readCredential(opts);
+        const issuer = issuerIdentity(ctx, opts.issuer);
         let v: VerifiedCredential;
         try {
-          v = verifyCredential(credentialBytes(opts), {
-            trustedAuthorities: [issuerIdentity(ctx, opts.issuer)],
+          v = verifyCredential(fromHex(text, 'credential'), {
+            trustedAuthorities: [issuer],
             ...(opts.for ? { expectedSubject: opts.for } : {}),
           });
         } catch (e) {
-          if (CredentialError.isReason(e) || OckamError.is(e))
-            throw new OckamError('identity', 'invalid', `Invalid credential: ${(e as Error).message}`, {
-              cause: e,
-            });
-          throw e;
+          if (!(CredentialError.isReason(e) || OckamError.is(e))) throw e;
+          const error = (e as Error).message;
+          ctx.out.result(`Invalid credential: ${error}`, { valid: false, is_valid: false, error }, 'false');
+          return;
         }
         const json = {
           valid: true,
+          is_valid: true,
           subject: v.subject,
           issuer: v.issuer,
           attributes: Object.fromEntries(v.attributes),
@@ -175,6 +189,7 @@ export function registerCredentialCommands(program: Command, run: Run): void {
         ctx.out.result(
           `Valid credential for ${v.subject} from ${v.issuer}, until ${new Date(v.expiresAt * 1000).toISOString()}: ${[...v.attributes].map(([k, x]) => `${k}=${x}`).join(' ')}`,
           json,
+          'true',
         );
       }),
     );
@@ -189,36 +204,65 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     )
     .option('--credential <hex>', 'the credential')
     .option('--credential-path <file>', 'a file holding the credential (hex)')
-    .option('--scope <project>', 'project it is for', 'default')
+    .option('--scope <scope>', 'what it is for: a project, or the --credential-scope of nodes', 'default')
+    .option(
+      '--at <node>',
+      'the node that presents it (its identity must be the subject); a running node starts presenting it now',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam credential store --issuer default --credential 8282… --scope default',
+      '\nExamples:\n  $ ockam credential store --issuer default --credential 8282… --scope default\n  $ ockam credential store --issuer I923829d0… --credential-path n1.cred --scope test --at n1',
     )
-    .action((opts: { issuer: string; credential?: string; credentialPath?: string; scope: string }) =>
-      run(async (ctx) => {
-        const bytes = credentialBytes(opts);
-        let v: VerifiedCredential;
-        try {
-          v = verifyCredential(bytes, { trustedAuthorities: [issuerIdentity(ctx, opts.issuer)] });
-        } catch (e) {
-          throw new OckamError('identity', 'invalid', `Invalid credential: ${(e as Error).message}`, {
-            cause: e,
-          });
-        }
-        const owner = ctx.identities.listIdentities().find((i) => i.identifier === v.subject);
-        if (!owner)
-          throw new OckamError(
-            'identity',
-            'not-found',
-            `The credential is about ${v.subject}, which is not one of your identities`,
+    .action(
+      (opts: { issuer: string; credential?: string; credentialPath?: string; scope: string; at?: string }) =>
+        run(async (ctx) => {
+          const text = readCredential(opts);
+          const node = opts.at === undefined ? undefined : ctx.state.requireNode(opts.at);
+          let v: VerifiedCredential;
+          try {
+            v = verifyCredential(fromHex(text, 'credential'), {
+              trustedAuthorities: [issuerIdentity(ctx, opts.issuer)],
+            });
+          } catch (e) {
+            // Ockam's words, so that scripts matching them keep working; ours say why.
+            throw new OckamError(
+              'identity',
+              'invalid',
+              `Credential is not verified: ${(e as Error).message}`,
+              {
+                cause: e,
+              },
+            );
+          }
+          const bytes = fromHex(text, 'credential');
+          const owner = ctx.identities.listIdentities().find((i) => i.identifier === v.subject);
+          if (!owner)
+            throw new OckamError(
+              'identity',
+              'not-found',
+              `The credential is about ${v.subject}, which is not one of your identities`,
+            );
+          // A running node presents it from its next handshake on (and over its live channels);
+          // one that refuses it (another authority, another identity) leaves nothing stored.
+          if (node && (await isNodeRunning(ctx.home, node))) {
+            const trust = await ctx.client(node.name).call('trust', {});
+            if (trust.trustedAuthority === null)
+              ctx.out.warn(`Node ${node.name} trusts no authority: it will not present this credential`);
+            else await ctx.client(node.name).call('presentCredential', { credential: text });
+          }
+          new Projects(ctx.state).saveCredential(owner.name, opts.scope, bytes, v.expiresAt);
+          ctx.out.result(
+            `Stored a credential for identity ${owner.name} in ${opts.scope}`,
+            {
+              identity: owner.name,
+              scope: opts.scope,
+              expiresAt: v.expiresAt,
+              issuer: v.issuer,
+              credential: text,
+            },
+            text,
           );
-        new Projects(ctx.state).saveCredential(owner.name, opts.scope, bytes, v.expiresAt);
-        ctx.out.result(`Stored a credential for identity ${owner.name} in ${opts.scope}`, {
-          identity: owner.name,
-          scope: opts.scope,
-          expiresAt: v.expiresAt,
-        });
-      }),
+        }),
     );
   credential
     .command('list')
@@ -226,26 +270,45 @@ export function registerCredentialCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam credential list')
     .action(() =>
       run(async (ctx) => {
-        const list = new Projects(ctx.state).credentials().map((c) => ({
-          identity: c.identityName,
-          scope: c.project,
-          expiresAt: c.expiresAt,
-          expired: c.expiresAt * 1000 < Date.now(),
-          credential: toHex(c.credential),
-        }));
+        const now = Math.floor(Date.now() / 1000);
+        // Ockam's shape (`credential`, `is_verified`, `scope`), with the identity that holds it.
+        const list = new Projects(ctx.state).credentials().map((c) => {
+          const d = describeCredential(c.credential);
+          return {
+            credential: {
+              attributes: Object.fromEntries(d.attributes),
+              created_at: d.createdAt,
+              credential: toHex(c.credential),
+              expires_at: d.expiresAt,
+              issuer: d.issuer,
+              subject: d.subject ?? null,
+            },
+            // Every stored credential was verified when it was stored.
+            is_verified: true,
+            scope: c.project,
+            identity: c.identityName,
+            expired: c.expiresAt <= now,
+          };
+        });
+        const json = JSON.stringify(list, null, 2);
         ctx.out.result(
           () =>
             list.length
               ? table(
-                  ['IDENTITY', 'SCOPE', 'EXPIRES'],
+                  ['IDENTITY', 'SCOPE', 'ISSUER', 'EXPIRES', 'ATTRIBUTES'],
                   list.map((c) => [
                     c.identity,
                     c.scope,
-                    `${new Date(c.expiresAt * 1000).toISOString()}${c.expired ? ' (expired)' : ''}`,
+                    c.credential.issuer,
+                    `${new Date(c.credential.expires_at * 1000).toISOString()}${c.expired ? ' (expired)' : ''}`,
+                    Object.entries(c.credential.attributes)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(' '),
                   ]),
                 )
               : 'No credentials',
           list,
+          json,
         );
       }),
     );

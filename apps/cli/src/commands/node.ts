@@ -80,6 +80,16 @@ export function registerNodeCommands(program: Command, run: Run): void {
       "also start the 'hop' service, which forwards to the next address of a route (off by default, as in Ockam; it reaches only what its sender could reach itself)",
     )
     .option('--configuration <yaml>', 'an inline configuration (YAML or JSON), as in a configuration file')
+    .option(
+      '--authority-identity <hex>',
+      "trust this authority without a project: its exported identity ('ockam identity show NAME --full --encoding hex'); deny by default",
+    )
+    .option('--authority-route <route>', 'where that authority listens (a multiaddr)')
+    .option(
+      '--credential-scope <scope>',
+      "present the credential stored for the node's identity with this scope ('ockam credential store --scope')",
+    )
+    .option('--enrollment-ticket <ticket>', "enroll the node's identity with this project ticket first")
     .addHelpText(
       'after',
       '\nExamples:\n  $ ockam node create n1\n  $ ockam node create n2 --tcp-listener-address 127.0.0.1:4000\n  $ ockam node create n3 --foreground' +
@@ -108,6 +118,10 @@ export function registerNodeCommands(program: Command, run: Run): void {
           httpServer?: string;
           project?: string;
           configuration?: string;
+          authorityIdentity?: string;
+          authorityRoute?: string;
+          credentialScope?: string;
+          enrollmentTicket?: string;
         },
       ) =>
         run(async (ctx) => {
@@ -197,6 +211,8 @@ export function registerNodeCommands(program: Command, run: Run): void {
               `Logs:         ${json.logPath}`,
             ].join('\n'),
           json,
+          // Piped, Ockam prints a node as JSON (`"status": "running"`): so do we.
+          JSON.stringify(json, null, 2),
         );
       }),
     );
@@ -370,6 +386,11 @@ export interface CreateNodeOptions {
   rendezvousService?: string;
   /** Start the `hop` service (kept in the node's state: `node start` starts it again). */
   enableHop?: boolean;
+  /** Trust options (`--authority-identity`, …): see `createTrustOptions` in project.ts. */
+  authorityIdentity?: string;
+  authorityRoute?: string;
+  credentialScope?: string;
+  enrollmentTicket?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -410,11 +431,13 @@ export async function createNode(
   // The identity must exist before the node starts (the default one is created here if needed).
   const identity = (await ctx.identities.ensureIdentity(opts.identity)).name;
   if (opts.httpServer) parseHostPort(opts.httpServer);
-  const projects = ctx.projects;
-  const project = opts.project ? projects.require(opts.project).name : projects.get('default')?.name;
+  // Loaded here, not at the top: project.ts brings identities and the node library, which
+  // `node list` and `node show` must not pay for at startup.
+  const { nodeTrustOptions } = await import('./project.js');
+  const trust = await nodeTrustOptions(ctx, identity, opts);
   ctx.state.createNode(nodeName, {
     identity,
-    ...(project ? { project } : {}),
+    ...trust,
     ...(logLevel ? { logLevel } : {}),
     ...(opts.httpServer ? { httpServer: opts.httpServer } : {}),
     ...(opts.websocketListenerAddress ? { websocketListenerAddress: opts.websocketListenerAddress } : {}),

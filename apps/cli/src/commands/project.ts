@@ -21,6 +21,8 @@ import { type ProjectAuthority, type ProjectRecord, Projects } from '@ockam/stat
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
+import { registerProjectMemberCommands } from './project-member.js';
+import { registerSpaceCommands } from './space.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
@@ -70,7 +72,13 @@ async function hostProject(
   name: string,
   listen: string | undefined,
   admin: string | undefined,
-  options: { projectId?: string; trustedIdentities?: string; identityName?: string } = {},
+  options: {
+    projectId?: string;
+    trustedIdentities?: string;
+    identityName?: string;
+    /** The other flags of `authority create` (account authority, services), kept with the node. */
+    authorityFlags?: Record<string, string | boolean>;
+  } = {},
 ): Promise<ProjectRecord> {
   const projects = new Projects(ctx.state);
   const ids = ctx.identities;
@@ -103,7 +111,7 @@ async function hostProject(
   const nodeOptions = {
     identity: identityName,
     project: name,
-    authority: { trustedIdentities: trustedJson },
+    authority: { trustedIdentities: trustedJson, ...options.authorityFlags },
   };
   if (!record) record = ctx.state.createNode(name, nodeOptions);
   else ctx.state.setNodeOptions(name, { ...record.options, ...nodeOptions });
@@ -112,7 +120,7 @@ async function hostProject(
 }
 
 /** A secure channel to the project's authority (its `api` listener), authorized to its identifier. */
-function connectAuthority(c: ClientNode, authority: ProjectAuthority) {
+export function connectAuthority(c: ClientNode, authority: ProjectAuthority) {
   return c.connect(`${authority.route}/secure/api`, { authorized: [authority.identity.identifier] });
 }
 
@@ -139,7 +147,13 @@ async function fetchCredential(
   project: ProjectRecord,
   identityName: string | undefined,
   otc?: Uint8Array,
-): Promise<{ identifier: string; expiresAt: number; attributes: Record<string, string> }> {
+): Promise<{
+  name: string;
+  identifier: string;
+  createdAt: number;
+  expiresAt: number;
+  attributes: Record<string, string>;
+}> {
   const identity = await ctx.identities.ensureIdentity(identityName);
   const authority = new Projects(ctx.state).authority(project);
   return withClientNode(ctx.state, identity.name, async (c) => {
@@ -160,7 +174,9 @@ async function fetchCredential(
     });
     new Projects(ctx.state).saveCredential(identity.name, project.name, bytes, verified.expiresAt);
     return {
+      name: identity.name,
       identifier: identity.identifier,
+      createdAt: verified.createdAt,
       expiresAt: verified.expiresAt,
       attributes: Object.fromEntries(verified.attributes),
     };
@@ -168,6 +184,9 @@ async function fetchCredential(
 }
 
 export function registerProjectCommands(program: Command, run: Run): void {
+  // Registered here rather than in main.ts: they belong to projects.
+  registerSpaceCommands(program, run);
+  registerProjectMemberCommands(program, run);
   program
     .command('enroll')
     .description(
@@ -311,9 +330,24 @@ export function registerProjectCommands(program: Command, run: Run): void {
           text === undefined
             ? await enrollMember(ctx, opts.project, opts.identity)
             : await enrollTicket(ctx, readTicket(text), opts.identity);
+        const attributes = Object.entries(cred.attributes).map(([k, v]) => `  ${k}=${v}`);
+        // Piped, Ockam prints its enroll output as JSON (identity, project, credential): so do we.
+        const ockam = {
+          identity: { name: cred.name, identifier: cred.identifier },
+          project_name: p.name,
+          credential: {
+            attributes: cred.attributes,
+            created_at: cred.createdAt,
+            expires_at: cred.expiresAt,
+          },
+        };
         ctx.out.result(
-          `Enrolled ${cred.identifier} in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
-          { project: p.name, ...cred },
+          [
+            `Enrolled ${cred.name} (${cred.identifier}) in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
+            ...(attributes.length ? ['Attributes attested by the project authority:', ...attributes] : []),
+          ].join('\n'),
+          { project: p.name, ...cred, ...ockam },
+          JSON.stringify(ockam, null, 2),
         );
       }),
     );
@@ -331,7 +365,11 @@ export function registerProjectCommands(program: Command, run: Run): void {
     .action((opts: { projectFile: string }) =>
       run(async (ctx) => {
         const p = importProjectFile(ctx, opts.projectFile);
-        ctx.out.result(`Imported project ${p.name} (identifier ${p.identifier})`, describeProject(p));
+        // Ockam's words, which scripts look for.
+        ctx.out.result(
+          `Successfully imported project ${p.name} (identifier ${p.identifier})`,
+          describeProject(p),
+        );
       }),
     );
 
@@ -407,6 +445,20 @@ export function registerProjectCommands(program: Command, run: Run): void {
       'pre-trusted members and their attributes, as JSON: {"I…": {"k": "v"}}; an enroller has "ockam-role": "enroller"',
     )
     .option('--identity <name>', 'identity of the authority (created when missing)', 'authority')
+    .option(
+      '--account-authority <hex>',
+      'an account authority (exported identity) whose credentials with project=<--project-identifier> make project admins',
+    )
+    .option(
+      '--enforce-admin-checks',
+      'with --account-authority, enrollers are not admins (they cannot make enrollers)',
+    )
+    .option(
+      '--no-direct-authentication',
+      'members cannot be added directly (project-member add): tickets only',
+    )
+    .option('--no-token-enrollment', 'no enrollment tickets: members are added directly only')
+    .option('--disable-trust-context-id', 'leave trust_context_id out of the credentials it issues')
     .addHelpText(
       'after',
       '\nAs in Ockam, only the pre-trusted identities are members at first: give an enroller there to make tickets.\nOthers reach it through a project file (\'ockam project import --project-file\') naming its identity\n(\'ockam identity show authority --full --encoding hex\') and its route (/dnsaddr/127.0.0.1/tcp/4000/service/api).\n\nExamples:\n  $ ockam authority create --tcp-listener-address 127.0.0.1:4000 --project-identifier p1 \\\n      --trusted-identities \'{"I923829d0…": {"ockam-role": "enroller"}}\'',
@@ -419,13 +471,29 @@ export function registerProjectCommands(program: Command, run: Run): void {
           projectIdentifier: string;
           trustedIdentities?: string;
           identity: string;
+          accountAuthority?: string;
+          enforceAdminChecks?: boolean;
+          directAuthentication: boolean;
+          tokenEnrollment: boolean;
+          disableTrustContextId?: boolean;
         },
       ) =>
         run(async (ctx) => {
           if (opts.trustedIdentities) parseTrustedIdentities(opts.trustedIdentities);
+          const account =
+            opts.accountAuthority === undefined
+              ? undefined
+              : exportedIdentityFlag(opts.accountAuthority, '--account-authority');
           const p = await hostProject(ctx, name, opts.tcpListenerAddress, undefined, {
             projectId: opts.projectIdentifier,
             identityName: opts.identity,
+            authorityFlags: {
+              ...(account !== undefined ? { accountAuthority: account } : {}),
+              ...(opts.enforceAdminChecks ? { enforceAdminChecks: true } : {}),
+              ...(opts.directAuthentication === false ? { noDirectAuthentication: true } : {}),
+              ...(opts.tokenEnrollment === false ? { noTokenEnrollment: true } : {}),
+              ...(opts.disableTrustContextId ? { disableTrustContextId: true } : {}),
+            },
             ...(opts.trustedIdentities ? { trustedIdentities: opts.trustedIdentities } : {}),
           });
           ctx.out.result(`Authority ${p.identifier} is running on node ${name} at ${p.route}`, {
@@ -546,6 +614,67 @@ function saveProject(
     authorityRoute: separate ? (authorityRoute ?? null) : null,
   });
   return projects.require(d.name);
+}
+
+/** A flag holding an exported identity (hex of its change history): checked, trimmed. */
+function exportedIdentityFlag(value: string, flag: string): string {
+  const hex = value.trim();
+  try {
+    importIdentity(hex);
+  } catch (cause) {
+    throw new OckamError(
+      'identity',
+      'invalid',
+      `${flag} is not an exported identity (hex of its change history): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  return hex;
+}
+
+/** How a new node is told whom to trust (`node create`): the options stored with it. */
+export interface NodeTrustFlags {
+  project?: string;
+  authorityIdentity?: string;
+  authorityRoute?: string;
+  credentialScope?: string;
+  enrollmentTicket?: string;
+}
+
+/**
+ * The trust options a new node is stored with: a project (`--project`, the one a ticket
+ * enrolled in, or "default" when it exists), or an authority without a project
+ * (`--authority-identity`, checked here, with `--authority-route` and `--credential-scope`).
+ */
+export async function nodeTrustOptions(
+  ctx: CliContext,
+  identityName: string,
+  flags: NodeTrustFlags,
+): Promise<Record<string, string>> {
+  const scope: Record<string, string> = flags.credentialScope
+    ? { credentialScope: flags.credentialScope }
+    : {};
+  if (flags.authorityIdentity !== undefined) {
+    if (flags.project !== undefined || flags.enrollmentTicket !== undefined)
+      throw new OckamError(
+        'application',
+        'invalid',
+        'Give --authority-identity, or a project (--project, --enrollment-ticket), not both',
+      );
+    const hex = exportedIdentityFlag(flags.authorityIdentity, '--authority-identity');
+    return {
+      authorityIdentity: hex,
+      ...(flags.authorityRoute ? { authorityRoute: flags.authorityRoute } : {}),
+      ...scope,
+    };
+  }
+  if (flags.enrollmentTicket !== undefined) {
+    const { project } = await enrollTicket(ctx, readTicket(flags.enrollmentTicket), identityName);
+    return { project: project.name, ...scope };
+  }
+  const projects = new Projects(ctx.state);
+  const project = flags.project ? projects.require(flags.project).name : projects.get('default')?.name;
+  return project ? { project, ...scope } : {};
 }
 
 /** A member of a project (pre-trusted, added, or enrolled before) gets its credential. */

@@ -39,12 +39,28 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
     )
     .option('--identity <name>', "identity to present (the node's identity if omitted)")
     .option('--timeout <duration>', 'handshake timeout', '120s')
+    .option(
+      '--credential <hex>',
+      "present this credential in the handshake instead of the node's (e.g. a project-admin credential)",
+    )
+    .option(
+      '--authority-identity <hex>',
+      "check the peer's credentials against this authority (its exported identity)",
+    )
     .addHelpText(
       'after',
       '\nWhen stdout is not a terminal only the route is printed, so it can be piped:\n\nExamples:\n  $ ockam secure-channel create --from n1 --to /node/n2/service/api\n  $ ockam secure-channel create --from n1 --to /node/n1/node/n2/node/n3/service/api \\\n      | ockam message send "hello ockam!" --from n1 --to -/service/uppercase',
     )
     .action(
-      (opts: { to: string; from?: string; authorized?: string[]; identity?: string; timeout: string }) =>
+      (opts: {
+        to: string;
+        from?: string;
+        authorized?: string[];
+        identity?: string;
+        timeout: string;
+        credential?: string;
+        authorityIdentity?: string;
+      }) =>
         run(async (ctx) => {
           const timeoutMs = parseDuration(opts.timeout);
           const from = await ctx.runningNode(opts.from);
@@ -56,6 +72,8 @@ export function registerSecureChannelCommands(program: Command, run: Run): void 
               timeoutMs,
               ...(opts.authorized ? { authorized: opts.authorized } : {}),
               ...(opts.identity ? { identity: opts.identity } : {}),
+              ...(opts.credential ? { credential: opts.credential.trim() } : {}),
+              ...(opts.authorityIdentity ? { authorityIdentity: opts.authorityIdentity.trim() } : {}),
             },
             { timeoutMs: timeoutMs + 5_000 },
           );

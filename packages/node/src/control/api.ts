@@ -88,7 +88,16 @@ export const CONTROL_API = {
   sendMessage: endpoint<SendMessageRequest, SendMessageResponse>('POST', '/messages'),
 
   createSecureChannel: endpoint<
-    { route: string[]; authorized?: string[]; identity?: string; timeoutMs?: number },
+    {
+      route: string[];
+      authorized?: string[];
+      identity?: string;
+      timeoutMs?: number;
+      /** Hex: presented in this handshake instead of the node's credential. */
+      credential?: string;
+      /** Hex: the exported identity of the authority the peer's credentials are checked against. */
+      authorityIdentity?: string;
+    },
     ChannelInfo
   >('POST', '/secure-channels'),
   listSecureChannels: endpoint<NoInput, { channels: ChannelInfo[] }>('GET', '/secure-channels'),
@@ -140,6 +149,8 @@ export const CONTROL_API = {
   deletePolicy: endpoint<PolicyQuery, { deleted: PolicyTarget }>('DELETE', '/policy'),
 
   trust: endpoint<NoInput, TrustInfo>('GET', '/trust'),
+  /** Presents this credential (hex) from now on: verified against the node's authority, for its identity. */
+  presentCredential: endpoint<{ credential: string }, { presented: true }>('POST', '/credentials'),
 } as const;
 
 export type ControlApi = typeof CONTROL_API;

@@ -19,6 +19,13 @@
  *   `Disconnect`s (one if the peer already ended); a second `Disconnect` tells our peer to destroy
  *   its socket rather than half-close it, so a reset reaches the other side as a reset;
  * - once closed, the worker lingers `lingerMs` to absorb messages still in flight, then stops.
+ *
+ * Authorization is not only checked per message: a connection whose peer stops sending (a
+ * download, seen from the downloading side's peer) would otherwise live on after the peer's
+ * credential expired. So an open connection with an incoming access control asks it again every
+ * `recheckMs` about the peer (the message that opened the connection, or the first one it sent),
+ * and resets the connection when the answer is no — as Ockam's portals do through their outgoing
+ * ABAC, which refuses to send to a peer whose credential expired.
  */
 import type { Socket } from 'node:net';
 import {
@@ -29,6 +36,7 @@ import {
   type Logger,
   type Node,
   type OutgoingAccessControl,
+  type RelayMessage,
   type Route,
   type RoutedMessage,
   type WorkerContext,
@@ -49,6 +57,9 @@ const DISCONNECT = encodePortalMessage({ kind: 'disconnect' });
 /** How long closing waits for queued sends before giving up on them. */
 const CLOSE_SEND_TIMEOUT_MS = 2_000;
 
+/** How often an open connection re-checks that its peer is still authorized (1 s: one policy evaluation per connection per second). */
+export const DEFAULT_RECHECK_MS = 1_000;
+
 export interface PortalConnectionInit {
   readonly node: Node;
   readonly logger: Logger;
@@ -63,6 +74,20 @@ export interface PortalConnectionInit {
   readonly onClosed?: (connection: PortalConnection) => void;
   /** Called when a send to the peer failed (the route may be broken). */
   readonly onRouteError?: (error: unknown) => void;
+  /** How often `incoming` is asked again about the peer while open (default 1 s; 0: never). */
+  readonly recheckMs?: number;
+  /** The message that opened the connection (an outlet's Ping): whom the re-check asks about. */
+  readonly openedBy?: RelayMessage;
+}
+
+/** What the re-check keeps of a peer's message: who sent it, through which channel; not its payload. */
+function withoutPayload(m: RelayMessage): RelayMessage {
+  const { onwardRoute, returnRoute, localInfo } = m.message;
+  return {
+    source: m.source,
+    destination: m.destination,
+    message: new LocalMessage(onwardRoute, returnRoute, new Uint8Array(0), localInfo),
+  };
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -100,6 +125,11 @@ export class PortalConnection {
   #finishing = false;
   #bytesIn = 0;
   #bytesOut = 0;
+  readonly #incoming: IncomingAccessControl | undefined;
+  readonly #recheckMs: number;
+  #peer: RelayMessage | undefined;
+  #recheck: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
 
   constructor(init: PortalConnectionInit) {
     this.#node = init.node;
@@ -108,6 +138,9 @@ export class PortalConnection {
     this.#lingerMs = init.lingerMs;
     this.#onClosed = init.onClosed;
     this.#onRouteError = init.onRouteError;
+    this.#incoming = init.incoming;
+    this.#recheckMs = init.recheckMs ?? DEFAULT_RECHECK_MS;
+    if (init.openedBy) this.#peer = withoutPayload(init.openedBy);
     this.address = Address.random(`${init.role}_portal_`);
     this.#logger = init.logger.child({ portal: this.address.value });
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -117,7 +150,7 @@ export class PortalConnection {
         handleMessage: (_ctx, routed) => this.#onMessage(routed),
       },
       {
-        ...(init.incoming ? { incoming: init.incoming } : {}),
+        ...(init.incoming ? { incoming: this.#refusingHandshake(init.incoming) } : {}),
         ...(init.outgoing ? { outgoing: init.outgoing } : {}),
       },
     );
@@ -131,6 +164,27 @@ export class PortalConnection {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+  }
+
+  /**
+   * `incoming`, and while an inlet waits for its Pong, a refusal ends the wait at once: the
+   * outlet's side answered but may not talk to us (its credential expired, a policy), which the
+   * inlet would otherwise learn only from the Pong timeout.
+   */
+  #refusingHandshake(incoming: IncomingAccessControl): IncomingAccessControl {
+    return {
+      isAuthorized: async (relay) => {
+        const allowed = await incoming.isAuthorized(relay);
+        if (!allowed && this.#state === 'handshake')
+          this.#pong?.reject(
+            new PortalError(
+              'permission',
+              "The outlet answered, but this side's access control refuses it (an expired credential, or a policy)",
+            ),
+          );
+        return allowed;
+      },
+    };
   }
 
   get isOpen(): boolean {
@@ -195,6 +249,10 @@ export class PortalConnection {
     if (this.#state === 'handshake') {
       this.#state = 'open';
       if (!this.#socketClosed) this.socket.resume();
+      if (this.#incoming !== undefined && this.#recheckMs > 0) {
+        this.#recheck = setInterval(() => void this.#checkPeer(), this.#recheckMs);
+        this.#recheck.unref();
+      }
       return;
     }
     // Our socket closed while the handshake was completing: the peer must not stay open.
@@ -225,9 +283,38 @@ export class PortalConnection {
     return this.closed;
   }
 
+  /** Asks the incoming access control again about the peer; resets the connection when refused. */
+  async #checkPeer(): Promise<void> {
+    const peer = this.#peer;
+    const incoming = this.#incoming;
+    if (this.#checking || this.#state !== 'open' || peer === undefined || incoming === undefined) return;
+    this.#checking = true;
+    let allowed: boolean;
+    try {
+      allowed = await incoming.isAuthorized(peer);
+    } catch (e) {
+      this.#logger.warn('portal access control failed on a re-check; closing', { error: errorMessage(e) });
+      allowed = false;
+    } finally {
+      this.#checking = false;
+    }
+    if (allowed || this.#state !== 'open') return;
+    this.#logger.info(
+      'portal connection closed: its peer is no longer authorized (an expired credential or a changed policy)',
+      {
+        ...(peer.message.localInfo.secureChannelIdentifier
+          ? { peer: peer.message.localInfo.secureChannelIdentifier }
+          : {}),
+      },
+    );
+    this.#abort();
+  }
+
   // ---- from the peer ----
 
   async #onMessage(routed: RoutedMessage): Promise<void> {
+    // Whom later re-checks ask about (the router let this message through `incoming`).
+    if (this.#peer === undefined) this.#peer = withoutPayload(routed);
     let message: ReturnType<typeof decodePortalMessage>;
     try {
       message = decodePortalMessage(routed.message.payload);
@@ -397,6 +484,7 @@ export class PortalConnection {
   async #finish(): Promise<void> {
     if (this.#finishing) return;
     this.#finishing = true;
+    clearInterval(this.#recheck);
     const wasOpen = this.#state === 'open';
     // Let what was read be sent first (a carried tail too), but never wait forever on a stuck route.
     this.#enqueue(() => this.#flushCarry());
