@@ -23,6 +23,14 @@ export const ENVIRONMENT: ReadonlyArray<{ topic: string; variables: readonly Env
       },
       { name: 'OCKAM_DEBUG', description: 'if set, an error also prints its stack trace.' },
       {
+        name: 'OCKAM_COMMAND_RETRY_COUNT',
+        description: 'how many times `message send` sends again after a failure. Default: `0`.',
+      },
+      {
+        name: 'OCKAM_COMMAND_RETRY_DELAY',
+        description: 'the pause between those attempts, e.g. `500ms`. Default: `1s`.',
+      },
+      {
         name: 'ENROLLMENT_TICKET',
         description:
           'the ticket `node create --configuration` enrolls with when the configuration names none.',
