@@ -14,11 +14,14 @@ import { registerPolicyCommands } from './commands/policy.js';
 import { registerPortalCommands } from './commands/portals.js';
 import { registerProjectCommands } from './commands/project.js';
 import { registerRendezvousCommands } from './commands/rendezvous.js';
+import { registerResetCommand } from './commands/reset.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSecureChannelCommands } from './commands/secure-channel.js';
+import { registerServiceCommands } from './commands/service.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerTcpCommands } from './commands/tcp.js';
 import { registerVaultCommands } from './commands/vault.js';
+import { registerWorkerCommands } from './commands/worker.js';
 import { CliContext } from './context.js';
 import { type GlobalOptions, Output } from './output.js';
 
@@ -58,6 +61,9 @@ export function buildProgram(onExit: (code: number) => void): Command {
   registerSecureChannelCommands(program, run);
   registerPortalCommands(program, run);
   registerTcpCommands(program, run);
+  registerServiceCommands(program, run);
+  registerWorkerCommands(program, run);
+  registerResetCommand(program, run);
   registerProjectCommands(program, run);
   registerCredentialCommands(program, run);
   registerPolicyCommands(program, run);

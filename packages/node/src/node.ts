@@ -154,6 +154,28 @@ export interface NodeStatus {
   udp: { rendezvous: string | null; rendezvousService: string | null; stats: Record<string, number> } | null;
 }
 
+/** The kinds of service `startService` starts. */
+export type ServiceKind = 'hop';
+export const SERVICE_KINDS: readonly ServiceKind[] = ['hop'];
+
+export interface ServiceInfo {
+  address: string;
+  /** `echo`, `uppercase`, `hop`. */
+  type: string;
+}
+
+export interface TcpListenerInfo {
+  /** Bound HOST:PORT. */
+  address: string;
+  processorAddress: string;
+  flowControlId: string;
+}
+
+/** Services started on request beyond the standard ones (each is a worker and a flow-control entry). */
+export const MAX_STARTED_SERVICES = 64;
+/** TCP listeners beyond the node's own (each holds a port and up to its connection limit). */
+export const MAX_EXTRA_TCP_LISTENERS = 16;
+
 export interface TcpConnectionInfo {
   senderAddress: string;
   peer: string;
@@ -267,6 +289,25 @@ export interface OckamNode {
   connectTcp(to: string, options?: { expose?: boolean }): Promise<TcpConnectionInfo>;
   tcpConnections(): TcpConnectionInfo[];
   closeTcpConnection(senderAddress: string): Promise<void>;
+
+  /**
+   * Starts one more TCP listener (Ockam's `tcp-listener create`); its peers reach the node's
+   * services as the first listener's do. At most `MAX_EXTRA_TCP_LISTENERS`.
+   */
+  createTcpListener(address: string): Promise<TcpListenerInfo>;
+  /** Every TCP listener, the node's own first. */
+  tcpListeners(): TcpListenerInfo[];
+  /** Closes a listener started by `createTcpListener`, named by its bound HOST:PORT or its processor address. */
+  deleteTcpListener(address: string): Promise<TcpListenerInfo>;
+
+  /**
+   * Starts a service of `kind` at `address` (Ockam's `service start`), reachable as the standard
+   * services are. Only `hop` is offered: it forwards to the next address of a route, and stays off
+   * until asked for. At most `MAX_STARTED_SERVICES`.
+   */
+  startService(kind: ServiceKind, address: string): ServiceInfo;
+  /** The running services, standard ones first. */
+  services(): ServiceInfo[];
 
   /**
    * Opens a secure channel: `to` is a route to a secure channel listener, or a multiaddr (to the
@@ -385,6 +426,9 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     ];
     const enableHop = options.enableHop ?? records.getNode(name)?.options.enableHop === true;
     const services = enableHop ? [...DEFAULT_SERVICES, HOP_SERVICE] : [...DEFAULT_SERVICES];
+    /** Service address → kind, for every service in `services`. */
+    const serviceTypes = new Map<string, string>(services.map((s) => [s, s]));
+    const extraListeners = new Map<string, TcpListener>();
     startEcho(node);
     startUppercase(node);
     if (enableHop) startHop(node);
@@ -575,6 +619,11 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       };
     };
 
+    const listenerInfo = (l: TcpListener): TcpListenerInfo => ({
+      address: `${l.address.host}:${l.address.port}`,
+      processorAddress: l.processorAddress.value,
+      flowControlId: String(l.flowControlId),
+    });
     const self: OckamNode = {
       name,
       router: node,
@@ -691,6 +740,65 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         await c.conn.close();
         connections.delete(senderAddress);
       },
+      async createTcpListener(address) {
+        if (extraListeners.size >= MAX_EXTRA_TCP_LISTENERS)
+          throw new OckamError(
+            'node',
+            'invalid',
+            `A node runs at most ${MAX_EXTRA_TCP_LISTENERS} TCP listeners besides its own`,
+          );
+        const l = await tcp.listen(address);
+        const bound = `${l.address.host}:${l.address.port}`;
+        extraListeners.set(bound, l);
+        transportIds.push(l.flowControlId);
+        for (const s of services) node.flowControls.addConsumer(s, l.flowControlId);
+        return listenerInfo(l);
+      },
+      tcpListeners: () => [...(listener ? [listener] : []), ...extraListeners.values()].map(listenerInfo),
+      async deleteTcpListener(address) {
+        const entry = [...extraListeners].find(
+          ([bound, l]) => bound === address || l.processorAddress.value === address,
+        );
+        if (!entry) {
+          const own = listener && `${listener.address.host}:${listener.address.port}`;
+          throw new OckamError(
+            'node',
+            own === address ? 'invalid' : 'not-found',
+            own === address
+              ? `${address} is the node's own TCP listener; it closes when the node stops`
+              : `No TCP listener at ${address}`,
+          );
+        }
+        const [bound, l] = entry;
+        await l.close();
+        extraListeners.delete(bound);
+        const i = transportIds.indexOf(l.flowControlId);
+        if (i >= 0) transportIds.splice(i, 1);
+        return listenerInfo(l);
+      },
+      startService(kind, address) {
+        if (!SERVICE_KINDS.includes(kind))
+          throw new OckamError(
+            'node',
+            'invalid',
+            `Unknown service kind '${String(kind)}': use ${SERVICE_KINDS.join(', ')}`,
+          );
+        if (serviceTypes.has(address) || node.addresses().some((a) => a.value === address))
+          throw new OckamError('node', 'already-exists', `A worker is already running at address ${address}`);
+        if (serviceTypes.size - DEFAULT_SERVICES.length >= MAX_STARTED_SERVICES)
+          throw new OckamError(
+            'node',
+            'invalid',
+            `A node runs at most ${MAX_STARTED_SERVICES} started services`,
+          );
+        startHop(node, address);
+        serviceTypes.set(address, kind);
+        services.push(address);
+        for (const id of transportIds) node.flowControls.addConsumer(address, id);
+        secureChannels.exposeService(address);
+        return { address, type: kind };
+      },
+      services: () => services.map((address) => ({ address, type: serviceTypes.get(address) ?? address })),
       async createSecureChannel(to, o = {}) {
         if (typeof to === 'string' && to.startsWith('/')) {
           const hasSecure = MultiAddr.parse(to).components.some((c) => c.protocol === 'secure');
