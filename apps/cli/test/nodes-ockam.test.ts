@@ -93,6 +93,12 @@ describe('nodes as Ockam shows them', () => {
     expect((await ockam(home, ['node', 'create', 'h2', '--http-server-port', String(port)])).code).toBe(0);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
   });
+
+  it('status waits as long as --timeout says for each node, and refuses a duration it cannot read', async () => {
+    const status = await json(home, ['status', '--timeout', '10s']);
+    expect(status.nodes.find((n: { name: string }) => n.name === 'h1')).toMatchObject({ status: 'running' });
+    expect((await ockam(home, ['status', '--timeout', 'soon'])).stderr).toMatch(/Invalid duration 'soon'/);
+  });
 });
 
 describe('node configurations', () => {
