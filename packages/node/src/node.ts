@@ -178,6 +178,11 @@ export const MAX_EXTRA_TCP_LISTENERS = 16;
 
 export interface TcpConnectionInfo {
   senderAddress: string;
+  /**
+   * The connection's worker address as Ockam names one, 32 hex digits (routes reach the peer
+   * through `/worker/ADDRESS`): a forwarder to the sender that admits only what the sender admits.
+   */
+  workerAddress: string;
   peer: string;
   flowControlId: string;
   exposed: boolean;
@@ -288,7 +293,8 @@ export interface OckamNode {
 
   connectTcp(to: string, options?: { expose?: boolean }): Promise<TcpConnectionInfo>;
   tcpConnections(): TcpConnectionInfo[];
-  closeTcpConnection(senderAddress: string): Promise<void>;
+  /** Closes a connection named by its sender address or its worker address. */
+  closeTcpConnection(address: string): Promise<void>;
 
   /**
    * Starts one more TCP listener (Ockam's `tcp-listener create`); its peers reach the node's
@@ -354,6 +360,12 @@ export interface OckamNode {
 
   /** Stops everything the node started, in reverse order; idempotent. */
   stop(): Promise<void>;
+}
+
+/** The hex digits of a connection's sender address: its worker address as Ockam writes it. */
+function bareWorkerAddress(conn: TcpConnection): string {
+  const value = conn.senderAddress.value;
+  return value.slice(value.lastIndexOf('_') + 1);
 }
 
 /** Services every node starts; `hop` joins them only on request (`enableHop`). */
@@ -574,10 +586,28 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     });
     const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
       senderAddress: c.conn.senderAddress.value,
+      workerAddress: bareWorkerAddress(c.conn),
       peer: c.conn.peerAddress,
       flowControlId: c.conn.flowControlId,
       exposed: c.exposed,
     });
+    /**
+     * Ockam's routes name a connection by its worker's bare address (`/worker/<32 hex>`), which
+     * Ockam's scripts cut out of `tcp-connection create`'s output; ours are `tcp_sender_<hex>`
+     * (metrics count workers by that prefix). The alias at the bare hex passes each message on to
+     * the sender unchanged, its origin kept, so the sender's flow control still decides, and it
+     * accepts from the same ids as the sender: it opens no path the sender does not.
+     */
+    const startWorkerAlias = (conn: TcpConnection, consumerOf: readonly FlowControlId[]) => {
+      const alias = bareWorkerAddress(conn);
+      if (node.addresses().some((a) => a.value === alias)) return;
+      const ctx = node.startWorker(alias, {
+        handleMessage: (c, { message }) =>
+          c.forward(message.withOnward(message.onwardRoute.popFront().prepend(conn.senderAddress))),
+      });
+      for (const id of consumerOf) node.flowControls.addConsumer(alias, id);
+      void conn.closed.then(() => ctx.stop());
+    };
     const openConnections = () => [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo);
 
     /** A client that can receive the replies of a message sent along `route`. */
@@ -722,6 +752,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         const entry = { conn, exposed };
         const key = conn.senderAddress.value;
         connections.set(key, entry);
+        startWorkerAlias(conn, exposed ? [...transportIds, ...secureChannels.listenerFlowControlIds()] : []);
         void conn.closed.then((info) => {
           connections.delete(key);
           logger?.info('tcp connection closed', {
@@ -733,7 +764,10 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         return connectionInfo(entry);
       },
       tcpConnections: openConnections,
-      async closeTcpConnection(senderAddress) {
+      async closeTcpConnection(address) {
+        const senderAddress =
+          [...connections.values()].find((c) => bareWorkerAddress(c.conn) === address)?.conn.senderAddress
+            .value ?? address;
         const c = connections.get(senderAddress);
         if (!c)
           throw new OckamError('node', 'not-found', `No TCP connection with sender address ${senderAddress}`);

@@ -108,7 +108,7 @@ export async function nodeResources(ctx: CliContext, record: NodeRecord) {
         type: 'Tcp',
         mode: 'Outgoing',
         socket_addr: c.peer,
-        worker_addr: c.senderAddress,
+        worker_addr: c.workerAddress,
         flow_control_id: c.flowControlId,
       })),
     ],
@@ -131,7 +131,7 @@ function plainResources(r: Resources): string {
     `Identifier:   ${r.identifier ?? '-'}${r.identity_name ? ` (identity ${r.identity_name})` : ''}`,
     ...(r.http_server_address ? [`HTTP server:  ${r.http_server_address}`] : []),
     `Services:     ${r.services.map((s) => s.addr).join(', ') || '-'}`,
-    `Connections:  ${r.tcpConnections.map((c) => `${c.peer} via /worker/${c.senderAddress}`).join(', ') || '-'}`,
+    `Connections:  ${r.tcpConnections.map((c) => `${c.peer} via /worker/${c.workerAddress}`).join(', ') || '-'}`,
     `Logs:         ${r.logPath}`,
   ].join('\n');
 }

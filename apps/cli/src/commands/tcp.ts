@@ -34,9 +34,9 @@ export function registerTcpCommands(program: Command, run: Run): void {
         const c = await ctx.client(node.name).call('createTcpConnection', { to: opts.to, expose: true });
         // Piped, only the route piece (as Ockam's machine output), for `… | ockam message send`.
         ctx.out.result(
-          `A TCP connection was created at node ${node.name} to ${c.peer}: /worker/${c.senderAddress}`,
-          { from: node.name, to: c.peer, address: `/worker/${c.senderAddress}`, ...c },
-          `/worker/${c.senderAddress}`,
+          `A TCP connection was created at node ${node.name} to ${c.peer}: /worker/${c.workerAddress}`,
+          { from: node.name, to: c.peer, address: `/worker/${c.workerAddress}`, ...c },
+          `/worker/${c.workerAddress}`,
         );
       }),
     );
@@ -54,7 +54,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
               ? `No TCP connections on node ${node.name}`
               : table(
                   ['WORKER', 'PEER'],
-                  connections.map((c) => [`/worker/${c.senderAddress}`, c.peer]),
+                  connections.map((c) => [`/worker/${c.workerAddress}`, c.peer]),
                 ),
           connections,
         );
@@ -68,7 +68,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
       run(async (ctx) => {
         const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
         const c = await findConnection(ctx, node.name, address);
-        ctx.out.result(`TCP connection /worker/${c.senderAddress} from node ${node.name} to ${c.peer}`, {
+        ctx.out.result(`TCP connection /worker/${c.workerAddress} from node ${node.name} to ${c.peer}`, {
           ...c,
           node: node.name,
         });
@@ -84,7 +84,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
         const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
         const c = await findConnection(ctx, node.name, address);
         await ctx.client(node.name).call('deleteTcpConnection', { address: c.senderAddress });
-        ctx.out.result(`Closed TCP connection /worker/${c.senderAddress} on node ${node.name}`, {
+        ctx.out.result(`Closed TCP connection /worker/${c.workerAddress} on node ${node.name}`, {
           deleted: c.senderAddress,
           node: node.name,
         });
@@ -157,7 +157,9 @@ export function registerTcpCommands(program: Command, run: Run): void {
 async function findConnection(ctx: CliContext, node: string, address: string): Promise<TcpConnectionInfo> {
   const worker = address.replace(/^\/worker\//, '');
   const { connections } = await ctx.client(node).call('listTcpConnections', {});
-  const c = connections.find((x) => x.senderAddress === worker || x.peer === address);
+  const c = connections.find(
+    (x) => x.workerAddress === worker || x.senderAddress === worker || x.peer === address,
+  );
   if (!c) throw new OckamError('node', 'not-found', `No TCP connection ${address} on node ${node}`);
   return c;
 }
