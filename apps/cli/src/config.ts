@@ -224,7 +224,13 @@ function nodeConfig(r: Reader, map: YAMLMap, base: string): NodeConfig {
 
   const outlets = get('tcp-outlets', 'tcp-outlet');
   if (outlets) {
-    for (const [n, settings, at] of r.entries(outlets, `${base}tcp-outlets`)) {
+    // `tcp-outlets: {to: 8080}`: one outlet's settings without a name (Ockam accepts it); its
+    // worker address is then Ockam's default, `outlet`.
+    const unnamed = isMap(outlets) && isScalar(outlets.get('to', true));
+    const entries: Array<[string, YAMLMap | undefined, YamlNode]> = unnamed
+      ? [['outlet', outlets as YAMLMap, outlets as YamlNode]]
+      : r.entries(outlets, `${base}tcp-outlets`);
+    for (const [n, settings, at] of entries) {
       const key = `${base}tcp-outlets.${n}`;
       if (!settings) r.fail(at, key, "needs settings, at least 'to'");
       r.checkKeys(settings, ['to', 'from', 'allow', 'at'], key);

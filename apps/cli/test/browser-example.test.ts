@@ -26,7 +26,7 @@ const enc = new TextEncoder();
 interface NodeShow {
   tcpListenerAddress: string;
   websocketListenerAddress: string | null;
-  httpServerAddress: string | null;
+  http_server_address: string | null;
   identifier: string;
 }
 
@@ -119,7 +119,7 @@ describe.skipIf(chromiumMissing !== undefined)('the browser example in headless 
     relay = await show(home, 'relay');
     svc = await show(home, 'svc');
     expect(relay.websocketListenerAddress).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(relay.httpServerAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(relay.http_server_address).toMatch(/^127\.0\.0\.1:\d+$/);
     proxy = await recordingProxy(relay.tcpListenerAddress);
     const out = await ok(home, [
       'relay',
@@ -143,12 +143,12 @@ describe.skipIf(chromiumMissing !== undefined)('the browser example in headless 
   });
 
   it('serves the page and its bundle under /example/', async () => {
-    const page = await fetch(`http://${relay.httpServerAddress}/example/`);
+    const page = await fetch(`http://${relay.http_server_address}/example/`);
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('id="reply"');
     expect(html).toContain('ockam-example.js');
-    const bundle = await fetch(`http://${relay.httpServerAddress}/example/ockam-example.js`);
+    const bundle = await fetch(`http://${relay.http_server_address}/example/ockam-example.js`);
     expect(bundle.status).toBe(200);
     expect(bundle.headers.get('content-type')).toMatch(/javascript/);
   });
@@ -177,7 +177,7 @@ describe.skipIf(chromiumMissing !== undefined)('the browser example in headless 
         route: 'forward_to_svc',
         id: svc.identifier,
       });
-      await page.goto(`http://${relay.httpServerAddress}/example/?${q}`);
+      await page.goto(`http://${relay.http_server_address}/example/?${q}`);
       await page.waitForFunction(
         () => document.getElementById('status')?.textContent === 'ready',
         undefined,

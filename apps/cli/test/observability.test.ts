@@ -22,7 +22,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
     expect((await ockam(home, ['node', 'create', 'n2', '--log-level', 'trace'])).code).toBe(0);
     http = JSON.parse(
       (await ockam(home, ['--output', 'json', 'node', 'show', 'n1'])).stdout,
-    ).httpServerAddress;
+    ).http_server_address;
   });
   afterAll(async () => {
     await cleanup();
@@ -136,7 +136,7 @@ describe('observability: status server, metrics, logs, status, completion', () =
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash script, expanded by bash
       'eval "$(ockam completion bash)"; COMP_WORDS=(ockam secure-channel cr); COMP_CWORD=2; _ockam; echo "${COMPREPLY[@]}"; COMP_WORDS=(ockam node create --h); COMP_CWORD=3; _ockam; echo "${COMPREPLY[@]}"',
     );
-    expect(r.stdout).toBe('create\n--http-server --http-server-allowed-host --help\n');
+    expect(r.stdout).toBe('create\n--http-server --http-server-port --http-server-allowed-host --help\n');
     expect((await ockam(home, ['completion', 'fish'])).stdout).toMatch(
       /^complete -c ockam -n '__fish_use_subcommand' -a 'node'$/m,
     );

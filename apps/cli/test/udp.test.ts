@@ -8,8 +8,7 @@ describe('UDP from the command line: rendezvous, --udp nodes and a portal over a
   let home: string;
   let cleanup: () => Promise<void>;
   let web: Awaited<ReturnType<typeof startHttpServer>>;
-  const status = (n: string) =>
-    new ControlClient(join(home, 'nodes', n, 'api.sock'), n).get<NodeStatus>('/node');
+  const status = (n: string) => new ControlClient(join(home, 'run', `${n}.sock`), n).get<NodeStatus>('/node');
 
   beforeAll(async () => {
     ({ home, cleanup } = tempHome());

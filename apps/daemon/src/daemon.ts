@@ -55,7 +55,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const home = new OckamHome(values.home);
   const name = validateNodeName(values.name ?? '');
   const level = resolveLogLevel(values['log-level'], 0);
-  home.ensureNodeDir(name);
+  // A foreground node (as in Ockam) logs to the terminal and writes nothing under nodes/NAME.
+  if (!values.foreground) home.ensureNodeDir(name);
   const sink: LogSink = values.foreground
     ? stderrLogSink(level, { node: name })
     : fileLogSink(home.logPath(name), {

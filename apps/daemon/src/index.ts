@@ -31,6 +31,7 @@ export {
   isNodeProcess,
   isNodeRunning,
   pidAlive,
+  runForegroundNode,
   type SpawnNodeOptions,
   spawnNode,
   stopNodeProcess,

@@ -73,14 +73,8 @@ export interface SpawnNodeOptions {
   timeoutMs?: number;
 }
 
-/** Starts `ockam-node` detached in the background and waits until it is ready (or failed). */
-export function spawnNode(
-  home: OckamHome,
-  name: string,
-  options: SpawnNodeOptions = {},
-): Promise<DaemonReady> {
-  home.ensureNodeDir(name);
-  const out = openSync(home.logPath(name), 'a', 0o600);
+/** The daemon's command line (after `node`) for `options`. */
+function daemonArgs(home: OckamHome, name: string, options: SpawnNodeOptions): string[] {
   const args = [...daemonV8Flags(), DAEMON_PATH, '--name', name, '--home', home.root];
   if (options.tcpListenerAddress) args.push('--tcp-listener-address', options.tcpListenerAddress);
   if (options.logLevel) args.push('--log-level', options.logLevel);
@@ -93,6 +87,65 @@ export function spawnNode(
   if (options.udp) args.push('--udp');
   if (options.rendezvous) args.push('--rendezvous', options.rendezvous);
   if (options.rendezvousService) args.push('--rendezvous-service', options.rendezvousService);
+  return args;
+}
+
+/**
+ * Runs a node in the foreground: the daemon is a child process that shares this terminal (its log
+ * on stderr), so the node's recorded pid is a node process that `node stop`, `node delete --all`
+ * and a kill reach like a background one's. Signals to this process are passed on; with
+ * `exitOnEof`, the end of stdin stops the node (Ockam's `--exit-on-eof`). Resolves with the
+ * node's exit code.
+ */
+export function runForegroundNode(
+  home: OckamHome,
+  name: string,
+  options: SpawnNodeOptions & { exitOnEof?: boolean } = {},
+): Promise<number> {
+  const child = spawn(process.execPath, [...daemonArgs(home, name, options), '--foreground'], {
+    stdio: [options.exitOnEof ? 'pipe' : 'ignore', 'inherit', 'inherit'],
+    env: { ...process.env, OCKAM_HOME: home.root },
+  });
+  const pass = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null) child.kill(signal);
+  };
+  const onInt = pass('SIGINT');
+  const onTerm = pass('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  if (options.exitOnEof) {
+    process.stdin.on('end', onTerm);
+    process.stdin.resume();
+  }
+  return new Promise<number>((resolve, reject) => {
+    const done = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.stdin.off('end', onTerm);
+      process.stdin.pause();
+    };
+    child.once('error', (e) => {
+      done();
+      reject(new OckamError('node', 'io', `Cannot start node ${name}: ${e.message}`, { cause: e }));
+    });
+    child.once('exit', (code, signal) => {
+      done();
+      resolve(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1));
+    });
+  });
+}
+
+/** Starts `ockam-node` detached in the background and waits until it is ready (or failed). */
+export function spawnNode(
+  home: OckamHome,
+  name: string,
+  options: SpawnNodeOptions = {},
+): Promise<DaemonReady> {
+  home.ensureNodeDir(name);
+  // The process's own stdout and stderr (what escapes the log: crash traces, V8 messages), as
+  // Ockam keeps nodes/NAME/stdout; the node's log is node.log beside it.
+  const out = openSync(home.stdoutPath(name), 'a', 0o600);
+  const args = daemonArgs(home, name, options);
 
   const child = spawn(process.execPath, args, {
     detached: true,

@@ -25,6 +25,8 @@ import {
   type OutletConfig,
   type PolicyTarget,
   type RelayConfig,
+  SERVICE_KINDS,
+  type ServiceKind,
 } from '@ockam/node';
 import type { NodeStatus } from '@ockam/node/control';
 import type { OckamHome, State } from '@ockam/state';
@@ -147,6 +149,22 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
       await node.closeTcpConnection(address);
       return { deleted: address };
     },
+    createTcpListener: (b) => node.createTcpListener(str(b, 'address')!),
+    listTcpListeners: () => ({ listeners: node.tcpListeners() }),
+    deleteTcpListener: (p) => node.deleteTcpListener(str(p, 'address')!),
+    startService: (b) => {
+      const kind = str(b, 'kind')!;
+      if (!(SERVICE_KINDS as readonly string[]).includes(kind))
+        throw new HttpError(400, `Unknown service kind '${kind}': use ${SERVICE_KINDS.join(', ')}`);
+      const address = str(b, 'address')!;
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(address))
+        throw new HttpError(
+          400,
+          `Invalid service address '${address}': 1-64 letters, digits, '_', '.' or '-'`,
+        );
+      return node.startService(kind as ServiceKind, address);
+    },
+    listServices: () => ({ services: node.services() }),
     sendMessage: async (b) => {
       const reply = await node.request(
         parseRoute(b.route),
@@ -293,7 +311,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const api = new ControlServer().serve(controlHandlers(node, status, () => onStopRequested?.()));
     const socketPath = home.socketPath(name);
     try {
-      home.ensureNodeDir(name);
+      home.ensureSocketDir();
       await api.listen(socketPath);
     } catch (e) {
       throw OckamError.is(e)

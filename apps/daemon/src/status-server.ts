@@ -203,7 +203,11 @@ export async function startStatusServer(
           return send(405, 'text/plain', 'Method not allowed\n');
         if (path === '/' || path === '/health')
           return send(200, 'application/json', JSON.stringify({ status: 'ok', ...source.health() }));
-        if (path === '/show') return send(200, 'application/json', JSON.stringify(await source.show()));
+        if (path === '/show') {
+          // GET only, as Ockam's server: a HEAD would build the whole status for nothing.
+          if (req.method !== 'GET') return send(405, 'text/plain', 'Method not allowed\n');
+          return send(200, 'application/json', JSON.stringify(await source.show()));
+        }
         if (source.staticDir && (path === '/example' || path.startsWith('/example/'))) {
           if (path === '/example') {
             res.writeHead(301, { location: '/example/' });

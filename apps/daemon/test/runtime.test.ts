@@ -235,3 +235,51 @@ describe('router limits from the environment', () => {
     }
   });
 });
+
+describe('services and TCP listeners started through the control socket', () => {
+  it('starts a hop service once per address, refuses other kinds, and a new listener reaches the services', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ockrt-'));
+    const state = new State(new OckamHome(dir));
+    const rt = await startNodeRuntime({ home: new OckamHome(dir), state, name: 'svc' });
+    const api = new ControlClient(rt.socketPath, 'svc');
+    try {
+      // Off by default: the node runs no hop until its owner asks for one.
+      expect((await api.call('listServices', {})).services.map((s) => s.type)).toEqual(['echo', 'uppercase']);
+      expect(await api.call('startService', { kind: 'hop', address: 'h1' })).toEqual({
+        address: 'h1',
+        type: 'hop',
+      });
+      await expect(api.call('startService', { kind: 'hop', address: 'h1' })).rejects.toThrow(
+        /already running at address h1/,
+      );
+      await expect(api.call('startService', { kind: 'echo', address: 'e2' })).rejects.toThrow(
+        /Unknown service kind 'echo'/,
+      );
+      await expect(api.call('startService', { kind: 'hop', address: '../x' })).rejects.toThrow(
+        /Invalid service address/,
+      );
+
+      const extra = await api.call('createTcpListener', { address: '127.0.0.1:0' });
+      expect((await api.call('listTcpListeners', {})).listeners.map((l) => l.address)).toEqual([
+        rt.tcpListenerAddress,
+        extra.address,
+      ]);
+      const peer = await rawPeer(extra.address);
+      peer.socket.write(
+        frame(new LocalMessage(Route.of('h1', 'echo'), Route.of('app'), new Uint8Array([7]))),
+      );
+      await expect.poll(() => peer.replies.length).toBe(1);
+      expect(peer.replies[0]!.returnRoute.toString()).toBe('0#h1 => 0#echo');
+      peer.socket.destroy();
+      await expect(api.call('deleteTcpListener', { address: rt.tcpListenerAddress })).rejects.toThrow(
+        /the node's own TCP listener/,
+      );
+      expect((await api.call('deleteTcpListener', { address: extra.address })).address).toBe(extra.address);
+      expect((await api.call('listTcpListeners', {})).listeners).toHaveLength(1);
+    } finally {
+      await rt.stop();
+      state.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -154,8 +154,35 @@ export interface NodeStatus {
   udp: { rendezvous: string | null; rendezvousService: string | null; stats: Record<string, number> } | null;
 }
 
+/** The kinds of service `startService` starts. */
+export type ServiceKind = 'hop';
+export const SERVICE_KINDS: readonly ServiceKind[] = ['hop'];
+
+export interface ServiceInfo {
+  address: string;
+  /** `echo`, `uppercase`, `hop`. */
+  type: string;
+}
+
+export interface TcpListenerInfo {
+  /** Bound HOST:PORT. */
+  address: string;
+  processorAddress: string;
+  flowControlId: string;
+}
+
+/** Services started on request beyond the standard ones (each is a worker and a flow-control entry). */
+export const MAX_STARTED_SERVICES = 64;
+/** TCP listeners beyond the node's own (each holds a port and up to its connection limit). */
+export const MAX_EXTRA_TCP_LISTENERS = 16;
+
 export interface TcpConnectionInfo {
   senderAddress: string;
+  /**
+   * The connection's worker address as Ockam names one, 32 hex digits (routes reach the peer
+   * through `/worker/ADDRESS`): a forwarder to the sender that admits only what the sender admits.
+   */
+  workerAddress: string;
   peer: string;
   flowControlId: string;
   exposed: boolean;
@@ -269,7 +296,27 @@ export interface OckamNode {
 
   connectTcp(to: string, options?: { expose?: boolean }): Promise<TcpConnectionInfo>;
   tcpConnections(): TcpConnectionInfo[];
-  closeTcpConnection(senderAddress: string): Promise<void>;
+  /** Closes a connection named by its sender address or its worker address. */
+  closeTcpConnection(address: string): Promise<void>;
+
+  /**
+   * Starts one more TCP listener (Ockam's `tcp-listener create`); its peers reach the node's
+   * services as the first listener's do. At most `MAX_EXTRA_TCP_LISTENERS`.
+   */
+  createTcpListener(address: string): Promise<TcpListenerInfo>;
+  /** Every TCP listener, the node's own first. */
+  tcpListeners(): TcpListenerInfo[];
+  /** Closes a listener started by `createTcpListener`, named by its bound HOST:PORT or its processor address. */
+  deleteTcpListener(address: string): Promise<TcpListenerInfo>;
+
+  /**
+   * Starts a service of `kind` at `address` (Ockam's `service start`), reachable as the standard
+   * services are. Only `hop` is offered: it forwards to the next address of a route, and stays off
+   * until asked for. At most `MAX_STARTED_SERVICES`.
+   */
+  startService(kind: ServiceKind, address: string): ServiceInfo;
+  /** The running services, standard ones first. */
+  services(): ServiceInfo[];
 
   /**
    * Opens a secure channel: `to` is a route to a secure channel listener, or a multiaddr (to the
@@ -324,6 +371,12 @@ export interface OckamNode {
 
   /** Stops everything the node started, in reverse order; idempotent. */
   stop(): Promise<void>;
+}
+
+/** The hex digits of a connection's sender address: its worker address as Ockam writes it. */
+function bareWorkerAddress(conn: TcpConnection): string {
+  const value = conn.senderAddress.value;
+  return value.slice(value.lastIndexOf('_') + 1);
 }
 
 /** Services every node starts; `hop` joins them only on request (`enableHop`). */
@@ -396,6 +449,9 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     ];
     const enableHop = options.enableHop ?? records.getNode(name)?.options.enableHop === true;
     const services = enableHop ? [...DEFAULT_SERVICES, HOP_SERVICE] : [...DEFAULT_SERVICES];
+    /** Service address → kind, for every service in `services`. */
+    const serviceTypes = new Map<string, string>(services.map((s) => [s, s]));
+    const extraListeners = new Map<string, TcpListener>();
     startEcho(node);
     startUppercase(node);
     if (enableHop) startHop(node);
@@ -552,10 +608,28 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     });
     const connectionInfo = (c: { conn: TcpConnection; exposed: boolean }): TcpConnectionInfo => ({
       senderAddress: c.conn.senderAddress.value,
+      workerAddress: bareWorkerAddress(c.conn),
       peer: c.conn.peerAddress,
       flowControlId: c.conn.flowControlId,
       exposed: c.exposed,
     });
+    /**
+     * Ockam's routes name a connection by its worker's bare address (`/worker/<32 hex>`), which
+     * Ockam's scripts cut out of `tcp-connection create`'s output; ours are `tcp_sender_<hex>`
+     * (metrics count workers by that prefix). The alias at the bare hex passes each message on to
+     * the sender unchanged, its origin kept, so the sender's flow control still decides, and it
+     * accepts from the same ids as the sender: it opens no path the sender does not.
+     */
+    const startWorkerAlias = (conn: TcpConnection, consumerOf: readonly FlowControlId[]) => {
+      const alias = bareWorkerAddress(conn);
+      if (node.addresses().some((a) => a.value === alias)) return;
+      const ctx = node.startWorker(alias, {
+        handleMessage: (c, { message }) =>
+          c.forward(message.withOnward(message.onwardRoute.popFront().prepend(conn.senderAddress))),
+      });
+      for (const id of consumerOf) node.flowControls.addConsumer(alias, id);
+      void conn.closed.then(() => ctx.stop());
+    };
     const openConnections = () => [...connections.values()].filter((c) => c.conn.isOpen).map(connectionInfo);
 
     /** A client that can receive the replies of a message sent along `route`. */
@@ -597,6 +671,11 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       };
     };
 
+    const listenerInfo = (l: TcpListener): TcpListenerInfo => ({
+      address: `${l.address.host}:${l.address.port}`,
+      processorAddress: l.processorAddress.value,
+      flowControlId: String(l.flowControlId),
+    });
     const self: OckamNode = {
       name,
       router: node,
@@ -695,6 +774,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         const entry = { conn, exposed };
         const key = conn.senderAddress.value;
         connections.set(key, entry);
+        startWorkerAlias(conn, exposed ? [...transportIds, ...secureChannels.listenerFlowControlIds()] : []);
         void conn.closed.then((info) => {
           connections.delete(key);
           logger?.info('tcp connection closed', {
@@ -706,13 +786,75 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         return connectionInfo(entry);
       },
       tcpConnections: openConnections,
-      async closeTcpConnection(senderAddress) {
+      async closeTcpConnection(address) {
+        const senderAddress =
+          [...connections.values()].find((c) => bareWorkerAddress(c.conn) === address)?.conn.senderAddress
+            .value ?? address;
         const c = connections.get(senderAddress);
         if (!c)
           throw new OckamError('node', 'not-found', `No TCP connection with sender address ${senderAddress}`);
         await c.conn.close();
         connections.delete(senderAddress);
       },
+      async createTcpListener(address) {
+        if (extraListeners.size >= MAX_EXTRA_TCP_LISTENERS)
+          throw new OckamError(
+            'node',
+            'invalid',
+            `A node runs at most ${MAX_EXTRA_TCP_LISTENERS} TCP listeners besides its own`,
+          );
+        const l = await tcp.listen(address);
+        const bound = `${l.address.host}:${l.address.port}`;
+        extraListeners.set(bound, l);
+        transportIds.push(l.flowControlId);
+        for (const s of services) node.flowControls.addConsumer(s, l.flowControlId);
+        return listenerInfo(l);
+      },
+      tcpListeners: () => [...(listener ? [listener] : []), ...extraListeners.values()].map(listenerInfo),
+      async deleteTcpListener(address) {
+        const entry = [...extraListeners].find(
+          ([bound, l]) => bound === address || l.processorAddress.value === address,
+        );
+        if (!entry) {
+          const own = listener && `${listener.address.host}:${listener.address.port}`;
+          throw new OckamError(
+            'node',
+            own === address ? 'invalid' : 'not-found',
+            own === address
+              ? `${address} is the node's own TCP listener; it closes when the node stops`
+              : `No TCP listener at ${address}`,
+          );
+        }
+        const [bound, l] = entry;
+        await l.close();
+        extraListeners.delete(bound);
+        const i = transportIds.indexOf(l.flowControlId);
+        if (i >= 0) transportIds.splice(i, 1);
+        return listenerInfo(l);
+      },
+      startService(kind, address) {
+        if (!SERVICE_KINDS.includes(kind))
+          throw new OckamError(
+            'node',
+            'invalid',
+            `Unknown service kind '${String(kind)}': use ${SERVICE_KINDS.join(', ')}`,
+          );
+        if (serviceTypes.has(address) || node.addresses().some((a) => a.value === address))
+          throw new OckamError('node', 'already-exists', `A worker is already running at address ${address}`);
+        if (serviceTypes.size - DEFAULT_SERVICES.length >= MAX_STARTED_SERVICES)
+          throw new OckamError(
+            'node',
+            'invalid',
+            `A node runs at most ${MAX_STARTED_SERVICES} started services`,
+          );
+        startHop(node, address);
+        serviceTypes.set(address, kind);
+        services.push(address);
+        for (const id of transportIds) node.flowControls.addConsumer(address, id);
+        secureChannels.exposeService(address);
+        return { address, type: kind };
+      },
+      services: () => services.map((address) => ({ address, type: serviceTypes.get(address) ?? address })),
       async createSecureChannel(to, o = {}) {
         if (typeof to === 'string' && to.startsWith('/')) {
           if (o.credential !== undefined || o.authority !== undefined)

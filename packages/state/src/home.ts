@@ -47,9 +47,23 @@ export class OckamHome {
     return ensurePrivateDir(this.nodeDir(name), this.#warn);
   }
 
-  /** The control socket. Unix socket paths are limited to ~107 bytes; tests keep homes short. */
+  /**
+   * The control socket, `run/NAME.sock`: outside `nodes/NAME`, which only a background node has (a
+   * foreground node, as in Ockam, writes nothing there). Unix socket paths are limited to ~107
+   * bytes; tests keep homes short.
+   */
   socketPath(name: string): string {
-    return join(this.nodeDir(name), 'api.sock');
+    return join(this.root, 'run', `${name}.sock`);
+  }
+
+  /** Creates the directory of the control sockets (0700) and returns it. */
+  ensureSocketDir(): string {
+    return ensurePrivateDir(join(this.root, 'run'), this.#warn);
+  }
+
+  /** Where a background node's process writes its own stdout and stderr (crash traces, V8 messages). */
+  stdoutPath(name: string): string {
+    return join(this.nodeDir(name), 'stdout');
   }
 
   logPath(name: string): string {

@@ -71,7 +71,7 @@ export class OckamEnv {
   }
 
   socketPath(node: string): string {
-    return path.join(this.home, 'nodes', node, 'api.sock');
+    return path.join(this.home, 'run', `${node}.sock`);
   }
 
   logPath(node: string): string {

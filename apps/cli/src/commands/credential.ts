@@ -217,7 +217,7 @@ export function registerCredentialCommands(program: Command, run: Run): void {
       (opts: { issuer: string; credential?: string; credentialPath?: string; scope: string; at?: string }) =>
         run(async (ctx) => {
           const text = readCredential(opts);
-          const node = opts.at === undefined ? undefined : ctx.state.requireNode(opts.at);
+          const node = opts.at === undefined ? undefined : ctx.requireNode(opts.at);
           let v: VerifiedCredential;
           try {
             v = verifyCredential(fromHex(text, 'credential'), {

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isNodeRunning, spawnNode } from '@ockam/daemon';
+import { isNodeProcess, isNodeRunning, spawnNode, stopNodeProcess } from '@ockam/daemon';
 import type { Command } from 'commander';
 import { loadConfig, type NodeConfig } from '../config.js';
 import type { CliContext } from '../context.js';
@@ -14,8 +14,39 @@ function hostPort(v: string): string {
   return /^\d+$/.test(v) ? `127.0.0.1:${v}` : v;
 }
 
-/** Brings nodes up as a configuration describes (it was fully checked before this runs). */
-export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir: string): Promise<string[]> {
+/**
+ * Brings nodes up as a configuration describes (it was fully checked before this runs). With
+ * `deleteCreatedOnFailure` (`node create --configuration`, as Ockam), a failure stops and deletes
+ * the nodes this call created before it rethrows.
+ */
+export async function applyConfig(
+  ctx: CliContext,
+  nodes: NodeConfig[],
+  baseDir: string,
+  options: { deleteCreatedOnFailure?: boolean } = {},
+): Promise<string[]> {
+  const created: string[] = [];
+  try {
+    return await applyNodes(ctx, nodes, baseDir, created);
+  } catch (e) {
+    if (options.deleteCreatedOnFailure) {
+      for (const name of created) {
+        const record = ctx.state.getNode(name);
+        if (record?.pid && isNodeProcess(record.pid, name)) await stopNodeProcess(record.pid);
+        if (record) ctx.state.deleteNode(name);
+        rmSync(ctx.home.nodeDir(name), { recursive: true, force: true });
+      }
+    }
+    throw e;
+  }
+}
+
+async function applyNodes(
+  ctx: CliContext,
+  nodes: NodeConfig[],
+  baseDir: string,
+  created: string[],
+): Promise<string[]> {
   const done: string[] = [];
   for (const n of nodes) {
     if (n.ticket) {
@@ -35,6 +66,7 @@ export async function applyConfig(ctx: CliContext, nodes: NodeConfig[], baseDir:
           ...(n.project ? { project: n.project } : {}),
         }),
       );
+      created.push(name);
       done.push(`node ${name} created`);
     } else if (!(await isNodeRunning(ctx.home, existing))) {
       await spawnNode(

@@ -1,6 +1,7 @@
 import { isNodeRunning } from '@ockam/daemon';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { parseDuration } from '../output.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
@@ -8,9 +9,11 @@ export function registerStatusCommand(program: Command, run: Run): void {
   program
     .command('status')
     .description('Show every node with its listeners, connections, secure channels and their health')
-    .addHelpText('after', '\nExamples:\n  $ ockam status\n  $ ockam status --output json')
-    .action(() =>
+    .option('--timeout <duration>', 'how long to wait for each node to answer (e.g. 500ms, 10s)', '5s')
+    .addHelpText('after', '\nExamples:\n  $ ockam status\n  $ ockam status --output json --timeout 10s')
+    .action((opts: { timeout: string }) =>
       run(async (ctx) => {
+        const timeoutMs = parseDuration(opts.timeout);
         const identities = ctx.identities
           .listIdentities()
           .map((i) => ({ name: i.name, identifier: i.identifier, default: i.isDefault }));
@@ -21,9 +24,9 @@ export function registerStatusCommand(program: Command, run: Run): void {
             const c = ctx.client(n.name);
             try {
               const [s, ch, ls] = await Promise.all([
-                c.call('status', {}, { timeoutMs: 5_000 }),
-                c.call('listSecureChannels', {}, { timeoutMs: 5_000 }),
-                c.call('listSecureChannelListeners', {}, { timeoutMs: 5_000 }),
+                c.call('status', {}, { timeoutMs }),
+                c.call('listSecureChannels', {}, { timeoutMs }),
+                c.call('listSecureChannelListeners', {}, { timeoutMs }),
               ]);
               return {
                 ...s,

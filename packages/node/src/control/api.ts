@@ -19,13 +19,24 @@ import type {
   NodeStatus as LocalNodeStatus,
   PolicyList,
   PolicyTarget,
+  ServiceInfo,
   TcpConnectionInfo,
+  TcpListenerInfo,
   TrustInfo,
 } from '../node.js';
 import type { InletConfig, InletInfo, OutletInfo, RelayInfo } from '../portals.js';
 import type { ChannelInfo, ListenerInfo } from '../secure-channels.js';
 
-export type { ChannelInfo, InletInfo, ListenerInfo, OutletInfo, RelayInfo, TcpConnectionInfo };
+export type {
+  ChannelInfo,
+  InletInfo,
+  ListenerInfo,
+  OutletInfo,
+  RelayInfo,
+  ServiceInfo,
+  TcpConnectionInfo,
+  TcpListenerInfo,
+};
 
 /** `GET /node`: the node's status and the daemon's HTTP status server. */
 export interface NodeStatus extends LocalNodeStatus {
@@ -85,6 +96,14 @@ export const CONTROL_API = {
     'DELETE',
     '/tcp-connections/:address',
   ),
+  createTcpListener: endpoint<{ address: string }, TcpListenerInfo>('POST', '/tcp-listeners'),
+  listTcpListeners: endpoint<NoInput, { listeners: TcpListenerInfo[] }>('GET', '/tcp-listeners'),
+  deleteTcpListener: endpoint<{ address: string }, TcpListenerInfo>('DELETE', '/tcp-listeners/:address'),
+
+  /** Starts a service (`kind`: only `hop`) at `address`; only the node's owner, on this socket, may. */
+  startService: endpoint<{ kind: string; address: string }, ServiceInfo>('POST', '/services'),
+  listServices: endpoint<NoInput, { services: ServiceInfo[] }>('GET', '/services'),
+
   sendMessage: endpoint<SendMessageRequest, SendMessageResponse>('POST', '/messages'),
 
   createSecureChannel: endpoint<
