@@ -640,30 +640,6 @@ export async function createNode(
   };
   if (opts.foreground) {
     ctx.close();
-    const args = [
-      '--name',
-      nodeName,
-      '--home',
-      ctx.home.root,
-      '--foreground',
-      '--tcp-listener-address',
-      opts.tcpListenerAddress,
-      '--identity',
-      identity,
-    ];
-    if (opts.httpServer) args.push('--http-server', opts.httpServer);
-    if (opts.websocketListenerAddress)
-      args.push('--websocket-listener-address', opts.websocketListenerAddress);
-    for (const o of opts.websocketAllowedOrigins ?? []) args.push('--websocket-allowed-origin', o);
-    for (const h of opts.httpServerAllowedHosts ?? []) args.push('--http-server-allowed-host', h);
-    if (opts.udp) args.push('--udp');
-    if (opts.rendezvous) args.push('--rendezvous', opts.rendezvous);
-    if (opts.rendezvousService) args.push('--rendezvous-service', opts.rendezvousService);
-    if (logLevel) args.push('--log-level', logLevel);
-    // The node runtime (transports, channels, portals) is loaded only for a foreground node.
-    const { runDaemon } = await import('@ockam/daemon');
-    await runDaemon(args);
-    await new Promise(() => {}); // the daemon exits the process on SIGINT/SIGTERM
     const code = await runForegroundNode(ctx.home, nodeName, {
       ...spawnOptions,
       ...(opts.exitOnEof ? { exitOnEof: true } : {}),
