@@ -31,8 +31,8 @@ import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
 import { ensurePrivateDir, NODE_NAME_PATTERN } from './home.js';
-import { openSqliteDatabase } from './sqlite-loader.js';
 import { identityRecord } from './records.js';
+import { openSqliteDatabase } from './sqlite-loader.js';
 import { SqliteIdentities } from './sqlite-store.js';
 import type { State } from './state.js';
 
