@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { ockam, tempHome } from './helpers.js';
+import { OCKAM_BIN, ockam, tempHome } from './helpers.js';
 import { run, startHttpServer } from './servers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ockcfg-'));
@@ -105,4 +106,40 @@ describe('configuration files bring up a portal', () => {
     expect(r2.stderr).toMatch(/bad-node\.yaml:4: tcp-outlets\.x\.to: variable \$UNSET_VAR is not defined/);
     expect((await ockam(home, ['node', 'show', 'wrong'])).stderr).toMatch(/does not exist/);
   });
+});
+
+describe('ockam run --inline --blocking', () => {
+  it('brings up an inline configuration, stays while its node runs, and stops it on SIGTERM', async () => {
+    const { home, cleanup } = tempHome();
+    try {
+      const child = spawn(process.execPath, [OCKAM_BIN, 'run', '--inline', '{name: blk}', '--blocking'], {
+        env: { ...process.env, OCKAM_HOME: home },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const status = async () =>
+        (
+          JSON.parse((await ockam(home, ['node', 'show', 'blk', '--output', 'json'])).stdout) as {
+            status: string;
+          }
+        ).status;
+      await vi.waitFor(async () => expect(await status()).toBe('running'), {
+        timeout: 60_000,
+        interval: 250,
+      });
+      await vi.waitFor(() => expect(out).toMatch(/node blk created/), { timeout: 10_000 });
+      // Still there while the node runs: the exit promise has not settled.
+      expect(await Promise.race([exited, Promise.resolve('running')])).toBe('running');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(await status()).toBe('stopped');
+      expect((await ockam(home, ['run', 'x.yaml', '--inline', '{name: b2}'])).stderr).toMatch(
+        /Give a configuration file or --inline, not both/,
+      );
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 });

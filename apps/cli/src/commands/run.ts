@@ -115,16 +115,54 @@ export function registerRunCommand(program: Command, run: Run): void {
   program
     .command('run')
     .description('Bring up the nodes, relays, policies, inlets and outlets a configuration file describes')
-    .argument('[file]', 'YAML or JSON configuration', 'ockam.yaml')
+    .argument('[file]', 'YAML or JSON configuration (default: ockam.yaml)')
+    .option('--inline <contents>', 'the configuration itself (YAML or JSON) instead of a file')
+    .option(
+      '--blocking',
+      'stay until every node of the configuration has exited; Ctrl-C or SIGTERM stops them (for containers)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam run portal.yaml\n  $ PG_PORT=5433 ockam run db.yaml     # environment variables override variables:',
+      "\nExamples:\n  $ ockam run portal.yaml\n  $ PG_PORT=5433 ockam run db.yaml     # environment variables override variables:\n  $ ockam run --inline '{name: n1, tcp-outlets: {db: {to: 5432}}}' --blocking",
     )
-    .action((file: string) =>
+    .action((file: string | undefined, opts: { inline?: string; blocking?: boolean }) =>
       run(async (ctx) => {
-        const { nodes, baseDir } = loadConfig({ file });
+        if (file !== undefined && opts.inline !== undefined)
+          throw new Error('Give a configuration file or --inline, not both');
+        const { nodes, baseDir } =
+          opts.inline !== undefined
+            ? loadConfig({ text: opts.inline })
+            : loadConfig({ file: file ?? 'ockam.yaml' });
         const done = await applyConfig(ctx, nodes, baseDir);
-        ctx.out.result(done.map((d) => `✔ ${d}`).join('\n'), { file, done });
+        ctx.out.result(done.map((d) => `✔ ${d}`).join('\n'), { file: file ?? null, done });
+        if (opts.blocking) await blockUntilExited(ctx, [...new Set(nodes.map((n) => n.name ?? 'default'))]);
       }),
     );
+}
+
+/**
+ * `run --blocking`, as Ockam's: waits until none of `names` runs any more, and passes Ctrl-C and
+ * SIGTERM on to them (each is stopped), so a container's main process lives as long as its nodes.
+ */
+async function blockUntilExited(ctx: CliContext, names: string[]): Promise<void> {
+  const pids = (): number[] =>
+    names.flatMap((n) => {
+      const pid = ctx.state.getNode(n)?.pid;
+      return pid && isNodeProcess(pid, n) ? [pid] : [];
+    });
+  let stopping = false;
+  const stopAll = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const pid of pids()) void stopNodeProcess(pid).catch(() => {});
+  };
+  process.on('SIGINT', stopAll);
+  process.on('SIGTERM', stopAll);
+  try {
+    // Our nodes are not our children, so there is no exit event to wait on: look every 250 ms.
+    while (pids().length > 0) await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    process.off('SIGINT', stopAll);
+    process.off('SIGTERM', stopAll);
+  }
 }
