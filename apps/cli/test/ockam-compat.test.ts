@@ -135,6 +135,12 @@ describe("Ockam's identity, credential and authority commands", () => {
         scope: 'blue',
       }),
     ]);
+    // Filters, as Ockam's: by subject and by issuer.
+    expect(JSON.parse(await b.ok(['credential', 'list', '--subject', bob, '--issuer', alice]))).toHaveLength(
+      1,
+    );
+    expect(JSON.parse(await b.ok(['credential', 'list', '--issuer', bob]))).toEqual([]);
+    expect(JSON.parse(await b.ok(['credential', 'list', '--subject', alice]))).toEqual([]);
     // An identifier this home does not know is refused with what to do.
     const unknown = await b.o([
       'credential',

@@ -267,12 +267,17 @@ export function registerCredentialCommands(program: Command, run: Run): void {
   credential
     .command('list')
     .description('List stored credentials')
-    .addHelpText('after', '\nExamples:\n  $ ockam credential list')
-    .action(() =>
+    .option('--subject <identifier>', 'only credentials about this identity')
+    .option('--issuer <identifier>', 'only credentials this identity issued')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ockam credential list\n  $ ockam credential list --issuer I6c20e814…',
+    )
+    .action((opts: { subject?: string; issuer?: string }) =>
       run(async (ctx) => {
         const now = Math.floor(Date.now() / 1000);
         // Ockam's shape (`credential`, `is_verified`, `scope`), with the identity that holds it.
-        const list = new Projects(ctx.state).credentials().map((c) => {
+        const all = new Projects(ctx.state).credentials().map((c) => {
           const d = describeCredential(c.credential);
           return {
             credential: {
@@ -290,6 +295,11 @@ export function registerCredentialCommands(program: Command, run: Run): void {
             expired: c.expiresAt <= now,
           };
         });
+        const list = all.filter(
+          (c) =>
+            (opts.subject === undefined || c.credential.subject === opts.subject) &&
+            (opts.issuer === undefined || c.credential.issuer === opts.issuer),
+        );
         const json = JSON.stringify(list, null, 2);
         ctx.out.result(
           () =>
