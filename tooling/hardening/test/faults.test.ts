@@ -143,7 +143,10 @@ describe('SIGKILL of each node of a portal topology client → relay → server'
       'cli',
       '--from',
       `127.0.0.1:${inletPort}`,
+      // Ockam's meaning: --to names the outlet, --via the relay it is reached through.
       '--to',
+      'outlet',
+      '--via',
       'srv',
       '--relay-at',
       '/node/rly',

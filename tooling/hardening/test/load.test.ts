@@ -112,7 +112,7 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
     const inletPorts: number[] = [];
     for (let p = 0; p < PORTALS; p++) {
       await env.ok(['tcp-outlet', 'create', '--at', `n${p}`, '--to', `127.0.0.1:${echo.port}`]);
-      const inlet = await env.json<{ bound: string }>([
+      const inlet = await env.json<{ bind_addr: string }>([
         'tcp-inlet',
         'create',
         '--at',
@@ -120,7 +120,7 @@ describe(`a topology of ${NODES} nodes under load for ${SECONDS} s`, () => {
         '--to',
         `/node/n${p}/secure/api/service/outlet`,
       ]);
-      inletPorts.push(Number(inlet.bound.split(':').pop()));
+      inletPorts.push(Number(inlet.bind_addr.split(':').pop()));
     }
     for (let c = 0; c < PORTAL_CONNECTIONS; c++) streams.push(new EchoStream(inletPorts[c % PORTALS]!));
     await pool(streams, 100, (s) => s.ready);
