@@ -121,7 +121,7 @@ interface RustEnrollOutput {
 
 /** Our inlet (on `node`) to an outlet route; resolves with its local port. */
 async function ourInlet(o: Ockam, node: string, to: string): Promise<number> {
-  const r = await o.json<{ bound: string }>([
+  const r = await o.json<{ bind_addr: string }>([
     'tcp-inlet',
     'create',
     '--at',
@@ -131,7 +131,7 @@ async function ourInlet(o: Ockam, node: string, to: string): Promise<number> {
     '--to',
     to,
   ]);
-  return Number(r.bound.slice(r.bound.lastIndexOf(':') + 1));
+  return Number(r.bind_addr.slice(r.bind_addr.lastIndexOf(':') + 1));
 }
 
 /** A Rust inlet (on `node`) to an outlet route, on a free port. */

@@ -203,15 +203,12 @@ export async function createInlet(
   from?: string,
 ): Promise<string> {
   const args = ['tcp-inlet', 'create', ...(at ? ['--at', at] : []), ...to, '--alias', alias];
-  if (side.impl === 'ours') {
-    const i = await side.json<{ bound: string; status: string }>([...args, '--from', from ?? '127.0.0.1:0']);
-    expect(i.status).toBe('up');
-    return i.bound;
-  }
-  // Rust picks a free port itself when --from is absent and prints its InletStatus.
+  // Both print Ockam's InletStatus (`bind_addr`, `status` "Up"); Rust picks a free port itself
+  // when --from is absent, ours is given 127.0.0.1:0.
+  const port = from ?? (side.impl === 'ours' ? '127.0.0.1:0' : undefined);
   const i = await side.json<{ bind_addr: string; status: string }>([
     ...args,
-    ...(from ? ['--from', from] : []),
+    ...(port ? ['--from', port] : []),
   ]);
   expect(i.status.toLowerCase()).toBe('up');
   return i.bind_addr;

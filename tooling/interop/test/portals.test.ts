@@ -76,15 +76,15 @@ describe.skipIf(rustMissing())('TCP portals between our ockam and Ockam Rust 0.1
 
   it('the inlets of both sides list the same connection facts for a cross portal', async () => {
     // What each side reports about an inlet to the other's outlet: the route it was given.
-    const shown = await ours.json<{ to: string; status: string }>([
+    const shown = await ours.json<{ outlet_addr: string; status: string }>([
       'tcp-inlet',
       'show',
       'o2r-web',
       '--at',
       'client',
     ]);
-    expect(shown.to).toBe(`${(nodes.rustServer as StartedNode).route}/secure/api/service/outlet`);
-    expect(shown.status).toBe('up');
+    expect(shown.outlet_addr).toBe(`${(nodes.rustServer as StartedNode).route}/secure/api/service/outlet`);
+    expect(shown.status).toBe('Up');
     const theirs = await rust.json<Record<string, unknown>>([
       'tcp-inlet',
       'show',

@@ -69,8 +69,9 @@ describe.skipIf(rustMissing())('relays between our ockam and Ockam Rust 0.139', 
   it('our outlet node registers a relay on a Rust relay node; inlets of both reach it: curl and psql', async () => {
     const relay = nodes.rustRelay as StartedNode;
     const created = await createRelay(ours, 'blue', relay.route, 'server');
-    expect(created.remoteAddress).toBe('forward_to_blue');
-    expect(created.status).toBe('up');
+    // Ockam's relay JSON, on both sides.
+    expect(created.remote_address).toBe('forward_to_blue');
+    expect(created.connection_status).toBe('Up');
     // The Rust relay node lists the relay it serves under the name our node asked for.
     const base = `${relay.route}/service/forward_to_blue/secure/api/service`;
     for (const side of [ours, rust]) {
@@ -86,8 +87,8 @@ describe.skipIf(rustMissing())('relays between our ockam and Ockam Rust 0.139', 
     const created = await createRelay(rust, 'red', relay.route, 'server');
     expect(JSON.stringify(created)).toContain('forward_to_red');
     // Our relay node serves it under the requested name.
-    const served = await ours.json<{ served: string[] }>(['relay', 'list', '--to', 'relay']);
-    expect(served.served).toContain('forward_to_red');
+    const served = await ours.json<string[]>(['relay', 'list', '--to', 'relay', '--served']);
+    expect(served).toContain('forward_to_red');
     const base = `${relay.route}/service/forward_to_red/secure/api/service`;
     for (const side of [ours, rust]) {
       const web = await createInlet(side, 'client', ['--to', `${base}/outlet`], `red-web-${side.impl}`);
@@ -117,7 +118,7 @@ describe.skipIf(rustMissing())('relays between our ockam and Ockam Rust 0.139', 
     await ours.ok(['node', 'start', 'relay2']);
     // Rust's relay session notices missed pings (every 10 s, 3 misses) and registers again.
     await expect
-      .poll(async () => (await ours.json<{ served: string[] }>(['relay', 'list', '--to', 'relay2'])).served, {
+      .poll(async () => await ours.json<string[]>(['relay', 'list', '--to', 'relay2', '--served']), {
         timeout: 120_000,
         interval: 1000,
       })
