@@ -64,7 +64,7 @@ const texts = (peer: RawPeer): string[] =>
   });
 
 async function servedRelays(node: RunningNode): Promise<string[]> {
-  return (await node.env.json<{ served: string[] }>(['relay', 'list', '--to', node.name])).served;
+  return await node.env.json<string[]>(['relay', 'list', '--to', node.name, '--served']);
 }
 
 describe('relay hijack, on a relay node without an authority', () => {
@@ -82,7 +82,7 @@ describe('relay hijack, on a relay node without an authority', () => {
     await env.ok(['tcp-outlet', 'create', '--at', 'victim', '--to', String(web.port)]);
     // The victim registers `default` through a secure channel to the relay node.
     await env.ok(['relay', 'create', 'default', '--to', 'victim', '--at', '/node/relay/secure/api']);
-    const inlet = await env.json<{ bound: string }>([
+    const inlet = await env.json<{ bind_addr: string }>([
       'tcp-inlet',
       'create',
       '--at',
@@ -92,7 +92,7 @@ describe('relay hijack, on a relay node without an authority', () => {
       '--to',
       '/node/relay/service/forward_to_default/secure/api/service/outlet',
     ]);
-    inletPort = Number(inlet.bound.split(':').pop());
+    inletPort = Number(inlet.bind_addr.split(':').pop());
     expect(await httpGet(inletPort)).toBe(secret);
   }, 300_000);
   afterAll(async () => {
@@ -189,8 +189,8 @@ describe('with an authority: relay registration and the echo services', () => {
     project = { env: admin, name: 'default', pid: shown.pid, tcpListenerAddress: shown.tcpListenerAddress };
     await admin.ok(['tcp-outlet', 'create', '--to', String(web.port)]);
     await admin.ok(['relay', 'create']);
-    const inlet = await admin.json<{ bound: string }>(['tcp-inlet', 'create', '--from', '127.0.0.1:0']);
-    inletPort = Number(inlet.bound.split(':').pop());
+    const inlet = await admin.json<{ bind_addr: string }>(['tcp-inlet', 'create', '--from', '127.0.0.1:0']);
+    inletPort = Number(inlet.bind_addr.split(':').pop());
     expect(await httpGet(inletPort)).toBe(secret);
     // Members: one the echo policy will not admit, one it will, one allowed to register `default`.
     for (const [m, args] of [

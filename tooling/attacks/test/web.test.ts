@@ -62,13 +62,13 @@ describe('any web page can drive a node (issue 14, finding 5)', () => {
       ALLOWED_ORIGIN,
     ]);
     await startNode(env, 'peer');
-    const shown = await env.json<{ websocketListenerAddress: string; httpServerAddress: string }>([
+    const shown = await env.json<{ websocketListenerAddress: string; http_server_address: string }>([
       'node',
       'show',
       'target',
     ]);
     wsAddress = shown.websocketListenerAddress;
-    httpAddress = shown.httpServerAddress;
+    httpAddress = shown.http_server_address;
 
     // Workers whose addresses are capabilities, on the target: a secure channel it initiated (its
     // encryptor, a TCP sender), a channel it accepted behind a portal with an open connection
@@ -78,7 +78,7 @@ describe('any web page can drive a node (issue 14, finding 5)', () => {
     await new Promise<void>((r) => echoServer.listen(0, '127.0.0.1', () => r()));
     const echoPort = (echoServer.address() as net.AddressInfo).port;
     await env.ok(['tcp-outlet', 'create', '--at', 'target', '--to', `127.0.0.1:${echoPort}`]);
-    const inlet = await env.json<{ bound: string }>([
+    const inlet = await env.json<{ bind_addr: string }>([
       'tcp-inlet',
       'create',
       '--at',
@@ -86,7 +86,7 @@ describe('any web page can drive a node (issue 14, finding 5)', () => {
       '--to',
       '/node/target/secure/api/service/outlet',
     ]);
-    const [ih, ip] = splitHostPort(inlet.bound);
+    const [ih, ip] = splitHostPort(inlet.bind_addr);
     portal = net.connect({ host: ih, port: ip });
     const echoed = new Promise<void>((r) => portal!.once('data', () => r()));
     portal.write('through the portal');
