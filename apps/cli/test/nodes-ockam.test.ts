@@ -155,26 +155,32 @@ describe('foreground nodes', () => {
   const foreground = (name: string) => {
     const child = spawn(process.execPath, [OCKAM_BIN, 'node', 'create', name, '-f'], {
       env: { ...process.env, OCKAM_HOME: home },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    // Kept so that a node that does not come up says why in the failure.
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4096)));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    return { child, exited };
+    return { child, exited, stderr: () => stderr };
   };
-  const running = (name: string) =>
-    vi.waitFor(async () => expect((await json(home, ['node', 'show', name])).status).toBe('running'), {
-      timeout: 30_000,
-      interval: 200,
-    });
+  const running = (name: string, node: { stderr: () => string }) =>
+    vi.waitFor(
+      async () =>
+        expect((await json(home, ['node', 'show', name])).status, `node ${name}: ${node.stderr()}`).toBe(
+          'running',
+        ),
+      { timeout: 60_000, interval: 200 },
+    );
 
   it('runs without nodes/NAME, refuses a twin, stops with node stop and can be created again', async () => {
     const first = foreground('fg');
-    await running('fg');
+    await running('fg', first);
     expect(existsSync(join(home, 'nodes', 'fg'))).toBe(false);
     expect((await ockam(home, ['node', 'create', 'fg', '-f'])).code).toBe(1);
     expect((await ockam(home, ['node', 'stop', 'fg'])).stdout).toBe('Node fg was stopped\n');
     expect(await first.exited).toBe(0);
     const second = foreground('fg');
-    await running('fg');
+    await running('fg', second);
     // Ockam's test teardown relies on this: delete --all stops foreground nodes too.
     expect((await ockam(home, ['node', 'delete', '--all', '--yes'])).code).toBe(0);
     expect(await second.exited).toBe(0);
