@@ -184,7 +184,7 @@ describe('foreground nodes', () => {
     // Ockam's test teardown relies on this: delete --all stops foreground nodes too.
     expect((await ockam(home, ['node', 'delete', '--all', '--yes'])).code).toBe(0);
     expect(await second.exited).toBe(0);
-  });
+  }, 180_000);
 });
 
 describe('services, workers, TCP connections and listeners', () => {
