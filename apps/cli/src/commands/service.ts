@@ -27,7 +27,7 @@ export function registerServiceCommands(program: Command, run: Run): void {
     )
     .action((opts: { addr: string; at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const s = await ctx.client(node.name).call('startService', { kind: 'hop', address: opts.addr });
         ctx.out.result(`Started a hop service at /service/${s.address} on node ${node.name}`, {
           ...s,
@@ -43,7 +43,7 @@ export function registerServiceCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam service list --at n1')
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const { services } = await ctx.client(node.name).call('listServices', {});
         const json = services.map((s) => ({ addr: s.address, type: s.type }));
         ctx.out.result(

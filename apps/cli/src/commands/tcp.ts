@@ -30,7 +30,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     )
     .action((opts: { to: string; from?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.from?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.from);
         const c = await ctx.client(node.name).call('createTcpConnection', { to: opts.to, expose: true });
         // Piped, only the route piece (as Ockam's machine output), for `… | ockam message send`.
         ctx.out.result(
@@ -46,7 +46,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('--at <node>', 'node (default node if omitted)')
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const { connections } = await ctx.client(node.name).call('listTcpConnections', {});
         ctx.out.result(
           () =>
@@ -66,7 +66,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('--at <node>', 'node (default node if omitted)')
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const c = await findConnection(ctx, node.name, address);
         ctx.out.result(`TCP connection /worker/${c.workerAddress} from node ${node.name} to ${c.peer}`, {
           ...c,
@@ -81,7 +81,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const c = await findConnection(ctx, node.name, address);
         await ctx.client(node.name).call('deleteTcpConnection', { address: c.senderAddress });
         ctx.out.result(`Closed TCP connection /worker/${c.workerAddress} on node ${node.name}`, {
@@ -101,7 +101,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam tcp-listener create 127.0.0.1:5000 --at n1')
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const l = await ctx.client(node.name).call('createTcpListener', { address });
         const route = listenerRoute(l.address);
         ctx.out.result(`TCP listener ${l.address} on node ${node.name}: ${route}`, { ...l, route }, route);
@@ -113,7 +113,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('--at <node>', 'node (default node if omitted)')
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const { listeners } = await ctx.client(node.name).call('listTcpListeners', {});
         ctx.out.result(
           () =>
@@ -131,7 +131,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('--at <node>', 'node (default node if omitted)')
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const { listeners } = await ctx.client(node.name).call('listTcpListeners', {});
         const l = listeners.find((x) => x.address === address || x.processorAddress === address);
         if (!l)
@@ -146,7 +146,7 @@ export function registerTcpCommands(program: Command, run: Run): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .action((address: string, opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const l = await ctx.client(node.name).call('deleteTcpListener', { address });
         ctx.out.result(`Closed TCP listener ${l.address} on node ${node.name}`, { deleted: l.address });
       }),

@@ -13,7 +13,7 @@ export function registerWorkerCommands(program: Command, run: Run): void {
     .addHelpText('after', '\nExamples:\n  $ ockam worker list --at n1')
     .action((opts: { at?: string }) =>
       run(async (ctx) => {
-        const node = await ctx.runningNode(opts.at?.replace(/^\/node\//, ''));
+        const node = await ctx.runningNode(opts.at);
         const { workers } = await ctx.client(node.name).call('workers', {});
         const json = workers.map((addr) => ({ addr }));
         ctx.out.result(() => workers.map((w) => `Worker ${w}`).join('\n'), json);
