@@ -26,8 +26,8 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '@ockam/interop/ports';
-import { until } from '@ockam/interop/wait';
+import { freePort } from './ports.js';
+import { until } from './wait.js';
 
 export const KAFKA_VERSION = '3.7.2';
 /** How long a broker may take to start on a busy 2-core machine. */
@@ -458,3 +458,6 @@ function tail(file: string): string {
 
 /** The repository root (for scripts), from this file's place in tooling/brokers/src. */
 export const REPOSITORY_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+
+export { freePort } from './ports.js';
+export { until } from './wait.js';
