@@ -362,6 +362,8 @@ export interface ToolOptions {
   /** Killed after this long (default 120 s); the result then has code null. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** How output bytes become strings: 'latin1' keeps binary record values byte for byte (default utf8). */
+  encoding?: 'utf8' | 'latin1';
 }
 
 let toolsLog4j: string | undefined;
@@ -402,7 +404,7 @@ function run(command: string, args: string[], options: ToolOptions): Promise<Too
     live.add(p);
     let stdout = '';
     let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    p.stdout.setEncoding(options.encoding ?? 'utf8').on('data', (d: string) => {
       stdout += d;
     });
     p.stderr.setEncoding('utf8').on('data', (d: string) => {
