@@ -25,7 +25,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { until } from './wait.js';
 
@@ -457,9 +457,6 @@ function readText(file: string): string {
 function tail(file: string): string {
   return readText(file).split('\n').slice(-15).join('\n');
 }
-
-/** The repository root (for scripts), from this file's place in tooling/brokers/src. */
-export const REPOSITORY_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 export { freePort } from './ports.js';
 export { until } from './wait.js';
