@@ -122,6 +122,7 @@ export abstract class InterceptingConnection implements KafkaConnectionIntercept
     const reply: Uint8Array[] = [];
     for (const frame of this.#requests.push(chunk)) {
       const header = parseRequestHeader(frame);
+      this.log('debug', 'Kafka request', { apiKey: header.apiKey, apiVersion: header.apiVersion });
       const outcome = await this.onRequest(header, frame);
       if ('forward' in outcome) {
         forward.push(outcome.forward);

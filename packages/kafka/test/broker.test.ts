@@ -1,0 +1,280 @@
+/**
+ * The interceptors between real clients (Kafka's own console tools, kcat/librdkafka) and a real
+ * Kafka 3.7.2 broker. The proxy here is plain node:net, not Ockam: each client connection goes
+ * through a KafkaInletInterceptor connection and then a KafkaOutletInterceptor connection, as it
+ * would through a kafka-inlet and a kafka-outlet. Broker connections get their own proxy port,
+ * opened the first time the inlet asks for that broker's address.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { brokerSkipReason, type KafkaBroker, kafkaTool, kcat, startKafka } from '@ockam/brokers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BrokerAddress,
+  type KafkaInletHooks,
+  KafkaInletInterceptor,
+  type KafkaLog,
+  KafkaOutletInterceptor,
+} from '../src/index.js';
+
+const skip = brokerSkipReason('kafka') ?? brokerSkipReason('kcat');
+if (skip) console.warn(`skipping the Kafka broker tests: ${skip}`);
+
+/** TEST ONLY: AES-256-GCM under a random per-run key, so records on the broker are ciphertext. */
+const TEST_KEY = randomBytes(32);
+const MAGIC = Buffer.from('T1');
+async function testEncrypt(plaintext: Uint8Array): Promise<Uint8Array> {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', TEST_KEY, iv);
+  const ct = Buffer.concat([c.update(plaintext), c.final()]);
+  return Buffer.concat([MAGIC, iv, ct, c.getAuthTag()]);
+}
+async function testDecrypt(stored: Uint8Array): Promise<Uint8Array> {
+  const b = Buffer.from(stored);
+  if (b.length < 30 || !b.subarray(0, 2).equals(MAGIC))
+    throw Object.assign(new Error('bad'), { reason: 'not an encrypted record' });
+  try {
+    const d = createDecipheriv('aes-256-gcm', TEST_KEY, b.subarray(2, 14));
+    d.setAuthTag(b.subarray(b.length - 16));
+    return Buffer.concat([d.update(b.subarray(14, b.length - 16)), d.final()]);
+  } catch {
+    throw Object.assign(new Error('bad'), { reason: 'authentication failed' });
+  }
+}
+
+interface Proxy {
+  port: number;
+  server: Server;
+}
+
+class Harness {
+  readonly servers: Server[] = [];
+  readonly sockets = new Set<Socket>();
+  readonly versions = new Set<string>();
+  readonly errors: Record<string, unknown>[] = [];
+  readonly #brokers = new Map<number, BrokerAddress>();
+  readonly #brokerProxies = new Map<number, Promise<Proxy>>();
+  readonly inlet: KafkaInletInterceptor;
+  readonly outlet: KafkaOutletInterceptor;
+
+  constructor() {
+    const log: KafkaLog = (level, message, fields) => {
+      if (message === 'Kafka request') this.versions.add(`${fields?.apiKey}:${fields?.apiVersion}`);
+      if (level === 'error') this.errors.push({ message, ...fields });
+    };
+    const hooks: KafkaInletHooks = {
+      brokerAddress: async (id) => {
+        let p = this.#brokerProxies.get(id);
+        if (!p) {
+          const target = this.#brokers.get(id);
+          if (!target) throw new Error(`broker ${id} not seen by the outlet`);
+          p = this.listen(target);
+          this.#brokerProxies.set(id, p);
+        }
+        return { host: '127.0.0.1', port: (await p).port };
+      },
+      publishConsumer: async () => {},
+      encryptValue: async (_t, _p, plaintext) => testEncrypt(plaintext),
+      decryptValue: async (_t, _p, stored) => testDecrypt(stored),
+    };
+    this.inlet = new KafkaInletInterceptor(hooks, { encryptContent: true, encryptedFields: [], log });
+    this.outlet = new KafkaOutletInterceptor({
+      brokerSeen: async (id, address) => {
+        this.#brokers.set(id, address);
+      },
+    });
+  }
+
+  /** A listening port whose connections go client → inlet → outlet → target. */
+  listen(target: BrokerAddress): Promise<Proxy> {
+    const server = createServer((client) => this.#pipe(client, target));
+    this.servers.push(server);
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () =>
+        resolve({ server, port: (server.address() as { port: number }).port }),
+      ),
+    );
+  }
+
+  #pipe(client: Socket, target: BrokerAddress): void {
+    const broker = connect(target.port, target.host);
+    this.sockets.add(client);
+    this.sockets.add(broker);
+    const inlet = this.inlet.connection();
+    const outlet = this.outlet.connection();
+    const close = () => {
+      client.destroy();
+      broker.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(broker);
+    };
+    let up = Promise.resolve();
+    let down = Promise.resolve();
+    client.on('data', (chunk) => {
+      up = up
+        .then(async () => {
+          const { forward, reply } = await inlet.request(chunk);
+          if (reply.length) client.write(reply);
+          if (forward.length) {
+            const out = await outlet.request(forward);
+            if (out.forward.length) broker.write(out.forward);
+          }
+        })
+        .catch(close);
+    });
+    broker.on('data', (chunk) => {
+      down = down
+        .then(async () => {
+          const toClient = await inlet.response(await outlet.response(chunk));
+          if (toClient.length) client.write(toClient);
+        })
+        .catch(close);
+    });
+    client.on('close', close).on('error', close);
+    broker.on('close', close).on('error', close);
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
+  let kafka: KafkaBroker;
+  let harness: Harness;
+  let proxy: string;
+
+  beforeAll(async () => {
+    kafka = await startKafka({ partitions: 2 });
+    harness = new Harness();
+    const bootstrap = await harness.listen({ host: '127.0.0.1', port: kafka.port });
+    proxy = `127.0.0.1:${bootstrap.port}`;
+  }, 90_000);
+
+  afterAll(async () => {
+    await harness?.stop();
+    await kafka?.stop({ remove: true });
+  });
+
+  const direct = async (topic: string) => {
+    const r = await kcat(['-b', kafka.bootstrap, '-C', '-t', topic, '-e', '-q', '-f', '%s\\n'], {
+      timeoutMs: 30_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout;
+  };
+  const viaKcat = async (topic: string) => {
+    const r = await kcat(['-b', proxy, '-C', '-t', topic, '-e', '-q', '-f', '%s\\n'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.split('\n').filter(Boolean).sort();
+  };
+
+  it('Kafka console producer and consumer round-trip through it at Produce v10, Fetch v16, Metadata v12; the broker holds ciphertext', async () => {
+    const lines = ['java zstd one', 'java zstd two'];
+    const p1 = await kafkaTool(
+      'kafka.tools.ConsoleProducer',
+      ['--bootstrap-server', proxy, '--topic', 'java', '--compression-codec', 'zstd'],
+      { input: `${lines.join('\n')}\n`, timeoutMs: 60_000 },
+    );
+    expect(p1.code, p1.stderr).toBe(0);
+    const p2 = await kafkaTool(
+      'kafka.tools.ConsoleProducer',
+      ['--bootstrap-server', proxy, '--topic', 'java', '--compression-codec', 'snappy'],
+      { input: 'java snappy three\n', timeoutMs: 60_000 },
+    );
+    expect(p2.code, p2.stderr).toBe(0);
+    const c = await kafkaTool(
+      'kafka.tools.ConsoleConsumer',
+      [
+        '--bootstrap-server',
+        proxy,
+        '--topic',
+        'java',
+        '--from-beginning',
+        '--max-messages',
+        '3',
+        '--timeout-ms',
+        '30000',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(c.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'java snappy three',
+      'java zstd one',
+      'java zstd two',
+    ]);
+    for (const v of ['0:10', '1:16', '3:12'])
+      expect(harness.versions.has(v), `api:version ${v} seen`).toBe(true);
+    // Values are binary ciphertext (newlines inside): count the records by their offsets.
+    const offsets = await kcat(['-b', kafka.bootstrap, '-C', '-t', 'java', '-e', '-q', '-f', '%o\\n'], {
+      timeoutMs: 30_000,
+    });
+    expect(offsets.stdout.split('\n').filter(Boolean).length).toBe(3);
+    expect(await direct('java')).not.toContain('java');
+  }, 120_000);
+
+  it('kcat (librdkafka) round-trips records compressed with gzip, snappy, lz4 and zstd', async () => {
+    for (const codec of ['gzip', 'snappy', 'lz4', 'zstd']) {
+      const r = await kcat(['-b', proxy, '-P', '-t', 'kcat', '-z', codec], {
+        input: `kcat ${codec} a\nkcat ${codec} b\n`,
+        timeoutMs: 30_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(await viaKcat('kcat')).toEqual(
+      ['gzip', 'snappy', 'lz4', 'zstd'].flatMap((c) => [`kcat ${c} a`, `kcat ${c} b`]).sort(),
+    );
+    expect(await direct('kcat')).not.toContain('kcat');
+  }, 90_000);
+
+  it('a record altered on the broker side is refused with CORRUPT_MESSAGE and never delivered', async () => {
+    const ok = await kcat(['-b', proxy, '-P', '-t', 'tampered', '-p', '0'], { input: 'good record\n' });
+    expect(ok.code, ok.stderr).toBe(0);
+    // Written straight to the broker, not through the inlet: not ciphertext under the key.
+    const bad = await kcat(['-b', kafka.bootstrap, '-P', '-t', 'tampered', '-p', '0'], {
+      input: 'forged plaintext\n',
+    });
+    expect(bad.code, bad.stderr).toBe(0);
+    const c = await kafkaTool(
+      'kafka.tools.ConsoleConsumer',
+      [
+        '--bootstrap-server',
+        proxy,
+        '--topic',
+        'tampered',
+        '--partition',
+        '0',
+        '--offset',
+        'earliest',
+        '--max-messages',
+        '2',
+        '--timeout-ms',
+        '15000',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    expect(c.stdout).toContain('good record');
+    expect(c.stdout).not.toContain('forged');
+    expect(c.stderr).toMatch(/corrupt message/i);
+    console.info(
+      `Kafka console consumer on a corrupt partition: ${c.stderr.split('\n').find((l) => /corrupt/i.test(l))}`,
+    );
+    expect(harness.errors).toContainEqual(
+      expect.objectContaining({
+        topic: 'tampered',
+        partition: 0,
+        offset: '1',
+        reason: 'not an encrypted record',
+      }),
+    );
+    const k = await kcat(
+      ['-b', proxy, '-C', '-t', 'tampered', '-p', '0', '-o', '1', '-c', '1', '-f', '%s\\n'],
+      { timeoutMs: 10_000 },
+    );
+    expect(k.stdout).not.toContain('forged');
+    console.info(
+      `kcat on a corrupt partition: code ${k.code}, stderr: ${k.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
+    );
+  }, 90_000);
+});
