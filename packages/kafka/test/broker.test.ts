@@ -5,7 +5,9 @@
  * would through a kafka-inlet and a kafka-outlet. Broker connections get their own proxy port,
  * opened the first time the inlet asks for that broker's address.
  */
+
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { brokerSkipReason, type KafkaBroker, kafkaTool, kcat, startKafka } from '@ockam/brokers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +54,7 @@ class Harness {
   readonly sockets = new Set<Socket>();
   readonly versions = new Set<string>();
   readonly errors: Record<string, unknown>[] = [];
+  readonly closed: string[] = [];
   readonly #brokers = new Map<number, BrokerAddress>();
   readonly #brokerProxies = new Map<number, Promise<Proxy>>();
   readonly inlet: KafkaInletInterceptor;
@@ -74,7 +77,12 @@ class Harness {
         return { host: '127.0.0.1', port: (await p).port };
       },
       publishConsumer: async () => {},
-      encryptValue: async (_t, _p, plaintext) => testEncrypt(plaintext),
+      encryptValue: async (topic, _p, plaintext) => {
+        // Stands for a consumer that the producer's policy refuses.
+        if (topic === 'refused')
+          throw Object.assign(new Error('refused'), { reason: 'consumer refused by policy' });
+        return testEncrypt(plaintext);
+      },
       decryptValue: async (_t, _p, stored) => testDecrypt(stored),
     };
     this.inlet = new KafkaInletInterceptor(hooks, { encryptContent: true, encryptedFields: [], log });
@@ -102,7 +110,9 @@ class Harness {
     this.sockets.add(broker);
     const inlet = this.inlet.connection();
     const outlet = this.outlet.connection();
-    const close = () => {
+    const close = (e?: unknown) => {
+      if (e instanceof Error && !this.sockets.has(client)) return;
+      if (e instanceof Error) this.closed.push(e.message);
       client.destroy();
       broker.destroy();
       this.sockets.delete(client);
@@ -130,8 +140,8 @@ class Harness {
         })
         .catch(close);
     });
-    client.on('close', close).on('error', close);
-    broker.on('close', close).on('error', close);
+    client.on('close', () => close()).on('error', () => close());
+    broker.on('close', () => close()).on('error', () => close());
   }
 
   async stop(): Promise<void> {
@@ -277,4 +287,87 @@ describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
       `kcat on a corrupt partition: code ${k.code}, stderr: ${k.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
     );
   }, 90_000);
+
+  it('a Produce the inlet cannot encrypt fails in the client with TOPIC_AUTHORIZATION_FAILED and never reaches the broker', async () => {
+    const k = await kcat(['-b', proxy, '-P', '-t', 'refused'], { input: 'secret\n', timeoutMs: 30_000 });
+    expect(k.code).not.toBe(0);
+    expect(k.stderr).toMatch(/Topic authorization failed/);
+    console.info(`kcat on a refused Produce: ${k.stderr.split('\n').find((l) => /authorization/i.test(l))}`);
+    const j = await kafkaTool(
+      'kafka.tools.ConsoleProducer',
+      ['--bootstrap-server', proxy, '--topic', 'refused', '--request-required-acks', '1'],
+      { input: 'secret\n', timeoutMs: 60_000 },
+    );
+    expect(j.stderr).toMatch(/TopicAuthorizationException/);
+    console.info(
+      `Kafka console producer on a refused Produce: ${j.stderr.split('\n').find((l) => /Authorization/.test(l))}`,
+    );
+    const stored = await kcat(['-b', kafka.bootstrap, '-C', '-t', 'refused', '-e', '-q', '-f', '%s\\n'], {
+      timeoutMs: 30_000,
+    });
+    expect(stored.stdout).not.toContain('secret');
+  }, 90_000);
+
+  /** Connects to the bootstrap proxy, writes `bytes` in pieces, and returns what comes back before the close. */
+  async function raw(pieces: Uint8Array[], expectClose: boolean): Promise<Buffer> {
+    const [host, port] = proxy.split(':') as [string, string];
+    const s = connect(Number(port), host);
+    s.setNoDelay(true);
+    s.on('error', () => {}); // a reset by the proxy is what some tests expect
+    await once(s, 'connect');
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    for (const p of pieces) await new Promise<void>((r) => s.write(p, () => r()));
+    if (expectClose) {
+      await once(s, 'close');
+    } else {
+      // Wait for one whole response frame.
+      while (
+        Buffer.concat(got).length < 4 ||
+        Buffer.concat(got).length < 4 + Buffer.concat(got).readInt32BE(0)
+      ) {
+        await once(s, 'data');
+      }
+      s.destroy();
+    }
+    return Buffer.concat(got);
+  }
+
+  const apiVersionsV3 = () => {
+    // ApiVersions v3: header v2 (client id "t", no tags), body: compact strings "k" and "1", no tags.
+    const body = Buffer.from([
+      0x00, 0x12, 0x00, 0x03, 0, 0, 0, 9, 0x00, 0x01, 0x74, 0x00, 0x02, 0x6b, 0x02, 0x31, 0x00,
+    ]);
+    const frame = Buffer.alloc(4 + body.length);
+    frame.writeInt32BE(body.length, 0);
+    body.copy(frame, 4);
+    return frame;
+  };
+
+  it('answers a request whose every byte, length prefix included, arrives in its own TCP write', async () => {
+    const frame = apiVersionsV3();
+    const reply = await raw(
+      [...frame].map((b) => Uint8Array.of(b)),
+      false,
+    );
+    expect(reply.readInt32BE(4)).toBe(9); // the correlation id
+    expect(reply.readInt16BE(8)).toBe(0); // no error
+  });
+
+  it('closes a connection that announces a frame over 16 MiB, or a zero-length one', async () => {
+    const before = harness.closed.length;
+    await raw([Buffer.from('7fffffff', 'hex')], true);
+    await raw([Buffer.from('00000000', 'hex')], true);
+    expect(harness.closed.slice(before)).toEqual([
+      expect.stringMatching(/length 2147483647 is over the limit/),
+      expect.stringMatching(/length 0 is not positive/),
+    ]);
+  });
+
+  it('closes a connection with more than 1000 requests awaiting a response', async () => {
+    const before = harness.closed.length;
+    const one = apiVersionsV3();
+    await raw([Buffer.concat(Array.from({ length: 1001 }, () => one))], true);
+    expect(harness.closed.slice(before)).toEqual([expect.stringMatching(/More than 1000 Kafka requests/)]);
+  });
 });
