@@ -224,18 +224,8 @@ class InletConnection extends InterceptingConnection {
     }
   }
 
-  async #brokerAddress(nodeId: number): Promise<{ host: string; port: number }> {
-    try {
-      return await this.#hooks.brokerAddress(nodeId);
-    } catch (e) {
-      throw new KafkaInterceptError(
-        'invalid',
-        `No local address for Kafka broker ${nodeId}: ${reasonOf(e)}`,
-        {
-          cause: e,
-        },
-      );
-    }
+  #brokerAddress(nodeId: number): Promise<{ host: string; port: number }> {
+    return callHook(`No local address for Kafka broker ${nodeId}`, () => this.#hooks.brokerAddress(nodeId));
   }
 
   /** Clamps what the broker offers to what this inlet decodes, so newer clients negotiate down. */
@@ -301,17 +291,9 @@ class InletConnection extends InterceptingConnection {
     for (const topic of (request.Topics as Struct[] | null) ?? []) {
       const name = this.#topicName(topic, header.apiVersion);
       const partitions = ((topic.Partitions as Struct[] | null) ?? []).map((p) => p.Partition as number);
-      try {
-        await this.#hooks.publishConsumer(name, partitions);
-      } catch (e) {
-        throw new KafkaInterceptError(
-          'invalid',
-          `Cannot publish the consumer of topic ${name}: ${reasonOf(e)}`,
-          {
-            cause: e,
-          },
-        );
-      }
+      await callHook(`Cannot publish the consumer of topic ${name}`, () =>
+        this.#hooks.publishConsumer(name, partitions),
+      );
     }
   }
 
@@ -523,6 +505,15 @@ class InletConnection extends InterceptingConnection {
     const decrypt = (stored: Uint8Array) => this.#hooks.decryptValue(topic, partition, stored);
     if (this.#fields.length === 0) return decrypt(value);
     return decryptFields(value, this.#fields, decrypt);
+  }
+}
+
+/** Calls a hook; its failure is fatal for the connection (the caller closes it), with the hook's reason. */
+async function callHook<T>(what: string, hook: () => Promise<T>): Promise<T> {
+  try {
+    return await hook();
+  } catch (e) {
+    throw new KafkaInterceptError('invalid', `${what}: ${reasonOf(e)}`, { cause: e });
   }
 }
 

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { frameAll } from '../src/internal/frames.js';
-import { requestHeaderVersion, responseHeaderVersion } from '../src/internal/messages.js';
+import {
+  FetchResponse,
+  ProduceRequest,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../src/internal/messages.js';
 import { encodeMessage, type MessageSchema, type Struct } from '../src/internal/schema.js';
 import { Writer } from '../src/internal/wire.js';
 
@@ -72,4 +77,58 @@ export function frames(bytes: Uint8Array): Uint8Array[] {
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
   return Buffer.concat(parts);
+}
+
+/** A Produce request body with one partition's records. */
+export function produceBody(
+  version: number,
+  topic: string,
+  partition: number,
+  records: Uint8Array,
+  acks = -1,
+): Uint8Array {
+  return encode(
+    ProduceRequest,
+    {
+      TransactionalId: null,
+      Acks: acks,
+      TimeoutMs: 1000,
+      TopicData: [
+        { Name: topic, PartitionData: [{ Index: partition, Records: records, _tagged: [] }], _tagged: [] },
+      ],
+      _tagged: [],
+    },
+    version,
+  );
+}
+
+/** A Fetch response body with one partition's records. */
+export function fetchBody(
+  version: number,
+  topic: string,
+  partition: number,
+  records: Uint8Array,
+): Uint8Array {
+  return encode(
+    FetchResponse,
+    {
+      Responses: [
+        {
+          Topic: topic,
+          Partitions: [
+            {
+              PartitionIndex: partition,
+              HighWatermark: 8n,
+              AbortedTransactions: null,
+              Records: records,
+              _tagged: [],
+            },
+          ],
+          _tagged: [],
+        },
+      ],
+      _tagged: [],
+    },
+    version,
+  );
 }

@@ -13,7 +13,16 @@ import {
 import { decodeRecords, splitBatches } from '../src/internal/records.js';
 import { decodeMessage, type Struct } from '../src/internal/schema.js';
 import { Reader } from '../src/internal/wire.js';
-import { batch, concat, encode, frames, requestFrame, responseFrame, vector } from './helpers.js';
+import {
+  batch,
+  concat,
+  fetchBody,
+  frames,
+  produceBody,
+  requestFrame,
+  responseFrame,
+  vector,
+} from './helpers.js';
 
 /** Test-only hooks: "encryption" prefixes ENC: (the real hooks are another package's). */
 function hooks(overrides: Partial<KafkaInletHooks> = {}) {
@@ -147,19 +156,7 @@ describe('KafkaInletInterceptor', () => {
 
   it('encrypts Produce values (tombstones stay null, keys and headers untouched) from a compressed batch', async () => {
     const conn = new KafkaInletInterceptor(hooks().h, OPTIONS).connection();
-    const produce = encode(
-      ProduceRequest,
-      {
-        TransactionalId: null,
-        Acks: -1,
-        TimeoutMs: 1000,
-        TopicData: [
-          { Name: 't', PartitionData: [{ Index: 0, Records: batch('zstd'), _tagged: [] }], _tagged: [] },
-        ],
-        _tagged: [],
-      },
-      10,
-    );
+    const produce = produceBody(10, 't', 0, batch('zstd'), -1);
     const { forward } = await conn.request(requestFrame(0, 10, 1, produce));
     const sent = decodeMessage(new Reader(frames(forward)[0] as Uint8Array, 'p', 17), ProduceRequest, 10);
     const records = firstPartition(sent, 'TopicData', 'PartitionData').Records as Uint8Array;
@@ -181,19 +178,7 @@ describe('KafkaInletInterceptor', () => {
     const conn = new KafkaInletInterceptor(h, OPTIONS).connection();
     // A Metadata request in flight, then the Produce.
     await conn.request(requestFrame(3, 12, 1, new Uint8Array([1, 0, 0, 0])));
-    const produce = encode(
-      ProduceRequest,
-      {
-        TransactionalId: null,
-        Acks: 1,
-        TimeoutMs: 1000,
-        TopicData: [
-          { Name: 't', PartitionData: [{ Index: 2, Records: batch('none'), _tagged: [] }], _tagged: [] },
-        ],
-        _tagged: [],
-      },
-      9,
-    );
+    const produce = produceBody(9, 't', 2, batch('none'), 1);
     const { forward, reply } = await conn.request(requestFrame(0, 9, 2, produce));
     expect(forward.length).toBe(0);
     expect(reply.length).toBe(0); // held: the Metadata response must come first
@@ -211,65 +196,16 @@ describe('KafkaInletInterceptor', () => {
     await conn.request(requestFrame(1, 12, 1, body(Buffer.from(vector('FetchRequest', 12)), -4)));
     expect(published).toEqual([['topic-a', [3]]]);
     // The producer side's output, as stored.
-    const produced = await new KafkaInletInterceptor(h, OPTIONS).connection().request(
-      requestFrame(
-        0,
-        9,
-        1,
-        encode(
-          ProduceRequest,
-          {
-            TransactionalId: null,
-            Acks: 1,
-            TimeoutMs: 1,
-            TopicData: [
-              {
-                Name: 'topic-a',
-                PartitionData: [{ Index: 3, Records: batch('gzip'), _tagged: [] }],
-                _tagged: [],
-              },
-            ],
-            _tagged: [],
-          },
-          9,
-        ),
-      ),
-    );
+    const produced = await new KafkaInletInterceptor(h, OPTIONS)
+      .connection()
+      .request(requestFrame(0, 9, 1, produceBody(9, 'topic-a', 3, batch('gzip'), 1)));
     const sent = decodeMessage(
       new Reader(frames(produced.forward)[0] as Uint8Array, 'p', 17),
       ProduceRequest,
       9,
     );
     const stored = firstPartition(sent, 'TopicData', 'PartitionData').Records as Uint8Array;
-    const fetch = encode(
-      FetchResponse,
-      {
-        ThrottleTimeMs: 0,
-        ErrorCode: 0,
-        SessionId: 0,
-        Responses: [
-          {
-            Topic: 'topic-a',
-            Partitions: [
-              {
-                PartitionIndex: 3,
-                ErrorCode: 0,
-                HighWatermark: 8n,
-                LastStableOffset: 8n,
-                LogStartOffset: 0n,
-                AbortedTransactions: null,
-                PreferredReadReplica: -1,
-                Records: concat(stored, batch('control')),
-                _tagged: [],
-              },
-            ],
-            _tagged: [],
-          },
-        ],
-        _tagged: [],
-      },
-      12,
-    );
+    const fetch = fetchBody(12, 'topic-a', 3, concat(stored, batch('control')));
     const out = await conn.response(responseFrame(1, 12, 1, fetch));
     const m = decodeMessage(new Reader(frames(out)[0] as Uint8Array, 'f', 5), FetchResponse, 12);
     const p = firstPartition(m, 'Responses', 'Partitions');
@@ -292,28 +228,7 @@ describe('KafkaInletInterceptor', () => {
       log: (l, m, f) => logs.push([l, m, f]),
     }).connection();
     await conn.request(requestFrame(1, 12, 1, body(Buffer.from(vector('FetchRequest', 12)), -4)));
-    const fetch = encode(
-      FetchResponse,
-      {
-        Responses: [
-          {
-            Topic: 'topic-a',
-            Partitions: [
-              {
-                PartitionIndex: 3,
-                HighWatermark: 8n,
-                AbortedTransactions: null,
-                Records: batch('none'),
-                _tagged: [],
-              },
-            ],
-            _tagged: [],
-          },
-        ],
-        _tagged: [],
-      },
-      12,
-    );
+    const fetch = fetchBody(12, 'topic-a', 3, batch('none'));
     const out = await conn.response(responseFrame(1, 12, 1, fetch));
     const m = decodeMessage(new Reader(frames(out)[0] as Uint8Array, 'f', 5), FetchResponse, 12);
     const p = firstPartition(m, 'Responses', 'Partitions');

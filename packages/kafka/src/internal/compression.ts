@@ -15,6 +15,7 @@
  *   and block checksums are not verified because the batch CRC-32C already covers these bytes.
  */
 import { gunzipSync } from 'node:zlib';
+import { joinBytes } from '@ockam/core';
 import { decompress as zstdDecompress } from 'fzstd';
 import snappy from 'snappyjs';
 import { KafkaInterceptError } from '../errors.js';
@@ -75,18 +76,7 @@ function snappyDecompress(data: Uint8Array, limit: number): Uint8Array {
     parts.push(part);
     at += n;
   }
-  return concat(parts, total);
-}
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
 // LZ4 frame format (lz4_Frame_format.md v1.6.x) and block format (lz4_Block_format.md).

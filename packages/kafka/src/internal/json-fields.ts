@@ -240,38 +240,42 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-/** Encrypts the configured top-level fields of a JSON object record (the producer side). */
-export async function encryptFields(
+/**
+ * Replaces each configured top-level field of a JSON object record by `change(field)`, then
+ * re-serializes the record as serde_json does.
+ */
+async function mapFields(
   value: Uint8Array,
   fields: readonly string[],
-  encrypt: (plaintext: Uint8Array) => Promise<Uint8Array>,
+  change: (name: string, field: Json) => Promise<Json>,
 ): Promise<Uint8Array> {
   const doc = parseBytes(value);
   if (!(doc instanceof Map)) fail('Only JSON objects are supported');
   for (const name of fields) {
     const field = doc.get(name);
-    if (field === undefined) continue;
-    const stored = await encrypt(utf8.encode(serdeJson(field)));
-    doc.set(name, hex(stored));
+    if (field !== undefined) doc.set(name, await change(name, field));
   }
   return utf8.encode(serdeJson(doc));
 }
 
+/** Encrypts the configured top-level fields of a JSON object record (the producer side). */
+export function encryptFields(
+  value: Uint8Array,
+  fields: readonly string[],
+  encrypt: (plaintext: Uint8Array) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  return mapFields(value, fields, async (_name, field) => hex(await encrypt(utf8.encode(serdeJson(field)))));
+}
+
 /** Decrypts the configured top-level fields of a JSON object record (the consumer side). */
-export async function decryptFields(
+export function decryptFields(
   value: Uint8Array,
   fields: readonly string[],
   decrypt: (stored: Uint8Array) => Promise<Uint8Array>,
 ): Promise<Uint8Array> {
-  const doc = parseBytes(value);
-  if (!(doc instanceof Map)) fail('Only JSON objects are supported');
-  for (const name of fields) {
-    const field = doc.get(name);
-    if (field === undefined) continue;
+  return mapFields(value, fields, async (name, field) => {
     if (typeof field !== 'string' || !/^(?:[0-9a-fA-F]{2})*$/.test(field))
       fail(`field ${name} is not a hex string`);
-    const plaintext = await decrypt(Buffer.from(field, 'hex'));
-    doc.set(name, parseBytes(plaintext));
-  }
-  return utf8.encode(serdeJson(doc));
+    return parseBytes(await decrypt(Buffer.from(field, 'hex')));
+  });
 }
