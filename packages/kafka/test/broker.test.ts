@@ -60,7 +60,7 @@ class Harness {
   readonly inlet: KafkaInletInterceptor;
   readonly outlet: KafkaOutletInterceptor;
 
-  constructor() {
+  constructor(encryptedFields: string[] = []) {
     const log: KafkaLog = (level, message, fields) => {
       if (message === 'Kafka request') this.versions.add(`${fields?.apiKey}:${fields?.apiVersion}`);
       if (level === 'error') this.errors.push({ message, ...fields });
@@ -85,7 +85,7 @@ class Harness {
       },
       decryptValue: async (_t, _p, stored) => testDecrypt(stored),
     };
-    this.inlet = new KafkaInletInterceptor(hooks, { encryptContent: true, encryptedFields: [], log });
+    this.inlet = new KafkaInletInterceptor(hooks, { encryptContent: true, encryptedFields, log });
     this.outlet = new KafkaOutletInterceptor({
       brokerSeen: async (id, address) => {
         this.#brokers.set(id, address);
@@ -153,6 +153,9 @@ class Harness {
 describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
   let kafka: KafkaBroker;
   let harness: Harness;
+  /** A second inlet service in --encrypted-field mode, for the field `secret`. */
+  let fields: Harness;
+  let fieldsProxy: string;
   let proxy: string;
 
   beforeAll(async () => {
@@ -160,10 +163,13 @@ describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
     harness = new Harness();
     const bootstrap = await harness.listen({ host: '127.0.0.1', port: kafka.port });
     proxy = `127.0.0.1:${bootstrap.port}`;
+    fields = new Harness(['secret']);
+    fieldsProxy = `127.0.0.1:${(await fields.listen({ host: '127.0.0.1', port: kafka.port })).port}`;
   }, 90_000);
 
   afterAll(async () => {
     await harness?.stop();
+    await fields?.stop();
     await kafka?.stop({ remove: true });
   });
 
@@ -370,4 +376,29 @@ describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
     await raw([Buffer.concat(Array.from({ length: 1001 }, () => one))], true);
     expect(harness.closed.slice(before)).toEqual([expect.stringMatching(/More than 1000 Kafka requests/)]);
   });
+
+  it('--encrypted-field mode encrypts only the chosen JSON field and refuses a record that is not a JSON object', async () => {
+    const p = await kcat(['-b', fieldsProxy, '-P', '-t', 'json'], {
+      input: '{"public": "visible", "secret": {"pin": 1234}}\n',
+    });
+    expect(p.code, p.stderr).toBe(0);
+    const stored = JSON.parse(await direct('json')) as Record<string, unknown>;
+    expect(stored.public).toBe('visible');
+    expect(stored.secret).toMatch(/^[0-9a-f]+$/);
+    const c = await kcat(['-b', fieldsProxy, '-C', '-t', 'json', '-e', '-q', '-f', '%s\\n'], {
+      timeoutMs: 30_000,
+    });
+    // Keys sorted and compact, as serde_json writes them in Ockam.
+    expect(c.stdout.trim()).toBe('{"public":"visible","secret":{"pin":1234}}');
+    const j = await kafkaTool(
+      'kafka.tools.ConsoleProducer',
+      ['--bootstrap-server', fieldsProxy, '--topic', 'json', '--request-required-acks', '1'],
+      { input: 'not json\n', timeoutMs: 60_000 },
+    );
+    expect(j.stderr).toMatch(/InvalidRecordException/);
+    expect(j.stderr).toMatch(/Ockam kafka-inlet: Cannot handle the JSON record/);
+    console.info(
+      `Kafka console producer, non-JSON record in field mode: ${j.stderr.split('\n').find((l) => /InvalidRecord/.test(l))}`,
+    );
+  }, 90_000);
 });
