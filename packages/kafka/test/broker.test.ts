@@ -401,4 +401,37 @@ describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
       `Kafka console producer, non-JSON record in field mode: ${j.stderr.split('\n').find((l) => /InvalidRecord/.test(l))}`,
     );
   }, 90_000);
+
+  it('a transactional producer commits through it; a read_committed consumer gets the records, the markers pass undecrypted', async () => {
+    const p = await kcat(['-b', proxy, '-P', '-t', 'txn', '-p', '0', '-X', 'transactional.id=test-txn'], {
+      input: 'in a transaction 1\nin a transaction 2\n',
+      timeoutMs: 30_000,
+    });
+    expect(p.code, p.stderr).toBe(0);
+    const before = harness.errors.length;
+    const c = await kcat(
+      [
+        '-b',
+        proxy,
+        '-C',
+        '-t',
+        'txn',
+        '-p',
+        '0',
+        '-e',
+        '-q',
+        '-f',
+        '%s\\n',
+        '-X',
+        'isolation.level=read_committed',
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout.split('\n').filter(Boolean)).toEqual(['in a transaction 1', 'in a transaction 2']);
+    // The commit marker (a control batch at offset 2) was fetched too and passed as it came.
+    expect(harness.errors.slice(before)).toEqual([]);
+    const offsets = await kcat(['-b', kafka.bootstrap, '-Q', '-t', 'txn:0:-1'], { timeoutMs: 30_000 });
+    expect(offsets.stdout).toMatch(/txn \[0\] offset 3/);
+  }, 60_000);
 });
