@@ -125,11 +125,11 @@ describe('KafkaInletInterceptor', () => {
     for (const version of [0, 12]) {
       const conn = new KafkaInletInterceptor(hooks().h, OPTIONS).connection();
       const req = requestFrame(3, version, 7, new Uint8Array(version >= 9 ? [1, 0, 0, 0] : [0, 0, 0, 0]));
-      let forwarded = new Uint8Array(0);
+      let forwarded: Uint8Array = new Uint8Array(0);
       for (const b of req) forwarded = concat(forwarded, (await conn.request(Uint8Array.of(b))).forward);
       expect(Buffer.from(forwarded).equals(Buffer.from(req))).toBe(true);
       const res = responseFrame(3, version, 7, vector('Metadata', version));
-      let out = new Uint8Array(0);
+      let out: Uint8Array = new Uint8Array(0);
       for (const b of res) out = concat(out, await conn.response(Uint8Array.of(b)));
       const [frame] = frames(out);
       const skip = version >= 9 ? 5 : 4;
