@@ -108,7 +108,9 @@ describe('framing', () => {
     const chunk = Buffer.from('00000004aabb', 'hex');
     expect(d.push(chunk)).toEqual([]);
     chunk.fill(0);
-    expect(d.push(Buffer.from('ccdd', 'hex')).map((f) => Buffer.from(f).toString('hex'))).toEqual(['aabbccdd']);
+    expect(d.push(Buffer.from('ccdd', 'hex')).map((f) => Buffer.from(f).toString('hex'))).toEqual([
+      'aabbccdd',
+    ]);
   });
 
   it('returns several frames from one chunk', () => {
