@@ -1,0 +1,206 @@
+/**
+ * Kafka end-to-end encryption keys between our node and Ockam Rust 0.139 (KAFKA.md §2), through a
+ * real Kafka 3.7 broker, no Kafka inlet of ours involved (the kafka-inlet itself is tested with
+ * the portals): only the key exchange and the stored record format.
+ *
+ * - Ours produces for a Rust consumer: our node exchanges a key with the Rust node's
+ *   `key_exchanger` (started by its `kafka-inlet create`, no project), writes
+ *   `KafkaEncryptedContent` bytes straight to the broker with kcat, and kcat reading through the
+ *   Rust kafka-inlet gets the plaintext: Rust found the key by the address in our record.
+ * - Rust produces for our consumer: a Rust kafka-inlet with `--consumer` our node exchanges a key
+ *   with our `key_exchanger`; kcat writes through it; we read the raw record from the broker
+ *   and our key exchange decrypts it.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createKafkaKeyExchange,
+  createNode,
+  decodeKafkaEncryptedContent,
+  type KafkaKeyExchange,
+  type OckamNode,
+} from '@ockam/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// A relative import: @ockam/brokers depends on this package (its free ports and waits).
+import { brokerSkipReason, type KafkaBroker, startKafka } from '../../brokers/src/index.js';
+import { Ockam, rustMissing, type StartedNode } from '../src/ockam.js';
+import { freePort } from '../src/ports.js';
+import { until } from '../src/wait.js';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** kcat with binary output: the values of the records, as raw bytes. */
+function kcatBytes(args: string[], timeoutMs = 60_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'kcat',
+      args,
+      { encoding: 'buffer', timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (e, stdout, stderr) =>
+        e ? reject(new Error(`kcat ${args.join(' ')}: ${e.message} ${stderr.toString()}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** kcat -P with one file: the file's bytes are one record value. */
+function kcatProduceFile(bootstrap: string, topic: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('kcat', ['-b', bootstrap, '-P', '-t', topic, '-p', '0', file], { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`kcat -P exited with ${code}`))));
+  });
+}
+
+/** Reads partition 0 of `topic` from the start; `count` records, or fails after the timeout. */
+async function consume(bootstrap: string, topic: string, count: number): Promise<Buffer> {
+  return kcatBytes([
+    '-b',
+    bootstrap,
+    '-C',
+    '-t',
+    topic,
+    '-p',
+    '0',
+    '-o',
+    'beginning',
+    '-c',
+    String(count),
+    '-e',
+    '-q',
+    '-f',
+    '%s',
+  ]);
+}
+
+const skip = rustMissing() ?? brokerSkipReason('kafka') ?? brokerSkipReason('kcat');
+
+describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real broker', () => {
+  let kafka: KafkaBroker;
+  let rust: Ockam;
+  let rustNode: StartedNode;
+  let ours: OckamNode;
+  let keys: KafkaKeyExchange;
+  let rustSelf: string;
+  const tmp = mkdtempSync(join(tmpdir(), 'ockam-kafka-keys-interop-'));
+
+  beforeAll(async () => {
+    kafka = await startKafka({ partitions: 1 });
+    rust = Ockam.rust();
+    rustNode = await rust.createNode('rk');
+    ours = await createNode();
+    // Our key exchange: producer for the Rust consumer (single node), and a consumer itself.
+    keys = await createKafkaKeyExchange(ours, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'single-node', route: `${rustNode.route}/secure/api` },
+      consumerPublishing: { kind: 'none' },
+    });
+    // No project: every Rust policy defaults to `(= subject.has_credential true)`, which nothing
+    // satisfies without an authority; its own portals go from the node to itself, so allow itself.
+    rustSelf = `(= subject.identifier "${await rust.identifier()}")`;
+    await rust.ok([
+      'kafka-outlet',
+      'create',
+      '--at',
+      'rk',
+      '--bootstrap-server',
+      kafka.bootstrap,
+      '--allow',
+      rustSelf,
+    ]);
+  });
+
+  afterAll(async () => {
+    await keys?.close();
+    await ours?.stop();
+    await rust?.dispose();
+    await kafka?.stop({ remove: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('ours → Rust: our record, keyed by the Rust key_exchanger, is decrypted by the Rust kafka-inlet', async () => {
+    const port = await freePort('tcp');
+    // No project: the Rust node has no authority, so its kafka-producer policy must name us.
+    await rust.ok([
+      'kafka-inlet',
+      'create',
+      '--at',
+      'rk',
+      '--addr',
+      'consumer_inlet',
+      '--from',
+      `127.0.0.1:${port}`,
+      '--brokers-port-range',
+      `${port + 1}-${port + 20}`,
+      '--to',
+      '/secure/api',
+      '--avoid-publishing',
+      '--allow',
+      rustSelf,
+      '--allow-producer',
+      `(= subject.identifier "${ours.identifier}")`,
+    ]);
+    const stored = await keys.encryptValue('ours-to-rust', 0, utf8('hello from our producer'));
+    // The record names the Rust consumer's decryptor: 32 hex characters, tt 0.
+    expect(decodeKafkaEncryptedContent(stored).address).toMatch(/^[0-9a-f]{32}$/);
+    const file = join(tmp, 'record.bin');
+    writeFileSync(file, stored);
+    await kcatProduceFile(kafka.bootstrap, 'ours-to-rust', file);
+    // On the broker: our bytes, exactly; no plaintext.
+    const raw = await consume(kafka.bootstrap, 'ours-to-rust', 1);
+    expect(Buffer.compare(raw, Buffer.from(stored))).toBe(0);
+    expect(raw.includes('hello from our producer')).toBe(false);
+    // Through the Rust inlet: decrypted.
+    const through = await consume(`127.0.0.1:${port}`, 'ours-to-rust', 1);
+    expect(through.toString()).toBe('hello from our producer');
+  });
+
+  it('Rust → ours: a Rust kafka-inlet exchanges a key with our key_exchanger; we decrypt what it wrote', async () => {
+    const port = await freePort('tcp');
+    await rust.ok([
+      'kafka-inlet',
+      'create',
+      '--at',
+      'rk',
+      '--addr',
+      'producer_inlet',
+      '--from',
+      `127.0.0.1:${port}`,
+      '--brokers-port-range',
+      `${port + 1}-${port + 20}`,
+      '--to',
+      '/secure/api',
+      '--consumer',
+      `${ours.multiaddr}/secure/api`,
+      '--avoid-publishing',
+      '--allow',
+      rustSelf,
+      '--allow-consumer',
+      `(= subject.identifier "${ours.identifier}")`,
+    ]);
+    const produced = await new Promise<number | null>((resolve, reject) => {
+      const p = spawn('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', 'rust-to-ours', '-p', '0'], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      p.once('error', reject);
+      p.once('close', resolve);
+      p.stdin.end('hello from the rust producer\n');
+    });
+    expect(produced).toBe(0);
+    const raw = await consume(kafka.bootstrap, 'rust-to-ours', 1);
+    expect(raw.includes('hello from the rust producer')).toBe(false);
+    // The stored value is Rust's KafkaEncryptedContent, naming our decryptor.
+    const record = decodeKafkaEncryptedContent(raw);
+    expect(record.transportType).toBe(0);
+    expect(record.address).toMatch(/^[0-9a-f]{32}$/);
+    const plain = await keys.decryptValue('rust-to-ours', 0, raw);
+    expect(new TextDecoder().decode(plain)).toBe('hello from the rust producer');
+    // The Rust producer also opened a normal channel to our api (KAFKA.md §2.3 step 5).
+    await until(
+      () => ours.status().secureChannels.accepted >= 1,
+      30_000,
+      'the Rust producer’s channel to our api',
+    );
+  });
+});
