@@ -88,7 +88,13 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
   beforeAll(async () => {
     kafka = await startKafka({ partitions: 1 });
     rust = Ockam.rust();
-    rustNode = await rust.createNode('rk');
+    // Our own listener address: Rust's `node show` right after `node create` may not list its
+    // transports yet, which is all the harness's createNode reads the port from.
+    const rustPort = await freePort('tcp');
+    await rust.ok(['node', 'create', 'rk', '--tcp-listener-address', `127.0.0.1:${rustPort}`], {
+      timeoutMs: 180_000,
+    });
+    rustNode = { name: 'rk', tcp: `127.0.0.1:${rustPort}`, route: `/ip4/127.0.0.1/tcp/${rustPort}` };
     ours = await createNode();
     // Our key exchange: producer for the Rust consumer (single node), and a consumer itself.
     keys = await createKafkaKeyExchange(ours, {
@@ -202,5 +208,58 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
       30_000,
       'the Rust producer’s channel to our api',
     );
+  });
+
+  it('Rust → ours via relay: our consumer publishes consumer_<topic>_<partition> on the Rust node; a Rust kafka-inlet with --consumer-relay finds our key_exchanger through it', async () => {
+    // A Rust node without a project serves relays to its TCP listener's peers (as in Ockam's
+    // README quick start), not through its api channels: both sides reach it by TCP.
+    const relayRoute = rustNode.route;
+    const consumer = await createKafkaKeyExchange(ours, {
+      addr: 'relayed_consumer',
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'relay', route: relayRoute },
+    });
+    try {
+      // Ockam's relay registration, to Ockam's static_forwarding_service, answered forward_to_<alias>.
+      await consumer.publishConsumer('relayed', [0]);
+      const port = await freePort('tcp');
+      await rust.ok([
+        'kafka-inlet',
+        'create',
+        '--at',
+        'rk',
+        '--addr',
+        'relay_producer_inlet',
+        '--from',
+        `127.0.0.1:${port}`,
+        '--brokers-port-range',
+        `${port + 1}-${port + 20}`,
+        '--to',
+        '/secure/api',
+        '--consumer-relay',
+        relayRoute,
+        '--avoid-publishing',
+        '--allow',
+        rustSelf,
+        '--allow-consumer',
+        `(= subject.identifier "${ours.identifier}")`,
+      ]);
+      const produced = await new Promise<number | null>((resolve, reject) => {
+        const p = spawn('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', 'relayed', '-p', '0'], {
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+        p.once('error', reject);
+        p.once('close', resolve);
+        p.stdin.end('hello through the relay\n');
+      });
+      expect(produced).toBe(0);
+      const raw = await consume(kafka.bootstrap, 'relayed', 1);
+      expect(raw.includes('hello through the relay')).toBe(false);
+      expect(new TextDecoder().decode(await consumer.decryptValue('relayed', 0, raw))).toBe(
+        'hello through the relay',
+      );
+    } finally {
+      await consumer.close();
+    }
   });
 });
