@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SqliteKafkaDecryptors } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createKafkaKeyExchange,
@@ -9,6 +10,7 @@ import {
   encodeKafkaEncryptedContent,
   KafkaKeyError,
   type KafkaKeyErrorReason,
+  type NodeOptions,
   type OckamNode,
 } from '../src/index.js';
 
@@ -37,10 +39,11 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   let relayNode: OckamNode;
   const nodes: OckamNode[] = [];
   const homes: string[] = [];
-  const member = async (attributes: Record<string, string>, home?: string) => {
+  const member = async (attributes: Record<string, string>, home?: string, options: NodeOptions = {}) => {
     const n = await createNode({
       trust: { authority: authority.exportIdentity() },
       ...(home ? { home } : {}),
+      ...options,
     });
     nodes.push(n);
     n.presentCredential(await authority.issueCredential(n.identifier, attributes));
@@ -252,5 +255,68 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
       ),
     ).toBe('authentication-failed');
     await again.close();
+  });
+
+  it('a consumer keeps at most its limits of keys: the oldest persisted key goes, the others reload from the state', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ockam-kafka-keys-'));
+    homes.push(home);
+    const small = await member({ role: 'consumer' }, home, {
+      kafkaKeyLimits: { maxDecryptorsInMemory: 1, maxPersistedDecryptors: 2 },
+    });
+    const c = await createKafkaKeyExchange(small, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'none' },
+    });
+    const records: Uint8Array[] = [];
+    for (const addr of ['k1', 'k2', 'k3']) {
+      // Each producer inlet exchanges its own key.
+      const p = await createKafkaKeyExchange(producer, {
+        addr,
+        consumerResolution: { kind: 'single-node', route: `${small.multiaddr}/secure/api` },
+        consumerPublishing: { kind: 'none' },
+      });
+      records.push(await p.encryptValue('orders', 0, utf8(addr)));
+      await c.persisted;
+      await p.close();
+    }
+    expect(new SqliteKafkaDecryptors(small.state!, small.name).count()).toBe(2);
+    expect(text(await c.decryptValue('orders', 0, records[2]!))).toBe('k3');
+    expect(text(await c.decryptValue('orders', 0, records[1]!))).toBe('k2'); // reloaded: one fits in memory
+    expect(await reason(c.decryptValue('orders', 0, records[0]!))).toBe('unknown-decryptor');
+    await c.close();
+  });
+
+  it('garbage sent to key_exchanger over TCP is dropped, and the listener still exchanges keys', async () => {
+    const outsider = await createNode();
+    nodes.push(outsider);
+    const c = await createKafkaKeyExchange(consumer, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'none' },
+    });
+    const before = consumer
+      .secureChannelListeners()
+      .find((l) => l.address === 'key_exchanger')!.droppedHandshakes;
+    // Too short or too long to be a msg1: dropped before anything is allocated.
+    for (const size of [0, 1, 31, 65_536, 200_000])
+      await outsider.send(`${consumer.multiaddr}/service/key_exchanger`, new Uint8Array(size).fill(7));
+    await expect
+      .poll(
+        () => consumer.secureChannelListeners().find((l) => l.address === 'key_exchanger')!.droppedHandshakes,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(before + 5);
+    const p = await createKafkaKeyExchange(producer, {
+      addr: 'after_garbage',
+      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
+      consumerPublishing: { kind: 'none' },
+    });
+    expect(text(await c.decryptValue('t', 0, await p.encryptValue('t', 0, utf8('still fine'))))).toBe(
+      'still fine',
+    );
+    await p.close();
   });
 });
