@@ -10,6 +10,7 @@ import {
   encodeKafkaEncryptedContent,
   KafkaKeyError,
   type KafkaKeyErrorReason,
+  type KafkaKeyExchangeOptions,
   type NodeOptions,
   type OckamNode,
 } from '../src/index.js';
@@ -50,6 +51,23 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     return n;
   };
 
+  /** A consumer inlet's key exchange: no resolution, no publishing. */
+  const consumerKeys = (node: OckamNode, addr: string, extra: Partial<KafkaKeyExchangeOptions> = {}) =>
+    createKafkaKeyExchange(node, {
+      addr,
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'none' },
+      ...extra,
+    });
+  /** A producer inlet's key exchange with one consumer node (`--consumer <node>/secure/api`). */
+  const producerKeys = (addr: string, to: OckamNode, extra: Partial<KafkaKeyExchangeOptions> = {}) =>
+    createKafkaKeyExchange(producer, {
+      addr,
+      consumerResolution: { kind: 'single-node', route: `${to.multiaddr}/secure/api` },
+      consumerPublishing: { kind: 'none' },
+      ...extra,
+    });
+
   beforeAll(async () => {
     authority = await createNode({ tcp: { listen: false } });
     nodes.push(authority);
@@ -63,16 +81,8 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('single node: the producer exchanges one key with the consumer’s key_exchanger; the consumer decrypts', async () => {
-    const c = await createKafkaKeyExchange(consumer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(consumer, 'kafka_inlet');
+    const p = await producerKeys('kafka_inlet', consumer);
     try {
       const a = await p.encryptValue('orders', 0, utf8('first'));
       const b = await p.encryptValue('payments', 7, utf8('second'));
@@ -101,11 +111,7 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
       ).toBe('unknown-decryptor');
       // A third identity, with its own key_exchanger, holds no key for that record.
       const other = await member({ role: 'consumer' });
-      const o = await createKafkaKeyExchange(other, {
-        addr: 'kafka_inlet',
-        consumerResolution: { kind: 'none' },
-        consumerPublishing: { kind: 'none' },
-      });
+      const o = await consumerKeys(other, 'kafka_inlet');
       expect(await reason(o.decryptValue('orders', 0, a))).toBe('unknown-decryptor');
       await o.close();
     } finally {
@@ -167,15 +173,8 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('a consumer refused by the producer’s kafka-consumer policy gets no key: encryption fails and says so', async () => {
-    await createKafkaKeyExchange(consumer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'strict_producer',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
+    await consumerKeys(consumer, 'kafka_inlet');
+    const p = await producerKeys('strict_producer', consumer, {
       allowConsumer: '(= subject.role "auditor")',
     });
     try {
@@ -191,23 +190,13 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('a producer refused by the consumer’s kafka-producer policy is not decrypted', async () => {
-    const strict = await createKafkaKeyExchange(consumer, {
-      addr: 'strict_consumer',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
+    const strict = await consumerKeys(consumer, 'strict_consumer', {
       allowProducer: '(= subject.role "auditor")',
     });
-    const lenient = await createKafkaKeyExchange(consumer, {
-      addr: 'lenient_consumer',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
+    const lenient = await consumerKeys(consumer, 'lenient_consumer', {
       allowProducer: '(= subject.role "producer")',
     });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const p = await producerKeys('kafka_inlet', consumer);
     try {
       const record = await p.encryptValue('orders', 0, utf8('for lenient only'));
       const error = await strict.decryptValue('orders', 0, record).catch((e: unknown) => e);
@@ -225,27 +214,15 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     const home = mkdtempSync(join(tmpdir(), 'ockam-kafka-keys-'));
     homes.push(home);
     let restartable = await member({ role: 'consumer' }, home);
-    const c = await createKafkaKeyExchange(restartable, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'to_restartable',
-      consumerResolution: { kind: 'single-node', route: `${restartable.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(restartable, 'kafka_inlet');
+    const p = await producerKeys('to_restartable', restartable);
     const old = await p.encryptValue('orders', 0, utf8('written before the restart'));
     await c.persisted;
     await p.close();
     await restartable.stop();
 
     restartable = await member({ role: 'consumer' }, home);
-    const again = await createKafkaKeyExchange(restartable, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
+    const again = await consumerKeys(restartable, 'kafka_inlet');
     expect(text(await again.decryptValue('orders', 0, old))).toBe('written before the restart');
     const tampered = decodeKafkaEncryptedContent(old);
     tampered.content[tampered.content.length - 1]! ^= 0x80;
@@ -263,11 +240,7 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     const small = await member({ role: 'consumer' }, home, {
       kafkaKeyLimits: { maxDecryptorsInMemory: 1, maxPersistedDecryptors: 2 },
     });
-    const c = await createKafkaKeyExchange(small, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(small, 'kafka_inlet');
     const records: Uint8Array[] = [];
     for (const addr of ['k1', 'k2', 'k3']) {
       // Each producer inlet exchanges its own key.
@@ -290,11 +263,7 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   it('garbage sent to key_exchanger over TCP is dropped, and the listener still exchanges keys', async () => {
     const outsider = await createNode();
     nodes.push(outsider);
-    const c = await createKafkaKeyExchange(consumer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(consumer, 'kafka_inlet');
     const before = consumer
       .secureChannelListeners()
       .find((l) => l.address === 'key_exchanger')!.droppedHandshakes;
@@ -309,11 +278,7 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
         },
       )
       .toBe(before + 5);
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'after_garbage',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const p = await producerKeys('after_garbage', consumer);
     expect(text(await c.decryptValue('t', 0, await p.encryptValue('t', 0, utf8('still fine'))))).toBe(
       'still fine',
     );
