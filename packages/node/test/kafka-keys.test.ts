@@ -284,4 +284,19 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     );
     await p.close();
   });
+
+  it('one gateway: a node with --consumer self exchanges the key with its own key_exchanger and reads its own records', async () => {
+    const gateway = await member({ role: 'gateway' });
+    const keys = await createKafkaKeyExchange(gateway, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'single-node', route: 'self' },
+      consumerPublishing: { kind: 'none' },
+    });
+    try {
+      const stored = await keys.encryptValue('orders', 2, utf8('to myself'));
+      expect(text(await keys.decryptValue('orders', 2, stored))).toBe('to myself');
+    } finally {
+      await keys.close();
+    }
+  });
 });
