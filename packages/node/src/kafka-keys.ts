@@ -581,6 +581,11 @@ export class KafkaKeyExchange {
         throw failed('the secure channel to its api', e);
       }
     }
+    if (this.#closed) {
+      // Closed while the exchange ran: nothing will use this key.
+      await drop();
+      throw new KafkaKeyError('closed', `Kafka inlet ${this.#o.addr}'s key exchange is closed`);
+    }
     this.#i.logger?.info('Kafka key exchanged', {
       inlet: this.#o.addr,
       consumer,
