@@ -630,6 +630,17 @@ export class KafkaKeyExchange {
     try {
       return key.decryptor.decrypt(decoded.content);
     } catch (cause) {
+      // Dropped from memory (the cap) while the policy was evaluated: find it again, once.
+      if (OckamError.isKind(cause, 'shutdown')) {
+        const again = await this.#exchanger.find(decoded.address);
+        if (again !== undefined && again !== key) {
+          try {
+            return again.decryptor.decrypt(decoded.content);
+          } catch {
+            // reported below
+          }
+        }
+      }
       throw new KafkaKeyError(
         'authentication-failed',
         `Kafka record in ${topic}/${partition} does not authenticate under the key of decryptor ${decoded.address}: it was altered, or not written for this key`,
