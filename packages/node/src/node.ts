@@ -42,6 +42,7 @@ import { Identities, OckamHome, Projects, State } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
 import { CleanupStack } from './cleanup.js';
+import { type KafkaKeyLimits, registerKafkaNode } from './kafka-keys.js';
 import { MemoryIdentities, NO_RECORDS, type NodeIdentities, type NodeRecords } from './memory-state.js';
 import { type Metric, nodeMetrics } from './metrics.js';
 import {
@@ -113,6 +114,8 @@ export interface NodeOptions {
   session?: SessionOptions;
   /** Limits of the relay service. */
   relayLimits?: RelayLimits;
+  /** How many Kafka decryption keys the node keeps (see `createKafkaKeyExchange`; defaults if omitted). */
+  kafkaKeyLimits?: KafkaKeyLimits;
   /** The router's time slice and refusal log interval (core's defaults if omitted). */
   router?: { timeSliceMs?: number; refusalLogIntervalMs?: number };
   logger?: Logger;
@@ -929,6 +932,19 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         logger?.info('node stopped', { name });
       },
     };
+    // What the Kafka key exchange needs of this node (kafka-keys.ts), reached from the node object.
+    registerKafkaNode(self, {
+      router: node,
+      nodeName: name,
+      state,
+      secureChannels,
+      trust,
+      routeContext,
+      ...(options.session ? { session: options.session } : {}),
+      ...(options.kafkaKeyLimits ? { limits: options.kafkaKeyLimits } : {}),
+      cleanup,
+      ...lg,
+    });
     logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
     return self;
   } catch (e) {
