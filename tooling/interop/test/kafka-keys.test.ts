@@ -24,7 +24,7 @@ import {
 } from '@ockam/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // A relative import: @ockam/brokers depends on this package (its free ports and waits).
-import { brokerSkipReason, type KafkaBroker, startKafka } from '../../brokers/src/index.js';
+import { brokerSkipReason, type KafkaBroker, startKafka } from '@ockam/brokers';
 import { Ockam, rustMissing, type StartedNode } from '../src/ockam.js';
 import { freePort } from '../src/ports.js';
 import { until } from '../src/wait.js';
