@@ -20,6 +20,8 @@ export {
   toAddress,
   UDP,
   UDS,
+  KAFKA,
+  AMQP,
   WS,
 } from './address.js';
 export {
@@ -127,6 +129,7 @@ export {
   type MultiAddrComponent,
   PROTOCOL_CODES,
   type Protocol,
+  isBrokerName,
   parseHostPort,
 } from './multiaddr.js';
 export {

@@ -1,0 +1,154 @@
+/**
+ * `@ockam/transport-broker/kafka`: Kafka topics as route hops, over `@platformatic/kafka` (a
+ * maintained, pure-JS client; its 1.x line, because 2.x needs Node 22.22 and we support 20.19).
+ *
+ * - An inbox is a topic consumed by a consumer group of its own (`ockam_<topic>` unless given),
+ *   which starts at the group's committed offset, else at the end of the topic: a new listener
+ *   does not replay what was written before it existed. Offsets are committed automatically, so
+ *   a restarted consumer may see again what it took since the last commit (at least once); the
+ *   secure channel's replay window drops such duplicates.
+ * - Each record is one transport message; its key is the publisher's own inbox, so everything one
+ *   node sends to one topic lands in one partition, in order.
+ * - Back-pressure: the consumer's message stream is paused while the node's queue is full; its
+ *   high-water mark and the fetch size bound what the client buffers meanwhile.
+ *
+ * @example
+ * ```ts
+ * import { Node } from '@ockam/core';
+ * import { BrokerTransport } from '@ockam/transport-broker';
+ * import { KafkaBroker } from '@ockam/transport-broker/kafka';
+ * const kafka = new BrokerTransport(node, new KafkaBroker({ bootstrapServers: ['127.0.0.1:9092'] }));
+ * node.registerTransport(kafka);
+ * await kafka.listen('ockam.bob');
+ * ```
+ */
+import { KAFKA } from '@ockam/core';
+import { Consumer, type MessagesStream, Producer } from '@platformatic/kafka';
+import type { BrokerClient, BrokerDelivery, InboxSubscription, SubscribeOptions } from './broker-client.js';
+
+export interface KafkaBrokerOptions {
+  /** `HOST:PORT` of one or more brokers. */
+  bootstrapServers: readonly string[];
+  /** The client id the broker sees (default `ockam`). */
+  clientId?: string;
+  /** The consumer group of an inbox (default `ockam_<topic>`). */
+  groupId?: (topic: string) => string;
+  /** How long to wait for the broker when starting to consume (default 30 s). */
+  connectTimeoutMs?: number;
+}
+
+const noop = (): void => {};
+
+export class KafkaBroker implements BrokerClient {
+  readonly kind = 'kafka' as const;
+  readonly type = KAFKA;
+  readonly endpoint: string;
+  readonly #options: KafkaBrokerOptions;
+  readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #consumers = new Set<InboxSubscription>();
+
+  constructor(options: KafkaBrokerOptions) {
+    if (options.bootstrapServers.length === 0) throw new RangeError('bootstrapServers must name a broker');
+    this.#options = options;
+    this.endpoint = options.bootstrapServers.join(',');
+    this.#producer = new Producer({
+      clientId: options.clientId ?? 'ockam',
+      bootstrapBrokers: [...options.bootstrapServers],
+      autocreateTopics: true,
+      // A few quick retries ride out a leader change; a broker that stays down fails the send,
+      // which the transport counts as a dropped message rather than holding the sender forever.
+      retries: 3,
+      retryDelay: 250,
+    });
+  }
+
+  async subscribe(
+    inbox: string,
+    options: SubscribeOptions,
+    deliver: (d: BrokerDelivery) => void,
+  ): Promise<InboxSubscription> {
+    const o = this.#options;
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      clientId: o.clientId ?? 'ockam',
+      groupId: o.groupId?.(inbox) ?? `ockam_${inbox}`,
+      bootstrapBrokers: [...o.bootstrapServers],
+      autocreateTopics: true,
+      // Fetch no more at once than a few whole messages: this bounds what the client holds.
+      maxBytes: Math.max(options.maxMessageBytes * 4, 1024 * 1024),
+      maxBytesPerPartition: Math.max(options.maxMessageBytes, 1024 * 1024),
+      maxWaitTime: 500,
+      highWaterMark: options.prefetch,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      retries: Number.POSITIVE_INFINITY as unknown as number,
+      retryDelay: 500,
+    });
+    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    try {
+      stream = await consumer.consume({
+        topics: [inbox],
+        mode: 'committed',
+        fallbackMode: 'latest',
+        autocommit: 1_000,
+      });
+      // Ready once the first fetch returned: the group has its partitions and their offsets, so
+      // what is published from now on is delivered.
+      await waitFor(stream, 'fetch', o.connectTimeoutMs ?? 30_000);
+    } catch (e) {
+      await forceClose(consumer);
+      throw e;
+    }
+    stream.on('data', (record) => {
+      const v = record.value;
+      deliver({ bytes: v === undefined || v === null ? new Uint8Array(0) : v, settle: noop });
+    });
+    // A failed fetch or commit is logged by the transport's user through the next delivery's
+    // absence; the client reconnects by itself. Swallow stream errors so that they do not crash.
+    stream.on('error', noop);
+    const sub: InboxSubscription = {
+      pause: () => void stream.pause(),
+      resume: () => void stream.resume(),
+      close: async () => {
+        this.#consumers.delete(sub);
+        await stream.close().catch(noop);
+        await forceClose(consumer);
+      },
+    };
+    this.#consumers.add(sub);
+    return sub;
+  }
+
+  async publish(name: string, bytes: Uint8Array, from: string): Promise<void> {
+    await this.#producer.send({
+      messages: [{ topic: name, key: Buffer.from(from), value: toBuffer(bytes) }],
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.close()));
+    await forceClose(this.#producer);
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function waitFor(emitter: NodeJS.EventEmitter, event: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, done);
+      reject(new Error(`no ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    emitter.once(event, done);
+  });
+}
+
+/** Closes a client at once (in-flight requests are abandoned), ignoring errors. */
+function forceClose(client: { close(force?: boolean): Promise<void> }): Promise<void> {
+  return client.close(true).catch(noop);
+}
