@@ -42,8 +42,8 @@ import {
   isBrokerName,
   type LocalInfo,
   LocalMessage,
-  LogLimiter,
   type Logger,
+  LogLimiter,
   type Node,
   OckamError,
   type Route,
@@ -74,7 +74,15 @@ export interface BrokerTransportOptions {
   replyPrefix?: string;
   /** Distinct inboxes answered to at once (default 16); messages asking for more are dropped. */
   maxReplySenders?: number;
+  /**
+   * How long a reply sender must have been idle before a new inbox may take its place when all
+   * `maxReplySenders` are in use (default 60 s): junk names cannot hold the slots for long.
+   */
+  replyIdleMs?: number;
 }
+
+/** The default `replyIdleMs`. */
+export const DEFAULT_REPLY_IDLE_MS = 60_000;
 
 /** Why a message taken from an inbox was dropped, or one to publish was not published. */
 export type BrokerDropReason =
@@ -196,7 +204,11 @@ export class BrokerListener {
         } finally {
           d.settle();
         }
-        if (this.#paused && this.#queue.length <= this.transport.maxQueued / 2 && this.#closing === undefined) {
+        if (
+          this.#paused &&
+          this.#queue.length <= this.transport.maxQueued / 2 &&
+          this.#closing === undefined
+        ) {
           this.#paused = false;
           this.#subscription?.resume();
         }
@@ -260,7 +272,8 @@ export class BrokerConnection {
 
 interface ReplySender {
   readonly address: Address;
-  readonly key: string;
+  /** When a message last came from its inbox or went out through it (ms). */
+  lastUsed: number;
 }
 
 /** Carries Ockam routing messages through one broker; see the module comment. */
@@ -273,6 +286,7 @@ export class BrokerTransport implements Transport {
   readonly maxQueued: number;
   readonly replyPrefix: string;
   readonly maxReplySenders: number;
+  readonly replyIdleMs: number;
   readonly #logger: Logger;
   readonly #log: LogLimiter;
   readonly #listeners = new Map<string, BrokerListener>();
@@ -303,6 +317,7 @@ export class BrokerTransport implements Transport {
     this.maxQueued = positive('maxQueued', options.maxQueued ?? DEFAULT_MAX_QUEUED);
     this.maxReplySenders = positive('maxReplySenders', options.maxReplySenders ?? DEFAULT_MAX_REPLY_SENDERS);
     this.replyPrefix = options.replyPrefix ?? DEFAULT_REPLY_PREFIX;
+    this.replyIdleMs = options.replyIdleMs ?? DEFAULT_REPLY_IDLE_MS;
   }
 
   /** Counters since the transport started (a copy). */
@@ -388,7 +403,10 @@ export class BrokerTransport implements Transport {
           : `No ${this.kind} listener on ${options.via}`,
       );
     if (this.#connections.size >= MAX_CONNECTIONS)
-      throw new BrokerTransportError('resource', `${this.#label} holds at most ${MAX_CONNECTIONS} connections`);
+      throw new BrokerTransportError(
+        'resource',
+        `${this.#label} holds at most ${MAX_CONNECTIONS} connections`,
+      );
     const node = this.node;
     const conn = new BrokerConnection(target, listener, this, {
       flowControlId: node.flowControls.generateId(),
@@ -495,20 +513,42 @@ export class BrokerTransport implements Transport {
     }
   }
 
-  /** The reply sender for answers from `listener` to `name`, or why there is none. */
+  /**
+   * The reply sender for answers from `listener` to `name`, or why there is none. Its address is
+   * derived from the two names, so a sender evicted while idle comes back at the same address the
+   * next time its inbox writes, and routes that remembered it (a channel's) work again.
+   */
   #replySender(listener: BrokerListener, name: string): ReplySender | 'reply-refused' | 'reply-limit' {
     if (!name.startsWith(this.replyPrefix)) return 'reply-refused';
-    const key = `${listener.inbox}\u0000${name}`;
+    const key = `${listener.inbox}>${name}`;
+    const now = Date.now();
     const found = this.#replySenders.get(key);
-    if (found !== undefined) return found;
-    if (this.#replySenders.size >= this.maxReplySenders) return 'reply-limit';
-    const sender: ReplySender = { address: Address.random(`${this.kind}_reply_`), key };
+    if (found !== undefined) {
+      found.lastUsed = now;
+      return found;
+    }
+    if (this.#replySenders.size >= this.maxReplySenders && !this.#evictIdleReplySender(now))
+      return 'reply-limit';
+    const sender: ReplySender = { address: Address.local(`${this.kind}_reply_${key}`), lastUsed: now };
     this.node.startWorker(sender.address, {
-      handleMessage: (_ctx, { message: m }) =>
-        this.#publish(name, listener.inbox, m, m.returnRoute.prepend(listener.replyAddress)),
+      handleMessage: (_ctx, { message: m }) => {
+        sender.lastUsed = Date.now();
+        return this.#publish(name, listener.inbox, m, m.returnRoute.prepend(listener.replyAddress));
+      },
     });
     this.#replySenders.set(key, sender);
     return sender;
+  }
+
+  /** Stops the least recently used reply sender if it has been idle long enough. */
+  #evictIdleReplySender(now: number): boolean {
+    let oldest: [string, ReplySender] | undefined;
+    for (const e of this.#replySenders)
+      if (oldest === undefined || e[1].lastUsed < oldest[1].lastUsed) oldest = e;
+    if (oldest === undefined || now - oldest[1].lastUsed < this.replyIdleMs) return false;
+    this.#replySenders.delete(oldest[0]);
+    void this.node.stopWorker(oldest[1].address).catch(() => false);
+    return true;
   }
 
   // ---- outbound ----
@@ -518,7 +558,9 @@ export class BrokerTransport implements Transport {
     const onward = m.onwardRoute.popFront();
     let bytes: Uint8Array;
     try {
-      bytes = encodeTransportMessage(LocalMessage.fromParts(onward, ret, m.payloadParts, {}, m.tracingContext));
+      bytes = encodeTransportMessage(
+        LocalMessage.fromParts(onward, ret, m.payloadParts, {}, m.tracingContext),
+      );
     } finally {
       m.releasePayload();
     }
@@ -570,7 +612,7 @@ export class BrokerTransport implements Transport {
     await node.stopWorker(listener.receiverAddress).catch(() => false);
     await node.stopWorker(listener.processorAddress).catch(() => false);
     for (const [key, s] of this.#replySenders) {
-      if (!key.startsWith(`${listener.inbox}\u0000`)) continue;
+      if (!key.startsWith(`${listener.inbox}>`)) continue;
       this.#replySenders.delete(key);
       await node.stopWorker(s.address).catch(() => false);
     }

@@ -9,8 +9,9 @@
  *   secure channel's replay window drops such duplicates.
  * - Each record is one transport message; its key is the publisher's own inbox, so everything one
  *   node sends to one topic lands in one partition, in order.
- * - Back-pressure: the consumer's message stream is paused while the node's queue is full; its
- *   high-water mark and the fetch size bound what the client buffers meanwhile.
+ * - Back-pressure: the consumer's message stream is not read while the node's queue is full; its
+ *   high-water mark (the queue bound) and the fetch size bound what the client buffers meanwhile,
+ *   and it stops fetching until it is read again.
  *
  * @example
  * ```ts
@@ -84,6 +85,15 @@ export class KafkaBroker implements BrokerClient {
       retryDelay: 500,
     });
     let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    let paused = false;
+    const drain = (): void => {
+      while (!paused) {
+        const record = stream.read() as { value?: Buffer | null } | null;
+        if (record === null) return;
+        const v = record.value;
+        deliver({ bytes: v === undefined || v === null ? new Uint8Array(0) : v, settle: noop });
+      }
+    };
     try {
       stream = await consumer.consume({
         topics: [inbox],
@@ -91,6 +101,12 @@ export class KafkaBroker implements BrokerClient {
         fallbackMode: 'latest',
         autocommit: 1_000,
       });
+      // Pulled, not flowing: while the transport is paused nothing is read, the stream's buffer
+      // fills to its high-water mark and the client stops fetching (Node's stream back-pressure).
+      // The stream fetches only while something reads it, so the reader is wired first.
+      stream.on('readable', drain);
+      // The client retries and reconnects by itself; a stream error must not crash the process.
+      stream.on('error', noop);
       // Ready once the first fetch returned: the group has its partitions and their offsets, so
       // what is published from now on is delivered.
       await waitFor(stream, 'fetch', o.connectTimeoutMs ?? 30_000);
@@ -98,16 +114,14 @@ export class KafkaBroker implements BrokerClient {
       await forceClose(consumer);
       throw e;
     }
-    stream.on('data', (record) => {
-      const v = record.value;
-      deliver({ bytes: v === undefined || v === null ? new Uint8Array(0) : v, settle: noop });
-    });
-    // A failed fetch or commit is logged by the transport's user through the next delivery's
-    // absence; the client reconnects by itself. Swallow stream errors so that they do not crash.
-    stream.on('error', noop);
     const sub: InboxSubscription = {
-      pause: () => void stream.pause(),
-      resume: () => void stream.resume(),
+      pause: () => {
+        paused = true;
+      },
+      resume: () => {
+        paused = false;
+        drain();
+      },
       close: async () => {
         this.#consumers.delete(sub);
         await stream.close().catch(noop);
