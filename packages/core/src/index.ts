@@ -13,15 +13,15 @@ export {
 export {
   Address,
   type AddressLike,
+  AMQP,
   BLE,
+  KAFKA,
   LOCAL,
   MAX_ADDRESS_LENGTH,
   TCP,
   toAddress,
   UDP,
   UDS,
-  KAFKA,
-  AMQP,
   WS,
 } from './address.js';
 export {
@@ -125,11 +125,11 @@ export {
   writeCborRoute,
 } from './message.js';
 export {
+  isBrokerName,
   MultiAddr,
   type MultiAddrComponent,
   PROTOCOL_CODES,
   type Protocol,
-  isBrokerName,
   parseHostPort,
 } from './multiaddr.js';
 export {

@@ -15,7 +15,7 @@
  * ma.toRoute().toString(); // '1#127.0.0.1:4000 => 0#echo'
  * ```
  */
-import { AMQP, Address, KAFKA, LOCAL, TCP } from './address.js';
+import { Address, AMQP, KAFKA, LOCAL, TCP } from './address.js';
 import { readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { DecodeError, RouteError } from './errors.js';
 import { Route } from './route.js';

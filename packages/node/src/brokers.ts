@@ -128,6 +128,11 @@ export class NodeBrokers {
         `This node uses the ${label(kind)} broker ${entry.transport.client.endpoint}; it cannot also use ${redacted(kind, options.broker)}`,
       );
     const exposed = options.expose === true;
+    // Reuse an open connection to the same target with the same exposure, as `connectTcp` does.
+    const open = entry.transport
+      .connections()
+      .find((c) => c.isOpen && c.target === target && this.#exposed.has(c) === exposed);
+    if (open !== undefined) return this.#connectionInfo(kind, open);
     const ids = exposed ? this.#init.exposeIds() : [];
     const conn = await entry.transport.connect(target, { exposeTo: ids });
     if (exposed) this.#exposed.add(conn);
