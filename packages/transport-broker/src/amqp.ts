@@ -122,7 +122,9 @@ export class AmqpBroker implements BrokerClient {
   }
 
   async #connect(): Promise<void> {
-    const model = await amqplib.connect(this.#url);
+    // No Nagle: a message is one small frame set; waiting for more data to coalesce costs the
+    // delayed-ACK timeout (40 ms) on every hop.
+    const model = await amqplib.connect(this.#url, { noDelay: true });
     // A connection error is followed by 'close', where reconnection starts.
     model.on('error', noop);
     model.on('close', () => this.#lost(model));
