@@ -25,32 +25,10 @@ brokerHopSuite(
       },
       readAll: async (topic) => {
         // kcat (librdkafka) reads the topic from the start, outside any consumer group.
-        const values = await kcat([
-          '-b',
-          kafka.bootstrap,
-          '-C',
-          '-t',
-          topic,
-          '-o',
-          'beginning',
-          '-e',
-          '-q',
-          '-f',
-          '%s',
-        ]);
-        const offsets = await kcat([
-          '-b',
-          kafka.bootstrap,
-          '-C',
-          '-t',
-          topic,
-          '-o',
-          'beginning',
-          '-e',
-          '-q',
-          '-f',
-          '%o\\n',
-        ]);
+        const read = (format: string) =>
+          kcat(['-b', kafka.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', format]);
+        const values = await read('%s');
+        const offsets = await read('%o\\n');
         if (values.code !== 0 || offsets.code !== 0)
           throw new Error(`kcat failed: ${values.stderr}${offsets.stderr}`);
         return {
