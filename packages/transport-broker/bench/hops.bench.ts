@@ -73,12 +73,16 @@ async function brokerPair(kind: 'kafka' | 'amqp', client: () => BrokerClient): P
   const listener = await serveChannels(b, [b.inbox.flowControlId]);
   const channel = await openChannel(a, [`${kind === 'kafka' ? 16 : 17}#ockam.bench-${kind}-b`, 'api']);
   const sinkCount = sink(b.node, listener.flowControlId);
-  return { a, b, channel, sinkCount, stop: async () => (await a.stop(), await b.stop()) };
+  const stop = async () => {
+    await a.stop();
+    await b.stop();
+  };
+  return { a, b, channel, sinkCount, stop };
 }
 
 async function tcpPair(): Promise<Pair> {
   // The same helpers, with a TCP listener on B and a route over it.
-  const { node: aNode } = { node: new Node({ name: 'tcp-a' }) };
+  const aNode = new Node({ name: 'tcp-a' });
   const bNode = new Node({ name: 'tcp-b' });
   const aTcp = new TcpTransport(aNode);
   aNode.registerTransport(aTcp);

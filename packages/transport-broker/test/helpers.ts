@@ -13,6 +13,7 @@ import {
   recordingLogger,
   startEcho,
   startUppercase,
+  type Vault,
 } from '@ockam/core';
 import { waitFor } from '@ockam/core/testing';
 import { createIdentity, type Identity } from '@ockam/identity';
@@ -23,7 +24,7 @@ import {
   type SecureChannelListener,
   trustEveryone,
 } from '@ockam/secure-channel';
-import { createVault, type Vault } from '@ockam/vault';
+import { createVault } from '@ockam/vault';
 import type { BrokerClient } from '../src/broker-client.js';
 import { type BrokerListener, BrokerTransport, type BrokerTransportOptions } from '../src/index.js';
 
