@@ -489,8 +489,10 @@ export class BrokerTransport implements Transport {
         conn.localInfo,
         m.tracingContext,
       );
-      return this.#route(conn.receiverAddress, routed, inbox);
+      await this.#route(conn.receiverAddress, routed, inbox);
+      return;
     }
+    const known = this.#replySenders.has(`${listener.inbox}>${from.value}`);
     const replier = this.#replySender(listener, from.value);
     if (typeof replier === 'string') return this.drop(replier, inbox, from.value);
     const routed = LocalMessage.fromParts(
@@ -500,16 +502,22 @@ export class BrokerTransport implements Transport {
       listener.localInfo,
       m.tracingContext,
     );
-    return this.#route(listener.receiverAddress, routed, inbox);
+    // A reply sender made for a message that was then refused goes again: what the inbox may
+    // not deliver must not hold one of the `maxReplySenders` slots.
+    if (!(await this.#route(listener.receiverAddress, routed, inbox)) && !known)
+      this.#dropReplySender(`${listener.inbox}>${from.value}`);
   }
 
-  async #route(source: Address, routed: LocalMessage, inbox: string): Promise<void> {
+  /** Routes `routed` from `source`; false (counted as `refused`) if the node refused it. */
+  async #route(source: Address, routed: LocalMessage, inbox: string): Promise<boolean> {
     try {
       // Strict: a flow-control refusal throws, so it is counted here.
       await this.node.route(source, routed, true);
       this.#stats.routed++;
+      return true;
     } catch (e) {
       this.drop('refused', inbox, message(e));
+      return false;
     }
   }
 
@@ -546,9 +554,15 @@ export class BrokerTransport implements Transport {
     for (const e of this.#replySenders)
       if (oldest === undefined || e[1].lastUsed < oldest[1].lastUsed) oldest = e;
     if (oldest === undefined || now - oldest[1].lastUsed < this.replyIdleMs) return false;
-    this.#replySenders.delete(oldest[0]);
-    void this.node.stopWorker(oldest[1].address).catch(() => false);
+    this.#dropReplySender(oldest[0]);
     return true;
+  }
+
+  #dropReplySender(key: string): void {
+    const sender = this.#replySenders.get(key);
+    if (sender === undefined) return;
+    this.#replySenders.delete(key);
+    void this.node.stopWorker(sender.address).catch(() => false);
   }
 
   // ---- outbound ----
