@@ -8,8 +8,6 @@
  */
 import { Address, AMQP, type FlowControlId, KAFKA, type Logger, type Node, OckamError } from '@ockam/core';
 import { type BrokerConnection, type BrokerListener, BrokerTransport } from '@ockam/transport-broker';
-import { AmqpBroker } from '@ockam/transport-broker/amqp';
-import { KafkaBroker } from '@ockam/transport-broker/kafka';
 
 export type BrokerKind = 'kafka' | 'amqp';
 export const BROKER_KINDS: readonly BrokerKind[] = ['kafka', 'amqp'];
@@ -76,7 +74,7 @@ export class NodeBrokers {
 
   /** Starts consuming `inbox` on `broker` and exposes it as a TCP listener is exposed. */
   async createListener(kind: BrokerKind, broker: string, inbox: string): Promise<BrokerListenerInfo> {
-    const t = this.#transport(kind, broker);
+    const t = await this.#transport(kind, broker);
     const listener = await t.listen(inbox);
     const { node, transportIds } = this.#init;
     transportIds.push(listener.flowControlId);
@@ -175,7 +173,7 @@ export class NodeBrokers {
     this.#transports.clear();
   }
 
-  #transport(kind: BrokerKind, broker: string): BrokerTransport {
+  async #transport(kind: BrokerKind, broker: string): Promise<BrokerTransport> {
     const key = normalize(kind, broker);
     const found = this.#transports.get(kind);
     if (found !== undefined) {
@@ -188,10 +186,16 @@ export class NodeBrokers {
       return found.transport;
     }
     const { node, logger } = this.#init;
+    // The client libraries load only on a node that uses a broker: a daemon starts without them.
     const client =
       kind === 'kafka'
-        ? new KafkaBroker({ bootstrapServers: key.split(',') })
-        : new AmqpBroker({ url: broker });
+        ? new (await import('@ockam/transport-broker/kafka')).KafkaBroker({
+            bootstrapServers: key.split(','),
+          })
+        : new (await import('@ockam/transport-broker/amqp')).AmqpBroker({ url: broker });
+    // Another listener may have made the transport while the library loaded.
+    const raced = this.#transports.get(kind);
+    if (raced !== undefined) return this.#transport(kind, broker);
     const transport = new BrokerTransport(node, client, {
       ...(logger ? { logger } : {}),
       ...this.#init.options?.transport,
