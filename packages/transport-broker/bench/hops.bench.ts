@@ -56,6 +56,8 @@ async function measure(label: string, pair: Pair): Promise<void> {
   await waitFor(() => pair.sinkCount() - before >= MESSAGES, 'the sink', 120_000);
   const mps = MESSAGES / ((performance.now() - t1) / 1000);
   await client.stop();
+  // Closed while its route is still there, so that its Close frame leaves before the nodes stop.
+  await channel.close();
   rows.push([label, rtps.toFixed(0), pct(50).toFixed(2), pct(99).toFixed(2), mps.toFixed(0)]);
 }
 
