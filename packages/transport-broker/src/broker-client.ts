@@ -43,6 +43,8 @@ export interface BrokerClient {
   ): Promise<InboxSubscription>;
   /**
    * Publishes one message to the topic or queue `name`; rejects if the broker did not take it.
+   * Calls may overlap (a sender keeps several in flight): messages to one name must reach the
+   * broker in the order of the calls.
    * `from` is the publisher's own inbox: Kafka keys the record with it, so that what one node
    * sends to one topic stays in one partition, in order.
    */

@@ -75,6 +75,12 @@ export interface BrokerTransportOptions {
   /** Distinct inboxes answered to at once (default 16); messages asking for more are dropped. */
   maxReplySenders?: number;
   /**
+   * Messages one sender (a connection, a reply sender) has handed to the broker client and not
+   * yet seen acknowledged, at most (default 32); at the limit the sender waits, which fills its
+   * bounded mailbox and pushes back on whoever sends. 1: one message at a time.
+   */
+  maxInFlight?: number;
+  /**
    * How long a reply sender must have been idle before a new inbox may take its place when all
    * `maxReplySenders` are in use (default 60 s): junk names cannot hold the slots for long.
    */
@@ -83,6 +89,28 @@ export interface BrokerTransportOptions {
 
 /** The default `replyIdleMs`. */
 export const DEFAULT_REPLY_IDLE_MS = 60_000;
+/** The default `maxInFlight`. */
+export const DEFAULT_MAX_IN_FLIGHT = 32;
+
+/** Publishes in flight for one sender, at most `size`: `add` returns once there is room again. */
+class PublishWindow {
+  #pending = 0;
+  #waiter: (() => void) | undefined;
+
+  constructor(readonly size: number) {}
+
+  /** `publish` never rejects (failures are counted where it is made). */
+  async add(publish: Promise<void>): Promise<void> {
+    this.#pending++;
+    void publish.then(() => {
+      this.#pending--;
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w?.();
+    });
+    while (this.#pending >= this.size) await new Promise<void>((r) => (this.#waiter = r));
+  }
+}
 
 /** Why a message taken from an inbox was dropped, or one to publish was not published. */
 export type BrokerDropReason =
@@ -287,6 +315,7 @@ export class BrokerTransport implements Transport {
   readonly replyPrefix: string;
   readonly maxReplySenders: number;
   readonly replyIdleMs: number;
+  readonly maxInFlight: number;
   readonly #logger: Logger;
   readonly #log: LogLimiter;
   readonly #listeners = new Map<string, BrokerListener>();
@@ -318,6 +347,7 @@ export class BrokerTransport implements Transport {
     this.maxReplySenders = positive('maxReplySenders', options.maxReplySenders ?? DEFAULT_MAX_REPLY_SENDERS);
     this.replyPrefix = options.replyPrefix ?? DEFAULT_REPLY_PREFIX;
     this.replyIdleMs = options.replyIdleMs ?? DEFAULT_REPLY_IDLE_MS;
+    this.maxInFlight = positive('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
   }
 
   /** Counters since the transport started (a copy). */
@@ -408,6 +438,7 @@ export class BrokerTransport implements Transport {
         `${this.#label} holds at most ${MAX_CONNECTIONS} connections`,
       );
     const node = this.node;
+    const window = new PublishWindow(this.maxInFlight);
     const conn = new BrokerConnection(target, listener, this, {
       flowControlId: node.flowControls.generateId(),
       prefix: this.kind,
@@ -416,11 +447,13 @@ export class BrokerTransport implements Transport {
       handleMessage: (_ctx, { message: m }) => {
         // §1.5: what comes back through this connection may reach whoever sent through it.
         node.allowReplies(conn.flowControlId, m.returnRoute);
-        return this.#publish(
-          target,
-          listener.inbox,
-          m,
-          m.returnRoute.prepend(conn.receiverAddress).prepend(listener.replyAddress),
+        return window.add(
+          this.#publish(
+            target,
+            listener.inbox,
+            m,
+            m.returnRoute.prepend(conn.receiverAddress).prepend(listener.replyAddress),
+          ),
         );
       },
       shutdown: () => void conn.close(),
@@ -538,10 +571,13 @@ export class BrokerTransport implements Transport {
     if (this.#replySenders.size >= this.maxReplySenders && !this.#evictIdleReplySender(now))
       return 'reply-limit';
     const sender: ReplySender = { address: Address.local(`${this.kind}_reply_${key}`), lastUsed: now };
+    const window = new PublishWindow(this.maxInFlight);
     this.node.startWorker(sender.address, {
       handleMessage: (_ctx, { message: m }) => {
         sender.lastUsed = Date.now();
-        return this.#publish(name, listener.inbox, m, m.returnRoute.prepend(listener.replyAddress));
+        return window.add(
+          this.#publish(name, listener.inbox, m, m.returnRoute.prepend(listener.replyAddress)),
+        );
       },
     });
     this.#replySenders.set(key, sender);
@@ -581,8 +617,9 @@ export class BrokerTransport implements Transport {
     if (bytes.length > this.maxMessageBytes)
       return this.drop('publish-oversize', target, `${bytes.length} bytes`);
     try {
-      // Awaited: the sender takes its next message once the broker took this one, so a slow
-      // broker fills the sender's bounded mailbox and pushes back on whoever sends.
+      // The sender's window holds this until the broker took it: a slow broker fills the window,
+      // then the sender's bounded mailbox, and pushes back on whoever sends. The client keeps the
+      // order of what one sender hands it.
       await this.client.publish(target, bytes, from);
       this.#stats.published++;
     } catch (e) {

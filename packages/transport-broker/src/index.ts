@@ -23,6 +23,7 @@ export {
   BrokerTransport,
   type BrokerTransportOptions,
   type BrokerTransportStats,
+  DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_QUEUED,
   DEFAULT_MAX_REPLY_SENDERS,

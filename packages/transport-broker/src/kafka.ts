@@ -39,6 +39,16 @@ export interface KafkaBrokerOptions {
 }
 
 const noop = (): void => {};
+/** Records in one produce request at most. */
+const MAX_BATCH = 256;
+
+interface Outgoing {
+  readonly topic: string;
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
 
 export class KafkaBroker implements BrokerClient {
   readonly kind = 'kafka' as const;
@@ -47,6 +57,8 @@ export class KafkaBroker implements BrokerClient {
   readonly #options: KafkaBrokerOptions;
   readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   readonly #consumers = new Set<InboxSubscription>();
+  readonly #outbox: Outgoing[] = [];
+  #sending = false;
 
   constructor(options: KafkaBrokerOptions) {
     if (options.bootstrapServers.length === 0) throw new RangeError('bootstrapServers must name a broker');
@@ -132,10 +144,36 @@ export class KafkaBroker implements BrokerClient {
     return sub;
   }
 
-  async publish(name: string, bytes: Uint8Array, from: string): Promise<void> {
-    await this.#producer.send({
-      messages: [{ topic: name, key: Buffer.from(from), value: toBuffer(bytes) }],
+  /**
+   * Queued, and sent in batches, one produce request at a time: what arrives while a request is
+   * in flight goes in the next one, so order holds and a busy sender costs one round trip per
+   * batch rather than per message.
+   */
+  publish(name: string, bytes: Uint8Array, from: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#outbox.push({ topic: name, key: Buffer.from(from), value: toBuffer(bytes), resolve, reject });
+      if (!this.#sending) void this.#flush();
     });
+  }
+
+  async #flush(): Promise<void> {
+    this.#sending = true;
+    try {
+      for (;;) {
+        const batch = this.#outbox.splice(0, MAX_BATCH);
+        if (batch.length === 0) return;
+        try {
+          await this.#producer.send({
+            messages: batch.map(({ topic, key, value }) => ({ topic, key, value })),
+          });
+          for (const m of batch) m.resolve();
+        } catch (e) {
+          for (const m of batch) m.reject(e);
+        }
+      }
+    } finally {
+      this.#sending = false;
+    }
   }
 
   async close(): Promise<void> {
