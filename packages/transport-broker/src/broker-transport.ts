@@ -229,6 +229,9 @@ export class BrokerListener {
         if (d === undefined) return;
         try {
           if (this.#closing === undefined) await this.transport.take(this, d.bytes);
+        } catch (e) {
+          // `take` counts what it refuses; anything else it throws must not stop the inbox.
+          this.transport.drop('refused', this.inbox, message(e));
         } finally {
           d.settle();
         }
