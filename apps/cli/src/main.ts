@@ -31,6 +31,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   'secure-channel': async () => (await import('./commands/secure-channel.js')).registerSecureChannelCommands,
   portals: async () => (await import('./commands/portals.js')).registerPortalCommands,
   tcp: async () => (await import('./commands/tcp.js')).registerTcpCommands,
+  'broker-hops': async () => (await import('./commands/broker-hops.js')).registerBrokerHopCommands,
   service: async () => (await import('./commands/service.js')).registerServiceCommands,
   worker: async () => (await import('./commands/worker.js')).registerWorkerCommands,
   reset: async () => (await import('./commands/reset.js')).registerResetCommand,

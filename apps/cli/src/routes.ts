@@ -42,6 +42,15 @@ export async function resolveRoute(
         .call('createTcpConnection', { to, expose: via !== undefined && via !== fromNode });
       return Address.local(conn.senderAddress);
     },
+    async brokerHop(kind, name, via) {
+      // Made by the start node, or (exposed) by the local node of the hop before, as TCP hops are.
+      const conn = await ctx.client(via ?? fromNode).call('createBrokerConnection', {
+        kind,
+        target: name,
+        expose: via !== undefined && via !== fromNode,
+      });
+      return Address.local(conn.senderAddress);
+    },
     async createChannel(o) {
       const channel = await from.call('createSecureChannel', {
         route: o.route.addresses.map((a) => a.toString()),

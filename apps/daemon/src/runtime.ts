@@ -17,6 +17,7 @@
 import { ALL_RESOURCE_TYPES, isResourceType } from '@ockam/abac';
 import { Address, fromHex, OckamError, Route, toHex } from '@ockam/core';
 import {
+  type BrokerKind,
   CleanupStack,
   createNode,
   type InletConfig,
@@ -123,6 +124,11 @@ function policyTarget(b: Record<string, unknown>): PolicyTarget {
   throw new HttpError(400, "Give a 'resource' or a 'resourceType'");
 }
 
+function brokerKind(value: unknown): BrokerKind {
+  if (value === 'kafka' || value === 'amqp') return value;
+  throw new HttpError(400, "Field 'kind' must be 'kafka' or 'amqp'");
+}
+
 function identifiers(value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^I[0-9a-f]{64}$/.test(v))) {
     throw new HttpError(
@@ -149,6 +155,23 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
       await node.closeTcpConnection(address);
       return { deleted: address };
     },
+    createBrokerListener: (b) =>
+      node.createBrokerListener(brokerKind(b.kind), str(b, 'broker')!, str(b, 'inbox')!),
+    listBrokerListeners: (q) => ({
+      listeners: node.brokerListeners(q.kind === undefined ? undefined : brokerKind(q.kind)),
+    }),
+    deleteBrokerListener: (p) => node.deleteBrokerListener(brokerKind(p.kind), str(p, 'inbox')!),
+    createBrokerConnection: (b) =>
+      node.connectBroker(brokerKind(b.kind), str(b, 'target')!, {
+        ...(typeof b.broker === 'string' ? { broker: b.broker } : {}),
+        expose: b.expose === true,
+      }),
+    listBrokerConnections: (q) => ({
+      connections: node.brokerConnections(q.kind === undefined ? undefined : brokerKind(q.kind)),
+    }),
+    deleteBrokerConnection: async (p) => ({
+      deleted: await node.closeBrokerConnection(brokerKind(p.kind), str(p, 'address')!),
+    }),
     createTcpListener: (b) => node.createTcpListener(str(b, 'address')!),
     listTcpListeners: () => ({ listeners: node.tcpListeners() }),
     deleteTcpListener: (p) => node.deleteTcpListener(str(p, 'address')!),

@@ -19,6 +19,12 @@ export const UDP = 2;
 export const WS = 3;
 export const BLE = 4;
 export const UDS = 5;
+/**
+ * Broker hops (`@ockam/transport-broker`): a Kafka topic and a RabbitMQ queue. Ockam Rust defines
+ * types 0-5 only; 16 and 17 leave room for Ockam's future transports below them.
+ */
+export const KAFKA = 16;
+export const AMQP = 17;
 
 /** Longest address value we accept from the network (Ockam sets no limit; 1 KiB is generous). */
 export const MAX_ADDRESS_LENGTH = 1024;

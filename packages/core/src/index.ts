@@ -13,7 +13,9 @@ export {
 export {
   Address,
   type AddressLike,
+  AMQP,
   BLE,
+  KAFKA,
   LOCAL,
   MAX_ADDRESS_LENGTH,
   TCP,
@@ -123,6 +125,7 @@ export {
   writeCborRoute,
 } from './message.js';
 export {
+  isBrokerName,
   MultiAddr,
   type MultiAddrComponent,
   PROTOCOL_CODES,

@@ -5,7 +5,8 @@
  * code, then the value).
  *
  * `/service/x`, `/worker/x` and `/secure/x` are LOCAL addresses; `/ip4|ip6|dnsaddr/…/tcp/p` is one
- * TCP address; `/node/n`, `/project/p` and `/space/s` need a node manager to resolve them.
+ * TCP address; `/kafka/TOPIC` and `/amqp/QUEUE` are broker hops (types `KAFKA`, `AMQP`, codes
+ * 112526 and 122526: ours, see `@ockam/transport-broker`); `/node/n`, `/project/p` and `/space/s` need a node manager to resolve them.
  *
  * @example
  * ```ts
@@ -14,7 +15,7 @@
  * ma.toRoute().toString(); // '1#127.0.0.1:4000 => 0#echo'
  * ```
  */
-import { Address, LOCAL, TCP } from './address.js';
+import { Address, AMQP, KAFKA, LOCAL, TCP } from './address.js';
 import { readUvarint, uvarintLength, writeUvarint } from './bare.js';
 import { DecodeError, RouteError } from './errors.js';
 import { Route } from './route.js';
@@ -29,7 +30,9 @@ export type Protocol =
   | 'project'
   | 'space'
   | 'secure'
-  | 'worker';
+  | 'worker'
+  | 'kafka'
+  | 'amqp';
 
 export const PROTOCOL_CODES: Readonly<Record<Protocol, number>> = {
   ip4: 4,
@@ -42,10 +45,18 @@ export const PROTOCOL_CODES: Readonly<Record<Protocol, number>> = {
   space: 92526,
   secure: 99526,
   worker: 102526,
+  // Ours, not Ockam's: broker hops (`@ockam/transport-broker`), in Ockam's private-code pattern
+  // (…2526) above its highest (worker, 102526), so that they can never collide with Ockam's.
+  kafka: 112526,
+  amqp: 122526,
 };
 
 const BY_CODE = new Map(Object.entries(PROTOCOL_CODES).map(([k, v]) => [v, k as Protocol]));
 const NAMED: ReadonlySet<Protocol> = new Set(['service', 'node', 'project', 'space', 'secure', 'worker']);
+/** Kafka's own rule for topic names (`Topic.validate`): 1-249 of `[a-zA-Z0-9._-]`, not `.` or `..`. */
+const KAFKA_TOPIC = /^(?!\.{1,2}$)[a-zA-Z0-9._-]{1,249}$/;
+/** AMQP 0-9-1 queue names: a short string (≤ 255 bytes); not `amq.`, which RabbitMQ reserves. */
+const AMQP_QUEUE = /^(?!amq\.)[A-Za-z0-9._:-]{1,255}$/;
 const HOSTS: ReadonlySet<Protocol> = new Set(['ip4', 'ip6', 'dnsaddr']);
 
 export interface MultiAddrComponent {
@@ -277,6 +288,12 @@ export class MultiAddr {
         case 'ip6':
           out.push(new Address(TCP, `[${value}]:${c[++i]!.value}`));
           break;
+        case 'kafka':
+          out.push(new Address(KAFKA, value));
+          break;
+        case 'amqp':
+          out.push(new Address(AMQP, value));
+          break;
         case 'tcp':
           throw new RouteError('invalid', `'/tcp' must follow a host in ${this}`);
         case 'node':
@@ -307,6 +324,12 @@ function validateValue(text: string, protocol: Protocol, value: string): string 
     case 'dnsaddr':
       if (!HOSTNAME.test(value)) throw invalid(text, `'${value}' is not a host name`);
       return value;
+    case 'kafka':
+      if (!KAFKA_TOPIC.test(value)) throw invalid(text, `'${value}' is not a Kafka topic name`);
+      return value;
+    case 'amqp':
+      if (!AMQP_QUEUE.test(value)) throw invalid(text, `'${value}' is not an AMQP queue name`);
+      return value;
     default:
       if (!NAMED.has(protocol) || !NAME.test(value))
         throw invalid(text, `'${value}' is not a valid ${protocol} name`);
@@ -333,4 +356,12 @@ export function parseHostPort(text: string, defaultHost = '127.0.0.1'): { host: 
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
     throw new RouteError('invalid', `Invalid address '${text}': '${port}' is not a port (0-65535)`);
   return { host, port: Number(port) };
+}
+
+/**
+ * Whether `name` may name a broker hop: a Kafka topic (`/kafka/NAME`) or an AMQP queue
+ * (`/amqp/NAME`). The one rule multiaddrs and `@ockam/transport-broker` share.
+ */
+export function isBrokerName(protocol: 'kafka' | 'amqp', name: string): boolean {
+  return (protocol === 'kafka' ? KAFKA_TOPIC : AMQP_QUEUE).test(name);
 }

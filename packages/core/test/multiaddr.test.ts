@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MultiAddr, parseHostPort, toHex } from '../src/index.js';
+import { isBrokerName, MultiAddr, parseHostPort, toHex } from '../src/index.js';
 
 describe('multiaddr (PROTOCOL.md §12)', () => {
   it('converts typical routes to Ockam routes', () => {
@@ -11,6 +11,21 @@ describe('multiaddr (PROTOCOL.md §12)', () => {
     );
     expect(MultiAddr.parse('/ip6/::1/tcp/80/worker/x').toRoute().toString()).toBe('1#[::1]:80 => 0#x');
     expect(MultiAddr.parse('/service/x').toRoute().toString()).toBe('0#x');
+  });
+
+  it('reads broker hops: /kafka/TOPIC and /amqp/QUEUE, with their names checked and codes of our own', () => {
+    expect(MultiAddr.parse('/kafka/ockam.b/secure/api/service/echo').toRoute().toString()).toBe(
+      '16#ockam.b => 0#api => 0#echo',
+    );
+    expect(MultiAddr.parse('/amqp/ockam.b/service/api').toRoute().toString()).toBe('17#ockam.b => 0#api');
+    const ma = MultiAddr.parse('/kafka/t-1/amqp/q:1');
+    expect(MultiAddr.decode(ma.encode()).toString()).toBe('/kafka/t-1/amqp/q:1');
+    expect(() => MultiAddr.parse('/kafka/bad topic')).toThrow(/not a Kafka topic name/);
+    expect(() => MultiAddr.parse('/kafka/..')).toThrow(/not a Kafka topic name/);
+    expect(() => MultiAddr.parse(`/kafka/${'t'.repeat(250)}`)).toThrow(/not a Kafka topic name/);
+    expect(() => MultiAddr.parse('/amqp/amq.rabbitmq.reply-to')).toThrow(/not an AMQP queue name/);
+    expect(isBrokerName('kafka', 'ockam.a')).toBe(true);
+    expect(isBrokerName('amqp', 'amq.x')).toBe(false);
   });
 
   it('knows which parts need a node manager', () => {

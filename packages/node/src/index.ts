@@ -12,6 +12,13 @@
  * await Promise.all([alice.stop(), bob.stop()]);
  * ```
  */
+export {
+  BROKER_KINDS,
+  type BrokerConnectionInfo,
+  type BrokerKind,
+  type BrokerListenerInfo,
+  type BrokerOptions,
+} from './brokers.js';
 export { CleanupStack } from './cleanup.js';
 export { type ClientNode, withClientNode } from './client-node.js';
 export {

@@ -41,6 +41,13 @@ import type { SessionOptions } from '@ockam/portals';
 import { Identities, OckamHome, Projects, State } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
+import {
+  type BrokerConnectionInfo,
+  type BrokerKind,
+  type BrokerListenerInfo,
+  type BrokerOptions,
+  NodeBrokers,
+} from './brokers.js';
 import { CleanupStack } from './cleanup.js';
 import { type KafkaKeyLimits, registerKafkaNode } from './kafka-keys.js';
 import { MemoryIdentities, NO_RECORDS, type NodeIdentities, type NodeRecords } from './memory-state.js';
@@ -112,6 +119,8 @@ export interface NodeOptions {
   handshakeLimits?: HandshakeLimits;
   /** Ping and reconnection timing of inlets and relays (Ockam's defaults if omitted). */
   session?: SessionOptions;
+  /** Limits of the Kafka and RabbitMQ hops (`@ockam/transport-broker`'s defaults if omitted). */
+  brokers?: BrokerOptions;
   /** Limits of the relay service. */
   relayLimits?: RelayLimits;
   /** How many Kafka decryption keys the node keeps (see `createKafkaKeyExchange`; defaults if omitted). */
@@ -303,6 +312,27 @@ export interface OckamNode {
   closeTcpConnection(address: string): Promise<void>;
 
   /**
+   * Starts consuming a Kafka topic or RabbitMQ queue as this node's inbox (`kafka-listener
+   * create`): whoever can write to it reaches what the TCP listener's peers reach. `broker` is the
+   * Kafka bootstrap servers (`HOST:PORT[,…]`) or the AMQP URL; a node uses one broker of each kind.
+   */
+  createBrokerListener(kind: BrokerKind, broker: string, inbox: string): Promise<BrokerListenerInfo>;
+  brokerListeners(kind?: BrokerKind): BrokerListenerInfo[];
+  deleteBrokerListener(kind: BrokerKind, inbox: string): Promise<BrokerListenerInfo>;
+  /**
+   * A connection that publishes to another node's inbox (`kafka-connection create`), reachable as
+   * `/worker/<workerAddress>`; `expose` lets what came in through this node's listeners use it.
+   */
+  connectBroker(
+    kind: BrokerKind,
+    target: string,
+    options?: { broker?: string; expose?: boolean },
+  ): Promise<BrokerConnectionInfo>;
+  brokerConnections(kind?: BrokerKind): BrokerConnectionInfo[];
+  /** Closes a broker connection named by its sender or worker address. */
+  closeBrokerConnection(kind: BrokerKind, address: string): Promise<string>;
+
+  /**
    * Starts one more TCP listener (Ockam's `tcp-listener create`); its peers reach the node's
    * services as the first listener's do. At most `MAX_EXTRA_TCP_LISTENERS`.
    */
@@ -377,7 +407,7 @@ export interface OckamNode {
 }
 
 /** The hex digits of a connection's sender address: its worker address as Ockam writes it. */
-function bareWorkerAddress(conn: TcpConnection): string {
+function bareWorkerAddress(conn: { senderAddress: { value: string } }): string {
   const value = conn.senderAddress.value;
   return value.slice(value.lastIndexOf('_') + 1);
 }
@@ -462,6 +492,18 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
 
     await step('identity');
     const identities: NodeIdentities = state ? new Identities(state) : new MemoryIdentities();
+    // Kafka and RabbitMQ inboxes join the transport listeners (`transportIds`) when created;
+    // stopped after the secure channels, whose Close frames may still go through them.
+    const brokers = new NodeBrokers({
+      node,
+      logger,
+      options: options.brokers,
+      transportIds,
+      exposedAddresses: () => [...services, ...secureChannels.listListeners().map((l) => l.address)],
+      exposeIds: () => [...transportIds, ...secureChannels.listenerFlowControlIds()],
+      startAlias: (conn, ids) => startWorkerAlias(conn, ids),
+    });
+    cleanup.push('brokers', () => brokers.stop());
     const secureChannels = new SecureChannels({
       node,
       identities,
@@ -516,6 +558,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       nodeName: name,
       state: records,
       tcp,
+      brokers,
       channels: secureChannels,
       project: (p) => {
         if (!projects)
@@ -623,7 +666,10 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
      * the sender unchanged, its origin kept, so the sender's flow control still decides, and it
      * accepts from the same ids as the sender: it opens no path the sender does not.
      */
-    const startWorkerAlias = (conn: TcpConnection, consumerOf: readonly FlowControlId[]) => {
+    const startWorkerAlias = (
+      conn: Pick<TcpConnection, 'senderAddress'> & { closed: Promise<unknown> },
+      consumerOf: readonly FlowControlId[],
+    ) => {
       const alias = bareWorkerAddress(conn);
       if (node.addresses().some((a) => a.value === alias)) return;
       const ctx = node.startWorker(alias, {
@@ -789,6 +835,12 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         return connectionInfo(entry);
       },
       tcpConnections: openConnections,
+      createBrokerListener: (kind, broker, inbox) => brokers.createListener(kind, broker, inbox),
+      brokerListeners: (kind) => brokers.listeners(kind),
+      deleteBrokerListener: (kind, inbox) => brokers.deleteListener(kind, inbox),
+      connectBroker: (kind, target, o = {}) => brokers.connect(kind, target, o),
+      brokerConnections: (kind) => brokers.connections(kind),
+      closeBrokerConnection: (kind, address) => brokers.closeConnection(kind, address),
       async closeTcpConnection(address) {
         const senderAddress =
           [...connections.values()].find((c) => bareWorkerAddress(c.conn) === address)?.conn.senderAddress

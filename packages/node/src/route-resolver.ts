@@ -15,6 +15,7 @@
 import { Address, type Logger, MultiAddr, OckamError, Route, TCP } from '@ockam/core';
 import type { RouteConnection } from '@ockam/portals';
 import type { TcpTransport } from '@ockam/transport-tcp';
+import type { BrokerKind, NodeBrokers } from './brokers.js';
 import type { NodeRecords } from './memory-state.js';
 import type { SecureChannels } from './secure-channels.js';
 
@@ -37,6 +38,12 @@ export interface RouteBuilder {
    * by the local node `from` for the hop after it; returns the address to route through.
    */
   connect(hostPort: string, from: string | undefined): Promise<Address>;
+  /**
+   * A connection that publishes to the Kafka topic or RabbitMQ queue `name` (`/kafka/NAME`,
+   * `/amqp/NAME`), made by the route's start node (`from` undefined) or, exposed, by the local
+   * node `from` for the hop after it; returns the address to route through. Absent: no broker hops.
+   */
+  brokerHop?(kind: BrokerKind, name: string, from: string | undefined): Promise<Address>;
   /** Opens a secure channel from the route's start node; its flow-control id when the builder knows it. */
   createChannel(options: {
     route: Route;
@@ -61,6 +68,8 @@ export interface RouteContext {
   readonly nodeName: string;
   readonly state: NodeRecords;
   readonly tcp: TcpTransport;
+  /** The node's Kafka and RabbitMQ hops, if any. */
+  readonly brokers?: NodeBrokers;
   readonly channels: SecureChannels;
   readonly logger?: Logger;
   /** Resolves `/project/NAME` to the multiaddr of the project node and its identifier. */
@@ -80,6 +89,12 @@ function nodeBuilder(ctx: RouteContext, text: string): RouteBuilder {
       if (from !== undefined)
         throw invalid(`Route ${text}: only the first hop may be a TCP connection made by this node`);
       return ctx.tcp.resolve(new Address(TCP, hostPort));
+    },
+    async brokerHop(kind, name, from) {
+      if (from !== undefined)
+        throw invalid(`Route ${text}: only the first hop may be a ${kind} connection made by this node`);
+      if (!ctx.brokers) throw invalid(`Route ${text}: this node has no ${kind} transport`);
+      return ctx.brokers.resolve(kind, name);
     },
     async createChannel(options) {
       const info = await ctx.channels.createChannel(options);
@@ -169,6 +184,16 @@ export async function buildRoute(
           route.push(await builder.connect(hostPort, tcpHops === 0 ? undefined : current));
           tcpHops++;
           current = protocol === 'node' ? value : undefined;
+          break;
+        }
+        case 'kafka':
+        case 'amqp': {
+          // Like a TCP hop: first, or right after `/node/N`, whose node then publishes.
+          if (route.length > 0 && !(tcpHops > 0 && current !== undefined && route.length === tcpHops))
+            throw invalid(`Route ${text}: a /${protocol} hop must come first, or right after /node/NAME`);
+          if (!builder.brokerHop) throw invalid(`Route ${text}: /${protocol} hops are not supported here`);
+          route.push(await builder.brokerHop(protocol, value, route.length === 0 ? undefined : current));
+          current = undefined;
           break;
         }
         case 'service':

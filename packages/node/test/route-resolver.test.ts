@@ -15,6 +15,10 @@ function recording(options: { multiNode: boolean; failChannel?: boolean }) {
       calls.push(`connect ${hostPort} from ${from ?? 'start'}`);
       return Address.local(`sender${++n}`);
     },
+    async brokerHop(kind, name, from) {
+      calls.push(`${kind} ${name} from ${from ?? 'start'}`);
+      return Address.local(`${kind}_sender${++n}`);
+    },
     async createChannel(o) {
       calls.push(`channel ${o.route.toString()} authorized ${o.authorized?.join(',') ?? '-'}`);
       if (options.failChannel && o.route.toString().includes('inner')) throw new Error('handshake failed');
@@ -40,6 +44,27 @@ describe('the multiaddr resolver', () => {
     const { builder } = recording({ multiNode: false });
     await expect(buildRoute(builder, '/node/b/node/c/service/echo')).rejects.toThrow('one hop only');
     await expect(buildRoute(builder, '/service/x/node/b')).rejects.toThrow(/TCP hop must come first/);
+  });
+
+  it('makes a /kafka or /amqp hop first, or on the node named just before it, and nowhere else', async () => {
+    const first = recording({ multiNode: true });
+    const r = await buildRoute(first.builder, '/kafka/ockam.b/secure/api/service/echo');
+    expect(first.calls).toEqual([
+      'kafka ockam.b from start',
+      'channel 0#kafka_sender1 => 0#api authorized -',
+    ]);
+    expect(r.route.toString()).toBe('0#channel2 => 0#echo');
+    const after = recording({ multiNode: true });
+    await buildRoute(after.builder, '/node/b/amqp/ockam.c/service/echo');
+    expect(after.calls).toEqual(['connect 127.0.0.1:2 from start', 'amqp ockam.c from b']);
+    const { builder } = recording({ multiNode: true });
+    await expect(buildRoute(builder, '/service/x/kafka/t')).rejects.toThrow(
+      /must come first, or right after/,
+    );
+    await expect(buildRoute(builder, '/kafka/a/kafka/b')).rejects.toThrow(/must come first, or right after/);
+    await expect(buildRoute(builder, '/ip4/127.0.0.1/tcp/9/kafka/t')).rejects.toThrow(
+      /must come first, or right after/,
+    );
   });
 
   it('expands /project/P into a channel to the project node, authorized to the project identity', async () => {

@@ -15,6 +15,7 @@
  * await client.call('deleteInlet', { name: 'db' });
  * ```
  */
+import type { BrokerConnectionInfo, BrokerKind, BrokerListenerInfo } from '../brokers.js';
 import type {
   NodeStatus as LocalNodeStatus,
   PolicyList,
@@ -28,6 +29,9 @@ import type { InletConfig, InletInfo, OutletInfo, RelayInfo } from '../portals.j
 import type { ChannelInfo, ListenerInfo } from '../secure-channels.js';
 
 export type {
+  BrokerConnectionInfo,
+  BrokerKind,
+  BrokerListenerInfo,
   ChannelInfo,
   InletInfo,
   ListenerInfo,
@@ -99,6 +103,32 @@ export const CONTROL_API = {
   createTcpListener: endpoint<{ address: string }, TcpListenerInfo>('POST', '/tcp-listeners'),
   listTcpListeners: endpoint<NoInput, { listeners: TcpListenerInfo[] }>('GET', '/tcp-listeners'),
   deleteTcpListener: endpoint<{ address: string }, TcpListenerInfo>('DELETE', '/tcp-listeners/:address'),
+
+  /** Kafka (`kind` `kafka`, `broker` the bootstrap servers) and RabbitMQ (`amqp`, `broker` the URL) inboxes. */
+  createBrokerListener: endpoint<{ kind: BrokerKind; broker: string; inbox: string }, BrokerListenerInfo>(
+    'POST',
+    '/broker-listeners',
+  ),
+  listBrokerListeners: endpoint<{ kind?: BrokerKind }, { listeners: BrokerListenerInfo[] }>(
+    'GET',
+    '/broker-listeners',
+  ),
+  deleteBrokerListener: endpoint<{ kind: BrokerKind; inbox: string }, BrokerListenerInfo>(
+    'DELETE',
+    '/broker-listeners/:kind/:inbox',
+  ),
+  createBrokerConnection: endpoint<
+    { kind: BrokerKind; target: string; broker?: string; expose?: boolean },
+    BrokerConnectionInfo
+  >('POST', '/broker-connections'),
+  listBrokerConnections: endpoint<{ kind?: BrokerKind }, { connections: BrokerConnectionInfo[] }>(
+    'GET',
+    '/broker-connections',
+  ),
+  deleteBrokerConnection: endpoint<{ kind: BrokerKind; address: string }, { deleted: string }>(
+    'DELETE',
+    '/broker-connections/:kind/:address',
+  ),
 
   /** Starts a service (`kind`: only `hop`) at `address`; only the node's owner, on this socket, may. */
   startService: endpoint<{ kind: string; address: string }, ServiceInfo>('POST', '/services'),
