@@ -1,6 +1,6 @@
 // @ockam/brokers by path, not as a workspace dependency: it depends (through @ockam/interop
 // and @ockam/hardening) on the command, which depends on this package, and turbo refuses cycles.
-import { brokerSkipReason, startKafka } from '../../../tooling/brokers/src/index.js';
+import { brokerSkipReason, startKafka } from '@ockam/brokers';
 import { brokerHopCommands } from './broker-hops.js';
 
 brokerHopCommands(

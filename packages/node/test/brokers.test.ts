@@ -1,9 +1,9 @@
 // @ockam/brokers by path, not as a workspace dependency: it depends (through @ockam/interop
 // and @ockam/hardening) on the command, which depends on this package, and turbo refuses cycles.
 
+import { brokerSkipReason, type RabbitMQBroker, startRabbitMQ } from '@ockam/brokers';
 import { utf8 } from '@ockam/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokerSkipReason, type RabbitMQBroker, startRabbitMQ } from '../../../tooling/brokers/src/index.js';
 import { createNode, type OckamNode } from '../src/index.js';
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -8,12 +8,13 @@
  * Brokers: Kafka 3.7.2 (KRaft, one broker) and RabbitMQ 3.10 from `@ockam/brokers`.
  * Environment: BENCH_SECONDS (5), BENCH_MESSAGES (2000), BENCH_SIZE (256).
  */
+
+// @ockam/brokers by path: see test/amqp.test.ts.
+import { startKafka, startRabbitMQ } from '@ockam/brokers';
 import { encodeBareString, Node } from '@ockam/core';
 import type { SecureChannel } from '@ockam/secure-channel';
 import { TcpTransport } from '@ockam/transport-tcp';
 import { afterAll, it } from 'vitest';
-// @ockam/brokers by path: see test/amqp.test.ts.
-import { startKafka, startRabbitMQ } from '../../../tooling/brokers/src/index.js';
 import { AmqpBroker } from '../src/amqp.js';
 import type { BrokerClient } from '../src/broker-client.js';
 import { KafkaBroker } from '../src/kafka.js';

@@ -1,8 +1,8 @@
 // @ockam/brokers by path, not as a workspace dependency: it depends (through @ockam/interop
 // and @ockam/hardening) on the command, which depends on this package, and turbo refuses cycles.
 
+import { brokerSkipReason, startRabbitMQ } from '@ockam/brokers';
 import amqplib from 'amqplib';
-import { brokerSkipReason, startRabbitMQ } from '../../../tooling/brokers/src/index.js';
 import { AmqpBroker } from '../src/amqp.js';
 import { brokerHopSuite } from './suite.js';
 

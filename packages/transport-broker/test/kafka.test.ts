@@ -1,8 +1,8 @@
 // @ockam/brokers by path, not as a workspace dependency: it depends (through @ockam/interop
 // and @ockam/hardening) on the command, which depends on this package, and turbo refuses cycles.
 
+import { brokerSkipReason, kcat, startKafka } from '@ockam/brokers';
 import { Producer } from '@platformatic/kafka';
-import { brokerSkipReason, kcat, startKafka } from '../../../tooling/brokers/src/index.js';
 import { KafkaBroker } from '../src/kafka.js';
 import { brokerHopSuite } from './suite.js';
 

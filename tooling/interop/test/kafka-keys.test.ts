@@ -15,6 +15,8 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// A relative import: @ockam/brokers depends on this package (its free ports and waits).
+import { brokerSkipReason, type KafkaBroker, startKafka } from '@ockam/brokers';
 import {
   createKafkaKeyExchange,
   createNode,
@@ -23,8 +25,6 @@ import {
   type OckamNode,
 } from '@ockam/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// A relative import: @ockam/brokers depends on this package (its free ports and waits).
-import { brokerSkipReason, type KafkaBroker, startKafka } from '@ockam/brokers';
 import { Ockam, rustMissing, type StartedNode } from '../src/ockam.js';
 import { freePort } from '../src/ports.js';
 import { until } from '../src/wait.js';
