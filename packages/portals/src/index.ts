@@ -5,6 +5,8 @@
  * - `createOutlet` / `createInlet`: carry TCP connections over any Ockam route (PROTOCOL.md §7);
  * - `startRelayService` / `createRelay`: reach a node that accepts no connections through a relay
  *   node (PROTOCOL.md §8);
+ * - `startInletInterceptor` / `startOutletInterceptor`: a hop inside a portal route that rewrites
+ *   each connection's bytes (Ockam's portal interceptors, KAFKA.md §1.2);
  * - `Session`: watches a route with pings and rebuilds it with back-off (PROTOCOL.md §7.4);
  * - `encodePortalMessage` / `decodePortalMessage`: the portal wire messages.
  *
@@ -29,6 +31,14 @@ export {
   type InletOptions,
   type InletStatus,
 } from './inlet.js';
+export {
+  type ConnectionInterceptor,
+  DEFAULT_MAX_INTERCEPTED_CONNECTIONS,
+  type InterceptorOptions,
+  type PortalInterceptor,
+  startInletInterceptor,
+  startOutletInterceptor,
+} from './interceptor.js';
 export {
   createOutlet,
   DEFAULT_LINGER_MS,
