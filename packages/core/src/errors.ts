@@ -24,7 +24,9 @@ export type ErrorOrigin =
   | 'authorization'
   | 'application'
   | 'api'
-  | 'executor';
+  | 'executor'
+  /** Kafka-protocol interception (`@ockam/kafka`). */
+  | 'kafka';
 
 export type ErrorKind =
   | 'invalid'
