@@ -14,6 +14,15 @@
  */
 export { CleanupStack } from './cleanup.js';
 export { type ClientNode, withClientNode } from './client-node.js';
+export {
+  type ConsumerPublishing,
+  type ConsumerResolution,
+  createKafkaKeyExchange,
+  KafkaKeyError,
+  type KafkaKeyErrorReason,
+  KafkaKeyExchange,
+  type KafkaKeyExchangeOptions,
+} from './kafka-keys.js';
 export type { Metric } from './metrics.js';
 export {
   createNode,

@@ -27,6 +27,13 @@ export {
   secureChannelIdentity,
 } from './identity-verifier.js';
 export type { FrameLease } from './internal/frame-pool.js';
+export {
+  KEY_EXCHANGE_OVERHEAD,
+  type KeyExchangeAccepted,
+  KeyExchangeDecryptor,
+  KeyExchangeEncryptor,
+  type KeyExchangeInitiated,
+} from './key-exchange.js';
 export { CipherState } from './noise-cipher-state.js';
 export {
   DHLEN,
@@ -52,6 +59,7 @@ export {
   runNoiseVector,
 } from './noise-vector.js';
 export {
+  createKeyExchangeChannel,
   createSecureChannel,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   type SecureChannel,

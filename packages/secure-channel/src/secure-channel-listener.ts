@@ -46,6 +46,7 @@ import { ChannelEnd, channelLogLimiter } from './internal/channel-worker.js';
 import { OpenChannels } from './internal/open-channels.js';
 import { PendingHandshakes } from './internal/pending-handshakes.js';
 import { yieldToEventLoop } from './internal/yield-to-event-loop.js';
+import type { KeyExchangeAccepted } from './key-exchange.js';
 import { DHLEN, NOISE_MAX_MESSAGE_SIZE } from './noise-handshake-state.js';
 import { channelHandle, type SecureChannel } from './secure-channel.js';
 import { type TrustPolicy, trustEveryone } from './trust-policy.js';
@@ -147,6 +148,14 @@ export interface SecureChannelListenerOptions {
   consumerOf?: readonly FlowControlId[];
   /** Called for every channel that completes its handshake. */
   onChannel?: (channel: SecureChannel) => void;
+  /**
+   * Accept key-exchange-only channels (Ockam's `key_exchanger`, KAFKA.md §2.5): after each
+   * handshake no worker stays up and `onKeyExchange` gets the decryptor (a channel open for no
+   * time counts against no channel cap; the handshake caps hold as for any listener).
+   */
+  keyExchangeOnly?: boolean;
+  /** With `keyExchangeOnly`: called with every completed key exchange; the callee owns the decryptor. */
+  onKeyExchange?: (exchange: KeyExchangeAccepted) => void;
 }
 
 export interface SecureChannelListener {
@@ -186,6 +195,7 @@ export async function createSecureChannelListener(
   const address = toAddress(options.address ?? DEFAULT_LISTENER_ADDRESS);
   const flowControlId = node.flowControls.generateId();
   const consumerOf = [...(options.consumerOf ?? [])];
+  const keyExchangeOnly = options.keyExchangeOnly === true;
   const channels = new Set<SecureChannel>();
   let idleClosed = 0;
   const open = new OpenChannels<SecureChannel>(
@@ -279,6 +289,7 @@ export async function createSecureChannelListener(
         consumerOf: responderConsumerOf,
         spawnerId: flowControlId,
         log,
+        keyExchangeOnly,
       });
       slot.stop = () =>
         end.abort(
@@ -290,6 +301,18 @@ export async function createSecureChannelListener(
       end.ready.then(
         (info) => {
           pending.opened(slot);
+          if (info.keyExchange !== undefined) {
+            const k = info.keyExchange;
+            const exchange = {
+              peerIdentifier: info.peerIdentifier,
+              peerCredentials: k.peerCredentials,
+              decryptorAddress: k.decryptorAddress,
+              decryptor: k.decryptor!,
+            };
+            if (options.onKeyExchange === undefined) exchange.decryptor.destroy();
+            else options.onKeyExchange(exchange);
+            return;
+          }
           const channel = channelHandle(end, info);
           channels.add(channel);
           open.add(channel, { origin, activity: () => end.carried, close: () => end.stop() });

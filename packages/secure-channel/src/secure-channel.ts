@@ -26,7 +26,8 @@ import type { Identity } from '@ockam/identity';
 import type { CredentialsHook, PeerVerifier, SecureChannelIdentity } from './channel-identity.js';
 import { SecureChannelError } from './errors.js';
 import { identityVerifier, toSecureChannelIdentity } from './identity-verifier.js';
-import { ChannelEnd } from './internal/channel-worker.js';
+import { ChannelEnd, type ChannelInfo } from './internal/channel-worker.js';
+import type { KeyExchangeInitiated } from './key-exchange.js';
 import { type TrustPolicy, trustEveryone } from './trust-policy.js';
 
 /** Ockam's `DEFAULT_TIMEOUT` for channel creation (PROTOCOL.md §3.5). */
@@ -109,6 +110,36 @@ export async function createSecureChannel(
   route: RouteLike,
   options: SecureChannelOptions,
 ): Promise<SecureChannel> {
+  const { end, info } = await initiate(node, route, options, false);
+  return channelHandle(end, info);
+}
+
+/**
+ * Runs a key-exchange-only handshake (KAFKA.md §2.3 step 3, §2.11) as the initiator along `route`
+ * to a listener created with `keyExchangeOnly` (Ockam's `key_exchanger`), and returns the
+ * encryptor it leaves; no worker stays up. Rejects as `createSecureChannel` does.
+ */
+export async function createKeyExchangeChannel(
+  node: Node,
+  route: RouteLike,
+  options: SecureChannelOptions,
+): Promise<KeyExchangeInitiated> {
+  const { info } = await initiate(node, route, options, true);
+  const k = info.keyExchange!;
+  return {
+    peerIdentifier: info.peerIdentifier,
+    peerCredentials: k.peerCredentials,
+    consumerDecryptorAddress: k.decryptorAddress,
+    encryptor: k.encryptor!,
+  };
+}
+
+async function initiate(
+  node: Node,
+  route: RouteLike,
+  options: SecureChannelOptions,
+  keyExchangeOnly: boolean,
+): Promise<{ end: ChannelEnd; info: ChannelInfo }> {
   const { signal } = options;
   if (signal?.aborted)
     throw new CancelledError('Secure channel creation cancelled', 'channel', { cause: signal.reason });
@@ -128,6 +159,7 @@ export async function createSecureChannel(
     verifyCredentials: options.verifyCredentials,
     timeoutMs: options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     consumerOf,
+    keyExchangeOnly,
   });
   const onAbort = () =>
     end.abort(
@@ -160,7 +192,7 @@ export async function createSecureChannel(
       );
     }
     const info = await end.ready;
-    return channelHandle(end, info);
+    return { end, info };
   } catch (e) {
     await end.stop();
     throw e;

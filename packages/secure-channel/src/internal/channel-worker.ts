@@ -39,6 +39,7 @@ import {
   encodeIdentityAndCredentials,
   MAX_PEER_CREDENTIALS,
 } from '../identity-and-credentials.js';
+import { KeyExchangeDecryptor, KeyExchangeEncryptor } from '../key-exchange.js';
 import { HandshakeState } from '../noise-handshake-state.js';
 import { OCKAM_PROTOCOL_NAME } from '../noise-protocol.js';
 import {
@@ -93,6 +94,12 @@ export interface ChannelParams {
    * for its responders, by default one per node logger.
    */
   readonly log?: LogLimiter;
+  /**
+   * A key-exchange-only channel (KAFKA.md §2.5): after the handshake no worker stays up; the
+   * initiator keeps an encryptor with its send key, the responder a naive decryptor with its
+   * receive key (`ChannelInfo.keyExchange`).
+   */
+  readonly keyExchangeOnly?: boolean;
 }
 
 /** What the handshake settles, shared by the two workers. */
@@ -101,6 +108,14 @@ export interface ChannelInfo {
   readonly encryptorAddress: Address;
   readonly decryptorRemoteAddress: Address;
   readonly flowControlId: FlowControlId;
+  /** The key a key-exchange-only channel leaves (see `ChannelParams.keyExchangeOnly`). */
+  readonly keyExchange?: {
+    readonly peerCredentials: readonly Uint8Array[];
+    /** The peer's decryptor_remote (initiator) or ours (responder): the address records carry. */
+    readonly decryptorAddress: Address;
+    readonly encryptor?: KeyExchangeEncryptor;
+    readonly decryptor?: KeyExchangeDecryptor;
+  };
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -385,6 +400,10 @@ export class ChannelEnd {
     // Ockam's reversed split is applied by HandshakeState for the Ockam protocol name.
     const { send, receive } = hs.split();
     const { vault, node } = this.params;
+    if (this.params.keyExchangeOnly === true) {
+      this.#openKeyExchange(peer, send, receive);
+      return;
+    }
     this.#encryptor = new Encryptor(vault, send.takeKey());
     // In place: frames reach the decryptor as buffers nobody else reads (a TCP frame, a copy a
     // decoder made, or a local encryptor's output, whose pooled memory only a transport's write
@@ -418,6 +437,57 @@ export class ChannelEnd {
       this.#log.log('info', 'established', 'secure channel established', established);
     else this.#logger.info('secure channel established', established);
     this.#resolve(this.#info);
+  }
+
+  /**
+   * A key-exchange-only channel is done once the handshake is: the initiator keeps its send key
+   * (k2), the responder its receive key (the same k2), and both workers stop (no data ever flows,
+   * KAFKA.md §2.11: Ockam's channel accepts only its local encrypt/decrypt API from then on).
+   */
+  #openKeyExchange(
+    peer: { identifier: string; credentials: readonly Uint8Array[] },
+    send: ReturnType<HandshakeState['split']>['send'],
+    receive: ReturnType<HandshakeState['split']>['receive'],
+  ): void {
+    const { vault } = this.params;
+    const initiator = this.role === 'initiator';
+    const theirs = this.#theirDecryptor;
+    if (initiator && theirs === undefined) {
+      send.destroy();
+      receive.destroy();
+      this.#fail(new SecureChannelError('protocol', 'Key exchange: msg2 came without a return route'));
+      return;
+    }
+    const keyExchange = initiator
+      ? {
+          peerCredentials: peer.credentials,
+          decryptorAddress: theirs!,
+          encryptor: new KeyExchangeEncryptor(vault, send.takeKey()),
+        }
+      : {
+          peerCredentials: peer.credentials,
+          decryptorAddress: this.decryptorRemote,
+          decryptor: new KeyExchangeDecryptor(vault, receive.takeKey()),
+        };
+    // The key in the other direction is never used: nothing flows back over this channel.
+    send.destroy();
+    receive.destroy();
+    this.#peerCredentials = peer.credentials;
+    this.#info = Object.freeze({
+      peerIdentifier: peer.identifier,
+      encryptorAddress: this.encryptorAddress,
+      decryptorRemoteAddress: this.decryptorRemote,
+      flowControlId: this.flowControlId,
+      keyExchange,
+    });
+    this.#state = 'closed';
+    const established = { role: this.role, peer: peer.identifier, keyExchangeOnly: true };
+    if (this.role === 'responder')
+      this.#log.log('info', 'established', 'key exchange completed', established);
+    else this.#logger.info('key exchange completed', established);
+    this.#resolve(this.#info);
+    // Detached: this runs inside the decryptor's own handler, which stopWorker would wait for.
+    this.stop().catch(() => {});
   }
 
   #fail(error: SecureChannelError): void {
