@@ -139,12 +139,19 @@ function identifiers(value: unknown): string[] {
 function serviceAddress(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(value))
-    throw new HttpError(400, `Invalid address ${JSON.stringify(value)}: 1-64 letters, digits, '_', '.' or '-'`);
+    throw new HttpError(
+      400,
+      `Invalid address ${JSON.stringify(value)}: 1-64 letters, digits, '_', '.' or '-'`,
+    );
   return value;
 }
 
 /** A `ConsumerResolution` or `ConsumerPublishing` from the socket. */
-function kafkaChoice(value: unknown, key: string, kinds: readonly string[]): { kind: string; route?: string } {
+function kafkaChoice(
+  value: unknown,
+  key: string,
+  kinds: readonly string[],
+): { kind: string; route?: string } {
   const v = value as { kind?: unknown; route?: unknown } | null;
   if (typeof v !== 'object' || v === null || typeof v.kind !== 'string' || !kinds.includes(v.kind))
     throw new HttpError(400, `Field '${key}' must be an object with a kind of ${kinds.join(', ')}`);
@@ -185,7 +192,11 @@ function kafkaInletConfig(b: Record<string, unknown>): KafkaInletConfig {
   if (b.encryptContent === false) config.encryptContent = false;
   if (b.encryptedFields !== undefined) {
     const f = b.encryptedFields;
-    if (!Array.isArray(f) || f.length > 256 || !f.every((x) => typeof x === 'string' && x !== '' && x.length <= 1024))
+    if (
+      !Array.isArray(f) ||
+      f.length > 256 ||
+      !f.every((x) => typeof x === 'string' && x !== '' && x.length <= 1024)
+    )
       throw new HttpError(400, "Field 'encryptedFields' must be a list of field names");
     config.encryptedFields = f as string[];
   }

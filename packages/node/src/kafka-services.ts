@@ -38,7 +38,12 @@ import {
   startInletInterceptor,
   startOutletInterceptor,
 } from '@ockam/portals';
-import type { ConsumerPublishing, ConsumerResolution, KafkaKeyExchange, KafkaKeyExchangeOptions } from './kafka-keys.js';
+import type {
+  ConsumerPublishing,
+  ConsumerResolution,
+  KafkaKeyExchange,
+  KafkaKeyExchangeOptions,
+} from './kafka-keys.js';
 import type { NodeRecords } from './memory-state.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
 import type { SecureChannels } from './secure-channels.js';
@@ -214,8 +219,16 @@ export class KafkaServices {
     const config: KafkaOutletConfig = { ...requested, addr };
     parseHostPort(config.bootstrapServer);
     if (this.#inlets.has(addr))
-      throw new OckamError('node', 'already-exists', `A kafka-inlet is already at address ${addr} on node ${nodeName}`);
-    if (this.#outlet !== undefined || node.has(KAFKA_OUTLET_INTERCEPTOR_ADDRESS) || node.has(KAFKA_OUTLET_BOOTSTRAP_ADDRESS))
+      throw new OckamError(
+        'node',
+        'already-exists',
+        `A kafka-inlet is already at address ${addr} on node ${nodeName}`,
+      );
+    if (
+      this.#outlet !== undefined ||
+      node.has(KAFKA_OUTLET_INTERCEPTOR_ADDRESS) ||
+      node.has(KAFKA_OUTLET_BOOTSTRAP_ADDRESS)
+    )
       throw new OckamError(
         'node',
         'already-exists',
@@ -288,7 +301,9 @@ export class KafkaServices {
       type: 'kafka_outlet',
       bootstrapServer: o.config.bootstrapServer,
       tls: o.config.tls === true,
-      brokers: Object.fromEntries([...o.brokers].map(([id, out]) => [String(id), `${out.to.host}:${out.to.port}`])),
+      brokers: Object.fromEntries(
+        [...o.brokers].map(([id, out]) => [String(id), `${out.to.host}:${out.to.port}`]),
+      ),
     };
   }
 
@@ -318,7 +333,9 @@ export class KafkaServices {
     if (!(range[0] >= 1 && range[1] <= 65535 && range[0] <= range[1]))
       throw invalid(`Invalid port range ${range[0]}-${range[1]}`);
     if (from.port >= range[0] && from.port <= range[1])
-      throw invalid(`The bootstrap port ${from.port} can't overlap with the brokers port range ${range[0]}-${range[1]}`);
+      throw invalid(
+        `The bootstrap port ${from.port} can't overlap with the brokers port range ${range[0]}-${range[1]}`,
+      );
     if (this.#inlets.has(addr) || this.#outlet?.addr === addr || node.has(addr))
       throw new OckamError('node', 'already-exists', `Address ${addr} is already in use on node ${nodeName}`);
     // KAFKA.md §1.1 step 4: --allow, else a project route's default, else the tcp-inlet type policy.
@@ -432,7 +449,9 @@ export class KafkaServices {
    */
   #connector(addr: string, to: string, outlet: string) {
     return async () => {
-      const c = await resolveMultiaddr(this.#o.routeContext(), to, { timeoutMs: SESSION_HANDSHAKE_TIMEOUT_MS });
+      const c = await resolveMultiaddr(this.#o.routeContext(), to, {
+        timeoutMs: SESSION_HANDSHAKE_TIMEOUT_MS,
+      });
       return {
         route: Route.of(addr).concat(c.route).append(KAFKA_OUTLET_INTERCEPTOR_ADDRESS).append(outlet),
         pingRoute: c.route.append('echo'),

@@ -48,8 +48,8 @@ import {
   type KafkaInletInfo,
   type KafkaOutletConfig,
   type KafkaOutletInfo,
-  KafkaServices,
   type KafkaServiceStatus,
+  KafkaServices,
 } from './kafka-services.js';
 import { MemoryIdentities, NO_RECORDS, type NodeIdentities, type NodeRecords } from './memory-state.js';
 import { type Metric, nodeMetrics } from './metrics.js';

@@ -15,6 +15,13 @@
  * await client.call('deleteInlet', { name: 'db' });
  * ```
  */
+
+import type {
+  KafkaInletConfig,
+  KafkaInletInfo,
+  KafkaOutletConfig,
+  KafkaOutletInfo,
+} from '../kafka-services.js';
 import type {
   NodeStatus as LocalNodeStatus,
   PolicyList,
@@ -24,12 +31,6 @@ import type {
   TcpListenerInfo,
   TrustInfo,
 } from '../node.js';
-import type {
-  KafkaInletConfig,
-  KafkaInletInfo,
-  KafkaOutletConfig,
-  KafkaOutletInfo,
-} from '../kafka-services.js';
 import type { InletConfig, InletInfo, OutletInfo, RelayInfo } from '../portals.js';
 import type { ChannelInfo, ListenerInfo } from '../secure-channels.js';
 
