@@ -15,13 +15,28 @@
 export { CleanupStack } from './cleanup.js';
 export { type ClientNode, withClientNode } from './client-node.js';
 export {
+  decodeKafkaEncryptedContent,
+  encodeKafkaEncryptedContent,
+  type KafkaEncryptedContent,
+  LOCAL_TRANSPORT_TYPE,
+} from './kafka-encrypted-content.js';
+export {
+  CONSUMER_RELAY_PREFIX,
   type ConsumerPublishing,
   type ConsumerResolution,
   createKafkaKeyExchange,
+  DEFAULT_KEY_EXCHANGE_TIMEOUT_MS,
+  DEFAULT_MAX_DECRYPTORS_IN_MEMORY,
+  DEFAULT_MAX_PERSISTED_DECRYPTORS,
+  DEFAULT_MAX_PRODUCER_KEYS,
+  DEFAULT_MAX_PUBLISHED_RELAYS,
   KafkaKeyError,
   type KafkaKeyErrorReason,
   KafkaKeyExchange,
   type KafkaKeyExchangeOptions,
+  KEY_EXCHANGER_ADDRESS,
+  singleNodeDestination,
+  viaRelayDestination,
 } from './kafka-keys.js';
 export {
   DEFAULT_KAFKA_INLET_ADDRESS,

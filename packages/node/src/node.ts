@@ -42,7 +42,7 @@ import { Identities, OckamHome, Projects, State } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
 import { CleanupStack } from './cleanup.js';
-import { createKafkaKeyExchange } from './kafka-keys.js';
+import { createKafkaKeyExchange, registerKafkaNode } from './kafka-keys.js';
 import {
   type KafkaInletConfig,
   type KafkaInletInfo,
@@ -977,6 +977,19 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
         logger?.info('node stopped', { name });
       },
     };
+    // What the Kafka key exchange needs of this node (kafka-keys.ts), reached from the node object.
+    registerKafkaNode(self, {
+      router: node,
+      nodeName: name,
+      state,
+      secureChannels,
+      trust,
+      routeContext,
+      ...(options.session ? { session: options.session } : {}),
+      cleanup,
+      ...lg,
+    });
+    // Saved kafka services come back once the key exchange can reach the node.
     await kafka.start();
     logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
     return self;

@@ -19,6 +19,7 @@ import {
   createSecureChannelListener,
   DEFAULT_MAX_CHANNELS,
   identityVerifier,
+  type KeyExchangeAccepted,
   type PeerVerifier,
   type SecureChannel,
   type SecureChannelIdentity,
@@ -238,6 +239,10 @@ export class SecureChannels {
     address: string;
     identity?: string;
     authorized?: string[];
+    /** A key-exchange-only listener (Ockam's `key_exchanger`, KAFKA.md §2.5): each exchange goes here. */
+    onKeyExchange?: (exchange: KeyExchangeAccepted) => void;
+    /** With `onKeyExchange`: each key exchange under way (see the listener's option). */
+    onKeyExchangeStarted?: (decryptorAddress: Address, settled: Promise<unknown>) => void;
   }): Promise<ListenerInfo> {
     if (this.#listeners.has(options.address) || this.#node.has(options.address)) {
       throw new OckamError(
@@ -256,6 +261,16 @@ export class SecureChannels {
       consumerOf: this.#listenerSources,
       verifier: this.#verifier,
       ...this.#handshakeLimits,
+      ...(options.onKeyExchange
+        ? {
+            keyExchangeOnly: true,
+            onKeyExchange: (k: KeyExchangeAccepted) => {
+              this.handshakes.accepted++;
+              options.onKeyExchange!(k);
+            },
+            ...(options.onKeyExchangeStarted ? { onKeyExchangeStarted: options.onKeyExchangeStarted } : {}),
+          }
+        : {}),
       onChannel: (c) => {
         this.handshakes.accepted++;
         // Debug: the channel already logged 'secure channel established' (rate-limited, as anyone

@@ -156,6 +156,12 @@ export interface SecureChannelListenerOptions {
   keyExchangeOnly?: boolean;
   /** With `keyExchangeOnly`: called with every completed key exchange; the callee owns the decryptor. */
   onKeyExchange?: (exchange: KeyExchangeAccepted) => void;
+  /**
+   * With `keyExchangeOnly`: called when a responder starts, with the decryptor address its key
+   * will have and a promise that settles when its handshake does. The initiator is done once it
+   * sent msg3, so a record under the new key may reach the consumer before msg3 does.
+   */
+  onKeyExchangeStarted?: (decryptorAddress: Address, settled: Promise<unknown>) => void;
 }
 
 export interface SecureChannelListener {
@@ -298,6 +304,7 @@ export async function createSecureChannelListener(
             'Secure channel handshake evicted: the listener is full and another connection holds more unfinished handshakes',
           ),
         );
+      if (keyExchangeOnly) options.onKeyExchangeStarted?.(end.decryptorRemote, end.ready);
       end.ready.then(
         (info) => {
           pending.opened(slot);

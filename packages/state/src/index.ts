@@ -26,6 +26,7 @@ export {
   type VaultRecord,
   withHomeLock,
 } from './identities.js';
+export { type KafkaDecryptorRecord, SqliteKafkaDecryptors } from './kafka-decryptors.js';
 export { memoryStateStore } from './memory-store.js';
 export {
   openPostgres,

@@ -410,13 +410,7 @@ export class ChannelEnd {
     // gives back), so their ciphertext becomes their plaintext. A frame still in the parts TCP
     // read it in is decrypted from them into a new buffer instead, never joined first.
     this.#decryptor = new Decryptor(vault, receive.takeKey(), { inPlace: true });
-    this.#peerCredentials = peer.credentials;
-    this.#info = Object.freeze({
-      peerIdentifier: peer.identifier,
-      encryptorAddress: this.encryptorAddress,
-      decryptorRemoteAddress: this.decryptorRemote,
-      flowControlId: this.flowControlId,
-    });
+    const info = this.#settle(peer);
     this.#encryptorContext = node.startWorker(
       this.encryptorAddress,
       {
@@ -436,7 +430,23 @@ export class ChannelEnd {
     if (this.role === 'responder')
       this.#log.log('info', 'established', 'secure channel established', established);
     else this.#logger.info('secure channel established', established);
-    this.#resolve(this.#info);
+    this.#resolve(info);
+  }
+
+  /** What the handshake settled: the peer and, for a key-exchange-only channel, its key. */
+  #settle(
+    peer: { identifier: string; credentials: readonly Uint8Array[] },
+    keyExchange?: ChannelInfo['keyExchange'],
+  ): ChannelInfo {
+    this.#peerCredentials = peer.credentials;
+    this.#info = Object.freeze({
+      peerIdentifier: peer.identifier,
+      encryptorAddress: this.encryptorAddress,
+      decryptorRemoteAddress: this.decryptorRemote,
+      flowControlId: this.flowControlId,
+      ...(keyExchange ? { keyExchange } : {}),
+    });
+    return this.#info;
   }
 
   /**
@@ -472,20 +482,13 @@ export class ChannelEnd {
     // The key in the other direction is never used: nothing flows back over this channel.
     send.destroy();
     receive.destroy();
-    this.#peerCredentials = peer.credentials;
-    this.#info = Object.freeze({
-      peerIdentifier: peer.identifier,
-      encryptorAddress: this.encryptorAddress,
-      decryptorRemoteAddress: this.decryptorRemote,
-      flowControlId: this.flowControlId,
-      keyExchange,
-    });
+    const info = this.#settle(peer, keyExchange);
     this.#state = 'closed';
     const established = { role: this.role, peer: peer.identifier, keyExchangeOnly: true };
     if (this.role === 'responder')
       this.#log.log('info', 'established', 'key exchange completed', established);
     else this.#logger.info('key exchange completed', established);
-    this.#resolve(this.#info);
+    this.#resolve(info);
     // Detached: this runs inside the decryptor's own handler, which stopWorker would wait for.
     this.stop().catch(() => {});
   }
