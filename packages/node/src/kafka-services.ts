@@ -234,7 +234,6 @@ export class KafkaServices {
         'already-exists',
         `Node ${nodeName} already has a kafka-outlet${this.#outlet ? ` (${this.#outlet.addr})` : ''}: a node holds one, at the fixed addresses ${KAFKA_OUTLET_INTERCEPTOR_ADDRESS} and ${KAFKA_OUTLET_BOOTSTRAP_ADDRESS}`,
       );
-    if (config.tls) throw new OckamError('node', 'unsupported', 'kafka-outlet --tls is not supported yet');
     const incoming = await this.#o.accessControl('tcp-outlet', addr, config.allow);
     const logger = this.#o.logger?.child({ kafkaOutlet: addr });
     const exposed = this.#o.exposedTo();
@@ -249,6 +248,8 @@ export class KafkaServices {
     };
     const outletOptions = (to: string) => ({
       to,
+      // KAFKA.md §3.2: TLS to the bootstrap server and to every broker.
+      ...(config.tls ? { tls: true } : {}),
       consumerOf: exposed,
       ...(incoming ? { incoming } : {}),
       ...(logger ? { logger } : {}),

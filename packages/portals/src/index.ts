@@ -47,6 +47,7 @@ export {
   type HostPort,
   type Outlet,
   type OutletOptions,
+  type OutletTlsOptions,
 } from './outlet.js';
 export {
   createRelay,
