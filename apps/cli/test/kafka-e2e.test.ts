@@ -144,7 +144,19 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
   });
 
   it('leaves only ciphertext on the broker: a plain client and a grep of the log segments find no plaintext', async () => {
-    const raw = await kcatBytes(['-b', kafka.bootstrap, '-C', '-t', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%s\n']);
+    const raw = await kcatBytes([
+      '-b',
+      kafka.bootstrap,
+      '-C',
+      '-t',
+      'orders',
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%s\n',
+    ]);
     expect(raw.length).toBeGreaterThan(20 * 40);
     expect(raw.includes('secret-message')).toBe(false);
     const segments = filesUnder(kafka.logDir).filter((b) => b.length > 0);
@@ -157,7 +169,19 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
   it('reads through two consumer groups, each getting every record', async () => {
     for (const group of ['group-a', 'group-b']) {
       const got = await kcat(
-        ['-b', bootstrap('kconsumer/main'), '-G', group, '-o', 'beginning', '-e', '-q', '-f', '%s\\n', 'orders'],
+        [
+          '-b',
+          bootstrap('kconsumer/main'),
+          '-G',
+          group,
+          '-o',
+          'beginning',
+          '-e',
+          '-q',
+          '-f',
+          '%s\\n',
+          'orders',
+        ],
         { timeoutMs: 60_000 },
       );
       expect(got.code, got.stderr).toBe(0);
@@ -166,7 +190,19 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
     // Kafka's own console consumer, in a group of its own, reads them too.
     const java = await kafkaTool(
       'kafka.tools.ConsoleConsumer',
-      ['--bootstrap-server', bootstrap('kconsumer/main'), '--topic', 'orders', '--group', 'group-java', '--from-beginning', '--max-messages', '20', '--timeout-ms', '30000'],
+      [
+        '--bootstrap-server',
+        bootstrap('kconsumer/main'),
+        '--topic',
+        'orders',
+        '--group',
+        'group-java',
+        '--from-beginning',
+        '--max-messages',
+        '20',
+        '--timeout-ms',
+        '30000',
+      ],
       { timeoutMs: 60_000 },
     );
     expect(sorted(java.stdout)).toEqual(values);
@@ -175,7 +211,23 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
   it('refuses a record altered on the broker with a clear error, and delivers nothing of it', async () => {
     const sent = await produce(bootstrap('kproducer/main'), 'alter-source', ['altered-secret'], ['-p', '0']);
     expect(sent.code, sent.stderr).toBe(0);
-    const stored = await kcatBytes(['-b', kafka.bootstrap, '-C', '-t', 'alter-source', '-p', '0', '-o', '0', '-c', '1', '-e', '-q', '-f', '%s']);
+    const stored = await kcatBytes([
+      '-b',
+      kafka.bootstrap,
+      '-C',
+      '-t',
+      'alter-source',
+      '-p',
+      '0',
+      '-o',
+      '0',
+      '-c',
+      '1',
+      '-e',
+      '-q',
+      '-f',
+      '%s',
+    ]);
     expect(stored.length).toBeGreaterThan(40);
     // The last byte is one byte of the tag (an array of uints: `xx` below 24, else `18 xx`); its
     // lowest bit flipped keeps the CBOR valid and breaks authentication.
@@ -183,7 +235,17 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
     altered[altered.length - 1]! ^= 1;
     const file = join(home, 'altered.bin');
     writeFileSync(file, altered);
-    const written = await kcat(['-b', kafka.bootstrap, '-P', '-t', 'altered', '-p', '0', ...KCAT_LIMITS, file]);
+    const written = await kcat([
+      '-b',
+      kafka.bootstrap,
+      '-P',
+      '-t',
+      'altered',
+      '-p',
+      '0',
+      ...KCAT_LIMITS,
+      file,
+    ]);
     expect(written.code, written.stderr).toBe(0);
     const got = await consume(bootstrap('kconsumer/main'), 'altered', [], 15_000);
     expect(got.stdout).not.toContain('altered-secret');
@@ -206,7 +268,11 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
   it('encrypts only the --encrypted-field fields, and leaves everything in plaintext with --disable-content-encryption, as Ockam', async () => {
     await inlet('kproducer', 'fields', ['--consumer', CONSUMER, '--encrypted-field', 'secret']);
     await inlet('kconsumer', 'fields', ['--avoid-publishing', '--encrypted-field', 'secret']);
-    const record = JSON.stringify({ secret: 'field-secret', visible: 'field-visible', nested: { b: 1, a: [2] } });
+    const record = JSON.stringify({
+      secret: 'field-secret',
+      visible: 'field-visible',
+      nested: { b: 1, a: [2] },
+    });
     expect((await produce(bootstrap('kproducer/fields'), 'fields', [record])).code).toBe(0);
     const raw = JSON.parse((await consume(kafka.bootstrap, 'fields')).stdout.trim());
     expect(raw.visible).toBe('field-visible');
@@ -228,9 +294,12 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
     await ok(['node', 'stop', 'kconsumer']);
     await ok(['node', 'start', 'kconsumer']);
     await expect
-      .poll(async () => (await run(['kafka-inlet', 'list', '--at', 'kconsumer', '--output', 'json'])).stdout, {
-        timeout: 30_000,
-      })
+      .poll(
+        async () => (await run(['kafka-inlet', 'list', '--at', 'kconsumer', '--output', 'json'])).stdout,
+        {
+          timeout: 30_000,
+        },
+      )
       .toContain('"main"');
     const got = await consume(bootstrap('kconsumer/main'), 'orders');
     expect(got.code, got.stderr).toBe(0);
