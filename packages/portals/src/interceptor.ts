@@ -78,7 +78,7 @@ export interface InterceptorOptions {
   address: AddressLike;
   /** Makes the interceptor of one new portal connection. */
   create: () => ConnectionInterceptor;
-  /** Checked on the listener and on messages from the far side (an inlet's or outlet's policy). */
+  /** Checked on messages from the far side (an inlet's or outlet's policy), and on the outlet side's listener. */
   incoming?: IncomingAccessControl;
   /** Checked on what the hop sends to the far side. */
   outgoing?: OutgoingAccessControl;
@@ -125,9 +125,13 @@ function startListener(node: Node, options: InterceptorOptions, side: 'inlet' | 
   const open = new Set<InterceptedConnection>();
   let stopped = false;
 
-  /** `incoming` for the listener: checked here, not by the router, so that a refusal is answered. */
+  /**
+   * `incoming` for the outlet-side listener: checked here, not by the router, so that a refusal is
+   * answered. The inlet-side listener takes Pings from local inlets only; `incoming` guards what
+   * comes back from the far side (as in Ockam, where only that worker has it).
+   */
   const authorized = async (routed: RoutedMessage): Promise<boolean> => {
-    if (options.incoming === undefined) return true;
+    if (options.incoming === undefined || side === 'inlet') return true;
     try {
       return await options.incoming.isAuthorized(routed);
     } catch (e) {
@@ -263,9 +267,29 @@ class InterceptedConnection {
     this.#outer = node.startWorker(
       outer,
       { handleMessage: (_ctx, routed) => this.#fromFar(routed) },
-      init.incoming ? { incoming: init.incoming } : {},
+      init.incoming ? { incoming: this.#refusingHandshake(init.incoming) } : {},
     );
     this.#localReturn = Route.of(inner);
+  }
+
+  /**
+   * `incoming`, and on the inlet side a refusal before the far side's Pong closes the client at
+   * once (the far side answered, but may not talk to us), as a TCP inlet does, instead of leaving
+   * it to wait out its Pong timeout.
+   */
+  #refusingHandshake(incoming: IncomingAccessControl): IncomingAccessControl {
+    return {
+      isAuthorized: async (relay) => {
+        const allowed = await incoming.isAuthorized(relay);
+        if (!allowed && this.#init.side === 'inlet' && this.#far === undefined && !this.#closing) {
+          this.#logger.info(
+            "portal interceptor closes a connection: this side's policy refuses the far side",
+          );
+          void this.reset('refused by policy');
+        }
+        return allowed;
+      },
+    };
   }
 
   /**

@@ -48,6 +48,7 @@ async function topology(
   inletSide: () => ConnectionInterceptor,
   outletSide: () => ConnectionInterceptor,
   outletIncoming?: IncomingAccessControl,
+  inletIncoming?: IncomingAccessControl,
 ) {
   const echo = await echoTarget();
   cleanups.push(() => echo.stop());
@@ -79,7 +80,11 @@ async function topology(
   const i = testNode('inlet-node');
   cleanups.push(() => i.node.stop());
   const identity = await createIdentity(vault);
-  const inletInterceptor = startInletInterceptor(i.node, { address: 'kafka_inlet', create: inletSide });
+  const inletInterceptor = startInletInterceptor(i.node, {
+    address: 'kafka_inlet',
+    create: inletSide,
+    ...(inletIncoming ? { incoming: inletIncoming } : {}),
+  });
   const inlet = await createInlet(i.node, {
     bind: '127.0.0.1:0',
     lingerMs: 20,
@@ -236,5 +241,37 @@ describe('portal interceptors', () => {
       'the outlet node drops the Ping',
     );
     expect(peers.length).toBe(before);
+  });
+
+  it("on the inlet side, apply the inlet's policy to what comes back from the outlet's node, not to the local inlet's Ping", async () => {
+    const checked: (string | undefined)[] = [];
+    let allow = true;
+    const t = await topology(
+      counting({ requests: [], responses: [] }),
+      counting({ requests: [], responses: [] }),
+      undefined,
+      {
+        isAuthorized: (m) => {
+          const peer = m.message.localInfo.secureChannelIdentifier;
+          checked.push(peer);
+          return allow && peer !== undefined;
+        },
+      },
+    );
+    const client = await connectTo(t.inlet.address.port);
+    const reply = new Promise<string>((resolve) => client.once('data', (d: Buffer) => resolve(d.toString())));
+    client.write('through');
+    expect(await reply).toBe('through');
+    expect(checked.length).toBeGreaterThan(0);
+    expect(checked.every((p) => p?.startsWith('I'))).toBe(true);
+    client.destroy();
+
+    // The outlet's node refused: the client is closed at once, not after the 20 s Pong timeout.
+    allow = false;
+    const refused = await connectTo(t.inlet.address.port);
+    const started = performance.now();
+    refused.write('refused');
+    expect((await collect(refused)).data.length).toBe(0);
+    expect(performance.now() - started).toBeLessThan(15_000);
   });
 });
