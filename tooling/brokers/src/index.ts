@@ -25,9 +25,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort } from '@ockam/interop/ports';
-import { until } from '@ockam/interop/wait';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+import { until } from './wait.js';
 
 export const KAFKA_VERSION = '3.7.2';
 /** How long a broker may take to start on a busy 2-core machine. */
@@ -362,6 +362,8 @@ export interface ToolOptions {
   /** Killed after this long (default 120 s); the result then has code null. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** How output bytes become strings: 'latin1' keeps binary record values byte for byte (default utf8). */
+  encoding?: 'utf8' | 'latin1';
 }
 
 let toolsLog4j: string | undefined;
@@ -402,7 +404,7 @@ function run(command: string, args: string[], options: ToolOptions): Promise<Too
     live.add(p);
     let stdout = '';
     let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    p.stdout.setEncoding(options.encoding ?? 'utf8').on('data', (d: string) => {
       stdout += d;
     });
     p.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -456,5 +458,5 @@ function tail(file: string): string {
   return readText(file).split('\n').slice(-15).join('\n');
 }
 
-/** The repository root (for scripts), from this file's place in tooling/brokers/src. */
-export const REPOSITORY_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+export { freePort } from './ports.js';
+export { until } from './wait.js';
