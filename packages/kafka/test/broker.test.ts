@@ -9,6 +9,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
 import { brokerSkipReason, type KafkaBroker, kafkaTool, kcat, startKafka } from '@ockam/brokers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +20,7 @@ import {
   type KafkaLog,
   KafkaOutletInterceptor,
 } from '../src/index.js';
+import { produceBody, requestFrame } from './helpers.js';
 
 const skip = brokerSkipReason('kafka') ?? brokerSkipReason('kcat');
 if (skip) console.warn(`skipping the Kafka broker tests: ${skip}`);
@@ -401,4 +404,67 @@ describe.skipIf(skip)('through the interceptors to a real Kafka 3.7.2', () => {
       `Kafka console producer, non-JSON record in field mode: ${j.stderr.split('\n').find((l) => /InvalidRecord/.test(l))}`,
     );
   }, 90_000);
+
+  it('a transactional producer commits through it; a read_committed consumer gets the records, the markers pass undecrypted', async () => {
+    const p = await kcat(['-b', proxy, '-P', '-t', 'txn', '-p', '0', '-X', 'transactional.id=test-txn'], {
+      input: 'in a transaction 1\nin a transaction 2\n',
+      timeoutMs: 30_000,
+    });
+    expect(p.code, p.stderr).toBe(0);
+    const before = harness.errors.length;
+    const c = await kcat(
+      [
+        '-b',
+        proxy,
+        '-C',
+        '-t',
+        'txn',
+        '-p',
+        '0',
+        '-e',
+        '-q',
+        '-f',
+        '%s\\n',
+        '-X',
+        'isolation.level=read_committed',
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout.split('\n').filter(Boolean)).toEqual(['in a transaction 1', 'in a transaction 2']);
+    // The commit marker (a control batch at offset 2) was fetched too and passed as it came.
+    expect(harness.errors.slice(before)).toEqual([]);
+    const offsets = await kcat(['-b', kafka.bootstrap, '-Q', '-t', 'txn:0:-1'], { timeoutMs: 30_000 });
+    expect(offsets.stdout).toMatch(/txn \[0\] offset 3/);
+  }, 60_000);
+
+  it('answers a Produce carrying a gzip bomb with CORRUPT_MESSAGE after 16 MiB of output, and keeps serving', async () => {
+    // One batch whose gzip payload inflates to 64 MiB (64 KiB on the wire), with a valid CRC-32C.
+    const payload = gzipSync(Buffer.alloc(64 << 20));
+    const b = Buffer.alloc(61 + payload.length);
+    b.writeInt32BE(b.length - 12, 8);
+    b.writeInt32BE(-1, 12);
+    b[16] = 2;
+    b.writeInt16BE(1, 21); // gzip
+    b.writeBigInt64BE(-1n, 43);
+    b.writeInt16BE(-1, 51);
+    b.writeInt32BE(-1, 53);
+    b.writeInt32BE(1, 57);
+    payload.copy(b, 61);
+    b.writeUInt32BE(crc32c(b.subarray(21)), 17);
+    const before = harness.errors.length;
+    const reply = await raw([requestFrame(0, 9, 77, produceBody(9, 'bomb', 0, b, 1))], false);
+    expect(reply.readInt32BE(4)).toBe(77);
+    expect(harness.errors.slice(before)).toEqual([
+      expect.objectContaining({
+        topic: 'bomb',
+        partition: 0,
+        errorCode: 2,
+        reason: expect.stringMatching(/Cannot decompress gzip/),
+      }),
+    ]);
+    // The proxy still answers.
+    const again = await raw([apiVersionsV3()], false);
+    expect(again.readInt32BE(4)).toBe(9);
+  }, 60_000);
 });

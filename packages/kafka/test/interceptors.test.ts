@@ -1,4 +1,5 @@
 import { OckamError } from '@ockam/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type KafkaInletHooks, KafkaInletInterceptor, KafkaOutletInterceptor } from '../src/index.js';
 import { FrameDecoder } from '../src/internal/frames.js';
@@ -16,6 +17,7 @@ import { Reader } from '../src/internal/wire.js';
 import {
   batch,
   concat,
+  encode,
   fetchBody,
   frames,
   produceBody,
@@ -53,7 +55,45 @@ function firstPartition(m: Struct, topics: string, partitions: string): Struct {
   return partition;
 }
 
+/** A response frame with only a correlation id before `body` (response header v0). */
+function frameWithCorrelation(correlationId: number, body: Uint8Array): Uint8Array {
+  const b = Buffer.alloc(8 + body.length);
+  b.writeInt32BE(4 + body.length, 0);
+  b.writeInt32BE(correlationId, 4);
+  Buffer.from(body).copy(b, 8);
+  return b;
+}
+
 describe('framing', () => {
+  it('gives the same frames however the bytes are cut into chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 50 }),
+        (bodies, cuts) => {
+          const bytes = Buffer.concat(
+            bodies.map((b) => Buffer.concat([Buffer.from(Uint32Array.of(0).buffer), b])),
+          );
+          let at = 0;
+          for (const b of bodies) {
+            bytes.writeInt32BE(b.length, at);
+            at += 4 + b.length;
+          }
+          const d = new FrameDecoder(1024, 'test');
+          const got: string[] = [];
+          let i = 0;
+          let k = 0;
+          while (i < bytes.length) {
+            const n = cuts[k++ % cuts.length] as number;
+            for (const f of d.push(bytes.subarray(i, i + n))) got.push(Buffer.from(f).toString('hex'));
+            i += n;
+          }
+          expect(got).toEqual(bodies.map((b) => Buffer.from(b).toString('hex')));
+        },
+      ),
+    );
+  });
+
   it('reassembles frames whose 4-byte length prefix is split across chunks', () => {
     const d = new FrameDecoder(1024, 'test');
     const bytes = Buffer.from('00000003abcdef00000001ff', 'hex');
@@ -85,11 +125,11 @@ describe('KafkaInletInterceptor', () => {
     for (const version of [0, 12]) {
       const conn = new KafkaInletInterceptor(hooks().h, OPTIONS).connection();
       const req = requestFrame(3, version, 7, new Uint8Array(version >= 9 ? [1, 0, 0, 0] : [0, 0, 0, 0]));
-      let forwarded = new Uint8Array(0);
+      let forwarded: Uint8Array = new Uint8Array(0);
       for (const b of req) forwarded = concat(forwarded, (await conn.request(Uint8Array.of(b))).forward);
       expect(Buffer.from(forwarded).equals(Buffer.from(req))).toBe(true);
       const res = responseFrame(3, version, 7, vector('Metadata', version));
-      let out = new Uint8Array(0);
+      let out: Uint8Array = new Uint8Array(0);
       for (const b of res) out = concat(out, await conn.response(Uint8Array.of(b)));
       const [frame] = frames(out);
       const skip = version >= 9 ? 5 : 4;
@@ -188,6 +228,85 @@ describe('KafkaInletInterceptor', () => {
     const p = firstPartition(r, 'Responses', 'PartitionResponses');
     expect([p.Index, p.ErrorCode]).toEqual([2, 29]);
     expect(p.ErrorMessage).toMatch(/consumer refused by policy/);
+  });
+
+  it("forwards the partitions it could encrypt and adds the failed ones to the broker's Produce response", async () => {
+    const { h } = hooks({
+      encryptValue: async (_t, partition, plaintext) => {
+        if (partition === 1) throw Object.assign(new Error('x'), { reason: 'no key for partition 1' });
+        return concat(Buffer.from('ENC:'), plaintext);
+      },
+    });
+    const conn = new KafkaInletInterceptor(h, OPTIONS).connection();
+    const two = encode(
+      ProduceRequest,
+      {
+        TransactionalId: null,
+        Acks: -1,
+        TimeoutMs: 1000,
+        TopicData: [
+          {
+            Name: 't',
+            PartitionData: [
+              { Index: 0, Records: batch('none'), _tagged: [] },
+              { Index: 1, Records: batch('none'), _tagged: [] },
+            ],
+            _tagged: [],
+          },
+        ],
+        _tagged: [],
+      },
+      10,
+    );
+    const { forward } = await conn.request(requestFrame(0, 10, 4, two));
+    const sent = decodeMessage(new Reader(frames(forward)[0] as Uint8Array, 'p', 17), ProduceRequest, 10);
+    expect(((sent.TopicData as Struct[])[0] as Struct).PartitionData).toMatchObject([{ Index: 0 }]);
+    const brokerAnswer = encode(
+      ProduceResponse,
+      {
+        Responses: [
+          {
+            Name: 't',
+            PartitionResponses: [{ Index: 0, ErrorCode: 0, BaseOffset: 7n, RecordErrors: [], _tagged: [] }],
+            _tagged: [],
+          },
+        ],
+        _tagged: [],
+      },
+      10,
+    );
+    const out = await conn.response(responseFrame(0, 10, 4, brokerAnswer));
+    const r = decodeMessage(new Reader(frames(out)[0] as Uint8Array, 'r', 5), ProduceResponse, 10);
+    const parts = ((r.Responses as Struct[])[0] as Struct).PartitionResponses as Struct[];
+    expect(parts.map((p) => [p.Index, p.ErrorCode, p.BaseOffset])).toEqual([
+      [0, 0, 7n],
+      [1, 29, -1n],
+    ]);
+  });
+
+  it('answers nothing to an acks=0 Produce it cannot encrypt, and keeps later responses in order', async () => {
+    const { h } = hooks({ encryptValue: async () => Promise.reject(new Error('refused')) });
+    const conn = new KafkaInletInterceptor(h, OPTIONS).connection();
+    const { forward, reply } = await conn.request(
+      requestFrame(0, 9, 1, produceBody(9, 't', 0, batch('none'), 0)),
+    );
+    expect([forward.length, reply.length]).toEqual([0, 0]);
+    await conn.request(requestFrame(3, 12, 2, new Uint8Array([1, 0, 0, 0])));
+    const out = frames(await conn.response(responseFrame(3, 12, 2, vector('Metadata', 12))));
+    expect(out.length).toBe(1);
+  });
+
+  it('reads an ApiVersions answer in v0 when the broker did not know the version asked (UNSUPPORTED_VERSION)', async () => {
+    const conn = new KafkaInletInterceptor(hooks().h, OPTIONS).connection();
+    await conn.request(requestFrame(18, 3, 1, new Uint8Array([1, 1, 0])));
+    const v0 = encode(
+      ApiVersionsResponse,
+      { ErrorCode: 35, ApiKeys: [{ ApiKey: 18, MinVersion: 0, MaxVersion: 2 }] },
+      0,
+    );
+    const out = await conn.response(frameWithCorrelation(1, v0));
+    const m = decodeMessage(new Reader(frames(out)[0] as Uint8Array, 'a', 4), ApiVersionsResponse, 0);
+    expect([m.ErrorCode, (m.ApiKeys as Struct[])[0]?.MaxVersion]).toEqual([35, 2]);
   });
 
   it('publishes the consumer for each fetched topic and decrypts Fetch responses', async () => {

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { OckamError } from '@ockam/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseRequestHeader } from '../src/internal/connection.js';
 import {
+  APIS,
   ApiVersionsResponse,
   FetchRequest,
   FetchResponse,
@@ -10,6 +12,8 @@ import {
   MetadataResponse,
   ProduceRequest,
   ProduceResponse,
+  requestHeaderVersion,
+  responseHeaderVersion,
 } from '../src/internal/messages.js';
 import { decodeMessage, encodeMessage, type MessageSchema, type Struct } from '../src/internal/schema.js';
 import { Reader, Writer } from '../src/internal/wire.js';
@@ -116,5 +120,43 @@ describe('message codec against kafka-clients 3.7.2', () => {
     // Metadata v0: Brokers count 0x7fffffff with 4 bytes left.
     const bytes = Buffer.from('7fffffff00000000', 'hex');
     expect(() => roundTrip(MetadataResponse, 0, bytes)).toThrow(/count 2147483647 exceeds/);
+  });
+});
+
+describe('request headers', () => {
+  const header = (hex: string) => parseRequestHeader(Buffer.from(hex, 'hex'));
+
+  it('reads v0 (ControlledShutdown v0: no client id), v1 (client id) and v2 (client id, tagged fields)', () => {
+    expect(header('0007000000000005' + 'ffff')).toMatchObject({
+      apiKey: 7,
+      correlationId: 5,
+      clientId: null,
+      bodyOffset: 8,
+    });
+    expect(header('0011000100000006' + '000161' + 'ff')).toMatchObject({
+      apiKey: 17,
+      clientId: 'a',
+      bodyOffset: 11,
+    });
+    // Heartbeat v4 is flexible: the client id stays a non-compact string, then tagged fields (one, 2 bytes).
+    expect(header('000c000400000007' + '000162' + '01' + '0002abcd' + '00')).toMatchObject({
+      apiKey: 12,
+      apiVersion: 4,
+      clientId: 'b',
+      bodyOffset: 16,
+    });
+  });
+
+  it('knows which request versions are flexible for every api key of Kafka 3.7', () => {
+    expect(requestHeaderVersion(0, 8)).toBe(1);
+    expect(requestHeaderVersion(0, 9)).toBe(2);
+    expect(requestHeaderVersion(18, 3)).toBe(2);
+    expect(responseHeaderVersion(18, 3)).toBe(0); // ApiVersions responses never have header v1
+    expect(requestHeaderVersion(17, 1)).toBe(1); // SaslHandshake is never flexible
+    expect(APIS.size).toBe(75);
+  });
+
+  it('refuses an api key Kafka 3.7 does not have', () => {
+    expect(() => header('004b000000000001ffff')).toThrow(/Unknown Kafka api key 75/);
   });
 });

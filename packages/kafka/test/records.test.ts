@@ -13,7 +13,7 @@ import {
   type KafkaRecord,
   splitBatches,
 } from '../src/internal/records.js';
-import { Writer } from '../src/internal/wire.js';
+import { Reader, Writer } from '../src/internal/wire.js';
 
 const doc = JSON.parse(readFileSync(new URL('./vectors/batches.json', import.meta.url), 'utf8')) as {
   batches: { name: string; hex: string }[];
@@ -96,7 +96,7 @@ describe('record batches (magic 2) from kafka-clients 3.7.2', () => {
 
   it('detects a changed byte through the CRC-32C', () => {
     const bytes = Buffer.from(batch('none'));
-    bytes[bytes.length - 20] ^= 1;
+    bytes.writeUInt8((bytes.readUInt8(bytes.length - 20) ^ 1) & 0xff, bytes.length - 20);
     const b = splitBatches(bytes).batches[0];
     expect(b && crcMatches(b)).toBe(false);
   });
@@ -157,5 +157,21 @@ describe('decompression bounds', () => {
     // Magic, FHD 0x00 (no single segment), window descriptor 0xf8 (2^41 bytes).
     const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00]);
     expect(() => decompress(4, frame, LIMIT)).toThrow(/window of/);
+  });
+});
+
+describe('varints', () => {
+  it('round-trip zig-zag varlongs over the whole int64 range, as numbers while exact', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (v) => {
+        const w = new Writer();
+        const small = v >= -(2n ** 47n) && v < 2n ** 47n;
+        w.varlong(small ? Number(v) : v);
+        const back = new Reader(w.finish(), 'test').varlong();
+        expect(BigInt(back)).toBe(v);
+        if (small) expect(typeof back).toBe('number');
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -27,7 +27,7 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
-  /** Appends a chunk; returns the frame bodies it completes, in order. */
+  /** Appends a chunk; returns the frame bodies it completes, in order (views when a frame lies in one chunk). */
   push(chunk: Uint8Array): Uint8Array[] {
     const frames: Uint8Array[] = [];
     let input = chunk;
@@ -76,7 +76,10 @@ export class FrameDecoder {
     return n;
   }
 
-  /** Joins and clears the buffered chunks (copying: the caller's chunks may be reused). */
+  /**
+   * Joins and clears the buffered pieces. The pieces are views of the caller's chunks, which
+   * must not be reused before their frames are done (Node gives each socket read a new buffer).
+   */
   #take(): Uint8Array {
     const out = new Uint8Array(this.#buffered);
     let at = 0;

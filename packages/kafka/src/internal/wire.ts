@@ -89,13 +89,24 @@ export class Reader {
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
 
-  /** Zig-zag varlong (record timestamp delta), 64-bit. */
-  varlong(): bigint {
-    let value = 0n;
+  /**
+   * Zig-zag varlong (record timestamp delta), 64-bit: a number while it is exact (up to 7 bytes,
+   * 49 bits, the usual case), a bigint beyond; BigInt arithmetic per record is what made this slow.
+   */
+  varlong(): number | bigint {
+    const start = this.#offset;
+    let value = 0;
+    for (let i = 0; i < 7; i++) {
+      const b = this.#bytes[this.#need(1)] as number;
+      value += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    }
+    this.#offset = start;
+    let big = 0n;
     for (let i = 0n; i < 10n; i++) {
       const b = BigInt(this.#bytes[this.#need(1)] as number);
-      value |= (b & 0x7fn) << (7n * i);
-      if ((b & 0x80n) === 0n) return (value >> 1n) ^ -(value & 1n);
+      big |= (b & 0x7fn) << (7n * i);
+      if ((b & 0x80n) === 0n) return (big >> 1n) ^ -(big & 1n);
     }
     return this.fail('varlong longer than 10 bytes');
   }
@@ -192,7 +203,8 @@ export class Writer {
   varint(v: number): this {
     return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
-  varlong(v: bigint): this {
+  varlong(v: number | bigint): this {
+    if (typeof v === 'number') return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
     let x = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
     while (x >= 0x80n) {
       const at = this.#room(1);
