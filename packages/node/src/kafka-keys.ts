@@ -544,6 +544,15 @@ export class KafkaKeyExchange {
           ...resolveOptions,
           authorized: [consumer],
         });
+        // Bounded as the keys are: the oldest channel goes first (a new key reopens it).
+        if (this.#normalChannels.size >= this.#keys.max) {
+          const [oldest, close] = this.#normalChannels.entries().next().value as [
+            string,
+            () => Promise<void>,
+          ];
+          this.#normalChannels.delete(oldest);
+          await close();
+        }
         this.#normalChannels.set(consumer, async () => {
           await Promise.resolve(normal.close?.('stopped')).catch(() => {});
         });

@@ -146,6 +146,23 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     }
   });
 
+  it('a consumer without relay rights (no ockam-relay attribute) cannot publish: the relay node refuses and the error says so', async () => {
+    const plain = await member({ role: 'consumer' });
+    const c = await createKafkaKeyExchange(plain, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'relay', route: `${relayNode.multiaddr}/secure/api` },
+    });
+    try {
+      const error = await c.publishConsumer('events', [5]).catch((e: unknown) => e);
+      expect((error as KafkaKeyError).reason).toBe('key-exchange-failed');
+      expect((error as Error).message).toMatch(/consumer_events_5.*refused by the relay node/);
+      expect(relayNode.servedRelays()).not.toContain('forward_to_consumer_events_5');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('a consumer refused by the producer’s kafka-consumer policy gets no key: encryption fails and says so', async () => {
     await createKafkaKeyExchange(consumer, {
       addr: 'kafka_inlet',
