@@ -18,8 +18,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import * as brokers from '@ockam/brokers';
 import { fmt, freePort, ockam, run, table } from './lib.mjs';
 
 const RECORDS = Number(process.env.BENCH_KAFKA_RECORDS ?? 20_000);
@@ -34,22 +33,6 @@ const RUST =
     'bin',
     'ockam',
   );
-
-/** @ockam/brokers is TypeScript source (a private tool): bundled for this script with esbuild. */
-async function loadBrokers() {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-brokers-'));
-  const outfile = join(dir, 'brokers.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('../../../tooling/brokers/src/index.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile,
-    logLevel: 'error',
-  });
-  const brokers = await import(pathToFileURL(outfile).href);
-  return { brokers, dispose: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 const RUST_ENV = {
   OCKAM_OPENTELEMETRY_EXPORT: 'false',
@@ -112,7 +95,7 @@ function consumerFigures(stdout) {
   return { recordsPerSecond: Number(f[5]), mbPerSecond: Number(f[3]), records: Number(f[4]) };
 }
 
-async function measure(brokers, server, topic) {
+async function measure(server, topic) {
   const produced = await brokers.kafkaTool(
     'org.apache.kafka.tools.ProducerPerformance',
     [
@@ -143,11 +126,9 @@ async function measure(brokers, server, topic) {
   return { produce: producerFigures(produced.stdout), consume: consumerFigures(consumed.stdout) };
 }
 
-const { brokers, dispose } = await loadBrokers();
 const skip = brokers.brokerSkipReason('kafka');
 if (skip) {
   console.log(`kafka bench skipped: ${skip}`);
-  dispose();
   process.exit(0);
 }
 const kafka = await brokers.startKafka({ partitions: 1 });
@@ -168,7 +149,7 @@ try {
     for (const [i, path] of paths.entries()) {
       const g = await path.open();
       try {
-        const r = await measure(brokers, g.server, `bench-${i}-${rep}`);
+        const r = await measure(g.server, `bench-${i}-${rep}`);
         console.error(
           `${path.name}: produce ${fmt(r.produce.recordsPerSecond)} rec/s, consume ${fmt(r.consume.recordsPerSecond)} rec/s`,
         );
@@ -188,7 +169,6 @@ try {
   }
 } finally {
   await kafka.stop({ remove: true });
-  dispose();
 }
 const direct = best.get('direct');
 const pct = (v, ref) => (ref ? `${fmt((100 * v) / ref)}%` : '');
