@@ -16,50 +16,28 @@
 // Run with `pnpm bench` in apps/cli (after `pnpm build`, with the Kafka jars from
 // scripts/kafka-dist.sh); OCKAM_RUST names the Rust binary.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as brokers from '@ockam/brokers';
-import { fmt, freePort, ockam, run, table } from './lib.mjs';
+import { RUST_BIN, side } from '../../../tooling/interop/bench/sides.mjs';
+import { fmt, freePort, table } from './lib.mjs';
 
 const RECORDS = Number(process.env.BENCH_KAFKA_RECORDS ?? 20_000);
 const REPS = Number(process.env.BENCH_KAFKA_REPS ?? 2);
-const RUST =
-  process.env.OCKAM_RUST ??
-  join(
-    process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
-    'ockam-ts',
-    'rust',
-    'ockam-0.139.0',
-    'bin',
-    'ockam',
-  );
-
-const RUST_ENV = {
-  OCKAM_OPENTELEMETRY_EXPORT: 'false',
-  OCKAM_DISABLE_UPGRADE_CHECK: 'true',
-  NO_INPUT: 'true',
-  NO_COLOR: 'true',
-};
 
 /** One Ockam gateway node: kafka-outlet to the broker and a kafka-inlet to it, on one node. */
-async function gateway(kind, bootstrap, inletFlags) {
-  const home = mkdtempSync(join(tmpdir(), `bench-kafka-${kind}-`));
+async function gateway(impl, bootstrap, inletFlags) {
+  const root = mkdtempSync(join(tmpdir(), `bench-kafka-${impl}-`));
+  const s = side(impl, root);
   const from = await freePort();
   const brokerPort = await freePort();
-  const cmd = (args) =>
-    kind === 'rust'
-      ? run(RUST, args, { env: { ...RUST_ENV, OCKAM_HOME: home }, timeoutMs: 120_000 })
-      : ockam(home, args);
-  await cmd(['node', 'create', 'gw']);
+  await s.node('gw');
   // A Rust node without a project allows no one by default (`(= subject.has_credential true)`):
   // its services here talk to the node itself.
-  let allow = [];
-  if (kind === 'rust') {
-    const id = /I[0-9a-f]{64}/.exec((await cmd(['identity', 'show'])).stdout)?.[0];
-    allow = ['--allow', `(= subject.identifier "${id}")`];
-  }
-  await cmd(['kafka-outlet', 'create', '--at', 'gw', '--bootstrap-server', bootstrap, ...allow]);
-  await cmd([
+  const self = impl === 'rust' ? `(= subject.identifier "${await s.identifier()}")` : undefined;
+  const allow = self ? ['--allow', self] : [];
+  await s.ockam(['kafka-outlet', 'create', '--at', 'gw', '--bootstrap-server', bootstrap, ...allow]);
+  await s.ockam([
     'kafka-inlet',
     'create',
     '--at',
@@ -74,13 +52,13 @@ async function gateway(kind, bootstrap, inletFlags) {
     '/secure/api',
     '--avoid-publishing',
     ...inletFlags,
-    ...(allow.length ? [...allow, '--allow-consumer', allow[1], '--allow-producer', allow[1]] : []),
+    ...(self ? [...allow, '--allow-consumer', self, '--allow-producer', self] : []),
   ]);
   return {
     server: `127.0.0.1:${from}`,
     stop: async () => {
-      await cmd(['node', 'delete', '--all', '--yes']).catch(() => {});
-      rmSync(home, { recursive: true, force: true });
+      await s.dispose();
+      rmSync(root, { recursive: true, force: true });
     },
   };
 }
@@ -159,7 +137,7 @@ const paths = [
     open: () => gateway('ours', kafka.bootstrap, ['--disable-content-encryption']),
   },
   { name: 'ours, encrypted', open: () => gateway('ours', kafka.bootstrap, []) },
-  ...(existsSync(RUST)
+  ...(existsSync(RUST_BIN)
     ? [{ name: 'rust 0.139, encrypted', open: () => gateway('rust', kafka.bootstrap, []) }]
     : []),
 ];

@@ -1,22 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaInletConfig } from '../src/commands/kafka.js';
 import { loadConfig } from '../src/config.js';
-import { ockam, tempHome } from './helpers.js';
-
-/** A port free right now (bound and released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, ockam, tempHome } from './helpers.js';
 
 let home: string;
 let cleanup: () => Promise<void>;

@@ -9,11 +9,10 @@
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { brokerSkipReason, type KafkaBroker, kafkaTool, kcat, startKafka } from '@ockam/brokers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ockam, tempHome } from './helpers.js';
+import { freePort, ockam, tempHome } from './helpers.js';
 
 const skip = brokerSkipReason('kafka') ?? brokerSkipReason('kcat');
 
@@ -23,17 +22,6 @@ const ROGUE = '/project/default/service/forward_to_rogue_consumer/secure/api';
 const ONLY_CONSUMERS = '(= subject.role "consumer")';
 /** librdkafka gives up on a record after this (its default is 5 minutes). */
 const KCAT_LIMITS = ['-X', 'message.timeout.ms=15000', '-X', 'socket.timeout.ms=10000'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** kcat with its output as bytes (record values are binary). */
 function kcatBytes(args: string[]): Promise<Buffer> {

@@ -54,6 +54,7 @@ import {
   toAddress,
   type WorkerContext,
 } from '@ockam/core';
+import { incomingCheck } from './internal/incoming.js';
 import { errorMessage, sleep } from './internal/timers.js';
 import {
   decodePortalMessage,
@@ -130,17 +131,9 @@ function startListener(node: Node, options: InterceptorOptions, side: 'inlet' | 
    * answered. The inlet-side listener takes Pings from local inlets only; `incoming` guards what
    * comes back from the far side (as in Ockam, where only that worker has it).
    */
-  const authorized = async (routed: RoutedMessage): Promise<boolean> => {
-    if (options.incoming === undefined || side === 'inlet') return true;
-    try {
-      return await options.incoming.isAuthorized(routed);
-    } catch (e) {
-      limiter.warn('incoming-failed', 'portal interceptor access control failed; refusing', {
-        error: errorMessage(e),
-      });
-      return false;
-    }
-  };
+  const check = incomingCheck(options.incoming, limiter, 'portal interceptor');
+  const authorized = (routed: RoutedMessage): Promise<boolean> | boolean =>
+    side === 'inlet' ? true : check(routed);
 
   node.startWorker(
     address,

@@ -49,6 +49,7 @@ import {
 } from '@ockam/core';
 import { PortalError } from './errors.js';
 import { useEcho } from './internal/echo.js';
+import { incomingCheck } from './internal/incoming.js';
 import { PortalConnection } from './internal/portal-connection.js';
 import { errorMessage, within } from './internal/timers.js';
 import { decodePortalMessage, encodePortalMessage } from './portal-message.js';
@@ -180,17 +181,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   const refusals = new LogLimiter(logger, REFUSAL_LOG_INTERVAL_MS);
   let answering = 0;
   /** `incoming` for the listener's messages: checked here, not by the router, so a refusal can be answered. */
-  const authorized = async (routed: RoutedMessage): Promise<boolean> => {
-    if (options.incoming === undefined) return true;
-    try {
-      return await options.incoming.isAuthorized(routed);
-    } catch (e) {
-      refusals.warn('incoming-failed', 'tcp outlet access control failed; refusing', {
-        error: errorMessage(e),
-      });
-      return false;
-    }
-  };
+  const authorized = incomingCheck(options.incoming, refusals, 'tcp outlet');
 
   node.startWorker(
     address,
