@@ -103,6 +103,16 @@ describe('framing', () => {
     expect(d.buffered).toBe(0);
   });
 
+  it('keeps its own copy of a partial frame, so a caller may reuse its chunk after the call', () => {
+    const d = new FrameDecoder(1024, 'test');
+    const chunk = Buffer.from('00000004aabb', 'hex');
+    expect(d.push(chunk)).toEqual([]);
+    chunk.fill(0);
+    expect(d.push(Buffer.from('ccdd', 'hex')).map((f) => Buffer.from(f).toString('hex'))).toEqual([
+      'aabbccdd',
+    ]);
+  });
+
   it('returns several frames from one chunk', () => {
     const d = new FrameDecoder(1024, 'test');
     expect(

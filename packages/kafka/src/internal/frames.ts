@@ -27,7 +27,10 @@ export class FrameDecoder {
     return this.#buffered;
   }
 
-  /** Appends a chunk; returns the frame bodies it completes, in order (views when a frame lies in one chunk). */
+  /**
+   * Appends a chunk; returns the frame bodies it completes, in order. A frame that lies whole in
+   * the chunk is a view of it: the caller must not reuse the chunk until its call has resolved.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     const frames: Uint8Array[] = [];
     let input = chunk;
@@ -38,7 +41,7 @@ export class FrameDecoder {
           this.#want = this.#checkLength(new DataView(input.buffer, input.byteOffset, 4).getInt32(0));
           input = input.subarray(4);
         } else {
-          const take = input.subarray(0, need);
+          const take = new Uint8Array(input.subarray(0, need)); // a copy (Buffer#slice would be a view)
           this.#chunks.push(take);
           this.#buffered += take.length;
           input = input.subarray(take.length);
@@ -54,7 +57,8 @@ export class FrameDecoder {
         this.#want = -1;
         continue;
       }
-      const take = input.subarray(0, need);
+      // Kept across calls: a copy, since the caller may reuse its chunk once this call is done.
+      const take = new Uint8Array(input.subarray(0, need)); // a copy (Buffer#slice would be a view)
       this.#chunks.push(take);
       this.#buffered += take.length;
       input = input.subarray(take.length);
@@ -76,10 +80,7 @@ export class FrameDecoder {
     return n;
   }
 
-  /**
-   * Joins and clears the buffered pieces. The pieces are views of the caller's chunks, which
-   * must not be reused before their frames are done (Node gives each socket read a new buffer).
-   */
+  /** Joins and clears the buffered pieces (copies already). */
   #take(): Uint8Array {
     const out = new Uint8Array(this.#buffered);
     let at = 0;
