@@ -34,6 +34,7 @@ export {
   type KafkaKeyErrorReason,
   KafkaKeyExchange,
   type KafkaKeyExchangeOptions,
+  type KafkaKeyLimits,
   KEY_EXCHANGER_ADDRESS,
   singleNodeDestination,
   viaRelayDestination,

@@ -153,8 +153,17 @@ const MAX_CACHED_DECISIONS = 1024;
 /** The longest topic name Kafka accepts. */
 const MAX_TOPIC_LENGTH = 249;
 
+/** How many decryption keys a consumer node keeps (`NodeOptions.kafkaKeyLimits`). */
+export interface KafkaKeyLimits {
+  /** In memory (default `DEFAULT_MAX_DECRYPTORS_IN_MEMORY`); the least recently used is dropped (and reloaded from the state). */
+  maxDecryptorsInMemory?: number;
+  /** In the state (default `DEFAULT_MAX_PERSISTED_DECRYPTORS`); the oldest are deleted. */
+  maxPersistedDecryptors?: number;
+}
+
 /** What the key exchange needs of a node (registered by `createNode`). */
 export interface KafkaNodeInternals {
+  readonly limits?: KafkaKeyLimits;
   readonly router: Node;
   readonly nodeName: string;
   readonly state: State | undefined;
@@ -172,6 +181,13 @@ const exchangers = new WeakMap<OckamNode, Promise<KeyExchanger>>();
 /** Called by `createNode`: what `createKafkaKeyExchange` reaches through the node object. */
 export function registerKafkaNode(node: OckamNode, internals: KafkaNodeInternals): void {
   internalsOf.set(node, internals);
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`A Kafka key limit must be a whole number ≥ 1, not ${value}`);
+  return value;
 }
 
 /** A Map used as an LRU: `get` refreshes, `set` evicts the oldest beyond `max`. */
@@ -225,9 +241,8 @@ interface ConsumerKey {
 class KeyExchanger {
   readonly #i: KafkaNodeInternals;
   readonly #records: SqliteKafkaDecryptors | undefined;
-  readonly #memory = new Lru<string, ConsumerKey>(DEFAULT_MAX_DECRYPTORS_IN_MEMORY, (_, k) =>
-    k.decryptor.destroy(),
-  );
+  readonly #memory: Lru<string, ConsumerKey>;
+  readonly #maxPersisted: number;
   readonly #loading = new Map<string, Promise<ConsumerKey | undefined>>();
   /**
    * Key exchanges under way, by the decryptor address they will have: a record may arrive before
@@ -245,6 +260,11 @@ class KeyExchanger {
     this.#records = internals.state
       ? new SqliteKafkaDecryptors(internals.state, internals.nodeName)
       : undefined;
+    const limits = internals.limits ?? {};
+    this.#memory = new Lru(positive(limits.maxDecryptorsInMemory, DEFAULT_MAX_DECRYPTORS_IN_MEMORY), (_, k) =>
+      k.decryptor.destroy(),
+    );
+    this.#maxPersisted = positive(limits.maxPersistedDecryptors, DEFAULT_MAX_PERSISTED_DECRYPTORS);
   }
 
   static async start(internals: KafkaNodeInternals): Promise<KeyExchanger> {
@@ -306,7 +326,7 @@ class KeyExchanger {
       keyId: handle.id,
       createdAt: Date.now(),
     });
-    const excess = records.count() - DEFAULT_MAX_PERSISTED_DECRYPTORS;
+    const excess = records.count() - this.#maxPersisted;
     if (excess <= 0) return;
     for (const old of records.oldest(excess)) {
       records.delete(old.address);
@@ -316,7 +336,7 @@ class KeyExchanger {
       await v.deleteKey({ id: old.keyId, type: 'x25519' });
       this.#i.logger?.info('oldest Kafka decryption key deleted: the node keeps at most this many', {
         address: old.address,
-        max: DEFAULT_MAX_PERSISTED_DECRYPTORS,
+        max: this.#maxPersisted,
       });
     }
   }
@@ -429,9 +449,9 @@ export class KafkaKeyExchange {
     this.#i = internals;
     this.#o = options;
     this.#exchanger = exchanger;
-    this.#timeoutMs = options.keyExchangeTimeoutMs ?? DEFAULT_KEY_EXCHANGE_TIMEOUT_MS;
-    this.#maxRelays = options.maxPublishedRelays ?? DEFAULT_MAX_PUBLISHED_RELAYS;
-    this.#keys = new Lru(options.maxProducerKeys ?? DEFAULT_MAX_PRODUCER_KEYS, (_, p) => {
+    this.#timeoutMs = positive(options.keyExchangeTimeoutMs, DEFAULT_KEY_EXCHANGE_TIMEOUT_MS);
+    this.#maxRelays = positive(options.maxPublishedRelays, DEFAULT_MAX_PUBLISHED_RELAYS);
+    this.#keys = new Lru(positive(options.maxProducerKeys, DEFAULT_MAX_PRODUCER_KEYS), (_, p) => {
       p.then((k) => k.close()).catch(() => {});
     });
   }
@@ -561,6 +581,11 @@ export class KafkaKeyExchange {
         throw failed('the secure channel to its api', e);
       }
     }
+    if (this.#closed) {
+      // Closed while the exchange ran: nothing will use this key.
+      await drop();
+      throw new KafkaKeyError('closed', `Kafka inlet ${this.#o.addr}'s key exchange is closed`);
+    }
     this.#i.logger?.info('Kafka key exchanged', {
       inlet: this.#o.addr,
       consumer,
@@ -605,6 +630,17 @@ export class KafkaKeyExchange {
     try {
       return key.decryptor.decrypt(decoded.content);
     } catch (cause) {
+      // Dropped from memory (the cap) while the policy was evaluated: find it again, once.
+      if (OckamError.isKind(cause, 'shutdown')) {
+        const again = await this.#exchanger.find(decoded.address);
+        if (again !== undefined && again !== key) {
+          try {
+            return again.decryptor.decrypt(decoded.content);
+          } catch {
+            // reported below
+          }
+        }
+      }
       throw new KafkaKeyError(
         'authentication-failed',
         `Kafka record in ${topic}/${partition} does not authenticate under the key of decryptor ${decoded.address}: it was altered, or not written for this key`,

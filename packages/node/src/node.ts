@@ -42,7 +42,7 @@ import { Identities, OckamHome, Projects, State } from '@ockam/state';
 import { type TcpConnection, type TcpListener, TcpTransport } from '@ockam/transport-tcp';
 import { type WebSocketListener, WebSocketTransport } from '@ockam/transport-websocket';
 import { CleanupStack } from './cleanup.js';
-import { createKafkaKeyExchange, registerKafkaNode } from './kafka-keys.js';
+import { createKafkaKeyExchange, type KafkaKeyLimits, registerKafkaNode } from './kafka-keys.js';
 import {
   type KafkaInletConfig,
   type KafkaInletInfo,
@@ -122,6 +122,8 @@ export interface NodeOptions {
   session?: SessionOptions;
   /** Limits of the relay service. */
   relayLimits?: RelayLimits;
+  /** How many Kafka decryption keys the node keeps (see `createKafkaKeyExchange`; defaults if omitted). */
+  kafkaKeyLimits?: KafkaKeyLimits;
   /** The router's time slice and refusal log interval (core's defaults if omitted). */
   router?: { timeSliceMs?: number; refusalLogIntervalMs?: number };
   logger?: Logger;
@@ -986,6 +988,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       trust,
       routeContext,
       ...(options.session ? { session: options.session } : {}),
+      ...(options.kafkaKeyLimits ? { limits: options.kafkaKeyLimits } : {}),
       cleanup,
       ...lg,
     });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SqliteKafkaDecryptors } from '@ockam/state';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createKafkaKeyExchange,
@@ -9,6 +10,8 @@ import {
   encodeKafkaEncryptedContent,
   KafkaKeyError,
   type KafkaKeyErrorReason,
+  type KafkaKeyExchangeOptions,
+  type NodeOptions,
   type OckamNode,
 } from '../src/index.js';
 
@@ -37,15 +40,33 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   let relayNode: OckamNode;
   const nodes: OckamNode[] = [];
   const homes: string[] = [];
-  const member = async (attributes: Record<string, string>, home?: string) => {
+  const member = async (attributes: Record<string, string>, home?: string, options: NodeOptions = {}) => {
     const n = await createNode({
       trust: { authority: authority.exportIdentity() },
       ...(home ? { home } : {}),
+      ...options,
     });
     nodes.push(n);
     n.presentCredential(await authority.issueCredential(n.identifier, attributes));
     return n;
   };
+
+  /** A consumer inlet's key exchange: no resolution, no publishing. */
+  const consumerKeys = (node: OckamNode, addr: string, extra: Partial<KafkaKeyExchangeOptions> = {}) =>
+    createKafkaKeyExchange(node, {
+      addr,
+      consumerResolution: { kind: 'none' },
+      consumerPublishing: { kind: 'none' },
+      ...extra,
+    });
+  /** A producer inlet's key exchange with one consumer node (`--consumer <node>/secure/api`). */
+  const producerKeys = (addr: string, to: OckamNode, extra: Partial<KafkaKeyExchangeOptions> = {}) =>
+    createKafkaKeyExchange(producer, {
+      addr,
+      consumerResolution: { kind: 'single-node', route: `${to.multiaddr}/secure/api` },
+      consumerPublishing: { kind: 'none' },
+      ...extra,
+    });
 
   beforeAll(async () => {
     authority = await createNode({ tcp: { listen: false } });
@@ -60,16 +81,8 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('single node: the producer exchanges one key with the consumer’s key_exchanger; the consumer decrypts', async () => {
-    const c = await createKafkaKeyExchange(consumer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(consumer, 'kafka_inlet');
+    const p = await producerKeys('kafka_inlet', consumer);
     try {
       const a = await p.encryptValue('orders', 0, utf8('first'));
       const b = await p.encryptValue('payments', 7, utf8('second'));
@@ -98,11 +111,7 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
       ).toBe('unknown-decryptor');
       // A third identity, with its own key_exchanger, holds no key for that record.
       const other = await member({ role: 'consumer' });
-      const o = await createKafkaKeyExchange(other, {
-        addr: 'kafka_inlet',
-        consumerResolution: { kind: 'none' },
-        consumerPublishing: { kind: 'none' },
-      });
+      const o = await consumerKeys(other, 'kafka_inlet');
       expect(await reason(o.decryptValue('orders', 0, a))).toBe('unknown-decryptor');
       await o.close();
     } finally {
@@ -164,15 +173,8 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('a consumer refused by the producer’s kafka-consumer policy gets no key: encryption fails and says so', async () => {
-    await createKafkaKeyExchange(consumer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'strict_producer',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
+    await consumerKeys(consumer, 'kafka_inlet');
+    const p = await producerKeys('strict_producer', consumer, {
       allowConsumer: '(= subject.role "auditor")',
     });
     try {
@@ -188,23 +190,13 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
   });
 
   it('a producer refused by the consumer’s kafka-producer policy is not decrypted', async () => {
-    const strict = await createKafkaKeyExchange(consumer, {
-      addr: 'strict_consumer',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
+    const strict = await consumerKeys(consumer, 'strict_consumer', {
       allowProducer: '(= subject.role "auditor")',
     });
-    const lenient = await createKafkaKeyExchange(consumer, {
-      addr: 'lenient_consumer',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
+    const lenient = await consumerKeys(consumer, 'lenient_consumer', {
       allowProducer: '(= subject.role "producer")',
     });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'single-node', route: `${consumer.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const p = await producerKeys('kafka_inlet', consumer);
     try {
       const record = await p.encryptValue('orders', 0, utf8('for lenient only'));
       const error = await strict.decryptValue('orders', 0, record).catch((e: unknown) => e);
@@ -222,27 +214,15 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
     const home = mkdtempSync(join(tmpdir(), 'ockam-kafka-keys-'));
     homes.push(home);
     let restartable = await member({ role: 'consumer' }, home);
-    const c = await createKafkaKeyExchange(restartable, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
-    const p = await createKafkaKeyExchange(producer, {
-      addr: 'to_restartable',
-      consumerResolution: { kind: 'single-node', route: `${restartable.multiaddr}/secure/api` },
-      consumerPublishing: { kind: 'none' },
-    });
+    const c = await consumerKeys(restartable, 'kafka_inlet');
+    const p = await producerKeys('to_restartable', restartable);
     const old = await p.encryptValue('orders', 0, utf8('written before the restart'));
     await c.persisted;
     await p.close();
     await restartable.stop();
 
     restartable = await member({ role: 'consumer' }, home);
-    const again = await createKafkaKeyExchange(restartable, {
-      addr: 'kafka_inlet',
-      consumerResolution: { kind: 'none' },
-      consumerPublishing: { kind: 'none' },
-    });
+    const again = await consumerKeys(restartable, 'kafka_inlet');
     expect(text(await again.decryptValue('orders', 0, old))).toBe('written before the restart');
     const tampered = decodeKafkaEncryptedContent(old);
     tampered.content[tampered.content.length - 1]! ^= 0x80;
@@ -252,5 +232,71 @@ describe('Kafka key exchange between nodes (real TCP)', () => {
       ),
     ).toBe('authentication-failed');
     await again.close();
+  });
+
+  it('a consumer keeps at most its limits of keys: the oldest persisted key goes, the others reload from the state', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ockam-kafka-keys-'));
+    homes.push(home);
+    const small = await member({ role: 'consumer' }, home, {
+      kafkaKeyLimits: { maxDecryptorsInMemory: 1, maxPersistedDecryptors: 2 },
+    });
+    const c = await consumerKeys(small, 'kafka_inlet');
+    const records: Uint8Array[] = [];
+    for (const addr of ['k1', 'k2', 'k3']) {
+      // Each producer inlet exchanges its own key.
+      const p = await createKafkaKeyExchange(producer, {
+        addr,
+        consumerResolution: { kind: 'single-node', route: `${small.multiaddr}/secure/api` },
+        consumerPublishing: { kind: 'none' },
+      });
+      records.push(await p.encryptValue('orders', 0, utf8(addr)));
+      await c.persisted;
+      await p.close();
+    }
+    expect(new SqliteKafkaDecryptors(small.state!, small.name).count()).toBe(2);
+    expect(text(await c.decryptValue('orders', 0, records[2]!))).toBe('k3');
+    expect(text(await c.decryptValue('orders', 0, records[1]!))).toBe('k2'); // reloaded: one fits in memory
+    expect(await reason(c.decryptValue('orders', 0, records[0]!))).toBe('unknown-decryptor');
+    await c.close();
+  });
+
+  it('garbage sent to key_exchanger over TCP is dropped, and the listener still exchanges keys', async () => {
+    const outsider = await createNode();
+    nodes.push(outsider);
+    const c = await consumerKeys(consumer, 'kafka_inlet');
+    const before = consumer
+      .secureChannelListeners()
+      .find((l) => l.address === 'key_exchanger')!.droppedHandshakes;
+    // Too short or too long to be a msg1: dropped before anything is allocated.
+    for (const size of [0, 1, 31, 65_536, 200_000])
+      await outsider.send(`${consumer.multiaddr}/service/key_exchanger`, new Uint8Array(size).fill(7));
+    await expect
+      .poll(
+        () => consumer.secureChannelListeners().find((l) => l.address === 'key_exchanger')!.droppedHandshakes,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(before + 5);
+    const p = await producerKeys('after_garbage', consumer);
+    expect(text(await c.decryptValue('t', 0, await p.encryptValue('t', 0, utf8('still fine'))))).toBe(
+      'still fine',
+    );
+    await p.close();
+  });
+
+  it('one gateway: a node with --consumer self exchanges the key with its own key_exchanger and reads its own records', async () => {
+    const gateway = await member({ role: 'gateway' });
+    const keys = await createKafkaKeyExchange(gateway, {
+      addr: 'kafka_inlet',
+      consumerResolution: { kind: 'single-node', route: 'self' },
+      consumerPublishing: { kind: 'none' },
+    });
+    try {
+      const stored = await keys.encryptValue('orders', 2, utf8('to myself'));
+      expect(text(await keys.decryptValue('orders', 2, stored))).toBe('to myself');
+    } finally {
+      await keys.close();
+    }
   });
 });

@@ -125,16 +125,16 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('ours → Rust: our record, keyed by the Rust key_exchanger, is decrypted by the Rust kafka-inlet', async () => {
+  /** `kafka-inlet create` on the Rust node at a free port, `--to` itself; resolves with the port. */
+  async function rustKafkaInlet(addr: string, options: readonly string[]): Promise<number> {
     const port = await freePort('tcp');
-    // No project: the Rust node has no authority, so its kafka-producer policy must name us.
     await rust.ok([
       'kafka-inlet',
       'create',
       '--at',
       'rk',
       '--addr',
-      'consumer_inlet',
+      addr,
       '--from',
       `127.0.0.1:${port}`,
       '--brokers-port-range',
@@ -144,6 +144,27 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
       '--avoid-publishing',
       '--allow',
       rustSelf,
+      ...options,
+    ]);
+    return port;
+  }
+
+  /** kcat writes one line to partition 0 of `topic` through the Rust inlet at `port`. */
+  async function produceThrough(port: number, topic: string, line: string): Promise<void> {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const p = spawn('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', topic, '-p', '0'], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      p.once('error', reject);
+      p.once('close', resolve);
+      p.stdin.end(`${line}\n`);
+    });
+    expect(code).toBe(0);
+  }
+
+  it('ours → Rust: our record, keyed by the Rust key_exchanger, is decrypted by the Rust kafka-inlet', async () => {
+    // No project: the Rust node has no authority, so its kafka-producer policy must name us.
+    const port = await rustKafkaInlet('consumer_inlet', [
       '--allow-producer',
       `(= subject.identifier "${ours.identifier}")`,
     ]);
@@ -163,37 +184,13 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
   });
 
   it('Rust → ours: a Rust kafka-inlet exchanges a key with our key_exchanger; we decrypt what it wrote', async () => {
-    const port = await freePort('tcp');
-    await rust.ok([
-      'kafka-inlet',
-      'create',
-      '--at',
-      'rk',
-      '--addr',
-      'producer_inlet',
-      '--from',
-      `127.0.0.1:${port}`,
-      '--brokers-port-range',
-      `${port + 1}-${port + 20}`,
-      '--to',
-      '/secure/api',
+    const port = await rustKafkaInlet('producer_inlet', [
       '--consumer',
       `${ours.multiaddr}/secure/api`,
-      '--avoid-publishing',
-      '--allow',
-      rustSelf,
       '--allow-consumer',
       `(= subject.identifier "${ours.identifier}")`,
     ]);
-    const produced = await new Promise<number | null>((resolve, reject) => {
-      const p = spawn('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', 'rust-to-ours', '-p', '0'], {
-        stdio: ['pipe', 'ignore', 'ignore'],
-      });
-      p.once('error', reject);
-      p.once('close', resolve);
-      p.stdin.end('hello from the rust producer\n');
-    });
-    expect(produced).toBe(0);
+    await produceThrough(port, 'rust-to-ours', 'hello from the rust producer');
     const raw = await consume(kafka.bootstrap, 'rust-to-ours', 1);
     expect(raw.includes('hello from the rust producer')).toBe(false);
     // The stored value is Rust's KafkaEncryptedContent, naming our decryptor.
@@ -222,37 +219,13 @@ describe.skipIf(skip)('Kafka key exchange with Ockam Rust 0.139 through a real b
     try {
       // Ockam's relay registration, to Ockam's static_forwarding_service, answered forward_to_<alias>.
       await consumer.publishConsumer('relayed', [0]);
-      const port = await freePort('tcp');
-      await rust.ok([
-        'kafka-inlet',
-        'create',
-        '--at',
-        'rk',
-        '--addr',
-        'relay_producer_inlet',
-        '--from',
-        `127.0.0.1:${port}`,
-        '--brokers-port-range',
-        `${port + 1}-${port + 20}`,
-        '--to',
-        '/secure/api',
+      const port = await rustKafkaInlet('relay_producer_inlet', [
         '--consumer-relay',
         relayRoute,
-        '--avoid-publishing',
-        '--allow',
-        rustSelf,
         '--allow-consumer',
         `(= subject.identifier "${ours.identifier}")`,
       ]);
-      const produced = await new Promise<number | null>((resolve, reject) => {
-        const p = spawn('kcat', ['-b', `127.0.0.1:${port}`, '-P', '-t', 'relayed', '-p', '0'], {
-          stdio: ['pipe', 'ignore', 'ignore'],
-        });
-        p.once('error', reject);
-        p.once('close', resolve);
-        p.stdin.end('hello through the relay\n');
-      });
-      expect(produced).toBe(0);
+      await produceThrough(port, 'relayed', 'hello through the relay');
       const raw = await consume(kafka.bootstrap, 'relayed', 1);
       expect(raw.includes('hello through the relay')).toBe(false);
       expect(new TextDecoder().decode(await consumer.decryptValue('relayed', 0, raw))).toBe(
