@@ -92,6 +92,23 @@ describe('kafka-outlet and kafka-inlet commands', () => {
     expect(JSON.parse(listed.stdout)).toHaveLength(2);
     await ok(['kafka-inlet', 'delete', '--all', '--yes']);
     expect(await json(['kafka-inlet', 'list'])).toEqual([]);
+    // The deprecated kafka-producer create: --bootstrap-server is the inlet's --from, with a warning.
+    const aliasPort = await freePort();
+    const alias = await ockam(home, [
+      'kafka-producer',
+      'create',
+      '--bootstrap-server',
+      `${aliasPort}`,
+      '--project-route',
+      '/secure/api',
+      '--output',
+      'json',
+    ]);
+    expect(alias.code, alias.stderr).toBe(0);
+    expect(alias.stderr).toMatch(/deprecated/);
+    expect(JSON.parse(alias.stdout)).toMatchObject({ from: `127.0.0.1:${aliasPort}`, to: '/secure/api' });
+    await ok(['kafka-producer', 'delete', 'kafka_inlet', '--yes']);
+    expect(await json(['kafka-inlet', 'list'])).toEqual([]);
   });
 
   it("refuse Ockam's conflicts and an overlapping broker port range before asking the node", async () => {
