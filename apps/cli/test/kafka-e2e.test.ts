@@ -96,7 +96,8 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
     const members: Array<[string, string[]]> = [
       ['outlet', ['--relay', 'kafka_outlet']],
       ['producer', ['--attribute', 'role=producer']],
-      ['consumer', ['--attribute', 'role=consumer', '--relay', 'kafka_consumer']],
+      // '*': it also publishes consumer_<topic>_<partition> relays on the project.
+      ['consumer', ['--attribute', 'role=consumer', '--relay', '*']],
       ['rogue', ['--attribute', 'role=rogue', '--relay', 'rogue_consumer']],
     ];
     for (const [id, attributes] of members) {
@@ -277,6 +278,37 @@ describe.skipIf(skip !== undefined)('kafka portals end to end, through a real br
     expect((await consume(bootstrap('kconsumer/clear'), 'clear')).stdout.trim()).toBe('Hello from producer');
     expect((await consume(kafka.bootstrap, 'clear')).stdout.trim()).toBe('Hello from producer');
   });
+
+  it("finds the consumer through its consumer_<topic>_<partition> relays on the project (--consumer-relay, Ockam's default way)", async () => {
+    await inlet('kconsumer', 'relayed', ['--consumer-relay', '/project/default']);
+    await inlet('kproducer', 'relayed', [
+      '--consumer-relay',
+      '/project/default',
+      '--avoid-publishing',
+      '--allow-consumer',
+      ONLY_CONSUMERS,
+    ]);
+    // The consumer's Fetch publishes its relays once the topic exists (a client's Metadata made
+    // it); until then the producer's key exchange finds no consumer and its Produce fails.
+    await expect
+      .poll(
+        async () => {
+          await consume(
+            bootstrap('kconsumer/relayed'),
+            'relayed',
+            ['-X', 'allow.auto.create.topics=true'],
+            10_000,
+          );
+          return (await produce(bootstrap('kproducer/relayed'), 'relayed', ['through-relays'])).code;
+        },
+        { timeout: 100_000, interval: 500 },
+      )
+      .toBe(0);
+    expect(sorted((await consume(bootstrap('kconsumer/relayed'), 'relayed')).stdout)).toContain(
+      'through-relays',
+    );
+    expect((await consume(kafka.bootstrap, 'relayed')).stdout).not.toContain('through-relays');
+  }, 150_000);
 
   it('keeps reading older records after the consumer node restarts with the same identity', async () => {
     await ok(['node', 'stop', 'kconsumer']);
