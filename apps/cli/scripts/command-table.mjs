@@ -10,7 +10,14 @@ for (const [module, load] of Object.entries(COMMAND_MODULES)) {
   const program = new Command('ockam');
   (await load())(program, async () => {});
   for (const c of program.commands)
-    table.push({ name: c.name(), aliases: c.aliases(), description: c.description(), module });
+    table.push({
+      name: c.name(),
+      aliases: c.aliases(),
+      description: c.description(),
+      module,
+      // commander keeps `{ hidden: true }` in `_hidden`, with no getter.
+      ...(c._hidden ? { hidden: true } : {}),
+    });
 }
 writeFileSync(new URL('../dist/command-table.json', import.meta.url), `${JSON.stringify(table, null, 2)}\n`);
 console.log(

@@ -14,6 +14,8 @@
  * policies: [{ resource: db-outlet, expression: component.web }]
  * tcp-outlets: { db-outlet: { to: $PG_PORT, from: outlet, allow: component.web } }
  * tcp-inlets: { web-inlet: { from: 15432, to: db, via: RELAY, allow: …, authorized: [I…] } }
+ * kafka-outlet: { bootstrap-server: 127.0.0.1:9092 }   # the flags of `kafka-outlet create`
+ * kafka-inlets: { kafka_inlet: { from: 4000, to: /project/default/service/forward_to_kafka/secure/api } }
  * ```
  *
  * The whole file is checked before anything is created; an error names the file, the line and
@@ -71,7 +73,37 @@ export interface NodeConfig {
   policies: PolicyConfig[];
   outlets: OutletConfig[];
   inlets: InletConfig[];
+  /** `kafka-outlet(s)`: the flags of `kafka-outlet create`, by name (`--addr`). */
+  kafkaOutlets: KafkaServiceFlags[];
+  /** `kafka-inlet(s)`: the flags of `kafka-inlet create`, by name (`--addr`). */
+  kafkaInlets: KafkaServiceFlags[];
 }
+
+/** A kafka service's flags from a configuration: kebab-case flag names, without `--`. */
+export interface KafkaServiceFlags {
+  addr: string;
+  flags: Record<string, string | boolean | string[]>;
+}
+
+const KAFKA_INLET_KEYS = [
+  'at',
+  'addr',
+  'from',
+  'brokers-port-range',
+  'to',
+  'consumer',
+  'consumer-relay',
+  'publishing-relay',
+  'avoid-publishing',
+  'disable-content-encryption',
+  'encrypted-field',
+  'encrypted-fields',
+  'allow',
+  'allow-consumer',
+  'allow-producer',
+];
+const KAFKA_OUTLET_KEYS = ['at', 'addr', 'bootstrap-server', 'tls', 'allow'];
+const KAFKA_BOOLEAN_KEYS = new Set(['avoid-publishing', 'disable-content-encryption', 'tls']);
 
 export class ConfigError extends OckamError {
   constructor(message: string) {
@@ -97,6 +129,10 @@ const NODE_KEYS = new Set([
   'tcp-outlets',
   'tcp-inlet',
   'tcp-inlets',
+  'kafka-inlet',
+  'kafka-inlets',
+  'kafka-outlet',
+  'kafka-outlets',
   'nodes',
   'skip-is-running-check',
   'foreground',
@@ -180,6 +216,50 @@ function hostPortText(r: Reader, node: YamlNode, key: string): string {
   return v;
 }
 
+/**
+ * `kafka-inlet(s)` / `kafka-outlet(s)`, as Ockam reads them: a map of the command's flags (one
+ * service, named by its `addr` or the default), or a map of named services whose name is the
+ * `addr`.
+ */
+function kafkaServices(
+  r: Reader,
+  node: YamlNode,
+  key: string,
+  allowed: string[],
+  defaultAddr: string,
+): KafkaServiceFlags[] {
+  const m = r.map(node, key);
+  // Flags have single values (or a list of fields); a named service's settings are a mapping.
+  const single = m.items.some(
+    (pair) => allowed.includes(String((pair.key as { value?: unknown }).value)) && !isMap(pair.value),
+  );
+  const entries: Array<[string | undefined, YAMLMap | undefined, string]> = single
+    ? [[undefined, m, key]]
+    : r.entries(node, key).map(([n, settings]) => [n, settings, `${key}.${n}`]);
+  return entries.map(([name, settings, k]) => {
+    r.checkKeys(settings, allowed, k);
+    const flags: Record<string, string | boolean | string[]> = {};
+    for (const pair of settings?.items ?? []) {
+      const flag = String((pair.key as { value?: unknown }).value);
+      const value = pair.value as YamlNode;
+      if (KAFKA_BOOLEAN_KEYS.has(flag)) {
+        const text = r.text(value, `${k}.${flag}`);
+        if (text !== 'true' && text !== 'false') r.fail(value, `${k}.${flag}`, 'expected true or false');
+        flags[flag] = text === 'true';
+      } else if (flag === 'encrypted-field' || flag === 'encrypted-fields')
+        flags['encrypted-field'] = [
+          ...((flags['encrypted-field'] as string[] | undefined) ?? []),
+          ...(isSeq(value)
+            ? value.items.map((v, i) => r.text(v as YamlNode, `${k}.${flag}[${i}]`))
+            : [r.text(value, `${k}.${flag}`)]),
+        ];
+      else flags[flag] = r.text(value, `${k}.${flag}`);
+    }
+    const addr = (flags.addr as string | undefined) ?? name ?? defaultAddr;
+    return { addr, flags };
+  });
+}
+
 function nodeConfig(r: Reader, map: YAMLMap, base: string): NodeConfig {
   for (const pair of map.items) {
     const k = String((pair.key as { value?: unknown }).value);
@@ -192,7 +272,14 @@ function nodeConfig(r: Reader, map: YAMLMap, base: string): NodeConfig {
   }
   const get = (...names: string[]) =>
     names.map((n) => map.get(n, true) as YamlNode | undefined).find((x) => x !== undefined);
-  const cfg: NodeConfig = { relays: [], policies: [], outlets: [], inlets: [] };
+  const cfg: NodeConfig = {
+    relays: [],
+    policies: [],
+    outlets: [],
+    inlets: [],
+    kafkaOutlets: [],
+    kafkaInlets: [],
+  };
   const name = map.get('name', true) as YamlNode | undefined;
   if (name) cfg.name = r.text(name, `${base}name`);
   const tla = map.get('tcp-listener-address', true) as YamlNode | undefined;
@@ -285,6 +372,19 @@ function nodeConfig(r: Reader, map: YAMLMap, base: string): NodeConfig {
     }
   }
 
+  const kafkaOutlets = get('kafka-outlets', 'kafka-outlet');
+  if (kafkaOutlets)
+    cfg.kafkaOutlets = kafkaServices(
+      r,
+      kafkaOutlets,
+      `${base}kafka-outlets`,
+      KAFKA_OUTLET_KEYS,
+      'kafka_outlet',
+    );
+  const kafkaInlets = get('kafka-inlets', 'kafka-inlet');
+  if (kafkaInlets)
+    cfg.kafkaInlets = kafkaServices(r, kafkaInlets, `${base}kafka-inlets`, KAFKA_INLET_KEYS, 'kafka_inlet');
+
   const policies = get('policies', 'policy');
   if (policies) {
     const items = isSeq(policies) ? policies.items : [policies];
@@ -360,7 +460,7 @@ export function loadConfig(
       const name = r.text(pair.key as YamlNode, 'nodes');
       const n = pair.value
         ? nodeConfig(r, r.map(pair.value as YamlNode, `nodes.${name}`), `nodes.${name}.`)
-        : { relays: [], policies: [], outlets: [], inlets: [] };
+        : { relays: [], policies: [], outlets: [], inlets: [], kafkaOutlets: [], kafkaInlets: [] };
       return { ...n, name };
     });
     const first = nodes[0];
@@ -371,6 +471,8 @@ export function loadConfig(
         policies: [...top.policies, ...first.policies],
         outlets: [...top.outlets, ...first.outlets],
         inlets: [...top.inlets, ...first.inlets],
+        kafkaOutlets: [...top.kafkaOutlets, ...first.kafkaOutlets],
+        kafkaInlets: [...top.kafkaInlets, ...first.kafkaInlets],
       });
   } else if (nodesNode) {
     const names = r.entries(nodesNode, 'nodes').map(([n]) => n);

@@ -30,6 +30,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
   identity: async () => (await import('./commands/identity.js')).registerIdentityCommands,
   'secure-channel': async () => (await import('./commands/secure-channel.js')).registerSecureChannelCommands,
   portals: async () => (await import('./commands/portals.js')).registerPortalCommands,
+  kafka: async () => (await import('./commands/kafka.js')).registerKafkaCommands,
   tcp: async () => (await import('./commands/tcp.js')).registerTcpCommands,
   'broker-hops': async () => (await import('./commands/broker-hops.js')).registerBrokerHopCommands,
   service: async () => (await import('./commands/service.js')).registerServiceCommands,
@@ -55,6 +56,8 @@ export interface TableEntry {
   aliases: string[];
   description: string;
   module: string;
+  /** Deprecated commands that run but are not listed (`kafka-consumer`). */
+  hidden?: boolean;
 }
 
 /** The table the build wrote beside this file, or undefined (then every module is loaded). */
@@ -181,7 +184,11 @@ export async function buildProgram(
   const needed = modulesFor(args, table);
   if (needed === 'help' && table !== undefined) {
     // Names and descriptions are all `--help` shows of the commands that were not loaded.
-    for (const e of table) program.command(e.name).aliases(e.aliases).description(e.description);
+    for (const e of table)
+      program
+        .command(e.name, e.hidden ? { hidden: true } : {})
+        .aliases(e.aliases)
+        .description(e.description);
   } else {
     const all = Object.keys(COMMAND_MODULES);
     const names = needed === 'help' ? all : needed;

@@ -21,6 +21,8 @@ import {
   CleanupStack,
   createNode,
   type InletConfig,
+  type KafkaInletConfig,
+  type KafkaOutletConfig,
   type NodeOptions,
   type OckamNode,
   type OutletConfig,
@@ -137,6 +139,76 @@ function identifiers(value: unknown): string[] {
     );
   }
   return value as string[];
+}
+
+/** An address a service is named by: 1-64 letters, digits, '_', '.' or '-'. */
+function serviceAddress(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(value))
+    throw new HttpError(
+      400,
+      `Invalid address ${JSON.stringify(value)}: 1-64 letters, digits, '_', '.' or '-'`,
+    );
+  return value;
+}
+
+/** A `ConsumerResolution` or `ConsumerPublishing` from the socket. */
+function kafkaChoice(
+  value: unknown,
+  key: string,
+  kinds: readonly string[],
+): { kind: string; route?: string } {
+  const v = value as { kind?: unknown; route?: unknown } | null;
+  if (typeof v !== 'object' || v === null || typeof v.kind !== 'string' || !kinds.includes(v.kind))
+    throw new HttpError(400, `Field '${key}' must be an object with a kind of ${kinds.join(', ')}`);
+  if (v.kind === 'none') return { kind: 'none' };
+  if (typeof v.route !== 'string' || v.route === '' || v.route.length > 1024)
+    throw new HttpError(400, `Field '${key}.route' must be a multiaddr`);
+  return { kind: v.kind, route: v.route };
+}
+
+/** A kafka-inlet's configuration from the socket, every field checked. */
+function kafkaInletConfig(b: Record<string, unknown>): KafkaInletConfig {
+  const config: KafkaInletConfig = {
+    from: str(b, 'from')!,
+    to: str(b, 'to')!,
+    consumerResolution: kafkaChoice(b.consumerResolution, 'consumerResolution', [
+      'none',
+      'single-node',
+      'via-relay',
+    ]) as KafkaInletConfig['consumerResolution'],
+    consumerPublishing: kafkaChoice(b.consumerPublishing, 'consumerPublishing', [
+      'none',
+      'relay',
+    ]) as KafkaInletConfig['consumerPublishing'],
+  };
+  const addr = serviceAddress(b.addr);
+  if (addr !== undefined) config.addr = addr;
+  if (b.brokersPortRange !== undefined) {
+    const r = b.brokersPortRange;
+    if (
+      !Array.isArray(r) ||
+      r.length !== 2 ||
+      !r.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535) ||
+      r[0] > r[1]
+    )
+      throw new HttpError(400, "Field 'brokersPortRange' must be [start, end], ports with start <= end");
+    config.brokersPortRange = [r[0], r[1]];
+  }
+  if (b.encryptContent === false) config.encryptContent = false;
+  if (b.encryptedFields !== undefined) {
+    const f = b.encryptedFields;
+    if (
+      !Array.isArray(f) ||
+      f.length > 256 ||
+      !f.every((x) => typeof x === 'string' && x !== '' && x.length <= 1024)
+    )
+      throw new HttpError(400, "Field 'encryptedFields' must be a list of field names");
+    config.encryptedFields = f as string[];
+  }
+  for (const key of ['allow', 'allowConsumer', 'allowProducer'] as const)
+    if (b[key] !== undefined) config[key] = str(b, key)!;
+  return config;
 }
 
 /** The control API's handlers: each checks what the socket sent and calls the node. */
@@ -275,6 +347,29 @@ function controlHandlers(node: OckamNode, status: () => NodeStatus, onStop: () =
       const name = str(p, 'name')!;
       await node.deleteRelay(name);
       return { deleted: name };
+    },
+    createKafkaOutlet: (b) => {
+      const config: KafkaOutletConfig = { bootstrapServer: str(b, 'bootstrapServer')! };
+      const addr = serviceAddress(b.addr);
+      if (addr !== undefined) config.addr = addr;
+      if (b.tls === true) config.tls = true;
+      if (b.allow !== undefined) config.allow = str(b, 'allow')!;
+      return node.createKafkaOutlet(config);
+    },
+    listKafkaOutlets: () => ({ outlets: node.kafkaOutlets() }),
+    getKafkaOutlet: (p) => node.kafkaOutlet(str(p, 'addr')!),
+    deleteKafkaOutlet: async (p) => {
+      const addr = str(p, 'addr')!;
+      await node.deleteKafkaOutlet(addr);
+      return { deleted: addr };
+    },
+    createKafkaInlet: (b) => node.createKafkaInlet(kafkaInletConfig(b)),
+    listKafkaInlets: () => ({ inlets: node.kafkaInlets() }),
+    getKafkaInlet: (p) => node.kafkaInlet(str(p, 'addr')!),
+    deleteKafkaInlet: async (p) => {
+      const addr = str(p, 'addr')!;
+      await node.deleteKafkaInlet(addr);
+      return { deleted: addr };
     },
     setPolicy: async (b) => {
       const target = policyTarget(b);

@@ -46,6 +46,20 @@ export {
   singleNodeDestination,
   viaRelayDestination,
 } from './kafka-keys.js';
+export {
+  DEFAULT_KAFKA_INLET_ADDRESS,
+  DEFAULT_KAFKA_OUTLET_ADDRESS,
+  defaultBrokersPortRange,
+  KAFKA_OUTLET_BOOTSTRAP_ADDRESS,
+  KAFKA_OUTLET_INTERCEPTOR_ADDRESS,
+  type KafkaInletConfig,
+  type KafkaInletInfo,
+  type KafkaOutletConfig,
+  type KafkaOutletInfo,
+  type KafkaServiceStatus,
+  kafkaOutletAddress,
+  parsePortRange,
+} from './kafka-services.js';
 export type { Metric } from './metrics.js';
 export {
   createNode,

@@ -49,7 +49,15 @@ import {
   NodeBrokers,
 } from './brokers.js';
 import { CleanupStack } from './cleanup.js';
-import { type KafkaKeyLimits, registerKafkaNode } from './kafka-keys.js';
+import { createKafkaKeyExchange, type KafkaKeyLimits, registerKafkaNode } from './kafka-keys.js';
+import {
+  type KafkaInletConfig,
+  type KafkaInletInfo,
+  type KafkaOutletConfig,
+  type KafkaOutletInfo,
+  type KafkaServiceStatus,
+  KafkaServices,
+} from './kafka-services.js';
 import { MemoryIdentities, NO_RECORDS, type NodeIdentities, type NodeRecords } from './memory-state.js';
 import { type Metric, nodeMetrics } from './metrics.js';
 import {
@@ -396,6 +404,22 @@ export interface OckamNode {
   relay(name: string): RelayInfo;
   deleteRelay(name: string): Promise<void>;
 
+  /**
+   * Starts the node's kafka-outlet (KAFKA.md §1.1): `kafka_interceptor`, `kafka_bootstrap` to the
+   * bootstrap server, and `kafka_outlet_<id>` per broker as Metadata responses name them. One per node.
+   */
+  createKafkaOutlet(config: KafkaOutletConfig): Promise<KafkaOutletInfo>;
+  kafkaOutlets(): KafkaOutletInfo[];
+  kafkaOutlet(addr: string): KafkaOutletInfo;
+  deleteKafkaOutlet(addr: string): Promise<void>;
+  /** Starts a kafka-inlet (KAFKA.md §1.1): a Kafka-aware portal to a kafka-outlet, with end-to-end encryption. */
+  createKafkaInlet(config: KafkaInletConfig): Promise<KafkaInletInfo>;
+  kafkaInlets(): KafkaInletInfo[];
+  kafkaInlet(addr: string): KafkaInletInfo;
+  deleteKafkaInlet(addr: string): Promise<void>;
+  /** Every kafka service as Ockam lists them: `{ addr, type }`. */
+  kafkaServices(): KafkaServiceStatus[];
+
   setPolicy(target: PolicyTarget, expression: string): Promise<string>;
   policies(): Promise<PolicyList>;
   policy(target: PolicyTarget): Promise<string | undefined>;
@@ -638,6 +662,20 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
     });
     cleanup.push('portals', () => portals.stop());
     await portals.start();
+    const kafka = new KafkaServices({
+      node,
+      nodeName: name,
+      state: records,
+      channels: secureChannels,
+      routeContext: () => routeContext,
+      exposedTo: () => exposedTo(),
+      accessControl: (kind, resource, allow) => trust.accessControl(kind, resource, allow),
+      // `self` exists by the time a kafka-inlet is made (saved ones are recreated at the end).
+      keyExchange: (o) => createKafkaKeyExchange(self, o),
+      ...(options.session ? { session: options.session } : {}),
+      ...lg,
+    });
+    cleanup.push('kafka', () => kafka.stop());
 
     await step('started');
     const tcpListenerAddress = listener ? `${listener.address.host}:${listener.address.port}` : '';
@@ -760,7 +798,7 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
           name: 'ockam_portal_connections_open',
           help: 'Open portal connections (inlets and outlets)',
           type: 'gauge',
-          samples: [{ value: portals.openConnections() }],
+          samples: [{ value: portals.openConnections() + kafka.openConnections() }],
         },
         {
           name: 'ockam_reconnects_total',
@@ -960,6 +998,15 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       servedRelays: () => portals.relayNames(),
       relay: (relayName) => portals.relay(relayName),
       deleteRelay: (relayName) => portals.deleteRelay(relayName),
+      createKafkaOutlet: (config) => kafka.createOutlet(config),
+      kafkaOutlets: () => kafka.outlets(),
+      kafkaOutlet: (addr) => kafka.outlet(addr),
+      deleteKafkaOutlet: (addr) => kafka.deleteOutlet(addr),
+      createKafkaInlet: (config) => kafka.createInlet(config),
+      kafkaInlets: () => kafka.inlets(),
+      kafkaInlet: (addr) => kafka.inlet(addr),
+      deleteKafkaInlet: (addr) => kafka.deleteInlet(addr),
+      kafkaServices: () => kafka.statuses(),
       async setPolicy(target, expression) {
         const text = await trust.policies.setPolicy(target, expression);
         logger?.info('policy set', { ...target, expression: text });
@@ -997,6 +1044,8 @@ export async function startNode(options: NodeOptions, hooks: StartHooks): Promis
       cleanup,
       ...lg,
     });
+    // Saved kafka services come back once the key exchange can reach the node.
+    await kafka.start();
     logger?.info('node started', { name, tcpListenerAddress, pid: process.pid });
     return self;
   } catch (e) {

@@ -368,7 +368,9 @@ export class Portals {
       return { ...c, ...(c.close ? { close: c.close } : {}) };
     };
     const relay = await createRelay(this.#o.node, connect, config.name, {
-      exposeTo: ['api', ...(this.#o.relayServices?.() ?? [])],
+      // `key_exchanger` as `api`: a Kafka consumer reached through its relay (KAFKA.md §2.3) takes
+      // key exchanges there; it authenticates its peers itself, as `api` does.
+      exposeTo: ['api', 'key_exchanger', ...(this.#o.relayServices?.() ?? [])],
       // A saved relay recreated at start keeps trying: the relay node may be down, or still hold
       // the name for the connection this node had before it was killed.
       required: save && !config.noConnectionWait,

@@ -5,6 +5,8 @@
  * - `createOutlet` / `createInlet`: carry TCP connections over any Ockam route (PROTOCOL.md §7);
  * - `startRelayService` / `createRelay`: reach a node that accepts no connections through a relay
  *   node (PROTOCOL.md §8);
+ * - `startInletInterceptor` / `startOutletInterceptor`: a hop inside a portal route that rewrites
+ *   each connection's bytes (Ockam's portal interceptors, KAFKA.md §1.2);
  * - `Session`: watches a route with pings and rebuilds it with back-off (PROTOCOL.md §7.4);
  * - `encodePortalMessage` / `decodePortalMessage`: the portal wire messages.
  *
@@ -30,6 +32,14 @@ export {
   type InletStatus,
 } from './inlet.js';
 export {
+  type ConnectionInterceptor,
+  DEFAULT_MAX_INTERCEPTED_CONNECTIONS,
+  type InterceptorOptions,
+  type PortalInterceptor,
+  startInletInterceptor,
+  startOutletInterceptor,
+} from './interceptor.js';
+export {
   createOutlet,
   DEFAULT_LINGER_MS,
   DEFAULT_OUTLET_ADDRESS,
@@ -37,6 +47,7 @@ export {
   type HostPort,
   type Outlet,
   type OutletOptions,
+  type OutletTlsOptions,
 } from './outlet.js';
 export {
   createRelay,

@@ -33,6 +33,7 @@
  * ```
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   type Address,
   type AddressLike,
@@ -48,6 +49,7 @@ import {
 } from '@ockam/core';
 import { PortalError } from './errors.js';
 import { useEcho } from './internal/echo.js';
+import { incomingCheck } from './internal/incoming.js';
 import { PortalConnection } from './internal/portal-connection.js';
 import { errorMessage, within } from './internal/timers.js';
 import { decodePortalMessage, encodePortalMessage } from './portal-message.js';
@@ -82,6 +84,11 @@ export interface OutletOptions {
   outgoing?: OutgoingAccessControl;
   /** How long connecting to the target may take (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Connect to the target with TLS (Ockam's `--tls`): `true` verifies its certificate against the
+   * system's CAs for the target's host name; an object sets the CAs (PEM) or the server name.
+   */
+  tls?: boolean | OutletTlsOptions;
   /** How long closed portal workers linger to absorb in-flight messages (default 1 000 ms). */
   lingerMs?: number;
   /**
@@ -90,6 +97,13 @@ export interface OutletOptions {
    */
   sweepIntervalMs?: number;
   logger?: Logger;
+}
+
+export interface OutletTlsOptions {
+  /** Trusted CA certificates (PEM) instead of the system's. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** The name the certificate must carry (default: the target's host). */
+  servername?: string;
 }
 
 export interface Outlet {
@@ -125,7 +139,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   ): Promise<void> => {
     let socket: Socket;
     try {
-      socket = await dial(to, connectTimeoutMs, dialing);
+      socket = await dial(to, connectTimeoutMs, dialing, options.tls);
     } catch (e) {
       logger.warn('tcp outlet cannot reach its target', {
         target: `${to.host}:${to.port}`,
@@ -167,17 +181,7 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   const refusals = new LogLimiter(logger, REFUSAL_LOG_INTERVAL_MS);
   let answering = 0;
   /** `incoming` for the listener's messages: checked here, not by the router, so a refusal can be answered. */
-  const authorized = async (routed: RoutedMessage): Promise<boolean> => {
-    if (options.incoming === undefined) return true;
-    try {
-      return await options.incoming.isAuthorized(routed);
-    } catch (e) {
-      refusals.warn('incoming-failed', 'tcp outlet access control failed; refusing', {
-        error: errorMessage(e),
-      });
-      return false;
-    }
-  };
+  const authorized = incomingCheck(options.incoming, refusals, 'tcp outlet');
 
   node.startWorker(
     address,
@@ -267,14 +271,30 @@ export function createOutlet(node: Node, options: OutletOptions): Outlet {
   };
 }
 
-function dial(to: HostPort, timeoutMs: number, dialing: Set<Socket>): Promise<Socket> {
+function dial(
+  to: HostPort,
+  timeoutMs: number,
+  dialing: Set<Socket>,
+  tls: boolean | OutletTlsOptions | undefined,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true });
+    const tcp = { host: to.host, port: to.port, allowHalfOpen: true, noDelay: true };
+    const secure = tls === true ? {} : tls === false ? undefined : tls;
+    // A TLS socket is ready once the handshake (and the certificate check) is done.
+    const socket: Socket =
+      secure === undefined
+        ? netConnect(tcp)
+        : tlsConnect({
+            ...tcp,
+            servername: secure.servername ?? (isIp(to.host) ? '' : to.host),
+            ...(secure.ca !== undefined ? { ca: secure.ca } : {}),
+          });
+    const ready = secure === undefined ? 'connect' : 'secureConnect';
     dialing.add(socket);
     const settle = (error: Error | undefined): void => {
       clearTimeout(timer);
       dialing.delete(socket);
-      socket.off('connect', onConnect);
+      socket.off(ready, onConnect);
       socket.off('error', onError);
       socket.off('close', onClose);
       if (error === undefined) resolve(socket);
@@ -293,10 +313,14 @@ function dial(to: HostPort, timeoutMs: number, dialing: Set<Socket>): Promise<So
         settle(new PortalError('timeout', `Cannot connect to ${to.host}:${to.port} within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.once('connect', onConnect);
+    socket.once(ready, onConnect);
     socket.once('error', onError);
     socket.once('close', onClose);
   });
+}
+
+function isIp(host: string): boolean {
+  return /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.includes(':');
 }
 
 export function toHostPort(value: HostPort | string): HostPort {

@@ -4,6 +4,7 @@ import { isNodeProcess, isNodeRunning, spawnNode, stopNodeProcess } from '@ockam
 import type { Command } from 'commander';
 import { loadConfig, type NodeConfig } from '../config.js';
 import type { CliContext } from '../context.js';
+import { KAFKA_DEFAULT_BOOTSTRAP_SERVER, kafkaHostPort, kafkaInletConfig } from './kafka.js';
 import { createNode } from './node.js';
 import { expandInletTo } from './portals.js';
 import { enrollTicket } from './project.js';
@@ -93,6 +94,19 @@ async function applyNodes(
       });
       done.push(`tcp outlet ${o.name} → ${hostPort(o.to)}`);
     }
+    for (const k of n.kafkaOutlets) {
+      const f = k.flags;
+      const at = typeof f.at === 'string' ? ctx.client(f.at) : api;
+      const o = await at.call('createKafkaOutlet', {
+        addr: k.addr,
+        bootstrapServer: kafkaHostPort(
+          (f['bootstrap-server'] as string | undefined) ?? KAFKA_DEFAULT_BOOTSTRAP_SERVER,
+        ),
+        ...(f.tls === true ? { tls: true } : {}),
+        ...(typeof f.allow === 'string' ? { allow: f.allow } : {}),
+      });
+      done.push(`kafka outlet ${k.addr} → ${o.bootstrapServer}`);
+    }
     for (const r of n.relays) {
       await api.call('createRelay', { name: r.name, at: r.at ?? '/project/default' });
       done.push(`relay ${r.name}`);
@@ -107,8 +121,34 @@ async function applyNodes(
       });
       done.push(`tcp inlet ${i.name} on ${hostPort(i.from)}`);
     }
+    for (const k of n.kafkaInlets) {
+      const f = k.flags;
+      const text = (flag: string) => (typeof f[flag] === 'string' ? (f[flag] as string) : undefined);
+      const config = kafkaInletConfig({
+        addr: k.addr,
+        ...optional('from', text('from')),
+        ...optional('brokersPortRange', text('brokers-port-range')),
+        ...optional('to', text('to')),
+        ...optional('consumer', text('consumer')),
+        ...optional('consumerRelay', text('consumer-relay')),
+        ...optional('publishingRelay', text('publishing-relay')),
+        ...(f['avoid-publishing'] === true ? { avoidPublishing: true } : {}),
+        ...(f['disable-content-encryption'] === true ? { disableContentEncryption: true } : {}),
+        ...(Array.isArray(f['encrypted-field']) ? { encryptedField: f['encrypted-field'] } : {}),
+        ...optional('allow', text('allow')),
+        ...optional('allowConsumer', text('allow-consumer')),
+        ...optional('allowProducer', text('allow-producer')),
+      });
+      const at = text('at') !== undefined ? ctx.client(text('at')!) : api;
+      const i = await at.call('createKafkaInlet', config, { timeoutMs: 120_000 });
+      done.push(`kafka inlet ${k.addr} on ${i.from}`);
+    }
   }
   return done;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 export function registerRunCommand(program: Command, run: Run): void {

@@ -17,6 +17,12 @@
  */
 import type { BrokerConnectionInfo, BrokerKind, BrokerListenerInfo } from '../brokers.js';
 import type {
+  KafkaInletConfig,
+  KafkaInletInfo,
+  KafkaOutletConfig,
+  KafkaOutletInfo,
+} from '../kafka-services.js';
+import type {
   NodeStatus as LocalNodeStatus,
   PolicyList,
   PolicyTarget,
@@ -34,6 +40,10 @@ export type {
   BrokerListenerInfo,
   ChannelInfo,
   InletInfo,
+  KafkaInletConfig,
+  KafkaInletInfo,
+  KafkaOutletConfig,
+  KafkaOutletInfo,
   ListenerInfo,
   OutletInfo,
   RelayInfo,
@@ -188,6 +198,16 @@ export const CONTROL_API = {
   listRelays: endpoint<NoInput, { relays: RelayInfo[]; served: string[] }>('GET', '/relays'),
   getRelay: endpoint<{ name: string }, RelayInfo>('GET', '/relays/:name'),
   deleteRelay: endpoint<{ name: string }, { deleted: string }>('DELETE', '/relays/:name'),
+
+  createKafkaOutlet: endpoint<KafkaOutletConfig, KafkaOutletInfo>('POST', '/kafka-outlets'),
+  listKafkaOutlets: endpoint<NoInput, { outlets: KafkaOutletInfo[] }>('GET', '/kafka-outlets'),
+  getKafkaOutlet: endpoint<{ addr: string }, KafkaOutletInfo>('GET', '/kafka-outlets/:addr'),
+  deleteKafkaOutlet: endpoint<{ addr: string }, { deleted: string }>('DELETE', '/kafka-outlets/:addr'),
+
+  createKafkaInlet: endpoint<KafkaInletConfig, KafkaInletInfo>('POST', '/kafka-inlets'),
+  listKafkaInlets: endpoint<NoInput, { inlets: KafkaInletInfo[] }>('GET', '/kafka-inlets'),
+  getKafkaInlet: endpoint<{ addr: string }, KafkaInletInfo>('GET', '/kafka-inlets/:addr'),
+  deleteKafkaInlet: endpoint<{ addr: string }, { deleted: string }>('DELETE', '/kafka-inlets/:addr'),
 
   setPolicy: endpoint<PolicyQuery & { expression: string }, PolicyTarget & { expression: string }>(
     'POST',
