@@ -15,9 +15,9 @@
  * allow everyone without an authority.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // A relative import: @ockam/brokers depends on this package (its free ports and waits).
-import { brokerSkipReason, type KafkaBroker, kcat, startKafka } from '../../brokers/src/index.js';
+import { brokerSkipReason, type KafkaBroker, kcat, startKafka } from '@ockam/brokers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ockam, rustMissing } from '../src/ockam.js';
 import { freePort } from '../src/ports.js';
 
