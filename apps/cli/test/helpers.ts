@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort as freeTcpPort } from '@ockam/brokers';
 
 export const OCKAM_BIN = fileURLToPath(new URL('../bin/ockam.js', import.meta.url));
 
@@ -62,12 +62,5 @@ export function shell(home: string, script: string): Promise<RunResult> {
 
 /** A port free a moment ago on 127.0.0.1 (bound, then released). */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+  return freeTcpPort('tcp');
 }

@@ -1,17 +1,9 @@
 import { createServer, type Server } from 'node:net';
+import { freePort as freeTcpPort } from '@ockam/brokers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, type OckamNode } from '../src/index.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+const freePort = () => freeTcpPort('tcp');
 
 function bound(port: number): Promise<boolean> {
   return new Promise((resolve) => {

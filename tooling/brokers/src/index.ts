@@ -164,6 +164,45 @@ export interface StartedBroker {
   restart(): Promise<void>;
 }
 
+/**
+ * Starts a broker process and waits until `ready()` (or until it dies, which throws with the end of
+ * its log); the returned stop/restart act on whichever process is current.
+ */
+async function runBroker(
+  name: string,
+  spawnIt: () => ReturnType<typeof startProcess>,
+  ready: () => Promise<boolean>,
+  logFile: string,
+  dir: string,
+): Promise<Pick<StartedBroker, 'stop' | 'restart'>> {
+  let proc: ReturnType<typeof startProcess> | undefined;
+  const start = async () => {
+    const p = spawnIt();
+    proc = p;
+    let died = false;
+    void p.exited.then(() => {
+      died = true;
+    });
+    await until(
+      async () => died || (await ready()),
+      START_TIMEOUT_MS,
+      () => `${name}: ${tail(logFile)}`,
+    );
+    if (died) throw new Error(`${name} exited during start: ${tail(logFile)}`);
+  };
+  await start();
+  return {
+    async stop(o = {}) {
+      if (proc) await stopProcess(proc);
+      if (o.remove) rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      if (proc) await stopProcess(proc);
+      await start();
+    },
+  };
+}
+
 export interface KafkaBroker extends StartedBroker {
   /** `127.0.0.1:PORT`, the bootstrap server clients use. */
   readonly bootstrap: string;
@@ -238,42 +277,27 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
     },
   );
 
-  let proc: ReturnType<typeof startProcess> | undefined;
-  const start = async () => {
-    const p = startProcess(
-      'java',
-      java('kafka.Kafka', [propertiesFile], options.heap ?? '512m'),
-      process.env,
-      logFile,
-      dir,
-    );
-    proc = p;
-    let died = false;
-    void p.exited.then(() => {
-      died = true;
-    });
-    await until(
-      async () => died || (await kafkaReady(port)),
-      START_TIMEOUT_MS,
-      () => `Kafka on ${port}: ${tail(logFile)}`,
-    );
-    if (died) throw new Error(`Kafka exited during start: ${tail(logFile)}`);
-  };
-  await start();
+  const broker = await runBroker(
+    'Kafka',
+    () =>
+      startProcess(
+        'java',
+        java('kafka.Kafka', [propertiesFile], options.heap ?? '512m'),
+        process.env,
+        logFile,
+        dir,
+      ),
+    () => kafkaReady(port),
+    logFile,
+    dir,
+  );
   return {
     dir,
     bootstrap: `127.0.0.1:${port}`,
     port,
     logDir,
     output: () => readText(logFile),
-    async stop(o = {}) {
-      if (proc) await stopProcess(proc);
-      if (o.remove) rmSync(dir, { recursive: true, force: true });
-    },
-    async restart() {
-      if (proc) await stopProcess(proc);
-      await start();
-    },
+    ...broker,
   };
 }
 
@@ -315,22 +339,13 @@ export async function startRabbitMQ(): Promise<RabbitMQBroker> {
     RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
   };
   const logFile = join(dir, 'rabbitmq.log');
-  let proc: ReturnType<typeof startProcess> | undefined;
-  const start = async () => {
-    const p = startProcess(join(RABBITMQ_BIN, 'rabbitmq-server'), [], env, logFile, dir);
-    proc = p;
-    let died = false;
-    void p.exited.then(() => {
-      died = true;
-    });
-    await until(
-      async () => died || (await rabbitReady(port)),
-      START_TIMEOUT_MS,
-      () => `RabbitMQ on ${port}: ${tail(logFile)}`,
-    );
-    if (died) throw new Error(`RabbitMQ exited during start: ${tail(logFile)}`);
-  };
-  await start();
+  const broker = await runBroker(
+    'RabbitMQ',
+    () => startProcess(join(RABBITMQ_BIN, 'rabbitmq-server'), [], env, logFile, dir),
+    () => rabbitReady(port),
+    logFile,
+    dir,
+  );
   return {
     dir,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
@@ -339,14 +354,7 @@ export async function startRabbitMQ(): Promise<RabbitMQBroker> {
     output: () => readText(logFile),
     ctl: (args) =>
       execFileSync(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', nodeName, ...args], { env, encoding: 'utf8' }),
-    async stop(o = {}) {
-      if (proc) await stopProcess(proc);
-      if (o.remove) rmSync(dir, { recursive: true, force: true });
-    },
-    async restart() {
-      if (proc) await stopProcess(proc);
-      await start();
-    },
+    ...broker,
   };
 }
 

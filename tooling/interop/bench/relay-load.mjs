@@ -21,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { homedir, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeTransportMessage, encodeBareString, LocalMessage } from '@ockam/core';
 import { encodeFrame, FrameDecoder } from '@ockam/transport-tcp';
@@ -36,6 +36,7 @@ import {
   sleep,
   table,
 } from '../../../apps/cli/bench/lib.mjs';
+import { RUST_BIN, RUST_ENV } from './sides.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
@@ -45,23 +46,6 @@ const RATE = Number(process.env.BENCH_GBPS ?? 0);
 /** Gbit/s the registrant reads at (0: as fast as it comes). */
 const SINK_RATE = Number(process.env.BENCH_SINK_GBPS ?? 0);
 const IMPLS = (process.env.BENCH_IMPLS ?? 'ours,rust').split(',').map((s) => s.trim());
-const RUST_BIN =
-  process.env.OCKAM_RUST ??
-  join(
-    process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
-    'ockam-ts',
-    'rust',
-    'ockam-0.139.0',
-    'bin',
-    'ockam',
-  );
-const RUST_ENV = {
-  OCKAM_OPENTELEMETRY_EXPORT: 'false',
-  OCKAM_DISABLE_UPGRADE_CHECK: 'true',
-  NO_INPUT: 'true',
-  NO_COLOR: 'true',
-};
-
 /** A relay node of `impl` in its own OCKAM_HOME; resolves with its port, pid and a delete(). */
 async function relayNode(impl, root) {
   const home = join(root, impl);

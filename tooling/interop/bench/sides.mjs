@@ -19,7 +19,7 @@ export const RUST_BIN =
     'ockam',
   );
 // What the Rust command is told in every call (as src/ockam.ts): no telemetry, upgrade check or prompts.
-const RUST_ENV = {
+export const RUST_ENV = {
   OCKAM_OPENTELEMETRY_EXPORT: 'false',
   OCKAM_DISABLE_UPGRADE_CHECK: 'true',
   NO_INPUT: 'true',
