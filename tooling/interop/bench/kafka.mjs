@@ -184,7 +184,10 @@ async function main() {
         console.log(`${impl}: no kafka-inlet command: its rows are left out`);
         continue;
       }
-      sides.push({ impl, s, inlets: await portals(s, kafka.bootstrap) });
+      // Pushed before its nodes start, so that `finally` deletes them even if a step fails.
+      const entry = { impl, s, inlets: undefined };
+      sides.push(entry);
+      entry.inlets = await portals(s, kafka.bootstrap);
     }
 
     // Producer rows: path name → function of the run number (each run writes a topic of its own).
