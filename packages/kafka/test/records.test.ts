@@ -101,6 +101,19 @@ describe('record batches (magic 2) from kafka-clients 3.7.2', () => {
     expect(b && crcMatches(b)).toBe(false);
   });
 
+  it('refuses, at once, a snappy literal whose 4-byte length has the top bit set (snappyjs looped on it for good)', () => {
+    // Preamble 16, then a literal tag with a 4-byte length 0x80000000: as a signed 32-bit length it
+    // is negative, and snappyjs 0.7's decoder then walks backwards for ever.
+    const hostile = Buffer.from('10fc00000080' + '00'.repeat(32), 'hex');
+    const started = performance.now();
+    expect(() => decompress(2, hostile, 1 << 20)).toThrow(/Cannot decompress snappy/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    // A block declaring more than the bound is refused before anything is allocated.
+    expect(() => decompress(2, Buffer.from('ffffffff0f00', 'hex'), 1 << 20)).toThrow(
+      /over the 1048576-byte bound/,
+    );
+  });
+
   it('never decodes random bytes into records: a serialization error instead', () => {
     fc.assert(
       fc.property(

@@ -4,8 +4,13 @@
  * zstd can claim gigabytes.
  *
  * - gzip: node:zlib with `maxOutputLength`.
- * - snappy: snappyjs (raw Snappy, as librdkafka writes) inside Xerial's framing, as the Java
- *   client writes (`SnappyOutputStream`: magic `82 'SNAPPY' 00`, two int32, then int32-sized blocks).
+ * - snappy: the `snappy` package (napi-rs over Rust's `snap` crate, which checks every tag against
+ *   the input and output it has) for raw Snappy, as librdkafka writes, inside Xerial's framing, as
+ *   the Java client writes (`SnappyOutputStream`: magic `82 'SNAPPY' 00`, two int32, then
+ *   int32-sized blocks). Each block's declared length is checked against the bound before it
+ *   decompresses, because `snap` allocates what the header declares. Not snappyjs: a literal whose
+ *   4-byte length has the top bit set makes its length negative, and its loop then runs backwards
+ *   for ever on 240 random bytes (found by our property test: an event loop stuck for good).
  * - zstd: fzstd, a maintained pure-JS decoder (Node 20 has no zstd), after a structural walk of
  *   the frames that bounds the output before fzstd allocates a window (fzstd trusts the header's
  *   window size, up to 2 GiB).
@@ -15,9 +20,9 @@
  *   and block checksums are not verified because the batch CRC-32C already covers these bytes.
  */
 import { gunzipSync } from 'node:zlib';
-import { joinBytes } from '@ockam/core';
+import { joinBytes, readUvarint } from '@ockam/core';
 import { decompress as zstdDecompress } from 'fzstd';
-import snappy from 'snappyjs';
+import { uncompressSync } from 'snappy';
 import { KafkaInterceptError } from '../errors.js';
 
 export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
@@ -53,8 +58,18 @@ export function decompress(codec: number, data: Uint8Array, limit: number): Uint
 const XERIAL_MAGIC = [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00];
 
 function snappyRaw(block: Uint8Array, limit: number): Uint8Array {
+  let declared: number;
   try {
-    return snappy.uncompress(block, limit) as Uint8Array;
+    [declared] = readUvarint(block, 0, 'snappy length');
+  } catch (e) {
+    return fail('snappy', (e as Error).message, e);
+  }
+  if (declared > limit) fail('snappy', `block declares ${declared} bytes, over the ${limit}-byte bound`);
+  try {
+    const out = uncompressSync(Buffer.from(block.buffer, block.byteOffset, block.byteLength), {
+      asBuffer: true,
+    }) as Buffer;
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {
     return fail('snappy', (e as Error).message, e);
   }
