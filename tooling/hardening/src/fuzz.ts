@@ -106,6 +106,9 @@ export type Mutation =
   | 'duplicate'
   | 'delete';
 
+/** The most bytes one `duplicate` mutation adds to an input. */
+const MAX_DUPLICATED = 1024 * 1024;
+
 const MUTATIONS: readonly Mutation[] = [
   'bitflip',
   'byte',
@@ -171,8 +174,12 @@ export function mutate(rng: Rng, valid: Uint8Array, other: Uint8Array, kind: Mut
     case 'duplicate': {
       const a = rng.int(n + 1);
       const b = a + rng.int(n - a + 1);
-      const times = 1 + rng.int(rng.bool(0.1) ? 200 : 3);
       const piece = valid.subarray(a, b);
+      // At most MAX_DUPLICATED more bytes: a 20 MB seed copied 200 times is the fuzzer's own 4 GB.
+      const times = Math.min(
+        1 + rng.int(rng.bool(0.1) ? 200 : 3),
+        Math.max(1, Math.floor(MAX_DUPLICATED / Math.max(1, piece.length))),
+      );
       const out = new Uint8Array(n + piece.length * times);
       out.set(valid.subarray(0, b));
       for (let i = 0; i < times; i++) out.set(piece, b + i * piece.length);
