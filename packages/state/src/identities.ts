@@ -26,7 +26,7 @@ import {
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
 import { decodePurposeKeyAttestation } from '@ockam/identity/codec';
-import { createVault } from '@ockam/vault';
+import { createExternalVault, createVault, type SigningKeyBackend } from '@ockam/vault';
 import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
@@ -48,8 +48,44 @@ export interface VaultRecord {
   inDatabase: boolean;
   masterKey: 'key-file' | 'passphrase';
   backend: 'node' | 'noble';
+  /** Where its signing keys are kept when not in its key store (a PKCS#11 token, AWS KMS). */
+  signingKeys?: SigningKeysConfig;
   isDefault: boolean;
   createdAt: number;
+}
+
+/**
+ * A vault's signing keys in hardware or a cloud KMS: `kind` names the backend and the rest is its
+ * own JSON configuration (a library path and slot, a region), stored in the vault row. Secrets such
+ * as a PIN are not part of it: the backend reads them from the environment when it opens.
+ */
+export interface SigningKeysConfig {
+  readonly kind: 'pkcs11' | 'aws-kms';
+  readonly [option: string]: unknown;
+}
+
+/**
+ * The package implementing each signing-key backend. Each exports
+ * `openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): SigningKeyBackend`, which
+ * opens a session (and fails with a clear OckamError when it cannot); loaded on first use, so that
+ * a machine without a PKCS#11 binding or the AWS SDK still runs every software vault.
+ */
+const SIGNING_KEY_PACKAGES: Record<SigningKeysConfig['kind'], string> = {
+  pkcs11: '@ockam/vault-pkcs11',
+  'aws-kms': '@ockam/vault-aws-kms',
+};
+
+function openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): SigningKeyBackend {
+  const name = SIGNING_KEY_PACKAGES[config.kind];
+  if (name === undefined)
+    throw new StateError(
+      'invalid',
+      `Vault ${vaultName} keeps its keys in an unknown backend '${config.kind}'`,
+    );
+  const mod = createRequire(import.meta.url)(name) as {
+    openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): SigningKeyBackend;
+  };
+  return mod.openSigningKeyBackend(config, vaultName);
 }
 
 export interface IdentityRecord {
@@ -66,6 +102,7 @@ interface VaultRow {
   path: string;
   master_key: string;
   backend: string;
+  signing_keys: string | null;
   is_default: number;
   created_at: number;
 }
@@ -107,6 +144,7 @@ const vaultRecord = (r: VaultRow, databasePath: string): VaultRecord => ({
   inDatabase: resolve(r.path) === resolve(databasePath),
   masterKey: r.master_key as VaultRecord['masterKey'],
   backend: r.backend as VaultRecord['backend'],
+  ...(r.signing_keys ? { signingKeys: JSON.parse(r.signing_keys) as SigningKeysConfig } : {}),
   isDefault: r.is_default === 1,
   createdAt: r.created_at,
 });
@@ -190,7 +228,10 @@ export class Identities {
    * Without `path`, the first vault keeps its keys in the main database and the others in
    * `vaults/<name>.sqlite3`; a `path` must not exist yet.
    */
-  createVault(name: string, options: { backend?: 'node' | 'noble'; path?: string } = {}): VaultRecord {
+  createVault(
+    name: string,
+    options: { backend?: 'node' | 'noble'; path?: string; signingKeys?: SigningKeysConfig } = {},
+  ): VaultRecord {
     checkName('vault', name);
     if (this.getVault(name)) throw new StateError('already-exists', `Vault ${name} already exists`);
     const databasePath = this.state.home.databasePath;
@@ -211,14 +252,24 @@ export class Identities {
         masterKey: this.#masterKeySource(name, masterKey),
       })
       .close();
+    // A backend that cannot open now (no library, no token, a wrong PIN) is refused before the row.
+    if (options.signingKeys !== undefined) void openSigningKeyBackend(options.signingKeys, name).close();
     this.#db
       .transaction(() => {
         const hasDefault = this.#db.prepare('SELECT 1 FROM vault WHERE is_default = 1').get() !== undefined;
         this.#db
           .prepare(
-            'INSERT INTO vault (name, path, master_key, backend, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+            'INSERT INTO vault (name, path, master_key, backend, signing_keys, is_default, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
           )
-          .run(name, path, masterKey, options.backend ?? 'node', hasDefault ? 0 : 1, Date.now());
+          .run(
+            name,
+            path,
+            masterKey,
+            options.backend ?? 'node',
+            options.signingKeys === undefined ? null : JSON.stringify(options.signingKeys),
+            hasDefault ? 0 : 1,
+            Date.now(),
+          );
       })
       .immediate();
     return this.requireVault(name);
@@ -291,8 +342,25 @@ export class Identities {
       database: record.inDatabase ? this.#db : record.path,
       masterKey: this.#masterKeySource(record.name, record.masterKey),
     });
-    const vault = createVault(record.backend, { store });
-    return { record, vault, close: () => store.close() };
+    const software = createVault(record.backend, { store });
+    if (record.signingKeys === undefined) return { record, vault: software, close: () => store.close() };
+    let keys: SigningKeyBackend;
+    try {
+      keys = openSigningKeyBackend(record.signingKeys, record.name);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    const vault = createExternalVault(software, keys);
+    return {
+      record,
+      vault,
+      close: () => {
+        store.close();
+        // Ending a token session or a KMS client cannot fail in a way the caller could act on.
+        void vault.close().catch(() => {});
+      },
+    };
   }
 
   deleteVault(name: string): void {

@@ -23,6 +23,7 @@ export {
   type IdentityRecord,
   type OpenVault,
   PASSPHRASE_ENV,
+  type SigningKeysConfig,
   type VaultRecord,
   withHomeLock,
 } from './identities.js';

@@ -167,6 +167,9 @@ const MIGRATIONS: string[] = [
    INSERT INTO node_resource_v6 SELECT node_name, kind, name, config, created_at FROM node_resource ORDER BY created_at, rowid;
    DROP TABLE node_resource;
    ALTER TABLE node_resource_v6 RENAME TO node_resource;`,
+  // Where a vault's signing keys live when not in its own key store: JSON of SigningKeysConfig
+  // (a PKCS#11 token, AWS KMS), NULL for software keys. Secrets (a PIN) are never stored.
+  `ALTER TABLE vault ADD COLUMN signing_keys TEXT;`,
 ];
 
 function toRecord(r: NodeRow): NodeRecord {

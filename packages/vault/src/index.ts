@@ -17,6 +17,7 @@
  */
 export { createVault, type VaultBackend } from './create-vault.js';
 export { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-signature.js';
+export { createExternalVault, type ExternalVault, type SigningKeyBackend } from './external-vault.js';
 export type { VaultOptions } from './internal/software-vault.js';
 export { type KeyStore, MemoryKeyStore, type StoredKey } from './key-store.js';
 export { NobleVault } from './noble-vault.js';
