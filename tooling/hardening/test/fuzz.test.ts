@@ -6,10 +6,12 @@
  * of the process watched, and declared lengths over every cap are checked not to allocate.
  */
 
+import { readFileSync } from 'node:fs';
 import { parseBooleanExpr, parseExpr, parsePolicyExpression } from '@ockam/abac';
 import { decodeLegacyExpr, encodeLegacyExpr } from '@ockam/abac/codec';
 import {
   Address,
+  concatBytes,
   decodeBareString,
   decodeCbor,
   decodeLegacyTransportMessage,
@@ -66,6 +68,7 @@ import {
   decodeCredentialAndPurposeKey,
   decodePurposeKeyAttestation,
 } from '@ockam/identity/codec';
+import { KafkaInletInterceptor, KafkaOutletInterceptor } from '@ockam/kafka';
 import { decodePortalMessage, encodePortalMessage } from '@ockam/portals/codec';
 import { Decryptor, Encryptor, HandshakeState, OCKAM_PROTOCOL_NAME } from '@ockam/secure-channel';
 import {
@@ -936,6 +939,147 @@ describe('decoders of network input fed random and mutated bytes', () => {
         count: 2000,
         run: (b) => decodeLegacyExpr(b),
       });
+    });
+  });
+
+  describe('@ockam/kafka', () => {
+    /** kafka-clients 3.7.2's encodings of message bodies (the package's own vectors). */
+    const KAFKA_VECTORS = (
+      JSON.parse(
+        readFileSync(new URL('../../../packages/kafka/test/vectors/messages.json', import.meta.url), 'utf8'),
+      ) as { vectors: Array<{ message: string; version: number; hex: string }> }
+    ).vectors;
+    const kafkaBody = (message: string, version: number): Uint8Array => {
+      const v = KAFKA_VECTORS.find((x) => x.message === message && x.version === version);
+      if (v === undefined) throw new Error(`no Kafka vector ${message} v${version}`);
+      return Buffer.from(v.hex, 'hex');
+    };
+    /** The first version whose request header is flexible (v2: client id, then tagged fields). */
+    const FLEXIBLE_FROM: Record<number, number> = { 0: 9, 1: 12, 3: 9, 10: 3, 18: 3 };
+    const framed = (head: Uint8Array, body: Uint8Array): Uint8Array => {
+      const frame = new Uint8Array(4 + head.length + body.length);
+      new DataView(frame.buffer).setInt32(0, head.length + body.length);
+      frame.set(head, 4);
+      frame.set(body, 4 + head.length);
+      return frame;
+    };
+    const requestFrame = (apiKey: number, version: number, correlationId: number, body: Uint8Array) => {
+      const flexible = version >= (FLEXIBLE_FROM[apiKey] ?? Number.POSITIVE_INFINITY);
+      const head = new Uint8Array(8 + 2 + 6 + (flexible ? 1 : 0));
+      const view = new DataView(head.buffer);
+      view.setInt16(0, apiKey);
+      view.setInt16(2, version);
+      view.setInt32(4, correlationId);
+      view.setInt16(8, 6);
+      head.set(utf8('client'), 10);
+      return framed(head, body);
+    };
+    const responseFrame = (apiKey: number, version: number, correlationId: number, body: Uint8Array) => {
+      // ApiVersions answers with a v0 header whatever its version (clients must parse its error).
+      const flexible = apiKey !== 18 && version >= (FLEXIBLE_FROM[apiKey] ?? Number.POSITIVE_INFINITY);
+      const head = new Uint8Array(flexible ? 5 : 4);
+      new DataView(head.buffer).setInt32(0, correlationId);
+      return framed(head, body);
+    };
+    const REQUESTS: Array<[number, string, number]> = [
+      ...[3, 5, 7, 9, 10].map((v): [number, string, number] => [0, 'ProduceRequest', v]),
+      ...[4, 7, 11, 12, 13, 16].map((v): [number, string, number] => [1, 'FetchRequest', v]),
+    ];
+    /** The exchanges a broker's answer can be mutated in: the request, then the response. */
+    const EXCHANGES: Array<{ apiKey: number; version: number; request: Uint8Array; response: string }> = [
+      { apiKey: 1, version: 12, request: kafkaBody('FetchRequest', 12), response: 'FetchResponse' },
+      { apiKey: 1, version: 4, request: kafkaBody('FetchRequest', 4), response: 'FetchResponse' },
+      { apiKey: 3, version: 12, request: Uint8Array.of(1, 0, 0, 0), response: 'Metadata' },
+      { apiKey: 3, version: 0, request: Uint8Array.of(0, 0, 0, 0), response: 'Metadata' },
+      { apiKey: 10, version: 4, request: new Uint8Array(8), response: 'FindCoordinator' },
+      { apiKey: 10, version: 0, request: new Uint8Array(8), response: 'FindCoordinator' },
+      { apiKey: 18, version: 3, request: Uint8Array.of(1, 1, 0), response: 'ApiVersions' },
+      { apiKey: 0, version: 9, request: kafkaBody('ProduceRequest', 9), response: 'ProduceResponse' },
+    ];
+    let brokersSeen = 0;
+    const kafkaRefusal = () => new OckamError('kafka', 'invalid', 'refused by the fuzzer hook');
+    const inletHooks = {
+      brokerAddress: async (nodeId: number) => {
+        brokersSeen++;
+        return { host: '127.0.0.1', port: 20_000 + (nodeId & 0x3fff) };
+      },
+      publishConsumer: async () => {},
+      encryptValue: async (_t: string, _p: number, plaintext: Uint8Array) =>
+        concatBytes(Uint8Array.of(0x82), plaintext),
+      decryptValue: async (_t: string, _p: number, stored: Uint8Array) => {
+        if (stored[0] !== 0x82) throw kafkaRefusal();
+        return stored.subarray(1);
+      },
+    };
+    const inlet = new KafkaInletInterceptor(inletHooks, { encryptContent: true, encryptedFields: [] });
+    const fieldsInlet = new KafkaInletInterceptor(inletHooks, {
+      encryptContent: true,
+      encryptedFields: ['card'],
+    });
+    const outlet = new KafkaOutletInterceptor({
+      brokerSeen: async () => {
+        brokersSeen++;
+      },
+    });
+
+    /** Cut as portal chunks would be: one to four pieces at random points. */
+    const pieces = (rng: Rng, b: Uint8Array): Uint8Array[] => {
+      const cuts = [...new Set(Array.from({ length: rng.int(4) }, () => rng.int(b.length + 1)))].sort(
+        (x, y) => x - y,
+      );
+      return [0, ...cuts].map((c, i) => b.subarray(c, cuts[i] ?? b.length));
+    };
+
+    it('the inlet and outlet interceptors take hostile client requests, whole or in pieces, and fail typed', async () => {
+      const corpus = REQUESTS.map(([apiKey, name, version], i) =>
+        requestFrame(apiKey, version, i, kafkaBody(name, version)),
+      );
+      const rng = new Rng(SEED ^ 0x4af);
+      for (const [name, interceptor] of [
+        ['kafka inlet requests', inlet],
+        ['kafka inlet requests, --encrypted-field', fieldsInlet],
+        ['kafka outlet requests', outlet],
+      ] as const) {
+        await check({
+          name,
+          corpus,
+          count: 3000,
+          run: async (b) => {
+            const conn = interceptor.connection();
+            for (const chunk of pieces(rng, b)) await conn.request(chunk);
+          },
+        });
+      }
+    });
+
+    it('a hostile broker: mutated Fetch, Metadata, FindCoordinator, ApiVersions and Produce responses fail typed at the inlet and the outlet', async () => {
+      // One byte picks the exchange; the rest is the broker's answer to its request.
+      const corpus = EXCHANGES.map((x, i) =>
+        concatBytes(
+          Uint8Array.of(i),
+          responseFrame(x.apiKey, x.version, 1, kafkaBody(x.response, x.version)),
+        ),
+      );
+      const rng = new Rng(SEED ^ 0xb40);
+      for (const [name, interceptor] of [
+        ['kafka inlet responses (hostile broker)', inlet],
+        ['kafka outlet responses (hostile broker)', outlet],
+      ] as const) {
+        brokersSeen = 0;
+        await check({
+          name,
+          corpus,
+          count: 4000,
+          run: async (b) => {
+            const x = EXCHANGES[(b[0] ?? 0) % EXCHANGES.length]!;
+            const conn = interceptor.connection();
+            await conn.request(requestFrame(x.apiKey, x.version, 1, x.request));
+            for (const chunk of pieces(rng, b.subarray(1))) await conn.response(chunk);
+          },
+        });
+        // A broker list is read from the response's own bytes: no answer names more brokers than it could hold.
+        expect(brokersSeen).toBeLessThan(4000 * 64);
+      }
     });
   });
 
