@@ -1,0 +1,3 @@
+export { completeDeviceLogin, type DeviceLoginOptions } from './browser.js';
+export { CHROMIUM_FLAGS, CHROMIUM_PATH, chromiumSkipReason } from './chromium.js';
+export { type IdpClient, type IdpUser, type StartedIdp, startIdp } from './provider.js';
