@@ -20,6 +20,8 @@ export interface DeviceLoginOptions {
   password: string;
   /** For each page to appear (default 60 s: a busy machine). */
   timeoutMs?: number;
+  /** Told each provider page as it is reached (tests check that consent was shown). */
+  onPage?: (kind: PageKind) => void;
 }
 
 /**
@@ -65,6 +67,7 @@ async function walk(page: Page, options: DeviceLoginOptions): Promise<void> {
     }
     const kind = (await main.getAttribute('data-idp-page')) as PageKind | null;
     previous = await main.getAttribute('data-idp-render');
+    if (kind !== null) options.onPage?.(kind);
     const refused = async (): Promise<Error> =>
       new Error(`device login refused (${kind} page): ${collapse((await main.textContent()) ?? '')}`);
     if (kind === 'success') return;

@@ -66,26 +66,35 @@ async function signingKeys(): Promise<JsonWebKey[]> {
   ];
 }
 
+class FormTooLarge extends Error {}
+
+/** A urlencoded form, refused past MAX_FORM_BYTES without buffering the rest. */
 function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_FORM_BYTES) {
-        reject(new Error(`form larger than ${MAX_FORM_BYTES} bytes`));
-        req.destroy();
+        req.off('data', onData);
+        req.pause();
+        reject(new FormTooLarge(`form larger than ${MAX_FORM_BYTES} bytes`));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
 }
 
-function sendHtml(res: ServerResponse, status: number, html: string): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+function sendHtml(res: ServerResponse, status: number, html: string, close = false): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    ...(close ? { connection: 'close' } : {}),
+  });
   res.end(html);
 }
 
@@ -116,7 +125,10 @@ export async function startIdp(options: { users: IdpUser[]; clients: IdpClient[]
       return;
     }
     interaction(provider, req, res, m[2]).catch((err: unknown) => {
-      if (!res.headersSent) sendHtml(res, 400, page('error', 'Sign-in failed', '', errorText(err)));
+      // Too large: answered, then the connection is closed with the rest of the body unread.
+      const tooLarge = err instanceof FormTooLarge;
+      if (!res.headersSent)
+        sendHtml(res, tooLarge ? 413 : 400, page('error', 'Sign-in failed', '', errorText(err)), tooLarge);
       else res.destroy();
     });
   });
@@ -127,6 +139,8 @@ export async function startIdp(options: { users: IdpUser[]; clients: IdpClient[]
     res: ServerResponse,
     action: string | undefined,
   ) {
+    // The body first, bounded, whatever the cookies say.
+    const form = req.method === 'POST' ? await readForm(req) : undefined;
     const details = await p.interactionDetails(req, res);
     const clientId = String(details.params.client_id);
     const { name, details: missing } = details.prompt;
@@ -145,9 +159,8 @@ export async function startIdp(options: { users: IdpUser[]; clients: IdpClient[]
         );
       return sendHtml(res, 400, page('error', 'Sign-in failed', '', `unexpected prompt ${name}`));
     }
-    if (req.method !== 'POST')
+    if (form === undefined)
       return sendHtml(res, 405, page('error', 'Sign-in failed', '', 'method not allowed'));
-    const form = await readForm(req);
     if (action === 'login' && name === 'login') {
       const username = form.get('username') ?? '';
       const user = users.get(username);
