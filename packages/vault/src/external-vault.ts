@@ -70,7 +70,9 @@ export function createExternalVault(software: Vault, keys: SigningKeyBackend): E
     publicKey: (key) => (isSigning(key) ? keys.publicKey(key) : software.publicKey(key)),
     verify: (publicKey, message, signature) => software.verify(publicKey, message, signature),
     sha256: (data) => software.sha256(data),
-    getKey: async (id) => (await keys.getKey(id)) ?? software.getKey(id),
+    // Software first: it holds only X25519 keys here, and a lookup must not cost a round trip to
+    // the backend (or fail while it is down) when it asks for one of them.
+    getKey: async (id) => (await software.getKey(id)) ?? keys.getKey(id),
     deleteKey: (key) => (isSigning(key) ? keys.deleteKey(key) : software.deleteKey(key)),
     exportSecretKey: async (key) => {
       if (isSigning(key)) throw unsupported('exported');
