@@ -19,7 +19,7 @@ import {
   ScheduleKeyDeletionCommand,
   SignCommand,
 } from '@aws-sdk/client-kms';
-import type { KeyHandle, SigningKeyType } from '@ockam/core';
+import type { ErrorKind, KeyHandle, SigningKeyType } from '@ockam/core';
 import { createVault, ecdsaDerToRaw, type SigningKeyBackend, VaultError } from '@ockam/vault';
 import { boundResponses } from './internal/bounded-response.js';
 import { p256PublicKeyFromSpki } from './internal/p256-spki.js';
@@ -88,24 +88,30 @@ function readConfig(config: { readonly kind: string; readonly [option: string]: 
   };
 }
 
+/** Room for an error message from the endpoint in ours (it is the endpoint's text: keep it short). */
+const MAX_REASON_LENGTH = 300;
+
 /** An SDK failure as a VaultError whose kind says what went wrong and whose message says where. */
 function kmsError(operation: string, where: string, e: unknown): VaultError {
   if (e instanceof VaultError) return e;
   const err = e as { name?: string; code?: string; message?: string };
   const name = err.name ?? '';
   const code = err.code ?? '';
-  const kind =
-    name === 'NotFoundException'
-      ? 'not-found'
-      : name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT'
-        ? 'timeout'
-        : name === 'AccessDeniedException' || name === 'CredentialsProviderError'
-          ? 'permission'
-          : name === 'KMSInvalidStateException' || name === 'DisabledException'
-            ? 'invalid'
-            : 'io';
-  const reason =
-    kind === 'timeout' ? 'no answer in time' : `${name || code || 'error'}: ${err.message ?? ''}`;
+  const message = String(err.message ?? '').slice(0, MAX_REASON_LENGTH);
+  let kind: ErrorKind = 'io';
+  let reason = `${name || code || 'error'}: ${message}`;
+  if (name === 'NotFoundException') kind = 'not-found';
+  else if (name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT') {
+    kind = 'timeout';
+    reason = 'no answer in time';
+  } else if (name === 'CredentialsProviderError') {
+    kind = 'permission';
+    reason = `no AWS credentials (the SDK looks in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, instance roles): ${message}`;
+  } else if (name === 'AccessDeniedException') kind = 'permission';
+  else if (/Region is missing/.test(message)) {
+    kind = 'invalid';
+    reason = 'no AWS region: set AWS_REGION (or a region in the AWS profile)';
+  } else if (name === 'KMSInvalidStateException' || name === 'DisabledException') kind = 'invalid';
   return new VaultError(kind, `AWS KMS ${operation} failed (${where}): ${reason}`, { cause: e });
 }
 

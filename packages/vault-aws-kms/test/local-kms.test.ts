@@ -163,6 +163,39 @@ describe('AWS KMS endpoints that do not answer', () => {
     }
   });
 
+  it('no region and no credentials are told apart, before anything is sent', async () => {
+    const env = process.env;
+    const bare: NodeJS.ProcessEnv = { ...env, HOME: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' };
+    for (const k of [
+      'AWS_REGION',
+      'AWS_DEFAULT_REGION',
+      'AWS_PROFILE',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+    ])
+      delete bare[k];
+    process.env = bare;
+    try {
+      const noRegion = openSigningKeyBackend({ kind: 'aws-kms', endpoint: 'http://127.0.0.1:9' }, 'r');
+      await expect(noRegion.generateSigningKey('p256')).rejects.toSatisfy(
+        (e) =>
+          OckamError.isKind(e, 'invalid', 'vault') &&
+          /no AWS region: set AWS_REGION/.test((e as Error).message),
+      );
+      await noRegion.close();
+      const noCredentials = openSigningKeyBackend(
+        { kind: 'aws-kms', endpoint: 'http://127.0.0.1:9', region: 'eu-west-1' },
+        'c',
+      );
+      await expect(noCredentials.generateSigningKey('p256')).rejects.toSatisfy(
+        (e) => OckamError.isKind(e, 'permission', 'vault') && /no AWS credentials/.test((e as Error).message),
+      );
+      await noCredentials.close();
+    } finally {
+      process.env = env;
+    }
+  });
+
   it('a configuration that is not ours is refused when opened', () => {
     expect(() => openSigningKeyBackend({ kind: 'aws-kms', endpoint: 'not a url' }, 'bad')).toThrow(
       /not a URL/,
