@@ -26,7 +26,7 @@ import {
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
 import { decodePurposeKeyAttestation } from '@ockam/identity/codec';
-import { createExternalVault, createVault, type SigningKeyBackend } from '@ockam/vault';
+import { createExternalVault, createVault, type ExternalVault, type SigningKeyBackend } from '@ockam/vault';
 import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
@@ -86,6 +86,14 @@ function openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): Si
     openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): SigningKeyBackend;
   };
   return mod.openSigningKeyBackend(config, vaultName);
+}
+
+/**
+ * The key type a vault whose signing keys live in a backend generates best (P-256 for AWS KMS, which
+ * has no Ed25519 keys Ockam uses); undefined for a software vault, which keeps Ockam's Ed25519.
+ */
+function preferredSigningKeyType(vault: Vault): SigningKeyType | undefined {
+  return 'keys' in vault ? (vault as ExternalVault).keys.types[0] : undefined;
 }
 
 export interface IdentityRecord {
@@ -436,7 +444,9 @@ export class Identities {
     if (this.getIdentity(name)) throw new StateError('already-exists', `Identity ${name} already exists`);
     const opened = this.openVault(options.vault);
     try {
-      const identity = await createIdentity(opened.vault, { keyType: options.keyType ?? 'ed25519' });
+      const identity = await createIdentity(opened.vault, {
+        keyType: options.keyType ?? preferredSigningKeyType(opened.vault) ?? 'ed25519',
+      });
       this.#storeIdentity(name, identity, opened.record.name, true);
     } finally {
       opened.close();
@@ -621,7 +631,8 @@ export class Identities {
         });
       }
     }
-    const created = await createPurposeKey(vault, identity, purpose);
+    const keyType = purpose === 'credential-signing' ? preferredSigningKeyType(vault) : undefined;
+    const created = await createPurposeKey(vault, identity, purpose, keyType ? { keyType } : {});
     this.savePurposeKey(identity.identifier, purpose, created.encoded, created.key.id);
     return created;
   }

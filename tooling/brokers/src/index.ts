@@ -22,7 +22,16 @@
  *   it throws instead, so a suite fails rather than skips when CI forgot to install a broker.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -464,6 +473,95 @@ function readText(file: string): string {
 
 function tail(file: string): string {
   return readText(file).split('\n').slice(-15).join('\n');
+}
+
+/** Where `scripts/local-kms.sh` put the local-kms binary, or undefined when it has not built it. */
+export function localKmsBinary(): string | undefined {
+  if (process.env.OCKAM_LOCAL_KMS)
+    return existsSync(process.env.OCKAM_LOCAL_KMS) ? process.env.OCKAM_LOCAL_KMS : undefined;
+  const root = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ockam-ts', 'local-kms');
+  if (!existsSync(root)) return undefined;
+  for (const version of readdirSync(root)) {
+    const bin = join(root, version, 'bin', 'local-kms');
+    if (existsSync(bin)) return bin;
+  }
+  return undefined;
+}
+
+/**
+ * Why local-kms cannot run here (undefined when it can). Throws instead when
+ * `OCKAM_KMS_REQUIRED=1`, which `.ci/run` sets after building it.
+ */
+export function localKmsSkipReason(): string | undefined {
+  const reason = localKmsBinary() ? undefined : 'local-kms is not built: run scripts/local-kms.sh';
+  if (reason && process.env.OCKAM_KMS_REQUIRED === '1')
+    throw new Error(`${reason} (OCKAM_KMS_REQUIRED=1: the KMS endpoint must run here)`);
+  return reason;
+}
+
+export interface LocalKms extends StartedBroker {
+  /** `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_KMS` or a client's `endpoint`. */
+  readonly endpoint: string;
+  readonly region: string;
+  /** The environment a KMS client needs: endpoint, region and dummy credentials (never real ones). */
+  readonly env: Record<string, string>;
+}
+
+/** An AWS KMS JSON call; a ready endpoint answers ListKeys with 200. */
+async function kmsReady(endpoint: string): Promise<boolean> {
+  try {
+    const r = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.ListKeys' },
+      body: '{}',
+      signal: AbortSignal.timeout(5_000),
+    });
+    await r.arrayBuffer();
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts local-kms (github.com/nsmithuk/local-kms, built by `scripts/local-kms.sh`) on a free port
+ * with its keys in a temporary directory, and waits until it answers a KMS call.
+ */
+export async function startLocalKms(options: { region?: string } = {}): Promise<LocalKms> {
+  const reason = localKmsSkipReason();
+  const bin = localKmsBinary();
+  if (reason || !bin) throw new Error(reason);
+  const dir = mkdtempSync(join(tmpdir(), 'ockam-local-kms-'));
+  const port = await freePort('tcp');
+  const region = options.region ?? 'eu-west-1';
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    KMS_REGION: region,
+    KMS_DATA_PATH: join(dir, 'data'),
+  };
+  const logFile = join(dir, 'local-kms.log');
+  const broker = await runBroker(
+    'local-kms',
+    () => startProcess(bin, [], env, logFile, dir),
+    () => kmsReady(endpoint),
+    logFile,
+    dir,
+  );
+  return {
+    dir,
+    endpoint,
+    region,
+    env: {
+      AWS_ENDPOINT_URL_KMS: endpoint,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: 'local-kms-test',
+      AWS_SECRET_ACCESS_KEY: 'local-kms-test',
+    },
+    output: () => readText(logFile),
+    ...broker,
+  };
 }
 
 export { freePort } from './ports.js';

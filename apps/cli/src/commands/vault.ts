@@ -7,14 +7,17 @@ import { deleteNamedOrAll } from './delete-named.js';
 
 type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 
+/** Ockam's `UseAwsKms` as it serializes it. */
+const useAwsKms = (v: VaultRecord): 'Yes' | 'No' => (v.signingKeys?.kind === 'aws-kms' ? 'Yes' : 'No');
+
 /** A vault as Ockam prints it (`{"vault": {…}}`), with what ours adds inside. */
 const describe = (v: VaultRecord) => ({
   vault: {
     is_default: v.isDefault,
     name: v.name,
     vault_type: v.inDatabase
-      ? { DatabaseVault: { use_aws_kms: 'No' } }
-      : { LocalFileVault: { path: v.path, use_aws_kms: 'No' } },
+      ? { DatabaseVault: { use_aws_kms: useAwsKms(v) } }
+      : { LocalFileVault: { path: v.path, use_aws_kms: useAwsKms(v) } },
     path: v.path,
     master_key: v.masterKey,
     backend: v.backend,
@@ -33,18 +36,25 @@ export function registerVaultCommands(program: Command, run: Run): void {
     )
     .argument('[name]', 'vault name (default: "default" for the first vault)')
     .option('--path <file>', 'keep the keys in this file (it must not exist yet)')
+    .option(
+      '--aws-kms',
+      'generate and keep identity and credential signing keys in AWS KMS (P-256); region, credentials and endpoint come from the AWS SDK (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_KMS, ~/.aws)',
+    )
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ockam vault create v1\n  $ ockam vault create v2 --path ~/keys/v2.sqlite3\n  $ ${PASSPHRASE_ENV}='correct horse' ockam vault create locked`,
+      `\nExamples:\n  $ ockam vault create v1\n  $ ockam vault create v2 --path ~/keys/v2.sqlite3\n  $ ${PASSPHRASE_ENV}='correct horse' ockam vault create locked\n  $ AWS_REGION=eu-west-1 ockam vault create kms --aws-kms`,
     )
-    .action((name: string | undefined, opts: { path?: string }) =>
+    .action((name: string | undefined, opts: { path?: string; awsKms?: boolean }) =>
       run(async (ctx) => {
         const ids = ctx.identities;
         if (ids.listVaults().length === 0)
           ctx.out.info('This is the first vault in this environment: it becomes the default vault');
         const v = ids.createVault(
           name ?? (ids.defaultVault() ? `vault-${Math.random().toString(16).slice(2, 8)}` : 'default'),
-          opts.path !== undefined ? { path: opts.path } : {},
+          {
+            ...(opts.path !== undefined ? { path: opts.path } : {}),
+            ...(opts.awsKms ? { signingKeys: { kind: 'aws-kms' } as const } : {}),
+          },
         );
         ctx.out.result(
           `Vault ${v.name} created (${v.masterKey === 'passphrase' ? 'passphrase' : 'key file'} protected)`,
@@ -110,6 +120,7 @@ export function registerVaultCommands(program: Command, run: Run): void {
             `Master key: ${v.masterKey}`,
             `Backend:    ${v.backend}`,
             `Keys in:    ${v.inDatabase ? `the main database (${v.path})` : v.path}`,
+            ...(useAwsKms(v) === 'Yes' ? ['Uses AWS KMS: true'] : []),
           ].join('\n'),
           describe(v),
           v.name,
