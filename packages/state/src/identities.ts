@@ -26,7 +26,7 @@ import {
   verifyPurposeKeyAttestation,
 } from '@ockam/identity';
 import { decodePurposeKeyAttestation } from '@ockam/identity/codec';
-import { createExternalVault, createVault, type SigningKeyBackend } from '@ockam/vault';
+import { createExternalVault, createVault, type ExternalVault, type SigningKeyBackend } from '@ockam/vault';
 import type * as VaultSqlite from '@ockam/vault/sqlite';
 import type { MasterKeySource } from '@ockam/vault/sqlite';
 import { StateError } from './errors.js';
@@ -86,6 +86,15 @@ function openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): Si
     openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): SigningKeyBackend;
   };
   return mod.openSigningKeyBackend(config, vaultName);
+}
+
+/**
+ * The signing-key type a vault makes when none is asked for: Ed25519, unless its keys are in a
+ * token or KMS that cannot make Ed25519 keys, then the first type it can (P-256).
+ */
+function defaultKeyType(vault: Vault): SigningKeyType {
+  const types = (vault as Partial<ExternalVault>).keys?.types;
+  return types === undefined || types.includes('ed25519') ? 'ed25519' : (types[0] ?? 'ed25519');
 }
 
 export interface IdentityRecord {
@@ -436,7 +445,9 @@ export class Identities {
     if (this.getIdentity(name)) throw new StateError('already-exists', `Identity ${name} already exists`);
     const opened = this.openVault(options.vault);
     try {
-      const identity = await createIdentity(opened.vault, { keyType: options.keyType ?? 'ed25519' });
+      const identity = await createIdentity(opened.vault, {
+        keyType: options.keyType ?? defaultKeyType(opened.vault),
+      });
       this.#storeIdentity(name, identity, opened.record.name, true);
     } finally {
       opened.close();
@@ -621,7 +632,12 @@ export class Identities {
         });
       }
     }
-    const created = await createPurposeKey(vault, identity, purpose);
+    const created = await createPurposeKey(
+      vault,
+      identity,
+      purpose,
+      purpose === 'credential-signing' ? { keyType: defaultKeyType(vault) } : {},
+    );
     this.savePurposeKey(identity.identifier, purpose, created.encoded, created.key.id);
     return created;
   }

@@ -204,6 +204,7 @@ class Pkcs11Backend implements SigningKeyBackend {
       } catch {
         continue; // a token being removed or not recognised: not the one asked for
       }
+      if (label === '') continue; // SoftHSM's free slot, an uninitialised token
       if (label === tokenLabel) return s;
       labels.push(`'${label}'`);
     }
@@ -359,6 +360,9 @@ class Pkcs11Backend implements SigningKeyBackend {
           { type: p.CKA_TOKEN, value: true },
           { type: p.CKA_PRIVATE, value: false },
           { type: p.CKA_VERIFY, value: true },
+          // A signing key and nothing else (SoftHSM, for one, defaults these to true).
+          { type: p.CKA_ENCRYPT, value: false },
+          { type: p.CKA_WRAP, value: false },
           { type: p.CKA_EC_PARAMS, value: Buffer.from(type === 'ed25519' ? ED25519_PARAMS : P256_PARAMS) },
           { type: p.CKA_LABEL, value: label },
         ],
@@ -371,6 +375,8 @@ class Pkcs11Backend implements SigningKeyBackend {
           { type: p.CKA_EXTRACTABLE, value: false },
           { type: p.CKA_SIGN, value: true },
           { type: p.CKA_DERIVE, value: false },
+          { type: p.CKA_DECRYPT, value: false },
+          { type: p.CKA_UNWRAP, value: false },
           { type: p.CKA_LABEL, value: label },
         ],
       );

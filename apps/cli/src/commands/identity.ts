@@ -58,7 +58,10 @@ export function registerIdentityCommands(program: Command, run: Run): void {
     .argument('[name]', 'identity name (default: "default" for the first identity)')
     .option('--vault <name>', 'vault for its keys (default vault if omitted, created when missing)')
     .addOption(
-      new Option('--key-type <type>', 'primary key type').choices(['ed25519', 'p256']).default('ed25519'),
+      new Option(
+        '--key-type <type>',
+        'primary key type (default: ed25519, or p256 in a PKCS#11 token or KMS that cannot make ed25519 keys)',
+      ).choices(['ed25519', 'p256']),
     )
     .option(
       '--identity <hex>',
@@ -69,7 +72,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
       '\nExamples:\n  $ ockam identity create alice\n  $ ockam identity create bob --vault v1 --key-type p256\n  $ ockam identity create carol --identity "$(ockam identity show carol --full --encoding hex)"',
     )
     .action(
-      (name: string | undefined, opts: { vault?: string; keyType: SigningKeyType; identity?: string }) =>
+      (name: string | undefined, opts: { vault?: string; keyType?: SigningKeyType; identity?: string }) =>
         run(async (ctx) => {
           const ids = ctx.identities;
           const n =
