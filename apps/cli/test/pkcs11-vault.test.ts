@@ -192,8 +192,9 @@ describe.skipIf(skip)('vaults whose signing keys are in a PKCS#11 token (SoftHSM
       OCKAM_PKCS11_PIN: '000000',
     });
     expect(wrong.code).not.toBe(0);
+    // SoftHSM2 reports its retry counter as low after a wrong PIN, and the message says so.
     expect(oneLineError(wrong.stderr)).toEqual([
-      `Error: Wrong PIN for the PKCS#11 token 'cli-token' (${hsm.library}) (CKR_PIN_INCORRECT): check OCKAM_PKCS11_PIN`,
+      `Error: Wrong PIN for the PKCS#11 token 'cli-token' (${hsm.library}) (CKR_PIN_INCORRECT): check OCKAM_PKCS11_PIN; the token has counted wrong PINs`,
     ]);
     expect(wrong.stderr).not.toContain('000000');
     const missing = await o(['vault', 'create', 'no-token', ...library(), '--token-label', 'nowhere']);

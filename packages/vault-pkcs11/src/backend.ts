@@ -235,7 +235,16 @@ class Pkcs11Backend implements SigningKeyBackend {
         try {
           this.#p11.C_CloseSession(session);
         } catch {}
-        throw pkcs11Error(e, 'logging in', this.#token, pinEnv);
+        const error = pkcs11Error(e, 'logging in', this.#token, pinEnv);
+        if (codeOf(e) !== CKR.PIN_INCORRECT) throw error;
+        // Tokens lock their PIN after a few wrong tries: say so before a restart loop gets there.
+        let flags = 0;
+        try {
+          flags = this.#p11.C_GetTokenInfo(slot).flags;
+        } catch {}
+        if (flags & p.CKF_USER_PIN_FINAL_TRY) error.message += '; one more wrong PIN locks the token';
+        else if (flags & p.CKF_USER_PIN_COUNT_LOW) error.message += '; the token has counted wrong PINs';
+        throw error;
       }
     }
     return session;

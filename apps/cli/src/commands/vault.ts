@@ -61,7 +61,7 @@ export function registerVaultCommands(program: Command, run: Run): void {
           },
         );
         ctx.out.result(
-          `Vault ${v.name} created (${v.masterKey === 'passphrase' ? 'passphrase' : 'key file'} protected)`,
+          `Vault ${v.name} created (${v.masterKey === 'passphrase' ? 'passphrase' : 'key file'} protected${v.signingKeys ? `; signing keys in ${signingKeysPlace(v)}` : ''})`,
           describe(v),
           v.name,
         );
