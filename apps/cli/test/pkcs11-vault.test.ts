@@ -187,6 +187,25 @@ describe.skipIf(skip)('vaults whose signing keys are in a PKCS#11 token (SoftHSM
     expect(await echoThrough(inletPort, text)).toBe(text);
   });
 
+  it('makes P-256 identities by default in a token without Ed25519, and says why Ed25519 fails', async () => {
+    const p256Only = createSoftHsm({ mechanisms: '-CKM_EC_EDWARDS_KEY_PAIR_GEN,CKM_EDDSA' });
+    try {
+      p256Only.addToken('no-eddsa', PIN);
+      const e = { ...p256Only.env };
+      expect(
+        (await o(['vault', 'create', 'p256-hsm', ...library(), '--token-label', 'no-eddsa'], e)).code,
+      ).toBe(0);
+      expect((await o(['identity', 'create', 'frank', '--vault', 'p256-hsm'], e)).code).toBe(0);
+      expect((await o(['identity', 'show', 'frank', '--full'], e)).stdout).toContain('ECDSASHA256CurveP256');
+      const ed = await o(['identity', 'create', 'grace', '--vault', 'p256-hsm', '--key-type', 'ed25519'], e);
+      expect(oneLineError(ed.stderr)[0]).toMatch(
+        /^Error: The PKCS#11 token 'no-eddsa' .* cannot make ed25519 keys: it needs CKM_EC_EDWARDS_KEY_PAIR_GEN \(0x1055\) and CKM_EDDSA \(0x1057\)$/,
+      );
+    } finally {
+      p256Only.cleanup();
+    }
+  });
+
   it('fails vault create and node start with one clear line for a wrong PIN or a missing token', async () => {
     const wrong = await o(['vault', 'create', 'bad-pin', ...library(), '--token-label', token.label], {
       OCKAM_PKCS11_PIN: '000000',

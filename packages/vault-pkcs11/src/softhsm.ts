@@ -51,17 +51,24 @@ export interface SoftHsmToken {
 }
 
 /**
- * A fresh SoftHSM2 configuration in a temporary directory. Also sets SOFTHSM2_CONF in this
- * process, which SoftHSM reads when the library is initialised.
+ * A fresh SoftHSM2 configuration in a temporary directory; `mechanisms` limits what its tokens
+ * offer. Also sets SOFTHSM2_CONF in this process, which SoftHSM reads when the library is
+ * initialised.
  */
-export function createSoftHsm(): SoftHsm {
+export function createSoftHsm(options: { mechanisms?: string } = {}): SoftHsm {
   const found = findSoftHsm();
   if ('missing' in found) throw new Error(found.missing);
   const dir = mkdtempSync(join(tmpdir(), 'ockam-softhsm-'));
   const tokens = join(dir, 'tokens');
   mkdirSync(tokens);
   const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  // `slots.mechanisms` (SoftHSM ≥ 2.5) offers only the listed mechanisms, or with a leading `-` all but them
+  // (`-CKM_EC_EDWARDS_KEY_PAIR_GEN,CKM_EDDSA`: a token without Ed25519).
+  const mechanisms = options.mechanisms === undefined ? '' : `slots.mechanisms = ${options.mechanisms}\n`;
+  writeFileSync(
+    conf,
+    `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n${mechanisms}`,
+  );
   const env = { SOFTHSM2_CONF: conf };
   process.env.SOFTHSM2_CONF = conf;
   const util = (args: string[]) =>
