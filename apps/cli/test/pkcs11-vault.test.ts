@@ -281,6 +281,12 @@ describe.skipIf(skip)('vaults whose signing keys are in a PKCS#11 token (SoftHSM
     expect(issue.code).not.toBe(0);
     expect(oneLineError(issue.stderr)[0]).toMatch(/PKCS#11 token .*'pulled-out'/);
 
+    // A node cannot start with an identity whose token is gone.
+    const start = await o(['node', 'create', 'carol-again', '--identity', 'carol']);
+    expect(start.code).not.toBe(0);
+    expect(oneLineError(start.stderr)).toHaveLength(1);
+    expect(start.stderr).toMatch(/Node carol-again failed to start: No PKCS#11 token labelled 'pulled-out'/);
+
     // A software identity on the same node, and in the same home, carries on.
     const erin = await o(['secure-channel', 'create', '--from', 'carol-node', '--identity', 'erin', ...to]);
     expect(erin.code, erin.stderr).toBe(0);
