@@ -89,11 +89,12 @@ function openSigningKeyBackend(config: SigningKeysConfig, vaultName: string): Si
 }
 
 /**
- * The key type a vault whose signing keys live in a backend generates best (P-256 for AWS KMS, which
- * has no Ed25519 keys Ockam uses); undefined for a software vault, which keeps Ockam's Ed25519.
+ * The signing-key type a vault makes when none is asked for: Ed25519, unless its keys are in a
+ * token or KMS that cannot make Ed25519 keys, then the first type it can (P-256).
  */
-function preferredSigningKeyType(vault: Vault): SigningKeyType | undefined {
-  return 'keys' in vault ? (vault as ExternalVault).keys.types[0] : undefined;
+function defaultKeyType(vault: Vault): SigningKeyType {
+  const types = (vault as Partial<ExternalVault>).keys?.types;
+  return types === undefined || types.includes('ed25519') ? 'ed25519' : (types[0] ?? 'ed25519');
 }
 
 export interface IdentityRecord {
@@ -445,7 +446,7 @@ export class Identities {
     const opened = this.openVault(options.vault);
     try {
       const identity = await createIdentity(opened.vault, {
-        keyType: options.keyType ?? preferredSigningKeyType(opened.vault) ?? 'ed25519',
+        keyType: options.keyType ?? defaultKeyType(opened.vault),
       });
       this.#storeIdentity(name, identity, opened.record.name, true);
     } finally {
@@ -631,8 +632,12 @@ export class Identities {
         });
       }
     }
-    const keyType = purpose === 'credential-signing' ? preferredSigningKeyType(vault) : undefined;
-    const created = await createPurposeKey(vault, identity, purpose, keyType ? { keyType } : {});
+    const created = await createPurposeKey(
+      vault,
+      identity,
+      purpose,
+      purpose === 'credential-signing' ? { keyType: defaultKeyType(vault) } : {},
+    );
     this.savePurposeKey(identity.identifier, purpose, created.encoded, created.key.id);
     return created;
   }

@@ -46,6 +46,11 @@ export const ENVIRONMENT: ReadonlyArray<{ topic: string; variables: readonly Env
           'a passphrase: a vault created while it is set is encrypted under it (scrypt) instead of a key file, and it must be set whenever that vault is opened.',
       },
       {
+        name: 'OCKAM_PKCS11_PIN',
+        description:
+          'the user PIN of the PKCS#11 token of a vault created with `--pkcs11-library`; `OCKAM_PKCS11_PIN_<VAULT>` (the vault name upper-cased, other characters as `_`) takes precedence for that vault. Read whenever the vault opens (a node needs it: it has no terminal to ask on); never stored.',
+      },
+      {
         name: 'OCKAM_VAULT_NATIVE_AEAD',
         description: '`0` turns off the native AES-GCM addon; node:crypto is used instead.',
       },

@@ -60,7 +60,7 @@ export function registerIdentityCommands(program: Command, run: Run): void {
     .addOption(
       new Option(
         '--key-type <type>',
-        'primary key type (default: ed25519, p256 in an AWS KMS vault)',
+        'primary key type (default: ed25519, or p256 in a PKCS#11 token or KMS that cannot make ed25519 keys)',
       ).choices(['ed25519', 'p256']),
     )
     .option(

@@ -1,5 +1,5 @@
 import { OckamError } from '@ockam/core';
-import { PASSPHRASE_ENV, type VaultRecord } from '@ockam/state';
+import { PASSPHRASE_ENV, type SigningKeysConfig, type VaultRecord } from '@ockam/state';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { table } from '../output.js';
@@ -10,6 +10,8 @@ type Run = (fn: (ctx: CliContext) => Promise<void>) => Promise<void>;
 /** Ockam's `UseAwsKms` as it serializes it. */
 const useAwsKms = (v: VaultRecord): 'Yes' | 'No' => (v.signingKeys?.kind === 'aws-kms' ? 'Yes' : 'No');
 
+const PKCS11_PIN_ENV = 'OCKAM_PKCS11_PIN';
+
 /** A vault as Ockam prints it (`{"vault": {…}}`), with what ours adds inside. */
 const describe = (v: VaultRecord) => ({
   vault: {
@@ -19,6 +21,7 @@ const describe = (v: VaultRecord) => ({
       ? { DatabaseVault: { use_aws_kms: useAwsKms(v) } }
       : { LocalFileVault: { path: v.path, use_aws_kms: useAwsKms(v) } },
     path: v.path,
+    ...(v.signingKeys ? { signing_keys: v.signingKeys } : {}),
     master_key: v.masterKey,
     backend: v.backend,
     created_at: new Date(v.createdAt).toISOString(),
@@ -36,28 +39,40 @@ export function registerVaultCommands(program: Command, run: Run): void {
     )
     .argument('[name]', 'vault name (default: "default" for the first vault)')
     .option('--path <file>', 'keep the keys in this file (it must not exist yet)')
+    // PKCS#11: signing keys generated and used in a token; X25519 keys and secrets stay in the file.
+    .option(
+      '--pkcs11-library <path>',
+      `generate and use the signing keys (identity, credential) in a PKCS#11 token through this module; the user PIN comes from ${PKCS11_PIN_ENV} (or ${PKCS11_PIN_ENV}_<VAULT NAME>), asked for on a terminal if unset`,
+    )
+    .option('--slot <id>', 'with --pkcs11-library: the slot id of the token')
+    .option('--token-label <label>', 'with --pkcs11-library: the label of the token')
     .option(
       '--aws-kms',
       'generate and keep identity and credential signing keys in AWS KMS (P-256); region, credentials and endpoint come from the AWS SDK (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_KMS, ~/.aws)',
     )
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ockam vault create v1\n  $ ockam vault create v2 --path ~/keys/v2.sqlite3\n  $ ${PASSPHRASE_ENV}='correct horse' ockam vault create locked\n  $ AWS_REGION=eu-west-1 ockam vault create kms --aws-kms`,
+      `\nExamples:\n  $ ockam vault create v1\n  $ ockam vault create v2 --path ~/keys/v2.sqlite3\n  $ ${PASSPHRASE_ENV}='correct horse' ockam vault create locked\n  $ ${PKCS11_PIN_ENV}=1234 ockam vault create hsm --pkcs11-library /usr/lib/softhsm/libsofthsm2.so --token-label ockam\n  $ AWS_REGION=eu-west-1 ockam vault create kms --aws-kms\n\nA vault in a PKCS#11 token keeps only its signing keys there (Ed25519 and P-256, never extractable); a secure channel's X25519 keys and secrets stay in its software key store. Nodes using it read the PIN from ${PKCS11_PIN_ENV} (a node has no terminal to ask on).`,
     )
-    .action((name: string | undefined, opts: { path?: string; awsKms?: boolean }) =>
+    .action((name: string | undefined, opts: { path?: string; awsKms?: boolean } & Pkcs11Options) =>
       run(async (ctx) => {
         const ids = ctx.identities;
+        if (opts.awsKms && opts.pkcs11Library !== undefined)
+          throw new OckamError('vault', 'invalid', '--aws-kms and --pkcs11-library cannot be used together');
+        const signingKeys: SigningKeysConfig | undefined = opts.awsKms
+          ? { kind: 'aws-kms' }
+          : await pkcs11SigningKeys(ctx, opts);
         if (ids.listVaults().length === 0)
           ctx.out.info('This is the first vault in this environment: it becomes the default vault');
         const v = ids.createVault(
           name ?? (ids.defaultVault() ? `vault-${Math.random().toString(16).slice(2, 8)}` : 'default'),
           {
             ...(opts.path !== undefined ? { path: opts.path } : {}),
-            ...(opts.awsKms ? { signingKeys: { kind: 'aws-kms' } as const } : {}),
+            ...(signingKeys !== undefined ? { signingKeys } : {}),
           },
         );
         ctx.out.result(
-          `Vault ${v.name} created (${v.masterKey === 'passphrase' ? 'passphrase' : 'key file'} protected)`,
+          `Vault ${v.name} created (${v.masterKey === 'passphrase' ? 'passphrase' : 'key file'} protected${v.signingKeys ? `; signing keys in ${signingKeysPlace(v)}` : ''})`,
           describe(v),
           v.name,
         );
@@ -92,7 +107,7 @@ export function registerVaultCommands(program: Command, run: Run): void {
                     v.name,
                     v.masterKey,
                     v.isDefault ? 'yes' : '',
-                    v.inDatabase ? 'the main database' : v.path,
+                    `${v.inDatabase ? 'the main database' : v.path}${v.signingKeys ? ` (signing keys: ${signingKeysPlace(v)})` : ''}`,
                   ]),
                 ),
           vaults.map(describe),
@@ -120,7 +135,7 @@ export function registerVaultCommands(program: Command, run: Run): void {
             `Master key: ${v.masterKey}`,
             `Backend:    ${v.backend}`,
             `Keys in:    ${v.inDatabase ? `the main database (${v.path})` : v.path}`,
-            ...(useAwsKms(v) === 'Yes' ? ['Uses AWS KMS: true'] : []),
+            ...(v.signingKeys ? [`Signing keys in: ${signingKeysPlace(v)}`] : []),
           ].join('\n'),
           describe(v),
           v.name,
@@ -150,4 +165,81 @@ export function registerVaultCommands(program: Command, run: Run): void {
         );
       }),
     );
+}
+
+interface Pkcs11Options {
+  pkcs11Library?: string;
+  slot?: string;
+  tokenLabel?: string;
+}
+
+/** Where a vault's signing keys are, for people. */
+function signingKeysPlace(v: VaultRecord): string {
+  const k = v.signingKeys;
+  if (k?.kind === 'aws-kms') return 'AWS KMS';
+  if (k?.kind !== 'pkcs11') return k?.kind ?? '';
+  const token = k.tokenLabel !== undefined ? `token '${String(k.tokenLabel)}'` : `slot ${String(k.slot)}`;
+  return `PKCS#11 ${token} (${String(k.library)})`;
+}
+
+/** The PKCS#11 configuration of `vault create`, after asking for the PIN on a terminal if it is not set. */
+async function pkcs11SigningKeys(
+  ctx: CliContext,
+  opts: Pkcs11Options,
+): Promise<SigningKeysConfig | undefined> {
+  if (opts.pkcs11Library === undefined) {
+    if (opts.slot !== undefined || opts.tokenLabel !== undefined)
+      throw new OckamError('vault', 'invalid', '--slot and --token-label go with --pkcs11-library');
+    return undefined;
+  }
+  if ((opts.slot === undefined) === (opts.tokenLabel === undefined))
+    throw new OckamError(
+      'vault',
+      'invalid',
+      '--pkcs11-library needs exactly one of --slot and --token-label',
+    );
+  if (opts.slot !== undefined && !/^\d{1,15}$/.test(opts.slot))
+    throw new OckamError('vault', 'invalid', `--slot takes a slot id (a number), not '${opts.slot}'`);
+  // The PIN is only ever in this process's environment: never an argument, never stored.
+  if (!Object.keys(process.env).some((k) => k.startsWith(PKCS11_PIN_ENV)) && ctx.out.canPrompt())
+    process.env[PKCS11_PIN_ENV] = await promptSecret('PKCS#11 user PIN: ');
+  return {
+    kind: 'pkcs11',
+    library: opts.pkcs11Library,
+    ...(opts.slot !== undefined ? { slot: Number(opts.slot) } : { tokenLabel: opts.tokenLabel }),
+  };
+}
+
+/** Reads a line from the terminal without echoing it. */
+function promptSecret(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(typed);
+          return;
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          done();
+          reject(new OckamError('vault', 'cancelled', 'No PIN given'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else if (typed.length < 256) typed += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
 }
