@@ -128,25 +128,36 @@ describe.skipIf(skip !== undefined)('people enrol through an OpenID provider', (
   }
 
   async function loginFor(issuer: string, clientId: string, nonce: string): Promise<string> {
-    let browser: Promise<void> = Promise.resolve();
     const token = await deviceLogin({
       issuer,
       clientId,
       scopes: ['openid', 'email', 'groups'],
       nonce,
-      onPrompt: (p) => {
-        browser = completeDeviceLogin({
+      onPrompt: (p) =>
+        completeDeviceLogin({
           verificationUri: p.verificationUri,
           userCode: p.userCode,
           username: 'alice',
           password: 'pw',
-        });
-      },
+        }),
     });
-    await browser;
     tokens.push(token);
     return token;
   }
+
+  /** `project addon configure oidc` for the first provider, with this client and claims. */
+  const configure = (clientId: string, ...claims: string[]) =>
+    ok([
+      'project',
+      'addon',
+      'configure',
+      'oidc',
+      '--issuer',
+      idp.issuer,
+      '--client-id',
+      clientId,
+      ...claims.flatMap((c) => ['--attribute-from-claim', c]),
+    ]);
 
   async function refusal(p: Promise<unknown>): Promise<string> {
     try {
@@ -161,22 +172,19 @@ describe.skipIf(skip !== undefined)('people enrol through an OpenID provider', (
   it('a person in db-admins reaches the outlet; one in staff enrols but is refused by it', async () => {
     await ok(['enroll']);
     for (const who of ['alice', 'bob']) await ok(['identity', 'create', who]);
-    expect(
-      await ok([
-        'project',
-        'addon',
-        'configure',
-        'oidc',
-        '--issuer',
-        idp.issuer,
-        '--client-id',
-        'ockam',
-        '--attribute-from-claim',
-        'email',
-        '--attribute-from-claim',
-        'groups',
-      ]),
-    ).toMatch(/now enrols people who log in at/);
+    // Plain http only for loopback issuers.
+    const insecure = await ockam(m.home, [
+      'project',
+      'addon',
+      'configure',
+      'oidc',
+      '--issuer',
+      'http://login.example.com',
+      '--client-id',
+      'x',
+    ]);
+    expect(insecure.stderr).toMatch(/must use https \(plain http only on 127\.0\.0\.1, localhost or ::1\)/);
+    expect(await configure('ockam', 'email', 'groups')).toMatch(/now enrols people who log in at/);
     expect(JSON.parse(await ok(['--output', 'json', 'project', 'addon', 'list']))).toEqual([
       expect.objectContaining({ id: 'oidc', enabled: true }),
     ]);
@@ -268,18 +276,7 @@ describe.skipIf(skip !== undefined)('people enrol through an OpenID provider', (
     }
 
     // The same project, now trusting a client whose ID tokens live 2 s.
-    await ok([
-      'project',
-      'addon',
-      'configure',
-      'oidc',
-      '--issuer',
-      idp.issuer,
-      '--client-id',
-      'short',
-      '--attribute-from-claim',
-      'groups',
-    ]);
+    await configure('short', 'groups');
     const again = await authorityChannel();
     try {
       const n = await requestOidcNonce(again.client, again.via);
@@ -296,5 +293,9 @@ describe.skipIf(skip !== undefined)('people enrol through an OpenID provider', (
     for (const reason of ['wrong-issuer', 'wrong-audience', 'nonce-used', 'expired'])
       expect(logs).toContain(reason);
     for (const t of tokens) expect(logs).not.toContain(t.split('.')[2]!);
+    await ok(['project', 'addon', 'disable', 'oidc']);
+    expect(JSON.parse(await ok(['--output', 'json', 'project', 'addon', 'list']))).toEqual([
+      expect.objectContaining({ id: 'oidc', enabled: false }),
+    ]);
   }, 120_000);
 });

@@ -38,12 +38,11 @@ import {
   encodeNonce,
   encodeSettings,
   MAX_ID_TOKEN_LENGTH,
+  OIDC_SERVICE,
 } from './messages.js';
 import { NonceBook, type NonceLimits, RateLimiter } from './nonces.js';
 import { checkOidcConfig, defaultScopes, isLoopbackHost, type OidcConfig } from './oidc-config.js';
 import { OidcRefusal } from './oidc-error.js';
-
-export const OIDC_SERVICE = 'oidc';
 
 /** Asymmetric signature algorithms only: never `none`, never HS* (whose key would be public JWKS bytes). */
 export const ALLOWED_ALGORITHMS = [
@@ -87,9 +86,14 @@ export interface OidcAuthenticator {
 
 type Keys = ReturnType<typeof createRemoteJWKSet>;
 
+/** After a failed discovery, how long requests are refused before the provider is asked again. */
+const DISCOVERY_RETRY_MS = 10_000;
+
 /** Discovery and keys, fetched on first use (the authority starts when the provider is down). */
 class Provider {
   #keys: Promise<Keys> | undefined;
+  /** After a failed discovery: refused until then, so a provider that is down is not asked (and callers not held for the fetch timeout) at every request. */
+  #failure: { until: number; refusal: OidcRefusal } | undefined;
 
   constructor(
     readonly config: OidcConfig,
@@ -97,15 +101,17 @@ class Provider {
   ) {}
 
   keys(): Promise<Keys> {
+    if (this.#keys === undefined && this.#failure !== undefined && Date.now() < this.#failure.until)
+      return Promise.reject(this.#failure.refusal);
     this.#keys ??= this.#discover().catch((e) => {
-      this.#keys = undefined; // retried at the next request
-      throw new OidcRefusal(
+      const refusal = new OidcRefusal(
         'issuer-unreachable',
         `cannot read the issuer's discovery document: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
+      this.#keys = undefined;
+      this.#failure = { until: Date.now() + DISCOVERY_RETRY_MS, refusal };
+      throw refusal;
     });
     return this.#keys;
   }
@@ -292,13 +298,7 @@ export async function startOidcAuthenticator(
   const service = new Service(options);
   const worker = apiServiceWorker(service.logger, OIDC_SERVICE, (from, req) => service.handle(from, req));
   node.startWorker(OIDC_SERVICE, worker);
-  const ids =
-    options.flowControlId === undefined
-      ? []
-      : typeof options.flowControlId === 'string'
-        ? [options.flowControlId]
-        : options.flowControlId;
-  for (const id of ids) node.flowControls.addConsumer(OIDC_SERVICE, id);
+  for (const id of [options.flowControlId ?? []].flat()) node.flowControls.addConsumer(OIDC_SERVICE, id);
   service.logger.info('OIDC authenticator started', {
     issuer: options.config.issuer,
     clientId: options.config.clientId,

@@ -14,13 +14,13 @@
 import { type Client, type RouteLike, toRoute } from '@ockam/core';
 import { type CallApiOptions, callApi } from '@ockam/credentials';
 import * as oidc from 'openid-client';
-import { OIDC_SERVICE } from './authenticator.js';
 import { boundedFetch } from './bounded-fetch.js';
 import {
   decodeEnrolled,
   decodeNonce,
   decodeSettings,
   encodeEnroll,
+  OIDC_SERVICE,
   type OidcEnrolled,
   type OidcNonce,
   type OidcSettings,
@@ -80,7 +80,11 @@ export interface DeviceLoginOptions {
   clientId: string;
   scopes: readonly string[];
   nonce: string;
-  onPrompt: (prompt: DevicePrompt) => void;
+  /**
+   * Shows the person where to log in. It may be asynchronous (opening a browser): its failure
+   * ends the wait for the login.
+   */
+  onPrompt: (prompt: DevicePrompt) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -104,15 +108,28 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<string> 
     nonce: options.nonce,
   });
   const expiresIn = Math.min(Math.max(response.expires_in, 1), MAX_DEVICE_LOGIN_SECONDS);
-  options.onPrompt({
-    verificationUri: response.verification_uri,
-    verificationUriComplete: response.verification_uri_complete,
-    userCode: response.user_code,
-    expiresInSeconds: expiresIn,
-  });
-  const deadline = AbortSignal.timeout(expiresIn * 1000);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const promptFailed = new AbortController();
+  const prompted = Promise.resolve()
+    .then(() =>
+      options.onPrompt({
+        verificationUri: response.verification_uri,
+        verificationUriComplete: response.verification_uri_complete,
+        userCode: response.user_code,
+        expiresInSeconds: expiresIn,
+      }),
+    )
+    .catch((e: unknown) => {
+      promptFailed.abort(e);
+      throw e;
+    });
+  prompted.catch(() => {}); // awaited below; the abort above ends the polling first
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(expiresIn * 1000),
+    promptFailed.signal,
+    ...(options.signal ? [options.signal] : []),
+  ]);
   const tokens = await oidc.pollDeviceAuthorizationGrant(config, response, undefined, { signal });
+  await prompted;
   if (tokens.id_token === undefined)
     throw new OidcRefusal(
       'malformed',
@@ -122,7 +139,7 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<string> 
 }
 
 export interface EnrollWithOidcOptions extends CallApiOptions {
-  onPrompt: (prompt: DevicePrompt) => void;
+  onPrompt: (prompt: DevicePrompt) => void | Promise<void>;
   signal?: AbortSignal;
 }
 

@@ -7,7 +7,6 @@
 export {
   ALLOWED_ALGORITHMS,
   CLOCK_TOLERANCE_SECONDS,
-  OIDC_SERVICE,
   type OidcAuthenticator,
   type OidcAuthenticatorOptions,
   startOidcAuthenticator,
@@ -25,7 +24,13 @@ export {
   presentIdToken,
   requestOidcNonce,
 } from './client.js';
-export { MAX_ID_TOKEN_LENGTH, type OidcEnrolled, type OidcNonce, type OidcSettings } from './messages.js';
+export {
+  MAX_ID_TOKEN_LENGTH,
+  OIDC_SERVICE,
+  type OidcEnrolled,
+  type OidcNonce,
+  type OidcSettings,
+} from './messages.js';
 export { DEFAULT_NONCE_LIMITS, NonceBook, type NonceLimits, RateLimiter } from './nonces.js';
 export {
   type ClaimMapping,

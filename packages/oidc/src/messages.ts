@@ -7,6 +7,10 @@
  * Decoders are strict: integer keys at most once, unknown keys skipped, no trailing bytes.
  */
 import { CborReader, CborWriter, DecodeError } from '@ockam/core';
+import { readMapFields } from '@ockam/credentials/codec';
+
+/** The authority's address of the `oidc` service. */
+export const OIDC_SERVICE = 'oidc';
 
 export interface OidcSettings {
   readonly issuer: string;
@@ -30,15 +34,7 @@ export const MAX_ID_TOKEN_LENGTH = 16 * 1024;
 
 function fields(bytes: Uint8Array, what: string, read: (r: CborReader, key: number) => boolean): void {
   const r = new CborReader(bytes, what);
-  const n = r.map();
-  const seen = new Set<number>();
-  for (let i = 0; i < n; i++) {
-    if (r.peekType() !== 'uint') r.fail(`${what} keys must be unsigned integers`);
-    const key = r.uint();
-    if (seen.has(key)) r.fail(`duplicate ${what} key ${key}`);
-    seen.add(key);
-    if (!read(r, key)) r.skip();
-  }
+  readMapFields(r, what, (key) => read(r, key));
   r.end();
 }
 

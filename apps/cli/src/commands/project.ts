@@ -109,10 +109,12 @@ async function hostProject(
     route: routeOf(address),
     nodeName: name,
   });
+  // Add-ons configured since (`project addon configure`) stay when the project is started again.
+  const oidc = (record?.options.authority as { oidc?: unknown } | undefined)?.oidc;
   const nodeOptions = {
     identity: identityName,
     project: name,
-    authority: { trustedIdentities: trustedJson, ...options.authorityFlags },
+    authority: { trustedIdentities: trustedJson, ...options.authorityFlags, ...(oidc ? { oidc } : {}) },
   };
   if (!record) record = ctx.state.createNode(name, nodeOptions);
   else ctx.state.setNodeOptions(name, { ...record.options, ...nodeOptions });
