@@ -247,6 +247,12 @@ class Service {
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.includes(clientId))
       throw new OidcRefusal('wrong-audience', `the token is not for client ${clientId}`);
+    // OpenID Connect Core §3.1.3.7 (4, 5): a token for several audiences names the party it was issued to.
+    if (audiences.length > 1 && claims.azp !== clientId)
+      throw new OidcRefusal(
+        'wrong-audience',
+        `the token has several audiences and was issued to another party`,
+      );
     if (alg === undefined || !(ALLOWED_ALGORITHMS as readonly string[]).includes(alg))
       throw new OidcRefusal(
         'algorithm-not-allowed',

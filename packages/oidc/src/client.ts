@@ -11,7 +11,7 @@
  * });
  * ```
  */
-import { type Client, type RouteLike, toRoute } from '@ockam/core';
+import { type Client, OckamError, type RouteLike, toRoute } from '@ockam/core';
 import { type CallApiOptions, callApi } from '@ockam/credentials';
 import * as oidc from 'openid-client';
 import { boundedFetch } from './bounded-fetch.js';
@@ -150,7 +150,17 @@ export async function enrollWithOidc(
   options: EnrollWithOidcOptions,
 ): Promise<OidcEnrolled> {
   const api = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
-  const settings = await getOidcSettings(client, via, api);
+  const settings = await getOidcSettings(client, via, api).catch((e: unknown) => {
+    // Nothing answers at an authority without the add-on: say what is likely missing.
+    if (OckamError.isKind(e, 'timeout'))
+      throw new OckamError(
+        'api',
+        'timeout',
+        "The project's authority did not answer on its oidc service: is the oidc add-on configured there ('ockam project addon configure oidc')?",
+        { cause: e },
+      );
+    throw e;
+  });
   const { nonce } = await requestOidcNonce(client, via, api);
   const idToken = await deviceLogin({
     issuer: settings.issuer,

@@ -267,7 +267,7 @@ describe('the oidc authenticator without a reachable provider', () => {
   it('answers a reason when the issuer cannot be reached, and limits requests per caller', async () => {
     const authority = await startAuthorityNode({
       issuer: 'http://127.0.0.1:1',
-      requestsPerMinute: 4,
+      requestsPerMinute: 5,
       fetchTimeoutMs: 2000,
     });
     const edge = new Node({ name: 'edge' });
@@ -289,6 +289,16 @@ describe('the oidc authenticator without a reachable provider', () => {
         .setProtectedHeader({ alg: 'ES256' })
         .sign(privateKey);
       expect(await refusal(presentIdToken(p.client, p.via, wrongAudience))).toMatch(/^403 wrong-audience/);
+      const sharedAudience = await new SignJWT({
+        iss: 'http://127.0.0.1:1',
+        aud: [CLIENT, 'another-client'],
+        azp: 'another-client',
+      })
+        .setProtectedHeader({ alg: 'ES256' })
+        .sign(privateKey);
+      expect(await refusal(presentIdToken(p.client, p.via, sharedAudience))).toMatch(
+        /^403 wrong-audience: .*another party/,
+      );
       await getOidcSettings(p.client, p.via);
       expect(await refusal(getOidcSettings(p.client, p.via))).toMatch(/^403 rate-limited/);
       // Another caller has its own allowance.
@@ -299,4 +309,20 @@ describe('the oidc authenticator without a reachable provider', () => {
       await authority.node.stop();
     }
   }, 30_000);
+
+  it('tells a person when the authority has no oidc service', async () => {
+    const authority = await startAuthorityNode({ issuer: 'http://127.0.0.1:1' });
+    await authority.oidc.stop();
+    const edge = new Node({ name: 'edge' });
+    edge.registerTransport(new TcpTransport(edge));
+    try {
+      const p = await person(edge, authority);
+      await expect(enrollWithOidc(p.client, p.via, { timeoutMs: 1000, onPrompt: () => {} })).rejects.toThrow(
+        /is the oidc add-on configured there/,
+      );
+    } finally {
+      await edge.stop();
+      await authority.node.stop();
+    }
+  });
 });
