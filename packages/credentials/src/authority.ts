@@ -359,7 +359,13 @@ class AuthorityCore {
 }
 
 function entryOf(m: Member): MemberEntry {
-  return { attributes: m.attributes, addedAt: m.addedAt, attestedBy: m.addedBy };
+  return {
+    attributes: m.attributes,
+    addedAt: m.addedAt,
+    // Ockam's AttributesEntry carries expires_at: a membership from an ID token shows its end.
+    ...(m.expiresAt === undefined ? {} : { expiresAt: m.expiresAt }),
+    attestedBy: m.addedBy,
+  };
 }
 
 function requireBody(req: ApiRequest): Uint8Array {

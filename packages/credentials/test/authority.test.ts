@@ -103,6 +103,9 @@ describe('authority services over TCP and secure channels', () => {
       now: h.clock,
     });
     expect(v.expiresAt).toBe(h.clock + 120);
+    expect((await showMember(adminConn.client, adminConn.via, alice.identity.identifier)).expiresAt).toBe(
+      h.clock + 120,
+    );
     h.clock += 120;
     await expectStatus(requestCredential(conn.client, conn.via), 403, /unauthorized member/);
   });
