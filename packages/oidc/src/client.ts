@@ -88,6 +88,24 @@ export interface DeviceLoginOptions {
   signal?: AbortSignal;
 }
 
+/** A URL from the provider that may be shown to a person: http(s), printable, at most 2048 characters. */
+function printableUrl(value: string, what: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    value.length > 2048 ||
+    !/^[\x21-\x7e]+$/.test(value)
+  )
+    throw new OidcRefusal('malformed', `the provider sent a ${what} that is not a printable web address`);
+  return value;
+}
+
 /** The longest a device login may take, whatever the provider says (RFC 8628 suggests minutes). */
 export const MAX_DEVICE_LOGIN_SECONDS = 30 * 60;
 
@@ -96,6 +114,23 @@ export const MAX_DEVICE_LOGIN_SECONDS = 30 * 60;
  * `expires_in` (at most 30 min). Plain http only for loopback issuers.
  */
 export async function deviceLogin(options: DeviceLoginOptions): Promise<string> {
+  try {
+    return await runDeviceLogin(options);
+  } catch (e) {
+    if (OckamError.is(e)) throw e;
+    // openid-client's errors say "something went wrong" with the reason in their causes.
+    throw new OckamError('api', 'io', `The login at ${options.issuer} failed: ${causes(e)}`, { cause: e });
+  }
+}
+
+/** An error's message and its causes', joined (at most 4 deep, 500 characters). */
+function causes(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e, i = 0; c instanceof Error && i < 4; c = c.cause, i++) parts.push(c.message);
+  return parts.join(': ').slice(0, 500);
+}
+
+async function runDeviceLogin(options: DeviceLoginOptions): Promise<string> {
   const issuer = checkIssuer(options.issuer);
   const config = await oidc.discovery(issuer, options.clientId, undefined, oidc.None(), {
     [oidc.customFetch]: boundedFetch(),
@@ -108,12 +143,23 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<string> 
     nonce: options.nonce,
   });
   const expiresIn = Math.min(Math.max(response.expires_in, 1), MAX_DEVICE_LOGIN_SECONDS);
+  // These are printed on a person's terminal: no escape sequences, nothing but a web address.
+  const verificationUri = printableUrl(response.verification_uri, 'verification_uri');
+  const verificationUriComplete =
+    response.verification_uri_complete === undefined
+      ? undefined
+      : printableUrl(response.verification_uri_complete, 'verification_uri_complete');
+  if (!/^[\x21-\x7e]{1,64}$/.test(response.user_code))
+    throw new OidcRefusal(
+      'malformed',
+      'the provider sent a user code that is not 1 to 64 printable characters',
+    );
   const promptFailed = new AbortController();
   const prompted = Promise.resolve()
     .then(() =>
       options.onPrompt({
-        verificationUri: response.verification_uri,
-        verificationUriComplete: response.verification_uri_complete,
+        verificationUri,
+        verificationUriComplete,
         userCode: response.user_code,
         expiresInSeconds: expiresIn,
       }),
