@@ -17,7 +17,14 @@
  * });
  * ```
  */
-import { type FlowControlId, type Logger, type Node, noopLogger } from '@ockam/core';
+import {
+  DEFAULT_REFUSAL_LOG_INTERVAL_MS,
+  type FlowControlId,
+  type Logger,
+  LogLimiter,
+  type Node,
+  noopLogger,
+} from '@ockam/core';
 import { type ApiRequest, apiServiceWorker, type MemberStore, type RequestHeader } from '@ockam/credentials';
 import { encodeApiError, encodeApiResponse } from '@ockam/credentials/codec';
 import {
@@ -145,6 +152,8 @@ class Service {
   readonly #nonces: NonceBook;
   readonly #limiter: RateLimiter;
   readonly #provider: Provider;
+  /** Refusals are caused at will by anyone with an identity: one line per reason per 10 s, then a count. */
+  readonly #refusals: LogLimiter;
   readonly logger: Logger;
 
   constructor(o: OidcAuthenticatorOptions) {
@@ -154,6 +163,7 @@ class Service {
     this.#limiter = new RateLimiter(o.requestsPerMinute ?? 30, 60);
     this.#provider = new Provider(this.#config, o.fetchTimeoutMs ?? 5000);
     this.logger = o.logger ?? noopLogger;
+    this.#refusals = new LogLimiter(this.logger, { intervalMs: DEFAULT_REFUSAL_LOG_INTERVAL_MS });
   }
 
   async handle(from: string, req: ApiRequest): Promise<Uint8Array> {
@@ -184,7 +194,7 @@ class Service {
     } catch (e) {
       if (!OidcRefusal.isReason(e)) throw e;
       // The reason and the caller; never the token.
-      this.logger.warn('OIDC enrolment refused', { from, reason: e.reason, error: e.message });
+      this.#refusals.warn(e.reason, 'OIDC enrolment refused', { from, reason: e.reason, error: e.message });
       return encodeApiError(header, e.reason === 'issuer-unreachable' ? 500 : 403, e.message);
     }
   }
