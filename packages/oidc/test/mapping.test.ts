@@ -1,3 +1,4 @@
+import { decide, environment, parsePolicyExpression } from '@ockam/abac';
 import { describe, expect, it } from 'vitest';
 import {
   attributesFromClaims,
@@ -43,6 +44,21 @@ describe('claims become member attributes', () => {
       email: 'a@example.com',
       verified: 'true',
     });
+  });
+
+  it('gives attributes that the ABAC policies of the README admit as documented', () => {
+    const admits = (policy: string, groupsClaim: string[]) => {
+      const attributes = attributesFromClaims({ groups: groupsClaim }, groups);
+      const env = environment([...attributes].map(([k, v]) => [`subject.${k}`, v] as [string, string]));
+      return decide(parsePolicyExpression(policy).expr, env).allowed;
+    };
+    expect(admits('(= subject.groups "db-admins")', ['db-admins'])).toBe(true);
+    expect(admits('(= subject.groups "db-admins")', ['staff'])).toBe(false);
+    expect(admits('(= subject.groups "db-admins")', ['staff', 'db-admins'])).toBe(false);
+    expect(admits('(= subject.groups.db-admins "true")', ['staff', 'db-admins'])).toBe(true);
+    expect(admits('groups.db-admins', ['staff', 'db-admins'])).toBe(true);
+    expect(admits('groups.db-admins', ['staff'])).toBe(false);
+    expect(admits('(member? subject.groups ["db-admins" "dba"])', ['dba'])).toBe(true);
   });
 
   it('refuses missing, empty, nested, oversized and control-character claims', () => {
