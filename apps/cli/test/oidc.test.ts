@@ -253,6 +253,11 @@ describe.skipIf(skip !== undefined)('people enrol through an OpenID provider', (
     ]);
     expect(await roundTrip(port(bobInlet.bind_addr), 'let me in')).toBe('let me in');
     expect(await roundTrip(port(aliceInlet.bind_addr), 'hello again')).toBe('');
+    // Starting the project again (ockam enroll) keeps its add-on.
+    await ok(['enroll']);
+    expect(JSON.parse(await ok(['--output', 'json', 'project', 'addon', 'list']))).toEqual([
+      expect.objectContaining({ id: 'oidc', enabled: true }),
+    ]);
   }, 120_000);
 
   it('refuses, with reasons, a token from another issuer, for another audience, replayed, or expired', async () => {
