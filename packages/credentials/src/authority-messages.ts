@@ -57,7 +57,11 @@ function readTextMap(r: CborReader): Map<string, string> {
   return m;
 }
 
-function readMapFields(r: CborReader, what: string, read: (key: number) => boolean): Set<number> {
+/**
+ * Reads a CBOR map with unsigned integer keys, each at most once: `read(key)` reads a known key's
+ * value and returns true; unknown keys' values are skipped. Returns the keys seen.
+ */
+export function readMapFields(r: CborReader, what: string, read: (key: number) => boolean): Set<number> {
   const n = r.map();
   const seen = new Set<number>();
   for (let i = 0; i < n; i++) {

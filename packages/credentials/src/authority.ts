@@ -155,7 +155,9 @@ class AuthorityCore {
   }
 
   async check(identifier: string): Promise<Caller> {
-    const member = await this.#o.members.getMember(identifier);
+    const stored = await this.#o.members.getMember(identifier);
+    // An expired membership (an ID token's) counts as none.
+    const member = stored?.expiresAt !== undefined && stored.expiresAt <= this.now() ? undefined : stored;
     let isMember = member !== undefined;
     let isEnroller = member?.attributes.get(OCKAM_ROLE) === ENROLLER;
     let isAdmin = false;
@@ -333,6 +335,8 @@ class AuthorityCore {
     const ttl = Math.min(
       o.credentialTtlSeconds ?? DEFAULT_AUTHORITY_CREDENTIAL_TTL,
       this.purposeKey.data.expiresAt - now,
+      // No credential outlives its membership.
+      (caller.member?.expiresAt ?? Number.MAX_SAFE_INTEGER) - now,
     );
     const subject = o.identities?.get(from) ?? from;
     try {
@@ -355,7 +359,13 @@ class AuthorityCore {
 }
 
 function entryOf(m: Member): MemberEntry {
-  return { attributes: m.attributes, addedAt: m.addedAt, attestedBy: m.addedBy };
+  return {
+    attributes: m.attributes,
+    addedAt: m.addedAt,
+    // Ockam's AttributesEntry carries expires_at: a membership from an ID token shows its end.
+    ...(m.expiresAt === undefined ? {} : { expiresAt: m.expiresAt }),
+    attestedBy: m.addedBy,
+  };
 }
 
 function requireBody(req: ApiRequest): Uint8Array {
@@ -380,7 +390,17 @@ function randomReference(): string {
 
 type Handler = (from: string, req: ApiRequest) => Promise<Reply>;
 
-function serviceWorker(core: AuthorityCore, name: string, handle: Handler) {
+/**
+ * A worker answering Ockam's API framing to callers that come through a secure channel: `handle`
+ * gets the caller's identifier and the decoded request; malformed requests get 400, throws 500
+ * (400 for serialization errors). For services beside the authority's (the `oidc` add-on).
+ */
+export function apiServiceWorker(
+  logger: Logger,
+  name: string,
+  handle: (from: string, req: ApiRequest) => Promise<Uint8Array>,
+) {
+  const core = { logger };
   return {
     async handleMessage(ctx: WorkerContext, m: RoutedMessage): Promise<void> {
       const from = m.message.localInfo.secureChannelIdentifier;
@@ -467,7 +487,7 @@ export async function startAuthority(node: Node, options: AuthorityOptions): Pro
   const started: string[] = [];
   try {
     for (const [address, handle] of services) {
-      node.startWorker(address, serviceWorker(core, address, handle));
+      node.startWorker(address, apiServiceWorker(core.logger, address, handle));
       started.push(address);
       for (const id of ids) node.flowControls.addConsumer(address, id);
     }

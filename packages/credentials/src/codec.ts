@@ -31,5 +31,6 @@ export {
   encodeMemberEntry,
   encodeMemberIds,
   encodeMemberList,
+  readMapFields,
 } from './authority-messages.js';
 export { decodeOneTimeCode, encodeOneTimeCode } from './one-time-code.js';

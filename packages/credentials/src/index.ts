@@ -33,6 +33,7 @@ export {
   AUTHORITY_SERVICES,
   type Authority,
   type AuthorityOptions,
+  apiServiceWorker,
   DEFAULT_TOKEN_TTL,
   DEFAULT_TOKEN_USES,
   ENROLLER,

@@ -14,6 +14,11 @@ export interface Member {
   /** Unix seconds. */
   readonly addedAt: number;
   readonly preTrusted: boolean;
+  /**
+   * Unix seconds after which it is no longer a member (a person enrolled with an ID token is a
+   * member until the token expires); none: until deleted.
+   */
+  readonly expiresAt?: number;
 }
 
 export interface MemberStore {

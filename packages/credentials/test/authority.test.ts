@@ -86,6 +86,30 @@ describe('authority services over TCP and secure channels', () => {
     await expectStatus(presentEnrollmentToken(conn.client, conn.via, second), 403, /Already a member/);
   });
 
+  it('gives a member with an expiry credentials that end with it, and none once it has passed', async () => {
+    const alice = await actor();
+    h.members.addMember({
+      identifier: alice.identity.identifier,
+      attributes: new Map([['groups', 'db-admins']]),
+      addedBy: h.authority.identity.identifier,
+      addedAt: h.clock,
+      preTrusted: false,
+      expiresAt: h.clock + 120,
+    });
+    const conn = await join(alice);
+    const v = verifyCredential(await requestCredential(conn.client, conn.via), {
+      trustedAuthorities: [h.authority.identity],
+      expectedSubject: alice.identity.identifier,
+      now: h.clock,
+    });
+    expect(v.expiresAt).toBe(h.clock + 120);
+    expect((await showMember(adminConn.client, adminConn.via, alice.identity.identifier)).expiresAt).toBe(
+      h.clock + 120,
+    );
+    h.clock += 120;
+    await expectStatus(requestCredential(conn.client, conn.via), 403, /unauthorized member/);
+  });
+
   it('refuses a token used up or expired, and honours ttl_count', async () => {
     const once = await createEnrollmentToken(adminConn.client, adminConn.via);
     const [a, b, c, d] = await Promise.all([actor(), actor(), actor(), actor()]);

@@ -32,6 +32,7 @@ import {
   verifyCredential,
 } from '@ockam/credentials';
 import { type Identity, importIdentity } from '@ockam/identity';
+import { type OidcAuthenticator, type OidcConfig, startOidcAuthenticator } from '@ockam/oidc';
 import type { State } from '@ockam/state';
 import {
   openPostgres,
@@ -61,6 +62,8 @@ export interface AuthorityConfig {
   noTokenEnrollment?: boolean;
   /** Credentials without `trust_context_id`. */
   disableTrustContextId?: boolean;
+  /** People enrol with an ID token from this OpenID provider (`ockam project addon configure oidc`). */
+  oidc?: OidcConfig;
 }
 
 /** What a node's `options` in the state database say about its trust. */
@@ -124,6 +127,7 @@ export class NodeTrust {
   #credential: Uint8Array | undefined;
   #retriever: CredentialRetriever | undefined;
   #authority: Authority | undefined;
+  #oidc: OidcAuthenticator | undefined;
   readonly #listeners = new Set<(credentials: readonly Uint8Array[]) => void>();
 
   constructor(options: NodeTrustOptions) {
@@ -259,12 +263,13 @@ export class NodeTrust {
     const { identity, vault } = this.#o;
     const purposeKey = await this.#signingKey();
     const account = this.#accountAuthority;
+    const stores = await this.#stores(identity.identifier);
     this.#authority = await startAuthority(this.#o.node, {
       vault,
       identity,
       purposeKey,
       projectId: this.project.id,
-      ...(await this.#stores(identity.identifier)),
+      ...stores,
       ...(cfg.trustedIdentities ? { trustedIdentities: parseTrustedIdentities(cfg.trustedIdentities) } : {}),
       ...(account
         ? {
@@ -281,6 +286,14 @@ export class NodeTrust {
       flowControlId: flowControlIds,
       ...(this.#o.logger ? { logger: this.#o.logger } : {}),
     });
+    if (cfg.oidc)
+      this.#oidc = await startOidcAuthenticator(this.#o.node, {
+        config: cfg.oidc,
+        members: stores.members,
+        authority: identity.identifier,
+        flowControlId: flowControlIds,
+        ...(this.#o.logger ? { logger: this.#o.logger } : {}),
+      });
     const pk = this.#authority.purposeKey;
     // The project node is a member of its own project, with admin rights on its relays.
     this.#credential = await issueCredential({
@@ -431,6 +444,7 @@ export class NodeTrust {
 
   async stop(): Promise<void> {
     this.#retriever?.stop();
+    await this.#oidc?.stop();
     await this.#authority?.stop();
     await this.#pool?.end().catch(() => {});
   }

@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS authority_member (
   authority TEXT NOT NULL, identifier TEXT NOT NULL, attributes TEXT NOT NULL,
   added_by TEXT NOT NULL, added_at BIGINT NOT NULL, pre_trusted BOOLEAN NOT NULL,
   PRIMARY KEY (authority, identifier));
+ALTER TABLE authority_member ADD COLUMN IF NOT EXISTS expires_at BIGINT;
 CREATE TABLE IF NOT EXISTS authority_enrollment_token (
   authority TEXT NOT NULL, code_hash TEXT NOT NULL, reference TEXT NOT NULL, issued_by TEXT NOT NULL,
   created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, ttl_count INTEGER NOT NULL, attributes TEXT NOT NULL,
@@ -168,6 +169,7 @@ interface MemberRow {
   added_by: string;
   added_at: string;
   pre_trusted: boolean;
+  expires_at?: string | null;
 }
 
 export class PostgresMemberStore implements MemberStore {
@@ -182,6 +184,7 @@ export class PostgresMemberStore implements MemberStore {
     addedBy: r.added_by,
     addedAt: Number(r.added_at),
     preTrusted: r.pre_trusted,
+    ...(r.expires_at === null || r.expires_at === undefined ? {} : { expiresAt: Number(r.expires_at) }),
   });
 
   async getMember(identifier: string): Promise<Member | undefined> {
@@ -209,6 +212,7 @@ export class PostgresMemberStore implements MemberStore {
       m.addedBy,
       m.addedAt,
       m.preTrusted,
+      m.expiresAt ?? null,
     ]);
   }
 
@@ -234,6 +238,7 @@ export class PostgresMemberStore implements MemberStore {
           m.addedBy,
           m.addedAt,
           true,
+          m.expiresAt ?? null,
         ]);
     });
   }

@@ -170,6 +170,8 @@ const MIGRATIONS: string[] = [
   // Where a vault's signing keys live when not in its own key store: JSON of SigningKeysConfig
   // (a PKCS#11 token, AWS KMS), NULL for software keys. Secrets (a PIN) are never stored.
   `ALTER TABLE vault ADD COLUMN signing_keys TEXT;`,
+  // Members enrolled with an ID token (the OIDC add-on) are members until it expires.
+  `ALTER TABLE authority_member ADD COLUMN expires_at INTEGER;`,
 ];
 
 function toRecord(r: NodeRow): NodeRecord {

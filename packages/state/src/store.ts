@@ -189,6 +189,8 @@ export function bytesMapFromJson(text: string): Map<string, Uint8Array> {
 
 /** Member checks: identifier and adder are names, attributes bounded. */
 export function checkMember(m: Member): string {
+  if (m.expiresAt !== undefined && !Number.isSafeInteger(m.expiresAt))
+    throw new StateError('invalid', 'member expiry must be an integer (Unix seconds)');
   checkName('member identifier', m.identifier);
   checkName('member added by', m.addedBy);
   return textMapToJson('member attributes', m.attributes);

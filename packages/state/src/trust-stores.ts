@@ -37,12 +37,14 @@ export class SqliteMemberStore implements MemberStore {
     added_by: string;
     added_at: number;
     pre_trusted: number;
+    expires_at: number | null;
   }): Member => ({
     identifier: r.identifier,
     attributes: fromJson(r.attributes),
     addedBy: r.added_by,
     addedAt: r.added_at,
     preTrusted: r.pre_trusted === 1,
+    ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
   });
 
   getMember(identifier: string): Member | undefined {
@@ -64,7 +66,15 @@ export class SqliteMemberStore implements MemberStore {
     const attributes = checkMember(m);
     this.state.db
       .prepare(MEMBER_UPSERT)
-      .run(this.authority, m.identifier, attributes, m.addedBy, m.addedAt, m.preTrusted ? 1 : 0);
+      .run(
+        this.authority,
+        m.identifier,
+        attributes,
+        m.addedBy,
+        m.addedAt,
+        m.preTrusted ? 1 : 0,
+        m.expiresAt ?? null,
+      );
   }
 
   deleteMember(identifier: string): boolean {

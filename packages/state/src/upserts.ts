@@ -38,10 +38,10 @@ export function projectParams(p: ProjectInput, now: number): unknown[] {
 export const RESOURCE_UPSERT = `INSERT INTO node_resource (node_name, kind, name, config, created_at) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (node_name, kind, name) DO UPDATE SET config = excluded.config`;
 
-export const MEMBER_UPSERT = `INSERT INTO authority_member (authority, identifier, attributes, added_by, added_at, pre_trusted)
-  VALUES (?, ?, ?, ?, ?, ?)
+export const MEMBER_UPSERT = `INSERT INTO authority_member (authority, identifier, attributes, added_by, added_at, pre_trusted, expires_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (authority, identifier) DO UPDATE SET attributes = excluded.attributes, added_by = excluded.added_by,
-    added_at = excluded.added_at, pre_trusted = excluded.pre_trusted`;
+    added_at = excluded.added_at, pre_trusted = excluded.pre_trusted, expires_at = excluded.expires_at`;
 
 export const TOKEN_UPSERT = `INSERT INTO authority_enrollment_token (authority, code_hash, reference, issued_by, created_at, expires_at, ttl_count, attributes)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?)

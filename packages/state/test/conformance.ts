@@ -222,6 +222,16 @@ export function describeNodeStateStore(kind: string, open: () => Promise<OpenedS
     );
 
     it(
+      "members: a membership's expiry (an OIDC login's) is kept, and an upsert without one clears it",
+      withStores(async ({ a, b }) => {
+        await a.members(AUTHORITY).addMember(member(ALICE, 5, { expiresAt: 3605 }));
+        expect(await b.members(AUTHORITY).getMember(ALICE)).toEqual(member(ALICE, 5, { expiresAt: 3605 }));
+        await b.members(AUTHORITY).addMember(member(ALICE, 6));
+        expect(await a.members(AUTHORITY).getMember(ALICE)).toEqual(member(ALICE, 6));
+      }),
+    );
+
+    it(
       'tokens: a use consumes one of ttlCount, the last deletes it, and a token at its expiry is gone',
       withStores(async ({ a, b }) => {
         const ta = a.tokens(AUTHORITY);

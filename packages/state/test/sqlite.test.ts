@@ -15,6 +15,7 @@ import { OckamHome } from '../src/home.js';
 import { openSqliteDatabase } from '../src/sqlite-loader.js';
 import { sqliteStateStore } from '../src/sqlite-store.js';
 import { State } from '../src/state.js';
+import { SqliteMemberStore } from '../src/trust-stores.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -31,13 +32,16 @@ describe('the SQLite state database', () => {
     const dir = tempDir();
     const home = new OckamHome(dir);
     home.ensure();
-    // The tables as schema version 5 made them (only those migration 6 rebuilds, and their parents).
+    // The tables as schema version 5 made them (only those migration 6 rebuilds, their parents, and
+    // those later migrations alter).
     const db = openSqliteDatabase(home.databasePath);
     db.exec(`
       CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (5);
       CREATE TABLE node (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,
         options TEXT NOT NULL DEFAULT '{}', pid INTEGER, tcp_listener_address TEXT, started_at INTEGER, stopped_at INTEGER, identity_name TEXT);
       CREATE TABLE vault (name TEXT PRIMARY KEY);
+      CREATE TABLE authority_member (authority TEXT NOT NULL, identifier TEXT NOT NULL, attributes TEXT NOT NULL,
+        added_by TEXT NOT NULL, added_at INTEGER NOT NULL, pre_trusted INTEGER NOT NULL, PRIMARY KEY (authority, identifier));
       CREATE TABLE identity (name TEXT PRIMARY KEY, identifier TEXT NOT NULL, vault_name TEXT NOT NULL REFERENCES vault(name),
         change_history BLOB NOT NULL, is_default INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
       CREATE TABLE node_resource (node_name TEXT NOT NULL REFERENCES node(name) ON DELETE CASCADE, kind TEXT NOT NULL,
@@ -136,6 +140,23 @@ describe('the SQLite state database', () => {
       expect(() => state.setNodeOptions('missing', {})).toThrow(
         expect.objectContaining({ kind: 'not-found' }),
       );
+    } finally {
+      state.close();
+    }
+  });
+
+  it('refuses a member expiry that is not whole seconds', () => {
+    const state = new State(new OckamHome(tempDir()));
+    try {
+      const members = new SqliteMemberStore(state, 'Iauthority');
+      const m = {
+        identifier: 'Ieve',
+        attributes: new Map(),
+        addedBy: 'Iauthority',
+        addedAt: 5,
+        preTrusted: false,
+      };
+      expect(() => members.addMember({ ...m, expiresAt: 1.5 })).toThrow(/expiry/);
     } finally {
       state.close();
     }

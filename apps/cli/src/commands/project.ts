@@ -21,6 +21,7 @@ import { type ProjectAuthority, type ProjectRecord, Projects } from '@ockam/stat
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { parseDuration, table } from '../output.js';
+import { joinWithOidc, registerProjectAddonCommands } from './project-addon.js';
 import { registerProjectMemberCommands } from './project-member.js';
 import { registerSpaceCommands } from './space.js';
 
@@ -108,10 +109,12 @@ async function hostProject(
     route: routeOf(address),
     nodeName: name,
   });
+  // Add-ons configured since (`project addon configure`) stay when the project is started again.
+  const oidc = (record?.options.authority as { oidc?: unknown } | undefined)?.oidc;
   const nodeOptions = {
     identity: identityName,
     project: name,
-    authority: { trustedIdentities: trustedJson, ...options.authorityFlags },
+    authority: { trustedIdentities: trustedJson, ...options.authorityFlags, ...(oidc ? { oidc } : {}) },
   };
   if (!record) record = ctx.state.createNode(name, nodeOptions);
   else ctx.state.setNodeOptions(name, { ...record.options, ...nodeOptions });
@@ -146,7 +149,8 @@ async function fetchCredential(
   ctx: CliContext,
   project: ProjectRecord,
   identityName: string | undefined,
-  otc?: Uint8Array,
+  /** A ticket's one-time code, or `oidc`: become a member first (by ticket, or by a login). */
+  join?: Uint8Array | 'oidc',
 ): Promise<{
   name: string;
   identifier: string;
@@ -158,9 +162,10 @@ async function fetchCredential(
   const authority = new Projects(ctx.state).authority(project);
   return withClientNode(ctx.state, identity.name, async (c) => {
     const { client, via } = await connectAuthority(c, authority);
-    if (otc) {
+    if (join === 'oidc') await joinWithOidc(ctx, project, client, via);
+    else if (join) {
       try {
-        await presentEnrollmentToken(client, via, otc, { timeoutMs: 15_000 });
+        await presentEnrollmentToken(client, via, join, { timeoutMs: 15_000 });
       } catch (e) {
         // A member presenting another ticket: Ockam's authority answers 403 "Already a member",
         // and Ockam's command goes on to fetch the credential (`enroll/enrollment.rs`); so do we.
@@ -196,12 +201,29 @@ export function registerProjectCommands(program: Command, run: Run): void {
       '--tcp-listener-address <host:port>',
       'where the project node listens (default: a free port on 127.0.0.1)',
     )
+    .option(
+      '--oidc',
+      'instead: join the project (--project, default "default", hosted elsewhere or here) by logging in at its OpenID Connect provider, as project enroll --oidc',
+    )
+    .option('--project <name>', 'with --oidc: the project', 'default')
+    .option('--identity <name>', 'with --oidc: the identity that enrols (default identity if omitted)')
     .addHelpText(
       'after',
-      "\nThen, as in Ockam's quick start:\n  $ ockam tcp-outlet create --to 6000\n  $ ockam relay create\n  $ ockam tcp-inlet create --from 7000\n\nExamples:\n  $ ockam enroll",
+      "\nThen, as in Ockam's quick start:\n  $ ockam tcp-outlet create --to 6000\n  $ ockam relay create\n  $ ockam tcp-inlet create --from 7000\n\nWith --oidc, the project must be known here (ockam project import) and have the oidc add-on.\n\nExamples:\n  $ ockam enroll\n  $ ockam enroll --oidc",
     )
-    .action((opts: { tcpListenerAddress?: string }) =>
+    .action((opts: { tcpListenerAddress?: string; oidc?: boolean; project: string; identity?: string }) =>
       run(async (ctx) => {
+        if (opts.oidc) {
+          if (opts.tcpListenerAddress !== undefined)
+            throw new OckamError(
+              'application',
+              'invalid',
+              '--oidc joins a project: it takes no --tcp-listener-address',
+            );
+          const { project: p, cred } = await enrollMember(ctx, opts.project, opts.identity, 'oidc');
+          printEnrolled(ctx, p, cred);
+          return;
+        }
         const admin = await ctx.identities.ensureIdentity();
         const project = await hostProject(ctx, 'default', opts.tcpListenerAddress, admin.identifier);
         const cred = await fetchCredential(ctx, project, admin.name);
@@ -218,6 +240,7 @@ export function registerProjectCommands(program: Command, run: Run): void {
   const project = program
     .command('project')
     .description('Projects: an authority and relays that your nodes and other machines enroll with');
+  registerProjectAddonCommands(project, run);
   project
     .command('create')
     .description('Create and start a project node that other machines can reach')
@@ -320,35 +343,23 @@ export function registerProjectCommands(program: Command, run: Run): void {
     )
     .option('--identity <name>', 'identity that enrolls (default identity if omitted)')
     .option('--project <name>', 'without a ticket: the project (default: "default")', 'default')
+    .option(
+      '--oidc',
+      "join by logging in at the project's OpenID Connect provider (its oidc add-on): prints a URL and a code, waits for the login, and the authority makes the ID token's claims your attributes",
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"\n  $ ockam project enroll db.ticket --identity db\n  $ ockam project enroll --identity m1',
+      '\nExamples:\n  $ ockam project enroll "$(cat db.ticket)"\n  $ ockam project enroll db.ticket --identity db\n  $ ockam project enroll --identity m1\n  $ ockam project enroll --oidc --project acme',
     )
-    .action((text: string | undefined, opts: { identity?: string; project: string }) =>
+    .action((text: string | undefined, opts: { identity?: string; project: string; oidc?: boolean }) =>
       run(async (ctx) => {
+        if (opts.oidc && text !== undefined)
+          throw new OckamError('application', 'invalid', 'Give a ticket or --oidc, not both');
         const { project: p, cred } =
           text === undefined
-            ? await enrollMember(ctx, opts.project, opts.identity)
+            ? await enrollMember(ctx, opts.project, opts.identity, opts.oidc ? 'oidc' : undefined)
             : await enrollTicket(ctx, readTicket(text), opts.identity);
-        const attributes = Object.entries(cred.attributes).map(([k, v]) => `  ${k}=${v}`);
-        // Piped, Ockam prints its enroll output as JSON (identity, project, credential): so do we.
-        const ockam = {
-          identity: { name: cred.name, identifier: cred.identifier },
-          project_name: p.name,
-          credential: {
-            attributes: cred.attributes,
-            created_at: cred.createdAt,
-            expires_at: cred.expiresAt,
-          },
-        };
-        ctx.out.result(
-          [
-            `Enrolled ${cred.name} (${cred.identifier}) in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
-            ...(attributes.length ? ['Attributes attested by the project authority:', ...attributes] : []),
-          ].join('\n'),
-          { project: p.name, ...cred, ...ockam },
-          JSON.stringify(ockam, null, 2),
-        );
+        printEnrolled(ctx, p, cred);
       }),
     );
 
@@ -504,6 +515,33 @@ export function registerProjectCommands(program: Command, run: Run): void {
           });
         }),
     );
+}
+
+/** What `project enroll` and `enroll --oidc` print. */
+function printEnrolled(
+  ctx: CliContext,
+  p: ProjectRecord,
+  cred: Awaited<ReturnType<typeof fetchCredential>>,
+): void {
+  const attributes = Object.entries(cred.attributes).map(([k, v]) => `  ${k}=${v}`);
+  // Piped, Ockam prints its enroll output as JSON (identity, project, credential): so do we.
+  const ockam = {
+    identity: { name: cred.name, identifier: cred.identifier },
+    project_name: p.name,
+    credential: {
+      attributes: cred.attributes,
+      created_at: cred.createdAt,
+      expires_at: cred.expiresAt,
+    },
+  };
+  ctx.out.result(
+    [
+      `Enrolled ${cred.name} (${cred.identifier}) in project ${p.name}; credential valid until ${new Date(cred.expiresAt * 1000).toISOString()}`,
+      ...(attributes.length ? ['Attributes attested by the project authority:', ...attributes] : []),
+    ].join('\n'),
+    { project: p.name, ...cred, ...ockam },
+    JSON.stringify(ockam, null, 2),
+  );
 }
 
 /** What `project show --output json` and friends print: the record, its histories as hex. */
@@ -678,9 +716,9 @@ export async function nodeTrustOptions(
 }
 
 /** A member of a project (pre-trusted, added, or enrolled before) gets its credential. */
-async function enrollMember(ctx: CliContext, projectName: string, identityName?: string) {
+async function enrollMember(ctx: CliContext, projectName: string, identityName?: string, join?: 'oidc') {
   const project = new Projects(ctx.state).require(projectName);
-  const cred = await fetchCredential(ctx, project, identityName);
+  const cred = await fetchCredential(ctx, project, identityName, join);
   return { project, cred };
 }
 
