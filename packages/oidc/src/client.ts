@@ -137,7 +137,7 @@ async function runDeviceLogin(options: DeviceLoginOptions): Promise<string> {
     timeout: 10,
     ...(isLoopbackHost(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : {}),
   });
-  // The authority's issuer string (which `iss` must equal) wins over a normalised URL.
+  // The nonce goes in the device authorization request; the provider puts it in the ID token.
   const response = await oidc.initiateDeviceAuthorization(config, {
     scope: options.scopes.join(' '),
     nonce: options.nonce,
