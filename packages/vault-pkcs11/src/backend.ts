@@ -5,9 +5,9 @@
  * the id an identity's change history implies.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import type { KeyHandle, SigningKeyType } from '@ockam/core';
+import { bytesEqual, type KeyHandle, type SigningKeyType } from '@ockam/core';
 import { type SigningKeyBackend, VaultError } from '@ockam/vault';
-import { ED25519_PARAMS, P256_PARAMS, parseEcPoint, sameBytes } from './der.js';
+import { ED25519_PARAMS, P256_PARAMS, parseEcPoint } from './der.js';
 import { CKR, codeOf, isSessionLost, pkcs11Error } from './errors.js';
 import { acquireLibrary, type LibraryRef, type Pkcs11, pkcs11js } from './library.js';
 
@@ -432,7 +432,7 @@ class Pkcs11Backend implements SigningKeyBackend {
     if (keyType === CKK_EC_EDWARDS) type = 'ed25519';
     else if (
       keyType === p.CKK_EC &&
-      sameBytes(this.#attribute(session, privateKey, p.CKA_EC_PARAMS), P256_PARAMS)
+      bytesEqual(this.#attribute(session, privateKey, p.CKA_EC_PARAMS), P256_PARAMS)
     )
       type = 'p256';
     else return undefined;

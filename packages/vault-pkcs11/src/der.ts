@@ -33,7 +33,3 @@ export function parseEcPoint(value: Uint8Array, size: 32 | 65): Uint8Array {
     `The token returned a ${size === 32 ? 'Ed25519' : 'P-256'} public key of unexpected form (${value.length} bytes)`,
   );
 }
-
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
