@@ -229,6 +229,31 @@ export interface KafkaOptions {
   heap?: string;
 }
 
+/**
+ * A random KRaft cluster id: 16 random bytes in base64url, as Kafka's `Uuid.randomUuid()` makes
+ * them, and like it never starting with '-', which StorageTool's argument parser would read as an
+ * option (1 draw in 64 did, and formatting failed).
+ */
+export function kafkaClusterId(
+  random: () => Uint8Array = () => crypto.getRandomValues(new Uint8Array(16)),
+): string {
+  for (;;) {
+    const id = Buffer.from(random()).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** Runs StorageTool; a failure carries the tool's own output, not only its command line. */
+function formatKafkaStorage(args: string[]): void {
+  try {
+    execFileSync('java', args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 });
+  } catch (error) {
+    const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
+    const output = `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.trim().slice(-2000);
+    throw new Error(`Kafka's StorageTool could not format the log directory: ${output || e.message}`);
+  }
+}
+
 /** Starts a single-node Kafka 3.7 (KRaft, PLAINTEXT on 127.0.0.1) and waits until it serves metadata. */
 export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroker> {
   const libs = kafkaLibs();
@@ -277,13 +302,8 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
     ...args,
   ];
   // KRaft needs its storage formatted with a cluster id once (22 base64url characters).
-  const clusterId = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
-  execFileSync(
-    'java',
-    java('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile], '256m'),
-    {
-      stdio: 'ignore',
-    },
+  formatKafkaStorage(
+    java('kafka.tools.StorageTool', ['format', '-t', kafkaClusterId(), '-c', propertiesFile], '256m'),
   );
 
   const broker = await runBroker(

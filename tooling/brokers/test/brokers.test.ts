@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   brokerSkipReason,
   type KafkaBroker,
+  kafkaClusterId,
   kafkaTool,
   kcat,
   type RabbitMQBroker,
@@ -19,6 +20,19 @@ const kafkaSkip = brokerSkipReason('kafka') ?? brokerSkipReason('kcat');
 if (kafkaSkip) console.warn(`skipping the Kafka tests: ${kafkaSkip}`);
 const rabbitSkip = brokerSkipReason('rabbitmq');
 if (rabbitSkip) console.warn(`skipping the RabbitMQ tests: ${rabbitSkip}`);
+
+describe('kafkaClusterId', () => {
+  it("never starts with '-', which StorageTool would read as an option", () => {
+    // 0xf8 as the first byte encodes to '-' in base64url: the first two draws are refused.
+    const draws = [new Uint8Array(16).fill(0xf8), new Uint8Array(16).fill(0xfb), new Uint8Array(16).fill(7)];
+    let n = 0;
+    const id = kafkaClusterId(() => draws[n++] as Uint8Array);
+    expect(n).toBe(3);
+    expect(id).toBe(Buffer.from(draws[2] as Uint8Array).toString('base64url'));
+    expect(id).toHaveLength(22);
+    for (let i = 0; i < 2000; i++) expect(kafkaClusterId().startsWith('-')).toBe(false);
+  });
+});
 
 describe.skipIf(kafkaSkip)('Kafka 3.7 (KRaft)', () => {
   let kafka: KafkaBroker | undefined;
