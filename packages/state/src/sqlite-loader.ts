@@ -52,7 +52,7 @@ export function openSqliteDatabase(
   const Database = loadBetterSqlite3(from);
   try {
     // The addon is loaded by the first `new Database`, not by the require above.
-    return new Database(path, options);
+    return cacheStatements(new Database(path, options));
   } catch (cause) {
     const e = cause as NodeJS.ErrnoException;
     if (ADDON_FAILURE.test(`${e.code ?? ''} ${e.message}`)) {
@@ -66,4 +66,29 @@ export function openSqliteDatabase(
     }
     throw cause;
   }
+}
+
+/** How many prepared statements a database keeps (the state's SQL is a few dozen fixed strings). */
+export const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Makes `db.prepare(sql)` return the statement it prepared before for the same SQL. Compiling a
+ * statement costs more than running it: a portal's policy lookup on every message spent more time
+ * in `prepare` than in SQLite. Safe here because no caller changes a statement's mode (`pluck`,
+ * `raw`, `expand`, `safeIntegers`) or keeps one iterating; the cache is emptied when full, so SQL
+ * built at run time cannot grow it without bound.
+ */
+function cacheStatements(db: BetterSqlite3.Database): BetterSqlite3.Database {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (statement === undefined) {
+      statement = prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+      cache.set(sql, statement);
+    }
+    return statement;
+  }) as typeof db.prepare;
+  return db;
 }

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OckamHome } from '../src/home.js';
-import { openSqliteDatabase } from '../src/sqlite-loader.js';
+import { openSqliteDatabase, STATEMENT_CACHE_SIZE } from '../src/sqlite-loader.js';
 import { sqliteStateStore } from '../src/sqlite-store.js';
 import { State } from '../src/state.js';
 import { SqliteMemberStore } from '../src/trust-stores.js';
@@ -28,6 +28,23 @@ function tempDir(): string {
 }
 
 describe('the SQLite state database', () => {
+  it('prepares each SQL string once, keeps a bounded number of statements, and sees later schema changes', () => {
+    const db = openSqliteDatabase(join(tempDir(), 'cache.sqlite'));
+    try {
+      db.exec('CREATE TABLE t (a INTEGER)');
+      const first = db.prepare('SELECT * FROM t');
+      expect(db.prepare('SELECT * FROM t')).toBe(first);
+      db.prepare('INSERT INTO t (a) VALUES (?)').run(1);
+      db.exec('ALTER TABLE t ADD COLUMN b INTEGER DEFAULT 7');
+      expect(db.prepare('SELECT * FROM t').get()).toEqual({ a: 1, b: 7 });
+      // SQL built at run time fills the cache; it empties and starts again rather than growing.
+      for (let i = 0; i <= STATEMENT_CACHE_SIZE; i++) db.prepare(`SELECT ${i} AS n`).get();
+      expect(db.prepare('SELECT * FROM t')).not.toBe(first);
+    } finally {
+      db.close();
+    }
+  });
+
   it('migrates a database whose identities and resources had foreign keys, keeping rows and order', () => {
     const dir = tempDir();
     const home = new OckamHome(dir);
