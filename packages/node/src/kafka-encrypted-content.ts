@@ -132,12 +132,21 @@ function readHead(bytes: Uint8Array, at: number, major: number, what: string): [
   return [n, at + 1 + size];
 }
 
+/** Where a stored record's content array starts, and what precedes it (`readKafkaEncryptedHeader`). */
+export interface KafkaEncryptedHeader {
+  readonly transportType: number;
+  readonly address: string;
+  /** The number of content items (bytes once decoded): at most the bytes that remain. */
+  readonly count: number;
+  /** The offset of the first content item. */
+  readonly at: number;
+}
+
 /**
- * Decodes a stored record value. Throws a `DecodeError` for anything that is not exactly one
- * `KafkaEncryptedContent`; costs at most the bytes given (the content array is checked against
- * the bytes that remain before its buffer is allocated).
+ * Reads a stored record value up to its content array: the decryptor address and the size of the
+ * content, without allocating for the content. Throws a `DecodeError` as the full decoder does.
  */
-export function decodeKafkaEncryptedContent(bytes: Uint8Array): KafkaEncryptedContent {
+export function readKafkaEncryptedHeader(bytes: Uint8Array): KafkaEncryptedHeader {
   let at = 0;
   let n: number;
   [n, at] = readHead(bytes, at, 4, 'an array');
@@ -158,29 +167,64 @@ export function decodeKafkaEncryptedContent(bytes: Uint8Array): KafkaEncryptedCo
     fail('address is not UTF-8', at);
   }
   at += length;
-  let count: number;
-  [count, at] = readHead(bytes, at, 4, 'a content array');
+  const [count, contentAt] = readHead(bytes, at, 4, 'a content array');
+  at = contentAt;
   // Every item takes at least one byte: a count beyond what remains is refused before allocating.
   if (count > bytes.length - at)
     fail(`content array of ${count} items cannot fit in ${bytes.length - at} bytes`, at);
-  const content = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const b = bytes[at];
-    if (b === undefined) fail('truncated content', at);
+  return { transportType, address, count, at };
+}
+
+/**
+ * Decodes the content items that `header` describes into `out` (at least `header.count` bytes
+ * long), and checks that nothing follows them. Returns the content: `out`'s first `count` bytes.
+ */
+export function readKafkaEncryptedItems(
+  bytes: Uint8Array,
+  header: KafkaEncryptedHeader,
+  out: Uint8Array,
+): Uint8Array {
+  const { count } = header;
+  if (out.length < count) throw new RangeError(`${out.length} bytes cannot hold ${count} content items`);
+  let at = header.at;
+  let i = 0;
+  const last = bytes.length - 1;
+  // The loop for what minicbor writes: one byte under 24, else 0x18 and the byte. Anything else
+  // goes to `otherItem`, out of the loop, which keeps this loop small enough to run fast.
+  while (i < count) {
+    const b = bytes[at]!;
     if (b < 24) {
-      content[i] = b;
+      out[i++] = b;
       at++;
-    } else if (b === 0x18 && at + 1 < bytes.length) {
-      content[i] = bytes[at + 1]!;
+    } else if (b === 0x18 && at < last) {
+      out[i++] = bytes[at + 1]!;
       at += 2;
-    } else {
-      // A longer (non-minimal) uint head is still a u8 to minicbor when its value fits.
-      let v: number;
-      [v, at] = readHead(bytes, at, 0, 'a content byte');
-      if (v > 255) fail(`content item ${v} is not a byte`, at);
-      content[i] = v;
-    }
+    } else at = otherItem(bytes, at, out, i++);
   }
   if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes`, at);
-  return { transportType, address, content };
+  return out.subarray(0, count);
+}
+
+/**
+ * A content item other than a minimal byte: truncated, not a uint, or a longer (non-minimal) head,
+ * which is still a u8 to minicbor when its value fits. Writes it at `out[i]`; returns where the
+ * next item starts.
+ */
+function otherItem(bytes: Uint8Array, at: number, out: Uint8Array, i: number): number {
+  if (at >= bytes.length) fail('truncated content', at);
+  const [v, next] = readHead(bytes, at, 0, 'a content byte');
+  if (v > 255) fail(`content item ${v} is not a byte`, at);
+  out[i] = v;
+  return next;
+}
+
+/**
+ * Decodes a stored record value. Throws a `DecodeError` for anything that is not exactly one
+ * `KafkaEncryptedContent`; costs at most the bytes given (the content array is checked against
+ * the bytes that remain before its buffer is allocated).
+ */
+export function decodeKafkaEncryptedContent(bytes: Uint8Array): KafkaEncryptedContent {
+  const header = readKafkaEncryptedHeader(bytes);
+  const content = readKafkaEncryptedItems(bytes, header, new Uint8Array(header.count));
+  return { transportType: header.transportType, address: header.address, content };
 }

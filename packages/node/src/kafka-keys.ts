@@ -35,9 +35,11 @@ import {
 import { SqliteKafkaDecryptors, type State } from '@ockam/state';
 import type { CleanupStack } from './cleanup.js';
 import {
-  decodeKafkaEncryptedContent,
   encodeKafkaEncryptedContent,
+  type KafkaEncryptedHeader,
   LOCAL_TRANSPORT_TYPE,
+  readKafkaEncryptedHeader,
+  readKafkaEncryptedItems,
 } from './kafka-encrypted-content.js';
 import type { OckamNode } from './node.js';
 import { type RouteContext, resolveMultiaddr } from './route-resolver.js';
@@ -146,6 +148,9 @@ export const DEFAULT_MAX_DECRYPTORS_IN_MEMORY = 4096;
  * the oldest are deleted, key and row: records written under them no longer decrypt.
  */
 export const DEFAULT_MAX_PERSISTED_DECRYPTORS = 65_536;
+/** The largest record ciphertext the decrypting inlet decodes into its reused buffer (1 MiB). */
+const MAX_SCRATCH_BYTES = 1 << 20;
+
 /** How long a policy decision on a producer is reused for its records (1 s). */
 const PRODUCER_DECISION_TTL_MS = 1_000;
 /** Producers whose decisions are cached at once. */
@@ -341,6 +346,11 @@ class KeyExchanger {
     }
   }
 
+  /** The key for a decryptor address if it is in memory and no exchange for it is under way. */
+  inMemory(address: string): ConsumerKey | undefined {
+    return this.#underway.has(address) ? undefined : this.#memory.get(address);
+  }
+
   /** The key for a decryptor address: in memory, else from the state; undefined if unknown. */
   async find(address: string): Promise<ConsumerKey | undefined> {
     const underway = this.#underway.get(address);
@@ -440,6 +450,7 @@ export class KafkaKeyExchange {
   readonly #normalChannels = new Map<string, () => Promise<void>>();
   readonly #relays = new Map<string, Promise<Relay>>();
   readonly #decisions = new Map<string, { allowed: boolean; until: number }>();
+  #scratchBuffer = new Uint8Array(2048);
   readonly #timeoutMs: number;
   readonly #maxRelays: number;
   #closed = false;
@@ -603,24 +614,43 @@ export class KafkaKeyExchange {
   /** Decrypts one stored record value; throws a `KafkaKeyError` (see its `reason`). */
   async decryptValue(topic: string, partition: number, stored: Uint8Array): Promise<Uint8Array> {
     this.#checkOpen();
-    let decoded: ReturnType<typeof decodeKafkaEncryptedContent>;
-    try {
-      decoded = decodeKafkaEncryptedContent(stored);
-    } catch (cause) {
-      throw new KafkaKeyError(
+    const malformed = (cause: unknown) =>
+      new KafkaKeyError(
         'malformed',
         `Kafka record in ${topic}/${partition} is not an encrypted Ockam record: ${(cause as Error).message}`,
         { cause },
       );
+    let header: KafkaEncryptedHeader;
+    try {
+      header = readKafkaEncryptedHeader(stored);
+    } catch (cause) {
+      throw malformed(cause);
     }
-    const key =
-      decoded.transportType === LOCAL_TRANSPORT_TYPE
-        ? await this.#exchanger.find(decoded.address)
-        : undefined;
+    const local = header.transportType === LOCAL_TRANSPORT_TYPE;
+    // The common case, every record of a fetch after the first: the key is in memory and the
+    // producer's decision is cached. Then the content is decoded into a reused buffer and
+    // decrypted with no await in between, so nothing else can write that buffer meanwhile.
+    const known = local ? this.#exchanger.inMemory(header.address) : undefined;
+    if (known !== undefined && this.#cachedDecision('kafka-producer', known.producerIdentifier) === true) {
+      let content: Uint8Array;
+      try {
+        content = readKafkaEncryptedItems(stored, header, this.#scratch(header.count));
+      } catch (cause) {
+        throw malformed(cause);
+      }
+      return this.#decryptWith(known, content, topic, partition, header.address);
+    }
+    let content: Uint8Array;
+    try {
+      content = readKafkaEncryptedItems(stored, header, new Uint8Array(header.count));
+    } catch (cause) {
+      throw malformed(cause);
+    }
+    const key = local ? await this.#exchanger.find(header.address) : undefined;
     if (key === undefined)
       throw new KafkaKeyError(
         'unknown-decryptor',
-        `Kafka record in ${topic}/${partition} names decryptor ${decoded.address}, for which this node holds no key`,
+        `Kafka record in ${topic}/${partition} names decryptor ${header.address}, for which this node holds no key`,
       );
     if (!(await this.#allowed('kafka-producer', key.producerIdentifier)))
       throw new KafkaKeyError(
@@ -628,25 +658,52 @@ export class KafkaKeyExchange {
         `Kafka record in ${topic}/${partition} comes from producer ${key.producerIdentifier}, refused by the policy of kafka-producer-${this.#o.addr}`,
       );
     try {
-      return key.decryptor.decrypt(decoded.content);
+      return key.decryptor.decrypt(content);
     } catch (cause) {
       // Dropped from memory (the cap) while the policy was evaluated: find it again, once.
       if (OckamError.isKind(cause, 'shutdown')) {
-        const again = await this.#exchanger.find(decoded.address);
-        if (again !== undefined && again !== key) {
-          try {
-            return again.decryptor.decrypt(decoded.content);
-          } catch {
-            // reported below
-          }
-        }
+        const again = await this.#exchanger.find(header.address);
+        if (again !== undefined && again !== key)
+          return this.#decryptWith(again, content, topic, partition, header.address);
       }
-      throw new KafkaKeyError(
-        'authentication-failed',
-        `Kafka record in ${topic}/${partition} does not authenticate under the key of decryptor ${decoded.address}: it was altered, or not written for this key`,
-        { cause },
-      );
+      throw this.#notAuthentic(topic, partition, header.address, cause);
     }
+  }
+
+  #decryptWith(
+    key: ConsumerKey,
+    content: Uint8Array,
+    topic: string,
+    partition: number,
+    address: string,
+  ): Uint8Array {
+    try {
+      return key.decryptor.decrypt(content);
+    } catch (cause) {
+      throw this.#notAuthentic(topic, partition, address, cause);
+    }
+  }
+
+  #notAuthentic(topic: string, partition: number, address: string, cause: unknown): KafkaKeyError {
+    return new KafkaKeyError(
+      'authentication-failed',
+      `Kafka record in ${topic}/${partition} does not authenticate under the key of decryptor ${address}: it was altered, or not written for this key`,
+      { cause },
+    );
+  }
+
+  /**
+   * A buffer of at least `size` bytes for a record's ciphertext, reused from record to record
+   * (ciphertext is no secret). It grows to the largest record seen up to 1 MiB; a larger record
+   * gets a buffer of its own, so one big record does not pin its size for the inlet's lifetime.
+   */
+  #scratch(size: number): Uint8Array {
+    if (size > MAX_SCRATCH_BYTES) return new Uint8Array(size);
+    if (this.#scratchBuffer.length < size)
+      this.#scratchBuffer = new Uint8Array(
+        Math.min(MAX_SCRATCH_BYTES, Math.max(size, 2 * this.#scratchBuffer.length)),
+      );
+    return this.#scratchBuffer;
   }
 
   /** Publishes relays `consumer_<topic>_<partition>` at the publishing route (cached; no-op for kind 'none'). */
@@ -720,10 +777,8 @@ export class KafkaKeyExchange {
   ): Promise<boolean> {
     const cacheKey = `${type}\u0000${identifier}`;
     const now = Date.now();
-    if (type === 'kafka-producer') {
-      const cached = this.#decisions.get(cacheKey);
-      if (cached !== undefined && cached.until > now) return cached.allowed;
-    }
+    const cached = this.#cachedDecision(type, identifier, now);
+    if (cached !== undefined) return cached;
     const { trust } = this.#i;
     const resolved = await trust.policies.expressionFor({ name: `${type}-${this.#o.addr}`, type });
     let allowed: boolean;
@@ -741,6 +796,13 @@ export class KafkaKeyExchange {
       this.#decisions.set(cacheKey, { allowed, until: now + PRODUCER_DECISION_TTL_MS });
     }
     return allowed;
+  }
+
+  /** A producer decision still fresh in the cache, else undefined (consumer decisions are never cached). */
+  #cachedDecision(type: ResourceType, identifier: string, now = Date.now()): boolean | undefined {
+    if (type !== 'kafka-producer') return undefined;
+    const cached = this.#decisions.get(`${type}\u0000${identifier}`);
+    return cached !== undefined && cached.until > now ? cached.allowed : undefined;
   }
 
   #checkOpen(): void {
