@@ -8,8 +8,11 @@
  * - Produce requests (v3–10): each record value encrypted (`encryptValue`), batches re-encoded
  *   uncompressed; a partition that cannot be encrypted is answered here with an error and never
  *   reaches the broker.
- * - Fetch requests: `publishConsumer` per topic; Fetch responses (v4–16): values decrypted; a
- *   partition whose records cannot be decrypted is answered with CORRUPT_MESSAGE, never with them.
+ * - Fetch requests: `publishConsumer` per topic; `MaxBytes` and `PartitionMaxBytes` scaled by the
+ *   growth of encrypted values (`FETCH_SCALE`) when whole values are decrypted, so that a fetch
+ *   brings the client as many records as it asked for, and capped below the largest response
+ *   frame this inlet decodes. Fetch responses (v4–16): values decrypted; a partition whose records
+ *   cannot be decrypted is answered with CORRUPT_MESSAGE, never with them.
  * - LeaderAndIsr and UpdateMetadata (broker-to-broker) requests: refused.
  */
 import { KafkaInterceptError } from './errors.js';
@@ -56,6 +59,17 @@ export const KafkaErrorCode = {
   UNSUPPORTED_VERSION: 35,
   INVALID_RECORD: 87,
 } as const;
+
+/**
+ * How much larger a stored encrypted value is than its plaintext, rounded down: each byte of
+ * `nonce ‖ ciphertext ‖ tag` is a CBOR uint, two bytes for 232 values in 256 (1.906×), plus the
+ * decryptor's address. A Fetch's byte limits are multiplied by it, so that the decrypted response
+ * is about the size the client asked for rather than half of it (and twice the round trips).
+ */
+export const FETCH_SCALE = 1.875;
+
+/** Room left in a response frame for what is not records when a Fetch's MaxBytes is capped (64 KiB). */
+const FETCH_FRAME_HEADROOM = 64 * 1024;
 
 /** Topic ids remembered per inlet service (a broker could list any number of topics). */
 const MAX_TOPIC_IDS = 100_000;
@@ -156,7 +170,10 @@ class InletConnection extends InterceptingConnection {
       );
     }
     if (apiKey === ApiKey.Produce) return this.#produce(header, frame);
-    if (apiKey === ApiKey.Fetch) await this.#publishFetch(header, frame);
+    if (apiKey === ApiKey.Fetch) {
+      const request = await this.#publishFetch(header, frame);
+      return { forward: this.#fetchLimits(header, frame, request), awaitResponse: true };
+    }
     return { forward: frame, awaitResponse: true };
   }
 
@@ -285,7 +302,7 @@ class InletConnection extends InterceptingConnection {
     return w.finish();
   }
 
-  async #publishFetch(header: RequestHeader, frame: Uint8Array): Promise<void> {
+  async #publishFetch(header: RequestHeader, frame: Uint8Array): Promise<Struct> {
     const r = new Reader(frame, FetchRequest.name, header.bodyOffset);
     const request = decodeMessage(r, FetchRequest, header.apiVersion);
     for (const topic of (request.Topics as Struct[] | null) ?? []) {
@@ -295,6 +312,36 @@ class InletConnection extends InterceptingConnection {
         this.#hooks.publishConsumer(name, partitions),
       );
     }
+    return request;
+  }
+
+  /**
+   * The Fetch request to forward: its byte limits scaled by `FETCH_SCALE` when this inlet decrypts
+   * whole values (the broker counts stored bytes, the client receives plaintext), and capped so
+   * that the response fits in one frame this inlet accepts (a client's default fetch.max.bytes is
+   * 50 MB, over the 16 MB frame limit). Unchanged limits forward the frame as it came.
+   */
+  #fetchLimits(header: RequestHeader, frame: Uint8Array, request: Struct): Uint8Array {
+    const scale = this.#options.encryptContent && this.#fields.length === 0 ? FETCH_SCALE : 1;
+    const cap = Math.max(1, this.maxFrameSize - FETCH_FRAME_HEADROOM);
+    const limit = (n: number) => (n <= 0 ? n : Math.min(cap, Math.floor(n * scale)));
+    let changed = false;
+    if (typeof request.MaxBytes === 'number') {
+      const next = limit(request.MaxBytes);
+      changed ||= next !== request.MaxBytes;
+      request.MaxBytes = next;
+    }
+    for (const topic of (request.Topics as Struct[] | null) ?? [])
+      for (const p of (topic.Partitions as Struct[] | null) ?? []) {
+        const next = limit(p.PartitionMaxBytes as number);
+        changed ||= next !== p.PartitionMaxBytes;
+        p.PartitionMaxBytes = next;
+      }
+    if (!changed) return frame;
+    const w = new Writer(frame.length + 64);
+    w.bytes(header.raw);
+    encodeMessage(w, FetchRequest, request, header.apiVersion);
+    return w.finish();
   }
 
   #topicName(topic: Struct, version: number): string {

@@ -5,6 +5,7 @@ import { type KafkaInletHooks, KafkaInletInterceptor, KafkaOutletInterceptor } f
 import { FrameDecoder } from '../src/internal/frames.js';
 import {
   ApiVersionsResponse,
+  FetchRequest,
   FetchResponse,
   FindCoordinatorResponse,
   MetadataResponse,
@@ -317,6 +318,82 @@ describe('KafkaInletInterceptor', () => {
     const out = await conn.response(frameWithCorrelation(1, v0));
     const m = decodeMessage(new Reader(frames(out)[0] as Uint8Array, 'a', 4), ApiVersionsResponse, 0);
     expect([m.ErrorCode, (m.ApiKeys as Struct[])[0]?.MaxVersion]).toEqual([35, 2]);
+  });
+
+  it("scales a Fetch's byte limits by the growth of encrypted values, and caps them below its frame limit", async () => {
+    const request = (maxBytes: number, partitionMaxBytes: number) =>
+      requestFrame(
+        1,
+        12,
+        7,
+        encode(
+          FetchRequest,
+          {
+            ReplicaId: -1,
+            MaxWaitMs: 500,
+            MinBytes: 1,
+            MaxBytes: maxBytes,
+            IsolationLevel: 0,
+            SessionId: 0,
+            SessionEpoch: -1,
+            Topics: [
+              {
+                Topic: 'topic-a',
+                Partitions: [
+                  {
+                    Partition: 3,
+                    CurrentLeaderEpoch: 0,
+                    FetchOffset: 10n,
+                    LastFetchedEpoch: -1,
+                    LogStartOffset: -1n,
+                    PartitionMaxBytes: partitionMaxBytes,
+                  },
+                ],
+              },
+            ],
+            ForgottenTopicsData: [],
+            RackId: '',
+          },
+          12,
+        ),
+      );
+    const limits = async (
+      options: typeof OPTIONS & { maxFrameSize?: number },
+      max: number,
+      partition: number,
+    ) => {
+      const { forward } = await new KafkaInletInterceptor(hooks().h, options)
+        .connection()
+        .request(request(max, partition));
+      const m = decodeMessage(new Reader(frames(forward)[0] as Uint8Array, 'f', 17), FetchRequest, 12);
+      const p = firstPartition(m, 'Topics', 'Partitions');
+      return [m.MaxBytes, p.PartitionMaxBytes, p.FetchOffset];
+    };
+    // Whole values decrypted: a 1 MB partition fetch asks the broker for 1.875 MB of stored records.
+    expect(await limits(OPTIONS, 4 << 20, 1 << 20)).toEqual([7.5 * (1 << 20), 1.875 * (1 << 20), 10n]);
+    // A client's default fetch.max.bytes (50 MB) is capped below the 16 MB frame limit.
+    expect(await limits(OPTIONS, 52_428_800, 1 << 20)).toEqual([
+      (16 << 20) - (64 << 10),
+      1.875 * (1 << 20),
+      10n,
+    ]);
+    // Without decryption only the cap applies; within it, the frame goes on as it came.
+    const plain = { ...OPTIONS, encryptContent: false };
+    expect(await limits(plain, 4 << 20, 1 << 20)).toEqual([4 << 20, 1 << 20, 10n]);
+    const same = request(4 << 20, 1 << 20);
+    const { forward } = await new KafkaInletInterceptor(hooks().h, plain).connection().request(same);
+    expect(Buffer.from(forward).equals(Buffer.from(same))).toBe(true);
+    expect(await limits({ ...plain, maxFrameSize: 1 << 20 }, 4 << 20, 1 << 20)).toEqual([
+      960 << 10,
+      960 << 10,
+      10n,
+    ]);
+    // With chosen fields only, values barely grow: no scaling.
+    expect(await limits({ ...OPTIONS, encryptedFields: ['a'] }, 4 << 20, 1 << 20)).toEqual([
+      4 << 20,
+      1 << 20,
+      10n,
+    ]);
   });
 
   it('publishes the consumer for each fetched topic and decrypts Fetch responses', async () => {
