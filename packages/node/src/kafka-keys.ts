@@ -198,15 +198,19 @@ function positive(value: number | undefined, fallback: number): number {
 /** A Map used as an LRU: `get` refreshes, `set` evicts the oldest beyond `max`. */
 class Lru<K, V> {
   readonly #map = new Map<K, V>();
+  /** The entry touched last, already the most recent: a record after record lookup skips the move. */
+  #last: { key: K; value: V } | undefined;
   constructor(
     readonly max: number,
     readonly onEvict: (key: K, value: V) => void,
   ) {}
   get(key: K): V | undefined {
+    if (this.#last !== undefined && this.#last.key === key) return this.#last.value;
     const v = this.#map.get(key);
     if (v !== undefined) {
       this.#map.delete(key);
       this.#map.set(key, v);
+      this.#last = { key, value: v };
     }
     return v;
   }
@@ -214,20 +218,24 @@ class Lru<K, V> {
     const old = this.#map.get(key);
     this.#map.delete(key);
     this.#map.set(key, value);
+    this.#last = { key, value };
     if (old !== undefined && old !== value) this.onEvict(key, old);
     while (this.#map.size > this.max) {
       const [k, v] = this.#map.entries().next().value as [K, V];
       this.#map.delete(k);
+      if (this.#last?.key === k) this.#last = undefined;
       this.onEvict(k, v);
     }
   }
   delete(key: K): boolean {
+    if (this.#last?.key === key) this.#last = undefined;
     return this.#map.delete(key);
   }
   values(): V[] {
     return [...this.#map.values()];
   }
   clear(): void {
+    this.#last = undefined;
     this.#map.clear();
   }
 }
@@ -449,6 +457,7 @@ export class KafkaKeyExchange {
   /** Consumers we hold a normal channel to (KAFKA.md §2.3 step 5), by identifier. */
   readonly #normalChannels = new Map<string, () => Promise<void>>();
   readonly #relays = new Map<string, Promise<Relay>>();
+  /** kafka-producer decisions by producer identifier (consumer decisions are not cached). */
   readonly #decisions = new Map<string, { allowed: boolean; until: number }>();
   #scratchBuffer = new Uint8Array(2048);
   readonly #timeoutMs: number;
@@ -775,7 +784,6 @@ export class KafkaKeyExchange {
     type: Extract<ResourceType, 'kafka-consumer' | 'kafka-producer'>,
     identifier: string,
   ): Promise<boolean> {
-    const cacheKey = `${type}\u0000${identifier}`;
     const now = Date.now();
     const cached = this.#cachedDecision(type, identifier, now);
     if (cached !== undefined) return cached;
@@ -793,7 +801,7 @@ export class KafkaKeyExchange {
     }
     if (type === 'kafka-producer') {
       if (this.#decisions.size >= MAX_CACHED_DECISIONS) this.#decisions.clear();
-      this.#decisions.set(cacheKey, { allowed, until: now + PRODUCER_DECISION_TTL_MS });
+      this.#decisions.set(identifier, { allowed, until: now + PRODUCER_DECISION_TTL_MS });
     }
     return allowed;
   }
@@ -801,7 +809,7 @@ export class KafkaKeyExchange {
   /** A producer decision still fresh in the cache, else undefined (consumer decisions are never cached). */
   #cachedDecision(type: ResourceType, identifier: string, now = Date.now()): boolean | undefined {
     if (type !== 'kafka-producer') return undefined;
-    const cached = this.#decisions.get(`${type}\u0000${identifier}`);
+    const cached = this.#decisions.get(identifier);
     return cached !== undefined && cached.until > now ? cached.allowed : undefined;
   }
 
