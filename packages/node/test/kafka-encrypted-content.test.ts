@@ -22,7 +22,8 @@ describe('KafkaEncryptedContent (KAFKA.md §2.4)', () => {
   });
 
   it('writes the minimal array heads minicbor writes, for every content length class', () => {
-    for (const length of [0, 23, 24, 255, 256, 65_535, 65_536]) {
+    // 600,000 bytes is over the 1 MiB reused buffer: written at its exact size instead.
+    for (const length of [0, 23, 24, 255, 256, 65_535, 65_536, 600_000]) {
       const content = new Uint8Array(length).map((_, i) => i % 256);
       const ours = encodeKafkaEncryptedContent(ADDRESS, content);
       // An independent encoder: core's generic CBOR writer with the content as an array of numbers.
@@ -30,6 +31,16 @@ describe('KafkaEncryptedContent (KAFKA.md §2.4)', () => {
       expect(toHex(ours)).toBe(toHex(reference));
       expect(decodeKafkaEncryptedContent(ours).content).toEqual(content);
     }
+  });
+
+  it('returns an encoding of its own each time, for each address, though it writes through a reused buffer', () => {
+    const a = encodeKafkaEncryptedContent(ADDRESS, fromHex('01ff'));
+    const b = encodeKafkaEncryptedContent('another', fromHex('02'));
+    expect(toHex(a)).toBe(`8282005820${toHex(new TextEncoder().encode(ADDRESS))}820118ff`);
+    expect(toHex(b)).toBe(
+      `828200 47 ${toHex(new TextEncoder().encode('another'))} 81 02`.replaceAll(' ', ''),
+    );
+    expect(a.buffer).not.toBe(b.buffer);
   });
 
   it('reads a byte written with a longer uint head, as minicbor does', () => {
