@@ -97,7 +97,7 @@ export function encodeKafkaEncryptedContent(
   if (exact) {
     let items = 0;
     for (let i = 0; i < content.length; i++) items += content[i]! < 24 ? 1 : 2;
-    out = new Uint8Array(head + items);
+    out = new Uint8Array(head + items + 1); // + 1: the loop below writes one byte ahead
   } else {
     if (scratch.length < worst)
       scratch = new Uint8Array(Math.min(MAX_SCRATCH_BYTES, Math.max(worst, 2 * scratch.length)));
@@ -111,16 +111,16 @@ export function encodeKafkaEncryptedContent(
   out.set(inner, at);
   at += inner.length;
   at = writeHead(out, at, 4, content.length);
+  // Without branches (random bytes defeat branch prediction, ~1.4× slower): both bytes of a
+  // two-byte item are written; a byte under 24 then overwrites the 0x18 and takes one place.
   for (let i = 0; i < content.length; i++) {
     const b = content[i]!;
-    if (b < 24) out[at++] = b;
-    else {
-      out[at] = 0x18;
-      out[at + 1] = b;
-      at += 2;
-    }
+    const small = (b - 24) >>> 31; // 1 when b < 24
+    out[at] = 24 + small * (b - 24);
+    out[at + 1] = b;
+    at += 2 - small;
   }
-  return exact ? out : out.slice(0, at);
+  return exact ? out.subarray(0, at) : out.slice(0, at);
 }
 
 function fail(reason: string, at: number): never {
@@ -202,12 +202,25 @@ export function readKafkaEncryptedItems(
   if (out.length < count) throw new RangeError(`${out.length} bytes cannot hold ${count} content items`);
   let at = header.at;
   let i = 0;
+  let bad = 0;
   const last = bytes.length - 1;
-  // The loop for what minicbor writes: one byte under 24, else 0x18 and the byte. Anything else
-  // goes to `otherItem`, out of the loop, which keeps this loop small enough to run fast.
-  while (i < count) {
+  // The items minicbor writes: one byte under 24, else 0x18 and the byte. Read without branches
+  // (random bytes defeat branch prediction, ~1.5× slower); any other head makes `bad` negative,
+  // and the whole content is then read again item by item, which decodes or refuses it exactly.
+  for (; i < count && at < last; i++) {
     const b = bytes[at]!;
-    if (b < 24) {
+    const two = ((b ^ 0x18) - 1) >>> 31; // 1 when b is 0x18
+    bad |= 24 - b;
+    out[i] = b + two * (bytes[at + 1]! - b);
+    at += 1 + two;
+  }
+  if (bad < 0) {
+    at = header.at;
+    i = 0;
+  }
+  while (i < count) {
+    const b = bytes[at];
+    if (b !== undefined && b < 24) {
       out[i++] = b;
       at++;
     } else if (b === 0x18 && at < last) {

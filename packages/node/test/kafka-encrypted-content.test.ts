@@ -49,6 +49,46 @@ describe('KafkaEncryptedContent (KAFKA.md §2.4)', () => {
     expect([...decodeKafkaEncryptedContent(value).content]).toEqual([5]);
   });
 
+  it('decodes any mix of minimal and longer heads, and refuses a non-byte or a cut anywhere in the content', () => {
+    const prefix = `8282005820${toHex(new TextEncoder().encode(ADDRESS))}`;
+    const heads = (b: number, form: number) =>
+      form === 0
+        ? b < 24
+          ? toHex([b])
+          : `18${toHex([b])}`
+        : form === 1
+          ? `19${toHex([0, b])}`
+          : `1a${toHex([0, 0, 0, b])}`;
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    for (let n = 0; n < 200; n++) {
+      const length = 1 + (random() % 300);
+      const content = Array.from({ length }, () => random() % 256);
+      // Mostly minimal items, a longer head now and then (at the start, the middle or the end).
+      const items = content.map((b) => heads(b, random() % 40 === 0 ? 1 + (random() % 2) : 0)).join('');
+      const array =
+        length < 24
+          ? toHex([0x80 + length])
+          : length < 256
+            ? `98${toHex([length])}`
+            : `99${toHex([length >> 8, length & 255])}`;
+      const value = fromHex(prefix + array + items);
+      expect([...decodeKafkaEncryptedContent(value).content]).toEqual(content);
+      // A cut anywhere in the items, and a value over 255 in place of any item, are refused.
+      const cut = fromHex(prefix + array + items).subarray(
+        0,
+        value.length - 1 - (random() % Math.min(items.length / 2, 8)),
+      );
+      expect(() => decodeKafkaEncryptedContent(cut)).toThrow(/truncated|trailing/);
+      const at = random() % length;
+      const bad = content.map((b, i) => (i === at ? '190100' : heads(b, 0))).join('');
+      expect(() => decodeKafkaEncryptedContent(fromHex(prefix + array + bad))).toThrow(/is not a byte/);
+    }
+  });
+
   const refused = (hex: string) => {
     try {
       decodeKafkaEncryptedContent(fromHex(hex));
