@@ -323,7 +323,7 @@ class InletConnection extends InterceptingConnection {
    */
   #fetchLimits(header: RequestHeader, frame: Uint8Array, request: Struct): Uint8Array {
     const scale = this.#options.encryptContent && this.#fields.length === 0 ? FETCH_SCALE : 1;
-    const cap = Math.max(1, this.maxFrameSize - FETCH_FRAME_HEADROOM);
+    const cap = Math.min(0x7fff_ffff, Math.max(1, this.maxFrameSize - FETCH_FRAME_HEADROOM));
     const limit = (n: number) => (n <= 0 ? n : Math.min(cap, Math.floor(n * scale)));
     let changed = false;
     if (typeof request.MaxBytes === 'number') {
