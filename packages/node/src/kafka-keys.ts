@@ -647,7 +647,9 @@ export class KafkaKeyExchange {
       } catch (cause) {
         throw malformed(cause);
       }
-      return this.#decryptWith(known, content, topic, partition, header.address);
+      const plaintext = this.#decryptWith(known, content, topic, partition, header.address);
+      // A vault may decrypt in place: the plaintext must not stay in the buffer the next record reuses.
+      return plaintext.buffer === content.buffer ? plaintext.slice() : plaintext;
     }
     let content: Uint8Array;
     try {
