@@ -90,7 +90,7 @@ export {
   issueCredential,
   toAttributes,
 } from './issue-credential.js';
-export { type Member, type MemberStore, MemoryMemberStore } from './member-store.js';
+export { type Member, type MemberStore, MemoryMemberStore, memberPruneDue } from './member-store.js';
 export {
   createOneTimeCode,
   ONE_TIME_CODE_LENGTH,

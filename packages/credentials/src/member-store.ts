@@ -32,6 +32,18 @@ export interface MemberStore {
   bootstrapPreTrusted(members: readonly Member[]): Awaitable<void>;
 }
 
+/** How often (in seconds of `addedAt`) adding a member also deletes the memberships that expired. */
+export const MEMBER_PRUNE_INTERVAL_SECONDS = 60;
+
+/**
+ * Whether an `addMember` at `addedAt` should first delete expired memberships (not pre-trusted):
+ * at the first add, then at most once a minute, so memberships from ID tokens do not pile up
+ * while each add stays cheap. An expired member is refused anyway; this only frees its row.
+ */
+export function memberPruneDue(lastPrune: number, addedAt: number): boolean {
+  return addedAt - lastPrune >= MEMBER_PRUNE_INTERVAL_SECONDS || addedAt < lastPrune;
+}
+
 /** A MemberStore in memory. */
 export class MemoryMemberStore implements MemberStore {
   readonly #members = new Map<string, Member>();
@@ -44,7 +56,15 @@ export class MemoryMemberStore implements MemberStore {
     return [...this.#members.values()];
   }
 
+  #pruned = Number.NEGATIVE_INFINITY;
+
   addMember(member: Member): void {
+    if (memberPruneDue(this.#pruned, member.addedAt)) {
+      this.#pruned = member.addedAt;
+      for (const [k, m] of this.#members)
+        if (!m.preTrusted && m.expiresAt !== undefined && m.expiresAt <= member.addedAt)
+          this.#members.delete(k);
+    }
     this.#members.set(member.identifier, member);
   }
 

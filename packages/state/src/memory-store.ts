@@ -12,7 +12,14 @@ import type {
   ResourceType,
   ResourceTypePolicy,
 } from '@ockam/abac';
-import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
+import {
+  type AttributesStore,
+  type EnrollmentToken,
+  type Member,
+  type MemberStore,
+  memberPruneDue,
+  type TokenStore,
+} from '@ockam/credentials';
 import { StateError } from './errors.js';
 import type { IdentityRecord } from './identities.js';
 import type { ProjectRecord } from './projects.js';
@@ -152,8 +159,15 @@ class MemoryMembers implements MemberStore {
     );
   }
 
+  #pruned = Number.NEGATIVE_INFINITY;
+
   addMember(m: Member): void {
     checkMember(m);
+    if (memberPruneDue(this.#pruned, m.addedAt)) {
+      this.#pruned = m.addedAt;
+      for (const [k, r] of this.#rows)
+        if (!r.preTrusted && r.expiresAt !== undefined && r.expiresAt <= m.addedAt) this.#rows.delete(k);
+    }
     this.#rows.set(m.identifier, copy(m));
   }
 

@@ -13,7 +13,14 @@ import type {
   ResourceType,
   ResourceTypePolicy,
 } from '@ockam/abac';
-import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
+import {
+  type AttributesStore,
+  type EnrollmentToken,
+  type Member,
+  type MemberStore,
+  memberPruneDue,
+  type TokenStore,
+} from '@ockam/credentials';
 import pg from 'pg';
 import { StateError } from './errors.js';
 import type { IdentityRecord, IdentityRow } from './identities.js';
@@ -203,8 +210,17 @@ export class PostgresMemberStore implements MemberStore {
     return r.rows.map(this.#member);
   }
 
+  #pruned = Number.NEGATIVE_INFINITY;
+
   async addMember(m: Member): Promise<void> {
     const attributes = checkMember(m);
+    if (memberPruneDue(this.#pruned, m.addedAt)) {
+      this.#pruned = m.addedAt;
+      await this.pool.query(
+        'DELETE FROM authority_member WHERE authority = $1 AND NOT pre_trusted AND expires_at IS NOT NULL AND expires_at <= $2',
+        [this.authority, m.addedAt],
+      );
+    }
     await this.pool.query(numbered(MEMBER_UPSERT), [
       this.authority,
       m.identifier,

@@ -12,7 +12,14 @@ import type {
   ResourceType,
   ResourceTypePolicy,
 } from '@ockam/abac';
-import type { AttributesStore, EnrollmentToken, Member, MemberStore, TokenStore } from '@ockam/credentials';
+import {
+  type AttributesStore,
+  type EnrollmentToken,
+  type Member,
+  type MemberStore,
+  memberPruneDue,
+  type TokenStore,
+} from '@ockam/credentials';
 import type { State } from './state.js';
 import {
   bytesMapFromJson,
@@ -62,8 +69,18 @@ export class SqliteMemberStore implements MemberStore {
     ).map(this.#row);
   }
 
+  #pruned = Number.NEGATIVE_INFINITY;
+
   addMember(m: Member): void {
     const attributes = checkMember(m);
+    if (memberPruneDue(this.#pruned, m.addedAt)) {
+      this.#pruned = m.addedAt;
+      this.state.db
+        .prepare(
+          'DELETE FROM authority_member WHERE authority = ? AND pre_trusted = 0 AND expires_at IS NOT NULL AND expires_at <= ?',
+        )
+        .run(this.authority, m.addedAt);
+    }
     this.state.db
       .prepare(MEMBER_UPSERT)
       .run(

@@ -20,6 +20,7 @@ export interface OpenedStores {
 const AUTHORITY = `I${'aa'.repeat(32)}`;
 const ALICE = `I${'01'.repeat(32)}`;
 const BOB = `I${'02'.repeat(32)}`;
+const CAROL = `I${'03'.repeat(32)}`;
 /** Names the SQL of a careless store would choke on, and text from outside ASCII. */
 const AWKWARD = [`o'brien`, `"quoted"`, `semi;colon --comment`, 'back\\slash', 'Zoë 🚀 مرحبا', '%_*'];
 /** Every byte value once. */
@@ -228,6 +229,21 @@ export function describeNodeStateStore(kind: string, open: () => Promise<OpenedS
         expect(await b.members(AUTHORITY).getMember(ALICE)).toEqual(member(ALICE, 5, { expiresAt: 3605 }));
         await b.members(AUTHORITY).addMember(member(ALICE, 6));
         expect(await a.members(AUTHORITY).getMember(ALICE)).toEqual(member(ALICE, 6));
+      }),
+    );
+
+    it(
+      'members: an add deletes the memberships expired by its addedAt (never pre-trusted ones), at most once a minute',
+      withStores(async ({ a, b }) => {
+        const ma = a.members(AUTHORITY);
+        const names = async () => (await b.members(AUTHORITY).listMembers()).map((m) => m.identifier).sort();
+        await ma.addMember(member(ALICE, 1000, { expiresAt: 1010 }));
+        await ma.bootstrapPreTrusted([member(CAROL, 1000, { expiresAt: 1001 })]);
+        // 1010 is past at 1020, but the last prune (at the first add, 1000) was under a minute ago.
+        await ma.addMember(member(BOB, 1020));
+        expect(await names()).toEqual([ALICE, BOB, CAROL].sort());
+        await ma.addMember(member(BOB, 1100));
+        expect(await names()).toEqual([BOB, CAROL].sort());
       }),
     );
 
